@@ -1,0 +1,15 @@
+DROP TABLE outbox;
+DROP TABLE login_throttle;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE ticket_events;
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE tickets;
+DROP TABLE ticket_counters;
+DROP TABLE contacts;
+DROP TABLE mailboxes;
+DROP TABLE queue_members;
+DROP TABLE queues;
+DROP TABLE users;
+DROP TABLE tenants;

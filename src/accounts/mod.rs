@@ -1,0 +1,376 @@
+//! Agent accounts, sign-in and who may do what.
+//!
+//! An `Actor` is the authenticated caller of a use case: tenant, user, role, queue memberships and
+//! (for API tokens) scopes. Every tenant-data use case takes an `&Actor`; its `tenant` is the only
+//! `TenantId` a request ever gets, so a request cannot reach another tenant's rows.
+
+pub mod password;
+pub mod throttle;
+pub mod tokens;
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::config;
+use crate::domain::{EmailAddress, MembershipRole, QueueAccess, QueueId, Role, TenantId, UserId};
+use crate::error::{Error, Result};
+use crate::store::{self, Db};
+use password::NewPassword;
+use tokens::{Claims, Signer, TokenKind};
+
+/// What an API token may do. Sessions carry every scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    TicketsRead,
+    TicketsWrite,
+    QueuesRead,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::TicketsRead, Scope::TicketsWrite, Scope::QueuesRead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::TicketsRead => "tickets:read",
+            Scope::TicketsWrite => "tickets:write",
+            Scope::QueuesRead => "queues:read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Scope, crate::domain::InvalidValue> {
+        Scope::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s.trim())
+            .ok_or_else(|| {
+                crate::domain::InvalidValue::new(
+                    "scope",
+                    format!("{s:?} is not one of tickets:read, tickets:write, queues:read"),
+                )
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Session,
+    ApiToken,
+}
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub locale: String,
+    pub memberships: Vec<(QueueId, MembershipRole)>,
+    pub scopes: Vec<Scope>,
+    pub via: Via,
+    /// The session or API token id.
+    pub credential_id: String,
+}
+
+impl Actor {
+    pub fn queue_access(&self) -> QueueAccess {
+        match self.role {
+            Role::Admin => QueueAccess::All,
+            Role::Agent => QueueAccess::Only(self.memberships.iter().map(|(q, _)| *q).collect()),
+        }
+    }
+
+    pub fn require(&self, scope: Scope) -> Result<()> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("the token lacks the scope for this"))
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Load the actor behind verified claims, checking the session/token row and the account.
+fn load_actor(conn: &mut store::Conn, claims: &Claims, now: NaiveDateTime) -> Result<Actor> {
+    // The user row must exist in the claimed tenant; that also proves the tenant exists.
+    let tenant = TenantId::from_db(claims.tid);
+    let user = store::users::lookup(conn, tenant, claims.sub)?.ok_or(Error::Unauthenticated)?;
+    if !user.active {
+        return Err(Error::Unauthenticated);
+    }
+    let (via, scopes) = match claims.typ {
+        TokenKind::Session => {
+            if !store::auth::session_is_live(conn, tenant, user.id, &claims.jti, now)? {
+                return Err(Error::Unauthenticated);
+            }
+            (Via::Session, Scope::ALL.to_vec())
+        }
+        TokenKind::Api => {
+            let row =
+                store::auth::token(conn, tenant, &claims.jti)?.ok_or(Error::Unauthenticated)?;
+            if row.revoked_at.is_some()
+                || row.user_id != user.id.get()
+                || row.expires_at.is_some_and(|e| e <= now)
+            {
+                return Err(Error::Unauthenticated);
+            }
+            let scopes = row
+                .scopes
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| Scope::parse(s).ok())
+                .collect();
+            (Via::ApiToken, scopes)
+        }
+    };
+    let memberships = store::users::memberships(conn, tenant, user.id)?;
+    Ok(Actor {
+        tenant,
+        user: user.id,
+        email: user.email,
+        name: user.display_name,
+        role: user.role,
+        locale: user.locale,
+        memberships,
+        scopes,
+        via,
+        credential_id: claims.jti.clone(),
+    })
+}
+
+/// Authenticate a session cookie or bearer token.
+pub async fn authenticate(db: &Db, signer: &Signer, token: &str, kind: TokenKind) -> Result<Actor> {
+    let claims = signer.verify(token, kind).ok_or(Error::Unauthenticated)?;
+    db.read(move |c| load_actor(c, &claims, store::now())).await
+}
+
+pub struct LoginAttempt {
+    pub tenant_slug: String,
+    pub email: String,
+    pub password: String,
+    pub ip: String,
+}
+
+/// Check credentials; on success open a session and return its signed token.
+/// Wrong tenant, unknown address, wrong password and deactivated account all give the same
+/// `BadCredentials`. Failures count against the account and the IP address (see `throttle`).
+pub async fn login(
+    db: &Db,
+    signer: &Signer,
+    cfg: &config::Auth,
+    attempt: LoginAttempt,
+) -> Result<(String, Actor)> {
+    let now = store::now();
+    let email_key = attempt.email.trim().to_lowercase();
+    let keys = [
+        throttle::account_key(&attempt.tenant_slug, &email_key),
+        throttle::ip_key(&attempt.ip),
+    ];
+    let locked = {
+        let keys = keys.clone();
+        db.read(move |c| throttle::locked_for(c, &keys, now))
+            .await?
+    };
+    if let Some(secs) = locked {
+        return Err(Error::Throttled {
+            retry_after_secs: secs,
+        });
+    }
+    let slug = attempt.tenant_slug.clone();
+    let email = EmailAddress::parse(&attempt.email).ok();
+    let user = db
+        .read(move |c| -> Result<_> {
+            let Some(t) = store::tenants::by_slug(c, &slug)? else {
+                return Ok(None);
+            };
+            let Some(email) = email else { return Ok(None) };
+            Ok(store::users::by_email(c, t.id, &email)?)
+        })
+        .await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let password = attempt.password;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            let cfg = cfg.clone();
+            let locked = db
+                .write(move |c| throttle::record_failure(c, &keys, &cfg, now))
+                .await?;
+            tracing::info!(ip = %attempt.ip, "failed login");
+            return Err(match locked {
+                Some(secs) => Error::Throttled {
+                    retry_after_secs: secs,
+                },
+                None => Error::BadCredentials,
+            });
+        }
+    };
+    let sid = tokens::new_id();
+    let exp = now + Duration::hours(i64::from(cfg.session_hours));
+    let claims = Claims {
+        sub: user.id.get(),
+        tid: user.tenant.get(),
+        jti: sid.clone(),
+        typ: TokenKind::Session,
+        iat: now.and_utc().timestamp(),
+        exp: exp.and_utc().timestamp(),
+        scp: vec![],
+    };
+    let account_key = keys[0].clone();
+    let (tenant, uid) = (user.tenant, user.id);
+    let claims2 = claims.clone();
+    let actor = db
+        .write(move |c| -> Result<Actor> {
+            throttle::clear(c, &account_key)?;
+            store::auth::create_session(c, tenant, uid, &sid, now, exp)?;
+            load_actor(c, &claims2, now)
+        })
+        .await?;
+    tracing::info!(user = %actor.user, tenant = %actor.tenant, "signed in");
+    Ok((signer.sign(&claims), actor))
+}
+
+pub async fn logout(db: &Db, actor: &Actor) -> Result<()> {
+    let (t, sid) = (actor.tenant, actor.credential_id.clone());
+    db.write(move |c| -> Result<()> {
+        store::auth::revoke_session(c, t, &sid, store::now())?;
+        Ok(())
+    })
+    .await
+}
+
+/// Change one's own password. Every other session of the account ends; this one stays.
+pub async fn change_password(db: &Db, actor: &Actor, current: &str, new: &str) -> Result<()> {
+    let new = NewPassword::parse(new)?;
+    let (t, u) = (actor.tenant, actor.user);
+    let user = db
+        .read(move |c| Ok::<_, Error>(store::users::get(c, t, u)?))
+        .await?;
+    let current = current.to_string();
+    let hash = tokio::task::spawn_blocking(move || {
+        password::verify(&current, Some(&user.password_hash)).then(|| new.hash())
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?
+    .ok_or(Error::BadCredentials)?;
+    let keep = (actor.via == Via::Session).then(|| actor.credential_id.clone());
+    db.write(move |c| -> Result<()> {
+        store::users::set_password_hash(c, t, u, &hash)?;
+        store::auth::revoke_user_sessions(c, t, u, keep.as_deref(), store::now())?;
+        Ok(())
+    })
+    .await
+}
+
+/// Operator actions on accounts (CLI and admin pages).
+pub mod admin {
+    use super::*;
+
+    pub struct NewUser<'a> {
+        pub email: &'a EmailAddress,
+        pub display_name: &'a str,
+        pub role: Role,
+        pub password: &'a NewPassword,
+        pub queues: &'a [(QueueId, MembershipRole)],
+    }
+
+    pub fn create_user(
+        conn: &mut store::Conn,
+        t: TenantId,
+        n: NewUser<'_>,
+    ) -> Result<store::users::User> {
+        let name = n.display_name.trim();
+        if name.is_empty() || name.chars().count() > 120 {
+            return Err(
+                crate::domain::InvalidValue::new("display_name", "1–120 characters").into(),
+            );
+        }
+        if store::users::by_email(conn, t, n.email)?.is_some() {
+            return Err(Error::Conflict(format!(
+                "a user {} already exists",
+                n.email
+            )));
+        }
+        let user = store::users::create(conn, t, n.email, name, n.role, &n.password.hash())?;
+        for (q, role) in n.queues {
+            store::queues::add_member(conn, t, *q, user.id, *role)?;
+        }
+        Ok(user)
+    }
+
+    /// Set a new password and end all the account's sessions.
+    pub fn set_password(
+        conn: &mut store::Conn,
+        t: TenantId,
+        u: UserId,
+        p: &NewPassword,
+    ) -> Result<()> {
+        store::users::set_password_hash(conn, t, u, &p.hash())?;
+        store::auth::revoke_user_sessions(conn, t, u, None, store::now())?;
+        Ok(())
+    }
+
+    /// Deactivate (or reactivate) an account. Deactivation ends all its sessions at once.
+    pub fn set_active(conn: &mut store::Conn, t: TenantId, u: UserId, active: bool) -> Result<()> {
+        store::users::set_active(conn, t, u, active)?;
+        if !active {
+            store::auth::revoke_user_sessions(conn, t, u, None, store::now())?;
+        }
+        Ok(())
+    }
+
+    /// Create an API token for a user. Returns (token id, signed token); the token is shown once.
+    pub fn create_api_token(
+        conn: &mut store::Conn,
+        signer: &Signer,
+        t: TenantId,
+        u: UserId,
+        name: &str,
+        scopes: &[Scope],
+        valid_days: Option<u32>,
+    ) -> Result<(String, String)> {
+        if scopes.is_empty() {
+            return Err(
+                crate::domain::InvalidValue::new("scope", "give at least one scope").into(),
+            );
+        }
+        let user = store::users::get(conn, t, u)?;
+        if !user.active {
+            return Err(Error::Conflict("the account is deactivated".into()));
+        }
+        let now = store::now();
+        let expires_at = valid_days.map(|d| now + Duration::days(i64::from(d)));
+        let id = tokens::new_id();
+        let scope_text: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        store::auth::create_token(
+            conn,
+            t,
+            store::auth::NewApiToken {
+                id: &id,
+                user: u,
+                name,
+                scopes: &scope_text.join(" "),
+                now,
+                expires_at,
+            },
+        )?;
+        let claims = Claims {
+            sub: u.get(),
+            tid: t.get(),
+            jti: id.clone(),
+            typ: TokenKind::Api,
+            iat: now.and_utc().timestamp(),
+            // Without an expiry the row decides; the JWT itself is given ten years.
+            exp: expires_at
+                .unwrap_or(now + Duration::days(3650))
+                .and_utc()
+                .timestamp(),
+            scp: scope_text.iter().map(|s| s.to_string()).collect(),
+        };
+        Ok((id, signer.sign(&claims)))
+    }
+}

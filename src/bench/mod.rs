@@ -1,0 +1,383 @@
+//! `arendo bench …`: measurements that print their figures. They start the real binary as a child
+//! process (the same executable), talk to it over real HTTP on 127.0.0.1, and clean up after.
+//!
+//! - `bench startup`: cold start with an empty database (migrations, key generation) until
+//!   /readyz answers, over several runs; then idle RSS after start.
+//! - `bench api`: 16 concurrent clients drive ticket create and ticket list through the JSON API,
+//!   on SQLite and (given a URL) PostgreSQL; prints requests/s and p50/p99 latency.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::Subcommand;
+
+use crate::accounts::admin::{self, NewUser};
+use crate::accounts::password::NewPassword;
+use crate::accounts::{Scope, tokens::Signer};
+use crate::config::Settings;
+use crate::domain::{EmailAddress, Role};
+use crate::error::Error;
+use crate::secrets::Keys;
+use crate::store::Db;
+use crate::tenants;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Cold start time with an empty database, and idle memory after start.
+    Startup {
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Ticket create and list over the JSON API with concurrent clients.
+    Api {
+        /// sqlite, postgres or both.
+        #[arg(long, default_value = "both")]
+        backend: String,
+        /// A PostgreSQL server URL whose user may create databases (a scratch database is made and dropped).
+        #[arg(
+            long,
+            env = "ARENDO_BENCH_PG_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        pg_url: String,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+pub fn run(cmd: BenchCmd, _settings: Settings) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cmd {
+        BenchCmd::Startup { runs } => rt.block_on(startup(runs)),
+        BenchCmd::Api {
+            backend,
+            pg_url,
+            clients,
+            seconds,
+        } => {
+            let which: Vec<&str> = match backend.as_str() {
+                "both" => vec!["sqlite", "postgres"],
+                "sqlite" => vec!["sqlite"],
+                "postgres" => vec!["postgres"],
+                other => bail!("--backend must be sqlite, postgres or both (got {other})"),
+            };
+            for b in which {
+                rt.block_on(api(b, &pg_url, clients, Duration::from_secs(seconds)))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server(
+    data_dir: &Path,
+    db_url: Option<&str>,
+    key_hex: &str,
+) -> anyhow::Result<(Server, Instant)> {
+    let port = free_port()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("serve")
+        .env_remove("ARENDO_CONFIG")
+        .env("ARENDO_DATA_DIR", data_dir)
+        .env("ARENDO_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("ARENDO_DEMO", "false")
+        .env("ARENDO_SECRET_KEY", key_hex)
+        .env("ARENDO_LOG__LEVEL", "warn")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(u) = db_url {
+        cmd.env("ARENDO_DATABASE__URL", u);
+    }
+    let started = Instant::now();
+    let child = cmd.spawn().context("cannot start the arendo binary")?;
+    Ok((
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        },
+        started,
+    ))
+}
+
+async fn wait_ready(server: &mut Server, client: &reqwest::Client) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        if let Some(status) = server.child.try_wait()? {
+            bail!("the server exited early: {status}");
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not become ready within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow!("{name} missing in /proc/{pid}/status"))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+async fn startup(runs: usize) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let key = hex::encode(rand::random::<[u8; 32]>());
+    let mut times = vec![];
+    let mut rss = (0, 0);
+    for i in 0..runs.max(1) {
+        let dir = tempfile::tempdir()?;
+        // A fresh data dir each run: empty SQLite database, migrations applied at start.
+        let (mut server, started) = spawn_server(dir.path(), None, &key)?;
+        wait_ready(&mut server, &client).await?;
+        times.push(started.elapsed());
+        if i + 1 == runs.max(1) {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            rss = rss_kib(server.child.id())?;
+        }
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "bench startup ({} runs, empty SQLite database, release={})",
+        times.len(),
+        !cfg!(debug_assertions)
+    );
+    println!(
+        "  cold start to /readyz: median {:.0} ms, max {:.0} ms   (target ≤ 1000 ms)",
+        ms(times[times.len() / 2]),
+        ms(*times.last().unwrap())
+    );
+    println!(
+        "  idle RSS after start:  {:.1} MB (peak {:.1} MB)   (target ≤ 40 MB)",
+        rss.0 as f64 / 1024.0,
+        rss.1 as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// Make a scratch PostgreSQL database next to `admin_url`; returns its URL and a dropper.
+fn scratch_pg(admin_url: &str) -> anyhow::Result<(String, impl FnOnce())> {
+    use diesel::Connection as _;
+    use diesel::RunQueryDsl as _;
+    let name = format!("arendo_bench_{}", hex::encode(rand::random::<[u8; 4]>()));
+    let mut admin = diesel::PgConnection::establish(admin_url).with_context(|| {
+        "cannot connect to PostgreSQL for the benchmark (give --pg-url)".to_string()
+    })?;
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
+    let url = format!("{base}/{name}");
+    let admin_url = admin_url.to_string();
+    Ok((url, move || {
+        if let Ok(mut c) = diesel::PgConnection::establish(&admin_url) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c);
+        }
+    }))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+async fn api(backend: &str, pg_admin: &str, clients: usize, phase: Duration) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let key_hex = hex::encode(rand::random::<[u8; 32]>());
+    let (url, dropper): (String, Box<dyn FnOnce()>) = match backend {
+        "sqlite" => (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            Box::new(|| {}),
+        ),
+        _ => {
+            let (u, d) = scratch_pg(pg_admin)?;
+            (u, Box::new(d))
+        }
+    };
+    let result = api_on(&url, dir.path(), &key_hex, backend, clients, phase).await;
+    dropper();
+    result
+}
+
+async fn api_on(
+    url: &str,
+    dir: &Path,
+    key_hex: &str,
+    backend: &str,
+    clients: usize,
+    phase: Duration,
+) -> anyhow::Result<()> {
+    // Set up a tenant, a queue and an API token directly in the database, then start the server.
+    let keys = Keys::from_hex(key_hex)?;
+    let db = Db::connect(url, 2)?;
+    let signer = Signer::new(&keys);
+    let (queue_id, token) = db.write_blocking(move |c| -> Result<_, Error> {
+        let t = tenants::create_tenant(c, "bench", "Benchkommun", "KC")?;
+        let q = tenants::create_queue(c, t.id, "kundtjanst", "Kundtjänst")?;
+        let email = EmailAddress::parse("bench@bench.se")?;
+        let u = admin::create_user(
+            c,
+            t.id,
+            NewUser {
+                email: &email,
+                display_name: "Bench",
+                role: Role::Admin,
+                password: &NewPassword::generate(),
+                queues: &[],
+            },
+        )?;
+        let (_, token) =
+            admin::create_api_token(c, &signer, t.id, u.id, "bench", &Scope::ALL, None)?;
+        Ok((q.id.get(), token))
+    })?;
+    drop(db);
+    let (mut server, _) = spawn_server(dir, Some(url), key_hex)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    wait_ready(&mut server, &client).await?;
+    let base = server.base.clone();
+
+    let create = drive(clients, phase, {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        move |i| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            async move {
+                let r = client
+                    .post(format!("{base}/api/v1/tickets"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({
+                        "queue": queue_id,
+                        "subject": format!("Fråga om sophämtning {i}"),
+                        "body": "Hej, när töms kärlen i vår gata? Mvh Anna",
+                        "contact": { "email": format!("anna{}@example.org", i % 1000), "name": "Anna" }
+                    }))
+                    .send()
+                    .await?;
+                if r.status() != reqwest::StatusCode::CREATED {
+                    bail!("create answered {}", r.status());
+                }
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    let list = drive(clients, phase, {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        move |_| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            async move {
+                let r = client
+                    .get(format!("{base}/api/v1/tickets?status=new&limit=50"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await?;
+                if !r.status().is_success() {
+                    bail!("list answered {}", r.status());
+                }
+                r.bytes().await?;
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    println!(
+        "bench api on {backend} ({clients} clients, {} s per phase, release={})",
+        phase.as_secs(),
+        !cfg!(debug_assertions)
+    );
+    if backend == "sqlite" {
+        println!(
+            "  durability: WAL + synchronous=FULL, group commit (each create is fsynced before 201)"
+        );
+    } else {
+        println!("  durability: PostgreSQL defaults (synchronous_commit=on, fsync=on)");
+    }
+    for (name, r) in [("ticket create", &create), ("ticket list (50)", &list)] {
+        println!(
+            "  {name:<17} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests)",
+            r.0,
+            percentile(&r.1, 0.50),
+            percentile(&r.1, 0.99),
+            r.1.len()
+        );
+    }
+    Ok(())
+}
+
+/// Run `f(i)` from `clients` concurrent tasks for `phase`; returns (requests/s, sorted latencies).
+async fn drive<F, Fut>(
+    clients: usize,
+    phase: Duration,
+    f: F,
+) -> anyhow::Result<(f64, Vec<Duration>)>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let start = Instant::now();
+    let mut tasks = vec![];
+    for c in 0..clients {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = vec![];
+            let mut i = c * 1_000_000;
+            while start.elapsed() < phase {
+                let t0 = Instant::now();
+                f(i).await?;
+                lat.push(t0.elapsed());
+                i += 1;
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut all = vec![];
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort();
+    Ok((all.len() as f64 / secs, all))
+}

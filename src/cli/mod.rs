@@ -1,0 +1,651 @@
+//! The operator's command line. `arendo` alone serves; every other command works on the database
+//! named by the same configuration and exits non-zero with a clear message on bad input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::admin::{self, NewUser};
+use crate::accounts::password::NewPassword;
+use crate::accounts::{Scope, tokens::Signer};
+use crate::config::Settings;
+use crate::domain::{EmailAddress, MembershipRole, Role, TenantId};
+use crate::error::Error;
+use crate::secrets::Keys;
+use crate::store::{self, Conn, Db};
+use crate::{demo, tenants};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "arendo",
+    version,
+    about = "Ärendo – kontaktcenter för kommuner"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: $ARENDO_CONFIG, else ./arendo.toml if present.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the web server and background workers (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create the demo tenant, queues, accounts and tickets (idempotent).
+    Demo,
+    /// Municipalities served by this installation.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Department queues.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// Agent accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Function mailboxes fetched over IMAP.
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// API tokens for the JSON API.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Measure start-up and API speed.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantCmd {
+    Create {
+        /// Short name used at login and on the command line, e.g. "vasteras".
+        #[arg(long)]
+        slug: String,
+        /// Display name, e.g. "Västerås stad".
+        #[arg(long)]
+        name: String,
+        /// Ticket number prefix, 1–8 capital letters (KC → KC-2026-000123).
+        #[arg(long, default_value = "KC")]
+        prefix: String,
+    },
+    List,
+}
+
+#[derive(Args, Debug)]
+struct TenantArg {
+    /// The tenant's slug.
+    #[arg(long)]
+    tenant: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum QueueCmd {
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCmd {
+    /// Create an account. Without --password-stdin a password is generated and printed once.
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin or agent.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Queue membership as SLUG or SLUG:lead (repeatable).
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+    },
+    /// Set a new password; all the account's sessions end.
+    SetPassword {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Deactivate an account; its sessions end at once.
+    Deactivate {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        email: String,
+    },
+    /// Reactivate a deactivated account.
+    Activate {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MailboxCmd {
+    /// Register a function mailbox. The IMAP password is read from standard input and stored
+    /// encrypted with the installation's secret key.
+    Add {
+        #[command(flatten)]
+        t: TenantArg,
+        /// The mailbox's address, e.g. va@kommun.se.
+        #[arg(long)]
+        address: String,
+        /// Queue (slug) that new tickets from this mailbox go to.
+        #[arg(long)]
+        queue: String,
+        #[arg(long)]
+        imap_host: String,
+        #[arg(long)]
+        imap_port: Option<u16>,
+        /// implicit (port 993), starttls (143) or plain (only for a server on this host).
+        #[arg(long, default_value = "implicit")]
+        tls: String,
+        /// IMAP user name (default: the address).
+        #[arg(long)]
+        imap_user: Option<String>,
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+        /// After import: move (to --processed-folder) or seen (only flag \Seen).
+        #[arg(long, default_value = "move")]
+        after_import: String,
+        #[arg(long, default_value = "Arendo/Importerat")]
+        processed_folder: String,
+        /// Address replies are sent from (default: the mailbox address).
+        #[arg(long)]
+        reply_from: Option<String>,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCmd {
+    /// Create an API token for a user; the token is printed once.
+    Create {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: tickets:read, tickets:write, queues:read.
+        #[arg(long, default_value = "tickets:read,tickets:write,queues:read")]
+        scopes: String,
+        /// Days until it expires (default: until revoked).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+    },
+    Revoke {
+        #[command(flatten)]
+        t: TenantArg,
+        /// The token id shown by `token list`.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("arendo: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&settings.log.format, &settings.log.level);
+    match run(cli.command.unwrap_or(Command::Serve), settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("arendo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    Ok(Db::connect(&settings.database_url(), 2)?)
+}
+
+fn tenant(c: &mut Conn, slug: &str) -> Result<TenantId, Error> {
+    Ok(tenants::tenant_by_slug(c, slug)?.id)
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(NewPassword, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let p = NewPassword::parse(line.trim_end_matches(['\n', '\r']))
+            .map_err(|e| anyhow!("password: {}", e.reason))?;
+        Ok((p, false))
+    } else {
+        Ok((NewPassword::generate(), true))
+    }
+}
+
+fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
+    match cmd {
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            open_db(&settings)?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Demo => {
+            let db = open_db(&settings)?;
+            let creds = demo::seed(&db)?;
+            if creds.0.is_empty() {
+                println!("demo data already present; no new accounts");
+            }
+            demo::announce(&creds, &settings);
+            Ok(())
+        }
+        Command::Tenant(c) => tenant_cmd(c, &open_db(&settings)?),
+        Command::Queue(c) => queue_cmd(c, &open_db(&settings)?),
+        Command::User(c) => user_cmd(c, &open_db(&settings)?),
+        Command::Mailbox(c) => mailbox_cmd(c, &open_db(&settings)?, &settings),
+        Command::Token(c) => token_cmd(c, &open_db(&settings)?, &settings),
+        Command::Bench(c) => crate::bench::run(c, settings),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let workers = settings.server.workers;
+    let sys = actix_web::rt::System::with_tokio_rt(move || {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if workers > 0 {
+            b.worker_threads(workers);
+        }
+        b.enable_all().build().expect("tokio runtime")
+    });
+    sys.block_on(async move {
+        let app = crate::app::Application::build(settings)?;
+        app.run_until_stopped()
+            .await
+            .context("server stopped with an error")
+    })
+}
+
+fn tenant_cmd(cmd: TenantCmd, db: &Db) -> anyhow::Result<()> {
+    match cmd {
+        TenantCmd::Create { slug, name, prefix } => {
+            let t = db.write_blocking(move |c| tenants::create_tenant(c, &slug, &name, &prefix))?;
+            println!(
+                "created tenant {} ({}), ticket numbers {}-YYYY-NNNNNN",
+                t.slug, t.name, t.ticket_prefix
+            );
+        }
+        TenantCmd::List => {
+            let list = db.read_blocking(|c| Ok::<_, Error>(store::tenants::list(c)?))?;
+            println!("{:<20} {:<8} NAME", "SLUG", "PREFIX");
+            for t in list {
+                println!("{:<20} {:<8} {}", t.slug, t.ticket_prefix, t.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn queue_cmd(cmd: QueueCmd, db: &Db) -> anyhow::Result<()> {
+    match cmd {
+        QueueCmd::Create { t, slug, name } => {
+            let q = db.write_blocking(move |c| {
+                let tid = tenant(c, &t.tenant)?;
+                tenants::create_queue(c, tid, &slug, &name)
+            })?;
+            println!("created queue {} ({}) id {}", q.slug, q.name, q.id);
+        }
+        QueueCmd::List { t } => {
+            let list = db.read_blocking(|c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok(store::queues::list(c, tid)?)
+            })?;
+            println!("{:<6} {:<20} NAME", "ID", "SLUG");
+            for q in list {
+                println!("{:<6} {:<20} {}", q.id, q.slug, q.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_memberships(specs: &[String]) -> anyhow::Result<Vec<(String, MembershipRole)>> {
+    specs
+        .iter()
+        .map(|s| match s.split_once(':') {
+            None => Ok((s.clone(), MembershipRole::Agent)),
+            Some((q, r)) => Ok((
+                q.to_string(),
+                MembershipRole::parse(r).map_err(|e| anyhow!("--queue {s}: {}", e.reason))?,
+            )),
+        })
+        .collect()
+}
+
+fn user_cmd(cmd: UserCmd, db: &Db) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Create {
+            t,
+            email,
+            name,
+            role,
+            queues,
+            password_stdin,
+        } => {
+            let email =
+                EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {}", e.reason))?;
+            let role = Role::parse(&role).map_err(|e| anyhow!("--role: {}", e.reason))?;
+            let specs = parse_memberships(&queues)?;
+            let (password, generated) = read_password(password_stdin)?;
+            let shown = password.expose().to_string();
+            let user = db.write_blocking(move |c| {
+                let tid = tenant(c, &t.tenant)?;
+                let mut qs = vec![];
+                for (slug, r) in &specs {
+                    let q =
+                        store::queues::by_slug(c, tid, slug)?.ok_or(Error::NotFound("queue"))?;
+                    qs.push((q.id, *r));
+                }
+                admin::create_user(
+                    c,
+                    tid,
+                    NewUser {
+                        email: &email,
+                        display_name: &name,
+                        role,
+                        password: &password,
+                        queues: &qs,
+                    },
+                )
+            })?;
+            println!("created user {} ({}) id {}", user.email, user.role, user.id);
+            if generated {
+                println!("password: {shown}");
+            }
+        }
+        UserCmd::List { t } => {
+            let (users, members) = db.read_blocking(|c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok((
+                    store::users::list(c, tid)?,
+                    store::users::all_memberships(c, tid)?,
+                ))
+            })?;
+            println!(
+                "{:<6} {:<32} {:<6} {:<8} QUEUES",
+                "ID", "EMAIL", "ROLE", "ACTIVE"
+            );
+            for u in users {
+                let qs: Vec<String> = members
+                    .iter()
+                    .filter(|(id, _, _)| *id == u.id)
+                    .map(|(_, q, r)| {
+                        if r == "lead" {
+                            format!("{q}:lead")
+                        } else {
+                            q.clone()
+                        }
+                    })
+                    .collect();
+                println!(
+                    "{:<6} {:<32} {:<6} {:<8} {}",
+                    u.id,
+                    u.email,
+                    u.role,
+                    if u.active { "yes" } else { "no" },
+                    qs.join(",")
+                );
+            }
+        }
+        UserCmd::SetPassword {
+            t,
+            email,
+            password_stdin,
+        } => {
+            let email =
+                EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {}", e.reason))?;
+            let (password, generated) = read_password(password_stdin)?;
+            let shown = password.expose().to_string();
+            db.write_blocking(move |c| {
+                let tid = tenant(c, &t.tenant)?;
+                let u = store::users::by_email(c, tid, &email)?.ok_or(Error::NotFound("user"))?;
+                admin::set_password(c, tid, u.id, &password)
+            })?;
+            println!("password changed; the account's sessions have ended");
+            if generated {
+                println!("password: {shown}");
+            }
+        }
+        UserCmd::Deactivate { t, email } => set_active(db, t, &email, false)?,
+        UserCmd::Activate { t, email } => set_active(db, t, &email, true)?,
+    }
+    Ok(())
+}
+
+fn set_active(db: &Db, t: TenantArg, email: &str, active: bool) -> anyhow::Result<()> {
+    let email = EmailAddress::parse(email).map_err(|e| anyhow!("--email: {}", e.reason))?;
+    db.write_blocking(move |c| {
+        let tid = tenant(c, &t.tenant)?;
+        let u = store::users::by_email(c, tid, &email)?.ok_or(Error::NotFound("user"))?;
+        admin::set_active(c, tid, u.id, active)
+    })?;
+    println!(
+        "{}",
+        if active {
+            "account activated"
+        } else {
+            "account deactivated; its sessions have ended"
+        }
+    );
+    Ok(())
+}
+
+fn mailbox_cmd(cmd: MailboxCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    match cmd {
+        MailboxCmd::Add {
+            t,
+            address,
+            queue,
+            imap_host,
+            imap_port,
+            tls,
+            imap_user,
+            folder,
+            after_import,
+            processed_folder,
+            reply_from,
+        } => {
+            let address =
+                EmailAddress::parse(&address).map_err(|e| anyhow!("--address: {}", e.reason))?;
+            let reply_from = match reply_from {
+                Some(r) => {
+                    EmailAddress::parse(&r).map_err(|e| anyhow!("--reply-from: {}", e.reason))?
+                }
+                None => address.clone(),
+            };
+            let port = match (imap_port, tls.as_str()) {
+                (Some(p), _) => p,
+                (None, "implicit") => 993,
+                (None, "starttls" | "plain") => 143,
+                (None, other) => bail!("--tls must be implicit, starttls or plain (got {other})"),
+            };
+            if !["implicit", "starttls", "plain"].contains(&tls.as_str()) {
+                bail!("--tls must be implicit, starttls or plain (got {tls})");
+            }
+            if tls == "plain" && !is_loopback(&imap_host) {
+                bail!(
+                    "--tls plain is only allowed for an IMAP server on this host (127.0.0.1/localhost)"
+                );
+            }
+            if !["move", "seen"].contains(&after_import.as_str()) {
+                bail!("--after-import must be move or seen (got {after_import})");
+            }
+            if imap_host.trim().is_empty() {
+                bail!("--imap-host is empty");
+            }
+            eprintln!("IMAP password (one line on standard input):");
+            let mut pw = String::new();
+            std::io::stdin().read_line(&mut pw)?;
+            let pw = pw.trim_end_matches(['\n', '\r']);
+            if pw.is_empty() {
+                bail!("the IMAP password is empty");
+            }
+            let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+            let sealed = keys.seal(pw);
+            let user = imap_user.unwrap_or_else(|| address.to_string());
+            let m = db.write_blocking(move |c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                let q = store::queues::by_slug(c, tid, &queue)?.ok_or(Error::NotFound("queue"))?;
+                Ok(store::mailboxes::create(
+                    c,
+                    tid,
+                    store::mailboxes::NewMailbox {
+                        address: address.as_str(),
+                        queue: q.id,
+                        imap_host: imap_host.trim(),
+                        imap_port: port,
+                        imap_tls: &tls,
+                        imap_user: &user,
+                        imap_password_enc: &sealed,
+                        folder: &folder,
+                        after_import: &after_import,
+                        processed_folder: &processed_folder,
+                        reply_from: reply_from.as_str(),
+                    },
+                )?)
+            })?;
+            println!(
+                "added mailbox {} (id {}) → {}:{} {}",
+                m.address, m.id, m.imap_host, m.imap_port, m.imap_tls
+            );
+        }
+        MailboxCmd::List { t } => {
+            let list = db.read_blocking(|c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok(store::mailboxes::list(c, tid)?)
+            })?;
+            println!(
+                "{:<4} {:<30} {:<14} {:<32} {:<9} AFTER",
+                "ID", "ADDRESS", "QUEUE", "IMAP", "TLS"
+            );
+            for (m, q) in list {
+                println!(
+                    "{:<4} {:<30} {:<14} {:<32} {:<9} {}",
+                    m.id,
+                    m.address,
+                    q,
+                    format!(
+                        "{}@{}:{}/{}",
+                        m.imap_user, m.imap_host, m.imap_port, m.folder
+                    ),
+                    m.imap_tls,
+                    m.after_import
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+fn token_cmd(cmd: TokenCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::Create {
+            t,
+            email,
+            name,
+            scopes,
+            days,
+        } => {
+            let email =
+                EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {}", e.reason))?;
+            let scopes = scopes
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(Scope::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!("--scopes: {}", e.reason))?;
+            let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+            let signer = Signer::new(&keys);
+            let (id, token) = db.write_blocking(move |c| {
+                let tid = tenant(c, &t.tenant)?;
+                let u = store::users::by_email(c, tid, &email)?.ok_or(Error::NotFound("user"))?;
+                admin::create_api_token(c, &signer, tid, u.id, &name, &scopes, days)
+            })?;
+            eprintln!("created API token {id}; it is shown only now:");
+            println!("{token}");
+        }
+        TokenCmd::List { t } => {
+            let list = db.read_blocking(|c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok(store::auth::tokens(c, tid)?)
+            })?;
+            println!(
+                "{:<34} {:<6} {:<20} {:<10} SCOPES",
+                "ID", "USER", "NAME", "STATE"
+            );
+            for k in list {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<34} {:<6} {:<20} {:<10} {}",
+                    k.id, k.user_id, k.name, state, k.scopes
+                );
+            }
+        }
+        TokenCmd::Revoke { t, id } => {
+            let done = db.write_blocking(move |c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok(store::auth::revoke_token(c, tid, &id, store::now())?)
+            })?;
+            if !done {
+                bail!("no active token with that id in this tenant");
+            }
+            println!("token revoked");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! Settings: built-in defaults, then a TOML file, then `ARENDO_*` environment variables.
+//!
+//! Environment names map onto the file's keys: `ARENDO_DATABASE__URL` sets `[database] url`,
+//! `ARENDO_DATA_DIR` sets top-level `data_dir` (double underscore separates section and key).
+//! `ARENDO_CONFIG` names the file (default `arendo.toml` if it exists). `docs/configuration.md`
+//! lists every key; `arendo.example.toml` is a commented sample.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the SQLite database (by default), attachments, the outbox folder and the secret key live.
+    #[serde(default = "defaults::data_dir")]
+    pub data_dir: PathBuf,
+    /// Create the demo tenant "Exempelkommun" with queues and agents if the database has no tenant.
+    #[serde(default = "defaults::yes")]
+    pub demo: bool,
+    /// Hex-encoded secret key (at least 32 bytes). Normally left unset: the key is generated on first
+    /// start into `<data_dir>/secret.key` (mode 0600). Set it (e.g. via ARENDO_SECRET_KEY) to share
+    /// one key between several nodes.
+    #[serde(default)]
+    pub secret_key: Option<SecretString>,
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub database: Database,
+    #[serde(default)]
+    pub auth: Auth,
+    #[serde(default)]
+    pub mail: Mail,
+    #[serde(default)]
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// The address people use to reach Ärendo; links in mail point here. `https://` makes cookies Secure.
+    #[serde(default = "defaults::public_url")]
+    pub public_url: String,
+    /// HTTP worker threads (0 = one per core).
+    #[serde(default)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `sqlite://path/to/file.db` or `postgres://user:pass@host/db`. Default: SQLite in data_dir.
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    #[serde(default = "defaults::pool_size")]
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    #[serde(default = "defaults::session_hours")]
+    pub session_hours: u32,
+    /// Failed logins for one account within `window_minutes` before it is locked for a while.
+    #[serde(default = "defaults::account_failures")]
+    pub max_failures_per_account: u32,
+    /// Failed logins from one IP address within `window_minutes` before it is locked for a while.
+    #[serde(default = "defaults::ip_failures")]
+    pub max_failures_per_ip: u32,
+    #[serde(default = "defaults::window_minutes")]
+    pub window_minutes: u32,
+    #[serde(default = "defaults::lockout_minutes")]
+    pub lockout_minutes: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    /// `outbox`: write each outgoing mail as an .eml file to `outbox_dir` (the default; nothing
+    /// leaves the machine). `smtp`: send through `smtp_host`.
+    #[serde(default = "defaults::transport")]
+    pub transport: MailTransport,
+    /// Default: `<data_dir>/outbox`.
+    #[serde(default)]
+    pub outbox_dir: Option<PathBuf>,
+    #[serde(default = "defaults::localhost")]
+    pub smtp_host: String,
+    #[serde(default = "defaults::smtp_port")]
+    pub smtp_port: u16,
+    /// `none` (only for a relay on this host), `starttls` or `implicit`.
+    #[serde(default = "defaults::smtp_tls")]
+    pub smtp_tls: SmtpTls,
+    #[serde(default)]
+    pub smtp_user: Option<String>,
+    #[serde(default)]
+    pub smtp_password: Option<SecretString>,
+    /// Sender used when a tenant or mailbox has none.
+    #[serde(default = "defaults::from")]
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Outbox,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Implicit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// `text` for people, `json` for log collectors.
+    #[serde(default = "defaults::log_format")]
+    pub format: String,
+    /// A tracing filter such as `info` or `arendo=debug,info`. RUST_LOG wins if set.
+    #[serde(default = "defaults::log_level")]
+    pub level: String,
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    pub fn data_dir() -> PathBuf {
+        PathBuf::from("data")
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn public_url() -> String {
+        "http://127.0.0.1:8080".into()
+    }
+    pub fn pool_size() -> u32 {
+        8
+    }
+    pub fn session_hours() -> u32 {
+        12
+    }
+    pub fn account_failures() -> u32 {
+        5
+    }
+    pub fn ip_failures() -> u32 {
+        30
+    }
+    pub fn window_minutes() -> u32 {
+        15
+    }
+    pub fn lockout_minutes() -> u32 {
+        15
+    }
+    pub fn transport() -> super::MailTransport {
+        super::MailTransport::Outbox
+    }
+    pub fn localhost() -> String {
+        "127.0.0.1".into()
+    }
+    pub fn smtp_port() -> u16 {
+        25
+    }
+    pub fn smtp_tls() -> super::SmtpTls {
+        super::SmtpTls::Starttls
+    }
+    pub fn from() -> String {
+        "noreply@arendo.invalid".into()
+    }
+    pub fn log_format() -> String {
+        "text".into()
+    }
+    pub fn log_level() -> String {
+        "info".into()
+    }
+}
+
+macro_rules! default_from_serde {
+    ($($t:ty),*) => {$(
+        impl Default for $t {
+            fn default() -> Self {
+                toml::from_str("").expect("defaults deserialize")
+            }
+        }
+    )*};
+}
+default_from_serde!(Server, Database, Auth, Mail, Log);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults only (no file, no environment) — for tests and benchmarks.
+    pub fn defaults() -> Settings {
+        toml::from_str("").expect("defaults deserialize")
+    }
+
+    /// Load from `file` (or `ARENDO_CONFIG`, or `./arendo.toml` when present) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("ARENDO_CONFIG").map(PathBuf::from))
+            .or_else(|| {
+                let p = PathBuf::from("arendo.toml");
+                p.exists().then_some(p)
+            });
+        let text = match &file {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_parts(&text, file.as_deref(), &env)
+    }
+
+    /// Build settings from file text plus `(name, value)` environment pairs.
+    pub fn from_parts(
+        text: &str,
+        path: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Settings, ConfigError> {
+        let path_buf = path.map(Path::to_path_buf).unwrap_or_default();
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path_buf.clone(),
+                    message: e.to_string(),
+                })?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("ARENDO_") else {
+                continue;
+            };
+            if rest == "CONFIG" || rest.starts_with("TEST_") || rest.is_empty() {
+                continue;
+            }
+            let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
+            set_path(&mut table, &keys, value).map_err(|message| ConfigError::Env {
+                name: name.clone(),
+                message,
+            })?;
+        }
+        let settings: Settings =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path_buf,
+                    message: e.to_string(),
+                })?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(
+                "server.public_url must start with http:// or https://".into(),
+            ));
+        }
+        if self.auth.max_failures_per_account == 0 || self.auth.max_failures_per_ip == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.max_failures_* must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL: configured, or SQLite at `<data_dir>/arendo.db`.
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        match &self.database.url {
+            Some(u) => u.expose_secret().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("arendo.db").display()),
+        }
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail
+            .outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.server.public_url.starts_with("https://")
+    }
+}
+
+/// Set `keys` (e.g. ["database", "url"]) in `table` to `raw`, typed like TOML would read it
+/// (numbers and booleans as such, anything else as a string).
+fn set_path(table: &mut toml::Table, keys: &[String], raw: &str) -> Result<(), String> {
+    let (last, parents) = keys.split_last().ok_or("empty key")?;
+    let mut cur = table;
+    for k in parents {
+        let entry = cur
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{k} is not a section"))?;
+    }
+    let value = if let Ok(i) = raw.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if raw == "true" || raw == "false" {
+        toml::Value::Boolean(raw == "true")
+    } else {
+        toml::Value::String(raw.to_string())
+    };
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_demo() {
+        let s = Settings::from_parts("", None, &[]).unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url(), "sqlite://data/arendo.db");
+        assert!(s.demo);
+        assert_eq!(s.mail.transport, MailTransport::Outbox);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let file = "data_dir = \"/var/lib/arendo\"\n[server]\nlisten = \"0.0.0.0:9000\"\n";
+        let s = Settings::from_parts(
+            file,
+            None,
+            &env(&[
+                ("ARENDO_SERVER__LISTEN", "127.0.0.1:9100"),
+                ("ARENDO_DATABASE__URL", "postgres://a@b/c"),
+                ("ARENDO_DEMO", "false"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(s.database_url(), "postgres://a@b/c");
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/arendo"));
+        assert!(!s.demo);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Settings::from_parts("[server]\nlisen = \"x\"\n", None, &[]).is_err());
+        assert!(
+            Settings::from_parts("", None, &env(&[("ARENDO_SERVER__LISTEN", "nonsense")])).is_err()
+        );
+        assert!(Settings::from_parts("[server]\npublic_url = \"ftp://x\"\n", None, &[]).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let s = Settings::from_parts(
+            "",
+            None,
+            &env(&[
+                ("ARENDO_DATABASE__URL", "postgres://u:hunter2@h/d"),
+                ("ARENDO_SECRET_KEY", "abcdef"),
+            ]),
+        )
+        .unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(!dbg.contains("abcdef"), "{dbg}");
+    }
+}

@@ -1,0 +1,206 @@
+//! Demo data: the tenant "Exempelkommun" with its five queues, three agent accounts and a few
+//! tickets, so a newcomer has something to look at. Idempotent: what exists is left alone, and only
+//! accounts created now get (and print) a password.
+
+use std::io::Write;
+
+use crate::accounts::admin::{self, NewUser};
+use crate::accounts::password::NewPassword;
+use crate::config::Settings;
+use crate::domain::{Channel, EmailAddress, MembershipRole, Priority, Role};
+use crate::error::{Error, Result};
+use crate::store::{self, Db};
+use crate::tenants;
+use crate::tickets::{OpenTicket, open_ticket};
+
+pub const TENANT_SLUG: &str = "exempel";
+const QUEUES: [(&str, &str); 5] = [
+    ("kundtjanst", "Kundtjänst"),
+    ("va", "VA"),
+    ("avfall", "Avfall"),
+    ("bygglov", "Bygglov"),
+    ("gata-park", "Gata och park"),
+];
+const USERS: [(&str, &str, Role, &[(&str, MembershipRole)]); 3] = [
+    ("admin@exempelkommun.se", "Alva Admin", Role::Admin, &[]),
+    (
+        "agent@exempelkommun.se",
+        "Kim Kundtjänst",
+        Role::Agent,
+        &[
+            ("kundtjanst", MembershipRole::Agent),
+            ("avfall", MembershipRole::Agent),
+            ("gata-park", MembershipRole::Agent),
+        ],
+    ),
+    (
+        "va@exempelkommun.se",
+        "Vera Vatten",
+        Role::Agent,
+        &[
+            ("va", MembershipRole::Lead),
+            ("kundtjanst", MembershipRole::Agent),
+        ],
+    ),
+];
+const TICKETS: [(&str, &str, &str, &str); 4] = [
+    (
+        "kundtjanst",
+        "Fråga om öppettider i jul",
+        "Hej! Har kommunhuset öppet mellan jul och nyår?",
+        "maria.lind@example.org",
+    ),
+    (
+        "va",
+        "Vattenläcka på Storgatan",
+        "Det sprutar vatten ur en brunn utanför Storgatan 12.",
+        "per.holm@example.org",
+    ),
+    (
+        "avfall",
+        "Soptunnan blev inte tömd",
+        "Vår gröna tunna blev inte tömd i tisdags.",
+        "anna.ek@example.org",
+    ),
+    (
+        "gata-park",
+        "Trasig gatubelysning",
+        "Lampan vid busshållplatsen på Parkvägen är släckt.",
+        "omar.said@example.org",
+    ),
+];
+
+/// Accounts created by a seeding run, with their one-time passwords.
+#[derive(Debug, Default)]
+pub struct Credentials(pub Vec<(String, String, String)>);
+
+/// Seed on first start: only when the database has no tenant at all.
+pub fn seed_if_empty(db: &Db) -> anyhow::Result<Option<Credentials>> {
+    let empty = db.read_blocking(|c| Ok::<_, Error>(store::tenants::list(c)?.is_empty()))?;
+    if !empty {
+        return Ok(None);
+    }
+    Ok(Some(seed(db)?))
+}
+
+pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
+    let creds = db.write_blocking(|c| -> Result<Credentials> {
+        let (tenant, created) = match store::tenants::by_slug(c, TENANT_SLUG)? {
+            Some(t) => (t, false),
+            None => (
+                tenants::create_tenant(c, TENANT_SLUG, "Exempelkommun", "KC")?,
+                true,
+            ),
+        };
+        let t = tenant.id;
+        for (slug, name) in QUEUES {
+            if store::queues::by_slug(c, t, slug)?.is_none() {
+                tenants::create_queue(c, t, slug, name)?;
+            }
+        }
+        let mut out = Credentials::default();
+        for (email, name, role, memberships) in USERS {
+            let email = EmailAddress::parse(email)?;
+            if store::users::by_email(c, t, &email)?.is_some() {
+                continue;
+            }
+            let mut queues = vec![];
+            for (slug, r) in memberships {
+                let q = store::queues::by_slug(c, t, slug)?.ok_or(Error::NotFound("queue"))?;
+                queues.push((q.id, *r));
+            }
+            let password = NewPassword::generate();
+            admin::create_user(
+                c,
+                t,
+                NewUser {
+                    email: &email,
+                    display_name: name,
+                    role,
+                    password: &password,
+                    queues: &queues,
+                },
+            )?;
+            out.0.push((
+                email.to_string(),
+                role.to_string(),
+                password.expose().to_string(),
+            ));
+        }
+        if created {
+            for (slug, subject, body, from) in TICKETS {
+                let q = store::queues::by_slug(c, t, slug)?.ok_or(Error::NotFound("queue"))?;
+                let email = EmailAddress::parse(from)?;
+                let contact =
+                    store::contacts::find_or_create(c, t, None, Some(&email), None, "email")?;
+                let now = store::now();
+                let ticket = open_ticket(
+                    c,
+                    t,
+                    OpenTicket {
+                        queue: q.id,
+                        subject,
+                        priority: Priority::Normal,
+                        channel: Channel::Email,
+                        contact_id: Some(contact.id),
+                        actor: None,
+                        now,
+                    },
+                )?;
+                store::tickets::insert_message(
+                    c,
+                    t,
+                    ticket.id,
+                    store::tickets::NewMessage {
+                        kind: crate::domain::MessageKind::Inbound,
+                        author: None,
+                        from_addr: Some(email.as_str()),
+                        to_addrs: "",
+                        cc_addrs: "",
+                        subject,
+                        body_text: body,
+                        body_html: None,
+                        message_id: None,
+                        in_reply_to: None,
+                        references: None,
+                        raw_sha256: None,
+                        now,
+                    },
+                )?;
+            }
+        }
+        Ok(out)
+    })?;
+    Ok(creds)
+}
+
+/// Print the new demo accounts and keep a copy in `<data_dir>/demo-credentials.txt` (mode 0600).
+pub fn announce(creds: &Credentials, settings: &Settings) {
+    if creds.0.is_empty() {
+        return;
+    }
+    let mut text = String::from("Ärendo demo accounts (organisation: Exempelkommun)\n");
+    for (email, role, password) in &creds.0 {
+        text.push_str(&format!("  {email:<28} {role:<6} password: {password}\n"));
+    }
+    text.push_str(&format!(
+        "Sign in at {}/login\n",
+        settings.server.public_url
+    ));
+    eprintln!("\n{text}");
+    let path = settings.data_dir.join("demo-credentials.txt");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+    {
+        Ok(()) => eprintln!("(also written to {})\n", path.display()),
+        Err(e) => tracing::warn!(error = %e, "could not write demo credentials file"),
+    }
+}

@@ -1,0 +1,48 @@
+//! Value types shared by every capability. Each can only hold a valid value: build them with
+//! `parse` (input from people and the network) and pass them on without checking again.
+
+mod email;
+mod ids;
+mod phone;
+mod ticket_number;
+mod vocab;
+
+pub use email::EmailAddress;
+pub use ids::{QueueId, TenantId, TicketId, UserId};
+pub use phone::PhoneNumber;
+pub use ticket_number::{TicketNumber, validate_prefix as validate_ticket_prefix};
+pub use vocab::{Channel, MembershipRole, MessageKind, Priority, Role, Status};
+
+/// Why a value was refused. `field` names what was wrong; the web layer turns it into Swedish text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {reason}")]
+pub struct InvalidValue {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl InvalidValue {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        InvalidValue {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Which queues an actor may see. Admins see all queues of their tenant; everyone else only the
+/// queues they are a member of. Ticket queries take this, so the filter cannot be forgotten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueAccess {
+    All,
+    Only(Vec<QueueId>),
+}
+
+impl QueueAccess {
+    pub fn allows(&self, q: QueueId) -> bool {
+        match self {
+            QueueAccess::All => true,
+            QueueAccess::Only(qs) => qs.contains(&q),
+        }
+    }
+}

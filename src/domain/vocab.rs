@@ -1,0 +1,72 @@
+//! Closed vocabularies stored as text. Each has one spelling in the database and the API.
+
+use serde::{Deserialize, Serialize};
+
+use super::InvalidValue;
+
+macro_rules! vocab {
+    ($(#[$m:meta])* $name:ident, $field:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+                match s.trim() {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(InvalidValue::new(
+                        $field,
+                        format!("{other:?} is not one of {}", [$($text),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocab!(
+    /// Ticket status. `waiting` means waiting for the citizen or someone outside.
+    Status, "status", { New => "new", Open => "open", Waiting => "waiting", Resolved => "resolved", Closed => "closed" }
+);
+vocab!(Priority, "priority", { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" });
+vocab!(Channel, "channel", { Email => "email", Web => "web", Api => "api", Phone => "phone", Sms => "sms" });
+vocab!(MessageKind, "kind", { Inbound => "inbound", Outbound => "outbound", Note => "note" });
+vocab!(
+    /// Account role: admins manage the tenant and see every queue; agents see their queues.
+    Role, "role", { Admin => "admin", Agent => "agent" }
+);
+vocab!(
+    /// Role within one queue: leads manage the queue (members, settings) besides working it.
+    MembershipRole, "queue_role", { Lead => "lead", Agent => "agent" }
+);
+
+impl Status {
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::New | Status::Open | Status::Waiting)
+    }
+}
+
+impl Priority {
+    /// Higher is more urgent, for sorting.
+    pub fn rank(self) -> u8 {
+        match self {
+            Priority::Low => 0,
+            Priority::Normal => 1,
+            Priority::High => 2,
+            Priority::Urgent => 3,
+        }
+    }
+}

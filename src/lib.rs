@@ -1,0 +1,22 @@
+//! Ärendo — a contact-center ticketing system for Swedish municipalities.
+//!
+//! Layout (see docs/architecture.md): channels and the web edge call the domain
+//! (`accounts`, `tenants`, `tickets`), the domain calls the `store`, and side effects leave
+//! through the `outbox` (e.g. `mail`). `domain` holds the value types everything shares.
+
+pub mod accounts;
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod mail;
+pub mod outbox;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;
+pub mod tickets;
+pub mod web;

@@ -1,0 +1,76 @@
+//! Content-addressed files under the data directory: `blobs/ab/cdef…` named by their SHA-256.
+//! Used for attachments and raw mail sources. Writing the same content twice stores it once.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub fn new(data_dir: &Path) -> std::io::Result<BlobStore> {
+        let root = data_dir.join("blobs");
+        std::fs::create_dir_all(&root)?;
+        Ok(BlobStore { root })
+    }
+
+    fn path_of(&self, sha256_hex: &str) -> Option<PathBuf> {
+        if sha256_hex.len() != 64 || !sha256_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(self.root.join(&sha256_hex[..2]).join(&sha256_hex[2..]))
+    }
+
+    /// Store `bytes` durably (written to a temp file, fsynced, renamed) and return its SHA-256.
+    pub fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        let hash = hex::encode(Sha256::digest(bytes));
+        let path = self.path_of(&hash).expect("sha256 hex is valid");
+        if path.exists() {
+            return Ok(hash);
+        }
+        let dir = path.parent().expect("blob path has a parent");
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile_in(dir)?;
+        tmp.1.write_all(bytes)?;
+        tmp.1.sync_all()?;
+        std::fs::rename(&tmp.0, &path)?;
+        Ok(hash)
+    }
+
+    pub fn get(&self, sha256_hex: &str) -> std::io::Result<Vec<u8>> {
+        let path = self
+            .path_of(sha256_hex)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad blob id"))?;
+        std::fs::read(path)
+    }
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let name = format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>()));
+    let path = dir.join(name);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok((path, f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_content_same_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path()).unwrap();
+        let a = store.put(b"hej").unwrap();
+        let b = store.put(b"hej").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(store.get(&a).unwrap(), b"hej");
+        assert!(store.get("../../etc/passwd").is_err());
+    }
+}

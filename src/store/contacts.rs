@@ -1,0 +1,88 @@
+//! Citizens and companies who write to the municipality.
+
+use chrono::NaiveDateTime;
+use diesel::dsl;
+use diesel::prelude::*;
+
+use super::schema::contacts;
+use super::{Conn, StoreResult};
+use crate::domain::{EmailAddress, PhoneNumber, TenantId};
+
+type Scoped = dsl::Filter<contacts::table, dsl::Eq<contacts::tenant_id, i64>>;
+
+/// Every query on this table starts here.
+fn scoped(t: TenantId) -> Scoped {
+    contacts::table.filter(contacts::tenant_id.eq(t.get()))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = contacts)]
+pub struct Contact {
+    pub id: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub preferred_channel: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn get(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<Option<Contact>> {
+    Ok(scoped(t)
+        .filter(contacts::id.eq(id))
+        .select(Contact::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The contact with this e-mail (or, failing that, this phone) in `t`, created if there is none.
+/// A known contact gets a missing name or phone filled in, never overwritten.
+pub fn find_or_create(
+    conn: &mut Conn,
+    t: TenantId,
+    name: Option<&str>,
+    email: Option<&EmailAddress>,
+    phone: Option<&PhoneNumber>,
+    preferred_channel: &str,
+) -> StoreResult<Contact> {
+    let existing = match (email, phone) {
+        (Some(e), _) => scoped(t)
+            .filter(contacts::email.eq(e.as_str()))
+            .order(contacts::id)
+            .select(Contact::as_select())
+            .first(conn)
+            .optional()?,
+        (None, Some(p)) => scoped(t)
+            .filter(contacts::phone.eq(p.as_str()))
+            .order(contacts::id)
+            .select(Contact::as_select())
+            .first(conn)
+            .optional()?,
+        (None, None) => None,
+    };
+    let now = super::now();
+    if let Some(c) = existing {
+        if (c.name.is_none() && name.is_some()) || (c.phone.is_none() && phone.is_some()) {
+            diesel::update(scoped(t).filter(contacts::id.eq(c.id)))
+                .set((
+                    contacts::name.eq(c.name.as_deref().or(name)),
+                    contacts::phone.eq(c.phone.as_deref().or(phone.map(|p| p.as_str()))),
+                    contacts::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            return Ok(get(conn, t, c.id)?.unwrap_or(c));
+        }
+        return Ok(c);
+    }
+    Ok(diesel::insert_into(contacts::table)
+        .values((
+            contacts::tenant_id.eq(t.get()),
+            contacts::name.eq(name),
+            contacts::email.eq(email.map(|e| e.as_str())),
+            contacts::phone.eq(phone.map(|p| p.as_str())),
+            contacts::preferred_channel.eq(preferred_channel),
+            contacts::created_at.eq(now),
+            contacts::updated_at.eq(now),
+        ))
+        .returning(<Contact as Selectable<diesel::pg::Pg>>::construct_selection())
+        .get_result(conn)?)
+}

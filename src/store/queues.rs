@@ -1,0 +1,149 @@
+//! Department queues.
+
+use chrono::NaiveDateTime;
+use diesel::dsl;
+use diesel::prelude::*;
+
+use super::schema::{queue_members, queues, tickets};
+use super::{Conn, StoreResult};
+use crate::domain::{QueueId, TenantId};
+
+type Scoped = dsl::Filter<queues::table, dsl::Eq<queues::tenant_id, i64>>;
+
+/// Every query on this table starts here.
+fn scoped(t: TenantId) -> Scoped {
+    queues::table.filter(queues::tenant_id.eq(t.get()))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = queues)]
+struct Row {
+    id: i64,
+    slug: String,
+    name: String,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Queue {
+    pub id: QueueId,
+    pub slug: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<Row> for Queue {
+    fn from(r: Row) -> Self {
+        Queue {
+            id: QueueId::from_db(r.id),
+            slug: r.slug,
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub fn create(conn: &mut Conn, t: TenantId, slug: &str, name: &str) -> StoreResult<Queue> {
+    let row: Row = diesel::insert_into(queues::table)
+        .values((
+            queues::tenant_id.eq(t.get()),
+            queues::slug.eq(slug),
+            queues::name.eq(name),
+            queues::created_at.eq(super::now()),
+        ))
+        .returning(<Row as Selectable<diesel::pg::Pg>>::construct_selection())
+        .get_result(conn)?;
+    Ok(row.into())
+}
+
+pub fn list(conn: &mut Conn, t: TenantId) -> StoreResult<Vec<Queue>> {
+    Ok(scoped(t)
+        .order(queues::name)
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Queue::from)
+        .collect())
+}
+
+pub fn by_slug(conn: &mut Conn, t: TenantId, slug: &str) -> StoreResult<Option<Queue>> {
+    Ok(scoped(t)
+        .filter(queues::slug.eq(slug))
+        .select(Row::as_select())
+        .first::<Row>(conn)
+        .optional()?
+        .map(Queue::from))
+}
+
+/// A queue id taken from outside (API input) becomes a `QueueId` only if the queue exists in `t`.
+pub fn lookup(conn: &mut Conn, t: TenantId, raw_id: i64) -> StoreResult<Option<Queue>> {
+    Ok(scoped(t)
+        .filter(queues::id.eq(raw_id))
+        .select(Row::as_select())
+        .first::<Row>(conn)
+        .optional()?
+        .map(Queue::from))
+}
+
+pub fn add_member(
+    conn: &mut Conn,
+    t: TenantId,
+    queue: QueueId,
+    user: crate::domain::UserId,
+    role: crate::domain::MembershipRole,
+) -> StoreResult<()> {
+    diesel::delete(
+        queue_members::table
+            .filter(queue_members::tenant_id.eq(t.get()))
+            .filter(queue_members::queue_id.eq(queue.get()))
+            .filter(queue_members::user_id.eq(user.get())),
+    )
+    .execute(conn)?;
+    diesel::insert_into(queue_members::table)
+        .values((
+            queue_members::tenant_id.eq(t.get()),
+            queue_members::queue_id.eq(queue.get()),
+            queue_members::user_id.eq(user.get()),
+            queue_members::role.eq(role.as_str()),
+            queue_members::created_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Per queue: number of tickets in each open status.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct QueueCounts {
+    pub new: i64,
+    pub open: i64,
+    pub waiting: i64,
+}
+
+pub fn open_counts(
+    conn: &mut Conn,
+    t: TenantId,
+    queue_ids: &[QueueId],
+) -> StoreResult<Vec<(QueueId, QueueCounts)>> {
+    let ids: Vec<i64> = queue_ids.iter().map(|q| q.get()).collect();
+    let rows: Vec<(i64, String, i64)> = tickets::table
+        .filter(tickets::tenant_id.eq(t.get()))
+        .filter(tickets::queue_id.eq_any(&ids))
+        .filter(tickets::status.eq_any(["new", "open", "waiting"]))
+        .group_by((tickets::queue_id, tickets::status))
+        .select((tickets::queue_id, tickets::status, dsl::count_star()))
+        .load(conn)?;
+    let mut out: Vec<(QueueId, QueueCounts)> = queue_ids
+        .iter()
+        .map(|q| (*q, QueueCounts::default()))
+        .collect();
+    for (qid, status, n) in rows {
+        if let Some((_, c)) = out.iter_mut().find(|(q, _)| q.get() == qid) {
+            match status.as_str() {
+                "new" => c.new = n,
+                "open" => c.open = n,
+                _ => c.waiting = n,
+            }
+        }
+    }
+    Ok(out)
+}

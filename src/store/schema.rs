@@ -1,0 +1,236 @@
+//! Portable diesel schema shared by the SQLite and PostgreSQL backends.
+//! Keep in step with `migrations/sqlite` and `migrations/postgres`.
+//! Private to `store`: code outside the store cannot write a query, scoped or not.
+
+diesel::table! {
+    tenants (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        ticket_prefix -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        locale -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    queues (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    queue_members (queue_id, user_id) {
+        tenant_id -> BigInt,
+        queue_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mailboxes (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        address -> Text,
+        queue_id -> BigInt,
+        imap_host -> Text,
+        imap_port -> Integer,
+        imap_tls -> Text,
+        imap_user -> Text,
+        imap_password_enc -> Text,
+        folder -> Text,
+        after_import -> Text,
+        processed_folder -> Text,
+        reply_from -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        preferred_channel -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_counters (tenant_id, year) {
+        tenant_id -> BigInt,
+        year -> Integer,
+        last_value -> BigInt,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        number -> Text,
+        subject -> Text,
+        status -> Text,
+        priority -> Text,
+        queue_id -> BigInt,
+        assignee_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+        channel -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        first_response_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        author_id -> Nullable<BigInt>,
+        from_addr -> Nullable<Text>,
+        to_addrs -> Text,
+        cc_addrs -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        in_reply_to -> Nullable<Text>,
+        references_ -> Nullable<Text>,
+        raw_sha256 -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        message_id -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        inline -> Bool,
+        content_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        kind -> Text,
+        details -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        tenant_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        tenant_id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        ticket_id -> Nullable<BigInt>,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        done_at -> Nullable<Timestamp>,
+        dead_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> tenants (tenant_id));
+diesel::joinable!(queues -> tenants (tenant_id));
+diesel::joinable!(queue_members -> queues (queue_id));
+diesel::joinable!(queue_members -> users (user_id));
+diesel::joinable!(tickets -> queues (queue_id));
+diesel::joinable!(tickets -> contacts (contact_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(attachments -> messages (message_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    users,
+    queues,
+    queue_members,
+    mailboxes,
+    contacts,
+    ticket_counters,
+    tickets,
+    messages,
+    attachments,
+    ticket_events,
+    sessions,
+    api_tokens,
+    login_throttle,
+    outbox,
+);

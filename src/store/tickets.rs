@@ -1,0 +1,444 @@
+//! Tickets, their messages and their event history.
+
+use chrono::NaiveDateTime;
+use diesel::dsl;
+use diesel::prelude::*;
+
+use super::schema::{messages, ticket_counters, ticket_events, tickets};
+use super::{Conn, StoreError, StoreResult};
+use crate::domain::{
+    Channel, MessageKind, Priority, QueueAccess, QueueId, Status, TenantId, TicketId, TicketNumber,
+    UserId,
+};
+
+type Scoped = dsl::Filter<tickets::table, dsl::Eq<tickets::tenant_id, i64>>;
+
+/// Every query on this table starts here.
+fn scoped(t: TenantId) -> Scoped {
+    tickets::table.filter(tickets::tenant_id.eq(t.get()))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
+struct Row {
+    id: i64,
+    number: String,
+    subject: String,
+    status: String,
+    priority: String,
+    queue_id: i64,
+    assignee_id: Option<i64>,
+    contact_id: Option<i64>,
+    channel: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    first_response_at: Option<NaiveDateTime>,
+    resolved_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ticket {
+    #[serde(skip)]
+    pub id: TicketId,
+    pub number: TicketNumber,
+    pub subject: String,
+    pub status: Status,
+    pub priority: Priority,
+    pub queue_id: QueueId,
+    pub assignee_id: Option<UserId>,
+    pub contact_id: Option<i64>,
+    pub channel: Channel,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub first_response_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Query(format!("stored value out of range: {e}"))
+}
+
+impl TryFrom<Row> for Ticket {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(Ticket {
+            id: TicketId::from_db(r.id),
+            number: TicketNumber::parse(&r.number).map_err(corrupt)?,
+            subject: r.subject,
+            status: Status::parse(&r.status).map_err(corrupt)?,
+            priority: Priority::parse(&r.priority).map_err(corrupt)?,
+            queue_id: QueueId::from_db(r.queue_id),
+            assignee_id: r.assignee_id.map(UserId::from_db),
+            contact_id: r.contact_id,
+            channel: Channel::parse(&r.channel).map_err(corrupt)?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            first_response_at: r.first_response_at,
+            resolved_at: r.resolved_at,
+            closed_at: r.closed_at,
+        })
+    }
+}
+
+/// Take the next sequence number for (tenant, year). The counter row is locked by the UPDATE until
+/// the surrounding transaction ends, so concurrent creates get distinct numbers on both backends.
+pub fn next_sequence(conn: &mut Conn, t: TenantId, year: i32) -> StoreResult<i64> {
+    loop {
+        let bumped: Option<i64> = diesel::update(
+            ticket_counters::table
+                .filter(ticket_counters::tenant_id.eq(t.get()))
+                .filter(ticket_counters::year.eq(year)),
+        )
+        .set(ticket_counters::last_value.eq(ticket_counters::last_value + 1))
+        .returning(ticket_counters::last_value)
+        .get_result(conn)
+        .optional()?;
+        if let Some(v) = bumped {
+            return Ok(v);
+        }
+        let values = (
+            ticket_counters::tenant_id.eq(t.get()),
+            ticket_counters::year.eq(year),
+            ticket_counters::last_value.eq(0i64),
+        );
+        // Two first tickets of a year may race to create the row; the loser's insert is ignored.
+        match conn {
+            Conn::Pg(c) => diesel::insert_into(ticket_counters::table)
+                .values(values)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+            Conn::Sqlite(c) => diesel::insert_or_ignore_into(ticket_counters::table)
+                .values(values)
+                .execute(c)?,
+        };
+    }
+}
+
+pub struct NewTicket<'a> {
+    pub number: &'a TicketNumber,
+    pub subject: &'a str,
+    pub status: Status,
+    pub priority: Priority,
+    pub queue: QueueId,
+    pub assignee: Option<UserId>,
+    pub contact_id: Option<i64>,
+    pub channel: Channel,
+    pub now: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut Conn, t: TenantId, n: NewTicket<'_>) -> StoreResult<Ticket> {
+    let row: Row = diesel::insert_into(tickets::table)
+        .values((
+            tickets::tenant_id.eq(t.get()),
+            tickets::number.eq(n.number.to_string()),
+            tickets::subject.eq(n.subject),
+            tickets::status.eq(n.status.as_str()),
+            tickets::priority.eq(n.priority.as_str()),
+            tickets::queue_id.eq(n.queue.get()),
+            tickets::assignee_id.eq(n.assignee.map(|u| u.get())),
+            tickets::contact_id.eq(n.contact_id),
+            tickets::channel.eq(n.channel.as_str()),
+            tickets::created_at.eq(n.now),
+            tickets::updated_at.eq(n.now),
+        ))
+        .returning(<Row as Selectable<diesel::pg::Pg>>::construct_selection())
+        .get_result(conn)?;
+    row.try_into()
+}
+
+/// A ticket by number, if it exists in `t` and lies in a queue `access` allows. Anything else is
+/// "not found" — callers cannot tell a ticket they may not see from one that does not exist.
+pub fn by_number(
+    conn: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    number: &TicketNumber,
+) -> StoreResult<Option<Ticket>> {
+    let mut q = scoped(t)
+        .filter(tickets::number.eq(number.to_string()))
+        .select(Row::as_select())
+        .into_boxed();
+    if let QueueAccess::Only(ids) = access {
+        q = q.filter(tickets::queue_id.eq_any(ids.iter().map(|q| q.get()).collect::<Vec<_>>()));
+    }
+    q.first::<Row>(conn)
+        .optional()?
+        .map(Ticket::try_from)
+        .transpose()
+}
+
+/// Which tickets a list shows. `before` is the keyset cursor: the id of the last ticket on the
+/// previous page (lists run newest first).
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub statuses: Vec<Status>,
+    pub priority: Option<Priority>,
+    pub queue: Option<QueueId>,
+    pub assignee: Option<AssigneeFilter>,
+    pub channel: Option<Channel>,
+    pub contact_id: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Nobody,
+    User(UserId),
+}
+
+/// A page of tickets and the cursor for the next page (None on the last page).
+pub fn list(
+    conn: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    f: &TicketFilter,
+) -> StoreResult<(Vec<Ticket>, Option<i64>)> {
+    let mut q = scoped(t).select(Row::as_select()).into_boxed();
+    if let QueueAccess::Only(ids) = access {
+        q = q.filter(tickets::queue_id.eq_any(ids.iter().map(|q| q.get()).collect::<Vec<_>>()));
+    }
+    if !f.statuses.is_empty() {
+        q = q.filter(
+            tickets::status.eq_any(f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(p) = f.priority {
+        q = q.filter(tickets::priority.eq(p.as_str()));
+    }
+    if let Some(queue) = f.queue {
+        q = q.filter(tickets::queue_id.eq(queue.get()));
+    }
+    match f.assignee {
+        Some(AssigneeFilter::Nobody) => q = q.filter(tickets::assignee_id.is_null()),
+        Some(AssigneeFilter::User(u)) => q = q.filter(tickets::assignee_id.eq(u.get())),
+        None => {}
+    }
+    if let Some(c) = f.channel {
+        q = q.filter(tickets::channel.eq(c.as_str()));
+    }
+    if let Some(c) = f.contact_id {
+        q = q.filter(tickets::contact_id.eq(c));
+    }
+    if let Some(before) = f.before {
+        q = q.filter(tickets::id.lt(before));
+    }
+    let limit = f.limit.clamp(1, 200);
+    let mut rows: Vec<Row> = q.order(tickets::id.desc()).limit(limit + 1).load(conn)?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let tickets = rows
+        .into_iter()
+        .map(Ticket::try_from)
+        .collect::<StoreResult<_>>()?;
+    Ok((tickets, next))
+}
+
+/// What an update may change. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TicketChanges {
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub queue: Option<QueueId>,
+    pub assignee: Option<Option<UserId>>,
+    pub first_response_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<Option<NaiveDateTime>>,
+    pub closed_at: Option<Option<NaiveDateTime>>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = tickets)]
+struct Changeset<'a> {
+    status: Option<&'a str>,
+    priority: Option<&'a str>,
+    queue_id: Option<i64>,
+    assignee_id: Option<Option<i64>>,
+    first_response_at: Option<NaiveDateTime>,
+    resolved_at: Option<Option<NaiveDateTime>>,
+    closed_at: Option<Option<NaiveDateTime>>,
+    updated_at: NaiveDateTime,
+}
+
+pub fn update(
+    conn: &mut Conn,
+    t: TenantId,
+    id: TicketId,
+    c: &TicketChanges,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let set = Changeset {
+        status: c.status.map(|s| s.as_str()),
+        priority: c.priority.map(|p| p.as_str()),
+        queue_id: c.queue.map(|q| q.get()),
+        assignee_id: c.assignee.map(|a| a.map(|u| u.get())),
+        first_response_at: c.first_response_at,
+        resolved_at: c.resolved_at,
+        closed_at: c.closed_at,
+        updated_at: now,
+    };
+    let n = diesel::update(scoped(t).filter(tickets::id.eq(id.get())))
+        .set(&set)
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+// ---- messages ----
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub id: i64,
+    pub kind: String,
+    pub author_id: Option<i64>,
+    pub from_addr: Option<String>,
+    pub to_addrs: String,
+    pub cc_addrs: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references_: Option<String>,
+    pub raw_sha256: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub struct NewMessage<'a> {
+    pub kind: MessageKind,
+    pub author: Option<UserId>,
+    pub from_addr: Option<&'a str>,
+    pub to_addrs: &'a str,
+    pub cc_addrs: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: Option<&'a str>,
+    pub message_id: Option<&'a str>,
+    pub in_reply_to: Option<&'a str>,
+    pub references: Option<&'a str>,
+    pub raw_sha256: Option<&'a str>,
+    pub now: NaiveDateTime,
+}
+
+pub fn insert_message(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    m: NewMessage<'_>,
+) -> StoreResult<Message> {
+    Ok(diesel::insert_into(messages::table)
+        .values((
+            messages::tenant_id.eq(t.get()),
+            messages::ticket_id.eq(ticket.get()),
+            messages::kind.eq(m.kind.as_str()),
+            messages::author_id.eq(m.author.map(|u| u.get())),
+            messages::from_addr.eq(m.from_addr),
+            messages::to_addrs.eq(m.to_addrs),
+            messages::cc_addrs.eq(m.cc_addrs),
+            messages::subject.eq(m.subject),
+            messages::body_text.eq(m.body_text),
+            messages::body_html.eq(m.body_html),
+            messages::message_id.eq(m.message_id),
+            messages::in_reply_to.eq(m.in_reply_to),
+            messages::references_.eq(m.references),
+            messages::raw_sha256.eq(m.raw_sha256),
+            messages::created_at.eq(m.now),
+        ))
+        .returning(<Message as Selectable<diesel::pg::Pg>>::construct_selection())
+        .get_result(conn)?)
+}
+
+pub fn messages(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<Vec<Message>> {
+    Ok(messages::table
+        .filter(messages::tenant_id.eq(t.get()))
+        .filter(messages::ticket_id.eq(ticket.get()))
+        .order(messages::id)
+        .select(Message::as_select())
+        .load(conn)?)
+}
+
+// ---- events ----
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ticket_events)]
+struct EventRow {
+    id: i64,
+    actor_id: Option<i64>,
+    kind: String,
+    details: String,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub actor_id: Option<i64>,
+    pub kind: String,
+    pub details: serde_json::Value,
+    pub created_at: NaiveDateTime,
+}
+
+/// Record who did what to a ticket. Called in the same transaction as the change itself.
+pub fn insert_event(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    actor: Option<UserId>,
+    kind: &str,
+    details: &serde_json::Value,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::insert_into(ticket_events::table)
+        .values((
+            ticket_events::tenant_id.eq(t.get()),
+            ticket_events::ticket_id.eq(ticket.get()),
+            ticket_events::actor_id.eq(actor.map(|u| u.get())),
+            ticket_events::kind.eq(kind),
+            ticket_events::details.eq(details.to_string()),
+            ticket_events::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn events(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<Vec<Event>> {
+    let rows: Vec<EventRow> = ticket_events::table
+        .filter(ticket_events::tenant_id.eq(t.get()))
+        .filter(ticket_events::ticket_id.eq(ticket.get()))
+        .order(ticket_events::id)
+        .select(EventRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Event {
+            id: r.id,
+            actor_id: r.actor_id,
+            kind: r.kind,
+            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// Latest tickets in the given queues, for the start page.
+pub fn recent(
+    conn: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    limit: i64,
+) -> StoreResult<Vec<Ticket>> {
+    let f = TicketFilter {
+        statuses: vec![Status::New, Status::Open, Status::Waiting],
+        limit,
+        ..Default::default()
+    };
+    Ok(list(conn, t, access, &f)?.0)
+}

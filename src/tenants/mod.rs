@@ -1,0 +1,116 @@
+//! Tenants (municipalities) and their department queues: operator use cases and what an agent
+//! sees of the queues.
+
+use serde::Serialize;
+
+use crate::accounts::{Actor, Scope};
+use crate::domain::InvalidValue;
+use crate::error::{Error, Result};
+use crate::store::{self, Conn, Db};
+
+/// A slug: 1–40 of a–z, 0–9 and '-', used in URLs and CLI arguments.
+pub fn slug(s: &str, field: &'static str) -> Result<String, InvalidValue> {
+    let s = s.trim();
+    if s.is_empty()
+        || s.len() > 40
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || s.starts_with('-')
+    {
+        return Err(InvalidValue::new(field, "1–40 characters a–z, 0–9 and -"));
+    }
+    Ok(s.to_string())
+}
+
+fn name(s: &str, field: &'static str) -> Result<String, InvalidValue> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 120 {
+        return Err(InvalidValue::new(field, "1–120 characters"));
+    }
+    Ok(s.to_string())
+}
+
+pub fn create_tenant(
+    c: &mut Conn,
+    slug_text: &str,
+    display: &str,
+    prefix: &str,
+) -> Result<store::tenants::Tenant> {
+    let s = slug(slug_text, "slug")?;
+    let n = name(display, "name")?;
+    crate::domain::validate_ticket_prefix(prefix)?;
+    if store::tenants::by_slug(c, &s)?.is_some() {
+        return Err(Error::Conflict(format!("tenant {s} already exists")));
+    }
+    Ok(store::tenants::create(c, &s, &n, prefix)?)
+}
+
+pub fn tenant_by_slug(c: &mut Conn, s: &str) -> Result<store::tenants::Tenant> {
+    store::tenants::by_slug(c, s.trim())?.ok_or(Error::NotFound("tenant"))
+}
+
+pub fn create_queue(
+    c: &mut Conn,
+    t: crate::domain::TenantId,
+    slug_text: &str,
+    display: &str,
+) -> Result<store::queues::Queue> {
+    let s = slug(slug_text, "slug")?;
+    let n = name(display, "name")?;
+    if store::queues::by_slug(c, t, &s)?.is_some() {
+        return Err(Error::Conflict(format!("queue {s} already exists")));
+    }
+    Ok(store::queues::create(c, t, &s, &n)?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueSummary {
+    #[serde(flatten)]
+    pub queue: store::queues::Queue,
+    pub role: Option<crate::domain::MembershipRole>,
+    pub counts: store::queues::QueueCounts,
+}
+
+/// The queues the actor works in, with open-ticket counts.
+pub async fn my_queues(db: &Db, actor: &Actor) -> Result<Vec<QueueSummary>> {
+    actor.require(Scope::QueuesRead)?;
+    let (t, access, memberships) = (
+        actor.tenant,
+        actor.queue_access(),
+        actor.memberships.clone(),
+    );
+    db.read(move |c| -> Result<Vec<QueueSummary>> {
+        let queues: Vec<_> = store::queues::list(c, t)?
+            .into_iter()
+            .filter(|q| access.allows(q.id))
+            .collect();
+        let ids: Vec<_> = queues.iter().map(|q| q.id).collect();
+        let mut counts = store::queues::open_counts(c, t, &ids)?;
+        Ok(queues
+            .into_iter()
+            .map(|q| {
+                let role = memberships
+                    .iter()
+                    .find(|(id, _)| *id == q.id)
+                    .map(|(_, r)| *r);
+                let idx = counts.iter().position(|(id, _)| *id == q.id);
+                let counts = idx.map(|i| counts.swap_remove(i).1).unwrap_or_default();
+                QueueSummary {
+                    queue: q,
+                    role,
+                    counts,
+                }
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Every queue of the actor's tenant (e.g. as transfer targets), without counts.
+pub async fn all_queues(db: &Db, actor: &Actor) -> Result<Vec<store::queues::Queue>> {
+    actor.require(Scope::QueuesRead)?;
+    let t = actor.tenant;
+    db.read(move |c| Ok::<_, Error>(store::queues::list(c, t)?))
+        .await
+}

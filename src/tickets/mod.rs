@@ -1,0 +1,512 @@
+//! The ticket domain: create, read, list, update, and add messages — each use case one transaction
+//! that also writes the ticket's event history and, for replies, the outgoing mail to the outbox.
+
+use chrono::{Datelike, NaiveDateTime};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::accounts::{Actor, Scope};
+use crate::domain::{
+    Channel, EmailAddress, InvalidValue, MessageKind, Priority, QueueAccess, QueueId, Status,
+    TenantId, TicketNumber, UserId,
+};
+use crate::error::{Error, Result};
+use crate::store::tickets::{
+    AssigneeFilter, NewMessage, NewTicket, Ticket, TicketChanges, TicketFilter,
+};
+use crate::store::{self, Conn, Db};
+
+pub const MAX_SUBJECT: usize = 300;
+pub const MAX_BODY: usize = 200_000;
+
+/// A subject line: trimmed, 1–300 characters, no control characters.
+fn subject(s: &str) -> Result<String, InvalidValue> {
+    let s: String = s.trim().chars().filter(|c| !c.is_control()).collect();
+    if s.is_empty() {
+        return Err(InvalidValue::new("subject", "empty"));
+    }
+    if s.chars().count() > MAX_SUBJECT {
+        return Err(InvalidValue::new(
+            "subject",
+            format!("longer than {MAX_SUBJECT} characters"),
+        ));
+    }
+    Ok(s)
+}
+
+fn body(s: &str) -> Result<String, InvalidValue> {
+    if s.trim().is_empty() {
+        return Err(InvalidValue::new("body", "empty"));
+    }
+    if s.chars().count() > MAX_BODY {
+        return Err(InvalidValue::new(
+            "body",
+            format!("longer than {MAX_BODY} characters"),
+        ));
+    }
+    Ok(s.replace("\r\n", "\n"))
+}
+
+/// The citizen a ticket is about, as given by a channel or an agent.
+#[derive(Debug, Clone, Default)]
+pub struct ContactInput {
+    pub name: Option<String>,
+    pub email: Option<EmailAddress>,
+    pub phone: Option<crate::domain::PhoneNumber>,
+    /// "email" or "sms"; defaults to e-mail when there is an address.
+    pub preferred_channel: Option<Channel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTicketInput {
+    pub queue: i64,
+    pub subject: String,
+    pub body: String,
+    pub priority: Priority,
+    pub channel: Channel,
+    pub contact: ContactInput,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+}
+
+/// Create a ticket with its first (inbound) message, as an agent or API client.
+pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Ticket> {
+    actor.require(Scope::TicketsWrite)?;
+    let subject = subject(&input.subject)?;
+    let body = body(&input.body)?;
+    let preferred = match input.contact.preferred_channel {
+        Some(Channel::Sms) if input.contact.phone.is_none() => {
+            return Err(
+                InvalidValue::new("contact.preferred_channel", "sms needs a phone number").into(),
+            );
+        }
+        Some(Channel::Sms) => "sms",
+        Some(Channel::Email) | None => "email",
+        Some(_) => {
+            return Err(InvalidValue::new("contact.preferred_channel", "email or sms").into());
+        }
+    };
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    db.write(move |c| -> Result<Ticket> {
+        let queue = store::queues::lookup(c, t, input.queue)?
+            .filter(|q| access.allows(q.id))
+            .ok_or(Error::NotFound("queue"))?;
+        let contact = if input.contact.email.is_some() || input.contact.phone.is_some() {
+            Some(store::contacts::find_or_create(
+                c,
+                t,
+                input
+                    .contact
+                    .name
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty()),
+                input.contact.email.as_ref(),
+                input.contact.phone.as_ref(),
+                preferred,
+            )?)
+        } else {
+            None
+        };
+        let now = store::now();
+        let ticket = open_ticket(
+            c,
+            t,
+            OpenTicket {
+                queue: queue.id,
+                subject: &subject,
+                priority: input.priority,
+                channel: input.channel,
+                contact_id: contact.as_ref().map(|c| c.id),
+                actor: Some(uid),
+                now,
+            },
+        )?;
+        store::tickets::insert_message(
+            c,
+            t,
+            ticket.id,
+            NewMessage {
+                kind: MessageKind::Inbound,
+                author: None,
+                from_addr: contact.as_ref().and_then(|c| c.email.as_deref()),
+                to_addrs: "",
+                cc_addrs: "",
+                subject: &subject,
+                body_text: &body,
+                body_html: None,
+                message_id: None,
+                in_reply_to: None,
+                references: None,
+                raw_sha256: None,
+                now,
+            },
+        )?;
+        Ok(ticket)
+    })
+    .await
+}
+
+pub struct OpenTicket<'a> {
+    pub queue: QueueId,
+    pub subject: &'a str,
+    pub priority: Priority,
+    pub channel: Channel,
+    pub contact_id: Option<i64>,
+    pub actor: Option<UserId>,
+    pub now: NaiveDateTime,
+}
+
+/// Number and insert a new ticket and record its creation. For use inside a write transaction by
+/// every channel (API, agent, mail intake).
+pub fn open_ticket(c: &mut Conn, t: TenantId, o: OpenTicket<'_>) -> Result<Ticket> {
+    let tenant = store::tenants::get(c, t)?;
+    let year = o.now.year();
+    let seq = store::tickets::next_sequence(c, t, year)?;
+    let number = TicketNumber::new(&tenant.ticket_prefix, year, seq)?;
+    let ticket = store::tickets::insert(
+        c,
+        t,
+        NewTicket {
+            number: &number,
+            subject: o.subject,
+            status: Status::New,
+            priority: o.priority,
+            queue: o.queue,
+            assignee: None,
+            contact_id: o.contact_id,
+            channel: o.channel,
+            now: o.now,
+        },
+    )?;
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket.id,
+        o.actor,
+        "created",
+        &json!({ "queue": o.queue, "channel": o.channel, "priority": o.priority }),
+        o.now,
+    )?;
+    Ok(ticket)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    pub contact: Option<store::contacts::Contact>,
+    pub messages: Vec<store::tickets::Message>,
+    pub events: Vec<store::tickets::Event>,
+}
+
+fn find(c: &mut Conn, t: TenantId, access: &QueueAccess, number: &TicketNumber) -> Result<Ticket> {
+    store::tickets::by_number(c, t, access, number)?.ok_or(Error::NotFound("ticket"))
+}
+
+/// A ticket with its conversation and history. Not found unless the actor can see its queue.
+pub async fn get(db: &Db, actor: &Actor, number: TicketNumber) -> Result<TicketDetail> {
+    actor.require(Scope::TicketsRead)?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    db.read(move |c| -> Result<TicketDetail> {
+        let ticket = find(c, t, &access, &number)?;
+        let contact = match ticket.contact_id {
+            Some(id) => store::contacts::get(c, t, id)?,
+            None => None,
+        };
+        Ok(TicketDetail {
+            messages: store::tickets::messages(c, t, ticket.id)?,
+            events: store::tickets::events(c, t, ticket.id)?,
+            contact,
+            ticket,
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub statuses: Vec<Status>,
+    pub priority: Option<Priority>,
+    pub queue: Option<i64>,
+    /// "me", "none" or a user id.
+    pub assignee: Option<String>,
+    pub channel: Option<Channel>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub tickets: Vec<Ticket>,
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(id: i64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("t{id}"))
+}
+
+fn decode_cursor(s: &str) -> Result<i64, InvalidValue> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix('t').and_then(|n| n.parse().ok()))
+        .ok_or_else(|| InvalidValue::new("cursor", "not a cursor from this API"))
+}
+
+pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
+    actor.require(Scope::TicketsRead)?;
+    let assignee = match q.assignee.as_deref() {
+        None | Some("") => None,
+        Some("me") => Some(AssigneeFilter::User(actor.user)),
+        Some("none") => Some(AssigneeFilter::Nobody),
+        Some(other) => {
+            let raw: i64 = other
+                .parse()
+                .map_err(|_| InvalidValue::new("assignee", "me, none or a user id"))?;
+            // Resolved inside the read below; unknown ids simply match nothing.
+            Some(AssigneeFilter::User(UserId::from_db(raw)))
+        }
+    };
+    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(InvalidValue::new("limit", "1–200").into());
+    }
+    let (t, access) = (actor.tenant, actor.queue_access());
+    db.read(move |c| -> Result<Page> {
+        let queue = match q.queue {
+            Some(raw) => Some(
+                store::queues::lookup(c, t, raw)?
+                    .filter(|x| access.allows(x.id))
+                    .ok_or(Error::NotFound("queue"))?
+                    .id,
+            ),
+            None => None,
+        };
+        let filter = TicketFilter {
+            statuses: q.statuses,
+            priority: q.priority,
+            queue,
+            assignee,
+            channel: q.channel,
+            contact_id: None,
+            before,
+            limit,
+        };
+        let (tickets, next) = store::tickets::list(c, t, &access, &filter)?;
+        Ok(Page {
+            tickets,
+            next_cursor: next.map(encode_cursor),
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpdateInput {
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub queue: Option<i64>,
+    /// Some(None) unassigns.
+    pub assignee: Option<Option<i64>>,
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    number: TicketNumber,
+    u: UpdateInput,
+) -> Result<Ticket> {
+    actor.require(Scope::TicketsWrite)?;
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    db.write(move |c| -> Result<Ticket> {
+        let ticket = find(c, t, &access, &number)?;
+        let now = store::now();
+        let mut ch = TicketChanges::default();
+        let mut events: Vec<(&str, serde_json::Value)> = vec![];
+        if let Some(s) = u.status.filter(|s| *s != ticket.status) {
+            ch.status = Some(s);
+            match s {
+                Status::Resolved => ch.resolved_at = Some(Some(now)),
+                Status::Closed => {
+                    ch.closed_at = Some(Some(now));
+                    if ticket.resolved_at.is_none() {
+                        ch.resolved_at = Some(Some(now));
+                    }
+                }
+                _ => {
+                    ch.resolved_at = Some(None);
+                    ch.closed_at = Some(None);
+                }
+            }
+            events.push(("status_changed", json!({ "from": ticket.status, "to": s })));
+        }
+        if let Some(p) = u.priority.filter(|p| *p != ticket.priority) {
+            ch.priority = Some(p);
+            events.push((
+                "priority_changed",
+                json!({ "from": ticket.priority, "to": p }),
+            ));
+        }
+        if let Some(raw) = u.queue {
+            // Transfer to another department's queue: any queue of the tenant, member or not.
+            let q = store::queues::lookup(c, t, raw)?.ok_or(Error::NotFound("queue"))?;
+            if q.id != ticket.queue_id {
+                ch.queue = Some(q.id);
+                events.push((
+                    "queue_changed",
+                    json!({ "from": ticket.queue_id, "to": q.id }),
+                ));
+            }
+        }
+        if let Some(a) = u.assignee {
+            let new = match a {
+                Some(raw) => {
+                    let user = store::users::lookup(c, t, raw)?
+                        .filter(|u| u.active)
+                        .ok_or_else(|| {
+                            InvalidValue::new("assignee", "no active user with that id")
+                        })?;
+                    Some(user.id)
+                }
+                None => None,
+            };
+            if new != ticket.assignee_id {
+                ch.assignee = Some(new);
+                events.push(("assigned", json!({ "from": ticket.assignee_id, "to": new })));
+            }
+        }
+        if events.is_empty() {
+            return Ok(ticket);
+        }
+        store::tickets::update(c, t, ticket.id, &ch, now)?;
+        for (kind, details) in &events {
+            store::tickets::insert_event(c, t, ticket.id, Some(uid), kind, details, now)?;
+        }
+        // Read back through the same access check: a transfer may take it out of the actor's reach,
+        // and then the caller gets the ticket as it now is (tenant-scoped) so the change is visible.
+        find(c, t, &QueueAccess::All, &number)
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewMessageKind {
+    /// An answer to the citizen: stored as outbound and mailed through the outbox.
+    Reply,
+    /// An internal note: never leaves Ärendo.
+    Note,
+}
+
+/// Add a reply or an internal note. A reply goes to the contact's e-mail address via the outbox
+/// (in the same transaction), marks the first response, and moves a new ticket to open.
+pub async fn add_message(
+    db: &Db,
+    actor: &Actor,
+    number: TicketNumber,
+    kind: NewMessageKind,
+    text: &str,
+    mail_from: String,
+) -> Result<store::tickets::Message> {
+    actor.require(Scope::TicketsWrite)?;
+    let text = body(text)?;
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    db.write(move |c| -> Result<store::tickets::Message> {
+        let ticket = find(c, t, &access, &number)?;
+        let now = store::now();
+        let (mkind, to, subject) = match kind {
+            NewMessageKind::Note => (MessageKind::Note, String::new(), String::new()),
+            NewMessageKind::Reply => {
+                let contact = match ticket.contact_id {
+                    Some(id) => store::contacts::get(c, t, id)?,
+                    None => None,
+                };
+                let to = contact.and_then(|c| c.email).ok_or_else(|| {
+                    Error::Conflict("the ticket has no contact e-mail address to reply to".into())
+                })?;
+                (
+                    MessageKind::Outbound,
+                    to,
+                    format!("Re: {} [{}]", ticket.subject, ticket.number),
+                )
+            }
+        };
+        let message_id = (mkind == MessageKind::Outbound).then(|| {
+            format!(
+                "<{}.{}@arendo>",
+                ticket.number,
+                crate::accounts::tokens::new_id()
+            )
+        });
+        let msg = store::tickets::insert_message(
+            c,
+            t,
+            ticket.id,
+            NewMessage {
+                kind: mkind,
+                author: Some(uid),
+                from_addr: (mkind == MessageKind::Outbound).then_some(mail_from.as_str()),
+                to_addrs: &to,
+                cc_addrs: "",
+                subject: &subject,
+                body_text: &text,
+                body_html: None,
+                message_id: message_id.as_deref(),
+                in_reply_to: None,
+                references: None,
+                raw_sha256: None,
+                now,
+            },
+        )?;
+        let mut ch = TicketChanges::default();
+        if mkind == MessageKind::Outbound {
+            if ticket.first_response_at.is_none() {
+                ch.first_response_at = Some(now);
+            }
+            if ticket.status == Status::New {
+                ch.status = Some(Status::Open);
+            }
+            store::outbox::enqueue(
+                c,
+                t,
+                crate::mail::OUTBOX_KIND,
+                &serde_json::to_value(crate::mail::OutgoingMail {
+                    from: mail_from.clone(),
+                    to: vec![to.clone()],
+                    subject: subject.clone(),
+                    text: text.clone(),
+                    message_id: message_id.clone(),
+                    in_reply_to: None,
+                    references: vec![],
+                    message_row: Some(msg.id),
+                })
+                .map_err(|e| Error::Internal(e.to_string()))?,
+                Some(ticket.id),
+                now,
+            )?;
+        }
+        store::tickets::update(c, t, ticket.id, &ch, now)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            Some(uid),
+            match mkind {
+                MessageKind::Note => "note_added",
+                _ => "reply_sent",
+            },
+            &json!({ "message_id": msg.id }),
+            now,
+        )?;
+        Ok(msg)
+    })
+    .await
+}

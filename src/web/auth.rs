@@ -1,0 +1,208 @@
+//! Who is calling: extractors for signed-in pages (`PageActor`), the JSON API (`ApiActor`), and
+//! CSRF-checked form posts (`CsrfForm`).
+//!
+//! CSRF uses signed double-submit cookies: a random `arendo_csrf` cookie (HttpOnly, SameSite=Strict)
+//! and, in each form, HMAC(key, cookie). A form post without a matching token is refused with 403.
+//! Because `CsrfForm<T>` is the only way handlers read a form, no form post can skip the check.
+//! Cookie-authenticated API writes need the same token in an `X-CSRF-Token` header.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::errors::{ApiError, Failure, PageError};
+use crate::accounts::tokens::TokenKind;
+use crate::accounts::{self, Actor};
+use crate::error::Error;
+
+pub const SESSION_COOKIE: &str = "arendo_session";
+pub const CSRF_COOKIE: &str = "arendo_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+fn state(req: &HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone()
+}
+
+/// The CSRF token for this request's browser, and the cookie to set if it has none yet.
+pub fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    let st = state(req);
+    match req.cookie(CSRF_COOKIE) {
+        Some(c) if c.value().len() == 64 => (st.keys.csrf_mac(c.value().as_bytes()), None),
+        _ => {
+            let value = hex::encode(rand::random::<[u8; 32]>());
+            let token = st.keys.csrf_mac(value.as_bytes());
+            let cookie = Cookie::build(CSRF_COOKIE, value)
+                .path("/")
+                .http_only(true)
+                .secure(st.settings.secure_cookies())
+                .same_site(SameSite::Strict)
+                .finish();
+            (token, Some(cookie))
+        }
+    }
+}
+
+fn csrf_ok(req: &HttpRequest, presented: &str) -> bool {
+    let Some(cookie) = req.cookie(CSRF_COOKIE) else {
+        return false;
+    };
+    let expected = state(req).keys.csrf_mac(cookie.value().as_bytes());
+    constant_time_eq(expected.as_bytes(), presented.as_bytes())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn session_cookie(st: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(st.settings.secure_cookies())
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::hours(i64::from(
+            st.settings.auth.session_hours,
+        )))
+        .finish()
+}
+
+pub fn clear_session_cookie(st: &AppState) -> Cookie<'static> {
+    let mut c = session_cookie(st, String::new());
+    c.make_removal();
+    c
+}
+
+/// The signed-in agent of a page request. Without a live session: redirect to the login page.
+pub struct PageActor(pub Actor);
+
+#[derive(Debug, thiserror::Error)]
+#[error("sign-in required")]
+pub struct SignInRequired;
+
+impl ResponseError for SignInRequired {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::SEE_OTHER
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish()
+    }
+}
+
+impl FromRequest for PageActor {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let st = state(req);
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        Box::pin(async move {
+            let token = token.ok_or(SignInRequired)?;
+            match accounts::authenticate(&st.db, &st.signer, &token, TokenKind::Session).await {
+                Ok(a) => Ok(PageActor(a)),
+                Err(Error::Unauthenticated) => Err(SignInRequired.into()),
+                Err(e) => Err(PageError::from(e).into()),
+            }
+        })
+    }
+}
+
+/// The caller of an API request: a bearer API token, or a browser session (then writes need the
+/// CSRF header).
+pub struct ApiActor(pub Actor);
+
+impl FromRequest for ApiActor {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let st = state(req);
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").map(|s| s.trim().to_string()));
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf_valid = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| csrf_ok(req, v));
+        Box::pin(async move {
+            let (token, kind) = match (bearer, cookie) {
+                (Some(b), _) => (b, TokenKind::Api),
+                (None, Some(c)) => {
+                    if !safe && !csrf_valid {
+                        return Err(ApiError(Failure::Csrf));
+                    }
+                    (c, TokenKind::Session)
+                }
+                (None, None) => return Err(ApiError(Failure::Domain(Error::Unauthenticated))),
+            };
+            Ok(ApiActor(
+                accounts::authenticate(&st.db, &st.signer, &token, kind).await?,
+            ))
+        })
+    }
+}
+
+/// A form that carries a `csrf` field.
+pub trait HasCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// A URL-encoded form whose CSRF token (and, when sent, Origin header) has been checked.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + HasCsrf + 'static> FromRequest for CsrfForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let form = web::Form::<T>::from_request(&req, payload);
+        Box::pin(async move {
+            let same_origin = match req
+                .headers()
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+            {
+                None => true,
+                Some(origin) => {
+                    let host = req.connection_info().host().to_string();
+                    origin
+                        .strip_prefix("http://")
+                        .or_else(|| origin.strip_prefix("https://"))
+                        == Some(host.as_str())
+                }
+            };
+            let form = match form.await {
+                Ok(f) => f.into_inner(),
+                // An unreadable form is refused the same way: nothing in it can be trusted.
+                Err(_) => return Err(PageError::from(Failure::Csrf).into()),
+            };
+            if !same_origin || !csrf_ok(&req, form.csrf()) {
+                tracing::warn!(path = %req.path(), "form post refused: CSRF check failed");
+                return Err(PageError::from(Failure::Csrf).into());
+            }
+            Ok(CsrfForm(form))
+        })
+    }
+}
+
+/// The client address for throttling (the TCP peer; see docs/operations.md on proxies).
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

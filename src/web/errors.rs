@@ -1,0 +1,189 @@
+//! The one place where errors become HTTP responses: a status, a stable machine-readable code, and
+//! a message for people (from the locale files; Swedish unless the client asks for English).
+//! API routes answer JSON (`ApiError`); pages answer an HTML error page (`PageError`).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use super::templates::{DEFAULT_LOCALE, Templates};
+use crate::error::Error;
+
+/// Everything a handler can fail with: a domain outcome or a web-level refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Domain(#[from] Error),
+    #[error("missing or invalid CSRF token")]
+    Csrf,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+}
+
+impl From<crate::domain::InvalidValue> for Failure {
+    fn from(v: crate::domain::InvalidValue) -> Self {
+        Failure::Domain(Error::Invalid(v))
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::Domain(e.into())
+    }
+}
+
+impl Failure {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Failure::Csrf => StatusCode::FORBIDDEN,
+            Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Failure::Domain(e) => match e {
+                Error::NotFound(_) => StatusCode::NOT_FOUND,
+                Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                Error::Conflict(_) => StatusCode::CONFLICT,
+                Error::Unauthenticated | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+                Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// Stable code for API clients. Never changes meaning once published.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Csrf => "csrf",
+            Failure::BadRequest(_) => "bad_request",
+            Failure::Domain(e) => match e {
+                Error::NotFound(_) => "not_found",
+                Error::Invalid(_) => "invalid",
+                Error::Conflict(_) => "conflict",
+                Error::Unauthenticated => "unauthenticated",
+                Error::BadCredentials => "bad_credentials",
+                Error::Throttled { .. } => "throttled",
+                Error::Forbidden(_) => "forbidden",
+                Error::Internal(_) => "internal",
+            },
+        }
+    }
+
+    /// The message for people, in `locale`.
+    pub fn message(&self, locale: &str) -> String {
+        let t = Templates::get();
+        match self {
+            Failure::Domain(Error::NotFound(what)) => {
+                let specific = format!("error.not_found.{what}");
+                let text = t.text(locale, &specific);
+                if text == specific {
+                    t.text(locale, "error.not_found")
+                } else {
+                    text
+                }
+            }
+            Failure::Domain(Error::Invalid(v)) => t
+                .text(locale, "error.invalid")
+                .replace("{field}", v.field)
+                .replace("{reason}", &v.reason),
+            Failure::Domain(Error::Throttled { retry_after_secs }) => t
+                .text(locale, "error.throttled")
+                .replace("{minutes}", &((retry_after_secs + 59) / 60).to_string()),
+            Failure::Domain(Error::Conflict(detail)) => {
+                t.text(locale, "error.conflict").replace("{detail}", detail)
+            }
+            other => t.text(locale, &format!("error.{}", other.code())),
+        }
+    }
+
+    fn log(&self) {
+        if let Failure::Domain(Error::Internal(e)) = self {
+            tracing::error!(error = %e, "request failed");
+        }
+    }
+
+    fn retry_after(&self) -> Option<i64> {
+        match self {
+            Failure::Domain(Error::Throttled { retry_after_secs }) => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+/// Error of a JSON API handler.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiError(pub Failure);
+
+impl<E: Into<Failure>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.log();
+        let mut body = json!({
+            "error": { "code": self.0.code(), "message": self.0.message(DEFAULT_LOCALE) }
+        });
+        if let Failure::Domain(Error::Invalid(v)) = &self.0 {
+            body["error"]["field"] = json!(v.field);
+            body["error"]["reason"] = json!(v.reason);
+        }
+        let mut resp = HttpResponse::build(self.status_code()).json(body);
+        if let Some(secs) = self.0.retry_after() {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+/// Error of an HTML page handler: rendered with the error template.
+#[derive(Debug, thiserror::Error)]
+#[error("{failure}")]
+pub struct PageError {
+    pub failure: Failure,
+    pub locale: &'static str,
+}
+
+impl<E: Into<Failure>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError {
+            failure: e.into(),
+            locale: DEFAULT_LOCALE,
+        }
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.failure.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.failure.log();
+        let status = self.status_code();
+        let data = json!({
+            "locale": self.locale,
+            "status": status.as_u16(),
+            "message": self.failure.message(self.locale),
+            "signed_in": false,
+        });
+        let body = Templates::get().render("error", &data).unwrap_or_else(|_| {
+            format!("{} {}", status.as_u16(), self.failure.message(self.locale))
+        });
+        let mut resp = HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body);
+        if let Some(secs) = self.failure.retry_after() {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}

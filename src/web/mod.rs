@@ -1,0 +1,118 @@
+//! The HTTP edge: actix-web routes for pages, the JSON API, health probes and static assets.
+//! Handlers call the domain (`accounts`, `tickets`, `tenants`), never the store's SQL.
+
+pub mod api;
+pub mod auth;
+pub mod errors;
+pub mod pages;
+pub mod templates;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpResponse, HttpServer, get, web};
+use rust_embed::RustEmbed;
+use tracing_actix_web::TracingLogger;
+
+use crate::accounts::tokens::Signer;
+use crate::config::Settings;
+use crate::secrets::Keys;
+use crate::store::Db;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub keys: Arc<Keys>,
+    pub signer: Arc<Signer>,
+}
+
+/// Content-Security-Policy: no inline scripts or styles, nothing from other origins.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                   object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(healthz)
+        .service(readyz)
+        .service(asset)
+        .service(pages::login_form)
+        .service(pages::login)
+        .service(pages::logout)
+        .service(pages::home)
+        .service(pages::password_form)
+        .service(pages::change_password)
+        .configure(api::routes);
+}
+
+/// Bind and build the HTTP server (not yet running). Port 0 picks a free port.
+pub fn server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<Server> {
+    let mut s = HttpServer::new(move || {
+        App::new()
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::REFERRER_POLICY, "same-origin"))
+                    .add((header::CONTENT_SECURITY_POLICY, CSP)),
+            )
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .configure(routes)
+    })
+    .listen(listener)?;
+    if workers > 0 {
+        s = s.workers(workers);
+    }
+    Ok(s.shutdown_timeout(10).run())
+}
+
+/// Liveness: the process answers.
+#[get("/healthz")]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers.
+#[get("/readyz")]
+async fn readyz(st: web::Data<AppState>) -> HttpResponse {
+    match st.db.ping().await {
+        Ok(()) => HttpResponse::Ok()
+            .json(serde_json::json!({ "status": "ready", "database": st.db.backend().name() })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
+        }
+    }
+}
+
+#[derive(RustEmbed)]
+#[folder = "templates/static/"]
+struct Assets;
+
+#[get("/static/{file:.*}")]
+async fn asset(path: web::Path<String>) -> HttpResponse {
+    match Assets::get(&path) {
+        Some(f) => {
+            let mime = match path.rsplit('.').next() {
+                Some("css") => "text/css; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                Some("png") => "image/png",
+                Some("ico") => "image/x-icon",
+                _ => "application/octet-stream",
+            };
+            HttpResponse::Ok()
+                .content_type(mime)
+                .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+                .body(f.data.into_owned())
+        }
+        None => HttpResponse::NotFound().finish(),
+    }
+}

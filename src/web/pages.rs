@@ -1,0 +1,275 @@
+//! Server-rendered pages: login, logout, the start page and password change.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::{
+    CsrfForm, HasCsrf, PageActor, clear_session_cookie, client_ip, csrf_token, session_cookie,
+};
+use super::errors::{Failure, PageError};
+use super::templates::{Templates, locale_from_accept_language};
+use crate::accounts::{self, Actor, LoginAttempt};
+use crate::error::Error;
+use crate::{store, tenants};
+
+fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static str {
+    match actor.map(|a| a.locale.as_str()) {
+        Some("en") => "en",
+        Some(_) => "sv",
+        None => locale_from_accept_language(
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        ),
+    }
+}
+
+/// Render `name` with `data` plus what every page needs (locale, CSRF token, the signed-in user).
+fn render(
+    req: &HttpRequest,
+    actor: Option<&Actor>,
+    status: actix_web::http::StatusCode,
+    name: &str,
+    mut data: Value,
+) -> Result<HttpResponse, PageError> {
+    let locale = page_locale(actor, req);
+    let (csrf, cookie) = csrf_token(req);
+    data["locale"] = json!(locale);
+    data["csrf"] = json!(csrf);
+    data["signed_in"] = json!(actor.is_some());
+    if let Some(a) = actor {
+        data["me"] = json!({ "name": a.name, "email": a.email, "role": a.role });
+    }
+    let html = Templates::get()
+        .render(name, &data)
+        .map_err(|e| PageError {
+            failure: Error::Internal(e.to_string()).into(),
+            locale,
+        })?;
+    let mut resp = HttpResponse::build(status);
+    resp.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(c) = cookie {
+        resp.cookie(c);
+    }
+    Ok(resp.body(html))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf: String,
+    #[serde(default)]
+    tenant: String,
+    email: String,
+    password: String,
+}
+
+impl HasCsrf for LoginForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn login_page_data(
+    st: &AppState,
+    email: &str,
+    error: Option<String>,
+) -> Result<Value, PageError> {
+    let tenants = st
+        .db
+        .read(|c| Ok::<_, Error>(store::tenants::list(c)?))
+        .await?;
+    let choices: Vec<Value> = tenants
+        .iter()
+        .map(|t| json!({ "slug": t.slug, "name": t.name }))
+        .collect();
+    Ok(json!({
+        "tenants": choices,
+        "single_tenant": tenants.len() == 1,
+        "only_tenant": tenants.first().map(|t| t.slug.clone()).unwrap_or_default(),
+        "email": email,
+        "error": error,
+    }))
+}
+
+#[get("/login")]
+pub async fn login_form(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let data = login_page_data(&st, "", None).await?;
+    render(&req, None, actix_web::http::StatusCode::OK, "login", data)
+}
+
+#[post("/login")]
+pub async fn login(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let attempt = LoginAttempt {
+        tenant_slug: form.tenant.clone(),
+        email: form.email.clone(),
+        password: form.password,
+        ip: client_ip(&req),
+    };
+    match accounts::login(&st.db, &st.signer, &st.settings.auth, attempt).await {
+        Ok((token, _actor)) => Ok(HttpResponse::SeeOther()
+            .cookie(session_cookie(&st, token))
+            .insert_header((header::LOCATION, "/"))
+            .finish()),
+        Err(e @ (Error::BadCredentials | Error::Throttled { .. })) => {
+            let locale = page_locale(None, &req);
+            let failure = Failure::from(e);
+            let status = failure.status();
+            let mut resp = render(
+                &req,
+                None,
+                status,
+                "login",
+                login_page_data(&st, &form.email, Some(failure.message(locale))).await?,
+            )?;
+            if let Failure::Domain(Error::Throttled { retry_after_secs }) = failure {
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(retry_after_secs),
+                );
+            }
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+impl HasCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/logout")]
+pub async fn logout(
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    _form: CsrfForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    accounts::logout(&st.db, &actor).await?;
+    Ok(HttpResponse::SeeOther()
+        .cookie(clear_session_cookie(&st))
+        .insert_header((header::LOCATION, "/login"))
+        .finish())
+}
+
+#[get("/")]
+pub async fn home(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+) -> Result<HttpResponse, PageError> {
+    let queues = tenants::my_queues(&st.db, &actor).await?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    let (tenant, recent) = st
+        .db
+        .read(move |c| -> Result<_, Error> {
+            Ok((
+                store::tenants::get(c, t)?,
+                store::tickets::recent(c, t, &access, 15)?,
+            ))
+        })
+        .await?;
+    let queue_name = |id| {
+        queues
+            .iter()
+            .find(|q| q.queue.id == id)
+            .map(|q| q.queue.name.clone())
+            .unwrap_or_default()
+    };
+    let recent: Vec<Value> = recent
+        .iter()
+        .map(|t| {
+            json!({
+                "number": t.number,
+                "subject": t.subject,
+                "status": t.status,
+                "priority": t.priority,
+                "queue": queue_name(t.queue_id),
+                "created_at": t.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            })
+        })
+        .collect();
+    render(
+        &req,
+        Some(&actor),
+        actix_web::http::StatusCode::OK,
+        "home",
+        json!({ "tenant": tenant.name, "queues": queues, "recent": recent }),
+    )
+}
+
+#[get("/account/password")]
+pub async fn password_form(
+    req: HttpRequest,
+    PageActor(actor): PageActor,
+) -> Result<HttpResponse, PageError> {
+    render(
+        &req,
+        Some(&actor),
+        actix_web::http::StatusCode::OK,
+        "password",
+        json!({ "error": null, "done": false }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    repeat: String,
+}
+
+impl HasCsrf for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/account/password")]
+pub async fn change_password(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let locale = page_locale(Some(&actor), &req);
+    let t = Templates::get();
+    let result = if form.new != form.repeat {
+        Err(t.text(locale, "password.mismatch"))
+    } else {
+        accounts::change_password(&st.db, &actor, &form.current, &form.new)
+            .await
+            .map_err(|e| match e {
+                Error::BadCredentials => t.text(locale, "password.wrong_current"),
+                other => Failure::from(other).message(locale),
+            })
+    };
+    let (status, data) = match result {
+        Ok(()) => (
+            actix_web::http::StatusCode::OK,
+            json!({ "error": null, "done": true }),
+        ),
+        Err(msg) => (
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "error": msg, "done": false }),
+        ),
+    };
+    render(&req, Some(&actor), status, "password", data)
+}

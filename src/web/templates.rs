@@ -1,0 +1,165 @@
+//! Handlebars templates and locale texts, compiled into the binary from templates/.
+//! Strict mode: a template that names a missing value fails loudly in tests instead of rendering
+//! an empty string. `{{t "key"}}` looks a text up in templates/locales/<locale>.json (Swedish
+//! default, English second); `{{t "key" name=value}}` fills `{name}` placeholders.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use rust_embed::RustEmbed;
+use serde::Serialize;
+
+#[derive(RustEmbed)]
+#[folder = "templates/"]
+#[include = "*.hbs"]
+#[include = "locales/*.json"]
+pub struct TemplateFiles;
+
+pub const DEFAULT_LOCALE: &str = "sv";
+pub const LOCALES: [&str; 2] = ["sv", "en"];
+
+type Texts = HashMap<String, HashMap<String, String>>;
+
+pub struct Templates {
+    hb: Handlebars<'static>,
+    texts: Arc<Texts>,
+}
+
+fn load_texts() -> Texts {
+    let mut all = Texts::new();
+    for loc in LOCALES {
+        let file = TemplateFiles::get(&format!("locales/{loc}.json"))
+            .unwrap_or_else(|| panic!("templates/locales/{loc}.json is missing"));
+        let flat: HashMap<String, String> =
+            serde_json::from_slice(&file.data).expect("locale file is a flat JSON object");
+        all.insert(loc.to_string(), flat);
+    }
+    all
+}
+
+impl Templates {
+    fn build() -> Templates {
+        let texts = Arc::new(load_texts());
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_embed_templates_with_extension::<TemplateFiles>(".hbs")
+            .expect("templates compile");
+        let t = texts.clone();
+        hb.register_helper(
+            "t",
+            Box::new(
+                move |h: &Helper,
+                      _: &Handlebars,
+                      ctx: &Context,
+                      _: &mut RenderContext,
+                      out: &mut dyn Output|
+                      -> HelperResult {
+                    let key = h
+                        .param(0)
+                        .and_then(|p| p.value().as_str())
+                        .ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
+                    let locale = ctx
+                        .data()
+                        .get("locale")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or(DEFAULT_LOCALE);
+                    let mut s = lookup(&t, locale, key).to_string();
+                    for (name, v) in h.hash() {
+                        let val = match v.value() {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        s = s.replace(&format!("{{{name}}}"), &val);
+                    }
+                    out.write(&handlebars::html_escape(&s))?;
+                    Ok(())
+                },
+            ),
+        );
+        Templates { hb, texts }
+    }
+
+    /// The shared registry (templates are part of the binary, so one per process).
+    pub fn get() -> &'static Templates {
+        static T: OnceLock<Templates> = OnceLock::new();
+        T.get_or_init(Templates::build)
+    }
+
+    pub fn render<T: Serialize>(
+        &self,
+        name: &str,
+        data: &T,
+    ) -> Result<String, handlebars::RenderError> {
+        self.hb.render(name, data)
+    }
+
+    /// A text from the locale files, for messages built outside templates (JSON errors).
+    pub fn text(&self, locale: &str, key: &str) -> String {
+        lookup(&self.texts, locale, key).to_string()
+    }
+}
+
+fn lookup<'a>(texts: &'a Texts, locale: &str, key: &'a str) -> &'a str {
+    texts
+        .get(locale)
+        .and_then(|m| m.get(key))
+        .or_else(|| texts.get(DEFAULT_LOCALE).and_then(|m| m.get(key)))
+        .map(String::as_str)
+        .unwrap_or(key)
+}
+
+/// Pick `sv` or `en` from an Accept-Language header (Swedish unless English is preferred).
+pub fn locale_from_accept_language(header: Option<&str>) -> &'static str {
+    let Some(h) = header else {
+        return DEFAULT_LOCALE;
+    };
+    for part in h.split(',') {
+        let tag = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if tag.starts_with("sv") {
+            return "sv";
+        }
+        if tag.starts_with("en") {
+            return "en";
+        }
+    }
+    DEFAULT_LOCALE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_exists_in_every_locale() {
+        let texts = load_texts();
+        let sv = &texts["sv"];
+        let en = &texts["en"];
+        for k in sv.keys() {
+            assert!(en.contains_key(k), "en lacks {k}");
+        }
+        for k in en.keys() {
+            assert!(sv.contains_key(k), "sv lacks {k}");
+        }
+    }
+
+    #[test]
+    fn all_templates_compile() {
+        let _ = Templates::get();
+    }
+
+    #[test]
+    fn accept_language() {
+        assert_eq!(locale_from_accept_language(None), "sv");
+        assert_eq!(locale_from_accept_language(Some("en-GB,en;q=0.9")), "en");
+        assert_eq!(locale_from_accept_language(Some("sv-SE,en;q=0.5")), "sv");
+        assert_eq!(locale_from_accept_language(Some("de")), "sv");
+    }
+}
