@@ -58,7 +58,7 @@ impl Signer {
     pub fn verify(&self, token: &str, kind: TokenKind) -> Option<Claims> {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = 5;
-        v.set_required_spec_claims(&["exp", "sub"]);
+        v.set_required_spec_claims(&["exp"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.dec, &v).ok()?;
         (data.claims.typ == kind).then_some(data.claims)
     }

@@ -143,7 +143,9 @@ impl Db {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(2))
-            .min_idle(Some(1))
+            // No idle minimum: r2d2 would refill it from a background thread, which can still be
+            // inside libpq when a short CLI process exits (a crash at exit on PostgreSQL).
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(manager.clone())
             .map_err(|e| StoreError::Connect(e.to_string()))?;

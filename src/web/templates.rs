@@ -79,6 +79,8 @@ impl Templates {
                 },
             ),
         );
+        handlebars::handlebars_helper!(concat: |a: str, b: str| format!("{a}{b}"));
+        hb.register_helper("concat", Box::new(concat));
         Templates { hb, texts }
     }
 

@@ -1,0 +1,301 @@
+//! The operator's command line, run as the real binary.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::helpers::PgScratch;
+
+fn arendo(
+    dir: &std::path::Path,
+    db_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arendo"))
+        .args(args)
+        .env_remove("ARENDO_CONFIG")
+        .env("ARENDO_DATA_DIR", dir)
+        .env("ARENDO_DATABASE__URL", db_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn operator_sets_up_a_municipality(db_url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |args: &[&str], stdin: Option<&str>| {
+        let (code, out, err) = arendo(d, db_url, args, stdin);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        out
+    };
+    ok(&["migrate"], None);
+    ok(
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "vasteras",
+            "--name",
+            "Västerås stad",
+            "--prefix",
+            "VS",
+        ],
+        None,
+    );
+    assert!(ok(&["tenant", "list"], None).contains("Västerås stad"));
+    ok(
+        &[
+            "queue", "create", "--tenant", "vasteras", "--slug", "va", "--name", "VA",
+        ],
+        None,
+    );
+    assert!(ok(&["queue", "list", "--tenant", "vasteras"], None).contains("va"));
+    let out = ok(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "vasteras",
+            "--email",
+            "eva@vasteras.se",
+            "--name",
+            "Eva",
+            "--queue",
+            "va:lead",
+        ],
+        None,
+    );
+    assert!(out.contains("password: "), "{out}");
+    ok(
+        &[
+            "user",
+            "set-password",
+            "--tenant",
+            "vasteras",
+            "--email",
+            "eva@vasteras.se",
+            "--password-stdin",
+        ],
+        Some("ett bra långt lösenord\n"),
+    );
+    assert!(ok(&["user", "list", "--tenant", "vasteras"], None).contains("va:lead"));
+    ok(
+        &[
+            "mailbox",
+            "add",
+            "--tenant",
+            "vasteras",
+            "--address",
+            "va@vasteras.se",
+            "--queue",
+            "va",
+            "--imap-host",
+            "imap.vasteras.se",
+        ],
+        Some("hemligt-imap-lösen\n"),
+    );
+    let list = ok(&["mailbox", "list", "--tenant", "vasteras"], None);
+    assert!(
+        list.contains("va@vasteras.se") && list.contains("imap.vasteras.se:993"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("hemligt"),
+        "the IMAP password must never be shown"
+    );
+    let token = ok(
+        &[
+            "token",
+            "create",
+            "--tenant",
+            "vasteras",
+            "--email",
+            "eva@vasteras.se",
+            "--name",
+            "e-tjänst",
+        ],
+        None,
+    );
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
+    ok(
+        &[
+            "user",
+            "deactivate",
+            "--tenant",
+            "vasteras",
+            "--email",
+            "eva@vasteras.se",
+        ],
+        None,
+    );
+    // The demo is idempotent.
+    let first = ok(&["demo"], None);
+    let _ = first;
+    let (code, out, err) = arendo(d, db_url, &["demo"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("already present"), "{out}{err}");
+
+    // Bad input: clear message, non-zero exit, nothing changed.
+    for (args, stdin, needle) in [
+        (
+            vec!["tenant", "create", "--slug", "Bad Slug", "--name", "x"],
+            None,
+            "slug",
+        ),
+        (
+            vec!["tenant", "create", "--slug", "vasteras", "--name", "igen"],
+            None,
+            "already exists",
+        ),
+        (
+            vec![
+                "tenant", "create", "--slug", "ok", "--name", "x", "--prefix", "kc1",
+            ],
+            None,
+            "ticket_prefix",
+        ),
+        (
+            vec![
+                "queue",
+                "create",
+                "--tenant",
+                "finnsinte",
+                "--slug",
+                "va",
+                "--name",
+                "VA",
+            ],
+            None,
+            "tenant not found",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                "vasteras",
+                "--email",
+                "inte-en-adress",
+                "--name",
+                "x",
+            ],
+            None,
+            "--email",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                "vasteras",
+                "--email",
+                "x@vasteras.se",
+                "--name",
+                "x",
+                "--role",
+                "kung",
+            ],
+            None,
+            "--role",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                "vasteras",
+                "--email",
+                "x@vasteras.se",
+                "--name",
+                "x",
+                "--queue",
+                "saknas",
+            ],
+            None,
+            "queue not found",
+        ),
+        (
+            vec![
+                "user",
+                "set-password",
+                "--tenant",
+                "vasteras",
+                "--email",
+                "eva@vasteras.se",
+                "--password-stdin",
+            ],
+            Some("kort\n"),
+            "at least 10",
+        ),
+        (
+            vec![
+                "mailbox",
+                "add",
+                "--tenant",
+                "vasteras",
+                "--address",
+                "a@vasteras.se",
+                "--queue",
+                "va",
+                "--imap-host",
+                "imap.example.org",
+                "--tls",
+                "plain",
+            ],
+            Some("x\n"),
+            "only allowed",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "--tenant",
+                "vasteras",
+                "--email",
+                "eva@vasteras.se",
+                "--name",
+                "x",
+                "--scopes",
+                "allt",
+            ],
+            None,
+            "--scopes",
+        ),
+    ] {
+        let (code, out, err) = arendo(d, db_url, &args, stdin);
+        assert_ne!(code, 0, "{args:?} should fail: {out}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err}"
+        );
+    }
+    let (code, _, err) = arendo(d, "mysql://x", &["migrate"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("sqlite:// or postgres://"), "{err}");
+}
+
+#[test]
+fn cli_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    operator_sets_up_a_municipality(&format!("sqlite://{}", dir.path().join("cli.db").display()));
+}
+
+#[test]
+fn cli_on_postgres() {
+    let pg = PgScratch::new();
+    operator_sets_up_a_municipality(&pg.url);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real application on a random port, over real HTTP, against SQLite and
+//! PostgreSQL. Every scenario runs once per backend (`both_backends!`), each with a fresh database.
+//! PostgreSQL comes from ARENDO_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres;
+//! scripts/test.sh starts a server when none runs).
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod isolation;
+mod ops;
+mod tickets;
