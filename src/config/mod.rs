@@ -386,6 +386,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_matches_the_defaults() {
+        let text = include_str!("../../arendo.example.toml");
+        let s = Settings::from_parts(text, None, &[]).unwrap();
+        let d = Settings::defaults();
+        assert_eq!(s.server.listen, d.server.listen);
+        assert_eq!(s.data_dir, d.data_dir);
+        assert_eq!(s.auth.max_failures_per_account, d.auth.max_failures_per_account);
+        assert_eq!(s.mail.smtp_tls, d.mail.smtp_tls);
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug() {
         let s = Settings::from_parts(
             "",
