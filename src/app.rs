@@ -33,10 +33,10 @@ impl Application {
             &settings.data_dir,
         )?);
         let db = Db::connect(&settings.database_url(), settings.database.pool_size)?;
-        if settings.demo {
-            if let Some(creds) = crate::demo::seed_if_empty(&db)? {
-                crate::demo::announce(&creds, &settings);
-            }
+        if settings.demo
+            && let Some(creds) = crate::demo::seed_if_empty(&db)?
+        {
+            crate::demo::announce(&creds, &settings);
         }
         let mailer = Mailer::from_settings(&settings)?;
         let listener = TcpListener::bind(settings.server.listen)

@@ -21,7 +21,14 @@ const QUEUES: [(&str, &str); 5] = [
     ("bygglov", "Bygglov"),
     ("gata-park", "Gata och park"),
 ];
-const USERS: [(&str, &str, Role, &[(&str, MembershipRole)]); 3] = [
+/// (e-mail, name, role, queue memberships)
+type DemoUser = (
+    &'static str,
+    &'static str,
+    Role,
+    &'static [(&'static str, MembershipRole)],
+);
+const USERS: [DemoUser; 3] = [
     ("admin@exempelkommun.se", "Alva Admin", Role::Admin, &[]),
     (
         "agent@exempelkommun.se",

@@ -20,11 +20,12 @@ pub fn ip_key(ip: &str) -> String {
 pub fn locked_for(conn: &mut Conn, keys: &[String], now: NaiveDateTime) -> Result<Option<i64>> {
     let mut worst: Option<i64> = None;
     for k in keys {
-        if let Some(t) = store::auth::throttle(conn, k)? {
-            if let Some(until) = t.locked_until.filter(|u| *u > now) {
-                let secs = (until - now).num_seconds().max(1);
-                worst = Some(worst.map_or(secs, |w| w.max(secs)));
-            }
+        if let Some(until) = store::auth::throttle(conn, k)?
+            .and_then(|t| t.locked_until)
+            .filter(|u| *u > now)
+        {
+            let secs = (until - now).num_seconds().max(1);
+            worst = Some(worst.map_or(secs, |w| w.max(secs)));
         }
     }
     Ok(worst)

@@ -128,10 +128,10 @@ fn spawn_server(
 async fn wait_ready(server: &mut Server, client: &reqwest::Client) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
+        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
         }
         if let Some(status) = server.child.try_wait()? {
             bail!("the server exited early: {status}");

@@ -151,40 +151,43 @@ enum UserCmd {
 enum MailboxCmd {
     /// Register a function mailbox. The IMAP password is read from standard input and stored
     /// encrypted with the installation's secret key.
-    Add {
-        #[command(flatten)]
-        t: TenantArg,
-        /// The mailbox's address, e.g. va@kommun.se.
-        #[arg(long)]
-        address: String,
-        /// Queue (slug) that new tickets from this mailbox go to.
-        #[arg(long)]
-        queue: String,
-        #[arg(long)]
-        imap_host: String,
-        #[arg(long)]
-        imap_port: Option<u16>,
-        /// implicit (port 993), starttls (143) or plain (only for a server on this host).
-        #[arg(long, default_value = "implicit")]
-        tls: String,
-        /// IMAP user name (default: the address).
-        #[arg(long)]
-        imap_user: Option<String>,
-        #[arg(long, default_value = "INBOX")]
-        folder: String,
-        /// After import: move (to --processed-folder) or seen (only flag \Seen).
-        #[arg(long, default_value = "move")]
-        after_import: String,
-        #[arg(long, default_value = "Arendo/Importerat")]
-        processed_folder: String,
-        /// Address replies are sent from (default: the mailbox address).
-        #[arg(long)]
-        reply_from: Option<String>,
-    },
+    Add(Box<MailboxAdd>),
     List {
         #[command(flatten)]
         t: TenantArg,
     },
+}
+
+#[derive(Args, Debug)]
+struct MailboxAdd {
+    #[command(flatten)]
+    t: TenantArg,
+    /// The mailbox's address, e.g. va@kommun.se.
+    #[arg(long)]
+    address: String,
+    /// Queue (slug) that new tickets from this mailbox go to.
+    #[arg(long)]
+    queue: String,
+    #[arg(long)]
+    imap_host: String,
+    #[arg(long)]
+    imap_port: Option<u16>,
+    /// implicit (port 993), starttls (143) or plain (only for a server on this host).
+    #[arg(long, default_value = "implicit")]
+    tls: String,
+    /// IMAP user name (default: the address).
+    #[arg(long)]
+    imap_user: Option<String>,
+    #[arg(long, default_value = "INBOX")]
+    folder: String,
+    /// After import: move (to --processed-folder) or seen (only flag \Seen).
+    #[arg(long, default_value = "move")]
+    after_import: String,
+    #[arg(long, default_value = "Arendo/Importerat")]
+    processed_folder: String,
+    /// Address replies are sent from (default: the mailbox address).
+    #[arg(long)]
+    reply_from: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -475,19 +478,20 @@ fn set_active(db: &Db, t: TenantArg, email: &str, active: bool) -> anyhow::Resul
 
 fn mailbox_cmd(cmd: MailboxCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
     match cmd {
-        MailboxCmd::Add {
-            t,
-            address,
-            queue,
-            imap_host,
-            imap_port,
-            tls,
-            imap_user,
-            folder,
-            after_import,
-            processed_folder,
-            reply_from,
-        } => {
+        MailboxCmd::Add(add) => {
+            let MailboxAdd {
+                t,
+                address,
+                queue,
+                imap_host,
+                imap_port,
+                tls,
+                imap_user,
+                folder,
+                after_import,
+                processed_folder,
+                reply_from,
+            } = *add;
             let address =
                 EmailAddress::parse(&address).map_err(|e| anyhow!("--address: {}", e.reason))?;
             let reply_from = match reply_from {

@@ -392,7 +392,10 @@ mod tests {
         let d = Settings::defaults();
         assert_eq!(s.server.listen, d.server.listen);
         assert_eq!(s.data_dir, d.data_dir);
-        assert_eq!(s.auth.max_failures_per_account, d.auth.max_failures_per_account);
+        assert_eq!(
+            s.auth.max_failures_per_account,
+            d.auth.max_failures_per_account
+        );
         assert_eq!(s.mail.smtp_tls, d.mail.smtp_tls);
     }
 

@@ -125,14 +125,13 @@ impl Db {
     /// Open (creating the SQLite file if needed), migrate, and start the SQLite writer.
     pub fn connect(url: &str, pool_size: u32) -> Result<Db, StoreError> {
         let (backend, target) = Backend::of_url(url)?;
-        if backend == Backend::Sqlite {
-            if let Some(parent) = std::path::Path::new(&target).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Config(format!("cannot create {}: {e}", parent.display()))
-                    })?;
-                }
-            }
+        if backend == Backend::Sqlite
+            && let Some(parent) = std::path::Path::new(&target).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         let manager = Manager { backend, target };
         // Surface the real error (wrong password, missing database) before r2d2 hides it in retries.
