@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run every check and test of Ärendo on this machine, installing and starting what the tests need:
-# build packages (libpq), a PostgreSQL server, then fmt, clippy and the whole test suite, which runs
-# each integration scenario on SQLite and on PostgreSQL.
+# Run every check and test of Ärendo on this machine, installing and starting what the tests need
+# (a PostgreSQL server, Debian's chromium, Node.js for the browser tests), then fmt, clippy, the
+# Rust test suite — each integration scenario on SQLite and on PostgreSQL — and the browser tests.
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh -E 'test(auth)'   extra arguments go to cargo nextest
@@ -24,8 +24,8 @@ need_pkgs() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Build dependencies: libpq for diesel's PostgreSQL backend (SQLite is bundled).
-need_pkgs libpq-dev pkg-config postgresql-client
+# The build needs no system libraries (SQLite and libpq are compiled in); psql checks the test server.
+need_pkgs postgresql-client
 
 pg_ok() { psql "$1" -tAc 'select 1' >/dev/null 2>&1; }
 
