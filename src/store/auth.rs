@@ -87,11 +87,6 @@ pub fn revoke_user_sessions(
     })
 }
 
-/// Housekeeping: drop sessions that ended more than a day ago.
-pub fn purge_sessions(conn: &mut Conn, before: NaiveDateTime) -> StoreResult<usize> {
-    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.lt(before))).execute(conn)?)
-}
-
 // ---- API tokens ----
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]

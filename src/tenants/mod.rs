@@ -106,11 +106,3 @@ pub async fn my_queues(db: &Db, actor: &Actor) -> Result<Vec<QueueSummary>> {
     })
     .await
 }
-
-/// Every queue of the actor's tenant (e.g. as transfer targets), without counts.
-pub async fn all_queues(db: &Db, actor: &Actor) -> Result<Vec<store::queues::Queue>> {
-    actor.require(Scope::QueuesRead)?;
-    let t = actor.tenant;
-    db.read(move |c| Ok::<_, Error>(store::queues::list(c, t)?))
-        .await
-}

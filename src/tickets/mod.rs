@@ -67,12 +67,6 @@ pub struct NewTicketInput {
     pub contact: ContactInput,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct TicketView {
-    #[serde(flatten)]
-    pub ticket: Ticket,
-}
-
 /// Create a ticket with its first (inbound) message, as an agent or API client.
 pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Ticket> {
     actor.require(Scope::TicketsWrite)?;
