@@ -32,10 +32,14 @@ before(async () => {
            ARENDO_SERVER__PUBLIC_URL: base, RUST_LOG: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (let i = 0; i < 300; i++) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
+  let spawnError = null;
+  server.on('error', (e) => { spawnError = e; });
+  let ready = false;
+  for (let i = 0; i < 300 && !ready && !spawnError; i++) {
+    try { ready = (await fetch(`${base}/readyz`)).ok; } catch { /* not up yet */ }
+    if (!ready) await new Promise((r) => setTimeout(r, 100));
   }
+  if (!ready) throw new Error(`Ärendo (${bin}) did not start: ${spawnError ?? 'no answer on /readyz'}`);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
