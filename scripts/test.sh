@@ -67,6 +67,6 @@ need_pkgs chromium
 command -v node >/dev/null && command -v npm >/dev/null || need_pkgs nodejs npm
 cargo build --quiet --bin arendo
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-ARENDO_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/arendo" node --test tests/browser/
+ARENDO_TEST_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/arendo" node --test tests/browser/
 
 log "all tests passed"

@@ -204,7 +204,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path} is not valid TOML: {message}")]
+    #[error("configuration ({}) is not valid: {message}", if path.as_os_str().is_empty() { "defaults and ARENDO_* environment".into() } else { path.display().to_string() })]
     Parse { path: PathBuf, message: String },
     #[error("environment variable {name}: {message}")]
     Env { name: String, message: String },

@@ -2,7 +2,7 @@
 // start Ärendo with its demo data, read the printed demo credentials, sign in, see the start page —
 // and the login and start pages have no axe-core accessibility violations (WCAG 2.1 AA rules).
 //
-// Run by scripts/test.sh after `cargo` has built target/debug/arendo. ARENDO_BIN overrides the binary.
+// Run by scripts/test.sh after `cargo` has built target/debug/arendo. ARENDO_TEST_BIN overrides the binary.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
 
-const bin = process.env.ARENDO_BIN ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../target/debug/arendo');
+const bin = process.env.ARENDO_TEST_BIN ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../target/debug/arendo');
 let server, base, dataDir, browser;
 
 const freePort = () => new Promise((ok) => {
@@ -34,6 +34,7 @@ before(async () => {
   });
   let spawnError = null;
   server.on('error', (e) => { spawnError = e; });
+  server.on('exit', (code) => { spawnError ??= `exited with ${code}`; });
   let ready = false;
   for (let i = 0; i < 300 && !ready && !spawnError; i++) {
     try { ready = (await fetch(`${base}/readyz`)).ok; } catch { /* not up yet */ }
