@@ -433,3 +433,66 @@ async fn api_tokens_are_checked(b: Backend) {
     }
 }
 both_backends!(api_tokens_are_checked);
+
+/// Failures from one address count together across accounts: guessing many accounts' passwords
+/// from one IP is throttled too.
+async fn failed_logins_from_one_address_are_throttled(b: Backend) {
+    let app = TestApp::spawn_with(b, &[("ARENDO_AUTH__MAX_FAILURES_PER_IP", "3")]).await;
+    let org = app.org("alby").await;
+    for who in ["a@alby.se", "b@alby.se"] {
+        assert_eq!(
+            app.login(&app.browser(), &org.slug, who, "gissning-123")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        app.login(&app.browser(), &org.slug, "c@alby.se", "gissning-123")
+            .await
+            .status(),
+        429
+    );
+    let r = app
+        .login(
+            &app.browser(),
+            &org.slug,
+            &org.admin.email,
+            &org.admin.password,
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        429,
+        "the address is locked, whatever account it tries"
+    );
+}
+both_backends!(failed_logins_from_one_address_are_throttled);
+
+/// Served over https, the session cookie is Secure as well.
+async fn https_sessions_get_secure_cookies(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        &[("ARENDO_SERVER__PUBLIC_URL", "https://arendo.example.se")],
+    )
+    .await;
+    let org = app.org("alby").await;
+    let r = app
+        .login(
+            &app.browser(),
+            &org.slug,
+            &org.admin.email,
+            &org.admin.password,
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("arendo_session="))
+        .unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+both_backends!(https_sessions_get_secure_cookies);

@@ -85,6 +85,7 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub key_hex: String,
     pub db_url: String,
+    extra: Vec<(String, String)>,
     handle: actix_web::dev::ServerHandle,
     _dir: tempfile::TempDir,
     _pg: Option<PgScratch>,
@@ -109,8 +110,13 @@ pub struct Account {
     pub id: i64,
 }
 
-pub fn settings_for(dir: &std::path::Path, db_url: &str, key_hex: &str) -> Settings {
-    let env = vec![
+pub fn settings_for(
+    dir: &std::path::Path,
+    db_url: &str,
+    key_hex: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
+    let mut env = vec![
         ("ARENDO_DATA_DIR".to_string(), dir.display().to_string()),
         (
             "ARENDO_SERVER__LISTEN".to_string(),
@@ -121,6 +127,7 @@ pub fn settings_for(dir: &std::path::Path, db_url: &str, key_hex: &str) -> Setti
         ("ARENDO_SECRET_KEY".to_string(), key_hex.to_string()),
         ("ARENDO_SERVER__WORKERS".to_string(), "2".to_string()),
     ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::from_parts("", None, &env).unwrap()
 }
 
@@ -132,6 +139,11 @@ pub fn init_logs() {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Spawn with extra `ARENDO_*` settings, e.g. `("ARENDO_AUTH__MAX_FAILURES_PER_IP", "3")`.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         let (db_url, pg) = match backend {
@@ -145,7 +157,11 @@ impl TestApp {
             }
         };
         let key_hex = hex::encode(rand::random::<[u8; 32]>());
-        Self::start(dir, db_url, pg, key_hex).await
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::start(dir, db_url, pg, key_hex, extra).await
     }
 
     async fn start(
@@ -153,8 +169,13 @@ impl TestApp {
         db_url: String,
         pg: Option<PgScratch>,
         key_hex: String,
+        extra: Vec<(String, String)>,
     ) -> TestApp {
-        let settings = settings_for(dir.path(), &db_url, &key_hex);
+        let pairs: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let settings = settings_for(dir.path(), &db_url, &key_hex, &pairs);
         let app = tokio::task::spawn_blocking(move || Application::build(settings).unwrap())
             .await
             .unwrap();
@@ -168,6 +189,7 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             key_hex,
             db_url,
+            extra,
             handle,
             _dir: dir,
             _pg: pg,
@@ -182,9 +204,10 @@ impl TestApp {
             _pg,
             db_url,
             key_hex,
+            extra,
             ..
         } = self;
-        Self::start(_dir, db_url, _pg, key_hex).await
+        Self::start(_dir, db_url, _pg, key_hex, extra).await
     }
 
     pub fn url(&self, path: &str) -> String {
