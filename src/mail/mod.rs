@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, MailTransport, SmtpTls};
 use crate::outbox::DeliveryError;
 
+pub mod parse;
+
 pub const OUTBOX_KIND: &str = "mail";
 
 /// An e-mail waiting in the outbox.
