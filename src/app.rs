@@ -21,6 +21,7 @@ pub struct Application {
     server: Server,
     db: Db,
     worker: Option<outbox::Worker>,
+    intake: Option<crate::mail::imap::Intake>,
 }
 
 impl Application {
@@ -39,9 +40,34 @@ impl Application {
             crate::demo::announce(&creds, &settings);
         }
         let mailer = Mailer::from_settings(&settings)?;
+        let blobs = crate::store::blobs::BlobStore::new(&settings.data_dir)
+            .with_context(|| format!("cannot create {}/blobs", settings.data_dir.display()))?;
+        let node = format!(
+            "{}-{}",
+            std::process::id(),
+            crate::accounts::tokens::new_id()
+        );
+        let intake = settings
+            .mail
+            .imap_enabled
+            .then(|| crate::mail::imap::Intake {
+                db: db.clone(),
+                keys: keys.clone(),
+                blobs: blobs.clone(),
+                policy: crate::mail::intake::Policy::from_settings(&settings),
+                max_attachment_bytes: settings.mail.max_attachment_mb as usize * 1024 * 1024,
+                poll: std::time::Duration::from_secs(u64::from(
+                    settings.mail.imap_poll_seconds.max(1),
+                )),
+                supervise_every: std::time::Duration::from_secs(u64::from(
+                    settings.mail.imap_supervisor_seconds.max(1),
+                )),
+                owner: node.clone(),
+            });
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
+        let keys_for_worker = keys.clone();
         let state = Data::new(AppState {
             db: db.clone(),
             signer: Arc::new(Signer::new(&keys)),
@@ -58,7 +84,13 @@ impl Application {
         Ok(Application {
             port,
             server,
-            worker: Some(outbox::Worker::new(db.clone(), mailer)),
+            worker: Some(outbox::Worker::new(
+                db.clone(),
+                mailer,
+                keys_for_worker,
+                node,
+            )),
+            intake,
             db,
         })
     }
@@ -79,6 +111,9 @@ impl Application {
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         if let Some(w) = self.worker.take() {
             tokio::spawn(w.run());
+        }
+        if let Some(i) = self.intake.take() {
+            tokio::spawn(i.supervise());
         }
         self.server.await
     }

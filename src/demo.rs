@@ -150,6 +150,7 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                         priority: Priority::Normal,
                         channel: Channel::Email,
                         contact_id: Some(contact.id),
+                        mailbox: None,
                         actor: None,
                         now,
                     },

@@ -54,6 +54,9 @@ enum Command {
     /// API tokens for the JSON API.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The mail channel: import .eml files, see the state of the function mailboxes.
+    #[command(subcommand)]
+    Mail(MailCmd),
     /// Measure start-up and API speed.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
@@ -73,6 +76,13 @@ enum TenantCmd {
         prefix: String,
     },
     List,
+    /// The tenant's own SMTP server for outgoing mail (default: the installation's [mail]).
+    Smtp {
+        #[command(flatten)]
+        t: TenantArg,
+        #[command(flatten)]
+        smtp: SmtpArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -191,6 +201,47 @@ struct MailboxAdd {
 }
 
 #[derive(Subcommand, Debug)]
+enum MailCmd {
+    /// Import every *.eml file in DIR through the same pipeline as IMAP intake (threading,
+    /// contacts, acknowledgements). Mails already stored (same Message-ID) are not imported twice.
+    ImportDir {
+        #[command(flatten)]
+        t: TenantArg,
+        /// Import as if received by this function mailbox (its queue and reply address).
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// Or: the queue (slug) for new tickets.
+        #[arg(long)]
+        queue: Option<String>,
+        dir: PathBuf,
+    },
+    /// Each function mailbox: where the IMAP worker is, which node works it, the last error.
+    Status {
+        #[command(flatten)]
+        t: TenantArg,
+    },
+}
+
+#[derive(Args, Debug)]
+struct SmtpArgs {
+    #[arg(long)]
+    host: Option<String>,
+    #[arg(long, default_value_t = 587)]
+    port: u16,
+    /// none (only for a relay on this host), starttls or implicit.
+    #[arg(long, default_value = "starttls")]
+    tls: String,
+    #[arg(long)]
+    user: Option<String>,
+    /// Read the SMTP password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Remove the settings (inherit the installation's).
+    #[arg(long)]
+    clear: bool,
+}
+
+#[derive(Subcommand, Debug)]
 enum TokenCmd {
     /// Create an API token for a user; the token is printed once.
     Create {
@@ -276,11 +327,12 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
             demo::announce(&creds, &settings);
             Ok(())
         }
-        Command::Tenant(c) => tenant_cmd(c, &open_db(&settings)?),
+        Command::Tenant(c) => tenant_cmd(c, &open_db(&settings)?, &settings),
         Command::Queue(c) => queue_cmd(c, &open_db(&settings)?),
         Command::User(c) => user_cmd(c, &open_db(&settings)?),
         Command::Mailbox(c) => mailbox_cmd(c, &open_db(&settings)?, &settings),
         Command::Token(c) => token_cmd(c, &open_db(&settings)?, &settings),
+        Command::Mail(c) => mail_cmd(c, &open_db(&settings)?, &settings),
         Command::Bench(c) => crate::bench::run(c, settings),
     }
 }
@@ -302,8 +354,16 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
-fn tenant_cmd(cmd: TenantCmd, db: &Db) -> anyhow::Result<()> {
+fn tenant_cmd(cmd: TenantCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
     match cmd {
+        TenantCmd::Smtp { t, smtp } => {
+            let json = smtp_json(&smtp, settings)?;
+            db.write_blocking(move |c| -> Result<(), Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok(store::mail::set_tenant_smtp(c, tid, json.as_deref())?)
+            })?;
+            println!("SMTP settings saved");
+        }
         TenantCmd::Create { slug, name, prefix } => {
             let t = db.write_blocking(move |c| tenants::create_tenant(c, &slug, &name, &prefix))?;
             println!(
@@ -649,6 +709,182 @@ fn token_cmd(cmd: TokenCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> 
                 bail!("no active token with that id in this tenant");
             }
             println!("token revoked");
+        }
+    }
+    Ok(())
+}
+
+/// Validate SMTP arguments into the stored JSON (password sealed), or None for --clear.
+fn smtp_json(a: &SmtpArgs, settings: &Settings) -> anyhow::Result<Option<String>> {
+    if a.clear {
+        return Ok(None);
+    }
+    let host = a
+        .host
+        .clone()
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| anyhow!("--host is required (or --clear)"))?;
+    let tls = match a.tls.as_str() {
+        "none" => crate::config::SmtpTls::None,
+        "starttls" => crate::config::SmtpTls::Starttls,
+        "implicit" => crate::config::SmtpTls::Implicit,
+        other => bail!("--tls must be none, starttls or implicit (got {other})"),
+    };
+    if tls == crate::config::SmtpTls::None && !is_loopback(&host) {
+        bail!("--tls none is only allowed for an SMTP relay on this host");
+    }
+    let password_enc = if a.password_stdin {
+        eprintln!("SMTP password (one line on standard input):");
+        let mut pw = String::new();
+        std::io::stdin().read_line(&mut pw)?;
+        let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+        Some(keys.seal(pw.trim_end_matches(['\n', '\r'])))
+    } else {
+        None
+    };
+    let profile = crate::mail::SmtpProfile {
+        host,
+        port: a.port,
+        tls,
+        user: a.user.clone(),
+        password_enc,
+    };
+    Ok(Some(serde_json::to_string(&profile)?))
+}
+
+fn mail_cmd(cmd: MailCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    use crate::mail::intake::{self, Outcome, Policy, Source};
+    match cmd {
+        MailCmd::ImportDir {
+            t,
+            mailbox,
+            queue,
+            dir,
+        } => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("eml")))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("no .eml files in {}", dir.display());
+            }
+            let (slug, mbox_addr, queue_slug, from) = (
+                t.tenant.clone(),
+                mailbox.clone(),
+                queue.clone(),
+                settings.mail.from.clone(),
+            );
+            let (tid, src) = db.read_blocking(move |c| -> anyhow::Result<_> {
+                let tid = tenant(c, &slug)?;
+                let src = match (mbox_addr, queue_slug) {
+                    (Some(addr), _) => {
+                        let (m, _) = store::mailboxes::list(c, tid)?
+                            .into_iter()
+                            .find(|(m, _)| m.address.eq_ignore_ascii_case(addr.trim()))
+                            .ok_or_else(|| anyhow!("no mailbox {addr} in this tenant"))?;
+                        Source {
+                            mailbox: Some(m.id),
+                            queue: crate::domain::QueueId::from_db(m.queue_id),
+                            reply_from: m.reply_from,
+                            uidvalidity: 0,
+                            uid: 0,
+                            kind: "import",
+                        }
+                    }
+                    (None, Some(q)) => {
+                        let q = store::queues::by_slug(c, tid, &q)?
+                            .ok_or_else(|| anyhow!("no queue {q} in this tenant"))?;
+                        Source {
+                            mailbox: None,
+                            queue: q.id,
+                            reply_from: from,
+                            uidvalidity: 0,
+                            uid: 0,
+                            kind: "import",
+                        }
+                    }
+                    (None, None) => bail!("give --mailbox ADDRESS or --queue SLUG"),
+                };
+                Ok((tid, src))
+            })?;
+            let blobs = crate::store::blobs::BlobStore::new(&settings.data_dir)?;
+            let policy = Policy::from_settings(settings);
+            let max = settings.mail.max_attachment_mb as usize * 1024 * 1024;
+            let (mut new, mut threaded, mut dupes) = (0, 0, 0);
+            for f in files {
+                let raw =
+                    std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
+                let p = intake::prepare(&raw, &blobs, max)?;
+                let (src, policy) = (src.clone(), policy.clone());
+                let outcome = db.write_blocking(move |c| {
+                    intake::ingest(
+                        c,
+                        tid,
+                        &src,
+                        &p.raw_sha256,
+                        &p.mail,
+                        &p.attachments,
+                        &policy,
+                        store::now(),
+                    )
+                })?;
+                let what = match &outcome {
+                    Outcome::NewTicket { ticket, .. } => {
+                        new += 1;
+                        format!("new ticket {ticket}")
+                    }
+                    Outcome::Threaded { ticket, .. } => {
+                        threaded += 1;
+                        format!("added to {ticket}")
+                    }
+                    Outcome::SameMessage { ticket } => {
+                        dupes += 1;
+                        format!("already in {ticket}")
+                    }
+                    Outcome::AlreadyStored => {
+                        dupes += 1;
+                        "already stored".into()
+                    }
+                };
+                println!("{}: {what}", f.display());
+            }
+            println!(
+                "{new} new tickets, {threaded} added to existing tickets, {dupes} already stored"
+            );
+        }
+        MailCmd::Status { t } => {
+            let rows = db.read_blocking(|c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                let mut out = vec![];
+                for (m, q) in store::mailboxes::list(c, tid)? {
+                    let st = store::mail::state(c, tid, m.id)?;
+                    out.push((m, q, st));
+                }
+                Ok(out)
+            })?;
+            println!(
+                "{:<30} {:<12} {:<12} {:<9} {:<20} LAST ERROR",
+                "ADDRESS", "QUEUE", "UIDVALIDITY", "LAST UID", "LAST OK"
+            );
+            for (m, q, st) in rows {
+                let (v, u, ok, err) = match st {
+                    Some(s) => (
+                        s.uidvalidity.map(|v| v.to_string()).unwrap_or_default(),
+                        s.last_uid.to_string(),
+                        s.last_ok_at
+                            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                            .unwrap_or_default(),
+                        s.last_error.unwrap_or_default(),
+                    ),
+                    None => (String::new(), String::new(), "never".into(), String::new()),
+                };
+                println!(
+                    "{:<30} {:<12} {:<12} {:<9} {:<20} {}",
+                    m.address, q, v, u, ok, err
+                );
+            }
         }
     }
     Ok(())

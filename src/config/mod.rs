@@ -101,6 +101,24 @@ pub struct Mail {
     /// Sender used when a tenant or mailbox has none.
     #[serde(default = "defaults::from")]
     pub from: String,
+    /// Attachments larger than this are not stored separately (they stay in the raw source).
+    #[serde(default = "defaults::max_attachment_mb")]
+    pub max_attachment_mb: u32,
+    /// A citizen's reply to a ticket resolved longer ago than this opens a new, linked ticket.
+    #[serde(default = "defaults::reopen_days")]
+    pub reopen_days: u32,
+    /// At most this many acknowledgements per sender and hour (mail loops, floods).
+    #[serde(default = "defaults::ack_per_hour")]
+    pub ack_per_hour: u32,
+    /// Run the IMAP workers (fetching function mailboxes) on this node.
+    #[serde(default = "defaults::yes")]
+    pub imap_enabled: bool,
+    /// Polling interval for IMAP servers without IDLE, and the longest IDLE before re-checking.
+    #[serde(default = "defaults::imap_poll_seconds")]
+    pub imap_poll_seconds: u32,
+    /// How often each node looks for mailboxes no node is working.
+    #[serde(default = "defaults::imap_supervisor_seconds")]
+    pub imap_supervisor_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -110,7 +128,7 @@ pub enum MailTransport {
     Smtp,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     None,
@@ -177,6 +195,21 @@ mod defaults {
     }
     pub fn from() -> String {
         "noreply@arendo.invalid".into()
+    }
+    pub fn max_attachment_mb() -> u32 {
+        25
+    }
+    pub fn reopen_days() -> u32 {
+        30
+    }
+    pub fn ack_per_hour() -> u32 {
+        5
+    }
+    pub fn imap_poll_seconds() -> u32 {
+        60
+    }
+    pub fn imap_supervisor_seconds() -> u32 {
+        10
     }
     pub fn log_format() -> String {
         "text".into()

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, MailTransport, SmtpTls};
 use crate::outbox::DeliveryError;
 
+pub mod imap;
+pub mod intake;
 pub mod parse;
 
 pub const OUTBOX_KIND: &str = "mail";
@@ -31,6 +33,33 @@ pub struct OutgoingMail {
     pub references: Vec<String>,
     /// The stored outbound message this mail carries, if any.
     pub message_row: Option<i64>,
+    /// The function mailbox it is sent for; its SMTP settings (else the tenant's) are used.
+    #[serde(default)]
+    pub mailbox: Option<i64>,
+    /// An automatic mail (acknowledgement): marked `Auto-Submitted: auto-replied` (RFC 3834).
+    #[serde(default)]
+    pub auto_submitted: bool,
+}
+
+/// A new Message-ID (without angle brackets) in the sender's domain, carrying the ticket number.
+pub fn new_message_id(ticket: &crate::domain::TicketNumber, from: &str) -> String {
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("arendo.invalid");
+    format!(
+        "{}.{}@{}",
+        ticket,
+        crate::accounts::tokens::new_id(),
+        domain
+    )
+}
+
+fn bracket(id: &str) -> String {
+    format!(
+        "<{}>",
+        id.trim().trim_start_matches('<').trim_end_matches('>')
+    )
 }
 
 impl OutgoingMail {
@@ -42,25 +71,53 @@ impl OutgoingMail {
         let mut b = Message::builder()
             .from(from)
             .subject(self.subject.clone())
-            .message_id(self.message_id.clone())
-            .header(ContentType::TEXT_PLAIN);
+            .message_id(self.message_id.as_deref().map(bracket));
         for to in &self.to {
             b = b.to(to.parse().map_err(|e| bad("recipient", &e))?);
         }
         if let Some(irt) = &self.in_reply_to {
-            b = b.in_reply_to(irt.clone());
+            b = b.in_reply_to(bracket(irt));
         }
         if !self.references.is_empty() {
-            b = b.references(self.references.join(" "));
+            b = b.references(
+                self.references
+                    .iter()
+                    .map(|r| bracket(r))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
         }
-        let mut msg = b.body(self.text.clone()).map_err(|e| bad("message", &e))?;
-        // Ask auto-responders (out-of-office) not to answer our mail.
+        let html = format!(
+            "<!doctype html><html><body><div style=\"font-family:sans-serif;white-space:pre-wrap\">{}</div></body></html>",
+            handlebars::html_escape(&self.text)
+        );
+        let mut msg = b
+            .multipart(MultiPart::alternative_plain_html(self.text.clone(), html))
+            .map_err(|e| bad("message", &e))?;
+        if self.auto_submitted {
+            msg.headers_mut().insert_raw(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-replied".into(),
+            ));
+        }
+        // Ask out-of-office responders not to answer us.
         msg.headers_mut().insert_raw(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".into(),
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
         ));
         Ok(msg)
     }
+}
+
+/// SMTP settings of a tenant or a function mailbox, stored as JSON (password sealed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SmtpProfile {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub user: Option<String>,
+    /// Sealed with the installation key (`Keys::seal`).
+    pub password_enc: Option<String>,
 }
 
 /// Where outgoing mail goes.
@@ -89,23 +146,48 @@ impl Mailer {
             }
             MailTransport::Smtp => {
                 let m = &s.mail;
-                let mut b = match m.smtp_tls {
-                    SmtpTls::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&m.smtp_host)
-                    }
-                    SmtpTls::Starttls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&m.smtp_host)?
-                    }
-                    SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&m.smtp_host)?,
-                }
-                .port(m.smtp_port)
-                .timeout(Some(std::time::Duration::from_secs(30)));
-                if let (Some(u), Some(p)) = (&m.smtp_user, &m.smtp_password) {
-                    b = b.credentials(Credentials::new(u.clone(), p.expose_secret().to_string()));
-                }
-                Mailer::Smtp(b.build())
+                let password = m
+                    .smtp_password
+                    .as_ref()
+                    .map(|p| p.expose_secret().to_string());
+                Self::smtp(
+                    &m.smtp_host,
+                    m.smtp_port,
+                    m.smtp_tls,
+                    m.smtp_user.as_deref(),
+                    password,
+                )?
             }
         })
+    }
+
+    /// An SMTP transport from a tenant's or mailbox's profile.
+    pub fn from_profile(p: &SmtpProfile, keys: &crate::secrets::Keys) -> anyhow::Result<Mailer> {
+        let password = match &p.password_enc {
+            Some(sealed) => Some(keys.open(sealed)?.expose_secret().to_string()),
+            None => None,
+        };
+        Self::smtp(&p.host, p.port, p.tls, p.user.as_deref(), password)
+    }
+
+    fn smtp(
+        host: &str,
+        port: u16,
+        tls: SmtpTls,
+        user: Option<&str>,
+        password: Option<String>,
+    ) -> anyhow::Result<Mailer> {
+        let mut b = match tls {
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+            SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
+        }
+        .port(port)
+        .timeout(Some(std::time::Duration::from_secs(30)));
+        if let (Some(u), Some(p)) = (user, password) {
+            b = b.credentials(Credentials::new(u.to_string(), p));
+        }
+        Ok(Mailer::Smtp(b.build()))
     }
 
     pub async fn send(&self, mail: &OutgoingMail) -> Result<(), DeliveryError> {

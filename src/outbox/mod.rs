@@ -4,12 +4,15 @@
 //! Delivery is at-least-once: an item whose worker dies after sending but before recording is sent
 //! again when its lease expires, so receivers get an idempotency key (the Message-ID for mail).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use crate::mail::{self, Mailer, OutgoingMail};
+use crate::domain::TenantId;
+use crate::mail::{self, Mailer, OutgoingMail, SmtpProfile};
+use crate::secrets::Keys;
 use crate::store::{self, Db, outbox::Item};
 
 pub const MAX_ATTEMPTS: i32 = 12;
@@ -22,6 +25,28 @@ pub enum DeliveryError {
     Retry(String),
     #[error("permanent failure: {0}")]
     Permanent(String),
+}
+
+/// A mail that will not be delivered shows on its ticket.
+fn dead_letter_event(
+    c: &mut store::Conn,
+    tenant: TenantId,
+    ticket: Option<i64>,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<(), store::StoreError> {
+    if let Some(tk) = ticket {
+        store::tickets::insert_event(
+            c,
+            tenant,
+            crate::domain::TicketId::from_db(tk),
+            None,
+            "delivery_failed",
+            &serde_json::json!({ "error": error }),
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 /// When to try again after `attempts` failed attempts: 30 s, 1 min, 2 min … capped at 1 h, ±20 %.
@@ -39,21 +64,54 @@ pub fn backoff(attempts: i32, now: NaiveDateTime) -> Option<NaiveDateTime> {
 #[derive(Clone)]
 pub struct Worker {
     db: Db,
+    /// The installation's default transport (config `[mail]`).
     mailer: Arc<Mailer>,
+    keys: Arc<Keys>,
+    /// Transports built from tenants' and mailboxes' own SMTP settings, by their JSON.
+    profiles: Arc<Mutex<HashMap<String, Arc<Mailer>>>>,
     owner: String,
 }
 
 impl Worker {
-    pub fn new(db: Db, mailer: Mailer) -> Worker {
+    pub fn new(db: Db, mailer: Mailer, keys: Arc<Keys>, node: String) -> Worker {
         Worker {
             db,
             mailer: Arc::new(mailer),
-            owner: format!(
-                "{}-{}",
-                std::process::id(),
-                crate::accounts::tokens::new_id()
-            ),
+            keys,
+            profiles: Arc::default(),
+            owner: node,
         }
+    }
+
+    /// The transport for a mail: the mailbox's SMTP settings, else the tenant's, else the default.
+    async fn mailer_for(
+        &self,
+        tenant: TenantId,
+        mailbox: Option<i64>,
+    ) -> Result<Arc<Mailer>, DeliveryError> {
+        let (t, m) = self
+            .db
+            .read(move |c| store::mail::smtp_settings(c, tenant, mailbox))
+            .await
+            .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+        let Some(json) = m.or(t) else {
+            return Ok(self.mailer.clone());
+        };
+        if let Some(found) = self.profiles.lock().expect("not poisoned").get(&json) {
+            return Ok(found.clone());
+        }
+        let profile: SmtpProfile = serde_json::from_str(&json).map_err(|e| {
+            DeliveryError::Permanent(format!("stored SMTP settings unreadable: {e}"))
+        })?;
+        let mailer = Arc::new(
+            Mailer::from_profile(&profile, &self.keys)
+                .map_err(|e| DeliveryError::Permanent(e.to_string()))?,
+        );
+        self.profiles
+            .lock()
+            .expect("not poisoned")
+            .insert(json, mailer.clone());
+        Ok(mailer)
     }
 
     /// Claim and deliver one batch. Returns how many items were handled.
@@ -79,6 +137,7 @@ impl Worker {
             let owner = self.owner.clone();
             let id = item.id;
             let attempts = item.attempts;
+            let (tenant, ticket) = (TenantId::from_db(item.tenant_id), item.ticket_id);
             self.db
                 .write(move |c| -> Result<(), store::StoreError> {
                     let now = store::now();
@@ -87,12 +146,17 @@ impl Worker {
                             store::outbox::complete(c, id, &owner, now)?;
                         }
                         Err(DeliveryError::Retry(e)) => {
-                            tracing::warn!(item = id, attempts, error = %e, "delivery failed, will retry");
-                            store::outbox::fail(c, id, &owner, &e, backoff(attempts, now), now)?;
+                            let retry = backoff(attempts, now);
+                            tracing::warn!(item = id, attempts, error = %e, "delivery failed");
+                            store::outbox::fail(c, id, &owner, &e, retry, now)?;
+                            if retry.is_none() {
+                                dead_letter_event(c, tenant, ticket, &e, now)?;
+                            }
                         }
                         Err(DeliveryError::Permanent(e)) => {
                             tracing::error!(item = id, error = %e, "delivery failed permanently");
                             store::outbox::fail(c, id, &owner, &e, None, now)?;
+                            dead_letter_event(c, tenant, ticket, &e, now)?;
                         }
                     }
                     Ok(())
@@ -107,7 +171,10 @@ impl Worker {
             mail::OUTBOX_KIND => {
                 let m: OutgoingMail = serde_json::from_str(&item.payload)
                     .map_err(|e| DeliveryError::Permanent(format!("bad payload: {e}")))?;
-                self.mailer.send(&m).await
+                let mailer = self
+                    .mailer_for(TenantId::from_db(item.tenant_id), m.mailbox)
+                    .await?;
+                mailer.send(&m).await
             }
             other => Err(DeliveryError::Permanent(format!(
                 "unknown outbox kind {other}"

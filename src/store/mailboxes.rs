@@ -73,3 +73,12 @@ pub fn list(conn: &mut Conn, t: TenantId) -> StoreResult<Vec<(Mailbox, String)>>
         .select((Mailbox::as_select(), queues::slug))
         .load(conn)?)
 }
+
+pub fn get(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<Option<Mailbox>> {
+    Ok(mailboxes::table
+        .filter(mailboxes::tenant_id.eq(t.get()))
+        .filter(mailboxes::id.eq(id))
+        .select(Mailbox::as_select())
+        .first(conn)
+        .optional()?)
+}

@@ -12,6 +12,7 @@ mod schema;
 pub mod auth;
 pub mod blobs;
 pub mod contacts;
+pub mod mail;
 pub mod mailboxes;
 pub mod outbox;
 pub mod queues;

@@ -147,3 +147,23 @@ pub fn open_counts(
     }
     Ok(out)
 }
+
+/// The queue's own acknowledgement template, if it has one.
+pub fn ack_template(conn: &mut Conn, t: TenantId, q: QueueId) -> StoreResult<Option<String>> {
+    Ok(scoped(t)
+        .filter(queues::id.eq(q.get()))
+        .select(queues::ack_template)
+        .first::<Option<String>>(conn)?)
+}
+
+pub fn set_ack_template(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+    template: Option<&str>,
+) -> StoreResult<()> {
+    diesel::update(scoped(t).filter(queues::id.eq(q.get())))
+        .set(queues::ack_template.eq(template))
+        .execute(conn)?;
+    Ok(())
+}

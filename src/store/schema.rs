@@ -9,6 +9,7 @@ diesel::table! {
         name -> Text,
         ticket_prefix -> Text,
         created_at -> Timestamp,
+        smtp -> Nullable<Text>,
     }
 }
 
@@ -34,6 +35,7 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Timestamp,
+        ack_template -> Nullable<Text>,
     }
 }
 
@@ -64,6 +66,7 @@ diesel::table! {
         reply_from -> Text,
         enabled -> Bool,
         created_at -> Timestamp,
+        smtp -> Nullable<Text>,
     }
 }
 
@@ -105,6 +108,7 @@ diesel::table! {
         first_response_at -> Nullable<Timestamp>,
         resolved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        mailbox_id -> Nullable<BigInt>,
     }
 }
 
@@ -207,6 +211,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mailbox_state (mailbox_id) {
+        mailbox_id -> BigInt,
+        tenant_id -> BigInt,
+        uidvalidity -> Nullable<BigInt>,
+        last_uid -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_ok_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    message_receipts (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        message_id -> BigInt,
+        mailbox_id -> Nullable<BigInt>,
+        uidvalidity -> BigInt,
+        uid -> BigInt,
+        source -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_links (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        other_id -> BigInt,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    acknowledgements (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        address -> Text,
+        ticket_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(queues -> tenants (tenant_id));
 diesel::joinable!(queue_members -> queues (queue_id));
@@ -233,4 +284,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     login_throttle,
     outbox,
+    mailbox_state,
+    message_receipts,
+    ticket_links,
+    acknowledgements,
 );

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl;
 use diesel::prelude::*;
 
-use super::schema::{messages, ticket_counters, ticket_events, tickets};
+use super::schema::{attachments, messages, ticket_counters, ticket_events, tickets};
 use super::{Conn, StoreError, StoreResult};
 use crate::domain::{
     Channel, MessageKind, Priority, QueueAccess, QueueId, Status, TenantId, TicketId, TicketNumber,
@@ -35,6 +35,7 @@ struct Row {
     first_response_at: Option<NaiveDateTime>,
     resolved_at: Option<NaiveDateTime>,
     closed_at: Option<NaiveDateTime>,
+    mailbox_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -54,6 +55,8 @@ pub struct Ticket {
     pub first_response_at: Option<NaiveDateTime>,
     pub resolved_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    /// The function mailbox it came in through (replies go out from its address).
+    pub mailbox_id: Option<i64>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -78,6 +81,7 @@ impl TryFrom<Row> for Ticket {
             first_response_at: r.first_response_at,
             resolved_at: r.resolved_at,
             closed_at: r.closed_at,
+            mailbox_id: r.mailbox_id,
         })
     }
 }
@@ -125,6 +129,7 @@ pub struct NewTicket<'a> {
     pub assignee: Option<UserId>,
     pub contact_id: Option<i64>,
     pub channel: Channel,
+    pub mailbox: Option<i64>,
     pub now: NaiveDateTime,
 }
 
@@ -140,6 +145,7 @@ pub fn insert(conn: &mut Conn, t: TenantId, n: NewTicket<'_>) -> StoreResult<Tic
             tickets::assignee_id.eq(n.assignee.map(|u| u.get())),
             tickets::contact_id.eq(n.contact_id),
             tickets::channel.eq(n.channel.as_str()),
+            tickets::mailbox_id.eq(n.mailbox),
             tickets::created_at.eq(n.now),
             tickets::updated_at.eq(n.now),
         ))
@@ -356,6 +362,15 @@ pub fn insert_message(
         .get_result(conn)?)
 }
 
+/// A ticket by internal id within `t` (for channels, which have no queue restriction).
+pub fn get(conn: &mut Conn, t: TenantId, id: TicketId) -> StoreResult<Ticket> {
+    scoped(t)
+        .filter(tickets::id.eq(id.get()))
+        .select(Row::as_select())
+        .first::<Row>(conn)?
+        .try_into()
+}
+
 pub fn messages(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<Vec<Message>> {
     Ok(messages::table
         .filter(messages::tenant_id.eq(t.get()))
@@ -441,4 +456,78 @@ pub fn recent(
         ..Default::default()
     };
     Ok(list(conn, t, access, &f)?.0)
+}
+
+// ---- attachments ----
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = attachments)]
+pub struct AttachmentRow {
+    pub id: i64,
+    pub message_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+pub fn insert_attachment(
+    conn: &mut Conn,
+    t: TenantId,
+    message: i64,
+    a: &crate::mail::intake::StoredAttachment,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::insert_into(attachments::table)
+        .values((
+            attachments::tenant_id.eq(t.get()),
+            attachments::message_id.eq(message),
+            attachments::filename.eq(&a.filename),
+            attachments::content_type.eq(&a.content_type),
+            attachments::size_bytes.eq(a.size),
+            attachments::sha256.eq(&a.sha256),
+            attachments::inline.eq(a.inline),
+            attachments::content_id.eq(a.content_id.as_deref()),
+            attachments::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Attachments of a ticket's messages.
+pub fn attachments(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+) -> StoreResult<Vec<AttachmentRow>> {
+    Ok(attachments::table
+        .inner_join(messages::table)
+        .filter(attachments::tenant_id.eq(t.get()))
+        .filter(messages::tenant_id.eq(t.get()))
+        .filter(messages::ticket_id.eq(ticket.get()))
+        .order(attachments::id)
+        .select(AttachmentRow::as_select())
+        .load(conn)?)
+}
+
+/// One attachment, if it belongs to a ticket in `t` that `access` allows.
+pub fn attachment(
+    conn: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    id: i64,
+) -> StoreResult<Option<AttachmentRow>> {
+    let mut q = attachments::table
+        .inner_join(messages::table.inner_join(tickets::table))
+        .filter(attachments::tenant_id.eq(t.get()))
+        .filter(attachments::id.eq(id))
+        .filter(tickets::tenant_id.eq(t.get()))
+        .select(AttachmentRow::as_select())
+        .into_boxed();
+    if let QueueAccess::Only(ids) = access {
+        q = q.filter(tickets::queue_id.eq_any(ids.iter().map(|q| q.get()).collect::<Vec<_>>()));
+    }
+    Ok(q.first(conn).optional()?)
 }

@@ -116,6 +116,7 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
                 priority: input.priority,
                 channel: input.channel,
                 contact_id: contact.as_ref().map(|c| c.id),
+                mailbox: None,
                 actor: Some(uid),
                 now,
             },
@@ -151,6 +152,7 @@ pub struct OpenTicket<'a> {
     pub priority: Priority,
     pub channel: Channel,
     pub contact_id: Option<i64>,
+    pub mailbox: Option<i64>,
     pub actor: Option<UserId>,
     pub now: NaiveDateTime,
 }
@@ -174,6 +176,7 @@ pub fn open_ticket(c: &mut Conn, t: TenantId, o: OpenTicket<'_>) -> Result<Ticke
             assignee: None,
             contact_id: o.contact_id,
             channel: o.channel,
+            mailbox: o.mailbox,
             now: o.now,
         },
     )?;
@@ -433,13 +436,27 @@ pub async fn add_message(
                 )
             }
         };
-        let message_id = (mkind == MessageKind::Outbound).then(|| {
-            format!(
-                "<{}.{}@arendo>",
-                ticket.number,
-                crate::accounts::tokens::new_id()
-            )
-        });
+        // Replies go out from the function mailbox the ticket came in through.
+        let mail_from = match ticket.mailbox_id {
+            Some(id) => store::mailboxes::get(c, t, id)?
+                .map(|m| m.reply_from)
+                .unwrap_or(mail_from),
+            None => mail_from,
+        };
+        // Thread under the citizen's latest message.
+        let history = store::tickets::messages(c, t, ticket.id)?;
+        let last_in = history
+            .iter()
+            .rev()
+            .find(|m| m.kind == "inbound" && m.message_id.is_some());
+        let in_reply_to = last_in.and_then(|m| m.message_id.clone());
+        let mut references: Vec<String> = last_in
+            .and_then(|m| m.references_.clone())
+            .map(|r| r.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        references.extend(in_reply_to.clone());
+        let message_id = (mkind == MessageKind::Outbound)
+            .then(|| crate::mail::new_message_id(&ticket.number, &mail_from));
         let msg = store::tickets::insert_message(
             c,
             t,
@@ -454,8 +471,12 @@ pub async fn add_message(
                 body_text: &text,
                 body_html: None,
                 message_id: message_id.as_deref(),
-                in_reply_to: None,
-                references: None,
+                in_reply_to: in_reply_to
+                    .as_deref()
+                    .filter(|_| mkind == MessageKind::Outbound),
+                references: (mkind == MessageKind::Outbound && !references.is_empty())
+                    .then(|| references.join(" "))
+                    .as_deref(),
                 raw_sha256: None,
                 now,
             },
@@ -478,9 +499,11 @@ pub async fn add_message(
                     subject: subject.clone(),
                     text: text.clone(),
                     message_id: message_id.clone(),
-                    in_reply_to: None,
-                    references: vec![],
+                    in_reply_to,
+                    references,
                     message_row: Some(msg.id),
+                    mailbox: ticket.mailbox_id,
+                    auto_submitted: false,
                 })
                 .map_err(|e| Error::Internal(e.to_string()))?,
                 Some(ticket.id),

@@ -25,6 +25,8 @@ type Texts = HashMap<String, HashMap<String, String>>;
 
 pub struct Templates {
     hb: Handlebars<'static>,
+    /// The same templates without HTML escaping, for plain-text mail (templates/mail/).
+    hb_text: Handlebars<'static>,
     texts: Arc<Texts>,
 }
 
@@ -81,7 +83,13 @@ impl Templates {
         );
         handlebars::handlebars_helper!(concat: |a: str, b: str| format!("{a}{b}"));
         hb.register_helper("concat", Box::new(concat));
-        Templates { hb, texts }
+        let mut hb_text = Handlebars::new();
+        hb_text.set_strict_mode(true);
+        hb_text.register_escape_fn(handlebars::no_escape);
+        hb_text
+            .register_embed_templates_with_extension::<TemplateFiles>(".hbs")
+            .expect("templates compile");
+        Templates { hb, hb_text, texts }
     }
 
     /// The shared registry (templates are part of the binary, so one per process).
@@ -96,6 +104,27 @@ impl Templates {
         data: &T,
     ) -> Result<String, handlebars::RenderError> {
         self.hb.render(name, data)
+    }
+
+    /// Render a plain-text template (mail bodies): no HTML escaping.
+    pub fn render_text<T: Serialize>(
+        &self,
+        name: &str,
+        data: &T,
+    ) -> Result<String, handlebars::RenderError> {
+        self.hb_text.render(name, data)
+    }
+
+    /// Render a template given as text (e.g. a queue's own acknowledgement template). Not strict:
+    /// an operator's template may leave out values.
+    pub fn render_str<T: Serialize>(
+        &self,
+        template: &str,
+        data: &T,
+    ) -> Result<String, handlebars::RenderError> {
+        let mut hb = Handlebars::new();
+        hb.register_escape_fn(handlebars::no_escape);
+        hb.render_template(template, data)
     }
 
     /// A text from the locale files, for messages built outside templates (JSON errors).

@@ -1,0 +1,458 @@
+//! IMAP intake: one worker per function mailbox, on whichever node holds the mailbox's lease.
+//!
+//! Each cycle: SELECT the folder, compare UIDVALIDITY, list candidates (move mode: everything in
+//! the folder, since processed mail is moved out; seen mode: UIDs above the last one stored), skip
+//! UIDs already stored, FETCH the rest in batches, parse and store each batch in one transaction
+//! (together with the new position) — and only after that commit flag or move them on the server.
+//! A crash between commit and flag/move leaves mail that the next cycle recognises (receipt on
+//! mailbox + UIDVALIDITY + UID, or its Message-ID) and only flags/moves. Then IDLE (or poll) until
+//! new mail arrives; on errors reconnect with exponential backoff.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::Client;
+use async_imap::extensions::idle::IdleResponse;
+use futures_util::StreamExt;
+use secrecy::ExposeSecret;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+
+use super::intake::{self, Policy, Prepared, Source};
+use crate::domain::{QueueId, TenantId};
+use crate::secrets::Keys;
+use crate::store::blobs::BlobStore;
+use crate::store::mailboxes::Mailbox;
+use crate::store::{self, Db};
+
+const LEASE_SECS: i64 = 90;
+const BATCH: usize = 250;
+const NET_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
+type Session = async_imap::Session<Box<dyn Io>>;
+
+#[derive(Clone)]
+pub struct Intake {
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    pub blobs: BlobStore,
+    pub policy: Policy,
+    pub max_attachment_bytes: usize,
+    pub poll: Duration,
+    pub supervise_every: Duration,
+    pub owner: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error("IMAP: {0}")]
+    Imap(String),
+    #[error("the lease on this mailbox was lost to another node")]
+    LeaseLost,
+    #[error("database: {0}")]
+    Db(String),
+}
+
+impl From<async_imap::error::Error> for SyncError {
+    fn from(e: async_imap::error::Error) -> Self {
+        SyncError::Imap(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for SyncError {
+    fn from(e: std::io::Error) -> Self {
+        SyncError::Imap(e.to_string())
+    }
+}
+
+impl From<crate::error::Error> for SyncError {
+    fn from(e: crate::error::Error) -> Self {
+        SyncError::Db(e.to_string())
+    }
+}
+
+async fn timed<T, E: Into<SyncError>>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, SyncError> {
+    match tokio::time::timeout(NET_TIMEOUT, f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(SyncError::Imap(format!("{what} timed out"))),
+    }
+}
+
+fn tls_connector() -> TlsConnector {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    TlsConnector::from(Arc::new(cfg))
+}
+
+async fn tls(stream: TcpStream, host: &str) -> Result<Box<dyn Io>, SyncError> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| SyncError::Imap(format!("bad host name {host}: {e}")))?;
+    Ok(Box::new(
+        timed("TLS handshake", tls_connector().connect(name, stream)).await?,
+    ))
+}
+
+async fn connect(m: &Mailbox, password: &str) -> Result<Session, SyncError> {
+    let tcp = timed(
+        "connect",
+        TcpStream::connect((m.imap_host.as_str(), m.imap_port as u16)),
+    )
+    .await?;
+    let stream: Box<dyn Io> = match m.imap_tls.as_str() {
+        "implicit" => tls(tcp, &m.imap_host).await?,
+        "starttls" => {
+            let mut plain = Client::new(tcp);
+            timed("greeting", plain.read_response()).await?;
+            timed("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
+            tls(plain.into_inner(), &m.imap_host).await?
+        }
+        _ => Box::new(tcp),
+    };
+    let mut client = Client::new(stream);
+    if m.imap_tls != "starttls" {
+        timed("greeting", client.read_response()).await?;
+    }
+    match tokio::time::timeout(NET_TIMEOUT, client.login(&m.imap_user, password)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err((e, _))) => Err(SyncError::Imap(format!("login failed: {e}"))),
+        Err(_) => Err(SyncError::Imap("login timed out".into())),
+    }
+}
+
+impl Intake {
+    /// Find mailboxes that no node works and start a worker for each one this node can lease.
+    pub async fn supervise(self) {
+        let mut running: HashMap<i64, tokio::task::JoinHandle<()>> = HashMap::new();
+        loop {
+            running.retain(|_, h| !h.is_finished());
+            match self
+                .db
+                .read(|c| store::mail::enabled_mailboxes_all_tenants(c))
+                .await
+            {
+                Ok(list) => {
+                    for (t, m) in list {
+                        if running.contains_key(&m.id) {
+                            continue;
+                        }
+                        if self.lease(t, m.id).await.unwrap_or(false) {
+                            tracing::info!(mailbox = %m.address, "IMAP worker started");
+                            let me = self.clone();
+                            let id = m.id;
+                            running.insert(id, tokio::spawn(async move { me.work(t, m).await }));
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "listing mailboxes failed"),
+            }
+            tokio::time::sleep(self.supervise_every).await;
+        }
+    }
+
+    async fn lease(&self, t: TenantId, mailbox: i64) -> Result<bool, store::StoreError> {
+        let owner = self.owner.clone();
+        self.db
+            .write(move |c| {
+                let now = store::now();
+                Ok::<_, store::StoreError>(
+                    store::mail::claim_mailbox(
+                        c,
+                        t,
+                        mailbox,
+                        &owner,
+                        now,
+                        now + chrono::Duration::seconds(LEASE_SECS),
+                    )?
+                    .is_some(),
+                )
+            })
+            .await
+    }
+
+    /// Work one mailbox until the lease is lost; reconnect with backoff on errors.
+    async fn work(self, t: TenantId, m: Mailbox) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.session(t, &m).await {
+                Err(SyncError::LeaseLost) => {
+                    tracing::info!(mailbox = %m.address, "IMAP worker stops: lease lost");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(mailbox = %m.address, error = %e, retry_in = ?backoff, "IMAP worker error");
+                    let (id, msg) = (m.id, e.to_string());
+                    let _ = self
+                        .db
+                        .write(move |c| store::mail::record_error(c, id, &msg))
+                        .await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                    if !self.lease(t, m.id).await.unwrap_or(false) {
+                        return;
+                    }
+                }
+                Ok(()) => backoff = Duration::from_secs(1),
+            }
+        }
+    }
+
+    /// One connection: sync, then wait for news (IDLE or poll), repeatedly.
+    async fn session(&self, t: TenantId, m: &Mailbox) -> Result<(), SyncError> {
+        let password = self
+            .keys
+            .open(&m.imap_password_enc)
+            .map_err(|e| SyncError::Imap(e.to_string()))?;
+        let mut session = connect(m, password.expose_secret()).await?;
+        let caps = timed("CAPABILITY", session.capabilities()).await?;
+        let (can_idle, can_move) = (caps.has_str("IDLE"), caps.has_str("MOVE"));
+        if m.after_import == "move" {
+            // Create the folder for processed mail; "already exists" is fine.
+            let _ = timed("CREATE", session.create(&m.processed_folder)).await;
+        }
+        loop {
+            if !self
+                .lease(t, m.id)
+                .await
+                .map_err(|e| SyncError::Db(e.to_string()))?
+            {
+                return Err(SyncError::LeaseLost);
+            }
+            self.sync(t, m, &mut session, can_move).await?;
+            if can_idle {
+                let mut idle = session.idle();
+                timed("IDLE", idle.init()).await?;
+                let wait = self.poll.min(Duration::from_secs(LEASE_SECS as u64 / 3));
+                let (fut, _stop) = idle.wait_with_timeout(wait);
+                match fut.await? {
+                    IdleResponse::NewData(_)
+                    | IdleResponse::Timeout
+                    | IdleResponse::ManualInterrupt => {}
+                }
+                session = timed("DONE", idle.done()).await?;
+            } else {
+                tokio::time::sleep(self.poll.min(Duration::from_secs(LEASE_SECS as u64 / 3))).await;
+                timed("NOOP", session.noop()).await?;
+            }
+        }
+    }
+
+    async fn sync(
+        &self,
+        t: TenantId,
+        m: &Mailbox,
+        session: &mut Session,
+        can_move: bool,
+    ) -> Result<(), SyncError> {
+        let selected = timed("SELECT", session.select(&m.folder)).await?;
+        let uidvalidity = i64::from(selected.uid_validity.unwrap_or(0));
+        let (id, tenant) = (m.id, t);
+        let state = self
+            .db
+            .read(move |c| store::mail::state(c, tenant, id))
+            .await
+            .map_err(|e| SyncError::Db(e.to_string()))?;
+        let mut last_uid = state.as_ref().map(|s| s.last_uid).unwrap_or(0);
+        if state
+            .as_ref()
+            .and_then(|s| s.uidvalidity)
+            .is_some_and(|v| v != uidvalidity)
+        {
+            tracing::warn!(mailbox = %m.address, uidvalidity, "UIDVALIDITY changed: resyncing (duplicates are recognised by Message-ID)");
+            last_uid = 0;
+        }
+        let query = if m.after_import == "move" {
+            "ALL".to_string()
+        } else {
+            format!("UID {}:*", last_uid + 1)
+        };
+        let mut uids: Vec<i64> = timed("SEARCH", session.uid_search(&query))
+            .await?
+            .into_iter()
+            .map(i64::from)
+            .filter(|u| m.after_import == "move" || *u > last_uid)
+            .collect();
+        uids.sort_unstable();
+        for chunk in uids.chunks(BATCH) {
+            let chunk_v = chunk.to_vec();
+            let known = self
+                .db
+                .read(move |c| store::mail::known_uids(c, id, uidvalidity, &chunk_v))
+                .await
+                .map_err(|e| SyncError::Db(e.to_string()))?;
+            let wanted: Vec<i64> = chunk
+                .iter()
+                .copied()
+                .filter(|u| !known.contains(u))
+                .collect();
+            let mut fetched: Vec<(i64, Vec<u8>)> = Vec::with_capacity(wanted.len());
+            if !wanted.is_empty() {
+                let set = uid_set(&wanted);
+                let mut stream =
+                    timed("FETCH", session.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
+                while let Some(item) = timed("FETCH item", async {
+                    Ok::<_, SyncError>(stream.next().await)
+                })
+                .await?
+                {
+                    let f = item?;
+                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                        fetched.push((i64::from(uid), body.to_vec()));
+                    }
+                }
+            }
+            let stored = self.store_batch(t, m, uidvalidity, fetched).await?;
+            // Everything stored (now or before) may now be flagged or moved on the server.
+            let done: Vec<i64> = chunk
+                .iter()
+                .copied()
+                .filter(|u| known.contains(u) || stored.contains(u))
+                .collect();
+            if !done.is_empty() {
+                let set = uid_set(&done);
+                if m.after_import == "move" {
+                    if can_move {
+                        timed("MOVE", session.uid_mv(&set, &m.processed_folder)).await?;
+                    } else {
+                        timed("COPY", session.uid_copy(&set, &m.processed_folder)).await?;
+                        let s = timed(
+                            "STORE",
+                            session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),
+                        )
+                        .await?;
+                        let _: Vec<_> = s.collect().await;
+                        let e = timed("EXPUNGE", session.expunge()).await?;
+                        let _: Vec<_> = e.collect().await;
+                    }
+                } else {
+                    let s =
+                        timed("STORE", session.uid_store(&set, "+FLAGS.SILENT (\\Seen)")).await?;
+                    let _: Vec<_> = s.collect().await;
+                }
+            }
+        }
+        // Record the position (also when nothing was new) so the UIDVALIDITY is known.
+        let max_seen = uids.iter().copied().max().unwrap_or(last_uid).max(last_uid);
+        let owner = self.owner.clone();
+        let ok = self
+            .db
+            .write(move |c| {
+                store::mail::save_position(c, id, &owner, uidvalidity, max_seen, store::now())
+            })
+            .await
+            .map_err(|e| SyncError::Db(e.to_string()))?;
+        if !ok {
+            return Err(SyncError::LeaseLost);
+        }
+        Ok(())
+    }
+
+    /// Parse and store a batch in one transaction. Returns the UIDs stored. A mail that fails to
+    /// store is left on the server (and logged) for the next cycle; the others are committed.
+    async fn store_batch(
+        &self,
+        t: TenantId,
+        m: &Mailbox,
+        uidvalidity: i64,
+        fetched: Vec<(i64, Vec<u8>)>,
+    ) -> Result<Vec<i64>, SyncError> {
+        if fetched.is_empty() {
+            return Ok(vec![]);
+        }
+        let (blobs, max) = (self.blobs.clone(), self.max_attachment_bytes);
+        let prepared: Vec<(i64, Prepared)> = tokio::task::spawn_blocking(move || {
+            fetched
+                .into_iter()
+                .map(|(uid, raw)| intake::prepare(&raw, &blobs, max).map(|p| (uid, p)))
+                .collect::<std::io::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| SyncError::Db(e.to_string()))??;
+        let src = Source {
+            mailbox: Some(m.id),
+            queue: QueueId::from_db(m.queue_id),
+            reply_from: m.reply_from.clone(),
+            uidvalidity,
+            uid: 0,
+            kind: "imap",
+        };
+        let policy = self.policy.clone();
+        let (owner, id, address) = (self.owner.clone(), m.id, m.address.clone());
+        self.db
+            .write(move |c| -> Result<Vec<i64>, crate::error::Error> {
+                let now = store::now();
+                let mut stored = vec![];
+                for (uid, p) in &prepared {
+                    let src = Source { uid: *uid, ..src.clone() };
+                    let r = diesel::Connection::transaction(c, |c| {
+                        intake::ingest(c, t, &src, &p.raw_sha256, &p.mail, &p.attachments, &policy, now)
+                    });
+                    match r {
+                        Ok(outcome) => {
+                            tracing::debug!(mailbox = %address, uid, ?outcome, "mail stored");
+                            stored.push(*uid);
+                        }
+                        Err(e) => tracing::error!(mailbox = %address, uid, error = %e, "mail could not be stored; left on the server"),
+                    }
+                }
+                // The position moves in the same transaction, and only while we hold the lease.
+                let max = stored.iter().copied().max().unwrap_or(0);
+                if max > 0 && !store::mail::save_position(c, id, &owner, uidvalidity, max, now)? {
+                    return Err(crate::error::Error::Conflict("lease lost".into()));
+                }
+                Ok(stored)
+            })
+            .await
+            .map_err(|e| match e {
+                crate::error::Error::Conflict(_) => SyncError::LeaseLost,
+                other => SyncError::Db(other.to_string()),
+            })
+    }
+}
+
+/// "1,2,3,7" → "1:3,7".
+fn uid_set(uids: &[i64]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(super::uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(super::uid_set(&[5]), "5");
+    }
+}

@@ -1,0 +1,570 @@
+//! Intake: one parsed mail becomes part of a ticket, in one transaction — the same pipeline for the
+//! IMAP worker and `arendo mail import-dir`.
+//!
+//! Order of decisions:
+//! 1. Already stored? The same (mailbox, UIDVALIDITY, UID) → nothing to do. The same Message-ID in
+//!    this tenant (one mail sent to va@ with kundtjanst@ in CC) → only a receipt is added: one
+//!    ticket, one acknowledgement.
+//! 2. Threading: In-Reply-To/References matching a stored Message-ID; else the ticket tag
+//!    `[KC-2026-000123]` in the subject — but only when the sender is the ticket's contact or already
+//!    a participant. Anyone else gets a new ticket linked to the tagged one, and is told nothing about it.
+//! 3. A reply to a resolved ticket reopens it; after `reopen_days` it opens a new, linked ticket.
+//! 4. New tickets get an acknowledgement (outbox), unless the mail is automatic (auto-reply, bulk,
+//!    list, bounce), comes from one of our own addresses, or the sender hit the rate limit.
+
+use chrono::{Duration, NaiveDateTime};
+use serde_json::json;
+
+use super::parse::ParsedMail;
+use super::{OUTBOX_KIND, OutgoingMail};
+use crate::domain::{
+    Channel, MessageKind, Priority, QueueAccess, QueueId, Status, TenantId, TicketId, TicketNumber,
+};
+use crate::error::{Error, Result};
+use crate::store::tickets::{NewMessage, TicketChanges};
+use crate::store::{self, Conn};
+use crate::tickets::{OpenTicket, open_ticket};
+use crate::web::templates::Templates;
+
+/// Where a mail came from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The function mailbox (None for a plain import into a queue).
+    pub mailbox: Option<i64>,
+    /// The queue for new tickets.
+    pub queue: QueueId,
+    /// The address acknowledgements are sent from.
+    pub reply_from: String,
+    pub uidvalidity: i64,
+    /// IMAP UID; 0 for imports.
+    pub uid: i64,
+    /// "imap" or "import".
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub reopen_days: i64,
+    /// Acknowledgements per sender and hour.
+    pub ack_per_hour: i64,
+    pub public_url: String,
+}
+
+/// An attachment already written to the blob store.
+#[derive(Debug, Clone)]
+pub struct StoredAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// This IMAP message was stored before.
+    AlreadyStored,
+    /// The same Message-ID came through another mailbox; recorded on the stored message.
+    SameMessage { ticket: TicketNumber },
+    /// Added to an existing ticket.
+    Threaded {
+        ticket: TicketNumber,
+        reopened: bool,
+    },
+    /// A new ticket (linked to `linked` when it mentions or follows another).
+    NewTicket {
+        ticket: TicketNumber,
+        linked: Option<TicketNumber>,
+        acknowledged: bool,
+    },
+}
+
+fn tagged_number(subject: &str, prefix: &str) -> Option<TicketNumber> {
+    let mut rest = subject;
+    while let Some(start) = rest.find('[') {
+        let after = &rest[start + 1..];
+        if let Some(end) = after.find(']') {
+            if let Ok(n) = TicketNumber::parse(&after[..end]) {
+                if n.prefix() == prefix {
+                    return Some(n);
+                }
+            }
+            rest = &after[end..];
+        } else {
+            break;
+        }
+    }
+    None
+}
+
+/// "Re: Fråga [KC-2026-000001]" → "Fråga": the subject a new ticket gets.
+fn clean_subject(subject: &str) -> String {
+    let mut s = subject.trim();
+    loop {
+        let lower = s.to_lowercase();
+        let stripped = ["re:", "sv:", "aw:", "fw:", "fwd:", "vb:", "vs:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .map(|p| s[p.len()..].trim_start());
+        match stripped {
+            Some(rest) => s = rest,
+            None => break,
+        }
+    }
+    let s = s.trim();
+    if s.is_empty() {
+        "(ingen rubrik)".to_string()
+    } else {
+        s.chars().take(crate::tickets::MAX_SUBJECT).collect()
+    }
+}
+
+impl Policy {
+    pub fn from_settings(s: &crate::config::Settings) -> Policy {
+        Policy {
+            reopen_days: i64::from(s.mail.reopen_days),
+            ack_per_hour: i64::from(s.mail.ack_per_hour),
+            public_url: s.server.public_url.clone(),
+        }
+    }
+}
+
+/// A mail parsed and its bytes (raw source, attachments) written to the blob store: ready for
+/// `ingest` in a transaction.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub mail: ParsedMail,
+    pub raw_sha256: String,
+    pub attachments: Vec<StoredAttachment>,
+}
+
+/// Parse and store the bytes of one mail. Blob writes are idempotent (content-addressed), so a
+/// crash before the transaction commits leaves at most an unreferenced file.
+pub fn prepare(
+    raw: &[u8],
+    blobs: &store::blobs::BlobStore,
+    max_attachment_bytes: usize,
+) -> std::io::Result<Prepared> {
+    let mail = super::parse::parse(raw, max_attachment_bytes);
+    let raw_sha256 = blobs.put(raw)?;
+    let mut attachments = Vec::with_capacity(mail.attachments.len());
+    for a in &mail.attachments {
+        attachments.push(StoredAttachment {
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size: a.bytes.len() as i64,
+            sha256: blobs.put(&a.bytes)?,
+            inline: a.inline,
+            content_id: a.content_id.clone(),
+        });
+    }
+    Ok(Prepared {
+        mail,
+        raw_sha256,
+        attachments,
+    })
+}
+
+/// Store one mail. Call inside a write transaction; blobs (raw source, attachments) are written
+/// before, so nothing here can fail half-way outside the database.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest(
+    c: &mut Conn,
+    t: TenantId,
+    src: &Source,
+    raw_sha256: &str,
+    mail: &ParsedMail,
+    attachments: &[StoredAttachment],
+    policy: &Policy,
+    now: NaiveDateTime,
+) -> Result<Outcome> {
+    if src.uid > 0
+        && src.mailbox.is_some()
+        && store::mail::has_receipt(c, src.mailbox.unwrap_or(0), src.uidvalidity, src.uid)?
+    {
+        return Ok(Outcome::AlreadyStored);
+    }
+    let receipt = |c: &mut Conn, row: i64| {
+        store::mail::add_receipt(
+            c,
+            t,
+            store::mail::NewReceipt {
+                message_row: row,
+                mailbox: src.mailbox,
+                uidvalidity: src.uidvalidity,
+                uid: src.uid,
+                source: src.kind,
+                now,
+            },
+        )
+    };
+    if let Some(mid) = &mail.message_id {
+        if let Some((row, ticket_id, kind)) =
+            store::mail::find_by_message_ids(c, t, std::slice::from_ref(mid))?
+        {
+            if kind == "inbound" {
+                receipt(c, row)?;
+                let ticket = store::tickets::get(c, t, ticket_id)?;
+                store::tickets::insert_event(
+                    c,
+                    t,
+                    ticket_id,
+                    None,
+                    "mail_copy_received",
+                    &json!({ "message": row, "mailbox": src.mailbox }),
+                    now,
+                )?;
+                return Ok(Outcome::SameMessage {
+                    ticket: ticket.number,
+                });
+            }
+        }
+    }
+
+    let tenant = store::tenants::get(c, t)?;
+    let sender = mail.from.as_ref().map(|e| e.as_str().to_lowercase());
+    let contact = match &mail.from {
+        Some(e) => Some(store::contacts::find_or_create(
+            c,
+            t,
+            mail.from_name.as_deref(),
+            Some(e),
+            None,
+            "email",
+        )?),
+        None => None,
+    };
+
+    // 2. Threading.
+    let mut thread_ids = mail.in_reply_to.clone();
+    thread_ids.extend(mail.references.iter().cloned());
+    let mut existing: Option<TicketId> =
+        store::mail::find_by_message_ids(c, t, &thread_ids)?.map(|(_, tk, _)| tk);
+    let mut mention: Option<store::tickets::Ticket> = None;
+    if existing.is_none() {
+        if let Some(n) = tagged_number(&mail.subject, &tenant.ticket_prefix) {
+            if let Some(tagged) = store::tickets::by_number(c, t, &QueueAccess::All, &n)? {
+                let contact_email = match tagged.contact_id {
+                    Some(id) => store::contacts::get(c, t, id)?
+                        .and_then(|c| c.email)
+                        .map(|e| e.to_lowercase()),
+                    None => None,
+                };
+                let known = match &sender {
+                    Some(s) => {
+                        contact_email.as_deref() == Some(s.as_str())
+                            || store::mail::participants(c, t, tagged.id)?.contains(s)
+                    }
+                    None => false,
+                };
+                if known {
+                    existing = Some(tagged.id);
+                } else {
+                    mention = Some(tagged);
+                }
+            }
+        }
+    }
+
+    // 3. Reopen, or follow up in a new ticket when the old one was resolved long ago.
+    let mut follow_up_of: Option<store::tickets::Ticket> = None;
+    let mut reopened = false;
+    let target: Option<store::tickets::Ticket> = match existing {
+        Some(id) => {
+            let tk = store::tickets::get(c, t, id)?;
+            let long_ago = tk
+                .resolved_at
+                .or(tk.closed_at)
+                .is_some_and(|r| now - r > Duration::days(policy.reopen_days));
+            if matches!(tk.status, Status::Resolved | Status::Closed) && long_ago {
+                follow_up_of = Some(tk);
+                None
+            } else {
+                if tk.status != Status::Open && tk.status != Status::New {
+                    let mut ch = TicketChanges {
+                        status: Some(Status::Open),
+                        ..Default::default()
+                    };
+                    if matches!(tk.status, Status::Resolved | Status::Closed) {
+                        ch.resolved_at = Some(None);
+                        ch.closed_at = Some(None);
+                        reopened = true;
+                    }
+                    store::tickets::update(c, t, tk.id, &ch, now)?;
+                    store::tickets::insert_event(
+                        c,
+                        t,
+                        tk.id,
+                        None,
+                        if reopened {
+                            "reopened"
+                        } else {
+                            "status_changed"
+                        },
+                        &json!({ "from": tk.status, "to": Status::Open, "by": "citizen_reply" }),
+                        now,
+                    )?;
+                }
+                Some(tk)
+            }
+        }
+        None => None,
+    };
+
+    let is_new = target.is_none();
+    let ticket = match target {
+        Some(tk) => tk,
+        None => {
+            let queue = follow_up_of
+                .as_ref()
+                .map(|o| o.queue_id)
+                .unwrap_or(src.queue);
+            open_ticket(
+                c,
+                t,
+                OpenTicket {
+                    queue,
+                    subject: &clean_subject(&mail.subject),
+                    priority: Priority::Normal,
+                    channel: Channel::Email,
+                    contact_id: contact.as_ref().map(|c| c.id),
+                    mailbox: src.mailbox,
+                    actor: None,
+                    now,
+                },
+            )?
+        }
+    };
+    let linked = follow_up_of.as_ref().or(mention.as_ref());
+    if let Some(other) = linked {
+        let kind = if follow_up_of.is_some() {
+            "follow_up"
+        } else {
+            "mentions"
+        };
+        store::mail::link(c, t, ticket.id, other.id, kind, now)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            None,
+            "linked",
+            &json!({ "ticket": other.number, "kind": kind }),
+            now,
+        )?;
+    }
+
+    let msg = store::tickets::insert_message(
+        c,
+        t,
+        ticket.id,
+        NewMessage {
+            kind: MessageKind::Inbound,
+            author: None,
+            from_addr: sender.as_deref(),
+            to_addrs: &mail.to.join(", "),
+            cc_addrs: &mail.cc.join(", "),
+            subject: &mail.subject,
+            body_text: &mail.text,
+            body_html: mail.html.as_deref(),
+            message_id: mail.message_id.as_deref(),
+            in_reply_to: mail.in_reply_to.first().map(String::as_str),
+            references: (!mail.references.is_empty())
+                .then(|| mail.references.join(" "))
+                .as_deref(),
+            raw_sha256: Some(raw_sha256),
+            now,
+        },
+    )?;
+    receipt(c, msg.id)?;
+    for a in attachments {
+        store::tickets::insert_attachment(c, t, msg.id, a, now)?;
+    }
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket.id,
+        None,
+        "mail_received",
+        &json!({ "message": msg.id, "mailbox": src.mailbox, "automatic": mail.automatic, "problems": mail.problems }),
+        now,
+    )?;
+
+    if !is_new {
+        return Ok(Outcome::Threaded {
+            ticket: ticket.number,
+            reopened,
+        });
+    }
+
+    // 4. Acknowledge.
+    let acknowledged = match (&sender, mail.automatic) {
+        (Some(s), None) => {
+            let own = store::mail::own_addresses(c, t)?;
+            let recent = store::mail::acks_since(c, t, s, now - Duration::hours(1))?;
+            if own.contains(s) || s.eq_ignore_ascii_case(&src.reply_from) {
+                store::tickets::insert_event(
+                    c,
+                    t,
+                    ticket.id,
+                    None,
+                    "not_acknowledged",
+                    &json!({ "reason": "own_address" }),
+                    now,
+                )?;
+                false
+            } else if recent >= policy.ack_per_hour {
+                store::tickets::insert_event(
+                    c,
+                    t,
+                    ticket.id,
+                    None,
+                    "not_acknowledged",
+                    &json!({ "reason": "rate_limited" }),
+                    now,
+                )?;
+                false
+            } else {
+                acknowledge(
+                    c,
+                    t,
+                    &tenant.name,
+                    &ticket,
+                    s,
+                    contact.as_ref().and_then(|c| c.name.clone()),
+                    mail,
+                    src,
+                    now,
+                )?;
+                true
+            }
+        }
+        (_, Some(kind)) => {
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket.id,
+                None,
+                "not_acknowledged",
+                &json!({ "reason": "automatic", "kind": kind }),
+                now,
+            )?;
+            false
+        }
+        (None, None) => false,
+    };
+    Ok(Outcome::NewTicket {
+        ticket: ticket.number,
+        linked: linked.map(|l| l.number.clone()),
+        acknowledged,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn acknowledge(
+    c: &mut Conn,
+    t: TenantId,
+    tenant_name: &str,
+    ticket: &store::tickets::Ticket,
+    to: &str,
+    name: Option<String>,
+    mail: &ParsedMail,
+    src: &Source,
+    now: NaiveDateTime,
+) -> Result<()> {
+    let queue =
+        store::queues::lookup(c, t, ticket.queue_id.get())?.ok_or(Error::NotFound("queue"))?;
+    let data = json!({ "name": name, "number": ticket.number, "tenant": tenant_name, "queue": queue.name, "subject": ticket.subject });
+    let templates = Templates::get();
+    let text = match store::queues::ack_template(c, t, queue.id)? {
+        Some(custom) => templates.render_str(&custom, &data),
+        None => templates.render_text("mail/ack.sv", &data),
+    }
+    .map_err(|e| Error::Internal(format!("acknowledgement template: {e}")))?;
+    let subject = format!("Vi har tagit emot ditt ärende [{}]", ticket.number);
+    let message_id = super::new_message_id(&ticket.number, &src.reply_from);
+    let mut references = mail.references.clone();
+    references.extend(mail.message_id.clone());
+    let msg = store::tickets::insert_message(
+        c,
+        t,
+        ticket.id,
+        NewMessage {
+            kind: MessageKind::Outbound,
+            author: None,
+            from_addr: Some(&src.reply_from),
+            to_addrs: to,
+            cc_addrs: "",
+            subject: &subject,
+            body_text: &text,
+            body_html: None,
+            message_id: Some(&message_id),
+            in_reply_to: mail.message_id.as_deref(),
+            references: Some(&references.join(" ")),
+            raw_sha256: None,
+            now,
+        },
+    )?;
+    let out = OutgoingMail {
+        from: src.reply_from.clone(),
+        to: vec![to.to_string()],
+        subject,
+        text,
+        message_id: Some(message_id),
+        in_reply_to: mail.message_id.clone(),
+        references,
+        message_row: Some(msg.id),
+        mailbox: src.mailbox,
+        auto_submitted: true,
+    };
+    store::outbox::enqueue(
+        c,
+        t,
+        OUTBOX_KIND,
+        &serde_json::to_value(out).map_err(|e| Error::Internal(e.to_string()))?,
+        Some(ticket.id),
+        now,
+    )?;
+    store::mail::record_ack(c, t, to, ticket.id, now)?;
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket.id,
+        None,
+        "acknowledged",
+        &json!({ "to": to, "message": msg.id }),
+        now,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_tenants_tag_only() {
+        assert_eq!(
+            tagged_number("Re: Fråga [KC-2026-000123]", "KC")
+                .unwrap()
+                .to_string(),
+            "KC-2026-000123"
+        );
+        assert_eq!(
+            tagged_number("[VA-2026-000001] [KC-2026-000002]", "KC")
+                .unwrap()
+                .to_string(),
+            "KC-2026-000002"
+        );
+        assert!(tagged_number("Fråga KC-2026-000123", "KC").is_none());
+        assert!(tagged_number("[KC-2026-12] [", "KC").is_none());
+    }
+
+    #[test]
+    fn subjects_lose_reply_prefixes() {
+        assert_eq!(clean_subject("SV: Re: Vattenläcka"), "Vattenläcka");
+        assert_eq!(clean_subject("   "), "(ingen rubrik)");
+        assert_eq!(clean_subject("Fwd: Remiss"), "Remiss");
+    }
+}
