@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every check and test of Ärendo on this machine, installing and starting what the tests need
-# (a PostgreSQL server, Debian's chromium, Node.js for the browser tests), then fmt, clippy, the
+# (a PostgreSQL server, Dovecot for IMAP, Debian's chromium and Node.js for the browser tests), then fmt, clippy, the
 # Rust test suite — each integration scenario on SQLite and on PostgreSQL — and the browser tests.
 #
 #   ./scripts/test.sh            everything
@@ -24,8 +24,9 @@ need_pkgs() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# The build needs no system libraries (SQLite and libpq are compiled in); psql checks the test server.
-need_pkgs postgresql-client
+# The build needs no system libraries (SQLite and libpq are compiled in); psql checks the test server;
+# the mail tests start their own Dovecot (IMAP) instances.
+need_pkgs postgresql-client dovecot-imapd
 
 pg_ok() { psql "$1" -tAc 'select 1' >/dev/null 2>&1; }
 

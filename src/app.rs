@@ -73,6 +73,7 @@ impl Application {
             signer: Arc::new(Signer::new(&keys)),
             keys,
             settings: settings.clone(),
+            blobs: blobs.clone(),
         });
         let server = web::server(state, listener, settings.server.workers)?;
         tracing::info!(

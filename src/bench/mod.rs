@@ -6,6 +6,8 @@
 //! - `bench api`: 16 concurrent clients drive ticket create and ticket list through the JSON API,
 //!   on SQLite and (given a URL) PostgreSQL; prints requests/s and p50/p99 latency.
 
+pub mod dovecot;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

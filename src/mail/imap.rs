@@ -142,7 +142,7 @@ impl Intake {
             running.retain(|_, h| !h.is_finished());
             match self
                 .db
-                .read(|c| store::mail::enabled_mailboxes_all_tenants(c))
+                .read(store::mail::enabled_mailboxes_all_tenants)
                 .await
             {
                 Ok(list) => {
@@ -220,9 +220,22 @@ impl Intake {
         let mut session = connect(m, password.expose_secret()).await?;
         let caps = timed("CAPABILITY", session.capabilities()).await?;
         let (can_idle, can_move) = (caps.has_str("IDLE"), caps.has_str("MOVE"));
+        // Folder names are configured with "/" between levels; servers use their own delimiter
+        // ("." on Dovecot with Maildir, "/" on most others).
+        let delimiter = {
+            let mut names = timed("LIST", session.list(None, None)).await?;
+            let mut d = None;
+            while let Some(n) = names.next().await {
+                if let Ok(n) = n {
+                    d = n.delimiter().map(str::to_string);
+                }
+            }
+            d.unwrap_or_else(|| "/".into())
+        };
+        let processed = m.processed_folder.replace('/', &delimiter);
         if m.after_import == "move" {
             // Create the folder for processed mail; "already exists" is fine.
-            let _ = timed("CREATE", session.create(&m.processed_folder)).await;
+            let _ = timed("CREATE", session.create(&processed)).await;
         }
         loop {
             if !self
@@ -232,7 +245,7 @@ impl Intake {
             {
                 return Err(SyncError::LeaseLost);
             }
-            self.sync(t, m, &mut session, can_move).await?;
+            self.sync(t, m, &mut session, can_move, &processed).await?;
             if can_idle {
                 let mut idle = session.idle();
                 timed("IDLE", idle.init()).await?;
@@ -257,6 +270,7 @@ impl Intake {
         m: &Mailbox,
         session: &mut Session,
         can_move: bool,
+        processed: &str,
     ) -> Result<(), SyncError> {
         let selected = timed("SELECT", session.select(&m.folder)).await?;
         let uidvalidity = i64::from(selected.uid_validity.unwrap_or(0));
@@ -326,9 +340,9 @@ impl Intake {
                 let set = uid_set(&done);
                 if m.after_import == "move" {
                     if can_move {
-                        timed("MOVE", session.uid_mv(&set, &m.processed_folder)).await?;
+                        timed("MOVE", session.uid_mv(&set, processed)).await?;
                     } else {
-                        timed("COPY", session.uid_copy(&set, &m.processed_folder)).await?;
+                        timed("COPY", session.uid_copy(&set, processed)).await?;
                         let s = timed(
                             "STORE",
                             session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),

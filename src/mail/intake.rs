@@ -85,10 +85,10 @@ fn tagged_number(subject: &str, prefix: &str) -> Option<TicketNumber> {
     while let Some(start) = rest.find('[') {
         let after = &rest[start + 1..];
         if let Some(end) = after.find(']') {
-            if let Ok(n) = TicketNumber::parse(&after[..end]) {
-                if n.prefix() == prefix {
-                    return Some(n);
-                }
+            if let Ok(n) = TicketNumber::parse(&after[..end])
+                && n.prefix() == prefix
+            {
+                return Some(n);
             }
             rest = &after[end..];
         } else {
@@ -200,25 +200,25 @@ pub fn ingest(
         )
     };
     if let Some(mid) = &mail.message_id {
+        store::mail::lock_message_id(c, t, mid)?;
         if let Some((row, ticket_id, kind)) =
             store::mail::find_by_message_ids(c, t, std::slice::from_ref(mid))?
+            && kind == "inbound"
         {
-            if kind == "inbound" {
-                receipt(c, row)?;
-                let ticket = store::tickets::get(c, t, ticket_id)?;
-                store::tickets::insert_event(
-                    c,
-                    t,
-                    ticket_id,
-                    None,
-                    "mail_copy_received",
-                    &json!({ "message": row, "mailbox": src.mailbox }),
-                    now,
-                )?;
-                return Ok(Outcome::SameMessage {
-                    ticket: ticket.number,
-                });
-            }
+            receipt(c, row)?;
+            let ticket = store::tickets::get(c, t, ticket_id)?;
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket_id,
+                None,
+                "mail_copy_received",
+                &json!({ "message": row, "mailbox": src.mailbox }),
+                now,
+            )?;
+            return Ok(Outcome::SameMessage {
+                ticket: ticket.number,
+            });
         }
     }
 
@@ -242,28 +242,27 @@ pub fn ingest(
     let mut existing: Option<TicketId> =
         store::mail::find_by_message_ids(c, t, &thread_ids)?.map(|(_, tk, _)| tk);
     let mut mention: Option<store::tickets::Ticket> = None;
-    if existing.is_none() {
-        if let Some(n) = tagged_number(&mail.subject, &tenant.ticket_prefix) {
-            if let Some(tagged) = store::tickets::by_number(c, t, &QueueAccess::All, &n)? {
-                let contact_email = match tagged.contact_id {
-                    Some(id) => store::contacts::get(c, t, id)?
-                        .and_then(|c| c.email)
-                        .map(|e| e.to_lowercase()),
-                    None => None,
-                };
-                let known = match &sender {
-                    Some(s) => {
-                        contact_email.as_deref() == Some(s.as_str())
-                            || store::mail::participants(c, t, tagged.id)?.contains(s)
-                    }
-                    None => false,
-                };
-                if known {
-                    existing = Some(tagged.id);
-                } else {
-                    mention = Some(tagged);
-                }
+    if existing.is_none()
+        && let Some(n) = tagged_number(&mail.subject, &tenant.ticket_prefix)
+        && let Some(tagged) = store::tickets::by_number(c, t, &QueueAccess::All, &n)?
+    {
+        let contact_email = match tagged.contact_id {
+            Some(id) => store::contacts::get(c, t, id)?
+                .and_then(|c| c.email)
+                .map(|e| e.to_lowercase()),
+            None => None,
+        };
+        let known = match &sender {
+            Some(s) => {
+                contact_email.as_deref() == Some(s.as_str())
+                    || store::mail::participants(c, t, tagged.id)?.contains(s)
             }
+            None => false,
+        };
+        if known {
+            existing = Some(tagged.id);
+        } else {
+            mention = Some(tagged);
         }
     }
 

@@ -365,3 +365,18 @@ pub fn state(conn: &mut Conn, t: TenantId, mailbox: i64) -> StoreResult<Option<M
         .first(conn)
         .optional()?)
 }
+
+/// Serialise the intake of one Message-ID within a tenant until the transaction ends, so that the
+/// same mail arriving through two mailboxes at once (two workers, or two nodes) becomes one ticket.
+/// PostgreSQL: a transaction-scoped advisory lock. SQLite: writes are already serialised.
+pub fn lock_message_id(conn: &mut Conn, t: TenantId, message_id: &str) -> StoreResult<()> {
+    if let Conn::Pg(c) = conn {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{}\u{0}{}", t.get(), message_id).as_bytes());
+        let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(key)
+            .execute(c)?;
+    }
+    Ok(())
+}

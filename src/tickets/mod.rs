@@ -198,6 +198,9 @@ pub struct TicketDetail {
     pub ticket: Ticket,
     pub contact: Option<store::contacts::Contact>,
     pub messages: Vec<store::tickets::Message>,
+    pub attachments: Vec<store::tickets::AttachmentRow>,
+    /// Related tickets: (number, kind) — only those the actor may see.
+    pub links: Vec<(TicketNumber, String)>,
     pub events: Vec<store::tickets::Event>,
 }
 
@@ -215,8 +218,17 @@ pub async fn get(db: &Db, actor: &Actor, number: TicketNumber) -> Result<TicketD
             Some(id) => store::contacts::get(c, t, id)?,
             None => None,
         };
+        let mut links = vec![];
+        for (other, kind) in store::mail::links(c, t, ticket.id)? {
+            let o = store::tickets::get(c, t, other)?;
+            if access.allows(o.queue_id) {
+                links.push((o.number, kind));
+            }
+        }
         Ok(TicketDetail {
             messages: store::tickets::messages(c, t, ticket.id)?,
+            attachments: store::tickets::attachments(c, t, ticket.id)?,
+            links,
             events: store::tickets::events(c, t, ticket.id)?,
             contact,
             ticket,
@@ -526,4 +538,36 @@ pub async fn add_message(
         Ok(msg)
     })
     .await
+}
+
+/// An attachment's metadata and bytes, if its ticket is visible to the actor.
+pub async fn attachment(
+    db: &Db,
+    blobs: &store::blobs::BlobStore,
+    actor: &Actor,
+    number: TicketNumber,
+    id: i64,
+) -> Result<(store::tickets::AttachmentRow, Vec<u8>)> {
+    actor.require(Scope::TicketsRead)?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    let row = db
+        .read(move |c| -> Result<_> {
+            let ticket = find(c, t, &access, &number)?;
+            let a = store::tickets::attachment(c, t, &access, id)?
+                .ok_or(Error::NotFound("attachment"))?;
+            let owner = store::tickets::messages(c, t, ticket.id)?
+                .iter()
+                .any(|m| m.id == a.message_id);
+            if !owner {
+                return Err(Error::NotFound("attachment"));
+            }
+            Ok(a)
+        })
+        .await?;
+    let (blobs, sha) = (blobs.clone(), row.sha256.clone());
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::Internal(format!("attachment file: {e}")))?;
+    Ok((row, bytes))
 }

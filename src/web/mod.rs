@@ -28,6 +28,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keys: Arc<Keys>,
     pub signer: Arc<Signer>,
+    pub blobs: crate::store::blobs::BlobStore,
 }
 
 /// Content-Security-Policy: no inline scripts or styles, nothing from other origins.

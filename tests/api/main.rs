@@ -8,5 +8,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod isolation;
+mod mail;
 mod ops;
+mod smtp;
 mod tickets;

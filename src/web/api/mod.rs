@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(tickets::get)
             .service(tickets::update)
             .service(tickets::add_message)
+            .service(tickets::attachment)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError(Failure::Domain(
                     crate::error::Error::NotFound("route"),
