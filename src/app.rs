@@ -62,6 +62,9 @@ impl Application {
                 supervise_every: std::time::Duration::from_secs(u64::from(
                     settings.mail.imap_supervisor_seconds.max(1),
                 )),
+                lease: std::time::Duration::from_secs(u64::from(
+                    settings.mail.imap_lease_seconds.max(3),
+                )),
                 owner: node.clone(),
             });
         let listener = TcpListener::bind(settings.server.listen)

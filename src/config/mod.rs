@@ -119,6 +119,9 @@ pub struct Mail {
     /// How often each node looks for mailboxes no node is working.
     #[serde(default = "defaults::imap_supervisor_seconds")]
     pub imap_supervisor_seconds: u32,
+    /// A mailbox's lease: if the node working it dies, another takes over after this long.
+    #[serde(default = "defaults::imap_lease_seconds")]
+    pub imap_lease_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -210,6 +213,9 @@ mod defaults {
     }
     pub fn imap_supervisor_seconds() -> u32 {
         10
+    }
+    pub fn imap_lease_seconds() -> u32 {
+        60
     }
     pub fn log_format() -> String {
         "text".into()

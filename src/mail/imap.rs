@@ -29,7 +29,6 @@ use crate::store::blobs::BlobStore;
 use crate::store::mailboxes::Mailbox;
 use crate::store::{self, Db};
 
-const LEASE_SECS: i64 = 90;
 const BATCH: usize = 250;
 const NET_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -46,6 +45,8 @@ pub struct Intake {
     pub max_attachment_bytes: usize,
     pub poll: Duration,
     pub supervise_every: Duration,
+    /// How long a lease lasts; renewed every third of it.
+    pub lease: Duration,
     pub owner: String,
 }
 
@@ -165,7 +166,7 @@ impl Intake {
     }
 
     async fn lease(&self, t: TenantId, mailbox: i64) -> Result<bool, store::StoreError> {
-        let owner = self.owner.clone();
+        let (owner, lease) = (self.owner.clone(), self.lease);
         self.db
             .write(move |c| {
                 let now = store::now();
@@ -176,7 +177,8 @@ impl Intake {
                         mailbox,
                         &owner,
                         now,
-                        now + chrono::Duration::seconds(LEASE_SECS),
+                        now + chrono::Duration::from_std(lease)
+                            .unwrap_or(chrono::Duration::seconds(60)),
                     )?
                     .is_some(),
                 )
@@ -249,7 +251,7 @@ impl Intake {
             if can_idle {
                 let mut idle = session.idle();
                 timed("IDLE", idle.init()).await?;
-                let wait = self.poll.min(Duration::from_secs(LEASE_SECS as u64 / 3));
+                let wait = self.poll.min(self.lease / 3);
                 let (fut, _stop) = idle.wait_with_timeout(wait);
                 match fut.await? {
                     IdleResponse::NewData(_)
@@ -258,7 +260,7 @@ impl Intake {
                 }
                 session = timed("DONE", idle.done()).await?;
             } else {
-                tokio::time::sleep(self.poll.min(Duration::from_secs(LEASE_SECS as u64 / 3))).await;
+                tokio::time::sleep(self.poll.min(self.lease / 3)).await;
                 timed("NOOP", session.noop()).await?;
             }
         }

@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod crash;
 mod isolation;
 mod mail;
 mod ops;
