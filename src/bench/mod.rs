@@ -7,6 +7,7 @@
 //!   on SQLite and (given a URL) PostgreSQL; prints requests/s and p50/p99 latency.
 
 pub mod dovecot;
+mod ingest;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -50,6 +51,23 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Mail from a real IMAP server (Dovecot, started here) into durable tickets.
+    Ingest {
+        #[arg(long, default_value_t = 5000)]
+        messages: usize,
+        /// sqlite, postgres or both.
+        #[arg(long, default_value = "both")]
+        backend: String,
+        #[arg(
+            long,
+            env = "ARENDO_BENCH_PG_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        pg_url: String,
+        /// Mails appended one at a time for the latency figures.
+        #[arg(long, default_value_t = 100)]
+        latency_samples: usize,
+    },
 }
 
 pub fn run(cmd: BenchCmd, _settings: Settings) -> anyhow::Result<()> {
@@ -58,24 +76,38 @@ pub fn run(cmd: BenchCmd, _settings: Settings) -> anyhow::Result<()> {
         .build()?;
     match cmd {
         BenchCmd::Startup { runs } => rt.block_on(startup(runs)),
+        BenchCmd::Ingest {
+            messages,
+            backend,
+            pg_url,
+            latency_samples,
+        } => {
+            for b in backends(&backend)? {
+                rt.block_on(ingest::run(b, &pg_url, messages, latency_samples))?;
+            }
+            Ok(())
+        }
         BenchCmd::Api {
             backend,
             pg_url,
             clients,
             seconds,
         } => {
-            let which: Vec<&str> = match backend.as_str() {
-                "both" => vec!["sqlite", "postgres"],
-                "sqlite" => vec!["sqlite"],
-                "postgres" => vec!["postgres"],
-                other => bail!("--backend must be sqlite, postgres or both (got {other})"),
-            };
-            for b in which {
+            for b in backends(&backend)? {
                 rt.block_on(api(b, &pg_url, clients, Duration::from_secs(seconds)))?;
             }
             Ok(())
         }
     }
+}
+
+fn backends(which: &str) -> anyhow::Result<Vec<&'static str>> {
+    Ok(match which {
+        "both" => vec!["sqlite", "postgres"],
+        "sqlite" => vec!["sqlite"],
+        "postgres" => vec!["postgres"],
+        other => bail!("--backend must be sqlite, postgres or both (got {other})"),
+    })
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -101,6 +133,15 @@ fn spawn_server(
     db_url: Option<&str>,
     key_hex: &str,
 ) -> anyhow::Result<(Server, Instant)> {
+    spawn_server_with(data_dir, db_url, key_hex, &[])
+}
+
+fn spawn_server_with(
+    data_dir: &Path,
+    db_url: Option<&str>,
+    key_hex: &str,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<(Server, Instant)> {
     let port = free_port()?;
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("serve")
@@ -115,6 +156,9 @@ fn spawn_server(
         .stderr(Stdio::inherit());
     if let Some(u) = db_url {
         cmd.env("ARENDO_DATABASE__URL", u);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
     }
     let started = Instant::now();
     let child = cmd.spawn().context("cannot start the arendo binary")?;
