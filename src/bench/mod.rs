@@ -151,7 +151,10 @@ fn spawn_server_with(
         .env("ARENDO_DEMO", "false")
         .env("ARENDO_SECRET_KEY", key_hex)
         .env("ARENDO_LOG__LEVEL", "warn")
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("ARENDO_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     if let Some(u) = db_url {

@@ -817,6 +817,7 @@ fn mail_cmd(cmd: MailCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
                 let raw =
                     std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
                 let p = intake::prepare(&raw, &blobs, max)?;
+                blobs.sync()?;
                 let (src, policy) = (src.clone(), policy.clone());
                 let outcome = db.write_blocking(move |c| {
                     intake::ingest(

@@ -294,7 +294,12 @@ impl Settings {
             let Some(rest) = name.strip_prefix("ARENDO_") else {
                 continue;
             };
-            if rest == "CONFIG" || rest.starts_with("TEST_") || rest.is_empty() {
+            // ARENDO_TEST_* and ARENDO_BENCH_* belong to the test suite and the benchmarks.
+            if rest == "CONFIG"
+                || rest.starts_with("TEST_")
+                || rest.starts_with("BENCH_")
+                || rest.is_empty()
+            {
                 continue;
             }
             let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
@@ -405,6 +410,7 @@ mod tests {
                 ("ARENDO_SERVER__LISTEN", "127.0.0.1:9100"),
                 ("ARENDO_DATABASE__URL", "postgres://a@b/c"),
                 ("ARENDO_DEMO", "false"),
+                ("ARENDO_BENCH_PG_URL", "postgres://x@y/z"),
                 ("HOME", "/root"),
             ]),
         )

@@ -389,15 +389,21 @@ impl Intake {
         if fetched.is_empty() {
             return Ok(vec![]);
         }
+        let started = std::time::Instant::now();
+        let n = fetched.len();
         let (blobs, max) = (self.blobs.clone(), self.max_attachment_bytes);
         let prepared: Vec<(i64, Prepared)> = tokio::task::spawn_blocking(move || {
-            fetched
+            let prepared = fetched
                 .into_iter()
                 .map(|(uid, raw)| intake::prepare(&raw, &blobs, max).map(|p| (uid, p)))
-                .collect::<std::io::Result<Vec<_>>>()
+                .collect::<std::io::Result<Vec<_>>>()?;
+            // One flush for the whole batch, before the transaction that refers to the blobs.
+            blobs.sync()?;
+            Ok::<_, std::io::Error>(prepared)
         })
         .await
         .map_err(|e| SyncError::Db(e.to_string()))??;
+        let prepared_in = started.elapsed();
         let src = Source {
             mailbox: Some(m.id),
             queue: QueueId::from_db(m.queue_id),
@@ -436,6 +442,16 @@ impl Intake {
             .map_err(|e| match e {
                 crate::error::Error::Conflict(_) => SyncError::LeaseLost,
                 other => SyncError::Db(other.to_string()),
+            })
+            .inspect(|stored| {
+                tracing::info!(
+                    mailbox = %m.address,
+                    fetched = n,
+                    stored = stored.len(),
+                    parse_ms = prepared_in.as_millis() as u64,
+                    total_ms = started.elapsed().as_millis() as u64,
+                    "mail batch committed"
+                )
             })
     }
 }

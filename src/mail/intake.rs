@@ -139,22 +139,23 @@ pub struct Prepared {
     pub attachments: Vec<StoredAttachment>,
 }
 
-/// Parse and store the bytes of one mail. Blob writes are idempotent (content-addressed), so a
-/// crash before the transaction commits leaves at most an unreferenced file.
+/// Parse one mail and stage its bytes in the blob store. Blob writes are idempotent
+/// (content-addressed), so a crash before the transaction commits leaves at most an unreferenced
+/// file. Call `BlobStore::sync` before committing what refers to them.
 pub fn prepare(
     raw: &[u8],
     blobs: &store::blobs::BlobStore,
     max_attachment_bytes: usize,
 ) -> std::io::Result<Prepared> {
     let mail = super::parse::parse(raw, max_attachment_bytes);
-    let raw_sha256 = blobs.put(raw)?;
+    let raw_sha256 = blobs.stage(raw)?;
     let mut attachments = Vec::with_capacity(mail.attachments.len());
     for a in &mail.attachments {
         attachments.push(StoredAttachment {
             filename: a.filename.clone(),
             content_type: a.content_type.clone(),
             size: a.bytes.len() as i64,
-            sha256: blobs.put(&a.bytes)?,
+            sha256: blobs.stage(&a.bytes)?,
             inline: a.inline,
             content_id: a.content_id.clone(),
         });

@@ -25,8 +25,17 @@ impl BlobStore {
         Some(self.root.join(&sha256_hex[..2]).join(&sha256_hex[2..]))
     }
 
-    /// Store `bytes` durably (written to a temp file, fsynced, renamed) and return its SHA-256.
+    /// Store `bytes` durably and return its SHA-256.
     pub fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        let hash = self.stage(bytes)?;
+        self.sync()?;
+        Ok(hash)
+    }
+
+    /// Write `bytes` (temp file, then rename) without waiting for the disk; call `sync` before
+    /// anything that refers to the blob is committed. Staging many blobs and syncing once is what
+    /// makes batched mail intake fast.
+    pub fn stage(&self, bytes: &[u8]) -> std::io::Result<String> {
         let hash = hex::encode(Sha256::digest(bytes));
         let path = self.path_of(&hash).expect("sha256 hex is valid");
         if path.exists() {
@@ -36,9 +45,25 @@ impl BlobStore {
         std::fs::create_dir_all(dir)?;
         let mut tmp = tempfile_in(dir)?;
         tmp.1.write_all(bytes)?;
-        tmp.1.sync_all()?;
         std::fs::rename(&tmp.0, &path)?;
         Ok(hash)
+    }
+
+    /// Make every staged blob (contents and directory entries) durable: one `syncfs` of the
+    /// blob store's file system.
+    pub fn sync(&self) -> std::io::Result<()> {
+        let dir = std::fs::File::open(&self.root)?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
+            if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        dir.sync_all()?;
+        Ok(())
     }
 
     pub fn get(&self, sha256_hex: &str) -> std::io::Result<Vec<u8>> {

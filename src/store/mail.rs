@@ -406,3 +406,12 @@ pub fn created_at_of(conn: &mut Conn, message_id: &str) -> StoreResult<Option<Na
         .first(conn)
         .optional()?)
 }
+
+/// Inbound messages stored with exactly this timestamp (one intake batch shares it; bench).
+pub fn inbound_count_at(conn: &mut Conn, at: NaiveDateTime) -> StoreResult<i64> {
+    Ok(messages::table
+        .filter(messages::kind.eq("inbound"))
+        .filter(messages::created_at.eq(at))
+        .count()
+        .get_result(conn)?)
+}
