@@ -828,6 +828,7 @@ fn mail_cmd(cmd: MailCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
                         &p.mail,
                         &p.attachments,
                         &policy,
+                        &mut intake::Cache::default(),
                         store::now(),
                     )
                 })?;

@@ -303,6 +303,14 @@ impl Intake {
             .filter(|u| m.after_import == "move" || *u > last_uid)
             .collect();
         uids.sort_unstable();
+        // A pipeline: while batch i is parsed and committed (in a task), batch i+1 is fetched and
+        // batch i-1 is flagged/moved. Commits stay in order: batch i starts only after i-1 committed.
+        type Pending = (
+            Vec<i64>,
+            Vec<i64>,
+            tokio::task::JoinHandle<Result<Vec<i64>, SyncError>>,
+        );
+        let mut pending: Option<Pending> = None;
         for chunk in uids.chunks(BATCH) {
             let chunk_v = chunk.to_vec();
             let known = self
@@ -331,35 +339,25 @@ impl Intake {
                     }
                 }
             }
-            let stored = self.store_batch(t, m, uidvalidity, fetched).await?;
-            // Everything stored (now or before) may now be flagged or moved on the server.
-            let done: Vec<i64> = chunk
-                .iter()
-                .copied()
-                .filter(|u| known.contains(u) || stored.contains(u))
-                .collect();
-            if !done.is_empty() {
-                let set = uid_set(&done);
-                if m.after_import == "move" {
-                    if can_move {
-                        timed("MOVE", session.uid_mv(&set, processed)).await?;
-                    } else {
-                        timed("COPY", session.uid_copy(&set, processed)).await?;
-                        let s = timed(
-                            "STORE",
-                            session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),
-                        )
-                        .await?;
-                        let _: Vec<_> = s.collect().await;
-                        let e = timed("EXPUNGE", session.expunge()).await?;
-                        let _: Vec<_> = e.collect().await;
-                    }
-                } else {
-                    let s =
-                        timed("STORE", session.uid_store(&set, "+FLAGS.SILENT (\\Seen)")).await?;
-                    let _: Vec<_> = s.collect().await;
+            let previous = match pending.take() {
+                Some((c, k, h)) => {
+                    Some((c, k, h.await.map_err(|e| SyncError::Db(e.to_string()))??))
                 }
+                None => None,
+            };
+            let (me, mbox) = (self.clone(), m.clone());
+            let handle =
+                tokio::spawn(async move { me.store_batch(t, &mbox, uidvalidity, fetched).await });
+            pending = Some((chunk.to_vec(), known, handle));
+            if let Some((c, k, stored)) = previous {
+                self.finish(session, m, can_move, processed, &c, &k, &stored)
+                    .await?;
             }
+        }
+        if let Some((c, k, h)) = pending.take() {
+            let stored = h.await.map_err(|e| SyncError::Db(e.to_string()))??;
+            self.finish(session, m, can_move, processed, &c, &k, &stored)
+                .await?;
         }
         // Record the position (also when nothing was new) so the UIDVALIDITY is known.
         let max_seen = uids.iter().copied().max().unwrap_or(last_uid).max(last_uid);
@@ -373,6 +371,48 @@ impl Intake {
             .map_err(|e| SyncError::Db(e.to_string()))?;
         if !ok {
             return Err(SyncError::LeaseLost);
+        }
+        Ok(())
+    }
+
+    /// After a batch committed: flag or move everything of it that is stored (now or before).
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        session: &mut Session,
+        m: &Mailbox,
+        can_move: bool,
+        processed: &str,
+        chunk: &[i64],
+        known: &[i64],
+        stored: &[i64],
+    ) -> Result<(), SyncError> {
+        let done: Vec<i64> = chunk
+            .iter()
+            .copied()
+            .filter(|u| known.contains(u) || stored.contains(u))
+            .collect();
+        if done.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(&done);
+        if m.after_import == "move" {
+            if can_move {
+                timed("MOVE", session.uid_mv(&set, processed)).await?;
+            } else {
+                timed("COPY", session.uid_copy(&set, processed)).await?;
+                let s = timed(
+                    "STORE",
+                    session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),
+                )
+                .await?;
+                let _: Vec<_> = s.collect().await;
+                let e = timed("EXPUNGE", session.expunge()).await?;
+                let _: Vec<_> = e.collect().await;
+            }
+        } else {
+            let s = timed("STORE", session.uid_store(&set, "+FLAGS.SILENT (\\Seen)")).await?;
+            let _: Vec<_> = s.collect().await;
         }
         Ok(())
     }
@@ -393,10 +433,34 @@ impl Intake {
         let n = fetched.len();
         let (blobs, max) = (self.blobs.clone(), self.max_attachment_bytes);
         let prepared: Vec<(i64, Prepared)> = tokio::task::spawn_blocking(move || {
-            let prepared = fetched
-                .into_iter()
-                .map(|(uid, raw)| intake::prepare(&raw, &blobs, max).map(|p| (uid, p)))
-                .collect::<std::io::Result<Vec<_>>>()?;
+            // Parse on every core: split the batch, keep the order.
+            let threads = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4);
+            let per = fetched.len().div_ceil(threads).max(1);
+            let prepared = std::thread::scope(|scope| {
+                let handles: Vec<_> = fetched
+                    .chunks(per)
+                    .map(|part| {
+                        let blobs = &blobs;
+                        scope.spawn(move || {
+                            part.iter()
+                                .map(|(uid, raw)| {
+                                    intake::prepare(raw, blobs, max).map(|p| (*uid, p))
+                                })
+                                .collect::<std::io::Result<Vec<_>>>()
+                        })
+                    })
+                    .collect();
+                let mut all = Vec::with_capacity(fetched.len());
+                for h in handles {
+                    all.extend(
+                        h.join()
+                            .map_err(|_| std::io::Error::other("mail parser thread panicked"))??,
+                    );
+                }
+                Ok::<_, std::io::Error>(all)
+            })?;
             // One flush for the whole batch, before the transaction that refers to the blobs.
             blobs.sync()?;
             Ok::<_, std::io::Error>(prepared)
@@ -418,10 +482,21 @@ impl Intake {
             .write(move |c| -> Result<Vec<i64>, crate::error::Error> {
                 let now = store::now();
                 let mut stored = vec![];
+                let mut cache = intake::Cache::default();
                 for (uid, p) in &prepared {
                     let src = Source { uid: *uid, ..src.clone() };
                     let r = diesel::Connection::transaction(c, |c| {
-                        intake::ingest(c, t, &src, &p.raw_sha256, &p.mail, &p.attachments, &policy, now)
+                        intake::ingest(
+                            c,
+                            t,
+                            &src,
+                            &p.raw_sha256,
+                            &p.mail,
+                            &p.attachments,
+                            &policy,
+                            &mut cache,
+                            now,
+                        )
                     });
                     match r {
                         Ok(outcome) => {

@@ -23,7 +23,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::store::tickets::{NewMessage, TicketChanges};
 use crate::store::{self, Conn};
-use crate::tickets::{OpenTicket, open_ticket};
+use crate::tickets::{OpenTicket, open_ticket_with_prefix};
 use crate::web::templates::Templates;
 
 /// Where a mail came from.
@@ -167,6 +167,41 @@ pub fn prepare(
     })
 }
 
+/// What a batch of mails of one tenant reads again and again: looked up once per batch.
+#[derive(Debug, Default)]
+pub struct Cache {
+    tenant: Option<store::tenants::Tenant>,
+    own_addresses: Option<Vec<String>>,
+    /// queue id → (name, own acknowledgement template)
+    queues: std::collections::HashMap<i64, (String, Option<String>)>,
+}
+
+impl Cache {
+    fn tenant(&mut self, c: &mut Conn, t: TenantId) -> Result<store::tenants::Tenant> {
+        if self.tenant.is_none() {
+            self.tenant = Some(store::tenants::get(c, t)?);
+        }
+        Ok(self.tenant.clone().expect("just set"))
+    }
+
+    fn own(&mut self, c: &mut Conn, t: TenantId) -> Result<&[String]> {
+        if self.own_addresses.is_none() {
+            self.own_addresses = Some(store::mail::own_addresses(c, t)?);
+        }
+        Ok(self.own_addresses.as_deref().expect("just set"))
+    }
+
+    fn queue(&mut self, c: &mut Conn, t: TenantId, q: QueueId) -> Result<(String, Option<String>)> {
+        if let Some(v) = self.queues.get(&q.get()) {
+            return Ok(v.clone());
+        }
+        let queue = store::queues::lookup(c, t, q.get())?.ok_or(Error::NotFound("queue"))?;
+        let v = (queue.name, store::queues::ack_template(c, t, q)?);
+        self.queues.insert(q.get(), v.clone());
+        Ok(v)
+    }
+}
+
 /// Store one mail. Call inside a write transaction; blobs (raw source, attachments) are written
 /// before, so nothing here can fail half-way outside the database.
 #[allow(clippy::too_many_arguments)]
@@ -178,6 +213,7 @@ pub fn ingest(
     mail: &ParsedMail,
     attachments: &[StoredAttachment],
     policy: &Policy,
+    cache: &mut Cache,
     now: NaiveDateTime,
 ) -> Result<Outcome> {
     if src.uid > 0
@@ -223,7 +259,7 @@ pub fn ingest(
         }
     }
 
-    let tenant = store::tenants::get(c, t)?;
+    let tenant = cache.tenant(c, t)?;
     let sender = mail.from.as_ref().map(|e| e.as_str().to_lowercase());
     let contact = match &mail.from {
         Some(e) => Some(store::contacts::find_or_create(
@@ -320,9 +356,10 @@ pub fn ingest(
                 .as_ref()
                 .map(|o| o.queue_id)
                 .unwrap_or(src.queue);
-            open_ticket(
+            open_ticket_with_prefix(
                 c,
                 t,
+                &tenant.ticket_prefix,
                 OpenTicket {
                     queue,
                     subject: &clean_subject(&mail.subject),
@@ -401,9 +438,9 @@ pub fn ingest(
     // 4. Acknowledge.
     let acknowledged = match (&sender, mail.automatic) {
         (Some(s), None) => {
-            let own = store::mail::own_addresses(c, t)?;
+            let own = cache.own(c, t)?.contains(s);
             let recent = store::mail::acks_since(c, t, s, now - Duration::hours(1))?;
-            if own.contains(s) || s.eq_ignore_ascii_case(&src.reply_from) {
+            if own || s.eq_ignore_ascii_case(&src.reply_from) {
                 store::tickets::insert_event(
                     c,
                     t,
@@ -426,10 +463,12 @@ pub fn ingest(
                 )?;
                 false
             } else {
+                let queue = cache.queue(c, t, ticket.queue_id)?;
                 acknowledge(
                     c,
                     t,
                     &tenant.name,
+                    queue,
                     &ticket,
                     s,
                     contact.as_ref().and_then(|c| c.name.clone()),
@@ -466,6 +505,7 @@ fn acknowledge(
     c: &mut Conn,
     t: TenantId,
     tenant_name: &str,
+    (queue_name, custom_template): (String, Option<String>),
     ticket: &store::tickets::Ticket,
     to: &str,
     name: Option<String>,
@@ -473,11 +513,9 @@ fn acknowledge(
     src: &Source,
     now: NaiveDateTime,
 ) -> Result<()> {
-    let queue =
-        store::queues::lookup(c, t, ticket.queue_id.get())?.ok_or(Error::NotFound("queue"))?;
-    let data = json!({ "name": name, "number": ticket.number, "tenant": tenant_name, "queue": queue.name, "subject": ticket.subject });
+    let data = json!({ "name": name, "number": ticket.number, "tenant": tenant_name, "queue": queue_name, "subject": ticket.subject });
     let templates = Templates::get();
-    let text = match store::queues::ack_template(c, t, queue.id)? {
+    let text = match custom_template {
         Some(custom) => templates.render_str(&custom, &data),
         None => templates.render_text("mail/ack.sv", &data),
     }

@@ -161,9 +161,19 @@ pub struct OpenTicket<'a> {
 /// every channel (API, agent, mail intake).
 pub fn open_ticket(c: &mut Conn, t: TenantId, o: OpenTicket<'_>) -> Result<Ticket> {
     let tenant = store::tenants::get(c, t)?;
+    open_ticket_with_prefix(c, t, &tenant.ticket_prefix, o)
+}
+
+/// `open_ticket` for callers that already know the tenant's ticket prefix (batch intake).
+pub fn open_ticket_with_prefix(
+    c: &mut Conn,
+    t: TenantId,
+    prefix: &str,
+    o: OpenTicket<'_>,
+) -> Result<Ticket> {
     let year = o.now.year();
     let seq = store::tickets::next_sequence(c, t, year)?;
-    let number = TicketNumber::new(&tenant.ticket_prefix, year, seq)?;
+    let number = TicketNumber::new(prefix, year, seq)?;
     let ticket = store::tickets::insert(
         c,
         t,

@@ -29,7 +29,23 @@ fn count(url: &str, sql: &str) -> i64 {
     }
 }
 
-fn serve(app: &TestApp) -> Child {
+/// A server process that is killed (SIGKILL) and reaped when dropped, also when a test fails.
+struct Proc(Child);
+
+impl Proc {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn serve(app: &TestApp) -> Proc {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -51,6 +67,7 @@ fn serve(app: &TestApp) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Proc)
         .unwrap()
 }
 
@@ -93,8 +110,7 @@ async fn killed_mid_import_loses_nothing_and_duplicates_nothing(b: Backend) {
     let at_kill = loop {
         let n = count(&url, inbound);
         if n > 0 {
-            first.kill().unwrap(); // SIGKILL
-            first.wait().unwrap();
+            first.kill(); // SIGKILL
             break count(&url, inbound);
         }
         assert!(Instant::now() < deadline, "nothing was imported");
@@ -118,8 +134,7 @@ async fn killed_mid_import_loses_nothing_and_duplicates_nothing(b: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     assert_eq!(count(&url, inbound), 500, "exactly 500 messages");
     assert_eq!(
         count(
