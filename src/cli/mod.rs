@@ -552,64 +552,27 @@ fn mailbox_cmd(cmd: MailboxCmd, db: &Db, settings: &Settings) -> anyhow::Result<
                 processed_folder,
                 reply_from,
             } = *add;
-            let address =
-                EmailAddress::parse(&address).map_err(|e| anyhow!("--address: {}", e.reason))?;
-            let reply_from = match reply_from {
-                Some(r) => {
-                    EmailAddress::parse(&r).map_err(|e| anyhow!("--reply-from: {}", e.reason))?
-                }
-                None => address.clone(),
-            };
-            let port = match (imap_port, tls.as_str()) {
-                (Some(p), _) => p,
-                (None, "implicit") => 993,
-                (None, "starttls" | "plain") => 143,
-                (None, other) => bail!("--tls must be implicit, starttls or plain (got {other})"),
-            };
-            if !["implicit", "starttls", "plain"].contains(&tls.as_str()) {
-                bail!("--tls must be implicit, starttls or plain (got {tls})");
-            }
-            if tls == "plain" && !is_loopback(&imap_host) {
-                bail!(
-                    "--tls plain is only allowed for an IMAP server on this host (127.0.0.1/localhost)"
-                );
-            }
-            if !["move", "seen"].contains(&after_import.as_str()) {
-                bail!("--after-import must be move or seen (got {after_import})");
-            }
-            if imap_host.trim().is_empty() {
-                bail!("--imap-host is empty");
-            }
             eprintln!("IMAP password (one line on standard input):");
             let mut pw = String::new();
             std::io::stdin().read_line(&mut pw)?;
-            let pw = pw.trim_end_matches(['\n', '\r']);
-            if pw.is_empty() {
-                bail!("the IMAP password is empty");
-            }
+            let spec = crate::mail::mailboxes::MailboxSpec {
+                address,
+                queue,
+                imap_host,
+                imap_port,
+                tls,
+                imap_user,
+                password: pw.trim_end_matches(['\n', '\r']).to_string(),
+                folder,
+                after_import,
+                processed_folder,
+                reply_from,
+                smtp: None,
+            };
             let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
-            let sealed = keys.seal(pw);
-            let user = imap_user.unwrap_or_else(|| address.to_string());
             let m = db.write_blocking(move |c| -> Result<_, Error> {
                 let tid = tenant(c, &t.tenant)?;
-                let q = store::queues::by_slug(c, tid, &queue)?.ok_or(Error::NotFound("queue"))?;
-                Ok(store::mailboxes::create(
-                    c,
-                    tid,
-                    store::mailboxes::NewMailbox {
-                        address: address.as_str(),
-                        queue: q.id,
-                        imap_host: imap_host.trim(),
-                        imap_port: port,
-                        imap_tls: &tls,
-                        imap_user: &user,
-                        imap_password_enc: &sealed,
-                        folder: &folder,
-                        after_import: &after_import,
-                        processed_folder: &processed_folder,
-                        reply_from: reply_from.as_str(),
-                    },
-                )?)
+                crate::mail::mailboxes::add(c, &keys, tid, spec)
             })?;
             println!(
                 "added mailbox {} (id {}) → {}:{} {}",
@@ -642,14 +605,6 @@ fn mailbox_cmd(cmd: MailboxCmd, db: &Db, settings: &Settings) -> anyhow::Result<
         }
     }
     Ok(())
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
 }
 
 fn token_cmd(cmd: TokenCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
@@ -722,33 +677,26 @@ fn smtp_json(a: &SmtpArgs, settings: &Settings) -> anyhow::Result<Option<String>
     let host = a
         .host
         .clone()
-        .filter(|h| !h.trim().is_empty())
         .ok_or_else(|| anyhow!("--host is required (or --clear)"))?;
-    let tls = match a.tls.as_str() {
-        "none" => crate::config::SmtpTls::None,
-        "starttls" => crate::config::SmtpTls::Starttls,
-        "implicit" => crate::config::SmtpTls::Implicit,
-        other => bail!("--tls must be none, starttls or implicit (got {other})"),
-    };
-    if tls == crate::config::SmtpTls::None && !is_loopback(&host) {
-        bail!("--tls none is only allowed for an SMTP relay on this host");
-    }
-    let password_enc = if a.password_stdin {
+    let password = if a.password_stdin {
         eprintln!("SMTP password (one line on standard input):");
         let mut pw = String::new();
         std::io::stdin().read_line(&mut pw)?;
-        let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
-        Some(keys.seal(pw.trim_end_matches(['\n', '\r'])))
+        Some(pw.trim_end_matches(['\n', '\r']).to_string())
     } else {
         None
     };
-    let profile = crate::mail::SmtpProfile {
+    let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+    let spec = crate::mail::mailboxes::SmtpSpec {
         host,
         port: a.port,
-        tls,
+        tls: a.tls.clone(),
         user: a.user.clone(),
-        password_enc,
+        password,
     };
+    let profile = spec
+        .into_profile(&keys)
+        .map_err(|e| anyhow!("--{}: {}", e.field.trim_start_matches("smtp."), e.reason))?;
     Ok(Some(serde_json::to_string(&profile)?))
 }
 

@@ -16,6 +16,7 @@ use crate::outbox::DeliveryError;
 
 pub mod imap;
 pub mod intake;
+pub mod mailboxes;
 pub mod parse;
 
 pub const OUTBOX_KIND: &str = "mail";

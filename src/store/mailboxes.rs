@@ -25,6 +25,8 @@ pub struct Mailbox {
     pub reply_from: String,
     pub enabled: bool,
     pub created_at: NaiveDateTime,
+    /// The mailbox's own SMTP settings (JSON, password sealed), if any.
+    pub smtp: Option<String>,
 }
 
 pub struct NewMailbox<'a> {
@@ -81,4 +83,15 @@ pub fn get(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<Option<Mailbox>
         .select(Mailbox::as_select())
         .first(conn)
         .optional()?)
+}
+
+pub fn set_smtp(conn: &mut Conn, t: TenantId, id: i64, json: Option<&str>) -> StoreResult<()> {
+    diesel::update(
+        mailboxes::table
+            .filter(mailboxes::tenant_id.eq(t.get()))
+            .filter(mailboxes::id.eq(id)),
+    )
+    .set(mailboxes::smtp.eq(json))
+    .execute(conn)?;
+    Ok(())
 }

@@ -717,3 +717,104 @@ async fn import_dir_uses_the_same_pipeline(b: Backend) {
     );
 }
 both_backends!(import_dir_uses_the_same_pipeline);
+
+/// An admin adds a function mailbox through the API; it is fetched at once, its password is
+/// never shown, agents may not manage mailboxes, and another tenant cannot see it.
+async fn admin_adds_a_mailbox_through_the_api(b: Backend) {
+    let w = World::new(b).await;
+    let api = reqwest::Client::new();
+    let body = json!({
+        "address": "kontakt@test.local", "queue": "va", "imap_host": "127.0.0.1",
+        "imap_port": w.imap.port, "tls": "plain", "password": PW,
+    });
+    let r = api
+        .post(w.app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(&w.org.agent_a.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let mut bad = body.clone();
+    bad["imap_host"] = json!("imap.example.org");
+    let r = api
+        .post(w.app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(&w.org.admin.token)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "tls");
+    let r = api
+        .post(w.app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(&w.org.admin.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created = r.text().await.unwrap();
+    assert!(!created.contains(PW), "{created}");
+    let again = api
+        .post(w.app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(&w.org.admin.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+
+    w.deliver(
+        "kontakt@test.local",
+        mail(
+            "ny@example.org",
+            "kontakt@test.local",
+            "Via ny brevlåda",
+            "new@example.org",
+            "",
+            "Hej",
+        ),
+    )
+    .await;
+    let t = w.wait_tickets(1).await;
+    assert_eq!(
+        t[0]["queue_id"], w.org.queue_b,
+        "the mailbox feeds its queue"
+    );
+    let list: Value = api
+        .get(w.app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(&w.org.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = list.to_string();
+    assert!(!text.contains(PW));
+    let kontakt = list["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["address"] == "kontakt@test.local")
+        .unwrap();
+    assert!(kontakt["state"]["uidvalidity"].is_number(), "{kontakt}");
+
+    let other = w.app.org("borby").await;
+    let theirs: Value = api
+        .get(w.app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(&other.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs["mailboxes"].as_array().unwrap().len(),
+        0,
+        "another tenant sees none of them"
+    );
+}
+both_backends!(admin_adds_a_mailbox_through_the_api);

@@ -3,6 +3,7 @@
 //! stable `code`. Everything answers only within the caller's tenant and queues: anything else is
 //! 404, exactly like a ticket that does not exist.
 
+mod admin;
 mod queues;
 mod tickets;
 
@@ -34,6 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(tickets::update)
             .service(tickets::add_message)
             .service(tickets::attachment)
+            .service(admin::list)
+            .service(admin::create)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError(Failure::Domain(
                     crate::error::Error::NotFound("route"),

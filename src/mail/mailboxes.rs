@@ -1,0 +1,191 @@
+//! Configuring function mailboxes (CLI `arendo mailbox add` and the admin API share this).
+
+use serde::Deserialize;
+
+use super::SmtpProfile;
+use crate::config::SmtpTls;
+use crate::domain::{EmailAddress, InvalidValue, TenantId};
+use crate::error::{Error, Result};
+use crate::secrets::Keys;
+use crate::store::{self, Conn};
+
+/// A mailbox as an operator describes it. Defaults: port from the TLS mode, user = address,
+/// folder INBOX, move to `Arendo/Importerat` after import, replies from the address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSpec {
+    pub address: String,
+    /// The queue's slug.
+    pub queue: String,
+    pub imap_host: String,
+    pub imap_port: Option<u16>,
+    /// implicit, starttls, or plain (only for a server on this host).
+    #[serde(default = "default_tls")]
+    pub tls: String,
+    pub imap_user: Option<String>,
+    pub password: String,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// move or seen.
+    #[serde(default = "default_after")]
+    pub after_import: String,
+    #[serde(default = "default_processed")]
+    pub processed_folder: String,
+    pub reply_from: Option<String>,
+    /// The mailbox's own SMTP server (else the tenant's, else the installation's).
+    pub smtp: Option<SmtpSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSpec {
+    pub host: String,
+    pub port: u16,
+    /// none (only on this host), starttls or implicit.
+    pub tls: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+fn default_tls() -> String {
+    "implicit".into()
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_after() -> String {
+    "move".into()
+}
+fn default_processed() -> String {
+    "Arendo/Importerat".into()
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+fn host(field: &'static str, h: &str) -> Result<String, InvalidValue> {
+    let h = h.trim();
+    if h.is_empty() || h.len() > 253 || h.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(InvalidValue::new(field, "a host name or IP address"));
+    }
+    Ok(h.to_string())
+}
+
+impl SmtpSpec {
+    /// Validate and seal into the stored profile.
+    pub fn into_profile(self, keys: &Keys) -> Result<SmtpProfile, InvalidValue> {
+        let host = host("smtp.host", &self.host)?;
+        let tls = match self.tls.as_str() {
+            "none" => SmtpTls::None,
+            "starttls" => SmtpTls::Starttls,
+            "implicit" => SmtpTls::Implicit,
+            _ => return Err(InvalidValue::new("smtp.tls", "none, starttls or implicit")),
+        };
+        if tls == SmtpTls::None && !is_loopback(&host) {
+            return Err(InvalidValue::new(
+                "smtp.tls",
+                "none is only allowed for a relay on this host",
+            ));
+        }
+        if self.port == 0 {
+            return Err(InvalidValue::new("smtp.port", "1–65535"));
+        }
+        Ok(SmtpProfile {
+            host,
+            port: self.port,
+            tls,
+            user: self.user.filter(|u| !u.trim().is_empty()),
+            password_enc: self
+                .password
+                .filter(|p| !p.is_empty())
+                .map(|p| keys.seal(&p)),
+        })
+    }
+}
+
+/// Validate `spec` and store the mailbox (password sealed). Within one write transaction.
+pub fn add(
+    c: &mut Conn,
+    keys: &Keys,
+    t: TenantId,
+    spec: MailboxSpec,
+) -> Result<store::mailboxes::Mailbox> {
+    let address =
+        EmailAddress::parse(&spec.address).map_err(|e| InvalidValue::new("address", e.reason))?;
+    let reply_from = match &spec.reply_from {
+        Some(r) => EmailAddress::parse(r).map_err(|e| InvalidValue::new("reply_from", e.reason))?,
+        None => address.clone(),
+    };
+    let imap_host = host("imap_host", &spec.imap_host)?;
+    let default_port = match spec.tls.as_str() {
+        "implicit" => 993,
+        "starttls" | "plain" => 143,
+        _ => return Err(InvalidValue::new("tls", "implicit, starttls or plain").into()),
+    };
+    if spec.tls == "plain" && !is_loopback(&imap_host) {
+        return Err(InvalidValue::new(
+            "tls",
+            "plain is only allowed for an IMAP server on this host (127.0.0.1/localhost)",
+        )
+        .into());
+    }
+    if !["move", "seen"].contains(&spec.after_import.as_str()) {
+        return Err(InvalidValue::new("after_import", "move or seen").into());
+    }
+    for (field, folder) in [
+        ("folder", &spec.folder),
+        ("processed_folder", &spec.processed_folder),
+    ] {
+        if folder.trim().is_empty()
+            || folder.len() > 200
+            || folder.contains(['\r', '\n', '"', '*', '%'])
+        {
+            return Err(InvalidValue::new(field, "a folder name (use / between levels)").into());
+        }
+    }
+    if spec.password.is_empty() {
+        return Err(InvalidValue::new("password", "empty").into());
+    }
+    let smtp = spec
+        .smtp
+        .map(|s| s.into_profile(keys))
+        .transpose()?
+        .map(|p| serde_json::to_string(&p).map_err(|e| Error::Internal(e.to_string())))
+        .transpose()?;
+    let queue = store::queues::by_slug(c, t, spec.queue.trim())?.ok_or(Error::NotFound("queue"))?;
+    if store::mailboxes::list(c, t)?
+        .iter()
+        .any(|(m, _)| m.address.eq_ignore_ascii_case(address.as_str()))
+    {
+        return Err(Error::Conflict(format!(
+            "a mailbox {address} already exists"
+        )));
+    }
+    let user = spec.imap_user.unwrap_or_else(|| address.to_string());
+    let m = store::mailboxes::create(
+        c,
+        t,
+        store::mailboxes::NewMailbox {
+            address: address.as_str(),
+            queue: queue.id,
+            imap_host: &imap_host,
+            imap_port: spec.imap_port.unwrap_or(default_port),
+            imap_tls: &spec.tls,
+            imap_user: &user,
+            imap_password_enc: &keys.seal(&spec.password),
+            folder: spec.folder.trim(),
+            after_import: &spec.after_import,
+            processed_folder: spec.processed_folder.trim(),
+            reply_from: reply_from.as_str(),
+        },
+    )?;
+    if let Some(json) = smtp {
+        store::mailboxes::set_smtp(c, t, m.id, Some(&json))?;
+    }
+    Ok(m)
+}
