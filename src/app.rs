@@ -33,7 +33,13 @@ impl Application {
             settings.secret_key.as_ref(),
             &settings.data_dir,
         )?);
-        let db = Db::connect(&settings.database_url(), settings.database.pool_size)?;
+        let db = Db::connect_with(
+            &settings.database_url(),
+            settings.database.pool_size,
+            std::time::Duration::from_secs(u64::from(
+                settings.database.connect_timeout_seconds.max(1),
+            )),
+        )?;
         if settings.demo
             && let Some(creds) = crate::demo::seed_if_empty(&db)?
         {

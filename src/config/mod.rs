@@ -58,6 +58,9 @@ pub struct Database {
     pub url: Option<SecretString>,
     #[serde(default = "defaults::pool_size")]
     pub pool_size: u32,
+    /// How long a request waits for a free database connection before it fails.
+    #[serde(default = "defaults::connect_timeout_seconds")]
+    pub connect_timeout_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -168,6 +171,9 @@ mod defaults {
     }
     pub fn pool_size() -> u32 {
         8
+    }
+    pub fn connect_timeout_seconds() -> u32 {
+        10
     }
     pub fn session_hours() -> u32 {
         12

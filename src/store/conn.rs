@@ -124,6 +124,11 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Open (creating the SQLite file if needed), migrate, and start the SQLite writer.
     pub fn connect(url: &str, pool_size: u32) -> Result<Db, StoreError> {
+        Self::connect_with(url, pool_size, Duration::from_secs(10))
+    }
+
+    /// `connect` with the time a caller waits for a free connection.
+    pub fn connect_with(url: &str, pool_size: u32, wait: Duration) -> Result<Db, StoreError> {
         let (backend, target) = Backend::of_url(url)?;
         if backend == Backend::Sqlite
             && let Some(parent) = std::path::Path::new(&target).parent()
@@ -145,7 +150,7 @@ impl Db {
             // No idle minimum: r2d2 would refill it from a background thread, which can still be
             // inside libpq when a short CLI process exits (a crash at exit on PostgreSQL).
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(wait)
             .build(manager.clone())
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         let writer = match backend {

@@ -126,6 +126,11 @@ pub fn settings_for(
         ("ARENDO_DEMO".to_string(), "false".to_string()),
         ("ARENDO_SECRET_KEY".to_string(), key_hex.to_string()),
         ("ARENDO_SERVER__WORKERS".to_string(), "2".to_string()),
+        // The scratch database is dropped while background workers may still ask for connections.
+        (
+            "ARENDO_DATABASE__CONNECT_TIMEOUT_SECONDS".to_string(),
+            "1".to_string(),
+        ),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::from_parts("", None, &env).unwrap()

@@ -67,6 +67,10 @@ pub fn add_mailbox(
 
 impl World {
     pub async fn new(b: Backend) -> World {
+        Self::new_with(b, &[]).await
+    }
+
+    pub async fn new_with(b: Backend, extra: &[(&str, &str)]) -> World {
         let smtp = SmtpPeer::start().await;
         let imap = tokio::task::spawn_blocking(|| {
             Dovecot::start(&[(KT, PW), (VA, PW), ("kontakt@test.local", PW)]).unwrap()
@@ -74,18 +78,16 @@ impl World {
         .await
         .unwrap();
         let port = smtp.port.to_string();
-        let app = TestApp::spawn_with(
-            b,
-            &[
-                ("ARENDO_MAIL__TRANSPORT", "smtp"),
-                ("ARENDO_MAIL__SMTP_HOST", "127.0.0.1"),
-                ("ARENDO_MAIL__SMTP_PORT", &port),
-                ("ARENDO_MAIL__SMTP_TLS", "none"),
-                ("ARENDO_MAIL__IMAP_SUPERVISOR_SECONDS", "1"),
-                ("ARENDO_MAIL__IMAP_POLL_SECONDS", "2"),
-            ],
-        )
-        .await;
+        let mut env = vec![
+            ("ARENDO_MAIL__TRANSPORT", "smtp"),
+            ("ARENDO_MAIL__SMTP_HOST", "127.0.0.1"),
+            ("ARENDO_MAIL__SMTP_PORT", port.as_str()),
+            ("ARENDO_MAIL__SMTP_TLS", "none"),
+            ("ARENDO_MAIL__IMAP_SUPERVISOR_SECONDS", "1"),
+            ("ARENDO_MAIL__IMAP_POLL_SECONDS", "2"),
+        ];
+        env.extend_from_slice(extra);
+        let app = TestApp::spawn_with(b, &env).await;
         let org = app.org("alby").await;
         let (a, q_a, q_b) = (&app, org.queue_a, org.queue_b);
         add_mailbox(a, imap.port, &org, KT, q_a, "INBOX", "move");
@@ -818,3 +820,149 @@ async fn admin_adds_a_mailbox_through_the_api(b: Backend) {
     );
 }
 both_backends!(admin_adds_a_mailbox_through_the_api);
+
+async fn resolve(w: &World, number: &str) {
+    let r = reqwest::Client::new()
+        .patch(w.app.url(&format!("/api/v1/tickets/{number}")))
+        .bearer_auth(&w.org.admin.token)
+        .json(&json!({ "status": "resolved" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// A citizen's reply reopens a resolved ticket; long after resolution it opens a new, linked one.
+async fn replies_reopen_or_follow_up(b: Backend) {
+    let w = World::new(b).await;
+    w.deliver(
+        KT,
+        mail(
+            "maria@example.org",
+            KT,
+            "Parkeringstillstånd",
+            "p1@example.org",
+            "",
+            "Hur ansöker jag?",
+        ),
+    )
+    .await;
+    let number = number_of(&w.wait_tickets(1).await[0]);
+    resolve(&w, &number).await;
+    w.deliver(
+        KT,
+        mail(
+            "maria@example.org",
+            KT,
+            &format!("Re: [{number}]"),
+            "p2@example.org",
+            "",
+            "Det fungerade inte.",
+        ),
+    )
+    .await;
+    w.wait_messages(&number, 3).await;
+    let mut d = w.detail(&number).await;
+    for _ in 0..100 {
+        if d["status"] == "open" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        d = w.detail(&number).await;
+    }
+    assert_eq!(d["status"], "open", "{d}");
+    assert!(d["resolved_at"].is_null());
+    assert!(
+        d["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "reopened")
+    );
+
+    // With reopen_days = 0, every resolved ticket is "long ago": a reply becomes a follow-up ticket.
+    let w = World::new_with(b, &[("ARENDO_MAIL__REOPEN_DAYS", "0")]).await;
+    w.deliver(
+        KT,
+        mail(
+            "maria@example.org",
+            KT,
+            "Parkeringstillstånd",
+            "q1@example.org",
+            "",
+            "Hur ansöker jag?",
+        ),
+    )
+    .await;
+    let old = number_of(&w.wait_tickets(1).await[0]);
+    resolve(&w, &old).await;
+    w.deliver(
+        KT,
+        mail(
+            "maria@example.org",
+            KT,
+            "Re: Parkeringstillstånd",
+            "q2@example.org",
+            "In-Reply-To: <q1@example.org>\r\n",
+            "En ny fråga.",
+        ),
+    )
+    .await;
+    let t = w.wait_tickets(2).await;
+    let new = t.iter().map(number_of).find(|n| *n != old).unwrap();
+    assert_eq!(
+        w.detail(&old).await["status"],
+        "resolved",
+        "the old ticket stays resolved"
+    );
+    let d = w.detail(&new).await;
+    assert_eq!(d["links"][0], json!([old, "follow_up"]));
+}
+both_backends!(replies_reopen_or_follow_up);
+
+/// Acknowledgements are rate-limited per sender, and never sent to our own addresses.
+async fn acknowledgements_are_limited_and_never_to_ourselves(b: Backend) {
+    let w = World::new(b).await;
+    let mails: Vec<Vec<u8>> = (0..7)
+        .map(|i| {
+            mail(
+                "flood@example.org",
+                KT,
+                &format!("Fråga {i}"),
+                &format!("f{i}@example.org"),
+                "",
+                "Hej",
+            )
+        })
+        .collect();
+    w.imap.append(KT, PW, "INBOX", &mails).await.unwrap();
+    w.deliver(
+        KT,
+        mail(
+            VA,
+            KT,
+            "Vidarebefordrat från VA",
+            "own@test.local",
+            "",
+            "Internt",
+        ),
+    )
+    .await;
+    let t = w.wait_tickets(8).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let acks = w.smtp.received();
+    assert_eq!(acks.len(), 5, "five per sender and hour");
+    assert!(acks.iter().all(|a| a.to == vec!["flood@example.org"]));
+    let mut reasons = vec![];
+    for tk in &t {
+        let d = w.detail(&number_of(tk)).await;
+        for e in d["events"].as_array().unwrap() {
+            if e["kind"] == "not_acknowledged" {
+                reasons.push(e["details"]["reason"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    reasons.sort();
+    assert_eq!(reasons, ["own_address", "rate_limited", "rate_limited"]);
+}
+both_backends!(acknowledgements_are_limited_and_never_to_ourselves);
