@@ -106,6 +106,19 @@ enum QueueCmd {
         #[command(flatten)]
         t: TenantArg,
     },
+    /// Set the queue's acknowledgement mail (a handlebars text with {{name}}, {{number}},
+    /// {{queue}}, {{tenant}}, {{subject}}), or --clear to use the built-in Swedish text.
+    AckTemplate {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        queue: String,
+        /// A file with the template text.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -390,6 +403,36 @@ fn queue_cmd(cmd: QueueCmd, db: &Db) -> anyhow::Result<()> {
                 tenants::create_queue(c, tid, &slug, &name)
             })?;
             println!("created queue {} ({}) id {}", q.slug, q.name, q.id);
+        }
+        QueueCmd::AckTemplate {
+            t,
+            queue,
+            file,
+            clear,
+        } => {
+            let text = match (file, clear) {
+                (_, true) => None,
+                (Some(f), false) => {
+                    let text = std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read {}", f.display()))?;
+                    crate::web::templates::Templates::get()
+                        .check_str(&text)
+                        .map_err(|e| anyhow!("the template does not compile: {e}"))?;
+                    Some(text)
+                }
+                (None, false) => bail!("give --file FILE or --clear"),
+            };
+            db.write_blocking(move |c| -> Result<(), Error> {
+                let tid = tenant(c, &t.tenant)?;
+                let q = store::queues::by_slug(c, tid, &queue)?.ok_or(Error::NotFound("queue"))?;
+                Ok(store::queues::set_ack_template(
+                    c,
+                    tid,
+                    q.id,
+                    text.as_deref(),
+                )?)
+            })?;
+            println!("acknowledgement template saved");
         }
         QueueCmd::List { t } => {
             let list = db.read_blocking(|c| -> Result<_, Error> {

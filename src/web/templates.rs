@@ -106,6 +106,11 @@ impl Templates {
         self.hb.render(name, data)
     }
 
+    /// Check that a template given as text compiles (before an operator's template is stored).
+    pub fn check_str(&self, template: &str) -> Result<(), handlebars::TemplateError> {
+        handlebars::Template::compile(template).map(|_| ())
+    }
+
     /// Render a plain-text template (mail bodies): no HTML escaping.
     pub fn render_text<T: Serialize>(
         &self,

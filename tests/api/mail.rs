@@ -966,3 +966,111 @@ async fn acknowledgements_are_limited_and_never_to_ourselves(b: Backend) {
     assert_eq!(reasons, ["own_address", "rate_limited", "rate_limited"]);
 }
 both_backends!(acknowledgements_are_limited_and_never_to_ourselves);
+
+/// A queue's own acknowledgement text (set with the CLI) is used for its new tickets.
+async fn queue_acknowledgement_template(b: Backend) {
+    let w = World::new(b).await;
+    let tpl = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        tpl.path(),
+        "Hej {{name}}! VA har fått ditt ärende {{number}} och återkommer inom två arbetsdagar.",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arendo"))
+        .args([
+            "queue",
+            "ack-template",
+            "--tenant",
+            &w.org.slug,
+            "--queue",
+            "va",
+            "--file",
+        ])
+        .arg(tpl.path())
+        .env("ARENDO_DATA_DIR", &w.app.data_dir)
+        .env("ARENDO_DATABASE__URL", &w.app.db_url)
+        .env("ARENDO_SECRET_KEY", &w.app.key_hex)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_arendo"))
+        .args([
+            "queue",
+            "ack-template",
+            "--tenant",
+            &w.org.slug,
+            "--queue",
+            "va",
+            "--file",
+        ])
+        .arg(tpl.path().with_extension("missing"))
+        .env("ARENDO_DATA_DIR", &w.app.data_dir)
+        .env("ARENDO_DATABASE__URL", &w.app.db_url)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    w.deliver(
+        VA,
+        mail(
+            "Per Holm <per@example.org>",
+            VA,
+            "Läcka",
+            "va1@example.org",
+            "",
+            "Det läcker.",
+        ),
+    )
+    .await;
+    let number = number_of(&w.wait_tickets(1).await[0]);
+    let ack = w.smtp.wait_for(1).await[0].parsed();
+    assert!(
+        ack.text.contains(&format!(
+            "Hej Per Holm! VA har fått ditt ärende {number} och återkommer inom två arbetsdagar."
+        )),
+        "{}",
+        ack.text
+    );
+    assert_eq!(w.smtp.received()[0].from, VA);
+}
+both_backends!(queue_acknowledgement_template);
+
+/// A mail the SMTP server refuses for good shows on its ticket instead of vanishing.
+async fn undeliverable_mail_shows_on_the_ticket(b: Backend) {
+    let w = World::new(b).await;
+    w.deliver(
+        KT,
+        mail(
+            "nobody@example.org",
+            KT,
+            "Fråga",
+            "nb1@example.org",
+            "",
+            "Hej",
+        ),
+    )
+    .await;
+    let number = number_of(&w.wait_tickets(1).await[0]);
+    let mut found = false;
+    for _ in 0..200 {
+        let d = w.detail(&number).await;
+        if d["events"].as_array().unwrap().iter().any(|e| {
+            e["kind"] == "delivery_failed"
+                && e["details"]["error"].as_str().unwrap_or("").contains("550")
+        }) {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        found,
+        "no delivery_failed event: {}",
+        w.detail(&number).await
+    );
+    assert!(w.smtp.received().is_empty());
+}
+both_backends!(undeliverable_mail_shows_on_the_ticket);

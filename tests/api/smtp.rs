@@ -1,5 +1,6 @@
 //! A real SMTP peer for the tests: it speaks enough SMTP (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA with
-//! dot-unstuffing, RSET, NOOP, QUIT) for lettre to deliver to it, and records every message. Written
+//! dot-unstuffing, RSET, NOOP, QUIT) for lettre to deliver to it, and records every message.
+//! Recipients starting with "nobody" are refused with 550 (a permanent failure). Written
 //! here rather than taken from a crate: the candidates pull in a second TLS crypto provider.
 
 use std::sync::{Arc, Mutex};
@@ -89,8 +90,14 @@ impl SmtpPeer {
                             to.clear();
                             b"250 OK\r\n"
                         } else if upper.starts_with("RCPT TO:") {
-                            to.push(cmd[8..].trim().trim_matches(['<', '>']).to_string());
-                            b"250 OK\r\n"
+                            let rcpt = cmd[8..].trim().trim_matches(['<', '>']).to_string();
+                            // Addresses starting with "nobody" do not exist here: a permanent error.
+                            if rcpt.starts_with("nobody") {
+                                b"550 5.1.1 no such user\r\n"
+                            } else {
+                                to.push(rcpt);
+                                b"250 OK\r\n"
+                            }
                         } else if upper == "DATA" {
                             let _ = w.write_all(b"354 go ahead\r\n").await;
                             let mut data = String::new();
