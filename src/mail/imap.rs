@@ -311,6 +311,7 @@ impl Intake {
             tokio::task::JoinHandle<Result<Vec<i64>, SyncError>>,
         );
         let mut pending: Option<Pending> = None;
+        let mut first_missed: Option<i64> = None;
         for chunk in uids.chunks(BATCH) {
             let chunk_v = chunk.to_vec();
             let known = self
@@ -350,17 +351,25 @@ impl Intake {
                 tokio::spawn(async move { me.store_batch(t, &mbox, uidvalidity, fetched).await });
             pending = Some((chunk.to_vec(), known, handle));
             if let Some((c, k, stored)) = previous {
-                self.finish(session, m, can_move, processed, &c, &k, &stored)
+                let missed = self
+                    .finish(session, m, can_move, processed, &c, &k, &stored)
                     .await?;
+                first_missed = first_missed.or(missed);
             }
         }
         if let Some((c, k, h)) = pending.take() {
             let stored = h.await.map_err(|e| SyncError::Db(e.to_string()))??;
-            self.finish(session, m, can_move, processed, &c, &k, &stored)
+            let missed = self
+                .finish(session, m, can_move, processed, &c, &k, &stored)
                 .await?;
+            first_missed = first_missed.or(missed);
         }
-        // Record the position (also when nothing was new) so the UIDVALIDITY is known.
-        let max_seen = uids.iter().copied().max().unwrap_or(last_uid).max(last_uid);
+        // Record the position (also when nothing was new) so the UIDVALIDITY is known. A mail that
+        // could not be stored keeps the position below it, so "seen" mode tries it again.
+        let max_seen = match first_missed {
+            Some(uid) => (uid - 1).max(0),
+            None => uids.iter().copied().max().unwrap_or(last_uid).max(last_uid),
+        };
         let owner = self.owner.clone();
         let ok = self
             .db
@@ -376,6 +385,7 @@ impl Intake {
     }
 
     /// After a batch committed: flag or move everything of it that is stored (now or before).
+    /// Returns the lowest UID of the batch that is not stored (to be tried again), if any.
     #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
@@ -386,14 +396,15 @@ impl Intake {
         chunk: &[i64],
         known: &[i64],
         stored: &[i64],
-    ) -> Result<(), SyncError> {
+    ) -> Result<Option<i64>, SyncError> {
         let done: Vec<i64> = chunk
             .iter()
             .copied()
             .filter(|u| known.contains(u) || stored.contains(u))
             .collect();
+        let missed = chunk.iter().copied().find(|u| !done.contains(u));
         if done.is_empty() {
-            return Ok(());
+            return Ok(missed);
         }
         let set = uid_set(&done);
         if m.after_import == "move" {
@@ -414,7 +425,7 @@ impl Intake {
             let s = timed("STORE", session.uid_store(&set, "+FLAGS.SILENT (\\Seen)")).await?;
             let _: Vec<_> = s.collect().await;
         }
-        Ok(())
+        Ok(missed)
     }
 
     /// Parse and store a batch in one transaction. Returns the UIDs stored. A mail that fails to
