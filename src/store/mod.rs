@@ -19,6 +19,7 @@ pub mod queues;
 pub mod tenants;
 pub mod tickets;
 pub mod users;
+pub mod workspace;
 
 pub use conn::{Backend, Conn, Db};
 

@@ -109,6 +109,8 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
         mailbox_id -> Nullable<BigInt>,
+        priority_rank -> Integer,
+        merged_into_id -> Nullable<BigInt>,
     }
 }
 
@@ -259,6 +261,38 @@ diesel::table! {
 }
 
 diesel::joinable!(users -> tenants (tenant_id));
+diesel::table! {
+    ticket_tags (ticket_id, tag) {
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        tag -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    canned_responses (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        queue_id -> Nullable<BigInt>,
+        title -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    presence (ticket_id, user_id) {
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        user_id -> BigInt,
+        expires_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(ticket_tags -> tickets (ticket_id));
 diesel::joinable!(queues -> tenants (tenant_id));
 diesel::joinable!(queue_members -> queues (queue_id));
 diesel::joinable!(queue_members -> users (user_id));
@@ -288,4 +322,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_receipts,
     ticket_links,
     acknowledgements,
+    ticket_tags,
+    canned_responses,
+    presence,
 );

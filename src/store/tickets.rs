@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl;
 use diesel::prelude::*;
 
-use super::schema::{attachments, messages, ticket_counters, ticket_events, tickets};
+use super::schema::{attachments, messages, ticket_counters, ticket_events, ticket_tags, tickets};
 use super::{Conn, StoreError, StoreResult};
 use crate::domain::{
     Channel, MessageKind, Priority, QueueAccess, QueueId, Status, TenantId, TicketId, TicketNumber,
@@ -26,6 +26,7 @@ struct Row {
     subject: String,
     status: String,
     priority: String,
+    priority_rank: i32,
     queue_id: i64,
     assignee_id: Option<i64>,
     contact_id: Option<i64>,
@@ -36,6 +37,7 @@ struct Row {
     resolved_at: Option<NaiveDateTime>,
     closed_at: Option<NaiveDateTime>,
     mailbox_id: Option<i64>,
+    merged_into_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -57,6 +59,9 @@ pub struct Ticket {
     pub closed_at: Option<NaiveDateTime>,
     /// The function mailbox it came in through (replies go out from its address).
     pub mailbox_id: Option<i64>,
+    /// Set when this ticket was merged into another (internal id).
+    #[serde(skip)]
+    pub merged_into_id: Option<TicketId>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -82,6 +87,7 @@ impl TryFrom<Row> for Ticket {
             resolved_at: r.resolved_at,
             closed_at: r.closed_at,
             mailbox_id: r.mailbox_id,
+            merged_into_id: r.merged_into_id.map(TicketId::from_db),
         })
     }
 }
@@ -141,6 +147,7 @@ pub fn insert(conn: &mut Conn, t: TenantId, n: NewTicket<'_>) -> StoreResult<Tic
             tickets::subject.eq(n.subject),
             tickets::status.eq(n.status.as_str()),
             tickets::priority.eq(n.priority.as_str()),
+            tickets::priority_rank.eq(i32::from(n.priority.rank())),
             tickets::queue_id.eq(n.queue.get()),
             tickets::assignee_id.eq(n.assignee.map(|u| u.get())),
             tickets::contact_id.eq(n.contact_id),
@@ -175,8 +182,29 @@ pub fn by_number(
         .transpose()
 }
 
-/// Which tickets a list shows. `before` is the keyset cursor: the id of the last ticket on the
-/// previous page (lists run newest first).
+/// How a list is ordered. Every order ends in the id, so the keyset cursor is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// Oldest first (who has waited longest).
+    Oldest,
+    /// Most urgent priority first, oldest first within a priority.
+    Urgent,
+    /// Most recently changed first.
+    Updated,
+}
+
+/// Where the previous page ended: the sort key of its last row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Id(i64),
+    Rank(i32, i64),
+    Time(NaiveDateTime, i64),
+}
+
+/// Which tickets a list shows and in what order.
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     pub statuses: Vec<Status>,
@@ -185,7 +213,9 @@ pub struct TicketFilter {
     pub assignee: Option<AssigneeFilter>,
     pub channel: Option<Channel>,
     pub contact_id: Option<i64>,
-    pub before: Option<i64>,
+    pub tag: Option<String>,
+    pub sort: Sort,
+    pub after: Option<Cursor>,
     pub limit: i64,
 }
 
@@ -195,13 +225,21 @@ pub enum AssigneeFilter {
     User(UserId),
 }
 
+fn cursor_of(sort: Sort, r: &Row) -> Cursor {
+    match sort {
+        Sort::Newest | Sort::Oldest => Cursor::Id(r.id),
+        Sort::Urgent => Cursor::Rank(r.priority_rank, r.id),
+        Sort::Updated => Cursor::Time(r.updated_at, r.id),
+    }
+}
+
 /// A page of tickets and the cursor for the next page (None on the last page).
 pub fn list(
     conn: &mut Conn,
     t: TenantId,
     access: &QueueAccess,
     f: &TicketFilter,
-) -> StoreResult<(Vec<Ticket>, Option<i64>)> {
+) -> StoreResult<(Vec<Ticket>, Option<Cursor>)> {
     let mut q = scoped(t).select(Row::as_select()).into_boxed();
     if let QueueAccess::Only(ids) = access {
         q = q.filter(tickets::queue_id.eq_any(ids.iter().map(|q| q.get()).collect::<Vec<_>>()));
@@ -228,14 +266,43 @@ pub fn list(
     if let Some(c) = f.contact_id {
         q = q.filter(tickets::contact_id.eq(c));
     }
-    if let Some(before) = f.before {
-        q = q.filter(tickets::id.lt(before));
+    if let Some(tag) = &f.tag {
+        q = q.filter(
+            tickets::id.eq_any(
+                ticket_tags::table
+                    .filter(ticket_tags::tenant_id.eq(t.get()))
+                    .filter(ticket_tags::tag.eq(tag.clone()))
+                    .select(ticket_tags::ticket_id),
+            ),
+        );
     }
+    q = match (f.sort, f.after) {
+        (Sort::Newest, Some(Cursor::Id(id))) => q.filter(tickets::id.lt(id)),
+        (Sort::Oldest, Some(Cursor::Id(id))) => q.filter(tickets::id.gt(id)),
+        (Sort::Urgent, Some(Cursor::Rank(r, id))) => q.filter(
+            tickets::priority_rank
+                .lt(r)
+                .or(tickets::priority_rank.eq(r).and(tickets::id.gt(id))),
+        ),
+        (Sort::Updated, Some(Cursor::Time(at, id))) => q.filter(
+            tickets::updated_at
+                .lt(at)
+                .or(tickets::updated_at.eq(at).and(tickets::id.lt(id))),
+        ),
+        (_, None) => q,
+        (_, Some(_)) => return Err(StoreError::Query("cursor does not fit the sort".into())),
+    };
+    q = match f.sort {
+        Sort::Newest => q.order(tickets::id.desc()),
+        Sort::Oldest => q.order(tickets::id.asc()),
+        Sort::Urgent => q.order((tickets::priority_rank.desc(), tickets::id.asc())),
+        Sort::Updated => q.order((tickets::updated_at.desc(), tickets::id.desc())),
+    };
     let limit = f.limit.clamp(1, 200);
-    let mut rows: Vec<Row> = q.order(tickets::id.desc()).limit(limit + 1).load(conn)?;
+    let mut rows: Vec<Row> = q.limit(limit + 1).load(conn)?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| r.id)
+        rows.last().map(|r| cursor_of(f.sort, r))
     } else {
         None
     };
@@ -244,6 +311,61 @@ pub fn list(
         .map(Ticket::try_from)
         .collect::<StoreResult<_>>()?;
     Ok((tickets, next))
+}
+
+/// Tickets by internal id within `t` and `access`, in the order given (missing ones left out).
+pub fn by_ids(
+    conn: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    ids: &[i64],
+) -> StoreResult<Vec<Ticket>> {
+    let mut q = scoped(t)
+        .filter(tickets::id.eq_any(ids.to_vec()))
+        .select(Row::as_select())
+        .into_boxed();
+    if let QueueAccess::Only(qs) = access {
+        q = q.filter(tickets::queue_id.eq_any(qs.iter().map(|q| q.get()).collect::<Vec<_>>()));
+    }
+    let rows: Vec<Row> = q.load(conn)?;
+    let mut out: Vec<Ticket> = rows
+        .into_iter()
+        .map(Ticket::try_from)
+        .collect::<StoreResult<_>>()?;
+    out.sort_by_key(|tk| ids.iter().position(|i| *i == tk.id.get()));
+    Ok(out)
+}
+
+/// Per queue and open status: how many tickets, and the oldest one's creation time.
+pub fn open_counts(
+    conn: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+) -> StoreResult<Vec<(QueueId, Status, i64, Option<NaiveDateTime>)>> {
+    let mut q = scoped(t)
+        .filter(tickets::status.eq_any(["new", "open", "waiting"]))
+        .group_by((tickets::queue_id, tickets::status))
+        .select((
+            tickets::queue_id,
+            tickets::status,
+            dsl::count_star(),
+            dsl::min(tickets::created_at),
+        ))
+        .into_boxed();
+    if let QueueAccess::Only(qs) = access {
+        q = q.filter(tickets::queue_id.eq_any(qs.iter().map(|q| q.get()).collect::<Vec<_>>()));
+    }
+    let rows: Vec<(i64, String, i64, Option<NaiveDateTime>)> = q.load(conn)?;
+    rows.into_iter()
+        .map(|(qid, s, n, oldest)| {
+            Ok((
+                QueueId::from_db(qid),
+                Status::parse(&s).map_err(corrupt)?,
+                n,
+                oldest,
+            ))
+        })
+        .collect()
 }
 
 /// What an update may change. `None` leaves a field as it is.
@@ -256,6 +378,7 @@ pub struct TicketChanges {
     pub first_response_at: Option<NaiveDateTime>,
     pub resolved_at: Option<Option<NaiveDateTime>>,
     pub closed_at: Option<Option<NaiveDateTime>>,
+    pub merged_into: Option<TicketId>,
 }
 
 #[derive(AsChangeset)]
@@ -263,11 +386,13 @@ pub struct TicketChanges {
 struct Changeset<'a> {
     status: Option<&'a str>,
     priority: Option<&'a str>,
+    priority_rank: Option<i32>,
     queue_id: Option<i64>,
     assignee_id: Option<Option<i64>>,
     first_response_at: Option<NaiveDateTime>,
     resolved_at: Option<Option<NaiveDateTime>>,
     closed_at: Option<Option<NaiveDateTime>>,
+    merged_into_id: Option<i64>,
     updated_at: NaiveDateTime,
 }
 
@@ -281,11 +406,13 @@ pub fn update(
     let set = Changeset {
         status: c.status.map(|s| s.as_str()),
         priority: c.priority.map(|p| p.as_str()),
+        priority_rank: c.priority.map(|p| i32::from(p.rank())),
         queue_id: c.queue.map(|q| q.get()),
         assignee_id: c.assignee.map(|a| a.map(|u| u.get())),
         first_response_at: c.first_response_at,
         resolved_at: c.resolved_at,
         closed_at: c.closed_at,
+        merged_into_id: c.merged_into.map(|m| m.get()),
         updated_at: now,
     };
     let n = diesel::update(scoped(t).filter(tickets::id.eq(id.get())))

@@ -11,10 +11,13 @@ use crate::domain::{
     TenantId, TicketNumber, UserId,
 };
 use crate::error::{Error, Result};
+pub use crate::store::tickets::Sort;
 use crate::store::tickets::{
-    AssigneeFilter, NewMessage, NewTicket, Ticket, TicketChanges, TicketFilter,
+    AssigneeFilter, Cursor, NewMessage, NewTicket, Ticket, TicketChanges, TicketFilter,
 };
 use crate::store::{self, Conn, Db};
+
+pub mod tags;
 
 pub const MAX_SUBJECT: usize = 300;
 pub const MAX_BODY: usize = 200_000;
@@ -255,6 +258,8 @@ pub struct ListQuery {
     /// "me", "none" or a user id.
     pub assignee: Option<String>,
     pub channel: Option<Channel>,
+    pub tag: Option<String>,
+    pub sort: Sort,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
 }
@@ -265,19 +270,58 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(id: i64) -> String {
+/// Cursors are opaque to clients: the sort key of the last row, base64-encoded.
+fn encode_cursor(c: Cursor) -> String {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("t{id}"))
+    let raw = match c {
+        Cursor::Id(id) => format!("t{id}"),
+        Cursor::Rank(r, id) => format!("r{r}.{id}"),
+        Cursor::Time(at, id) => format!("u{}.{id}", at.and_utc().timestamp_micros()),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_cursor(s: &str) -> Result<i64, InvalidValue> {
+fn decode_cursor(s: &str) -> Result<Cursor, InvalidValue> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let bad = || InvalidValue::new("cursor", "not a cursor from this list");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix('t').and_then(|n| n.parse().ok()))
-        .ok_or_else(|| InvalidValue::new("cursor", "not a cursor from this API"))
+        .ok_or_else(bad)?;
+    let pair = |rest: &str| -> Option<(i64, i64)> {
+        let (a, b) = rest.split_once('.')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    let c = if let Some(rest) = raw.strip_prefix('t') {
+        rest.parse().ok().map(Cursor::Id)
+    } else if let Some(rest) = raw.strip_prefix('r') {
+        pair(rest).and_then(|(r, id)| Some(Cursor::Rank(i32::try_from(r).ok()?, id)))
+    } else if let Some(rest) = raw.strip_prefix('u') {
+        pair(rest).and_then(|(us, id)| {
+            Some(Cursor::Time(
+                chrono::DateTime::from_timestamp_micros(us)?.naive_utc(),
+                id,
+            ))
+        })
+    } else {
+        None
+    };
+    c.ok_or_else(bad)
+}
+
+/// Parse a sort name from a form or query string.
+pub fn parse_sort(s: &str) -> Result<Sort, InvalidValue> {
+    match s {
+        "" | "newest" => Ok(Sort::Newest),
+        "oldest" => Ok(Sort::Oldest),
+        "urgent" => Ok(Sort::Urgent),
+        "updated" => Ok(Sort::Updated),
+        other => Err(InvalidValue::new(
+            "sort",
+            format!("{other:?} is not one of newest, oldest, urgent, updated"),
+        )),
+    }
 }
 
 pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
@@ -290,15 +334,32 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
             let raw: i64 = other
                 .parse()
                 .map_err(|_| InvalidValue::new("assignee", "me, none or a user id"))?;
-            // Resolved inside the read below; unknown ids simply match nothing.
+            // Unknown ids simply match nothing.
             Some(AssigneeFilter::User(UserId::from_db(raw)))
         }
     };
-    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let fits = match (q.sort, after) {
+        (_, None) => true,
+        (Sort::Newest | Sort::Oldest, Some(Cursor::Id(_))) => true,
+        (Sort::Urgent, Some(Cursor::Rank(..))) => true,
+        (Sort::Updated, Some(Cursor::Time(..))) => true,
+        _ => false,
+    };
+    if !fits {
+        return Err(InvalidValue::new("cursor", "does not fit the sort order").into());
+    }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(InvalidValue::new("limit", "1–200").into());
     }
+    let tag = q
+        .tag
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(tags::parse)
+        .transpose()?;
     let (t, access) = (actor.tenant, actor.queue_access());
     db.read(move |c| -> Result<Page> {
         let queue = match q.queue {
@@ -317,7 +378,9 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
             assignee,
             channel: q.channel,
             contact_id: None,
-            before,
+            tag,
+            sort: q.sort,
+            after,
             limit,
         };
         let (tickets, next) = store::tickets::list(c, t, &access, &filter)?;

@@ -16,6 +16,7 @@ use serde::Serialize;
 #[folder = "templates/"]
 #[include = "*.hbs"]
 #[include = "locales/*.json"]
+#[include = "locales/*/*.json"]
 pub struct TemplateFiles;
 
 pub const DEFAULT_LOCALE: &str = "sv";
@@ -30,14 +31,32 @@ pub struct Templates {
     texts: Arc<Texts>,
 }
 
+/// Texts per locale: `locales/<locale>.json` plus every `locales/<locale>/*.json` (one file per
+/// area of the product, e.g. `locales/sv/admin.json`), merged. A key defined twice is a bug.
 fn load_texts() -> Texts {
     let mut all = Texts::new();
     for loc in LOCALES {
-        let file = TemplateFiles::get(&format!("locales/{loc}.json"))
-            .unwrap_or_else(|| panic!("templates/locales/{loc}.json is missing"));
-        let flat: HashMap<String, String> =
-            serde_json::from_slice(&file.data).expect("locale file is a flat JSON object");
-        all.insert(loc.to_string(), flat);
+        let mut files: Vec<String> = TemplateFiles::iter()
+            .filter(|f| {
+                f.as_ref() == format!("locales/{loc}.json")
+                    || (f.starts_with(&format!("locales/{loc}/")) && f.ends_with(".json"))
+            })
+            .map(|f| f.to_string())
+            .collect();
+        assert!(!files.is_empty(), "templates/locales/{loc}.json is missing");
+        files.sort();
+        let mut merged: HashMap<String, String> = HashMap::new();
+        for name in files {
+            let file = TemplateFiles::get(&name).expect("listed file exists");
+            let flat: HashMap<String, String> = serde_json::from_slice(&file.data)
+                .unwrap_or_else(|e| panic!("{name} is not a flat JSON object: {e}"));
+            for (k, v) in flat {
+                if merged.insert(k.clone(), v).is_some() {
+                    panic!("text key {k} is defined twice for locale {loc} ({name})");
+                }
+            }
+        }
+        all.insert(loc.to_string(), merged);
     }
     all
 }

@@ -25,11 +25,14 @@ pub struct ListParams {
     queue: Option<i64>,
     assignee: Option<String>,
     channel: Option<String>,
+    tag: Option<String>,
+    /// newest (default), oldest, urgent or updated.
+    sort: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
 
-/// GET /api/v1/tickets — newest first, keyset-paginated with `cursor` = the previous `next_cursor`.
+/// GET /api/v1/tickets — newest first unless `sort` says otherwise, keyset-paginated with `cursor` = the previous `next_cursor`.
 #[get("/tickets")]
 pub async fn list(
     st: web::Data<AppState>,
@@ -54,6 +57,8 @@ pub async fn list(
         queue: q.queue,
         assignee: q.assignee,
         channel: q.channel.as_deref().map(Channel::parse).transpose()?,
+        tag: q.tag,
+        sort: tickets::parse_sort(q.sort.as_deref().unwrap_or(""))?,
         cursor: q.cursor,
         limit: q.limit,
     };

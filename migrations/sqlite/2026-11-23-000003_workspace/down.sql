@@ -1,0 +1,10 @@
+DROP INDEX ticket_links_other;
+DROP INDEX ticket_events_tenant;
+DROP TABLE presence;
+DROP TABLE canned_responses;
+DROP TABLE ticket_tags;
+DROP INDEX tickets_queue_updated;
+DROP INDEX tickets_assignee_work;
+DROP INDEX tickets_queue_work;
+ALTER TABLE tickets DROP COLUMN merged_into_id;
+ALTER TABLE tickets DROP COLUMN priority_rank;

@@ -1,0 +1,44 @@
+//! Tags: short lower-case labels agents put on tickets ("vattenläcka", "faktura-fel").
+
+use crate::domain::InvalidValue;
+
+pub const MAX_TAG: usize = 40;
+
+/// A tag: trimmed, lower-cased, 1–40 letters, digits, '-' or '_' (Swedish letters included).
+pub fn parse(s: &str) -> Result<String, InvalidValue> {
+    let tag = s.trim().to_lowercase();
+    if tag.is_empty() {
+        return Err(InvalidValue::new("tag", "empty"));
+    }
+    if tag.chars().count() > MAX_TAG {
+        return Err(InvalidValue::new(
+            "tag",
+            format!("longer than {MAX_TAG} characters"),
+        ));
+    }
+    if let Some(c) = tag
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(InvalidValue::new(
+            "tag",
+            format!("{c:?} is not allowed; use letters, digits, - or _"),
+        ));
+    }
+    Ok(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn tags_are_normalised_and_checked() {
+        assert_eq!(parse("  Vattenläcka ").unwrap(), "vattenläcka");
+        assert_eq!(parse("faktura-fel_2").unwrap(), "faktura-fel_2");
+        assert!(parse("").is_err());
+        assert!(parse("två ord").is_err());
+        assert!(parse("<script>").is_err());
+        assert!(parse(&"a".repeat(41)).is_err());
+    }
+}
