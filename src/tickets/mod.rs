@@ -17,6 +17,7 @@ use crate::store::tickets::{
 };
 use crate::store::{self, Conn, Db};
 
+pub mod canned;
 pub mod tags;
 
 pub const MAX_SUBJECT: usize = 300;

@@ -15,7 +15,7 @@ use crate::accounts::{self, Actor, LoginAttempt};
 use crate::error::Error;
 use crate::{store, tenants};
 
-fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static str {
+pub(crate) fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static str {
     match actor.map(|a| a.locale.as_str()) {
         Some("en") => "en",
         Some(_) => "sv",
@@ -28,7 +28,7 @@ fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static str {
 }
 
 /// Render `name` with `data` plus what every page needs (locale, CSRF token, the signed-in user).
-fn render(
+pub(crate) fn render(
     req: &HttpRequest,
     actor: Option<&Actor>,
     status: actix_web::http::StatusCode,
