@@ -98,6 +98,7 @@ impl Application {
                 db.clone(),
                 mailer,
                 keys_for_worker,
+                blobs,
                 node,
             )),
             intake,

@@ -555,6 +555,7 @@ fn acknowledge(
         message_row: Some(msg.id),
         mailbox: src.mailbox,
         auto_submitted: true,
+        attachments: vec![],
     };
     store::outbox::enqueue(
         c,

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
@@ -40,6 +41,17 @@ pub struct OutgoingMail {
     /// An automatic mail (acknowledgement): marked `Auto-Submitted: auto-replied` (RFC 3834).
     #[serde(default)]
     pub auto_submitted: bool,
+    /// Files sent along, by their blob in the blob store.
+    #[serde(default)]
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A file attached to an outgoing mail; the bytes stay in the blob store until delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: String,
 }
 
 /// A new Message-ID (without angle brackets) in the sender's domain, carrying the ticket number.
@@ -64,7 +76,8 @@ fn bracket(id: &str) -> String {
 }
 
 impl OutgoingMail {
-    pub fn build(&self) -> Result<Message, DeliveryError> {
+    /// The MIME message; `files` are the attachments' bytes, in the order of `attachments`.
+    pub fn build(&self, files: &[Vec<u8>]) -> Result<Message, DeliveryError> {
         let bad = |what: &str, e: &dyn std::fmt::Display| {
             DeliveryError::Permanent(format!("{what}: {e}"))
         };
@@ -92,9 +105,22 @@ impl OutgoingMail {
             "<!doctype html><html><body><div style=\"font-family:sans-serif;white-space:pre-wrap\">{}</div></body></html>",
             handlebars::html_escape(&self.text)
         );
-        let mut msg = b
-            .multipart(MultiPart::alternative_plain_html(self.text.clone(), html))
-            .map_err(|e| bad("message", &e))?;
+        let body = MultiPart::alternative_plain_html(self.text.clone(), html);
+        let mut msg = if self.attachments.is_empty() {
+            b.multipart(body)
+        } else {
+            if files.len() != self.attachments.len() {
+                return Err(DeliveryError::Retry("attachment bytes not loaded".into()));
+            }
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for (a, bytes) in self.attachments.iter().zip(files) {
+                let ct = ContentType::parse(&a.content_type)
+                    .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+                mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes.clone(), ct));
+            }
+            b.multipart(mixed)
+        }
+        .map_err(|e| bad("message", &e))?;
         if self.auto_submitted {
             msg.headers_mut().insert_raw(HeaderValue::new(
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
@@ -191,8 +217,8 @@ impl Mailer {
         Ok(Mailer::Smtp(b.build()))
     }
 
-    pub async fn send(&self, mail: &OutgoingMail) -> Result<(), DeliveryError> {
-        let msg = mail.build()?;
+    pub async fn send(&self, mail: &OutgoingMail, files: &[Vec<u8>]) -> Result<(), DeliveryError> {
+        let msg = mail.build(files)?;
         match self {
             Mailer::Folder(_, t) => t
                 .send(msg)

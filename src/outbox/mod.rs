@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 use crate::domain::TenantId;
 use crate::mail::{self, Mailer, OutgoingMail, SmtpProfile};
 use crate::secrets::Keys;
+use crate::store::blobs::BlobStore;
 use crate::store::{self, Db, outbox::Item};
 
 pub const MAX_ATTEMPTS: i32 = 12;
@@ -70,16 +71,18 @@ pub struct Worker {
     /// Transports built from tenants' and mailboxes' own SMTP settings, by their JSON.
     profiles: Arc<Mutex<HashMap<String, Arc<Mailer>>>>,
     owner: String,
+    blobs: BlobStore,
 }
 
 impl Worker {
-    pub fn new(db: Db, mailer: Mailer, keys: Arc<Keys>, node: String) -> Worker {
+    pub fn new(db: Db, mailer: Mailer, keys: Arc<Keys>, blobs: BlobStore, node: String) -> Worker {
         Worker {
             db,
             mailer: Arc::new(mailer),
             keys,
             profiles: Arc::default(),
             owner: node,
+            blobs,
         }
     }
 
@@ -174,7 +177,17 @@ impl Worker {
                 let mailer = self
                     .mailer_for(TenantId::from_db(item.tenant_id), m.mailbox)
                     .await?;
-                mailer.send(&m).await
+                let (blobs, wanted) = (self.blobs.clone(), m.attachments.clone());
+                let files = tokio::task::spawn_blocking(move || {
+                    wanted
+                        .iter()
+                        .map(|a| blobs.get(&a.sha256))
+                        .collect::<std::io::Result<Vec<_>>>()
+                })
+                .await
+                .map_err(|e| DeliveryError::Retry(e.to_string()))?
+                .map_err(|e| DeliveryError::Retry(format!("attachment file: {e}")))?;
+                mailer.send(&m, &files).await
             }
             other => Err(DeliveryError::Permanent(format!(
                 "unknown outbox kind {other}"

@@ -424,6 +424,30 @@ pub fn update(
     Ok(())
 }
 
+/// Mark a ticket changed (e.g. a tag) without changing anything else.
+pub fn touch(conn: &mut Conn, t: TenantId, id: TicketId, now: NaiveDateTime) -> StoreResult<()> {
+    diesel::update(scoped(t).filter(tickets::id.eq(id.get())))
+        .set(tickets::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Move every message (and so its attachments) of `from` to `to`. Returns how many moved.
+pub fn move_messages(
+    conn: &mut Conn,
+    t: TenantId,
+    from: TicketId,
+    to: TicketId,
+) -> StoreResult<usize> {
+    Ok(diesel::update(
+        messages::table
+            .filter(messages::tenant_id.eq(t.get()))
+            .filter(messages::ticket_id.eq(from.get())),
+    )
+    .set(messages::ticket_id.eq(to.get()))
+    .execute(conn)?)
+}
+
 // ---- messages ----
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]

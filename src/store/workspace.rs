@@ -4,7 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{canned_responses, presence, ticket_events, ticket_links, ticket_tags, users};
+use super::schema::{
+    canned_responses, presence, ticket_events, ticket_links, ticket_tags, tickets, users,
+};
 use super::{Conn, StoreError, StoreResult};
 use crate::domain::{QueueId, TenantId, TicketId, UserId};
 
@@ -308,7 +310,8 @@ pub fn delete_canned(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<()> {
 
 // ---- change feed ----
 
-/// One entry of a tenant's change feed: a ticket event, in commit-id order.
+/// One entry of a tenant's change feed: a ticket event, in commit-id order, with where the ticket
+/// is now.
 #[derive(Debug, Clone, Queryable)]
 pub struct Change {
     pub id: i64,
@@ -316,7 +319,27 @@ pub struct Change {
     pub actor_id: Option<i64>,
     pub kind: String,
     pub created_at: NaiveDateTime,
+    pub number: String,
+    pub queue_id: i64,
 }
+
+const CHANGE_COLUMNS: (
+    ticket_events::id,
+    ticket_events::ticket_id,
+    ticket_events::actor_id,
+    ticket_events::kind,
+    ticket_events::created_at,
+    tickets::number,
+    tickets::queue_id,
+) = (
+    ticket_events::id,
+    ticket_events::ticket_id,
+    ticket_events::actor_id,
+    ticket_events::kind,
+    ticket_events::created_at,
+    tickets::number,
+    tickets::queue_id,
+);
 
 /// Ticket events of `t` with an id above `after`, oldest first.
 pub fn changes_after(
@@ -326,33 +349,25 @@ pub fn changes_after(
     limit: i64,
 ) -> StoreResult<Vec<Change>> {
     Ok(ticket_events::table
+        .inner_join(tickets::table)
         .filter(ticket_events::tenant_id.eq(t.get()))
+        .filter(tickets::tenant_id.eq(t.get()))
         .filter(ticket_events::id.gt(after))
         .order(ticket_events::id)
         .limit(limit)
-        .select((
-            ticket_events::id,
-            ticket_events::ticket_id,
-            ticket_events::actor_id,
-            ticket_events::kind,
-            ticket_events::created_at,
-        ))
+        .select(CHANGE_COLUMNS)
         .load(conn)?)
 }
 
 /// Specific events of `t` by id (to pick up ids that committed late on PostgreSQL).
 pub fn changes_by_ids(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<Change>> {
     Ok(ticket_events::table
+        .inner_join(tickets::table)
         .filter(ticket_events::tenant_id.eq(t.get()))
+        .filter(tickets::tenant_id.eq(t.get()))
         .filter(ticket_events::id.eq_any(ids.to_vec()))
         .order(ticket_events::id)
-        .select((
-            ticket_events::id,
-            ticket_events::ticket_id,
-            ticket_events::actor_id,
-            ticket_events::kind,
-            ticket_events::created_at,
-        ))
+        .select(CHANGE_COLUMNS)
         .load(conn)?)
 }
 

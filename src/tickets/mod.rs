@@ -17,8 +17,11 @@ use crate::store::tickets::{
 };
 use crate::store::{self, Conn, Db};
 
+pub mod actions;
 pub mod canned;
+pub mod live;
 pub mod tags;
+pub mod views;
 
 pub const MAX_SUBJECT: usize = 300;
 pub const MAX_BODY: usize = 200_000;
@@ -216,9 +219,15 @@ pub struct TicketDetail {
     /// Related tickets: (number, kind) — only those the actor may see.
     pub links: Vec<(TicketNumber, String)>,
     pub events: Vec<store::tickets::Event>,
+    pub tags: Vec<String>,
+    /// The ticket this one was merged into, if any (and visible).
+    pub merged_into: Option<TicketNumber>,
+    /// The contact's other tickets the actor may see, newest first.
+    pub contact_tickets: Vec<Ticket>,
 }
 
-fn find(c: &mut Conn, t: TenantId, access: &QueueAccess, number: &TicketNumber) -> Result<Ticket> {
+pub(crate) fn find(
+    c: &mut Conn, t: TenantId, access: &QueueAccess, number: &TicketNumber) -> Result<Ticket> {
     store::tickets::by_number(c, t, access, number)?.ok_or(Error::NotFound("ticket"))
 }
 
@@ -233,13 +242,40 @@ pub async fn get(db: &Db, actor: &Actor, number: TicketNumber) -> Result<TicketD
             None => None,
         };
         let mut links = vec![];
-        for (other, kind) in store::mail::links(c, t, ticket.id)? {
+        let both_ways = store::mail::links(c, t, ticket.id)?
+            .into_iter()
+            .chain(store::workspace::linked_from(c, t, ticket.id)?);
+        for (other, kind) in both_ways {
             let o = store::tickets::get(c, t, other)?;
-            if access.allows(o.queue_id) {
+            if access.allows(o.queue_id) && !links.iter().any(|(n, _)| *n == o.number) {
                 links.push((o.number, kind));
             }
         }
+        let merged_into = match ticket.merged_into_id {
+            Some(id) => Some(store::tickets::get(c, t, id)?)
+                .filter(|o| access.allows(o.queue_id))
+                .map(|o| o.number),
+            None => None,
+        };
+        let contact_tickets = match ticket.contact_id {
+            Some(cid) => {
+                let f = TicketFilter {
+                    contact_id: Some(cid),
+                    limit: 20,
+                    ..Default::default()
+                };
+                store::tickets::list(c, t, &access, &f)?
+                    .0
+                    .into_iter()
+                    .filter(|o| o.id != ticket.id)
+                    .collect()
+            }
+            None => vec![],
+        };
         Ok(TicketDetail {
+            tags: store::workspace::tags(c, t, ticket.id)?,
+            merged_into,
+            contact_tickets,
             messages: store::tickets::messages(c, t, ticket.id)?,
             attachments: store::tickets::attachments(c, t, ticket.id)?,
             links,
@@ -412,73 +448,86 @@ pub async fn update(
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<Ticket> {
         let ticket = find(c, t, &access, &number)?;
-        let now = store::now();
-        let mut ch = TicketChanges::default();
-        let mut events: Vec<(&str, serde_json::Value)> = vec![];
-        if let Some(s) = u.status.filter(|s| *s != ticket.status) {
-            ch.status = Some(s);
-            match s {
-                Status::Resolved => ch.resolved_at = Some(Some(now)),
-                Status::Closed => {
-                    ch.closed_at = Some(Some(now));
-                    if ticket.resolved_at.is_none() {
-                        ch.resolved_at = Some(Some(now));
-                    }
-                }
-                _ => {
-                    ch.resolved_at = Some(None);
-                    ch.closed_at = Some(None);
-                }
-            }
-            events.push(("status_changed", json!({ "from": ticket.status, "to": s })));
-        }
-        if let Some(p) = u.priority.filter(|p| *p != ticket.priority) {
-            ch.priority = Some(p);
-            events.push((
-                "priority_changed",
-                json!({ "from": ticket.priority, "to": p }),
-            ));
-        }
-        if let Some(raw) = u.queue {
-            // Transfer to another department's queue: any queue of the tenant, member or not.
-            let q = store::queues::lookup(c, t, raw)?.ok_or(Error::NotFound("queue"))?;
-            if q.id != ticket.queue_id {
-                ch.queue = Some(q.id);
-                events.push((
-                    "queue_changed",
-                    json!({ "from": ticket.queue_id, "to": q.id }),
-                ));
-            }
-        }
-        if let Some(a) = u.assignee {
-            let new = match a {
-                Some(raw) => {
-                    let user = store::users::lookup(c, t, raw)?
-                        .filter(|u| u.active)
-                        .ok_or_else(|| {
-                            InvalidValue::new("assignee", "no active user with that id")
-                        })?;
-                    Some(user.id)
-                }
-                None => None,
-            };
-            if new != ticket.assignee_id {
-                ch.assignee = Some(new);
-                events.push(("assigned", json!({ "from": ticket.assignee_id, "to": new })));
-            }
-        }
-        if events.is_empty() {
+        if !apply_update(c, t, Some(uid), &ticket, &u)? {
             return Ok(ticket);
         }
-        store::tickets::update(c, t, ticket.id, &ch, now)?;
-        for (kind, details) in &events {
-            store::tickets::insert_event(c, t, ticket.id, Some(uid), kind, details, now)?;
-        }
-        // Read back through the same access check: a transfer may take it out of the actor's reach,
-        // and then the caller gets the ticket as it now is (tenant-scoped) so the change is visible.
+        // Read back tenant-scoped: a transfer may take it out of the actor's queues, and then the
+        // caller still gets the ticket as it now is so the change is visible.
         find(c, t, &QueueAccess::All, &number)
     })
     .await
+}
+
+/// Apply changes to a ticket inside a write transaction, recording an event per change. Returns
+/// whether anything changed.
+pub(crate) fn apply_update(
+    c: &mut Conn,
+    t: TenantId,
+    actor: Option<UserId>,
+    ticket: &Ticket,
+    u: &UpdateInput,
+) -> Result<bool> {
+    let now = store::now();
+    let mut ch = TicketChanges::default();
+    let mut events: Vec<(&str, serde_json::Value)> = vec![];
+    if let Some(s) = u.status.filter(|s| *s != ticket.status) {
+        ch.status = Some(s);
+        match s {
+            Status::Resolved => ch.resolved_at = Some(Some(now)),
+            Status::Closed => {
+                ch.closed_at = Some(Some(now));
+                if ticket.resolved_at.is_none() {
+                    ch.resolved_at = Some(Some(now));
+                }
+            }
+            _ => {
+                ch.resolved_at = Some(None);
+                ch.closed_at = Some(None);
+            }
+        }
+        events.push(("status_changed", json!({ "from": ticket.status, "to": s })));
+    }
+    if let Some(p) = u.priority.filter(|p| *p != ticket.priority) {
+        ch.priority = Some(p);
+        events.push((
+            "priority_changed",
+            json!({ "from": ticket.priority, "to": p }),
+        ));
+    }
+    if let Some(raw) = u.queue {
+        // Transfer to another department's queue: any queue of the tenant, member or not.
+        let q = store::queues::lookup(c, t, raw)?.ok_or(Error::NotFound("queue"))?;
+        if q.id != ticket.queue_id {
+            ch.queue = Some(q.id);
+            events.push((
+                "queue_changed",
+                json!({ "from": ticket.queue_id, "to": q.id }),
+            ));
+        }
+    }
+    if let Some(a) = u.assignee {
+        let new = match a {
+            Some(raw) => {
+                let user = store::users::lookup(c, t, raw)?
+                    .filter(|u| u.active)
+                    .ok_or_else(|| InvalidValue::new("assignee", "no active user with that id"))?;
+                Some(user.id)
+            }
+            None => None,
+        };
+        if new != ticket.assignee_id {
+            ch.assignee = Some(new);
+            events.push(("assigned", json!({ "from": ticket.assignee_id, "to": new })));
+        }
+    }
+    if events.is_empty() {
+        return Ok(false);
+    }
+    store::tickets::update(c, t, ticket.id, &ch, now)?;
+    for (kind, details) in &events {
+        store::tickets::insert_event(c, t, ticket.id, actor, kind, details, now)?;
+    }
+    Ok(true)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,119 +548,214 @@ pub async fn add_message(
     text: &str,
     mail_from: String,
 ) -> Result<store::tickets::Message> {
+    let draft = Draft {
+        kind,
+        text: text.to_string(),
+        attachments: vec![],
+        seen_message: None,
+    };
+    match add_message_checked(db, actor, number, draft, mail_from).await? {
+        Posted::Done(m) => Ok(m),
+        Posted::Stale { .. } => unreachable!("no staleness check without seen_message"),
+    }
+}
+
+/// What an agent wrote, with the files they attached (already in the blob store).
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: NewMessageKind,
+    pub text: String,
+    pub attachments: Vec<crate::mail::intake::StoredAttachment>,
+    /// The newest message id the agent had seen when they began writing. When a citizen has
+    /// written since, the draft is not sent (`Posted::Stale`) unless this is None.
+    pub seen_message: Option<i64>,
+}
+
+#[derive(Debug)]
+pub enum Posted {
+    Done(store::tickets::Message),
+    /// New inbound messages arrived since the agent began writing; nothing was stored.
+    Stale { newer: usize },
+}
+
+/// Add a reply or note, unless the citizen wrote something the agent has not seen.
+pub async fn add_message_checked(
+    db: &Db,
+    actor: &Actor,
+    number: TicketNumber,
+    draft: Draft,
+    mail_from: String,
+) -> Result<Posted> {
     actor.require(Scope::TicketsWrite)?;
-    let text = body(text)?;
+    let text = body(&draft.text)?;
+    if draft.attachments.len() > MAX_ATTACHMENTS {
+        return Err(InvalidValue::new(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} files"),
+        )
+        .into());
+    }
+    if draft.kind == NewMessageKind::Note && !draft.attachments.is_empty() {
+        return Err(InvalidValue::new("attachments", "only replies carry files").into());
+    }
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
-    db.write(move |c| -> Result<store::tickets::Message> {
+    db.write(move |c| -> Result<Posted> {
         let ticket = find(c, t, &access, &number)?;
-        let now = store::now();
-        let (mkind, to, subject) = match kind {
-            NewMessageKind::Note => (MessageKind::Note, String::new(), String::new()),
-            NewMessageKind::Reply => {
-                let contact = match ticket.contact_id {
-                    Some(id) => store::contacts::get(c, t, id)?,
-                    None => None,
-                };
-                let to = contact.and_then(|c| c.email).ok_or_else(|| {
-                    Error::Conflict("the ticket has no contact e-mail address to reply to".into())
-                })?;
-                (
-                    MessageKind::Outbound,
-                    to,
-                    format!("Re: {} [{}]", ticket.subject, ticket.number),
-                )
+        if let Some(seen) = draft.seen_message {
+            let newer = store::tickets::messages(c, t, ticket.id)?
+                .iter()
+                .filter(|m| m.id > seen && m.kind == "inbound")
+                .count();
+            if newer > 0 {
+                return Ok(Posted::Stale { newer });
             }
-        };
-        // Replies go out from the function mailbox the ticket came in through.
-        let mail_from = match ticket.mailbox_id {
-            Some(id) => store::mailboxes::get(c, t, id)?
-                .map(|m| m.reply_from)
-                .unwrap_or(mail_from),
-            None => mail_from,
-        };
-        // Thread under the citizen's latest message.
-        let history = store::tickets::messages(c, t, ticket.id)?;
-        let last_in = history
-            .iter()
-            .rev()
-            .find(|m| m.kind == "inbound" && m.message_id.is_some());
-        let in_reply_to = last_in.and_then(|m| m.message_id.clone());
-        let mut references: Vec<String> = last_in
-            .and_then(|m| m.references_.clone())
-            .map(|r| r.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default();
-        references.extend(in_reply_to.clone());
-        let message_id = (mkind == MessageKind::Outbound)
-            .then(|| crate::mail::new_message_id(&ticket.number, &mail_from));
-        let msg = store::tickets::insert_message(
-            c,
-            t,
-            ticket.id,
-            NewMessage {
-                kind: mkind,
-                author: Some(uid),
-                from_addr: (mkind == MessageKind::Outbound).then_some(mail_from.as_str()),
-                to_addrs: &to,
-                cc_addrs: "",
-                subject: &subject,
-                body_text: &text,
-                body_html: None,
-                message_id: message_id.as_deref(),
-                in_reply_to: in_reply_to
-                    .as_deref()
-                    .filter(|_| mkind == MessageKind::Outbound),
-                references: (mkind == MessageKind::Outbound && !references.is_empty())
-                    .then(|| references.join(" "))
-                    .as_deref(),
-                raw_sha256: None,
-                now,
-            },
-        )?;
-        let mut ch = TicketChanges::default();
-        if mkind == MessageKind::Outbound {
-            if ticket.first_response_at.is_none() {
-                ch.first_response_at = Some(now);
-            }
-            if ticket.status == Status::New {
-                ch.status = Some(Status::Open);
-            }
-            store::outbox::enqueue(
-                c,
-                t,
-                crate::mail::OUTBOX_KIND,
-                &serde_json::to_value(crate::mail::OutgoingMail {
-                    from: mail_from.clone(),
-                    to: vec![to.clone()],
-                    subject: subject.clone(),
-                    text: text.clone(),
-                    message_id: message_id.clone(),
-                    in_reply_to,
-                    references,
-                    message_row: Some(msg.id),
-                    mailbox: ticket.mailbox_id,
-                    auto_submitted: false,
-                })
-                .map_err(|e| Error::Internal(e.to_string()))?,
-                Some(ticket.id),
-                now,
-            )?;
         }
-        store::tickets::update(c, t, ticket.id, &ch, now)?;
-        store::tickets::insert_event(
+        let msg = apply_message(
             c,
             t,
-            ticket.id,
-            Some(uid),
-            match mkind {
-                MessageKind::Note => "note_added",
-                _ => "reply_sent",
-            },
-            &json!({ "message_id": msg.id }),
-            now,
+            uid,
+            &ticket,
+            draft.kind,
+            &text,
+            mail_from,
+            &draft.attachments,
         )?;
-        Ok(msg)
+        Ok(Posted::Done(msg))
     })
     .await
+}
+
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// Store a reply or note inside a write transaction; a reply also goes to the outbox.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply_message(
+    c: &mut Conn,
+    t: TenantId,
+    uid: UserId,
+    ticket: &Ticket,
+    kind: NewMessageKind,
+    text: &str,
+    mail_from: String,
+    files: &[crate::mail::intake::StoredAttachment],
+) -> Result<store::tickets::Message> {
+    let now = store::now();
+    let (mkind, to, subject) = match kind {
+        NewMessageKind::Note => (MessageKind::Note, String::new(), String::new()),
+        NewMessageKind::Reply => {
+            let contact = match ticket.contact_id {
+                Some(id) => store::contacts::get(c, t, id)?,
+                None => None,
+            };
+            let to = contact.and_then(|c| c.email).ok_or_else(|| {
+                Error::Conflict("the ticket has no contact e-mail address to reply to".into())
+            })?;
+            (
+                MessageKind::Outbound,
+                to,
+                format!("Re: {} [{}]", ticket.subject, ticket.number),
+            )
+        }
+    };
+    // Replies go out from the function mailbox the ticket came in through.
+    let mail_from = match ticket.mailbox_id {
+        Some(id) => store::mailboxes::get(c, t, id)?
+            .map(|m| m.reply_from)
+            .unwrap_or(mail_from),
+        None => mail_from,
+    };
+    // Thread under the citizen's latest message.
+    let history = store::tickets::messages(c, t, ticket.id)?;
+    let last_in = history
+        .iter()
+        .rev()
+        .find(|m| m.kind == "inbound" && m.message_id.is_some());
+    let in_reply_to = last_in.and_then(|m| m.message_id.clone());
+    let mut references: Vec<String> = last_in
+        .and_then(|m| m.references_.clone())
+        .map(|r| r.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    references.extend(in_reply_to.clone());
+    let message_id = (mkind == MessageKind::Outbound)
+        .then(|| crate::mail::new_message_id(&ticket.number, &mail_from));
+    let msg = store::tickets::insert_message(
+        c,
+        t,
+        ticket.id,
+        NewMessage {
+            kind: mkind,
+            author: Some(uid),
+            from_addr: (mkind == MessageKind::Outbound).then_some(mail_from.as_str()),
+            to_addrs: &to,
+            cc_addrs: "",
+            subject: &subject,
+            body_text: text,
+            body_html: None,
+            message_id: message_id.as_deref(),
+            in_reply_to: in_reply_to
+                .as_deref()
+                .filter(|_| mkind == MessageKind::Outbound),
+            references: (mkind == MessageKind::Outbound && !references.is_empty())
+                .then(|| references.join(" "))
+                .as_deref(),
+            raw_sha256: None,
+            now,
+        },
+    )?;
+    for f in files {
+        store::tickets::insert_attachment(c, t, msg.id, f, now)?;
+    }
+    let mut ch = TicketChanges::default();
+    if mkind == MessageKind::Outbound {
+        if ticket.first_response_at.is_none() {
+            ch.first_response_at = Some(now);
+        }
+        if ticket.status == Status::New {
+            ch.status = Some(Status::Open);
+        }
+        store::outbox::enqueue(
+            c,
+            t,
+            crate::mail::OUTBOX_KIND,
+            &serde_json::to_value(crate::mail::OutgoingMail {
+                from: mail_from.clone(),
+                to: vec![to.clone()],
+                subject: subject.clone(),
+                text: text.to_string(),
+                message_id: message_id.clone(),
+                in_reply_to,
+                references,
+                message_row: Some(msg.id),
+                mailbox: ticket.mailbox_id,
+                auto_submitted: false,
+                attachments: files
+                    .iter()
+                    .map(|f| crate::mail::MailAttachment {
+                        filename: f.filename.clone(),
+                        content_type: f.content_type.clone(),
+                        sha256: f.sha256.clone(),
+                    })
+                    .collect(),
+            })
+            .map_err(|e| Error::Internal(e.to_string()))?,
+            Some(ticket.id),
+            now,
+        )?;
+    }
+    store::tickets::update(c, t, ticket.id, &ch, now)?;
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket.id,
+        Some(uid),
+        match mkind {
+            MessageKind::Note => "note_added",
+            _ => "reply_sent",
+        },
+        &json!({ "message_id": msg.id, "attachments": files.len() }),
+        now,
+    )?;
+    Ok(msg)
 }
 
 /// An attachment's metadata and bytes, if its ticket is visible to the actor.

@@ -1,0 +1,152 @@
+//! Read models for the agent workspace: my work, the queue overview, and the people and queues a
+//! ticket can be given to.
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use crate::accounts::{Actor, Scope};
+use crate::domain::{QueueId, Status, UserId};
+use crate::error::Result;
+use crate::store::tickets::{AssigneeFilter, Sort, Ticket, TicketFilter};
+use crate::store::{self, Db};
+
+const OPEN: [Status; 3] = [Status::New, Status::Open, Status::Waiting];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MyWork {
+    /// Open tickets assigned to me, most urgent first.
+    pub mine: Vec<Ticket>,
+    /// Open tickets nobody has taken in my queues, most urgent first.
+    pub unassigned: Vec<Ticket>,
+}
+
+pub async fn my_work(db: &Db, actor: &Actor, limit: i64) -> Result<MyWork> {
+    actor.require(Scope::TicketsRead)?;
+    let (t, access, me) = (actor.tenant, actor.queue_access(), actor.user);
+    db.read(move |c| -> Result<MyWork> {
+        let f = |assignee| TicketFilter {
+            statuses: OPEN.to_vec(),
+            assignee: Some(assignee),
+            sort: Sort::Urgent,
+            limit,
+            ..Default::default()
+        };
+        Ok(MyWork {
+            mine: store::tickets::list(c, t, &access, &f(AssigneeFilter::User(me)))?.0,
+            unassigned: store::tickets::list(c, t, &access, &f(AssigneeFilter::Nobody))?.0,
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueOverview {
+    pub id: QueueId,
+    pub slug: String,
+    pub name: String,
+    pub new: i64,
+    pub open: i64,
+    pub waiting: i64,
+    /// When the oldest ticket still waiting for us (new or open) arrived.
+    pub oldest_unanswered: Option<NaiveDateTime>,
+}
+
+/// Per queue the actor may see: counts of new, open and waiting tickets, and the oldest one.
+pub async fn overview(db: &Db, actor: &Actor) -> Result<Vec<QueueOverview>> {
+    actor.require(Scope::QueuesRead)?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    db.read(move |c| -> Result<Vec<QueueOverview>> {
+        let counts = store::tickets::open_counts(c, t, &access)?;
+        Ok(store::queues::list(c, t)?
+            .into_iter()
+            .filter(|q| access.allows(q.id))
+            .map(|q| {
+                let mut o = QueueOverview {
+                    id: q.id,
+                    slug: q.slug,
+                    name: q.name,
+                    new: 0,
+                    open: 0,
+                    waiting: 0,
+                    oldest_unanswered: None,
+                };
+                for (qid, status, n, oldest) in &counts {
+                    if *qid != q.id {
+                        continue;
+                    }
+                    match status {
+                        Status::New => o.new = *n,
+                        Status::Open => o.open = *n,
+                        Status::Waiting => o.waiting = *n,
+                        _ => {}
+                    }
+                    if matches!(status, Status::New | Status::Open) {
+                        o.oldest_unanswered = match (o.oldest_unanswered, *oldest) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                    }
+                }
+                o
+            })
+            .collect())
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub id: UserId,
+    pub name: String,
+    pub active: bool,
+}
+
+/// Everyone in the tenant (to show names and to pick an assignee).
+pub async fn people(db: &Db, actor: &Actor) -> Result<Vec<Person>> {
+    actor.require(Scope::TicketsRead)?;
+    let t = actor.tenant;
+    db.read(move |c| -> Result<Vec<Person>> {
+        Ok(store::users::list(c, t)?
+            .into_iter()
+            .map(|u| Person {
+                id: u.id,
+                name: u.display_name,
+                active: u.active,
+            })
+            .collect())
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueChoice {
+    pub id: QueueId,
+    pub name: String,
+    /// The actor works in it (else it is another department's queue).
+    pub mine: bool,
+}
+
+/// Every queue of the tenant: a ticket may be transferred to any department.
+pub async fn queues(db: &Db, actor: &Actor) -> Result<Vec<QueueChoice>> {
+    actor.require(Scope::QueuesRead)?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    db.read(move |c| -> Result<Vec<QueueChoice>> {
+        Ok(store::queues::list(c, t)?
+            .into_iter()
+            .map(|q| QueueChoice {
+                mine: access.allows(q.id),
+                id: q.id,
+                name: q.name,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Tags in use in the tenant (filter choices).
+pub async fn tags(db: &Db, actor: &Actor) -> Result<Vec<String>> {
+    actor.require(Scope::TicketsRead)?;
+    let t = actor.tenant;
+    db.read(move |c| -> Result<Vec<String>> { Ok(store::workspace::all_tags(c, t)?) })
+        .await
+}
