@@ -22,6 +22,7 @@ pub struct Application {
     db: Db,
     worker: Option<outbox::Worker>,
     intake: Option<crate::mail::imap::Intake>,
+    live: Option<crate::tickets::live::Live>,
 }
 
 impl Application {
@@ -77,7 +78,9 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
         let keys_for_worker = keys.clone();
+        let live = crate::tickets::live::Live::new();
         let state = Data::new(AppState {
+            live: live.clone(),
             db: db.clone(),
             signer: Arc::new(Signer::new(&keys)),
             keys,
@@ -102,6 +105,7 @@ impl Application {
                 node,
             )),
             intake,
+            live: Some(live),
             db,
         })
     }
@@ -125,6 +129,9 @@ impl Application {
         }
         if let Some(i) = self.intake.take() {
             tokio::spawn(i.supervise());
+        }
+        if let Some(l) = self.live.take() {
+            tokio::spawn(l.run(self.db.clone()));
         }
         self.server.await
     }

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::header::ContentType;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, MailTransport, SmtpTls};
 use crate::outbox::DeliveryError;
 
+pub mod display;
 pub mod imap;
 pub mod intake;
 pub mod mailboxes;
@@ -114,9 +115,11 @@ impl OutgoingMail {
             }
             let mut mixed = MultiPart::mixed().multipart(body);
             for (a, bytes) in self.attachments.iter().zip(files) {
-                let ct = ContentType::parse(&a.content_type)
-                    .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
-                mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes.clone(), ct));
+                let ct = ContentType::parse(&a.content_type).unwrap_or_else(|_| {
+                    ContentType::parse("application/octet-stream").expect("valid")
+                });
+                mixed =
+                    mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes.clone(), ct));
             }
             b.multipart(mixed)
         }

@@ -207,7 +207,7 @@ fn automatic(msg: &mail_parser::Message<'_>, from: Option<&EmailAddress>) -> Opt
 }
 
 /// A file name safe to show and to send back in Content-Disposition: no paths, no control characters.
-fn sanitize_filename(name: &str) -> String {
+pub fn sanitize_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let clean: String = base
         .chars()

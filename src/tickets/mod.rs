@@ -227,7 +227,11 @@ pub struct TicketDetail {
 }
 
 pub(crate) fn find(
-    c: &mut Conn, t: TenantId, access: &QueueAccess, number: &TicketNumber) -> Result<Ticket> {
+    c: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    number: &TicketNumber,
+) -> Result<Ticket> {
     store::tickets::by_number(c, t, access, number)?.ok_or(Error::NotFound("ticket"))
 }
 
@@ -575,7 +579,9 @@ pub struct Draft {
 pub enum Posted {
     Done(store::tickets::Message),
     /// New inbound messages arrived since the agent began writing; nothing was stored.
-    Stale { newer: usize },
+    Stale {
+        newer: usize,
+    },
 }
 
 /// Add a reply or note, unless the citizen wrote something the agent has not seen.
@@ -589,11 +595,9 @@ pub async fn add_message_checked(
     actor.require(Scope::TicketsWrite)?;
     let text = body(&draft.text)?;
     if draft.attachments.len() > MAX_ATTACHMENTS {
-        return Err(InvalidValue::new(
-            "attachments",
-            format!("at most {MAX_ATTACHMENTS} files"),
-        )
-        .into());
+        return Err(
+            InvalidValue::new("attachments", format!("at most {MAX_ATTACHMENTS} files")).into(),
+        );
     }
     if draft.kind == NewMessageKind::Note && !draft.attachments.is_empty() {
         return Err(InvalidValue::new("attachments", "only replies carry files").into());

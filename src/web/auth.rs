@@ -172,32 +172,41 @@ impl<T: DeserializeOwned + HasCsrf + 'static> FromRequest for CsrfForm<T> {
         let req = req.clone();
         let form = web::Form::<T>::from_request(&req, payload);
         Box::pin(async move {
-            let same_origin = match req
-                .headers()
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok())
-            {
-                None => true,
-                Some(origin) => {
-                    let host = req.connection_info().host().to_string();
-                    origin
-                        .strip_prefix("http://")
-                        .or_else(|| origin.strip_prefix("https://"))
-                        == Some(host.as_str())
-                }
-            };
             let form = match form.await {
                 Ok(f) => f.into_inner(),
                 // An unreadable form is refused the same way: nothing in it can be trusted.
                 Err(_) => return Err(PageError::from(Failure::Csrf).into()),
             };
-            if !same_origin || !csrf_ok(&req, form.csrf()) {
-                tracing::warn!(path = %req.path(), "form post refused: CSRF check failed");
+            if !form_trusted(&req, form.csrf()) {
                 return Err(PageError::from(Failure::Csrf).into());
             }
             Ok(CsrfForm(form))
         })
     }
+}
+
+/// Whether a posted form comes from our own pages: same Origin (when the browser sends one) and a
+/// valid CSRF token. For forms not read by `CsrfForm` (multipart uploads).
+pub fn form_trusted(req: &HttpRequest, token: &str) -> bool {
+    let same_origin = match req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(origin) => {
+            let host = req.connection_info().host().to_string();
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                == Some(host.as_str())
+        }
+    };
+    let ok = same_origin && csrf_ok(req, token);
+    if !ok {
+        tracing::warn!(path = %req.path(), "form post refused: CSRF check failed");
+    }
+    ok
 }
 
 /// The client address for throttling (the TCP peer; see docs/operations.md on proxies).

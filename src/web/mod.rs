@@ -6,6 +6,7 @@ pub mod auth;
 pub mod errors;
 pub mod pages;
 pub mod templates;
+pub mod workspace;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub signer: Arc<Signer>,
     pub blobs: crate::store::blobs::BlobStore,
+    pub live: crate::tickets::live::Live,
 }
 
 /// Content-Security-Policy: no inline scripts or styles, nothing from other origins.
@@ -42,9 +44,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::login_form)
         .service(pages::login)
         .service(pages::logout)
-        .service(pages::home)
         .service(pages::password_form)
         .service(pages::change_password)
+        .configure(workspace::routes)
         .configure(api::routes);
 }
 

@@ -13,7 +13,7 @@ use super::errors::{Failure, PageError};
 use super::templates::{Templates, locale_from_accept_language};
 use crate::accounts::{self, Actor, LoginAttempt};
 use crate::error::Error;
-use crate::{store, tenants};
+use crate::store;
 
 pub(crate) fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static str {
     match actor.map(|a| a.locale.as_str()) {
@@ -40,8 +40,18 @@ pub(crate) fn render(
     data["locale"] = json!(locale);
     data["csrf"] = json!(csrf);
     data["signed_in"] = json!(actor.is_some());
+    if data.get("nav").is_none() {
+        data["nav"] = json!("");
+    }
     if let Some(a) = actor {
-        data["me"] = json!({ "name": a.name, "email": a.email, "role": a.role });
+        let leads = a
+            .memberships
+            .iter()
+            .any(|(_, r)| *r == crate::domain::MembershipRole::Lead);
+        data["me"] = json!({
+            "name": a.name, "email": a.email, "role": a.role,
+            "can_admin": a.is_admin() || leads,
+        });
     }
     let html = Templates::get()
         .render(name, &data)
@@ -166,52 +176,6 @@ pub async fn logout(
         .cookie(clear_session_cookie(&st))
         .insert_header((header::LOCATION, "/login"))
         .finish())
-}
-
-#[get("/")]
-pub async fn home(
-    req: HttpRequest,
-    st: web::Data<AppState>,
-    PageActor(actor): PageActor,
-) -> Result<HttpResponse, PageError> {
-    let queues = tenants::my_queues(&st.db, &actor).await?;
-    let (t, access) = (actor.tenant, actor.queue_access());
-    let (tenant, recent) = st
-        .db
-        .read(move |c| -> Result<_, Error> {
-            Ok((
-                store::tenants::get(c, t)?,
-                store::tickets::recent(c, t, &access, 15)?,
-            ))
-        })
-        .await?;
-    let queue_name = |id| {
-        queues
-            .iter()
-            .find(|q| q.queue.id == id)
-            .map(|q| q.queue.name.clone())
-            .unwrap_or_default()
-    };
-    let recent: Vec<Value> = recent
-        .iter()
-        .map(|t| {
-            json!({
-                "number": t.number,
-                "subject": t.subject,
-                "status": t.status,
-                "priority": t.priority,
-                "queue": queue_name(t.queue_id),
-                "created_at": t.created_at.format("%Y-%m-%d %H:%M").to_string(),
-            })
-        })
-        .collect();
-    render(
-        &req,
-        Some(&actor),
-        actix_web::http::StatusCode::OK,
-        "home",
-        json!({ "tenant": tenant.name, "queues": queues, "recent": recent }),
-    )
 }
 
 #[get("/account/password")]

@@ -1,0 +1,63 @@
+//! Showing a citizen's HTML mail to an agent safely: ammonia removes scripts, styles, event
+//! handlers and anything active; inline images (`cid:`) point at the stored attachment; remote
+//! images (tracking pixels) are removed unless the agent asks for them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Sanitized HTML, and whether remote images were held back.
+pub fn safe_html(
+    html: &str,
+    inline: &HashMap<String, String>,
+    allow_remote_images: bool,
+) -> (String, bool) {
+    let blocked = Arc::new(AtomicBool::new(false));
+    let flag = blocked.clone();
+    let inline = Arc::new(inline.clone());
+    let clean = ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .attribute_filter(move |element, attribute, value| {
+            if element == "img" && attribute == "src" {
+                let v = value.trim();
+                if let Some(cid) = v.strip_prefix("cid:") {
+                    let key = cid.trim_matches(|c| c == '<' || c == '>');
+                    return inline.get(key).map(|u| u.clone().into());
+                }
+                if v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//") {
+                    if allow_remote_images {
+                        return Some(value.into());
+                    }
+                    flag.store(true, Ordering::Relaxed);
+                    return None;
+                }
+                return None;
+            }
+            Some(value.into())
+        })
+        .clean(html)
+        .to_string();
+    (clean, blocked.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_handlers_and_remote_images_are_removed() {
+        let html = r#"<p onclick="x()">Hej<script>alert(1)</script></p>
+            <img src="https://tracker.example/p.gif"><img src="cid:bild1@x">
+            <a href="javascript:alert(1)">länk</a><style>p{}</style>"#;
+        let inline = HashMap::from([("bild1@x".to_string(), "/a/1".to_string())]);
+        let (out, blocked) = safe_html(html, &inline, false);
+        assert!(blocked);
+        assert!(!out.contains("script") && !out.contains("onclick") && !out.contains("javascript"));
+        assert!(!out.contains("tracker.example"));
+        assert!(out.contains(r#"src="/a/1""#));
+        assert!(!out.contains("<style"));
+        let (out, blocked) = safe_html(html, &inline, true);
+        assert!(!blocked);
+        assert!(out.contains("tracker.example"));
+    }
+}

@@ -1,0 +1,168 @@
+//! The agent workspace pages: my work, queue overview, ticket lists with bulk actions, the ticket
+//! view with its actions, search and live updates. Server-rendered; `static/app.js` adds live
+//! updates, keyboard shortcuts and presence on top, and every page works without it.
+
+mod list;
+mod live;
+mod ticket;
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::NaiveDateTime;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::PageActor;
+use super::errors::PageError;
+use super::pages::{page_locale, render};
+use super::templates::Templates;
+use crate::accounts::Actor;
+use crate::domain::{QueueId, UserId};
+use crate::store::tickets::Ticket;
+use crate::tickets::views;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(my_work)
+        .service(overview)
+        .service(list::list)
+        .service(list::bulk)
+        .service(ticket::row_fragment)
+        .service(ticket::view)
+        .service(ticket::messages_after)
+        .service(ticket::post_message)
+        .service(ticket::update)
+        .service(ticket::claim)
+        .service(ticket::transfer)
+        .service(ticket::merge)
+        .service(ticket::link)
+        .service(ticket::tag)
+        .service(ticket::presence)
+        .service(ticket::canned_text)
+        .service(live::stream);
+}
+
+/// Stockholm wall-clock time for people.
+pub(crate) fn local_time(t: NaiveDateTime) -> String {
+    t.and_utc()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// "5 min", "3 h", "2 d" — how long ago, in the page's language.
+pub(crate) fn age(t: NaiveDateTime, locale: &str) -> String {
+    let mins = (crate::store::now() - t).num_minutes().max(0);
+    let tx = Templates::get();
+    let (n, key) = if mins < 60 {
+        (mins, "age.minutes")
+    } else if mins < 48 * 60 {
+        (mins / 60, "age.hours")
+    } else {
+        (mins / (24 * 60), "age.days")
+    };
+    tx.text(locale, key).replace("{n}", &n.to_string())
+}
+
+/// Names of queues and people, to show instead of ids.
+pub(crate) struct Names {
+    queues: HashMap<QueueId, String>,
+    people: HashMap<UserId, String>,
+}
+
+impl Names {
+    pub(crate) async fn load(st: &AppState, actor: &Actor) -> Result<Names, PageError> {
+        let queues = views::queues(&st.db, actor).await?;
+        let people = views::people(&st.db, actor).await?;
+        Ok(Names {
+            queues: queues.into_iter().map(|q| (q.id, q.name)).collect(),
+            people: people.into_iter().map(|p| (p.id, p.name)).collect(),
+        })
+    }
+    pub(crate) fn queue(&self, q: QueueId) -> String {
+        self.queues.get(&q).cloned().unwrap_or_default()
+    }
+    pub(crate) fn person(&self, u: Option<UserId>) -> Option<String> {
+        u.and_then(|u| self.people.get(&u).cloned())
+    }
+    pub(crate) fn person_raw(&self, u: Option<i64>) -> Option<String> {
+        self.people
+            .iter()
+            .find(|(id, _)| Some(id.get()) == u)
+            .map(|(_, n)| n.clone())
+    }
+}
+
+/// A ticket as a list row.
+pub(crate) fn row(t: &Ticket, names: &Names, locale: &str) -> Value {
+    json!({
+        "number": t.number,
+        "subject": t.subject,
+        "status": t.status,
+        "priority": t.priority,
+        "urgent": t.priority.rank() >= 2,
+        "queue": names.queue(t.queue_id),
+        "queue_id": t.queue_id,
+        "assignee": names.person(t.assignee_id),
+        "channel": t.channel,
+        "created": local_time(t.created_at),
+        "age": age(t.created_at, locale),
+        "updated": local_time(t.updated_at),
+        "fresh": false,
+    })
+}
+
+#[get("/")]
+pub async fn my_work(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+) -> Result<HttpResponse, PageError> {
+    let locale = page_locale(Some(&actor), &req);
+    let work = views::my_work(&st.db, &actor, 50).await?;
+    let names = Names::load(&st, &actor).await?;
+    let mine: Vec<Value> = work.mine.iter().map(|t| row(t, &names, locale)).collect();
+    let unassigned: Vec<Value> = work
+        .unassigned
+        .iter()
+        .map(|t| row(t, &names, locale))
+        .collect();
+    render(
+        &req,
+        Some(&actor),
+        actix_web::http::StatusCode::OK,
+        "work",
+        json!({ "nav": "work", "mine": mine, "unassigned": unassigned }),
+    )
+}
+
+#[get("/queues")]
+pub async fn overview(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+) -> Result<HttpResponse, PageError> {
+    let locale = page_locale(Some(&actor), &req);
+    let queues: Vec<Value> = views::overview(&st.db, &actor)
+        .await?
+        .into_iter()
+        .map(|q| {
+            json!({
+                "id": q.id,
+                "name": q.name,
+                "new": q.new,
+                "open": q.open,
+                "waiting": q.waiting,
+                "oldest": q.oldest_unanswered.map(local_time),
+                "oldest_age": q.oldest_unanswered.map(|t| age(t, locale)),
+            })
+        })
+        .collect();
+    render(
+        &req,
+        Some(&actor),
+        actix_web::http::StatusCode::OK,
+        "overview",
+        json!({ "nav": "queues", "queues": queues }),
+    )
+}

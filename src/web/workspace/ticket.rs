@@ -1,0 +1,694 @@
+//! The ticket view and everything an agent does on it.
+
+use std::collections::HashMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Names, age, local_time, row};
+use crate::accounts::Actor;
+use crate::domain::{InvalidValue, Priority, Status, TicketNumber};
+use crate::error::Error;
+use crate::mail::intake::StoredAttachment;
+use crate::tickets::{self, Draft, NewMessageKind, Posted, UpdateInput, actions, canned, views};
+use crate::web::AppState;
+use crate::web::auth::{CsrfForm, HasCsrf, PageActor, form_trusted};
+use crate::web::errors::{Failure, PageError};
+use crate::web::pages::{page_locale, render};
+use crate::web::templates::Templates;
+
+/// What a re-rendered ticket page carries besides the ticket: a message, a kept draft.
+#[derive(Default)]
+struct Extra {
+    error: Option<String>,
+    draft_text: String,
+    draft_kind: &'static str,
+    stale: Option<usize>,
+    images_for: Option<i64>,
+    ok: Option<String>,
+}
+
+fn event_text(
+    e: &crate::store::tickets::Event,
+    names: &Names,
+    locale: &str,
+    people_by_raw: &dyn Fn(Option<i64>) -> Option<String>,
+) -> String {
+    let t = Templates::get();
+    let d = &e.details;
+    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let status = |k: &str| {
+        let v = s(k);
+        if v.is_empty() {
+            v
+        } else {
+            t.text(locale, &format!("status.one.{v}"))
+        }
+    };
+    let priority = |k: &str| t.text(locale, &format!("priority.{}", s(k)));
+    let queue = |k: &str| {
+        d.get(k)
+            .and_then(|v| v.as_i64())
+            .map(|q| {
+                names
+                    .queues
+                    .iter()
+                    .find(|(id, _)| id.get() == q)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    };
+    let person = |k: &str| {
+        people_by_raw(d.get(k).and_then(|v| v.as_i64()))
+            .unwrap_or_else(|| t.text(locale, "ticket.nobody"))
+    };
+    let key = format!("event.{}", e.kind);
+    let mut text = t.text(locale, &key);
+    if text == key {
+        text = t.text(locale, "event.other").replace("{kind}", &e.kind);
+    }
+    text.replace("{from_status}", &status("from"))
+        .replace("{to_status}", &status("to"))
+        .replace("{from_priority}", &priority("from"))
+        .replace("{to_priority}", &priority("to"))
+        .replace("{from_queue}", &queue("from"))
+        .replace("{to_queue}", &queue("to"))
+        .replace("{to_person}", &person("to"))
+        .replace("{ticket}", &s("ticket"))
+        .replace("{tag}", &s("tag"))
+        .replace("{error}", &s("error"))
+}
+
+async fn page(
+    req: &HttpRequest,
+    st: &AppState,
+    actor: &Actor,
+    number: TicketNumber,
+    status: StatusCode,
+    extra: Extra,
+) -> Result<HttpResponse, PageError> {
+    let locale = page_locale(Some(actor), req);
+    let d = tickets::get(&st.db, actor, number.clone()).await?;
+    let names = Names::load(st, actor).await?;
+    let queues = views::queues(&st.db, actor).await?;
+    let people = views::people(&st.db, actor).await?;
+    let canned = canned::for_ticket(&st.db, actor, number.clone()).await?;
+    let writers = actions::writers(&st.db, actor, number.clone()).await?;
+    let by_raw = |u: Option<i64>| names.person_raw(u);
+    let mut remote_allowed = false;
+    let messages: Vec<Value> = d
+        .messages
+        .iter()
+        .map(|m| {
+            let files: Vec<&crate::store::tickets::AttachmentRow> =
+                d.attachments.iter().filter(|a| a.message_id == m.id).collect();
+            let inline: HashMap<String, String> = files
+                .iter()
+                .filter_map(|a| {
+                    a.content_id.as_ref().map(|cid| {
+                        (
+                            cid.trim_matches(|c| c == '<' || c == '>').to_string(),
+                            format!("/api/v1/tickets/{}/attachments/{}", d.ticket.number, a.id),
+                        )
+                    })
+                })
+                .collect();
+            let allow = extra.images_for == Some(m.id);
+            remote_allowed |= allow;
+            let (html, blocked) = match &m.body_html {
+                Some(h) => {
+                    let (clean, blocked) = crate::mail::display::safe_html(h, &inline, allow);
+                    (Some(clean), blocked)
+                }
+                None => (None, false),
+            };
+            json!({
+                "id": m.id,
+                "kind": m.kind,
+                "author": by_raw(m.author_id),
+                "from": m.from_addr,
+                "to": m.to_addrs,
+                "at": local_time(m.created_at),
+                "subject": m.subject,
+                "text": m.body_text,
+                "html": html,
+                "images_blocked": blocked,
+                "fresh": false,
+                "attachments": files.iter().filter(|a| !a.inline || a.content_id.is_none()).map(|a| json!({
+                    "id": a.id,
+                    "filename": a.filename,
+                    "size_kb": (a.size_bytes + 1023) / 1024,
+                    "content_type": a.content_type,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let events: Vec<Value> = d
+        .events
+        .iter()
+        .rev()
+        .map(|e| {
+            json!({
+                "at": local_time(e.created_at),
+                "actor": by_raw(e.actor_id),
+                "text": event_text(e, &names, locale, &by_raw),
+            })
+        })
+        .collect();
+    let tk = &d.ticket;
+    let data = json!({
+        "nav": "list",
+        "ticket": {
+            "number": tk.number,
+            "subject": tk.subject,
+            "status": tk.status,
+            "priority": tk.priority,
+            "queue": names.queue(tk.queue_id),
+            "queue_id": tk.queue_id,
+            "assignee": names.person(tk.assignee_id),
+            "assigned_to_me": tk.assignee_id == Some(actor.user),
+            "channel": tk.channel,
+            "created": local_time(tk.created_at),
+            "age": age(tk.created_at, locale),
+            "updated": local_time(tk.updated_at),
+            "merged_into": d.merged_into,
+            "open": tk.status.is_open(),
+        },
+        "contact": d.contact.as_ref().map(|c| json!({
+            "name": c.name, "email": c.email, "phone": c.phone,
+            "preferred": c.preferred_channel,
+        })),
+        "can_reply": d.contact.as_ref().is_some_and(|c| c.email.is_some()),
+        "contact_tickets": d.contact_tickets.iter().map(|t| row(t, &names, locale)).collect::<Vec<_>>(),
+        "messages": messages,
+        "last_message_id": d.messages.last().map(|m| m.id).unwrap_or(0),
+        "events": events,
+        "tags": d.tags,
+        "links": d.links.iter().map(|(n, k)| json!({ "number": n, "kind": k })).collect::<Vec<_>>(),
+        "queues": queues.iter().filter(|q| q.id != tk.queue_id).map(|q| json!({ "id": q.id, "name": q.name, "mine": q.mine })).collect::<Vec<_>>(),
+        "people": people.iter().filter(|p| p.active).map(|p| json!({
+            "id": p.id, "name": p.name, "selected": Some(p.id) == tk.assignee_id,
+        })).collect::<Vec<_>>(),
+        "statuses": Status::ALL.iter().map(|s| json!({ "value": s, "selected": *s == tk.status })).collect::<Vec<_>>(),
+        "priorities": Priority::ALL.iter().map(|p| json!({ "value": p, "selected": *p == tk.priority })).collect::<Vec<_>>(),
+        "canned": canned.iter().map(|c| json!({ "id": c.id, "title": c.title })).collect::<Vec<_>>(),
+        "writers": writers,
+        "error": extra.error,
+        "ok": extra.ok,
+        "stale": extra.stale,
+        "draft": { "text": extra.draft_text, "note": extra.draft_kind == "note" },
+    });
+    let mut resp = render(req, Some(actor), status, "ticket", data)?;
+    if remote_allowed {
+        // The agent asked for this mail's remote images: allow images from anywhere on this page.
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data: https: http:; style-src 'self'; \
+                 script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+                 frame-ancestors 'none'",
+            ),
+        );
+    }
+    Ok(resp)
+}
+
+fn number(raw: &str) -> Result<TicketNumber, PageError> {
+    TicketNumber::parse(raw).map_err(|_| Failure::Domain(Error::NotFound("ticket")).into())
+}
+
+fn back_to(number: &TicketNumber, ok: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/tickets/{number}?ok={ok}")))
+        .finish()
+}
+
+/// Run an action; on a domain error show the ticket again with the message next to it.
+async fn act(
+    req: &HttpRequest,
+    st: &AppState,
+    actor: &Actor,
+    n: TicketNumber,
+    ok: &str,
+    result: crate::error::Result<()>,
+) -> Result<HttpResponse, PageError> {
+    match result {
+        Ok(()) => Ok(back_to(&n, ok)),
+        Err(e @ (Error::Invalid(_) | Error::Conflict(_))) => {
+            let locale = page_locale(Some(actor), req);
+            let failure = Failure::from(e);
+            let status = failure.status();
+            let extra = Extra {
+                error: Some(failure.message(locale)),
+                ..Default::default()
+            };
+            page(req, st, actor, n, status, extra).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ViewParams {
+    images: Option<i64>,
+    ok: Option<String>,
+}
+
+#[get("/tickets/{number}")]
+pub async fn view(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    q: web::Query<ViewParams>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let q = q.into_inner();
+    let locale = page_locale(Some(&actor), &req);
+    let ok =
+        q.ok.filter(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .map(|k| Templates::get().text(locale, &format!("ticket.ok.{k}")));
+    let extra = Extra {
+        images_for: q.images,
+        ok,
+        ..Default::default()
+    };
+    page(&req, &st, &actor, n, StatusCode::OK, extra).await
+}
+
+/// One list row (HTML fragment), for live insertion into an open list.
+#[get("/tickets/{number}/row")]
+pub async fn row_fragment(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let locale = page_locale(Some(&actor), &req);
+    let d = tickets::get(&st.db, &actor, n).await?;
+    let names = Names::load(&st, &actor).await?;
+    let mut data = row(&d.ticket, &names, locale);
+    data["locale"] = json!(locale);
+    data["fresh"] = json!(true);
+    let html = Templates::get()
+        .render("ticket_row", &data)
+        .map_err(|e| Failure::Domain(Error::Internal(e.to_string())))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html))
+}
+
+#[derive(Deserialize)]
+pub struct AfterParams {
+    after: i64,
+}
+
+/// Messages newer than `after` (HTML fragment), for live appending to an open ticket.
+#[get("/tickets/{number}/messages")]
+pub async fn messages_after(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    q: web::Query<AfterParams>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let locale = page_locale(Some(&actor), &req);
+    let d = tickets::get(&st.db, &actor, n).await?;
+    let names = Names::load(&st, &actor).await?;
+    let msgs: Vec<Value> = d
+        .messages
+        .iter()
+        .filter(|m| m.id > q.after)
+        .map(|m| {
+            let html = m
+                .body_html
+                .as_ref()
+                .map(|h| crate::mail::display::safe_html(h, &HashMap::new(), false));
+            json!({
+                "id": m.id, "kind": m.kind, "author": names.person_raw(m.author_id),
+                "from": m.from_addr, "to": m.to_addrs, "at": local_time(m.created_at),
+                "subject": m.subject, "text": m.body_text,
+                "html": html.as_ref().map(|h| h.0.clone()),
+                "images_blocked": html.as_ref().is_some_and(|h| h.1),
+                "attachments": d.attachments.iter().filter(|a| a.message_id == m.id).map(|a| json!({
+                    "id": a.id, "filename": a.filename, "size_kb": (a.size_bytes + 1023) / 1024,
+                    "content_type": a.content_type,
+                })).collect::<Vec<_>>(),
+                "fresh": true,
+            })
+        })
+        .collect();
+    let data =
+        json!({ "locale": locale, "messages": msgs, "ticket": { "number": d.ticket.number } });
+    let html = Templates::get()
+        .render("messages", &data)
+        .map_err(|e| Failure::Domain(Error::Internal(e.to_string())))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            "X-Last-Message-Id",
+            d.messages.last().map(|m| m.id).unwrap_or(0).to_string(),
+        ))
+        .body(html))
+}
+
+/// Largest upload per reply (all files together).
+const MAX_UPLOAD: usize = 25 * 1024 * 1024;
+
+/// A reply or note, posted as multipart (it may carry files).
+#[post("/tickets/{number}/messages")]
+pub async fn post_message(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    mut form: actix_multipart::Multipart,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut files: Vec<(String, String, Vec<u8>)> = vec![];
+    let mut total = 0usize;
+    let too_big = || -> PageError {
+        Failure::from(InvalidValue::new(
+            "attachments",
+            format!("at most {} MB in all", MAX_UPLOAD / 1024 / 1024),
+        ))
+        .into()
+    };
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| Failure::BadRequest(e.to_string()))?;
+        let name = field.name().unwrap_or("").to_string();
+        let filename = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename().map(str::to_string));
+        let content_type = field
+            .content_type()
+            .map(|m| m.essence_str().to_string())
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let mut bytes = vec![];
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| Failure::BadRequest(e.to_string()))?;
+            total += chunk.len();
+            if total > MAX_UPLOAD {
+                return Err(too_big());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match (name.as_str(), filename) {
+            ("files", Some(f)) if !f.is_empty() && !bytes.is_empty() => {
+                files.push((f, content_type, bytes));
+            }
+            ("files", _) => {}
+            _ => {
+                fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+    if !form_trusted(&req, get("csrf")) {
+        return Err(Failure::Csrf.into());
+    }
+    let kind = match get("kind") {
+        "note" => NewMessageKind::Note,
+        _ => NewMessageKind::Reply,
+    };
+    let text = get("body").to_string();
+    let seen = if get("send_anyway") == "1" {
+        None
+    } else {
+        get("seen").parse::<i64>().ok()
+    };
+    // Files go to the blob store first (content-addressed, so a failed post leaves nothing wrong).
+    let blobs = st.blobs.clone();
+    let stored: Vec<StoredAttachment> = tokio::task::spawn_blocking(move || {
+        files
+            .into_iter()
+            .map(|(filename, content_type, bytes)| {
+                let sha256 = blobs.put(&bytes)?;
+                Ok(StoredAttachment {
+                    filename: crate::mail::parse::sanitize_filename(&filename),
+                    content_type,
+                    size: bytes.len() as i64,
+                    sha256,
+                    inline: false,
+                    content_id: None,
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| Failure::Domain(Error::Internal(e.to_string())))?
+    .map_err(|e| Failure::Domain(Error::Internal(format!("attachment file: {e}"))))?;
+    let draft = Draft {
+        kind,
+        text: text.clone(),
+        attachments: stored,
+        seen_message: seen,
+    };
+    let from = st.settings.mail.from.clone();
+    let kind_name = if kind == NewMessageKind::Note {
+        "note"
+    } else {
+        "reply"
+    };
+    match tickets::add_message_checked(&st.db, &actor, n.clone(), draft, from).await {
+        Ok(Posted::Done(_)) => Ok(back_to(
+            &n,
+            if kind == NewMessageKind::Note {
+                "note_added"
+            } else {
+                "reply_sent"
+            },
+        )),
+        Ok(Posted::Stale { newer }) => {
+            let extra = Extra {
+                draft_text: text,
+                draft_kind: kind_name,
+                stale: Some(newer),
+                ..Default::default()
+            };
+            page(&req, &st, &actor, n, StatusCode::CONFLICT, extra).await
+        }
+        Err(e @ (Error::Invalid(_) | Error::Conflict(_))) => {
+            let locale = page_locale(Some(&actor), &req);
+            let failure = Failure::from(e);
+            let status = failure.status();
+            let extra = Extra {
+                error: Some(failure.message(locale)),
+                draft_text: text,
+                draft_kind: kind_name,
+                ..Default::default()
+            };
+            page(&req, &st, &actor, n, status, extra).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+macro_rules! csrf_form {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Deserialize)]
+        pub struct $name {
+            csrf: String,
+            $(#[serde(default)] $field: $ty,)*
+        }
+        impl HasCsrf for $name {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    };
+}
+
+csrf_form!(UpdateForm {
+    status: String,
+    priority: String,
+    assignee: String
+});
+csrf_form!(Empty {});
+csrf_form!(TransferForm {
+    queue: String,
+    note: String
+});
+csrf_form!(OtherForm { other: String });
+csrf_form!(TagForm {
+    tag: String,
+    op: String
+});
+csrf_form!(PresenceForm { writing: String });
+
+#[post("/tickets/{number}/update")]
+pub async fn update(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<UpdateForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let u = (|| -> Result<UpdateInput, InvalidValue> {
+        Ok(UpdateInput {
+            status: Some(f.status.as_str())
+                .filter(|s| !s.is_empty())
+                .map(Status::parse)
+                .transpose()?,
+            priority: Some(f.priority.as_str())
+                .filter(|s| !s.is_empty())
+                .map(Priority::parse)
+                .transpose()?,
+            assignee: match f.assignee.as_str() {
+                "" => None,
+                "none" => Some(None),
+                raw => {
+                    Some(Some(raw.parse::<i64>().map_err(|_| {
+                        InvalidValue::new("assignee", "choose a person")
+                    })?))
+                }
+            },
+            queue: None,
+        })
+    })();
+    let result = match u {
+        Ok(u) => tickets::update(&st.db, &actor, n.clone(), u)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e.into()),
+    };
+    act(&req, &st, &actor, n, "updated", result).await
+}
+
+#[post("/tickets/{number}/claim")]
+pub async fn claim(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    _f: CsrfForm<Empty>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let u = UpdateInput {
+        assignee: Some(Some(actor.user.get())),
+        ..Default::default()
+    };
+    let result = tickets::update(&st.db, &actor, n.clone(), u)
+        .await
+        .map(|_| ());
+    act(&req, &st, &actor, n, "claimed", result).await
+}
+
+#[post("/tickets/{number}/transfer")]
+pub async fn transfer(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<TransferForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let result = match f.queue.parse::<i64>() {
+        Ok(q) => actions::transfer(&st.db, &actor, n.clone(), q, &f.note, false).await,
+        Err(_) => Err(InvalidValue::new("queue", "choose a queue").into()),
+    };
+    match result {
+        // After a transfer out of the agent's own queues the ticket may no longer be visible.
+        Ok(()) => {
+            let visible = tickets::get(&st.db, &actor, n.clone()).await.is_ok();
+            Ok(if visible {
+                back_to(&n, "transferred")
+            } else {
+                HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/?ok=transferred"))
+                    .finish()
+            })
+        }
+        other => act(&req, &st, &actor, n, "transferred", other).await,
+    }
+}
+
+#[post("/tickets/{number}/merge")]
+pub async fn merge(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<OtherForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let result = match TicketNumber::parse(f.other.trim()) {
+        Ok(target) => actions::merge(&st.db, &actor, n.clone(), target.clone())
+            .await
+            .map(|_| target),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(target) => Ok(back_to(&target, "merged")),
+        Err(e) => act(&req, &st, &actor, n, "merged", Err(e)).await,
+    }
+}
+
+#[post("/tickets/{number}/link")]
+pub async fn link(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<OtherForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let result = match TicketNumber::parse(f.other.trim()) {
+        Ok(other) => actions::link(&st.db, &actor, n.clone(), other).await,
+        Err(e) => Err(e.into()),
+    };
+    act(&req, &st, &actor, n, "linked", result).await
+}
+
+#[post("/tickets/{number}/tags")]
+pub async fn tag(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<TagForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let add = f.op != "remove";
+    let result = actions::tag(&st.db, &actor, n.clone(), &f.tag, add).await;
+    act(&req, &st, &actor, n, "tagged", result).await
+}
+
+/// "I am writing a reply" heartbeat (and "I stopped"), sent by app.js.
+#[post("/tickets/{number}/presence")]
+pub async fn presence(
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<PresenceForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    actions::presence(&st.db, &actor, n, f.writing == "1").await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A canned response filled in for this ticket, as plain text for the reply box.
+#[get("/tickets/{number}/canned/{id}")]
+pub async fn canned_text(
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, PageError> {
+    let (raw, id) = path.into_inner();
+    let n = number(&raw)?;
+    let text = crate::tickets::canned::render_for_ticket(&st.db, &actor, n, id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(text))
+}

@@ -1,0 +1,254 @@
+// Ärendo workspace: live updates (Server-Sent Events), presence, keyboard shortcuts and canned
+// responses. Every page works without this file; it only adds to what the server rendered.
+(function () {
+  "use strict";
+  var body = document.body;
+  var csrf = body.getAttribute("data-csrf") || "";
+  var ticketEl = document.querySelector("[data-ticket]");
+  var ticketNo = ticketEl ? ticketEl.getAttribute("data-ticket") : null;
+  var status = document.getElementById("live-status");
+
+  function say(text) {
+    if (!status) return;
+    status.textContent = "";
+    window.setTimeout(function () { status.textContent = text; }, 50);
+  }
+  function post(url, data) {
+    var form = new URLSearchParams(data);
+    form.set("csrf", csrf);
+    return fetch(url, { method: "POST", body: form, credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+  }
+  function typing(el) {
+    return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
+  }
+  function text(id) { var el = document.getElementById(id); return el ? el.textContent : ""; }
+
+  // ---- live list updates ----
+  function listTables() { return Array.prototype.slice.call(document.querySelectorAll("table[data-live-list]")); }
+  function rowIn(number) { return document.querySelector('tr.ticket-row[data-number="' + number + '"]'); }
+  function wants(table, row, kind) {
+    var scope = table.getAttribute("data-live-list");
+    if (scope === "mine") return false;            // "assigned to me" changes only by my own actions
+    if (scope === "all" || scope === "q") return kind === "created" || kind === "queue_changed";
+    return scope === "q" + row.getAttribute("data-queue") && (kind === "created" || kind === "queue_changed");
+  }
+  function fetchRow(number) {
+    return fetch("/tickets/" + encodeURIComponent(number) + "/row", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return null;
+        var t = document.createElement("tbody");
+        t.innerHTML = html.trim();
+        return t.firstElementChild;
+      });
+  }
+  function onTicketForList(ev) {
+    var tables = listTables();
+    if (!tables.length) return;
+    fetchRow(ev.number).then(function (row) {
+      var existing = rowIn(ev.number);
+      if (!row) { if (existing) existing.remove(); return; }
+      if (existing) {
+        var table = existing.closest("table");
+        var scope = table.getAttribute("data-live-list");
+        if (/^q\d+$/.test(scope) && scope !== "q" + row.getAttribute("data-queue")) { existing.remove(); return; }
+        row.classList.remove("fresh");
+        var box = existing.querySelector("input[type=checkbox]");
+        if (box && box.checked) row.querySelector("input[type=checkbox]").checked = true;
+        existing.replaceWith(row);
+        return;
+      }
+      for (var i = 0; i < tables.length; i++) {
+        if (wants(tables[i], row, ev.kind)) {
+          // Insert at the top; scroll anchoring keeps what the agent is reading where it is.
+          tables[i].tBodies[0].insertBefore(row, tables[i].tBodies[0].firstChild);
+          say(text("live-new-tickets-text") || row.querySelector(".row-link").textContent);
+          return;
+        }
+      }
+    });
+  }
+
+  // ---- live ticket view ----
+  var conversation = document.getElementById("conversation");
+  var replyBody = document.getElementById("reply-body");
+  var replySeen = document.getElementById("reply-seen");
+  var draftStarted = false;
+  function appendMessages() {
+    var last = conversation.getAttribute("data-last") || "0";
+    return fetch("/tickets/" + encodeURIComponent(ticketNo) + "/messages?after=" + last, { credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) return;
+        var newLast = r.headers.get("X-Last-Message-Id");
+        return r.text().then(function (html) {
+          if (!html.trim()) return;
+          var box = document.createElement("div");
+          box.innerHTML = html;
+          var inbound = false;
+          while (box.firstElementChild) {
+            var m = box.firstElementChild;
+            if (m.classList.contains("msg-inbound")) inbound = true;
+            conversation.appendChild(m);
+          }
+          if (newLast) conversation.setAttribute("data-last", newLast);
+          if (inbound) {
+            var note = document.getElementById("new-message");
+            if (note) note.hidden = false;
+            if (draftStarted && replyBody && replyBody.value.trim()) {
+              var w = document.getElementById("stale-live");
+              if (w) w.hidden = false;
+            }
+          }
+        });
+      });
+  }
+  function onTicketForView(ev) {
+    if (ev.number !== ticketNo) return;
+    if (/^(mail_received|mail_copy_received|reply_sent|note_added|merged_from)$/.test(ev.kind)) {
+      appendMessages();
+    } else if (ev.kind !== "acknowledged" && ev.kind !== "not_acknowledged") {
+      var changed = document.getElementById("changed");
+      if (changed) changed.hidden = false;
+    }
+  }
+  var writers = {};
+  function showWriters() {
+    var el = document.getElementById("writers");
+    if (!el) return;
+    var names = Object.keys(writers).map(function (k) { return writers[k]; });
+    var tpl = el.getAttribute("data-template") || "";
+    el.textContent = names.map(function (n) { return tpl.replace("{name}", n); }).join(" ");
+  }
+
+  // ---- the event stream ----
+  if (window.EventSource && (ticketNo || listTables().length)) {
+    var es = new EventSource("/live");
+    es.addEventListener("ticket", function (e) {
+      var ev = JSON.parse(e.data);
+      if (ticketNo) onTicketForView(ev); else onTicketForList(ev);
+    });
+    es.addEventListener("presence", function (e) {
+      var ev = JSON.parse(e.data);
+      if (!ticketNo || ev.number !== ticketNo) return;
+      if (ev.writing) writers[ev.user] = ev.name; else delete writers[ev.user];
+      showWriters();
+    });
+    es.addEventListener("resync", function () {
+      if (ticketNo) appendMessages();
+    });
+  }
+
+  // ---- presence: "NN is writing a reply" ----
+  if (ticketNo && replyBody) {
+    var beat = null;
+    var writersEl = document.getElementById("writers");
+    if (writersEl && !writersEl.getAttribute("data-template")) {
+      writersEl.setAttribute("data-template", writersEl.getAttribute("data-writing") || "");
+    }
+    var presenceUrl = "/tickets/" + encodeURIComponent(ticketNo) + "/presence";
+    var start = function () {
+      if (!draftStarted) {
+        draftStarted = true;
+        // What the agent has seen when starting to write: the server refuses a reply when a
+        // citizen message arrived after this (the agent then sees it and decides).
+        if (replySeen) replySeen.value = conversation.getAttribute("data-last") || replySeen.value;
+      }
+      if (beat) return;
+      post(presenceUrl, { writing: "1" });
+      beat = window.setInterval(function () { post(presenceUrl, { writing: "1" }); }, 10000);
+    };
+    var stop = function () {
+      if (!beat) return;
+      window.clearInterval(beat);
+      beat = null;
+      post(presenceUrl, { writing: "0" });
+    };
+    replyBody.addEventListener("input", start);
+    replyBody.addEventListener("focus", function () { if (replyBody.value.trim()) start(); });
+    replyBody.addEventListener("blur", function () { if (!replyBody.value.trim()) stop(); });
+    window.addEventListener("pagehide", stop);
+    document.getElementById("reply-form").addEventListener("submit", function () {
+      if (beat) { window.clearInterval(beat); beat = null; }
+    });
+    replyBody.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        document.getElementById("reply-form").requestSubmit();
+      }
+    });
+  }
+
+  // ---- canned responses ----
+  var cannedBox = document.querySelector(".canned[data-js]");
+  if (cannedBox && ticketNo && replyBody) {
+    cannedBox.hidden = false;
+    document.getElementById("canned-insert").addEventListener("click", function () {
+      var id = document.getElementById("canned").value;
+      if (!id) return;
+      fetch("/tickets/" + encodeURIComponent(ticketNo) + "/canned/" + id, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (t) {
+          if (!t) return;
+          var at = replyBody.selectionStart || replyBody.value.length;
+          replyBody.value = replyBody.value.slice(0, at) + t + replyBody.value.slice(at);
+          replyBody.focus();
+          replyBody.dispatchEvent(new Event("input"));
+        });
+    });
+  }
+
+  // ---- keyboard shortcuts ----
+  var current = -1;
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr.ticket-row")); }
+  function mark(i) {
+    var all = rows();
+    if (!all.length) return;
+    current = Math.max(0, Math.min(all.length - 1, i));
+    all.forEach(function (r) { r.classList.remove("current"); });
+    var r = all[current];
+    r.classList.add("current");
+    var link = r.querySelector(".row-link");
+    if (link) link.focus();
+  }
+  var pendingG = false;
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    var help = document.getElementById("help");
+    if (typing(document.activeElement)) {
+      if (e.key === "Escape") document.activeElement.blur();
+      return;
+    }
+    if (pendingG) {
+      pendingG = false;
+      if (e.key === "w") { window.location.href = "/"; e.preventDefault(); }
+      if (e.key === "q") { window.location.href = "/queues"; e.preventDefault(); }
+      if (e.key === "t") { window.location.href = "/tickets"; e.preventDefault(); }
+      return;
+    }
+    switch (e.key) {
+      case "j": mark(current + 1); e.preventDefault(); break;
+      case "k": mark(current - 1); e.preventDefault(); break;
+      case "g": pendingG = true; break;
+      case "/": {
+        var q = document.getElementById("q-main") || document.getElementById("q-top");
+        if (q) { q.focus(); e.preventDefault(); }
+        break;
+      }
+      case "?": if (help && help.showModal) { help.showModal(); e.preventDefault(); } break;
+      case "r": case "n": {
+        if (!replyBody) break;
+        var kind = document.getElementById(e.key === "r" ? "kind-reply" : "kind-note");
+        if (kind && !kind.disabled) kind.checked = true;
+        replyBody.focus();
+        e.preventDefault();
+        break;
+      }
+      case "a": {
+        var claim = document.getElementById("claim-form");
+        if (claim) { claim.requestSubmit(); e.preventDefault(); }
+        break;
+      }
+    }
+  });
+})();
