@@ -50,6 +50,31 @@ const USERS: [DemoUser; 3] = [
         ],
     ),
 ];
+/// Canned responses: (queue slug or "" for every queue, title, text with variables).
+const CANNED: [(&str, &str, &str); 3] = [
+    (
+        "",
+        "Tack, vi återkommer",
+        "Hej {{contact.name}}!\n\nTack för ditt meddelande. Vi har tagit emot ditt ärende \
+         {{ticket.number}} och återkommer så snart vi kan.\n\nVänliga hälsningar\n{{agent.name}}\n\
+         {{queue.name}}, Exempelkommun",
+    ),
+    (
+        "",
+        "Behöver mer information",
+        "Hej {{contact.name}}!\n\nFör att kunna hjälpa dig behöver vi veta lite mer. Kan du \
+         beskriva var och när det hände? Svara gärna på det här mejlet så hamnar svaret i ärende \
+         {{ticket.number}}.\n\nVänliga hälsningar\n{{agent.name}}",
+    ),
+    (
+        "va",
+        "Vattenläcka – felanmälan mottagen",
+        "Hej {{contact.name}}!\n\nTack för att du hörde av dig om läckan. Vår jour är \
+         informerad och åker ut så snart som möjligt. Vid akut vattenläcka utanför kontorstid, \
+         ring VA-jouren.\n\nVänliga hälsningar\n{{agent.name}}, VA-avdelningen",
+    ),
+];
+
 const TICKETS: [(&str, &str, &str, &str); 4] = [
     (
         "kundtjanst",
@@ -135,6 +160,13 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
             ));
         }
         if created {
+            for (slug, title, text) in CANNED {
+                let queue = match slug {
+                    "" => None,
+                    s => store::queues::by_slug(c, t, s)?.map(|q| q.id),
+                };
+                store::workspace::insert_canned(c, t, queue, title, text, store::now())?;
+            }
             for (slug, subject, body, from) in TICKETS {
                 let q = store::queues::by_slug(c, t, slug)?.ok_or(Error::NotFound("queue"))?;
                 let email = EmailAddress::parse(from)?;

@@ -13,3 +13,4 @@ mod mail;
 mod ops;
 mod smtp;
 mod tickets;
+mod workspace;
