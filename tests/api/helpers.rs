@@ -336,6 +336,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Run `arendo mail import-dir` against this app's database (the same pipeline as IMAP).
+    pub fn import_dir(
+        &self,
+        tenant: &str,
+        queue: &str,
+        dir: &std::path::Path,
+    ) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_arendo"))
+            .args(["mail", "import-dir", "--tenant", tenant, "--queue", queue])
+            .arg(dir)
+            .env("ARENDO_DATA_DIR", &self.data_dir)
+            .env("ARENDO_DATABASE__URL", &self.db_url)
+            .env("ARENDO_SECRET_KEY", &self.key_hex)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
     /// Wait until `cond` holds (for background workers), at most 10 s.
     pub async fn eventually<F: FnMut() -> bool>(&self, mut cond: F) -> bool {
         for _ in 0..200 {

@@ -683,24 +683,7 @@ async fn import_dir_uses_the_same_pipeline(b: Backend) {
     )
     .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a mail").unwrap();
-    let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_arendo"))
-            .args([
-                "mail",
-                "import-dir",
-                "--tenant",
-                &org.slug,
-                "--queue",
-                "kundtjanst",
-            ])
-            .arg(dir.path())
-            .env("ARENDO_DATA_DIR", &app.data_dir)
-            .env("ARENDO_DATABASE__URL", &app.db_url)
-            .env("ARENDO_SECRET_KEY", &app.key_hex)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
-    };
+    let run = || app.import_dir(&org.slug, "kundtjanst", dir.path());
     let out = run();
     assert!(
         out.status.success(),

@@ -522,3 +522,114 @@ async fn workspace_pages_are_tenant_isolated(b: Backend) {
     );
 }
 both_backends!(workspace_pages_are_tenant_isolated);
+
+/// Anna is writing a reply when the citizen sends another mail: her reply is held with a warning
+/// and her draft kept; she reads the new message and sends deliberately.
+async fn reply_is_held_when_the_citizen_wrote_meanwhile(b: Backend) {
+    let app = TestApp::spawn_with(b, &[("ARENDO_MAIL__IMAP_ENABLED", "false")]).await;
+    let org = app.org("alby").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mail = |id: &str, extra: &str, body: &str| {
+        format!(
+            "From: Maria Lind <maria@example.org>\r\nTo: kundtjanst@alby.se\r\nSubject: Bygglov för altan\r\n\
+             Message-ID: <{id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\n{extra}\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("1.eml"),
+        mail("q1@example.org", "", "Behöver jag bygglov?"),
+    )
+    .unwrap();
+    assert!(
+        app.import_dir(&org.slug, "kundtjanst", dir.path())
+            .status
+            .success()
+    );
+    let list = api(&app, &org.agent_a.token, "/api/v1/tickets").await;
+    let number = list["tickets"][0]["number"].as_str().unwrap().to_string();
+    let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
+    let ticket_page = format!("/tickets/{number}");
+    let (_, html) = page(&app, &anna, &ticket_page).await;
+    let seen = html
+        .split("name=\"seen\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // Meanwhile the citizen writes again.
+    std::fs::remove_file(dir.path().join("1.eml")).unwrap();
+    std::fs::write(
+        dir.path().join("2.eml"),
+        mail(
+            "q2@example.org",
+            "In-Reply-To: <q1@example.org>\r\n",
+            "Altanen är 20 kvadratmeter, glömde jag säga.",
+        ),
+    )
+    .unwrap();
+    assert!(
+        app.import_dir(&org.slug, "kundtjanst", dir.path())
+            .status
+            .success()
+    );
+
+    let count = |t: &Value| t["messages"].as_array().unwrap().len();
+    let before = count(
+        &api(
+            &app,
+            &org.agent_a.token,
+            &format!("/api/v1/tickets/{number}"),
+        )
+        .await,
+    );
+    let send = |anyway: bool| {
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf", csrf_in(&html))
+            .text("kind", "reply")
+            .text("seen", seen.clone())
+            .text("body", "Nej, altaner under 15 kvm behöver inget bygglov.");
+        if anyway {
+            form = form.text("send_anyway", "1");
+        }
+        anna.post(app.url(&format!("{ticket_page}/messages")))
+            .multipart(form)
+            .send()
+    };
+    let r = send(false).await.unwrap();
+    assert_eq!(r.status(), 409);
+    let held = r.text().await.unwrap();
+    assert!(
+        held.contains("Medborgaren har skrivit 1 nytt meddelande"),
+        "{held}"
+    );
+    assert!(
+        held.contains("Altanen är 20 kvadratmeter"),
+        "the new message is shown"
+    );
+    assert!(
+        held.contains("Nej, altaner under 15 kvm"),
+        "the draft is kept"
+    );
+    let t = api(
+        &app,
+        &org.agent_a.token,
+        &format!("/api/v1/tickets/{number}"),
+    )
+    .await;
+    assert_eq!(count(&t), before, "nothing was sent: {t:#}");
+
+    let r = send(true).await.unwrap();
+    assert_eq!(r.status(), 303);
+    let t = api(
+        &app,
+        &org.agent_a.token,
+        &format!("/api/v1/tickets/{number}"),
+    )
+    .await;
+    assert_eq!(count(&t), before + 1);
+}
+both_backends!(reply_is_held_when_the_citizen_wrote_meanwhile);
