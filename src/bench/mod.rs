@@ -5,9 +5,13 @@
 //!   /readyz answers, over several runs; then idle RSS after start.
 //! - `bench api`: 16 concurrent clients drive ticket create and ticket list through the JSON API,
 //!   on SQLite and (given a URL) PostgreSQL; prints requests/s and p50/p99 latency.
+//! - `bench seed --tickets N` fills the configured database with a realistic history, and
+//!   `bench pages` then times the workspace pages (list, ticket view, search) against it.
 
 pub mod dovecot;
 mod ingest;
+mod pages;
+mod seed;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -51,6 +55,16 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Fill the configured database with a municipality's realistic ticket history.
+    Seed {
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+    },
+    /// Queue list, ticket view and search pages against the configured (seeded) database.
+    Pages {
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// Mail from a real IMAP server (Dovecot, started here) into durable tickets.
     Ingest {
         #[arg(long, default_value_t = 5000)]
@@ -70,11 +84,16 @@ pub enum BenchCmd {
     },
 }
 
-pub fn run(cmd: BenchCmd, _settings: Settings) -> anyhow::Result<()> {
+pub fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match cmd {
+        BenchCmd::Seed { tickets } => {
+            let db = Db::connect(&settings.database_url(), 2)?;
+            seed::seed(&db, tickets, &settings.data_dir)
+        }
+        BenchCmd::Pages { requests } => rt.block_on(pages::run(&settings, requests)),
         BenchCmd::Startup { runs } => rt.block_on(startup(runs)),
         BenchCmd::Ingest {
             messages,

@@ -1,0 +1,234 @@
+//! Bulk loading for benchmarks (`arendo bench seed`): many tickets with their contacts, messages,
+//! events and tags in few statements, with ids chosen up front. Not used by the product itself.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{contacts, messages, ticket_counters, ticket_events, ticket_tags, tickets};
+use super::{Conn, StoreResult};
+use crate::domain::TenantId;
+
+pub struct SeedContact {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub at: NaiveDateTime,
+}
+
+pub struct SeedTicket {
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub priority_rank: i32,
+    pub queue_id: i64,
+    pub assignee_id: Option<i64>,
+    pub contact_id: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub first_response_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+pub struct SeedMessage {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: &'static str,
+    pub author_id: Option<i64>,
+    pub from_addr: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub at: NaiveDateTime,
+}
+
+pub struct SeedEvent {
+    pub ticket_id: i64,
+    pub actor_id: Option<i64>,
+    pub kind: &'static str,
+    pub details: String,
+    pub at: NaiveDateTime,
+}
+
+#[derive(Default)]
+pub struct SeedBatch {
+    pub contacts: Vec<SeedContact>,
+    pub tickets: Vec<SeedTicket>,
+    pub messages: Vec<SeedMessage>,
+    pub events: Vec<SeedEvent>,
+    pub tags: Vec<(i64, String)>,
+}
+
+/// The next free ids: (contacts, tickets, messages).
+pub fn next_ids(conn: &mut Conn) -> StoreResult<(i64, i64, i64)> {
+    let c: Option<i64> = contacts::table
+        .select(diesel::dsl::max(contacts::id))
+        .first(conn)?;
+    let t: Option<i64> = tickets::table
+        .select(diesel::dsl::max(tickets::id))
+        .first(conn)?;
+    let m: Option<i64> = messages::table
+        .select(diesel::dsl::max(messages::id))
+        .first(conn)?;
+    Ok((
+        c.unwrap_or(0) + 1,
+        t.unwrap_or(0) + 1,
+        m.unwrap_or(0) + 1,
+    ))
+}
+
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Pg($c) => $body,
+        }
+    };
+}
+
+/// Insert a batch (inside the caller's transaction).
+pub fn insert(conn: &mut Conn, t: TenantId, b: &SeedBatch) -> StoreResult<()> {
+    const CHUNK: usize = 500;
+    for chunk in b.contacts.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|x| {
+                (
+                    contacts::id.eq(x.id),
+                    contacts::tenant_id.eq(t.get()),
+                    contacts::name.eq(Some(x.name.as_str())),
+                    contacts::email.eq(Some(x.email.as_str())),
+                    contacts::preferred_channel.eq("email"),
+                    contacts::created_at.eq(x.at),
+                    contacts::updated_at.eq(x.at),
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::insert_into(contacts::table)
+            .values(&rows)
+            .execute(c)?);
+    }
+    for chunk in b.tickets.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|x| {
+                (
+                    (
+                        tickets::id.eq(x.id),
+                        tickets::tenant_id.eq(t.get()),
+                        tickets::number.eq(x.number.as_str()),
+                        tickets::subject.eq(x.subject.as_str()),
+                        tickets::status.eq(x.status),
+                        tickets::priority.eq(x.priority),
+                        tickets::priority_rank.eq(x.priority_rank),
+                        tickets::queue_id.eq(x.queue_id),
+                    ),
+                    (
+                        tickets::assignee_id.eq(x.assignee_id),
+                        tickets::contact_id.eq(Some(x.contact_id)),
+                        tickets::channel.eq("email"),
+                        tickets::created_at.eq(x.created_at),
+                        tickets::updated_at.eq(x.updated_at),
+                        tickets::first_response_at.eq(x.first_response_at),
+                        tickets::resolved_at.eq(x.resolved_at),
+                        tickets::closed_at.eq(x.closed_at),
+                    ),
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::insert_into(tickets::table)
+            .values(&rows)
+            .execute(c)?);
+    }
+    for chunk in b.messages.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|x| {
+                (
+                    messages::id.eq(x.id),
+                    messages::tenant_id.eq(t.get()),
+                    messages::ticket_id.eq(x.ticket_id),
+                    messages::kind.eq(x.kind),
+                    messages::author_id.eq(x.author_id),
+                    messages::from_addr.eq(x.from_addr.as_deref()),
+                    messages::subject.eq(x.subject.as_str()),
+                    messages::body_text.eq(x.body.as_str()),
+                    messages::created_at.eq(x.at),
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::insert_into(messages::table)
+            .values(&rows)
+            .execute(c)?);
+    }
+    for chunk in b.events.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|x| {
+                (
+                    ticket_events::tenant_id.eq(t.get()),
+                    ticket_events::ticket_id.eq(x.ticket_id),
+                    ticket_events::actor_id.eq(x.actor_id),
+                    ticket_events::kind.eq(x.kind),
+                    ticket_events::details.eq(x.details.as_str()),
+                    ticket_events::created_at.eq(x.at),
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::insert_into(ticket_events::table)
+            .values(&rows)
+            .execute(c)?);
+    }
+    for chunk in b.tags.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(ticket, tag)| {
+                (
+                    ticket_tags::tenant_id.eq(t.get()),
+                    ticket_tags::ticket_id.eq(*ticket),
+                    ticket_tags::tag.eq(tag.as_str()),
+                    ticket_tags::created_at.eq(crate::store::now()),
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::insert_into(ticket_tags::table)
+            .values(&rows)
+            .execute(c)?);
+    }
+    Ok(())
+}
+
+/// After loading: ticket counters per year at least the highest number used, identity sequences
+/// (PostgreSQL) past the explicit ids, and fresh planner statistics.
+pub fn finish(conn: &mut Conn, t: TenantId, last_per_year: &[(i32, i64)]) -> StoreResult<()> {
+    for (year, last) in last_per_year {
+        let values = (
+            ticket_counters::tenant_id.eq(t.get()),
+            ticket_counters::year.eq(*year),
+            ticket_counters::last_value.eq(*last),
+        );
+        per_backend!(conn, |c| diesel::insert_into(ticket_counters::table)
+            .values(values)
+            .on_conflict((ticket_counters::tenant_id, ticket_counters::year))
+            .do_update()
+            .set(ticket_counters::last_value.eq(*last))
+            .execute(c)?);
+    }
+    match conn {
+        Conn::Pg(c) => {
+            for table in ["contacts", "tickets", "messages", "ticket_events"] {
+                diesel::sql_query(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+                ))
+                .execute(c)?;
+            }
+            diesel::sql_query("ANALYZE").execute(c)?;
+        }
+        Conn::Sqlite(c) => {
+            diesel::sql_query("ANALYZE").execute(c)?;
+        }
+    }
+    Ok(())
+}
