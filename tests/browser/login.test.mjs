@@ -1,111 +1,70 @@
 // A newcomer's first minute, in a real browser (Debian chromium driven by playwright-core):
-// start Ärendo with its demo data, read the printed demo credentials, sign in, see the start page —
-// and the login and start pages have no axe-core accessibility violations (WCAG 2.1 AA rules).
+// start Ärendo with its demo data, read the printed demo credentials, sign in, see the start page
+// "Mitt arbete" and the queue overview — and the login and start pages have no axe-core
+// accessibility violations (WCAG 2.1 AA rules).
 //
 // Run by scripts/test.sh after `cargo` has built target/debug/arendo. ARENDO_TEST_BIN overrides the binary.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import AxeBuilder from '@axe-core/playwright';
+import { axe, launchBrowser, login, newContext, overflow, PHONE, startApp } from './support/app.mjs';
 
-const bin = process.env.ARENDO_TEST_BIN ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../target/debug/arendo');
-let server, base, dataDir, browser;
-
-const freePort = () => new Promise((ok) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
-});
+let app, browser;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'arendo-browser-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['serve'], {
-    env: { ...process.env, ARENDO_DATA_DIR: dataDir, ARENDO_SERVER__LISTEN: `127.0.0.1:${port}`,
-           ARENDO_SERVER__PUBLIC_URL: base, RUST_LOG: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  let spawnError = null;
-  server.on('error', (e) => { spawnError = e; });
-  server.on('exit', (code) => { spawnError ??= `exited with ${code}`; });
-  let ready = false;
-  for (let i = 0; i < 300 && !ready && !spawnError; i++) {
-    try { ready = (await fetch(`${base}/readyz`)).ok; } catch { /* not up yet */ }
-    if (!ready) await new Promise((r) => setTimeout(r, 100));
-  }
-  if (!ready) throw new Error(`Ärendo (${bin}) did not start: ${spawnError ?? 'no answer on /readyz'}`);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-           '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  app = await startApp();
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
+  await app?.stop();
 });
 
-function demoPassword(email) {
-  const text = readFileSync(join(dataDir, 'demo-credentials.txt'), 'utf8');
-  const line = text.split('\n').find((l) => l.includes(email));
-  assert.ok(line, `no demo credentials for ${email}:\n${text}`);
-  return line.split('password:')[1].trim();
-}
-
-async function noAxeViolations(page, what) {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const summary = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  assert.deepEqual(summary, [], `${what} has accessibility violations`);
-}
-
 test('an agent signs in with the printed demo credentials and sees the start page', async () => {
-  const ctx = await browser.newContext({ locale: 'sv-SE' });
+  const ctx = await newContext(browser);
   const page = await ctx.newPage();
-  await page.goto(`${base}/login`);
+  await page.goto(app.url('/login'));
   assert.equal(await page.locator('h1').innerText(), 'Logga in i Ärendo');
-  await noAxeViolations(page, 'the login page');
+  await axe(page, 'the login page');
 
   await page.getByLabel('E-postadress').fill('agent@exempelkommun.se');
   await page.getByLabel('Lösenord').fill('fel lösenord');
   await page.getByRole('button', { name: 'Logga in' }).click();
   assert.equal(await page.getByRole('alert').innerText(), 'Fel e-postadress eller lösenord.');
 
-  await page.getByLabel('Lösenord').fill(demoPassword('agent@exempelkommun.se'));
+  await page.getByLabel('Lösenord').fill(app.password('agent@exempelkommun.se'));
   await page.getByRole('button', { name: 'Logga in' }).click();
-  await page.waitForURL(`${base}/`);
-  assert.equal(await page.locator('h1').innerText(), 'Hej Kim Kundtjänst!');
-  const queues = await page.locator('#queues-h ~ .table-wrap tbody th').allInnerTexts();
-  assert.deepEqual(queues.map((q) => q.replace(/\s+handläggare$/, '')).sort(), ['Avfall', 'Gata och park', 'Kundtjänst']);
-  assert.ok(await page.getByText('Fråga om öppettider i jul').isVisible());
+  await page.waitForURL(app.url('/'));
+  assert.equal(await page.locator('h1').innerText(), 'Mitt arbete');
+  const nav = page.getByRole('navigation', { name: 'Huvudmeny' });
+  assert.equal(await nav.getByRole('link', { name: 'Mitt arbete' }).getAttribute('aria-current'), 'page');
+  const unassigned = page.locator('section[aria-labelledby="free-h"]');
+  assert.equal(await unassigned.locator('h2').innerText(), 'Otilldelade i mina köer');
+  assert.ok(await unassigned.getByRole('link', { name: 'Fråga om öppettider i jul' }).isVisible());
   assert.equal(await page.getByText('Vattenläcka på Storgatan').count(), 0, 'VA is not her queue');
-  await noAxeViolations(page, 'the start page');
+  await axe(page, 'the start page (Mitt arbete)');
+
+  // The queue table is on "Köer" now.
+  await nav.getByRole('link', { name: 'Köer' }).click();
+  await page.waitForURL(app.url('/queues'));
+  assert.equal(await page.locator('h1').innerText(), 'Köer');
+  const queues = await page.locator('tbody th[scope="row"]').allInnerTexts();
+  assert.deepEqual(queues.map((q) => q.trim()).sort(), ['Avfall', 'Gata och park', 'Kundtjänst']);
 
   await page.getByRole('button', { name: 'Logga ut' }).click();
-  await page.waitForURL(`${base}/login`);
-  await page.goto(`${base}/`);
-  assert.equal(page.url(), `${base}/login`);
+  await page.waitForURL(app.url('/login'));
+  await page.goto(app.url('/'));
+  assert.equal(page.url(), app.url('/login'));
   await ctx.close();
 });
 
 test('the start page works on a phone-sized screen', async () => {
-  const ctx = await browser.newContext({ viewport: { width: 375, height: 740 }, locale: 'sv-SE' });
+  const ctx = await newContext(browser, PHONE);
   const page = await ctx.newPage();
-  await page.goto(`${base}/login`);
-  await page.getByLabel('E-postadress').fill('admin@exempelkommun.se');
-  await page.getByLabel('Lösenord').fill(demoPassword('admin@exempelkommun.se'));
-  await page.getByRole('button', { name: 'Logga in' }).click();
-  await page.waitForURL(`${base}/`);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone screen`);
-  assert.equal(await page.locator('h1').innerText(), 'Hej Alva Admin!');
+  await login(page, app, 'admin@exempelkommun.se');
+  assert.equal(await page.locator('h1').innerText(), 'Mitt arbete');
+  const over = await overflow(page);
+  assert.ok(over <= 0, `page is ${over}px wider than the phone screen`);
   await ctx.close();
 });
