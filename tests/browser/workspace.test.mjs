@@ -1,0 +1,294 @@
+// The agent workspace in a real browser (Debian chromium driven by playwright-core), with the
+// mail channel for real: a throw-away Dovecot holds the function mailbox kundtjanst@exempelkommun.se
+// that Ärendo fetches over IMAP, and a local SMTP peer receives what Ärendo sends.
+//
+//   a. a citizen's mail shows up in "Mitt arbete" without a reload; the agent opens it and replies,
+//      and the reply reaches the citizen
+//   b. a ticket transferred to VA appears live in the VA list a colleague has open
+//   c. "… skriver ett svar" shows live to a colleague on the same ticket
+//   d. keyboard only: j/k, Enter, a, r, Ctrl+Enter
+//   e. every page: axe-core (WCAG 2.1 A/AA) without violations at 1280 px and 375 px, no sideways
+//      scrolling at 375 px, full-page screenshots in target/screenshots/
+//
+// One Ärendo, Dovecot and SMTP peer for the whole file; each test signs in its own browser contexts.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DESKTOP, PHONE, axe, launchBrowser, liveConnected, login, newContext, overflow, shot, startApp,
+} from './support/app.mjs';
+import { citizenMail, startDovecot } from './support/dovecot.mjs';
+import { startSmtp } from './support/smtp.mjs';
+
+const MAILBOX = 'kundtjanst@exempelkommun.se';
+const MAILBOX_PASSWORD = 'imap-hemligt-7';
+const KIM = 'agent@exempelkommun.se';
+const VERA = 'va@exempelkommun.se';
+const ALVA = 'admin@exempelkommun.se';
+const INTAKE_MS = 20000;
+const LIVE_MS = 10000;
+
+let app, imap, smtp, browser;
+
+before(async () => {
+  [smtp, imap] = await Promise.all([startSmtp(), startDovecot([[MAILBOX, MAILBOX_PASSWORD]])]);
+  app = await startApp({
+    env: {
+      ...smtp.env,
+      // Look for new mailboxes every second; re-check every 2 s if the server has no IDLE.
+      ARENDO_MAIL__IMAP_SUPERVISOR_SECONDS: '1',
+      ARENDO_MAIL__IMAP_POLL_SECONDS: '2',
+    },
+  });
+  await app.cli(['mailbox', 'add', '--tenant', 'exempel', '--address', MAILBOX, '--queue', 'kundtjanst',
+    '--imap-host', '127.0.0.1', '--imap-port', String(imap.port), '--tls', 'plain', '--after-import', 'seen'],
+  `${MAILBOX_PASSWORD}\n`);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.stop();
+  await imap?.stop();
+  await smtp?.stop();
+});
+
+/** A new browser context signed in as `email`, on "Mitt arbete" with its live stream connected. */
+async function signedIn(email, viewport = DESKTOP) {
+  const ctx = await newContext(browser, viewport);
+  const page = await ctx.newPage();
+  const live = liveConnected(page);
+  await login(page, app, email);
+  await live;
+  return { ctx, page };
+}
+
+/** Remember the current document: `sameDocument()` is false after any reload or navigation. */
+async function markDocument(page) {
+  await page.evaluate(() => { window.__arendoTestMark = true; });
+  return async () => page.evaluate(() => window.__arendoTestMark === true);
+}
+
+/** The number of the ticket whose row on the current page mentions `subject`. */
+async function numberOf(page, subject) {
+  const n = await page.locator('tr.ticket-row', { hasText: subject }).first().getAttribute('data-number');
+  assert.match(n ?? '', /^KC-\d{4}-\d{6}$/, `no ticket row for "${subject}"`);
+  return n;
+}
+
+const conversation = (page) => page.locator('#conversation');
+
+test('a. a mail to the function mailbox appears live in Mitt arbete, and the reply reaches the citizen', async () => {
+  const { ctx, page } = await signedIn(KIM);
+  try {
+    const sameDocument = await markDocument(page);
+    const subject = 'Läckande brandpost vid Skolgatan 4';
+    const citizen = 'sara.medborgare@example.org';
+    await imap.append(MAILBOX, citizenMail({
+      fromName: 'Sara Medborgare', from: citizen, to: MAILBOX, subject,
+      text: 'Hej!\n\nBrandposten utanför Skolgatan 4 läcker sedan i morse. Kan någon titta på den?\n\nSara',
+    }));
+
+    const free = page.locator('section[aria-labelledby="free-h"]');
+    assert.equal(await free.getByRole('heading', { level: 2 }).innerText(), 'Otilldelade i mina köer');
+    const row = free.locator('tr.ticket-row', { hasText: subject });
+    await row.waitFor({ timeout: INTAKE_MS });
+    assert.ok(await sameDocument(), 'the page was reloaded; the row should have come in live');
+    assert.equal(await row.locator('.badge-new').innerText(), 'Ny');
+    await page.locator('#live-status', { hasText: subject }).waitFor({ state: 'attached', timeout: LIVE_MS });
+    const number = await row.getAttribute('data-number');
+    assert.match(number, /^KC-\d{4}-\d{6}$/);
+
+    await row.getByRole('link', { name: subject }).click();
+    await page.waitForURL(app.url(`/tickets/${number}`));
+    assert.equal(await page.locator('h1').innerText(), subject);
+    await conversation(page).getByText('Brandposten utanför Skolgatan 4 läcker').waitFor();
+
+    assert.ok(await page.getByLabel('Svar till medborgaren').isChecked(), 'a reply to the citizen is the default');
+    const reply = 'Hej Sara! Tack för att du hörde av dig, VA-jouren åker ut i eftermiddag. Ref brandpost-4711.';
+    await page.getByLabel('Text', { exact: true }).fill(reply);
+    await page.getByRole('button', { name: 'Skicka', exact: true }).click();
+    await page.waitForURL(app.url(`/tickets/${number}?ok=reply_sent`));
+    assert.equal(await page.locator('.flash[role=status]').innerText(), 'Svaret är sparat och skickas till medborgaren.');
+    await conversation(page).locator('article.msg-outbound', { hasText: 'Ref brandpost-4711' }).waitFor();
+
+    const sent = await smtp.waitFor((m) => m.to.includes(citizen) && m.text.includes('Ref brandpost-4711'), INTAKE_MS);
+    assert.ok(sent.text.includes(reply), `the mail has the reply text:\n${sent.text}`);
+    assert.ok(sent.subject.includes(number), `subject "${sent.subject}" names ${number}`);
+    assert.ok(sent.headers.to?.includes(citizen), `To: ${sent.headers.to}`);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('b. a ticket transferred to VA appears live in the VA list a colleague has open', async () => {
+  const kim = await signedIn(KIM);
+  const vera = await signedIn(VERA);
+  try {
+    const subject = 'Trasig gatubelysning';
+    const number = await numberOf(kim.page, subject);
+
+    // Vera opens VA's list from the queue overview.
+    await vera.page.goto(app.url('/queues'));
+    const live = liveConnected(vera.page);
+    await vera.page.getByRole('rowheader', { name: 'VA' }).getByRole('link', { name: 'VA' }).click();
+    await vera.page.waitForURL(/\/tickets\?queue=\d+$/);
+    await live;
+    assert.equal(await vera.page.locator('h1').innerText(), 'VA');
+    assert.equal(await vera.page.locator(`tr.ticket-row[data-number="${number}"]`).count(), 0);
+    const sameDocument = await markDocument(vera.page);
+
+    await kim.page.goto(app.url(`/tickets/${number}`));
+    await kim.page.getByLabel('Till kö').selectOption({ label: 'VA' });
+    const note = 'Gäller VA:s pumpstation vid busshållplatsen, inte belysningen.';
+    await kim.page.getByLabel('Anteckning till mottagaren').fill(note);
+    await kim.page.getByRole('button', { name: 'Flytta', exact: true }).click();
+    // Kim is not in VA, so she lands on her start page.
+    await kim.page.waitForURL(app.url('/?ok=transferred'));
+
+    const row = vera.page.locator(`tr.ticket-row[data-number="${number}"]`);
+    await row.waitFor({ timeout: LIVE_MS });
+    assert.ok(await sameDocument(), 'the VA list was reloaded; the row should have come in live');
+    assert.ok((await row.innerText()).includes(subject));
+    assert.equal((await row.locator('td.opt').first().innerText()).trim(), 'VA');
+
+    await row.getByRole('link', { name: subject }).click();
+    await vera.page.waitForURL(app.url(`/tickets/${number}`));
+    await conversation(vera.page).locator('article.msg-note', { hasText: note }).waitFor();
+  } finally {
+    await kim.ctx.close();
+    await vera.ctx.close();
+  }
+});
+
+test('c. a colleague on the same ticket sees "… skriver ett svar" live', async () => {
+  const vera = await signedIn(VERA);
+  const alva = await signedIn(ALVA);
+  try {
+    const number = await numberOf(vera.page, 'Vattenläcka på Storgatan');
+    const live = liveConnected(vera.page);
+    await vera.page.goto(app.url(`/tickets/${number}`));
+    await live;
+    await alva.page.goto(app.url(`/tickets/${number}`));
+    const writers = vera.page.locator('#writers');
+    assert.equal((await writers.innerText()).trim(), '');
+
+    const box = alva.page.getByLabel('Text', { exact: true });
+    await box.pressSequentially('Hej Per! Jouren är på väg.', { delay: 15 });
+    await vera.page.locator('#writers', { hasText: 'Alva Admin skriver ett svar' }).waitFor({ timeout: LIVE_MS });
+    assert.equal((await writers.innerText()).trim(), 'Alva Admin skriver ett svar …');
+    assert.equal((await alva.page.locator('#writers').innerText()).trim(), '', 'she is not told about herself');
+
+    // She gives up: an empty box that loses focus stops the "writing" signal.
+    await box.fill('');
+    await box.blur();
+    await vera.page.waitForFunction(() => document.getElementById('writers').textContent.trim() === '', null,
+      { timeout: LIVE_MS });
+  } finally {
+    await vera.ctx.close();
+    await alva.ctx.close();
+  }
+});
+
+test('d. keyboard only: select with j/k, open with Enter, claim with a, reply with r and Ctrl+Enter', async () => {
+  const { ctx, page } = await signedIn(KIM);
+  try {
+    const subject = 'Fråga om öppettider i jul';
+    const citizen = 'maria.lind@example.org';
+    const number = await numberOf(page, subject);
+    const order = await page.locator('tr.ticket-row').evaluateAll((rs) => rs.map((r) => r.dataset.number));
+    const at = order.indexOf(number);
+    const current = () => page.locator('tr.ticket-row.current').getAttribute('data-number');
+
+    for (let i = 0; i <= at; i++) await page.keyboard.press('j');
+    assert.equal(await current(), number);
+    if (at + 1 < order.length) {
+      await page.keyboard.press('j');
+      assert.equal(await current(), order[at + 1]);
+      await page.keyboard.press('k');
+    } else if (at > 0) {
+      await page.keyboard.press('k');
+      assert.equal(await current(), order[at - 1]);
+      await page.keyboard.press('j');
+    }
+    assert.equal(await current(), number);
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('tr')?.dataset.number), number,
+      'the selected row\'s link has the focus');
+
+    await page.keyboard.press('Enter');
+    await page.waitForURL(app.url(`/tickets/${number}`));
+    await page.keyboard.press('a');
+    await page.waitForURL(app.url(`/tickets/${number}?ok=claimed`));
+    assert.equal(await page.locator('.flash[role=status]').innerText(), 'Ärendet är ditt.');
+    assert.ok((await page.locator('.badges').innerText()).includes('Handläggare: Kim Kundtjänst'));
+
+    await page.keyboard.press('r');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'reply-body');
+    assert.ok(await page.locator('#kind-reply').isChecked());
+    const reply = 'Hej Maria! Kommunhuset har öppet 27–30 december kl. 10–15. Ref jul-2212.';
+    await page.keyboard.type(reply);
+    await page.keyboard.press('Control+Enter');
+    await page.waitForURL(app.url(`/tickets/${number}?ok=reply_sent`));
+    await conversation(page).locator('article.msg-outbound', { hasText: 'Ref jul-2212' }).waitFor();
+
+    const sent = await smtp.waitFor((m) => m.to.includes(citizen) && m.text.includes('Ref jul-2212'), INTAKE_MS);
+    assert.ok(sent.text.includes(reply), `the mail has the reply text:\n${sent.text}`);
+    assert.ok(sent.subject.includes(number), `subject "${sent.subject}" names ${number}`);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('e. every page passes axe at 1280 px and 375 px, fits a phone screen, and is photographed', async (t) => {
+  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    const ctx = await newContext(browser, viewport);
+    const page = await ctx.newPage();
+    try {
+      // Open `path` (or run `go`), then check the page as it is.
+      const check = (name, what, path, go = null) => t.test(`${what} (${size})`, async () => {
+        if (go) {
+          await go();
+        } else {
+          // Ask first, with the page's cookies: chromium shows an empty 404 only as a net:: error.
+          const probe = await page.request.get(app.url(path), { maxRedirects: 0 });
+          assert.equal(probe.status(), 200, `GET ${path} answered ${probe.status()} ${probe.statusText()}`);
+          const resp = await page.goto(app.url(path));
+          assert.equal(resp.status(), 200, `${path} answered ${resp.status()}`);
+        }
+        await shot(page, `${name}-${size}`);
+        await axe(page, `${what} at ${viewport.width} px`);
+        if (viewport === PHONE) {
+          const over = await overflow(page);
+          assert.ok(over <= 0, `${what} is ${over}px wider than the phone screen`);
+        }
+      });
+
+      await check('login', 'the login page', '/login');
+      await login(page, app, ALVA);
+      await check('work', 'Mitt arbete', '/');
+      await check('queues', 'the queue overview', '/queues');
+      await check('tickets', 'the ticket list', '/tickets');
+      const number = await numberOf(page, 'Soptunnan blev inte tömd');
+      await check('ticket', 'a ticket', `/tickets/${number}`);
+      await check('bulk-confirm', 'the bulk confirmation', null, async () => {
+        await page.goto(app.url('/tickets'));
+        const boxes = page.locator('tr.ticket-row input[type=checkbox]');
+        await boxes.nth(0).check();
+        await boxes.nth(1).check();
+        await page.getByLabel('Med valda ärenden', { exact: true }).selectOption({ label: 'Stäng' });
+        await page.getByRole('button', { name: 'Fortsätt' }).click();
+        await page.waitForURL(app.url('/tickets/bulk'));
+        assert.equal(await page.locator('h1').innerText(), 'Bekräfta');
+        assert.equal(await page.locator('ul.numbers li').count(), 2);
+      });
+      await check('search', 'the search page', '/search?q=vatten');
+      await check('admin', 'the administration start page', '/admin');
+      await check('admin-queues', 'the queue administration', '/admin/queues');
+      await check('admin-users', 'the user administration', '/admin/users');
+      await check('admin-mailboxes', 'the mailbox administration', '/admin/mailboxes');
+      await check('admin-canned', 'the canned responses administration', '/admin/canned');
+    } finally {
+      await ctx.close();
+    }
+  }
+});
