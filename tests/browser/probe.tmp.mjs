@@ -1,0 +1,11 @@
+import { spawn } from 'node:child_process';
+import { startApp, launchBrowser, newContext, login, liveConnected } from './support/app.mjs';
+const app = await startApp(); const b = await launchBrowser();
+const ctx = await newContext(b); const p = await ctx.newPage();
+const live = liveConnected(p); await login(p, app, 'agent@exempelkommun.se'); await live;
+const pid = Number((await import('node:child_process')).execSync(`pgrep -f "arendo serve" -n`).toString().trim());
+const t = Date.now(); process.kill(pid, 'SIGTERM');
+const fs = await import('node:fs');
+while (fs.existsSync(`/proc/${pid}`) && Date.now() - t < 20000) await new Promise(r => setTimeout(r, 50));
+console.log('exit after ms', Date.now() - t, 'alive', fs.existsSync(`/proc/${pid}`));
+await b.close(); await app.stop();
