@@ -496,7 +496,9 @@ pub async fn set_user_password(db: &Db, actor: &Actor, user: i64, password: &str
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
         if u.id == a.user {
-            return Err(InvalidValue::new("password", "use change password for your own").into());
+            return Err(
+                InvalidValue::new("own_password", "use change password for your own").into(),
+            );
         }
         store::users::set_password_hash(c, a.tenant, u.id, &hash)?;
         store::auth::revoke_user_sessions(c, a.tenant, u.id, None, store::now())?;
