@@ -86,7 +86,8 @@ pub async fn list(
         .map(|c| {
             json!({
                 "id": c.id,
-                "title": c.title,
+                // Not `title`: inside the layout partial that names the page's title.
+                "heading": c.title,
                 "queue": queue_name(&queues, c.queue()),
                 "updated_at": c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
             })
