@@ -676,7 +676,7 @@ async fn admin_manages_users(b: Backend) {
         .await;
     assert_eq!(status, 303);
     let (_, html) = admin.get(&app, "/admin/users").await;
-    assert!(html.contains("<td>Engelska</td>"));
+    assert!(html.contains("<td class=\"opt\">Engelska</td>"));
     let old = app
         .login(
             &app.browser(),
