@@ -57,7 +57,9 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
     crate::secrets::Keys::load_or_create(settings.secret_key.as_ref(), &data_dir)?;
     let key = match &settings.secret_key {
         Some(k) => secrecy::ExposeSecret::expose_secret(k).to_string(),
-        None => std::fs::read_to_string(data_dir.join("secret.key"))?.trim().to_string(),
+        None => std::fs::read_to_string(data_dir.join("secret.key"))?
+            .trim()
+            .to_string(),
     };
     let url = settings.database_url();
     let (mut server, _) = spawn_server_with(
@@ -73,7 +75,12 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let login = client.get(format!("{base}/login")).send().await?.text().await?;
+    let login = client
+        .get(format!("{base}/login"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let csrf = login
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -123,7 +130,12 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
     }
     let mut r = StdRng::seed_from_u64(7);
     // A second page of a long list, to time keyset paging too.
-    let first = time(&client, &format!("{base}/tickets?queue={}&status=all", queues[0])).await?.1;
+    let first = time(
+        &client,
+        &format!("{base}/tickets?queue={}&status=all", queues[0]),
+    )
+    .await?
+    .1;
     let next = first
         .split("rel=\"next\"")
         .next()
@@ -158,7 +170,11 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
         let enc: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
         search_t.push(time(&client, &format!("{base}/search?q={enc}")).await?.0);
     }
-    let backend = if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
         "bench pages ({backend}, {requests} requests per page, sequential, release={})",
         !cfg!(debug_assertions)
@@ -167,7 +183,11 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
         let (p50, p99) = (pct(v.clone(), 0.50), pct(v, 0.99));
         println!(
             "  {name:<12} p50 {p50:>6.2} ms   p99 {p99:>6.2} ms   (target p99 ≤ {target} ms){}",
-            if p99 <= target { "" } else { "  ← over target" }
+            if p99 <= target {
+                ""
+            } else {
+                "  ← over target"
+            }
         );
     };
     line("queue list", list_t, 10.0);

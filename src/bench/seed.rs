@@ -30,17 +30,106 @@ const QUEUES: [(&str, &str); 6] = [
 ];
 
 const TOPICS: [(&str, &[&str]); 6] = [
-    ("kundtjanst", &["Fråga om öppettider", "Hur kontaktar jag socialtjänsten", "Faktura från kommunen", "Parkeringstillstånd för rörelsehindrad", "Borttappad nyckel till lokal", "Synpunkt på bemötande"]),
-    ("va", &["Vattenläcka på gatan", "Brunt vatten i kranen", "Vattenmätaren läcker", "Fråga om VA-avgiften", "Kokningsrekommendation", "Stopp i avloppet"]),
-    ("avfall", &["Soptunnan blev inte tömd", "Byta storlek på kärl", "Hämtning av grovavfall", "Tömning av slamavskiljare", "Trasigt sopkärl", "Tömningsschema för sommaren"]),
-    ("bygglov", &["Behöver jag bygglov för altan", "Attefallshus på tomten", "Ritningar till mitt hus", "Status på bygglovsansökan", "Nybyggnadskarta", "Bygglov för carport"]),
-    ("gata", &["Trasig gatubelysning", "Snöröjning på min gata", "Hål i asfalten", "Nedfallet träd i parken", "Klotter på lekplatsen", "Halka på gångbanan"]),
-    ("skola", &["Ansökan om förskoleplats", "Kötid till förskola", "Skolskjuts för mitt barn", "Byte av skola", "Frånvaroanmälan", "Avgift för fritids"]),
+    (
+        "kundtjanst",
+        &[
+            "Fråga om öppettider",
+            "Hur kontaktar jag socialtjänsten",
+            "Faktura från kommunen",
+            "Parkeringstillstånd för rörelsehindrad",
+            "Borttappad nyckel till lokal",
+            "Synpunkt på bemötande",
+        ],
+    ),
+    (
+        "va",
+        &[
+            "Vattenläcka på gatan",
+            "Brunt vatten i kranen",
+            "Vattenmätaren läcker",
+            "Fråga om VA-avgiften",
+            "Kokningsrekommendation",
+            "Stopp i avloppet",
+        ],
+    ),
+    (
+        "avfall",
+        &[
+            "Soptunnan blev inte tömd",
+            "Byta storlek på kärl",
+            "Hämtning av grovavfall",
+            "Tömning av slamavskiljare",
+            "Trasigt sopkärl",
+            "Tömningsschema för sommaren",
+        ],
+    ),
+    (
+        "bygglov",
+        &[
+            "Behöver jag bygglov för altan",
+            "Attefallshus på tomten",
+            "Ritningar till mitt hus",
+            "Status på bygglovsansökan",
+            "Nybyggnadskarta",
+            "Bygglov för carport",
+        ],
+    ),
+    (
+        "gata",
+        &[
+            "Trasig gatubelysning",
+            "Snöröjning på min gata",
+            "Hål i asfalten",
+            "Nedfallet träd i parken",
+            "Klotter på lekplatsen",
+            "Halka på gångbanan",
+        ],
+    ),
+    (
+        "skola",
+        &[
+            "Ansökan om förskoleplats",
+            "Kötid till förskola",
+            "Skolskjuts för mitt barn",
+            "Byte av skola",
+            "Frånvaroanmälan",
+            "Avgift för fritids",
+        ],
+    ),
 ];
 
-const STREETS: [&str; 12] = ["Storgatan", "Kyrkogatan", "Skolvägen", "Parkvägen", "Ringvägen", "Björkvägen", "Ekbacken", "Sjögatan", "Järnvägsgatan", "Industrivägen", "Åvägen", "Lärkstigen"];
-const FIRST: [&str; 16] = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Sara", "Mohammed", "Eva", "Ali", "Ingrid", "Oskar", "Fatima", "Nils", "Elsa", "Hassan"];
-const LAST: [&str; 12] = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson", "Gustafsson", "Ahmed", "Lindqvist"];
+const STREETS: [&str; 12] = [
+    "Storgatan",
+    "Kyrkogatan",
+    "Skolvägen",
+    "Parkvägen",
+    "Ringvägen",
+    "Björkvägen",
+    "Ekbacken",
+    "Sjögatan",
+    "Järnvägsgatan",
+    "Industrivägen",
+    "Åvägen",
+    "Lärkstigen",
+];
+const FIRST: [&str; 16] = [
+    "Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Sara", "Mohammed", "Eva", "Ali", "Ingrid",
+    "Oskar", "Fatima", "Nils", "Elsa", "Hassan",
+];
+const LAST: [&str; 12] = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Ahmed",
+    "Lindqvist",
+];
 
 fn body(r: &mut StdRng, subject: &str, name: &str) -> String {
     let street = STREETS[r.random_range(0..STREETS.len())];
@@ -62,8 +151,11 @@ fn answer(r: &mut StdRng, agent: &str) -> String {
     )
 }
 
+/// The bench tenant: its id, queues, agents (id, name) and agent 1's password (when new).
+type Setup = (TenantId, Vec<QueueId>, Vec<(i64, String)>, String);
+
 /// Create (or find) the bench tenant with queues and agents; returns what the seeding needs.
-fn setup(db: &Db) -> anyhow::Result<(TenantId, Vec<QueueId>, Vec<(i64, String)>, String)> {
+fn setup(db: &Db) -> anyhow::Result<Setup> {
     db.write_blocking(|c| -> Result<_, Error> {
         let t = match store::tenants::by_slug(c, TENANT)? {
             Some(t) => t.id,
@@ -91,7 +183,10 @@ fn setup(db: &Db) -> anyhow::Result<(TenantId, Vec<QueueId>, Vec<(i64, String)>,
                     }
                     // Agent 1 works the first three queues; the others two queues each.
                     let qs: Vec<_> = if i == 1 {
-                        queues[..3].iter().map(|q| (*q, MembershipRole::Agent)).collect()
+                        queues[..3]
+                            .iter()
+                            .map(|q| (*q, MembershipRole::Agent))
+                            .collect()
                     } else {
                         vec![
                             (queues[i % 6], MembershipRole::Agent),
@@ -126,7 +221,10 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
         let path = data_dir.join("bench-credentials.txt");
         std::fs::create_dir_all(data_dir)?;
         std::fs::write(&path, format!("{TENANT} {AGENT_EMAIL} {password}\n"))?;
-        println!("  agent account for `bench pages`: {AGENT_EMAIL} (password in {})", path.display());
+        println!(
+            "  agent account for `bench pages`: {AGENT_EMAIL} (password in {})",
+            path.display()
+        );
     }
     let (mut contact_id, mut ticket_id, mut message_id) =
         db.read_blocking(|c| -> Result<_, Error> { Ok(store::seed::next_ids(c)?) })?;
@@ -153,14 +251,23 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
             *seq += 1;
             // A citizen who wrote before (a third of tickets are from repeat contacts).
             let cid = if contact_id - first_contact < contacts_total as i64 && r.random_bool(0.67) {
-                let name = format!("{} {}", FIRST[r.random_range(0..16)], LAST[r.random_range(0..12)]);
+                let name = format!(
+                    "{} {}",
+                    FIRST[r.random_range(0..16)],
+                    LAST[r.random_range(0..12)]
+                );
                 let email = format!(
                     "{}.{}{}@example.se",
                     name.split(' ').next().unwrap_or("x").to_lowercase(),
                     name.split(' ').nth(1).unwrap_or("y").to_lowercase(),
                     contact_id
                 );
-                b.contacts.push(SeedContact { id: contact_id, name, email, at: created });
+                b.contacts.push(SeedContact {
+                    id: contact_id,
+                    name,
+                    email,
+                    at: created,
+                });
                 contact_id += 1;
                 contact_id - 1
             } else if contact_id > first_contact {
@@ -185,7 +292,11 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
             let age_days = (now - created).num_days();
             // Older tickets are almost all closed; the last weeks hold the open working set.
             let status = if age_days > 30 {
-                if r.random_bool(0.995) { "closed" } else { "waiting" }
+                if r.random_bool(0.995) {
+                    "closed"
+                } else {
+                    "waiting"
+                }
             } else {
                 match r.random_range(0..100) {
                     0..=24 => "new",
@@ -281,7 +392,8 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
                 }
             }
             if r.random_bool(0.2) {
-                let tag = ["akut", "återkommande", "faktura", "synpunkt", "felanmälan"][r.random_range(0..5)];
+                let tag = ["akut", "återkommande", "faktura", "synpunkt", "felanmälan"]
+                    [r.random_range(0..5)];
                 b.tags.push((ticket_id, tag.to_string()));
             }
             ticket_id += 1;

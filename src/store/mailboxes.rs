@@ -95,3 +95,18 @@ pub fn set_smtp(conn: &mut Conn, t: TenantId, id: i64, json: Option<&str>) -> St
     .execute(conn)?;
     Ok(())
 }
+
+/// Switch a mailbox's intake on or off. `NotFound` when `t` has no such mailbox.
+pub fn set_enabled(conn: &mut Conn, t: TenantId, id: i64, enabled: bool) -> StoreResult<()> {
+    let n = diesel::update(
+        mailboxes::table
+            .filter(mailboxes::tenant_id.eq(t.get()))
+            .filter(mailboxes::id.eq(id)),
+    )
+    .set(mailboxes::enabled.eq(enabled))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(super::StoreError::NotFound);
+    }
+    Ok(())
+}

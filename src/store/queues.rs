@@ -167,3 +167,109 @@ pub fn set_ack_template(
         .execute(conn)?;
     Ok(())
 }
+
+pub fn rename(conn: &mut Conn, t: TenantId, q: QueueId, name: &str) -> StoreResult<()> {
+    let n = diesel::update(scoped(t).filter(queues::id.eq(q.get())))
+        .set(queues::name.eq(name))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(super::StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// A queue member as the admin pages list them.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user: crate::domain::UserId,
+    pub display_name: String,
+    pub email: String,
+    pub active: bool,
+    pub role: crate::domain::MembershipRole,
+}
+
+/// The members of queue `q`, by name.
+pub fn members(conn: &mut Conn, t: TenantId, q: QueueId) -> StoreResult<Vec<Member>> {
+    use super::schema::users;
+    let rows: Vec<(i64, String, String, bool, String)> = queue_members::table
+        .inner_join(users::table.on(users::id.eq(queue_members::user_id)))
+        .filter(queue_members::tenant_id.eq(t.get()))
+        .filter(queue_members::queue_id.eq(q.get()))
+        .filter(users::tenant_id.eq(t.get()))
+        .order((users::display_name, users::id))
+        .select((
+            users::id,
+            users::display_name,
+            users::email,
+            users::active,
+            queue_members::role,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, display_name, email, active, role)| {
+            Ok(Member {
+                user: crate::domain::UserId::from_db(id),
+                display_name,
+                email,
+                active,
+                role: crate::domain::MembershipRole::parse(&role)
+                    .map_err(|e| super::StoreError::Query(e.to_string()))?,
+            })
+        })
+        .collect()
+}
+
+/// Number of members per queue of `t` (queues without members are left out).
+pub fn member_counts(conn: &mut Conn, t: TenantId) -> StoreResult<Vec<(QueueId, i64)>> {
+    let rows: Vec<(i64, i64)> = queue_members::table
+        .filter(queue_members::tenant_id.eq(t.get()))
+        .group_by(queue_members::queue_id)
+        .select((queue_members::queue_id, dsl::count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(q, n)| (QueueId::from_db(q), n))
+        .collect())
+}
+
+/// Change a member's role. `NotFound` when the user is not a member of the queue.
+pub fn set_member_role(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+    user: crate::domain::UserId,
+    role: crate::domain::MembershipRole,
+) -> StoreResult<()> {
+    let n = diesel::update(
+        queue_members::table
+            .filter(queue_members::tenant_id.eq(t.get()))
+            .filter(queue_members::queue_id.eq(q.get()))
+            .filter(queue_members::user_id.eq(user.get())),
+    )
+    .set(queue_members::role.eq(role.as_str()))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(super::StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Take a user out of a queue. `NotFound` when the user is not a member of it.
+pub fn remove_member(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+    user: crate::domain::UserId,
+) -> StoreResult<()> {
+    let n = diesel::delete(
+        queue_members::table
+            .filter(queue_members::tenant_id.eq(t.get()))
+            .filter(queue_members::queue_id.eq(q.get()))
+            .filter(queue_members::user_id.eq(user.get())),
+    )
+    .execute(conn)?;
+    if n == 0 {
+        return Err(super::StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -71,11 +71,7 @@ pub fn next_ids(conn: &mut Conn) -> StoreResult<(i64, i64, i64)> {
     let m: Option<i64> = messages::table
         .select(diesel::dsl::max(messages::id))
         .first(conn)?;
-    Ok((
-        c.unwrap_or(0) + 1,
-        t.unwrap_or(0) + 1,
-        m.unwrap_or(0) + 1,
-    ))
+    Ok((c.unwrap_or(0) + 1, t.unwrap_or(0) + 1, m.unwrap_or(0) + 1))
 }
 
 macro_rules! per_backend {

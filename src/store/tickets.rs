@@ -336,12 +336,15 @@ pub fn by_ids(
     Ok(out)
 }
 
+/// One queue's count of tickets in one status, and when the oldest of them arrived.
+pub type StatusCount = (QueueId, Status, i64, Option<NaiveDateTime>);
+
 /// Per queue and open status: how many tickets, and the oldest one's creation time.
 pub fn open_counts(
     conn: &mut Conn,
     t: TenantId,
     access: &QueueAccess,
-) -> StoreResult<Vec<(QueueId, Status, i64, Option<NaiveDateTime>)>> {
+) -> StoreResult<Vec<StatusCount>> {
     let mut q = scoped(t)
         .filter(tickets::status.eq_any(["new", "open", "waiting"]))
         .group_by((tickets::queue_id, tickets::status))

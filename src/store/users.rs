@@ -183,3 +183,52 @@ pub fn all_memberships(conn: &mut Conn, t: TenantId) -> StoreResult<Vec<(UserId,
         .map(|(u, q, r)| (UserId::from_db(u), q, r))
         .collect())
 }
+
+/// Set the account's preferred language (`sv` or `en`; the caller checks the value).
+pub fn set_locale(conn: &mut Conn, t: TenantId, id: UserId, locale: &str) -> StoreResult<()> {
+    let n = diesel::update(scoped(t).filter(users::id.eq(id.get())))
+        .set((users::locale.eq(locale), users::updated_at.eq(super::now())))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// A queue membership as listed with its user: queue id, queue name, role.
+pub type QueueMembership = (QueueId, String, MembershipRole);
+
+/// Every user of `t` (by name) with the queues each is a member of (by queue name).
+pub fn list_with_memberships(
+    conn: &mut Conn,
+    t: TenantId,
+) -> StoreResult<Vec<(User, Vec<QueueMembership>)>> {
+    let users: Vec<User> = scoped(t)
+        .order((users::display_name, users::id))
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(User::try_from)
+        .collect::<StoreResult<_>>()?;
+    let rows: Vec<(i64, i64, String, String)> = queue_members::table
+        .inner_join(queues::table)
+        .filter(queue_members::tenant_id.eq(t.get()))
+        .filter(queues::tenant_id.eq(t.get()))
+        .order((queues::name, queues::id))
+        .select((
+            queue_members::user_id,
+            queues::id,
+            queues::name,
+            queue_members::role,
+        ))
+        .load(conn)?;
+    let mut out: Vec<(User, Vec<QueueMembership>)> =
+        users.into_iter().map(|u| (u, vec![])).collect();
+    for (u, q, name, role) in rows {
+        let role = MembershipRole::parse(&role).map_err(|e| StoreError::Query(e.to_string()))?;
+        if let Some((_, list)) = out.iter_mut().find(|(user, _)| user.id.get() == u) {
+            list.push((QueueId::from_db(q), name, role));
+        }
+    }
+    Ok(out)
+}

@@ -1,6 +1,8 @@
 //! Tenants (municipalities) and their department queues: operator use cases and what an agent
 //! sees of the queues.
 
+pub mod admin;
+
 use serde::Serialize;
 
 use crate::accounts::{Actor, Scope};

@@ -380,13 +380,13 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
         }
     };
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let fits = match (q.sort, after) {
-        (_, None) => true,
-        (Sort::Newest | Sort::Oldest, Some(Cursor::Id(_))) => true,
-        (Sort::Urgent, Some(Cursor::Rank(..))) => true,
-        (Sort::Updated, Some(Cursor::Time(..))) => true,
-        _ => false,
-    };
+    let fits = matches!(
+        (q.sort, after),
+        (_, None)
+            | (Sort::Newest | Sort::Oldest, Some(Cursor::Id(_)))
+            | (Sort::Urgent, Some(Cursor::Rank(..)))
+            | (Sort::Updated, Some(Cursor::Time(..)))
+    );
     if !fits {
         return Err(InvalidValue::new("cursor", "does not fit the sort order").into());
     }
@@ -559,7 +559,7 @@ pub async fn add_message(
         seen_message: None,
     };
     match add_message_checked(db, actor, number, draft, mail_from).await? {
-        Posted::Done(m) => Ok(m),
+        Posted::Done(m) => Ok(*m),
         Posted::Stale { .. } => unreachable!("no staleness check without seen_message"),
     }
 }
@@ -577,7 +577,7 @@ pub struct Draft {
 
 #[derive(Debug)]
 pub enum Posted {
-    Done(store::tickets::Message),
+    Done(Box<store::tickets::Message>),
     /// New inbound messages arrived since the agent began writing; nothing was stored.
     Stale {
         newer: usize,
@@ -624,7 +624,7 @@ pub async fn add_message_checked(
             mail_from,
             &draft.attachments,
         )?;
-        Ok(Posted::Done(msg))
+        Ok(Posted::Done(Box::new(msg)))
     })
     .await
 }

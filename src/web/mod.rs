@@ -1,6 +1,7 @@
 //! The HTTP edge: actix-web routes for pages, the JSON API, health probes and static assets.
 //! Handlers call the domain (`accounts`, `tickets`, `tenants`), never the store's SQL.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod errors;
@@ -47,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::password_form)
         .service(pages::change_password)
         .configure(workspace::routes)
+        .configure(admin::routes)
         .configure(api::routes);
 }
 

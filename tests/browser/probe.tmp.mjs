@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import { startApp, launchBrowser, newContext, login, liveConnected } from './support/app.mjs';
+import { existsSync } from 'node:fs';
+import { startApp, launchBrowser, newContext, login, liveConnected, sleep } from './support/app.mjs';
 const app = await startApp(); const b = await launchBrowser();
-const ctx = await newContext(b); const p = await ctx.newPage();
-const live = liveConnected(p); await login(p, app, 'agent@exempelkommun.se'); await live;
-const pid = Number((await import('node:child_process')).execSync(`pgrep -f "arendo serve" -n`).toString().trim());
-const t = Date.now(); process.kill(pid, 'SIGTERM');
-const fs = await import('node:fs');
-while (fs.existsSync(`/proc/${pid}`) && Date.now() - t < 20000) await new Promise(r => setTimeout(r, 50));
-console.log('exit after ms', Date.now() - t, 'alive', fs.existsSync(`/proc/${pid}`));
-await b.close(); await app.stop();
+try {
+  const ctx = await newContext(b); const p = await ctx.newPage();
+  const live = liveConnected(p); await login(p, app, 'agent@exempelkommun.se'); await live;
+  const t = Date.now(); process.kill(app.pid, 'SIGTERM');
+  while (existsSync(`/proc/${app.pid}`) && Date.now() - t < 20000) await sleep(50);
+  console.log('RESULT exit after ms', Date.now() - t, 'alive', existsSync(`/proc/${app.pid}`));
+} catch (e) { console.log('ERR', e); } finally { await b.close(); await app.stop(); }

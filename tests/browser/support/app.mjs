@@ -63,6 +63,9 @@ export async function startApp({ env = {} } = {}) {
   let exited = null;
   const gone = new Promise((ok) => server.on('exit', (code, signal) => { exited = signal ?? `code ${code}`; ok(); }));
   server.on('error', (e) => { exited = String(e); });
+  // Should the test process end without stop() (a crash, Ctrl+C), take the server along.
+  const reap = () => { if (!exited) server.kill('SIGKILL'); };
+  process.once('exit', reap);
   let ready = false;
   for (let i = 0; i < 300 && !ready && !exited; i++) {
     ready = await readyz(`${base}/readyz`);
@@ -77,6 +80,7 @@ export async function startApp({ env = {} } = {}) {
   return {
     base,
     dataDir,
+    pid: server.pid,
     url: (path) => `${base}${path}`,
 
     /** The one-time demo password printed for `email` (also kept in <data_dir>/demo-credentials.txt). */
@@ -112,6 +116,7 @@ export async function startApp({ env = {} } = {}) {
         await gone;
         clearTimeout(t);
       }
+      process.off('exit', reap);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -87,6 +87,10 @@ service imap-login {
   const masterPid = () => {
     try { return Number(readFileSync(join(d, 'run/master.pid'), 'utf8').trim()) || null; } catch { return null; }
   };
+  const pid = masterPid();
+  // Should the test process end without stop() (a crash, Ctrl+C), take the server along.
+  const reap = () => { if (pid) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } };
+  process.once('exit', reap);
 
   return {
     port,
@@ -101,7 +105,7 @@ service imap-login {
 
     /** Stop the server, wait until it is gone and remove its directory. */
     async stop() {
-      const pid = masterPid();
+      process.off('exit', reap);
       if (pid) {
         try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
         const until = Date.now() + 15000;
