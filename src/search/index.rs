@@ -213,7 +213,7 @@ impl TicketIndex {
         doc.add_u64(f.ticket_id, id_u64(d.ticket_id));
         doc.add_u64(f.tenant_id, id_u64(d.tenant.get()));
         doc.add_u64(f.queue_id, id_u64(d.queue_id));
-        doc.add_text(f.status, &d.status);
+        doc.add_u64(f.status, schema::status_code(&d.status));
         doc.add_i64(f.created_at, d.created_at.and_utc().timestamp());
         doc.add_text(f.number, &d.number);
         doc.add_text(f.subject, &d.subject);

@@ -21,6 +21,9 @@
 //! - `indexer.rs`: the background follower ([`indexer::run`]) and [`indexer::reindex`].
 
 pub mod analyzer;
+#[cfg(test)]
+mod bench;
+pub mod collect;
 pub mod highlight;
 pub mod index;
 pub mod indexer;
@@ -34,12 +37,11 @@ use std::collections::BTreeSet;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use tantivy::TantivyDocument;
-use tantivy::collector::{Count, TopDocs};
 use tantivy::schema::Value;
 use tantivy::snippet::SnippetGenerator;
 
 use crate::accounts::{Actor, Scope};
-use crate::domain::{InvalidValue, Priority, QueueAccess, QueueId, Status, TicketNumber};
+use crate::domain::{InvalidValue, Priority, QueueId, Status, TicketNumber};
 use crate::error::{Error, Result};
 use crate::store::{self, Db};
 pub use index::TicketIndex;
@@ -52,6 +54,8 @@ pub const MAX_LIMIT: usize = 50;
 pub const DEFAULT_LIMIT: usize = 20;
 /// How deep paging may go.
 pub const MAX_OFFSET: usize = 1000;
+/// Matches are counted up to this many.
+pub const COUNT_CAP: usize = 1000;
 
 /// What the search box sends.
 #[derive(Debug, Clone, Default)]
@@ -83,13 +87,27 @@ pub struct SearchHit {
     pub score: f32,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SearchResults {
     pub hits: Vec<SearchHit>,
-    /// Matching tickets in all pages (the index's count, less hits the database no longer allows).
+    /// Matching tickets in all pages (the index's count, less hits on this page that the database
+    /// no longer allows). Counted up to [`COUNT_CAP`]: when `total_exact` is false there are at
+    /// least `total` ("1000+").
     pub total: usize,
+    pub total_exact: bool,
     /// True when nothing matched as typed and these hits come from the typo-tolerant retry.
     pub fuzzy: bool,
+}
+
+impl Default for SearchResults {
+    fn default() -> Self {
+        SearchResults {
+            hits: vec![],
+            total: 0,
+            total_exact: true,
+            fuzzy: false,
+        }
+    }
 }
 
 /// What the index part of a search found, before the database has its say.
@@ -102,6 +120,7 @@ struct IndexHit {
 struct IndexOutcome {
     hits: Vec<IndexHit>,
     total: usize,
+    total_exact: bool,
     fuzzy: bool,
     subject_terms: BTreeSet<String>,
 }
@@ -140,7 +159,7 @@ pub async fn search_tickets(
         None => None,
     };
     let parsed = UserQuery::parse(&q.text);
-    if parsed.is_empty() || matches!(&access, QueueAccess::Only(qs) if qs.is_empty()) {
+    if parsed.is_empty() {
         return Ok(SearchResults::default());
     }
     let filter = Filter {
@@ -150,14 +169,16 @@ pub async fn search_tickets(
         queue,
     };
     let idx = index.clone();
-    let found =
-        tokio::task::spawn_blocking(move || search_index(&idx, &parsed, &filter, limit, offset))
-            .await
-            .map_err(|e| internal("search task", e))??;
+    let found = tokio::task::spawn_blocking(move || {
+        search_index(&idx, &parsed, &filter, limit, offset, Plan::Auto)
+    })
+    .await
+    .map_err(|e| internal("search task", e))??;
     if found.hits.is_empty() {
         return Ok(SearchResults {
             hits: vec![],
             total: found.total,
+            total_exact: found.total_exact,
             fuzzy: found.fuzzy,
         });
     }
@@ -191,64 +212,120 @@ pub async fn search_tickets(
     }
     Ok(SearchResults {
         hits,
-        total: found.total.saturating_sub(dropped),
+        total: if found.total_exact {
+            found.total.saturating_sub(dropped)
+        } else {
+            found.total
+        },
+        total_exact: found.total_exact,
         fuzzy: found.fuzzy,
     })
 }
 
-/// The blocking part: query the index (plain, then fuzzy when nothing matched), read the hits'
-/// stored fields and build their body snippets.
+/// How the filter meets the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Choose: prune for a single word in a large tenant, else filter in the query.
+    Auto,
+    /// Query without filter (Block-WAND for a single word), filter in the collector.
+    Prune,
+    /// Filter as part of the query (an intersection that skips other tenants' documents).
+    FilterInQuery,
+}
+
+/// A tenant with at least this share of the index searches single words by pruning.
+const PRUNE_TENANT_SHARE: f64 = 0.2;
+
+/// The blocking part: query the index (plain, then fuzzy when nothing matched), count, read the
+/// hits' stored fields and build their body snippets.
 fn search_index(
     index: &TicketIndex,
     parsed: &UserQuery,
     filter: &Filter,
     limit: usize,
     offset: usize,
+    plan: Plan,
 ) -> Result<IndexOutcome> {
     let f = *index.fields();
     let searcher = index.searcher();
+    let fast = filter.fast();
+    let empty = |fuzzy| IndexOutcome {
+        hits: vec![],
+        total: 0,
+        total_exact: true,
+        fuzzy,
+        subject_terms: BTreeSet::new(),
+    };
+    if filter.allows_nothing() {
+        return Ok(empty(false));
+    }
+    let prune = parsed.is_single_term()
+        && match plan {
+            Plan::Prune => true,
+            Plan::FilterInQuery => false,
+            Plan::Auto => {
+                let tenant = tantivy::Term::from_field_u64(f.tenant_id, fast.tenant);
+                let docs = searcher
+                    .doc_freq(&tenant)
+                    .map_err(|e| internal("search", e))?;
+                docs as f64 >= searcher.num_docs() as f64 * PRUNE_TENANT_SHARE
+            }
+        };
+    let k = offset + limit;
     let run = |expansions: Option<&Expansions>| -> Result<_> {
         let Some(text) = parsed.to_query(&f, expansions) else {
             return Ok(None);
         };
-        let Some(query) = filter.apply(&f, text) else {
-            return Ok(None);
+        let query = if prune {
+            text
+        } else {
+            match filter.apply(&f, text) {
+                Some(q) => q,
+                None => return Ok(None),
+            }
         };
-        let (top, total) = searcher
+        let top = searcher
             .search(
                 &*query,
-                &(
-                    TopDocs::with_limit(limit)
-                        .and_offset(offset)
-                        .order_by_score(),
-                    Count,
-                ),
+                &collect::FilteredTop {
+                    k,
+                    filter: fast.clone(),
+                },
             )
             .map_err(|e| internal("search", e))?;
-        Ok(Some((query, top, total)))
+        Ok(Some((query, top)))
     };
     let mut fuzzy = false;
     let mut outcome = run(None)?;
-    if matches!(&outcome, Some((_, _, 0))) && parsed.has_fuzzy_words() {
+    if matches!(&outcome, Some((_, top)) if top.is_empty()) && parsed.has_fuzzy_words() {
         let expansions = Expansions::find(&searcher, &f, parsed)?;
         if !expansions.is_empty() {
             outcome = run(Some(&expansions))?;
-            fuzzy = true;
+            fuzzy = matches!(&outcome, Some((_, top)) if !top.is_empty());
         }
     }
-    let Some((query, top, total)) = outcome else {
-        return Ok(IndexOutcome {
-            hits: vec![],
-            total: 0,
-            fuzzy,
-            subject_terms: BTreeSet::new(),
-        });
+    let Some((query, top)) = outcome else {
+        return Ok(empty(false));
+    };
+    let (total, total_exact) = if top.len() < k {
+        (top.len(), true)
+    } else {
+        let n = searcher
+            .search(
+                &*query,
+                &collect::CappedCount {
+                    cap: COUNT_CAP,
+                    filter: fast,
+                },
+            )
+            .map_err(|e| internal("count", e))?;
+        (n.max(top.len()), n < COUNT_CAP)
     };
     let mut body_snippets = SnippetGenerator::create(&searcher, &*query, f.body)
         .map_err(|e| internal("snippets", e))?;
     body_snippets.set_max_num_chars(highlight::SNIPPET_CHARS);
-    let mut hits = Vec::with_capacity(top.len());
-    for (score, addr) in top {
+    let mut hits = Vec::with_capacity(limit);
+    for (score, addr) in top.into_iter().skip(offset) {
         let doc: TantivyDocument = searcher
             .doc(addr)
             .map_err(|e| internal("read document", e))?;
@@ -272,6 +349,7 @@ fn search_index(
     Ok(IndexOutcome {
         hits,
         total,
+        total_exact,
         fuzzy,
         subject_terms: highlight::query_terms(&*query, f.subject),
     })

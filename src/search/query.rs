@@ -17,14 +17,14 @@ use std::collections::{BTreeSet, HashMap};
 use tantivy::Searcher;
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    TermQuery, TermSetQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
 use super::analyzer;
+use super::collect::FastFilter;
 use super::index::internal;
-use super::schema::{Fields, id_u64};
+use super::schema::{Fields, id_u64, status_code};
 use crate::domain::{QueueAccess, QueueId, Status, TenantId, TicketNumber};
 use crate::error::Result;
 
@@ -151,6 +151,15 @@ impl UserQuery {
             }
             _ => None,
         })
+    }
+
+    /// True when the query is one word: its tantivy query is a pure union of term queries, which
+    /// tantivy can search with Block-WAND (skipping documents that cannot make the top hits).
+    pub fn is_single_term(&self) -> bool {
+        matches!(
+            self.clauses.as_slice(),
+            [Clause::Word { terms, .. } | Clause::Phrase { terms }] if terms.len() == 1
+        )
     }
 
     pub fn has_fuzzy_words(&self) -> bool {
@@ -318,37 +327,89 @@ fn filter_clause(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
     (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
 }
 
+/// Documents with any of these u64 values in `field` (a union of term queries: lazy, seekable).
+fn any_of(field: Field, values: impl IntoIterator<Item = u64>) -> Box<dyn Query> {
+    let mut any: Vec<(Occur, Box<dyn Query>)> = values
+        .into_iter()
+        .map(|v| -> (Occur, Box<dyn Query>) {
+            (
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(field, v),
+                    IndexRecordOption::Basic,
+                )),
+            )
+        })
+        .collect();
+    if any.len() == 1 {
+        return any.pop().map(|(_, q)| q).expect("one clause");
+    }
+    Box::new(BooleanQuery::new(any))
+}
+
 impl Filter {
-    /// `text` restricted to what the filter allows; `None` when it allows nothing (an agent in no
-    /// queue).
-    pub fn apply(&self, f: &Fields, text: Box<dyn Query>) -> Option<Box<dyn Query>> {
-        let mut all: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text)];
-        all.push(filter_clause(Box::new(TermQuery::new(
-            Term::from_field_u64(f.tenant_id, id_u64(self.tenant.get())),
-            IndexRecordOption::Basic,
-        ))));
-        if let QueueAccess::Only(queues) = &self.access {
-            if queues.is_empty() {
-                return None;
-            }
-            all.push(filter_clause(Box::new(TermSetQuery::new(
-                queues
-                    .iter()
-                    .map(|q| Term::from_field_u64(f.queue_id, id_u64(q.get()))),
-            ))));
-        }
+    fn queue_values(&self) -> Option<Vec<u64>> {
+        let mut allowed: Option<Vec<u64>> = match &self.access {
+            QueueAccess::All => None,
+            QueueAccess::Only(qs) => Some(qs.iter().map(|q| id_u64(q.get())).collect()),
+        };
         if let Some(q) = self.queue {
-            all.push(filter_clause(Box::new(TermQuery::new(
-                Term::from_field_u64(f.queue_id, id_u64(q.get())),
-                IndexRecordOption::Basic,
-            ))));
+            let q = id_u64(q.get());
+            allowed = Some(match allowed {
+                Some(qs) if !qs.contains(&q) => vec![],
+                _ => vec![q],
+            });
         }
-        if !self.statuses.is_empty() {
-            all.push(filter_clause(Box::new(TermSetQuery::new(
-                self.statuses
-                    .iter()
-                    .map(|s| Term::from_field_text(f.status, s.as_str())),
-            ))));
+        allowed.map(|mut v| {
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+    }
+
+    fn status_values(&self) -> Option<Vec<u64>> {
+        (!self.statuses.is_empty()).then(|| {
+            let mut v: Vec<u64> = self
+                .statuses
+                .iter()
+                .map(|s| status_code(s.as_str()))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+    }
+
+    /// True when the filter allows nothing (an agent in no queue).
+    pub fn allows_nothing(&self) -> bool {
+        self.queue_values().is_some_and(|v| v.is_empty())
+    }
+
+    /// The filter for collectors (checked on fast fields).
+    pub fn fast(&self) -> FastFilter {
+        FastFilter {
+            tenant: id_u64(self.tenant.get()),
+            queues: self.queue_values(),
+            statuses: self.status_values(),
+        }
+    }
+
+    /// `text` restricted to what the filter allows, inside the query; `None` when it allows
+    /// nothing.
+    pub fn apply(&self, f: &Fields, text: Box<dyn Query>) -> Option<Box<dyn Query>> {
+        if self.allows_nothing() {
+            return None;
+        }
+        let mut all: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text)];
+        all.push(filter_clause(any_of(
+            f.tenant_id,
+            [id_u64(self.tenant.get())],
+        )));
+        if let Some(queues) = self.queue_values() {
+            all.push(filter_clause(any_of(f.queue_id, queues)));
+        }
+        if let Some(statuses) = self.status_values() {
+            all.push(filter_clause(any_of(f.status, statuses)));
         }
         Some(Box::new(BooleanQuery::new(all)))
     }

@@ -24,7 +24,7 @@ pub struct Fields {
     pub ticket_id: tantivy::schema::Field,
     pub tenant_id: tantivy::schema::Field,
     pub queue_id: tantivy::schema::Field,
-    /// `new`, `open`, … (raw string).
+    /// The status as a small number ([`status_code`]), for filtering in queries and collectors.
     pub status: tantivy::schema::Field,
     /// Seconds since the epoch (UTC), for sorting by age later.
     pub created_at: tantivy::schema::Field,
@@ -55,7 +55,7 @@ pub fn build() -> (Schema, Fields) {
         ticket_id: b.add_u64_field("ticket_id", INDEXED | FAST | STORED),
         tenant_id: b.add_u64_field("tenant_id", INDEXED | FAST),
         queue_id: b.add_u64_field("queue_id", INDEXED | FAST),
-        status: b.add_text_field("status", STRING),
+        status: b.add_u64_field("status", INDEXED | FAST),
         created_at: b.add_i64_field("created_at", FAST),
         number: b.add_text_field("number", STRING),
         subject: b.add_text_field("subject", swedish_text(true)),
@@ -64,6 +64,19 @@ pub fn build() -> (Schema, Fields) {
         contact: b.add_text_field("contact", swedish_text(true)),
     };
     (b.build(), fields)
+}
+
+/// The number a status is indexed as. Fixed per name (not the enum's order), so reordering the
+/// vocabulary does not need a rebuild; unknown names are 0.
+pub fn status_code(status: &str) -> u64 {
+    match status {
+        "new" => 1,
+        "open" => 2,
+        "waiting" => 3,
+        "resolved" => 4,
+        "closed" => 5,
+        _ => 0,
+    }
 }
 
 /// Ids are positive database identities; the index keeps them as u64.
@@ -90,6 +103,18 @@ mod tests {
     #[test]
     fn schema_is_stable_between_builds() {
         assert_eq!(build().0, build().0);
+    }
+
+    #[test]
+    fn every_status_has_its_own_code() {
+        let mut codes: Vec<u64> = crate::domain::Status::ALL
+            .iter()
+            .map(|s| status_code(s.as_str()))
+            .collect();
+        assert!(codes.iter().all(|c| *c > 0));
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), crate::domain::Status::ALL.len());
     }
 
     #[test]

@@ -9,11 +9,80 @@ use crate::accounts::Via;
 use crate::domain::{Channel, EmailAddress, MembershipRole, Role, TenantId};
 use crate::tickets::{self, ContactInput, NewMessageKind, NewTicketInput, UpdateInput};
 
+/// Run a scenario once on SQLite and once on PostgreSQL.
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A scratch PostgreSQL database, dropped with the test (`ARENDO_TEST_PG_URL` names the server,
+/// as for the API tests).
+pub(crate) struct PgScratch {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgScratch {
+    fn new() -> PgScratch {
+        use diesel::{Connection, RunQueryDsl};
+        let admin_url = std::env::var("ARENDO_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("arendo_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+        let mut c = diesel::PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+            panic!("PostgreSQL is needed for the postgres tests ({admin_url}): {e}. Run scripts/test.sh, which starts one.")
+        });
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .unwrap();
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap();
+        PgScratch {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for PgScratch {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        if let Ok(mut c) = diesel::PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut c);
+        }
+    }
+}
+
 pub(crate) struct World {
     pub db: Db,
+    pub url: String,
     pub a: Org,
     pub b: Org,
     pub dir: tempfile::TempDir,
+    _pg: Option<PgScratch>,
 }
 
 pub(crate) struct Org {
@@ -72,12 +141,30 @@ async fn org(db: &Db, slug: &'static str, prefix: &'static str) -> Org {
     .unwrap()
 }
 
-pub(crate) async fn world() -> World {
+pub(crate) async fn world(backend: Backend) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}/arendo.db", dir.path().display()), 4).unwrap();
+    let (url, pg) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}/arendo.db", dir.path().display()), None),
+        Backend::Postgres => {
+            let pg = tokio::task::spawn_blocking(PgScratch::new).await.unwrap();
+            (pg.url.clone(), Some(pg))
+        }
+    };
+    let connect = url.clone();
+    let db = tokio::task::spawn_blocking(move || Db::connect(&connect, 4))
+        .await
+        .unwrap()
+        .unwrap();
     let a = org(&db, "kommun-a", "KA").await;
     let b = org(&db, "kommun-b", "KB").await;
-    World { db, a, b, dir }
+    World {
+        db,
+        url,
+        a,
+        b,
+        dir,
+        _pg: pg,
+    }
 }
 
 pub(crate) async fn ticket(
@@ -132,9 +219,9 @@ async fn indexed(w: &World) -> TicketIndex {
     index
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn search_finds_inflections_phrases_typos_numbers_contacts_and_notes() {
-    let w = world().await;
+both_backends!(search_finds_inflections_phrases_typos_numbers_contacts_and_notes);
+async fn search_finds_inflections_phrases_typos_numbers_contacts_and_notes(backend: Backend) {
+    let w = world(backend).await;
     let a = &w.a;
     let leak = ticket(
         &w.db,
@@ -256,9 +343,9 @@ async fn search_finds_inflections_phrases_typos_numbers_contacts_and_notes() {
     assert_eq!(numbers(&r)[0], permit.number.to_string());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenants_and_queues_are_walls() {
-    let w = world().await;
+both_backends!(tenants_and_queues_are_walls);
+async fn tenants_and_queues_are_walls(backend: Backend) {
+    let w = world(backend).await;
     let (a, b) = (&w.a, &w.b);
     let in_bygg = ticket(&w.db, &a.admin, a.bygg, "Vattenläcka vid bygget", "x", None).await;
     let in_skola = ticket(&w.db, &a.admin, a.skola, "Vattenläcka i skolan", "x", None).await;
@@ -363,9 +450,9 @@ async fn tenants_and_queues_are_walls() {
     assert_eq!(r.total, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn odd_input_and_paging_never_error() {
-    let w = world().await;
+both_backends!(odd_input_and_paging_never_error);
+async fn odd_input_and_paging_never_error(backend: Backend) {
+    let w = world(backend).await;
     let a = &w.a;
     for i in 0..7 {
         ticket(
@@ -447,9 +534,9 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_indexer_follows_new_tickets_and_messages() {
-    let w = world().await;
+both_backends!(the_indexer_follows_new_tickets_and_messages);
+async fn the_indexer_follows_new_tickets_and_messages(backend: Backend) {
+    let w = world(backend).await;
     let a = &w.a;
     let early = ticket(
         &w.db,
@@ -514,9 +601,9 @@ async fn the_indexer_follows_new_tickets_and_messages() {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_resumes_from_the_commit_payload() {
-    let w = world().await;
+both_backends!(a_restart_resumes_from_the_commit_payload);
+async fn a_restart_resumes_from_the_commit_payload(backend: Backend) {
+    let w = world(backend).await;
     let a = &w.a;
     let path = w.dir.path().join("search");
     let one = ticket(&w.db, &a.admin, a.bygg, "Första ärendet", "x", None).await;
@@ -553,9 +640,9 @@ async fn a_restart_resumes_from_the_commit_payload() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_commit_below_the_cursor_is_still_indexed() {
-    let w = world().await;
+both_backends!(a_late_commit_below_the_cursor_is_still_indexed);
+async fn a_late_commit_below_the_cursor_is_still_indexed(backend: Backend) {
+    let w = world(backend).await;
     let a = &w.a;
     let t = a.tenant;
     let late = ticket(&w.db, &a.admin, a.bygg, "Sen transaktion", "x", None).await;
@@ -608,4 +695,160 @@ async fn a_late_commit_below_the_cursor_is_still_indexed() {
         numbers(&find(&w, &index, &w.b.admin, "annan").await),
         [b_ticket.number.to_string()]
     );
+}
+
+/// The real thing on PostgreSQL: a transaction takes an event id, a later event commits first and
+/// the cursor passes the first one; when it finally commits, the follower still indexes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_committing_late_on_postgres_is_still_indexed() {
+    let w = world(Backend::Postgres).await;
+    let a = &w.a;
+    let early = ticket(&w.db, &a.admin, a.bygg, "Tidigt ärende", "x", None).await;
+    let index = indexed(&w).await;
+    let mut f = Follower::start(&w.db, &index).await.unwrap();
+    f.round(&w.db, &index).await.unwrap();
+
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (url, t, queue, user) = (w.url.clone(), a.tenant, a.bygg, a.admin.user);
+    let slow = std::thread::spawn(move || {
+        use diesel::Connection;
+        let mut conn = store::Conn::Pg(diesel::PgConnection::establish(&url).unwrap());
+        conn.transaction(|c| -> Result<()> {
+            let tk = crate::tickets::open_ticket(
+                c,
+                t,
+                crate::tickets::OpenTicket {
+                    queue,
+                    subject: "Långsam transaktion",
+                    priority: Priority::Normal,
+                    channel: Channel::Web,
+                    contact_id: None,
+                    mailbox: None,
+                    actor: Some(user),
+                    now: store::now(),
+                },
+            )?;
+            ready_tx.send(tk.number.to_string()).unwrap();
+            go_rx.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    let slow_number = tokio::task::spawn_blocking(move || ready_rx.recv().unwrap())
+        .await
+        .unwrap();
+    // A later event (a note; it needs no ticket counter, which the slow transaction holds).
+    tickets::add_message(
+        &w.db,
+        &a.admin,
+        early.number.clone(),
+        NewMessageKind::Note,
+        "Snabb anteckning",
+        "kc@test.se".into(),
+    )
+    .await
+    .unwrap();
+    let r = f.round(&w.db, &index).await.unwrap();
+    assert_eq!((r.tickets, r.late), (1, 0));
+    assert!(
+        f.state().pending.contains_key(&t.get()),
+        "the slow transaction's event id is awaited: {:?}",
+        f.state()
+    );
+    assert!(find(&w, &index, &a.admin, "långsam").await.hits.is_empty());
+
+    go_tx.send(()).unwrap();
+    tokio::task::spawn_blocking(move || slow.join().unwrap())
+        .await
+        .unwrap();
+    let r = f.round(&w.db, &index).await.unwrap();
+    assert_eq!((r.tickets, r.late), (1, 1));
+    assert_eq!(
+        numbers(&find(&w, &index, &a.admin, "långsam").await),
+        [slow_number]
+    );
+    assert!(f.state().pending.is_empty(), "{:?}", f.state().pending);
+}
+
+/// Both ways of applying the filter (in the query, or in the collector for pruned single-word
+/// searches) keep the same walls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_filter_plans_keep_the_walls() {
+    let w = world(Backend::Sqlite).await;
+    let (a, b) = (&w.a, &w.b);
+    let bygg = ticket(&w.db, &a.admin, a.bygg, "Vattenläcka vid bygget", "x", None).await;
+    ticket(&w.db, &a.admin, a.skola, "Vattenläcka i skolan", "x", None).await;
+    ticket(
+        &w.db,
+        &b.admin,
+        b.bygg,
+        "Vattenläcka i grannkommunen",
+        "x",
+        None,
+    )
+    .await;
+    let index = indexed(&w).await;
+    let filter = |who: &Actor, statuses: Vec<Status>, queue: Option<QueueId>| query::Filter {
+        tenant: who.tenant,
+        access: who.queue_access(),
+        statuses,
+        queue,
+    };
+    for plan in [Plan::Prune, Plan::FilterInQuery] {
+        for text in ["vattenläcka", "vattenläcka vid", "vattenläkca"] {
+            let q = UserQuery::parse(text);
+            let count = |f: query::Filter| {
+                let r = search_index(&index, &q, &f, 10, 0, plan).unwrap();
+                (r.hits.len(), r.total)
+            };
+            let all = if text == "vattenläcka vid" { 1 } else { 2 };
+            assert_eq!(
+                count(filter(&a.admin, vec![], None)),
+                (all, all),
+                "{plan:?} {text}"
+            );
+            assert_eq!(
+                count(filter(&b.admin, vec![], None)).0,
+                usize::from(all == 2),
+                "{plan:?} {text}"
+            );
+            assert_eq!(
+                count(filter(&a.agent, vec![], None)),
+                (1, 1),
+                "{plan:?} {text}"
+            );
+            assert_eq!(
+                count(filter(&a.loner, vec![], None)),
+                (0, 0),
+                "{plan:?} {text}"
+            );
+            assert_eq!(
+                count(filter(&a.admin, vec![Status::Closed], None)),
+                (0, 0),
+                "{plan:?} {text}"
+            );
+            assert_eq!(
+                count(filter(&a.admin, vec![Status::New], Some(a.bygg))),
+                (1, 1),
+                "{plan:?} {text}"
+            );
+            assert_eq!(
+                count(filter(&a.agent, vec![], Some(a.skola))),
+                (0, 0),
+                "{plan:?} {text}"
+            );
+        }
+    }
+    let r = search_index(
+        &index,
+        &UserQuery::parse("bygget"),
+        &filter(&a.agent, vec![], None),
+        10,
+        0,
+        Plan::Prune,
+    )
+    .unwrap();
+    assert_eq!(r.hits.len(), 1);
+    assert_eq!(r.hits[0].ticket_id, bygg.id.get());
 }
