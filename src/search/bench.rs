@@ -238,7 +238,7 @@ impl Corpus {
 }
 
 fn tenant_of(i: u64) -> i64 {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         1
     } else {
         2 + (i / 2 % 9) as i64
@@ -279,6 +279,8 @@ fn doc(corpus: &Corpus, rng: &mut StdRng, i: u64) -> SearchDoc {
         ),
     }
 }
+
+type MakeQuery<'a> = Box<dyn Fn(&mut StdRng) -> String + 'a>;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -354,7 +356,7 @@ fn search_bench() {
 
     // Queries: mixes of what agents type, as admin of the big tenant and as an agent of two queues.
     let mut qrng = StdRng::seed_from_u64(11);
-    let classes: Vec<(&str, Box<dyn Fn(&mut StdRng) -> String>)> = vec![
+    let classes: Vec<(&str, MakeQuery)> = vec![
         (
             "1 common word",
             Box::new(|r| COMMON[r.random_range(0..20)].to_string()),

@@ -224,6 +224,10 @@ pub async fn search_tickets(
 
 /// How the filter meets the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the fixed plans are for tests and the benchmark")
+)]
 pub(crate) enum Plan {
     /// Choose: prune for a single word in a large tenant, else filter in the query.
     Auto,
