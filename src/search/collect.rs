@@ -5,6 +5,7 @@
 //!
 //! - [`FilteredTop`]: the best `k` documents by score that pass the filter.
 //! - [`CappedCount`]: how many documents pass, counting no further than a cap.
+//! - [`rescore`]: score a handful of documents with another query and sort them by that.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -12,8 +13,8 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::ColumnValues;
-use tantivy::query::Weight;
-use tantivy::{DocAddress, DocId, DocSet, Score, SegmentReader, TERMINATED};
+use tantivy::query::{EnableScoring, Query, Weight};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED};
 
 /// The filter as fast-field values. `None` lists allow everything.
 #[derive(Debug, Clone)]
@@ -233,4 +234,40 @@ impl Collector for CappedCount {
         }
         Ok(n)
     }
+}
+
+/// `docs` scored with `query` instead, best first. Documents `query` does not match keep their old
+/// score (they should not occur: callers pass candidates of an equivalent query).
+pub fn rescore(
+    searcher: &Searcher,
+    query: &dyn Query,
+    mut docs: Vec<(Score, DocAddress)>,
+) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    docs.sort_by_key(|(_, d)| *d);
+    let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
+    for (score, addr) in docs.iter_mut() {
+        if current
+            .as_ref()
+            .is_none_or(|(seg, _)| *seg != addr.segment_ord)
+        {
+            let reader = searcher.segment_reader(addr.segment_ord);
+            current = Some((addr.segment_ord, weight.scorer(reader, 1.0)?));
+        }
+        let Some((_, scorer)) = current.as_mut() else {
+            continue;
+        };
+        if scorer.doc() < addr.doc_id {
+            scorer.seek(addr.doc_id);
+        }
+        if scorer.doc() == addr.doc_id {
+            *score = scorer.score();
+        }
+    }
+    docs.sort_by(|a, b| {
+        b.0.partial_cmp(&a.0)
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| a.1.cmp(&b.1))
+    });
+    Ok(docs)
 }

@@ -217,7 +217,8 @@ impl TicketIndex {
         doc.add_i64(f.created_at, d.created_at.and_utc().timestamp());
         doc.add_text(f.number, &d.number);
         doc.add_text(f.subject, &d.subject);
-        doc.add_text(f.body, schema::truncate_bytes(&d.body, MAX_INDEXED_BODY));
+        let all = format!("{}\n{}\n{}", d.subject, d.contact, d.body);
+        doc.add_text(f.all, schema::truncate_bytes(&all, MAX_INDEXED_BODY));
         doc.add_text(
             f.body_preview,
             schema::truncate_bytes(&d.body, MAX_STORED_BODY),

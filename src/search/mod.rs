@@ -237,11 +237,18 @@ pub(crate) enum Plan {
     FilterInQuery,
 }
 
-/// A tenant with at least this share of the index searches single words by pruning.
+/// A tenant with at least this share of the index searches plain words by pruning.
 const PRUNE_TENANT_SHARE: f64 = 0.2;
+/// Several words: this many candidates (at least) are ranked again with the field boosts.
+pub const RERANK_WINDOW: usize = 200;
 
 /// The blocking part: query the index (plain, then fuzzy when nothing matched), count, read the
 /// hits' stored fields and build their body snippets.
+///
+/// One word: the field-boosted query (a union of term queries) finds the top hits directly.
+/// Several: the candidate query on `all` finds the best [`RERANK_WINDOW`] by plain BM25, which are
+/// then scored with the field-boosted query. Plain words in a large tenant are searched without
+/// the filter in the query (it is checked in the collector), so that tantivy can prune.
 fn search_index(
     index: &TicketIndex,
     parsed: &UserQuery,
@@ -263,7 +270,7 @@ fn search_index(
     if filter.allows_nothing() {
         return Ok(empty(false));
     }
-    let prune = parsed.is_single_term()
+    let prune = parsed.is_pure_terms()
         && match plan {
             Plan::Prune => true,
             Plan::FilterInQuery => false,
@@ -275,15 +282,25 @@ fn search_index(
                 docs as f64 >= searcher.num_docs() as f64 * PRUNE_TENANT_SHARE
             }
         };
+    let single = parsed.is_single_term();
     let k = offset + limit;
+    let window = if single { k } else { k.max(RERANK_WINDOW) };
     let run = |expansions: Option<&Expansions>| -> Result<_> {
-        let Some(text) = parsed.to_query(&f, expansions) else {
+        let Some(boosted) = parsed.to_query(&f, expansions) else {
             return Ok(None);
         };
-        let query = if prune {
-            text
+        let base = if single {
+            boosted.box_clone()
         } else {
-            match filter.apply(&f, text) {
+            match parsed.candidates(&f, expansions) {
+                Some(q) => q,
+                None => return Ok(None),
+            }
+        };
+        let query = if prune {
+            base
+        } else {
+            match filter.apply(&f, base) {
                 Some(q) => q,
                 None => return Ok(None),
             }
@@ -292,26 +309,26 @@ fn search_index(
             .search(
                 &*query,
                 &collect::FilteredTop {
-                    k,
+                    k: window,
                     filter: fast.clone(),
                 },
             )
             .map_err(|e| internal("search", e))?;
-        Ok(Some((query, top)))
+        Ok(Some((boosted, query, top)))
     };
     let mut fuzzy = false;
     let mut outcome = run(None)?;
-    if matches!(&outcome, Some((_, top)) if top.is_empty()) && parsed.has_fuzzy_words() {
+    if matches!(&outcome, Some((_, _, top)) if top.is_empty()) && parsed.has_fuzzy_words() {
         let expansions = Expansions::find(&searcher, &f, parsed)?;
         if !expansions.is_empty() {
             outcome = run(Some(&expansions))?;
-            fuzzy = matches!(&outcome, Some((_, top)) if !top.is_empty());
+            fuzzy = matches!(&outcome, Some((_, _, top)) if !top.is_empty());
         }
     }
-    let Some((query, top)) = outcome else {
+    let Some((boosted, query, mut top)) = outcome else {
         return Ok(empty(false));
     };
-    let (total, total_exact) = if top.len() < k {
+    let (total, total_exact) = if top.len() < window {
         (top.len(), true)
     } else {
         let n = searcher
@@ -325,9 +342,13 @@ fn search_index(
             .map_err(|e| internal("count", e))?;
         (n.max(top.len()), n < COUNT_CAP)
     };
-    let mut body_snippets = SnippetGenerator::create(&searcher, &*query, f.body)
+    if !single {
+        top = collect::rescore(&searcher, &*boosted, top).map_err(|e| internal("rank", e))?;
+    }
+    top.truncate(k);
+    let mut snippets = SnippetGenerator::create(&searcher, &*boosted, f.all)
         .map_err(|e| internal("snippets", e))?;
-    body_snippets.set_max_num_chars(highlight::SNIPPET_CHARS);
+    snippets.set_max_num_chars(highlight::SNIPPET_CHARS);
     let mut hits = Vec::with_capacity(limit);
     for (score, addr) in top.into_iter().skip(offset) {
         let doc: TantivyDocument = searcher
@@ -347,7 +368,7 @@ fn search_index(
         hits.push(IndexHit {
             ticket_id,
             score,
-            snippet_html: highlight::snippet_html(&body_snippets, body),
+            snippet_html: highlight::snippet_html(&snippets, body),
         });
     }
     Ok(IndexOutcome {
@@ -355,6 +376,6 @@ fn search_index(
         total,
         total_exact,
         fuzzy,
-        subject_terms: highlight::query_terms(&*query, f.subject),
+        subject_terms: highlight::query_terms(&*boosted, f.subject),
     })
 }

@@ -1,8 +1,12 @@
 //! What an agent types, turned into a tantivy query — by hand, never through tantivy's query
 //! syntax, so no input can be an error: `"`, `*`, `AND(` or an empty box are just text.
 //!
-//! - Plain words are AND-ed; each may match the subject (boost 3), the contact (2) or a message
-//!   body (1). A word the analyzer splits (`e-post`, `anna.svensson@example.se`) is a phrase.
+//! - Plain words are AND-ed; each may match the subject (boost 3), the contact (2) or anywhere in
+//!   the ticket (`all`: subject, contact and message bodies; 1). A word the analyzer splits
+//!   (`e-post`, `anna.svensson@example.se`) is a phrase.
+//! - Several words: candidates come from `all` alone ([`UserQuery::candidates`]: for plain words a
+//!   pure intersection of term queries, which tantivy prunes), and the best of them are ranked
+//!   again with the field boosts ([`UserQuery::to_query`]).
 //! - `"quoted words"` are phrases (an unclosed quote runs to the end).
 //! - A ticket number (`KC-2026-000123`) matches that ticket's number exactly (strong boost), or
 //!   the number written in a subject or message.
@@ -40,7 +44,8 @@ pub const MAX_FUZZY_VARIANTS: usize = 16;
 
 pub const SUBJECT_BOOST: f32 = 3.0;
 pub const CONTACT_BOOST: f32 = 2.0;
-pub const BODY_BOOST: f32 = 1.0;
+/// `all` holds the subject and contact too, so a subject match scores 3 + 1.
+pub const ALL_BOOST: f32 = 1.0;
 const NUMBER_BOOST: f32 = 20.0;
 /// A fuzzy variant scores less than the word as typed would.
 const FUZZY_FACTOR: f32 = 0.6;
@@ -162,6 +167,14 @@ impl UserQuery {
         )
     }
 
+    /// True when every part is a single term (no phrases, no ticket numbers): the candidate query
+    /// is then a pure intersection of term queries, which tantivy prunes with Block-WAND.
+    pub fn is_pure_terms(&self) -> bool {
+        self.clauses.iter().all(|c| {
+            matches!(c, Clause::Word { terms, .. } | Clause::Phrase { terms } if terms.len() == 1)
+        })
+    }
+
     pub fn has_fuzzy_words(&self) -> bool {
         self.fuzzy_words().next().is_some()
     }
@@ -200,11 +213,84 @@ impl UserQuery {
     }
 }
 
+impl UserQuery {
+    /// The query on `all` alone that finds the same tickets as [`UserQuery::to_query`] (every
+    /// field's text is also in `all`), without field boosts; `None` when there is nothing to
+    /// search for.
+    pub fn candidates(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Option<Box<dyn Query>> {
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for c in &self.clauses {
+            let q: Box<dyn Query> = match c {
+                Clause::Word { terms, .. } | Clause::Phrase { terms } if terms.len() == 1 => {
+                    let term = terms[0].1.as_str();
+                    let variants = fuzzy.map(|x| x.variants(f.all, term)).unwrap_or_default();
+                    let exact = Box::new(TermQuery::new(
+                        Term::from_field_text(f.all, term),
+                        IndexRecordOption::WithFreqs,
+                    ));
+                    if variants.is_empty() {
+                        exact
+                    } else {
+                        let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, exact)];
+                        for v in variants {
+                            any.push((
+                                Occur::Should,
+                                Box::new(TermQuery::new(
+                                    Term::from_field_text(f.all, v),
+                                    IndexRecordOption::WithFreqs,
+                                )),
+                            ));
+                        }
+                        Box::new(BooleanQuery::new(any))
+                    }
+                }
+                Clause::Word { terms, .. } | Clause::Phrase { terms } => phrase(f.all, terms),
+                Clause::Number { number, terms } => {
+                    let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(f.number, number),
+                            IndexRecordOption::Basic,
+                        )),
+                    )];
+                    if terms.len() > 1 {
+                        any.push((Occur::Should, phrase(f.all, terms)));
+                    }
+                    Box::new(BooleanQuery::new(any))
+                }
+            };
+            must.push((Occur::Must, q));
+        }
+        match must.len() {
+            0 => None,
+            1 => must.pop().map(|(_, q)| q),
+            _ => Some(Box::new(BooleanQuery::new(must))),
+        }
+    }
+}
+
+/// Terms at these relative positions in `field` (a term query for a single term).
+fn phrase(field: Field, terms: &[(usize, String)]) -> Box<dyn Query> {
+    let first = terms.first().map(|(p, _)| *p).unwrap_or(0);
+    let mut with_pos: Vec<(usize, Term)> = terms
+        .iter()
+        .map(|(p, t)| (p - first, Term::from_field_text(field, t)))
+        .collect();
+    if with_pos.len() > 1 {
+        Box::new(PhraseQuery::new_with_offset(with_pos))
+    } else {
+        match with_pos.pop() {
+            Some((_, t)) => Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
+            None => Box::new(tantivy::query::EmptyQuery),
+        }
+    }
+}
+
 fn text_fields(f: &Fields) -> [(Field, f32); 3] {
     [
         (f.subject, SUBJECT_BOOST),
         (f.contact, CONTACT_BOOST),
-        (f.body, BODY_BOOST),
+        (f.all, ALL_BOOST),
     ]
 }
 
@@ -238,22 +324,10 @@ fn term_clause(f: &Fields, term: &str, fuzzy: Option<&Expansions>) -> Box<dyn Qu
 
 /// Terms in this order (at these relative positions) in any text field.
 fn phrase_clause(f: &Fields, terms: &[(usize, String)]) -> Box<dyn Query> {
-    let first = terms.first().map(|(p, _)| *p).unwrap_or(0);
-    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (field, boost) in text_fields(f) {
-        let with_pos: Vec<(usize, Term)> = terms
-            .iter()
-            .map(|(p, t)| (p - first, Term::from_field_text(field, t)))
-            .collect();
-        // `PhraseQuery` asserts at least two terms; callers only come here with two or more.
-        let q: Box<dyn Query> = if with_pos.len() > 1 {
-            Box::new(PhraseQuery::new_with_offset(with_pos))
-        } else {
-            let (_, t) = with_pos.into_iter().next().expect("phrase has a term");
-            Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))
-        };
-        any.push((Occur::Should, boosted(q, boost)));
-    }
+    let any: Vec<(Occur, Box<dyn Query>)> = text_fields(f)
+        .into_iter()
+        .map(|(field, boost)| (Occur::Should, boosted(phrase(field, terms), boost)))
+        .collect();
     Box::new(BooleanQuery::new(any))
 }
 

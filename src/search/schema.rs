@@ -14,7 +14,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Stored body text per ticket (for snippets) is cut at this many bytes.
 pub const MAX_STORED_BODY: usize = 20_000;
-/// Indexed body text per ticket is cut at this many bytes.
+/// Indexed text (`all`) per ticket is cut at this many bytes.
 pub const MAX_INDEXED_BODY: usize = 200_000;
 
 /// Every field of the ticket index.
@@ -31,9 +31,12 @@ pub struct Fields {
     /// The ticket number as written, e.g. `KC-2026-000123` (raw string, exact match).
     pub number: tantivy::schema::Field,
     pub subject: tantivy::schema::Field,
-    /// All message bodies (inbound, outbound, notes) — indexed, not stored.
-    pub body: tantivy::schema::Field,
-    /// The first [`MAX_STORED_BODY`] bytes of `body`, stored for snippets, not indexed.
+    /// Subject, contact and all message bodies (inbound, outbound, notes) in one field — indexed,
+    /// not stored. Multi-word searches find their candidates here (a pure intersection of term
+    /// queries, which tantivy prunes with Block-WAND), then rank them with the per-field boosts.
+    pub all: tantivy::schema::Field,
+    /// The first [`MAX_STORED_BODY`] bytes of the message bodies, stored for snippets, not
+    /// indexed.
     pub body_preview: tantivy::schema::Field,
     /// Contact name and e-mail address.
     pub contact: tantivy::schema::Field,
@@ -59,7 +62,7 @@ pub fn build() -> (Schema, Fields) {
         created_at: b.add_i64_field("created_at", FAST),
         number: b.add_text_field("number", STRING),
         subject: b.add_text_field("subject", swedish_text(true)),
-        body: b.add_text_field("body", swedish_text(false)),
+        all: b.add_text_field("all", swedish_text(false)),
         body_preview: b.add_text_field("body_preview", STORED),
         contact: b.add_text_field("contact", swedish_text(true)),
     };

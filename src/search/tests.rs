@@ -852,3 +852,63 @@ async fn both_filter_plans_keep_the_walls() {
     assert_eq!(r.hits.len(), 1);
     assert_eq!(r.hits[0].ticket_id, bygg.id.get());
 }
+
+/// Several words: candidates by plain BM25 over everything, ranked again with the field boosts,
+/// so a ticket about the words (subject) comes before one that mentions them often.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subject_matches_rank_first_for_several_words() {
+    let w = world(Backend::Sqlite).await;
+    let a = &w.a;
+    let chatty = ticket(
+        &w.db,
+        &a.admin,
+        a.bygg,
+        "Fråga",
+        "parkering skolan parkering skolan parkering skolan parkering skolan",
+        None,
+    )
+    .await;
+    let about = ticket(
+        &w.db,
+        &a.admin,
+        a.bygg,
+        "Parkering vid skolan",
+        "Se rubriken.",
+        None,
+    )
+    .await;
+    for i in 0..5 {
+        ticket(
+            &w.db,
+            &a.admin,
+            a.bygg,
+            &format!("Annat {i}"),
+            "skolan",
+            None,
+        )
+        .await;
+    }
+    let index = indexed(&w).await;
+    for plan in [Plan::Prune, Plan::FilterInQuery] {
+        let filter = query::Filter {
+            tenant: a.tenant,
+            access: a.admin.queue_access(),
+            statuses: vec![],
+            queue: None,
+        };
+        let r = search_index(
+            &index,
+            &UserQuery::parse("parkering skolan"),
+            &filter,
+            10,
+            0,
+            plan,
+        )
+        .unwrap();
+        let ids: Vec<i64> = r.hits.iter().map(|h| h.ticket_id).collect();
+        assert_eq!(ids, [about.id.get(), chatty.id.get()], "{plan:?}");
+        assert!(r.hits[0].score > r.hits[1].score);
+    }
+    let r = find(&w, &index, &a.admin, "parkering skolan").await;
+    assert_eq!(r.hits[0].subject_html, "<b>Parkering</b> vid <b>skolan</b>");
+}
