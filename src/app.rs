@@ -23,6 +23,26 @@ pub struct Application {
     worker: Option<outbox::Worker>,
     intake: Option<crate::mail::imap::Intake>,
     live: Option<crate::tickets::live::Live>,
+    search: Option<crate::search::TicketIndex>,
+}
+
+/// Open the node's search index. Another process (or a previous instance in this one that is
+/// still shutting down) may hold it for a moment: wait up to ten seconds before giving up.
+fn open_search_index(dir: &std::path::Path) -> anyhow::Result<crate::search::TicketIndex> {
+    let mut tries = 0;
+    loop {
+        match crate::search::TicketIndex::open(dir) {
+            Ok(i) => return Ok(i),
+            Err(e) if tries < 100 && e.to_string().contains("in use") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(e))
+                    .with_context(|| format!("cannot open the search index {}", dir.display()));
+            }
+        }
+    }
 }
 
 impl Application {
@@ -79,8 +99,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys_for_worker = keys.clone();
         let live = crate::tickets::live::Live::new();
+        let search = open_search_index(&settings.data_dir.join("search"))?;
         let state = Data::new(AppState {
             live: live.clone(),
+            search: search.clone(),
             db: db.clone(),
             signer: Arc::new(Signer::new(&keys)),
             keys,
@@ -106,6 +128,7 @@ impl Application {
             )),
             intake,
             live: Some(live),
+            search: Some(search),
             db,
         })
     }
@@ -133,6 +156,19 @@ impl Application {
         if let Some(l) = self.live.take() {
             tokio::spawn(l.run(self.db.clone()));
         }
-        self.server.await
+        // The search indexer follows the database until the server stops; then it finishes its
+        // round and releases the index (so a restart in the same process can open it again).
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let indexer = self.search.take().map(|index| {
+            tokio::spawn(crate::search::run(self.db.clone(), index, async move {
+                let _ = stopped.await;
+            }))
+        });
+        let result = self.server.await;
+        let _ = stop.send(());
+        if let Some(h) = indexer {
+            let _ = h.await;
+        }
+        result
     }
 }

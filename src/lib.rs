@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod outbox;
+pub mod search;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -57,9 +57,19 @@ enum Command {
     /// The mail channel: import .eml files, see the state of the function mailboxes.
     #[command(subcommand)]
     Mail(MailCmd),
+    /// The ticket search index of this node.
+    #[command(subcommand)]
+    Search(SearchCmd),
     /// Measure start-up and API speed.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum SearchCmd {
+    /// Rebuild the search index from the database (stop `arendo serve` on this node first; it
+    /// also rebuilds a missing or outdated index by itself at start).
+    Reindex,
 }
 
 #[derive(Subcommand, Debug)]
@@ -346,8 +356,47 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Mailbox(c) => mailbox_cmd(c, &open_db(&settings)?, &settings),
         Command::Token(c) => token_cmd(c, &open_db(&settings)?, &settings),
         Command::Mail(c) => mail_cmd(c, &open_db(&settings)?, &settings),
+        Command::Search(SearchCmd::Reindex) => reindex(&settings),
         Command::Bench(c) => crate::bench::run(c, settings),
     }
+}
+
+fn reindex(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let db = open_db(settings)?;
+    let dir = settings.data_dir.join("search");
+    let index = crate::search::TicketIndex::open(&dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let started = std::time::Instant::now();
+    let last = std::sync::Mutex::new(std::time::Instant::now());
+    let n = rt.block_on(crate::search::reindex(&db, &index, |done, total| {
+        let mut at = last.lock().unwrap_or_else(|p| p.into_inner());
+        if at.elapsed().as_millis() < 200 && done < total {
+            return;
+        }
+        *at = std::time::Instant::now();
+        let width = 30usize;
+        let filled = if total == 0 {
+            width
+        } else {
+            (done as usize * width) / total as usize
+        };
+        eprint!(
+            "\r  [{}{}] {done}/{total} tickets",
+            "#".repeat(filled.min(width)),
+            " ".repeat(width - filled.min(width))
+        );
+        let _ = std::io::stderr().flush();
+    }))?;
+    eprintln!();
+    println!(
+        "search index rebuilt: {n} tickets in {:.1} s ({})",
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    Ok(())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod mailboxes;
 pub mod outbox;
 pub mod queues;
+pub mod search;
 pub mod seed;
 pub mod tenants;
 pub mod tickets;

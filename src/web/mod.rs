@@ -32,6 +32,7 @@ pub struct AppState {
     pub signer: Arc<Signer>,
     pub blobs: crate::store::blobs::BlobStore,
     pub live: crate::tickets::live::Live,
+    pub search: crate::search::TicketIndex,
 }
 
 /// Content-Security-Policy: no inline scripts or styles, nothing from other origins.

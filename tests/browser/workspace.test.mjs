@@ -7,9 +7,12 @@
 //   b. a ticket transferred to VA appears live in the VA list a colleague has open
 //   c. "… skriver ett svar" shows live to a colleague on the same ticket
 //   d. keyboard only: j/k, Enter, a, r, Ctrl+Enter
+//   f. a colleague's claim shows live in the lists
 //   e. every page: axe-core (WCAG 2.1 A/AA) without violations at 1280 px and 375 px, no sideways
 //      scrolling at 375 px, full-page screenshots in target/screenshots/
 //
+// Checks marked { todo } describe known product bugs: they run and report, but do not fail the
+// run; drop the todo when the bug is fixed.
 // One Ärendo, Dovecot and SMTP peer for the whole file; each test signs in its own browser contexts.
 
 import { test, before, after } from 'node:test';
@@ -123,7 +126,7 @@ test('a. a mail to the function mailbox appears live in Mitt arbete, and the rep
   }
 });
 
-test('b. a ticket transferred to VA appears live in the VA list a colleague has open', async () => {
+test('b. a ticket transferred to VA appears live in the VA list a colleague has open', async (t) => {
   const kim = await signedIn(KIM);
   const vera = await signedIn(VERA);
   try {
@@ -147,6 +150,10 @@ test('b. a ticket transferred to VA appears live in the VA list a colleague has 
     await kim.page.getByRole('button', { name: 'Flytta', exact: true }).click();
     // Kim is not in VA, so she lands on her start page.
     await kim.page.waitForURL(app.url('/?ok=transferred'));
+    await t.test('Kim is told that the ticket was moved', { todo: 'product bug: "/" ignores ?ok=transferred' }, async () => {
+      assert.ok((await kim.page.locator('main').innerText()).includes('Ärendet är flyttat.'),
+        'no "Ärendet är flyttat." on Mitt arbete after the transfer');
+    });
 
     const row = vera.page.locator(`tr.ticket-row[data-number="${number}"]`);
     await row.waitFor({ timeout: LIVE_MS });
@@ -163,7 +170,7 @@ test('b. a ticket transferred to VA appears live in the VA list a colleague has 
   }
 });
 
-test('c. a colleague on the same ticket sees "… skriver ett svar" live', async () => {
+test('c. a colleague on the same ticket sees "… skriver ett svar" live', async (t) => {
   const vera = await signedIn(VERA);
   const alva = await signedIn(ALVA);
   try {
@@ -186,6 +193,18 @@ test('c. a colleague on the same ticket sees "… skriver ett svar" live', async
     await box.blur();
     await vera.page.waitForFunction(() => document.getElementById('writers').textContent.trim() === '', null,
       { timeout: LIVE_MS });
+
+    await t.test('"… skriver ett svar" goes away when the reply is sent',
+      { todo: 'product bug: no "stopped writing" signal after sending; it stays until reload' }, async () => {
+        await box.pressSequentially('Hej Per! VA-jouren är på väg till Storgatan.', { delay: 10 });
+        await writers.filter({ hasText: 'Alva Admin skriver ett svar' }).waitFor({ timeout: LIVE_MS });
+        await alva.page.getByRole('button', { name: 'Skicka', exact: true }).click();
+        await alva.page.waitForURL(app.url(`/tickets/${number}?ok=reply_sent`));
+        await conversation(vera.page).locator('article.msg-outbound', { hasText: 'VA-jouren är på väg' })
+          .waitFor({ timeout: LIVE_MS });
+        await vera.page.waitForFunction(() => document.getElementById('writers').textContent.trim() === '', null,
+          { timeout: LIVE_MS });
+      });
   } finally {
     await vera.ctx.close();
     await alva.ctx.close();
@@ -240,6 +259,46 @@ test('d. keyboard only: select with j/k, open with Enter, claim with a, reply wi
     await ctx.close();
   }
 });
+
+test('f. when a colleague claims a ticket, open lists show it live without calling it new or unassigned',
+  async (t) => {
+    const kim = await signedIn(KIM);
+    const alva = await signedIn(ALVA);
+    try {
+      const subject = 'Soptunnan blev inte tömd';
+      const number = await numberOf(kim.page, subject);
+      const list = await kim.ctx.newPage();
+      const live = liveConnected(list);
+      await list.goto(app.url('/tickets'));
+      await live;
+
+      await alva.page.goto(app.url(`/tickets/${number}`));
+      await alva.page.getByRole('button', { name: 'Ta ärendet' }).click();
+      await alva.page.waitForURL(app.url(`/tickets/${number}?ok=claimed`));
+
+      // The ticket list shows everything: the row stays and now names Alva.
+      const row = list.locator(`tr.ticket-row[data-number="${number}"]`);
+      await row.filter({ hasText: 'Alva Admin' }).waitFor({ timeout: LIVE_MS });
+      await t.test('the updated row is not marked "Ny"',
+        { todo: 'product bug: a live-replaced row keeps the "Ny" badge of /tickets/{n}/row' }, async () => {
+        assert.equal(await row.locator('.badge-new').count(), 0, `row: ${await row.innerText()}`);
+      });
+      // Mitt arbete: the ticket is no longer unassigned.
+      await t.test('the ticket leaves "Otilldelade i mina köer"',
+        { todo: 'product bug: app.js replaces the row in place, also in the unassigned table' }, async () => {
+        const free = `section[aria-labelledby="free-h"] tr.ticket-row[data-number="${number}"]`;
+        await kim.page.waitForFunction((sel) => {
+          const r = document.querySelector(sel);
+          return !r || r.innerText.includes('Alva Admin');
+        }, free, { timeout: LIVE_MS });
+        assert.equal(await kim.page.locator(free).count(), 0,
+          `still listed as unassigned: ${await kim.page.locator(free).innerText().catch(() => '')}`);
+      });
+    } finally {
+      await kim.ctx.close();
+      await alva.ctx.close();
+    }
+  });
 
 test('e. every page passes axe at 1280 px and 375 px, fits a phone screen, and is photographed', async (t) => {
   for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {

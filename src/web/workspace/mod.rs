@@ -4,6 +4,7 @@
 
 mod list;
 mod live;
+mod search;
 mod ticket;
 
 use std::collections::HashMap;
@@ -39,7 +40,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ticket::tag)
         .service(ticket::presence)
         .service(ticket::canned_text)
-        .service(live::stream);
+        .service(live::stream)
+        .service(search::search);
 }
 
 /// Stockholm wall-clock time for people.

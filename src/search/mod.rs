@@ -1,0 +1,381 @@
+//! Full-text ticket search (tantivy).
+//!
+//! ```text
+//!  ticket_events (change feed) ──► indexer.rs ──► index.rs (tantivy, <data_dir>/search)
+//!     store::workspace::changes_after      │ upsert docs from store::search::docs_for,
+//!                                          │ commit with the per-tenant cursors as payload
+//!  search box ──► query.rs (parse by hand, tenant + queue filter) ──► top hits
+//!             ──► re-read the hits from the database (store::tickets::by_ids, the actor's access)
+//!             ──► highlight.rs (escaped HTML with <b> around matches)
+//! ```
+//!
+//! The database stays the source of truth: the index only finds candidates, and every hit is read
+//! again within the actor's tenant and queues before it is shown, so a stale index can hide a
+//! ticket for a moment but never show one the actor may not see.
+//!
+//! - `schema.rs`: the one schema and its field handles; `SCHEMA_VERSION`.
+//! - `analyzer.rs`: the Swedish analyzer (also for the knowledge base later).
+//! - `index.rs`: [`TicketIndex`] — open/create, upsert, commit with the feed state.
+//! - `query.rs`: user input → tantivy query; fuzzy fallback; filters.
+//! - `highlight.rs`: subject and snippet HTML.
+//! - `indexer.rs`: the background follower ([`indexer::run`]) and [`indexer::reindex`].
+
+pub mod analyzer;
+#[cfg(test)]
+mod bench;
+pub mod collect;
+pub mod highlight;
+pub mod index;
+pub mod indexer;
+pub mod query;
+pub mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use tantivy::TantivyDocument;
+use tantivy::schema::Value;
+use tantivy::snippet::SnippetGenerator;
+
+use crate::accounts::{Actor, Scope};
+use crate::domain::{InvalidValue, Priority, QueueId, Status, TicketNumber};
+use crate::error::{Error, Result};
+use crate::store::{self, Db};
+pub use index::TicketIndex;
+use index::internal;
+pub use indexer::{reindex, run};
+use query::{Expansions, Filter, UserQuery};
+
+/// Hits per page at most.
+pub const MAX_LIMIT: usize = 50;
+pub const DEFAULT_LIMIT: usize = 20;
+/// How deep paging may go.
+pub const MAX_OFFSET: usize = 1000;
+/// Matches are counted up to this many.
+pub const COUNT_CAP: usize = 1000;
+
+/// What the search box sends.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// The text typed (any text; see `query.rs`).
+    pub text: String,
+    /// Only tickets with one of these statuses (all when empty).
+    pub statuses: Vec<Status>,
+    /// Only this queue (raw id; must be one the actor may see, else "queue not found").
+    pub queue: Option<i64>,
+    /// Hits per page, 1–50 (default 20).
+    pub limit: Option<usize>,
+    /// Hits to skip, 0–1000.
+    pub offset: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub number: TicketNumber,
+    pub subject: String,
+    /// The subject, HTML-escaped, with matched words in `<b>`.
+    pub subject_html: String,
+    /// The best passage of the messages, HTML-escaped, with matched words in `<b>`.
+    pub snippet_html: String,
+    pub status: Status,
+    pub priority: Priority,
+    pub queue_id: QueueId,
+    pub created_at: NaiveDateTime,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    /// Matching tickets in all pages (the index's count, less hits on this page that the database
+    /// no longer allows). Counted up to [`COUNT_CAP`]: when `total_exact` is false there are at
+    /// least `total` ("1000+").
+    pub total: usize,
+    pub total_exact: bool,
+    /// True when nothing matched as typed and these hits come from the typo-tolerant retry.
+    pub fuzzy: bool,
+}
+
+impl Default for SearchResults {
+    fn default() -> Self {
+        SearchResults {
+            hits: vec![],
+            total: 0,
+            total_exact: true,
+            fuzzy: false,
+        }
+    }
+}
+
+/// What the index part of a search found, before the database has its say.
+struct IndexHit {
+    ticket_id: i64,
+    score: f32,
+    snippet_html: String,
+}
+
+struct IndexOutcome {
+    hits: Vec<IndexHit>,
+    total: usize,
+    total_exact: bool,
+    fuzzy: bool,
+    subject_terms: BTreeSet<String>,
+}
+
+/// Search the actor's tickets. Requires `tickets:read`; finds only tickets in the actor's tenant
+/// and queues.
+pub async fn search_tickets(
+    db: &Db,
+    index: &TicketIndex,
+    actor: &Actor,
+    q: SearchQuery,
+) -> Result<SearchResults> {
+    actor.require(Scope::TicketsRead)?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(InvalidValue::new("limit", format!("1–{MAX_LIMIT}")).into());
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(InvalidValue::new("offset", format!("0–{MAX_OFFSET}")).into());
+    }
+    let (t, access) = (actor.tenant, actor.queue_access());
+    let queue = match q.queue {
+        Some(raw) => {
+            let access = access.clone();
+            Some(
+                db.read(move |c| -> Result<QueueId> {
+                    store::queues::lookup(c, t, raw)?
+                        .filter(|x| access.allows(x.id))
+                        .map(|x| x.id)
+                        .ok_or(Error::NotFound("queue"))
+                })
+                .await?,
+            )
+        }
+        None => None,
+    };
+    let parsed = UserQuery::parse(&q.text);
+    if parsed.is_empty() {
+        return Ok(SearchResults::default());
+    }
+    let filter = Filter {
+        tenant: t,
+        access: access.clone(),
+        statuses: q.statuses.clone(),
+        queue,
+    };
+    let idx = index.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        search_index(&idx, &parsed, &filter, limit, offset, Plan::Auto)
+    })
+    .await
+    .map_err(|e| internal("search task", e))??;
+    if found.hits.is_empty() {
+        return Ok(SearchResults {
+            hits: vec![],
+            total: found.total,
+            total_exact: found.total_exact,
+            fuzzy: found.fuzzy,
+        });
+    }
+    let ids: Vec<i64> = found.hits.iter().map(|h| h.ticket_id).collect();
+    let tickets = db
+        .read(move |c| store::tickets::by_ids(c, t, &access, &ids))
+        .await?;
+    let mut by_id: std::collections::HashMap<i64, store::tickets::Ticket> =
+        tickets.into_iter().map(|tk| (tk.id.get(), tk)).collect();
+    let wanted = |tk: &store::tickets::Ticket| {
+        (q.statuses.is_empty() || q.statuses.contains(&tk.status))
+            && queue.is_none_or(|qid| tk.queue_id == qid)
+    };
+    let mut hits = Vec::with_capacity(found.hits.len());
+    let mut dropped = 0;
+    for h in found.hits {
+        match by_id.remove(&h.ticket_id).filter(wanted) {
+            Some(tk) => hits.push(SearchHit {
+                subject_html: highlight::highlight_all(&tk.subject, &found.subject_terms),
+                snippet_html: h.snippet_html,
+                number: tk.number,
+                subject: tk.subject,
+                status: tk.status,
+                priority: tk.priority,
+                queue_id: tk.queue_id,
+                created_at: tk.created_at,
+                score: h.score,
+            }),
+            None => dropped += 1,
+        }
+    }
+    Ok(SearchResults {
+        hits,
+        total: if found.total_exact {
+            found.total.saturating_sub(dropped)
+        } else {
+            found.total
+        },
+        total_exact: found.total_exact,
+        fuzzy: found.fuzzy,
+    })
+}
+
+/// How the filter meets the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the fixed plans are for tests and the benchmark")
+)]
+pub(crate) enum Plan {
+    /// Choose: prune for a single word in a large tenant, else filter in the query.
+    Auto,
+    /// Query without filter (Block-WAND for a single word), filter in the collector.
+    Prune,
+    /// Filter as part of the query (an intersection that skips other tenants' documents).
+    FilterInQuery,
+}
+
+/// A tenant with at least this share of the index searches plain words by pruning.
+const PRUNE_TENANT_SHARE: f64 = 0.2;
+/// Several words: this many candidates (at least) are ranked again with the field boosts.
+pub const RERANK_WINDOW: usize = 200;
+
+/// The blocking part: query the index (plain, then fuzzy when nothing matched), count, read the
+/// hits' stored fields and build their body snippets.
+///
+/// One word: the field-boosted query (a union of term queries) finds the top hits directly.
+/// Several: the candidate query on `all` finds the best [`RERANK_WINDOW`] by plain BM25, which are
+/// then scored with the field-boosted query. Plain words in a large tenant are searched without
+/// the filter in the query (it is checked in the collector), so that tantivy can prune.
+fn search_index(
+    index: &TicketIndex,
+    parsed: &UserQuery,
+    filter: &Filter,
+    limit: usize,
+    offset: usize,
+    plan: Plan,
+) -> Result<IndexOutcome> {
+    let f = *index.fields();
+    let searcher = index.searcher();
+    let fast = filter.fast();
+    let empty = |fuzzy| IndexOutcome {
+        hits: vec![],
+        total: 0,
+        total_exact: true,
+        fuzzy,
+        subject_terms: BTreeSet::new(),
+    };
+    if filter.allows_nothing() {
+        return Ok(empty(false));
+    }
+    let prune = parsed.is_pure_terms()
+        && match plan {
+            Plan::Prune => true,
+            Plan::FilterInQuery => false,
+            Plan::Auto => {
+                let tenant = tantivy::Term::from_field_u64(f.tenant_id, fast.tenant);
+                let docs = searcher
+                    .doc_freq(&tenant)
+                    .map_err(|e| internal("search", e))?;
+                docs as f64 >= searcher.num_docs() as f64 * PRUNE_TENANT_SHARE
+            }
+        };
+    let single = parsed.is_single_term();
+    let k = offset + limit;
+    let window = if single { k } else { k.max(RERANK_WINDOW) };
+    let run = |expansions: Option<&Expansions>| -> Result<_> {
+        let Some(boosted) = parsed.to_query(&f, expansions) else {
+            return Ok(None);
+        };
+        let base = if single {
+            boosted.box_clone()
+        } else {
+            match parsed.candidates(&f, expansions) {
+                Some(q) => q,
+                None => return Ok(None),
+            }
+        };
+        let query = if prune {
+            base
+        } else {
+            match filter.apply(&f, base) {
+                Some(q) => q,
+                None => return Ok(None),
+            }
+        };
+        let top = searcher
+            .search(
+                &*query,
+                &collect::FilteredTop {
+                    k: window,
+                    filter: fast.clone(),
+                },
+            )
+            .map_err(|e| internal("search", e))?;
+        Ok(Some((boosted, query, top)))
+    };
+    let mut fuzzy = false;
+    let mut outcome = run(None)?;
+    if matches!(&outcome, Some((_, _, top)) if top.is_empty()) && parsed.has_fuzzy_words() {
+        let expansions = Expansions::find(&searcher, &f, parsed)?;
+        if !expansions.is_empty() {
+            outcome = run(Some(&expansions))?;
+            fuzzy = matches!(&outcome, Some((_, _, top)) if !top.is_empty());
+        }
+    }
+    let Some((boosted, query, mut top)) = outcome else {
+        return Ok(empty(false));
+    };
+    let (total, total_exact) = if top.len() < window {
+        (top.len(), true)
+    } else {
+        let n = searcher
+            .search(
+                &*query,
+                &collect::CappedCount {
+                    cap: COUNT_CAP,
+                    filter: fast,
+                },
+            )
+            .map_err(|e| internal("count", e))?;
+        (n.max(top.len()), n < COUNT_CAP)
+    };
+    if !single {
+        top = collect::rescore(&searcher, &*boosted, top).map_err(|e| internal("rank", e))?;
+    }
+    top.truncate(k);
+    let mut snippets = SnippetGenerator::create(&searcher, &*boosted, f.all)
+        .map_err(|e| internal("snippets", e))?;
+    snippets.set_max_num_chars(highlight::SNIPPET_CHARS);
+    let mut hits = Vec::with_capacity(limit);
+    for (score, addr) in top.into_iter().skip(offset) {
+        let doc: TantivyDocument = searcher
+            .doc(addr)
+            .map_err(|e| internal("read document", e))?;
+        let Some(ticket_id) = doc
+            .get_first(f.ticket_id)
+            .and_then(|v| v.as_u64())
+            .and_then(|v| i64::try_from(v).ok())
+        else {
+            continue;
+        };
+        let body = doc
+            .get_first(f.body_preview)
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        hits.push(IndexHit {
+            ticket_id,
+            score,
+            snippet_html: highlight::snippet_html(&snippets, body),
+        });
+    }
+    Ok(IndexOutcome {
+        hits,
+        total,
+        total_exact,
+        fuzzy,
+        subject_terms: highlight::query_terms(&*boosted, f.subject),
+    })
+}
