@@ -99,7 +99,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys_for_worker = keys.clone();
         let live = crate::tickets::live::Live::new();
-        let search = open_search_index(&settings.data_dir.join("search"))?;
+        let search = open_search_index(&settings.search_dir())?;
         let state = Data::new(AppState {
             live: live.clone(),
             search: search.clone(),

@@ -364,7 +364,7 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
 fn reindex(settings: &Settings) -> anyhow::Result<()> {
     use std::io::Write as _;
     let db = open_db(settings)?;
-    let dir = settings.data_dir.join("search");
+    let dir = settings.search_dir();
     let index = crate::search::TicketIndex::open(&dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -35,6 +35,18 @@ pub struct Settings {
     pub mail: Mail,
     #[serde(default)]
     pub log: Log,
+    #[serde(default)]
+    pub search: Search,
+}
+
+/// The node's full-text search index (derived from the database; each node keeps its own).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    /// Where the index lives. Default: `<data_dir>/search`. Put it on local disk when the data dir
+    /// is shared between nodes.
+    #[serde(default)]
+    pub index_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -348,6 +360,13 @@ impl Settings {
             Some(u) => u.expose_secret().to_string(),
             None => format!("sqlite://{}", self.data_dir.join("arendo.db").display()),
         }
+    }
+
+    pub fn search_dir(&self) -> PathBuf {
+        self.search
+            .index_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("search"))
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

@@ -17,6 +17,7 @@ pub fn safe_html(
     let inline = Arc::new(inline.clone());
     let clean = ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer nofollow"))
+        .add_url_schemes(&["cid"])
         .attribute_filter(move |element, attribute, value| {
             if element == "img" && attribute == "src" {
                 let v = value.trim();

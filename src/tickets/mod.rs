@@ -624,6 +624,9 @@ pub async fn add_message_checked(
             mail_from,
             &draft.attachments,
         )?;
+        // Done writing: colleagues' "NN is writing" goes away now, not when the heartbeat expires.
+        let now = store::now();
+        store::workspace::touch_presence(c, t, ticket.id, uid, now, now)?;
         Ok(Posted::Done(Box::new(msg)))
     })
     .await

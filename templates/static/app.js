@@ -25,14 +25,8 @@
   function text(id) { var el = document.getElementById(id); return el ? el.textContent : ""; }
 
   // ---- live list updates ----
+  var me = body.getAttribute("data-me") || "";
   function listTables() { return Array.prototype.slice.call(document.querySelectorAll("table[data-live-list]")); }
-  function rowIn(number) { return document.querySelector('tr.ticket-row[data-number="' + number + '"]'); }
-  function wants(table, row, kind) {
-    var scope = table.getAttribute("data-live-list");
-    if (scope === "mine") return false;            // "assigned to me" changes only by my own actions
-    if (scope === "all" || scope === "q") return kind === "created" || kind === "queue_changed";
-    return scope === "q" + row.getAttribute("data-queue") && (kind === "created" || kind === "queue_changed");
-  }
   function fetchRow(number) {
     return fetch("/tickets/" + encodeURIComponent(number) + "/row", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
@@ -43,30 +37,43 @@
         return t.firstElementChild;
       });
   }
+  // Does this table show this row? "mine"/"all" are My work's two tables (assigned to me /
+  // unassigned, open only); "q" and "q<id>" are ticket lists, which take new arrivals only.
+  function belongs(table, row, kind, present) {
+    var scope = table.getAttribute("data-live-list");
+    var assignee = row.getAttribute("data-assignee") || "";
+    var open = /^(new|open|waiting)$/.test(row.getAttribute("data-status") || "");
+    if (scope === "mine") return open && assignee === me;
+    if (scope === "all") return open && assignee === "";
+    var queueOk = scope === "q" || scope === "q" + row.getAttribute("data-queue");
+    return queueOk && (present || kind === "created" || kind === "queue_changed");
+  }
   function onTicketForList(ev) {
     var tables = listTables();
     if (!tables.length) return;
     fetchRow(ev.number).then(function (row) {
-      var existing = rowIn(ev.number);
-      if (!row) { if (existing) existing.remove(); return; }
-      if (existing) {
-        var table = existing.closest("table");
-        var scope = table.getAttribute("data-live-list");
-        if (/^q\d+$/.test(scope) && scope !== "q" + row.getAttribute("data-queue")) { existing.remove(); return; }
-        row.classList.remove("fresh");
-        var box = existing.querySelector("input[type=checkbox]");
-        if (box && box.checked) row.querySelector("input[type=checkbox]").checked = true;
-        existing.replaceWith(row);
-        return;
-      }
-      for (var i = 0; i < tables.length; i++) {
-        if (wants(tables[i], row, ev.kind)) {
-          // Insert at the top; scroll anchoring keeps what the agent is reading where it is.
-          tables[i].tBodies[0].insertBefore(row, tables[i].tBodies[0].firstChild);
-          say(text("live-new-tickets-text") || row.querySelector(".row-link").textContent);
+      tables.forEach(function (table) {
+        var existing = table.querySelector('tr.ticket-row[data-number="' + ev.number + '"]');
+        if (!row || !belongs(table, row, ev.kind, !!existing)) {
+          if (existing) existing.remove();
           return;
         }
-      }
+        var copy = row.cloneNode(true);
+        if (existing) {
+          // An update of a row the agent already has: no "new" badge, keep the selection.
+          copy.classList.remove("fresh");
+          var badge = copy.querySelector(".badge-new");
+          if (badge) badge.remove();
+          var box = existing.querySelector("input[type=checkbox]");
+          if (box && box.checked) copy.querySelector("input[type=checkbox]").checked = true;
+          existing.replaceWith(copy);
+        } else {
+          // Insert at the top; scroll anchoring keeps what the agent is reading where it is.
+          table.tBodies[0].insertBefore(copy, table.tBodies[0].firstChild);
+          var link = copy.querySelector(".row-link");
+          if (link) say(link.textContent);
+        }
+      });
     });
   }
 

@@ -59,6 +59,11 @@ fn serve(app: &TestApp) -> Proc {
         .env("ARENDO_SECRET_KEY", &app.key_hex)
         .env("ARENDO_DEMO", "false")
         .env("ARENDO_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        // The in-process test app holds the search index in the data dir; this node has its own.
+        .env(
+            "ARENDO_SEARCH__INDEX_DIR",
+            app.data_dir.join("search-node2"),
+        )
         .env("ARENDO_MAIL__IMAP_SUPERVISOR_SECONDS", "1")
         .env("ARENDO_MAIL__IMAP_POLL_SECONDS", "2")
         // The killed process held the mailbox's lease; a short lease lets the restart take over soon.

@@ -11,8 +11,6 @@
 //   e. every page: axe-core (WCAG 2.1 A/AA) without violations at 1280 px and 375 px, no sideways
 //      scrolling at 375 px, full-page screenshots in target/screenshots/
 //
-// Checks marked { todo } describe known product bugs: they run and report, but do not fail the
-// run; drop the todo when the bug is fixed.
 // One Ärendo, Dovecot and SMTP peer for the whole file; each test signs in its own browser contexts.
 
 import { test, before, after } from 'node:test';
@@ -150,7 +148,7 @@ test('b. a ticket transferred to VA appears live in the VA list a colleague has 
     await kim.page.getByRole('button', { name: 'Flytta', exact: true }).click();
     // Kim is not in VA, so she lands on her start page.
     await kim.page.waitForURL(app.url('/?ok=transferred'));
-    await t.test('Kim is told that the ticket was moved', { todo: 'product bug: "/" ignores ?ok=transferred' }, async () => {
+    await t.test('Kim is told that the ticket was moved', async () => {
       assert.ok((await kim.page.locator('main').innerText()).includes('Ärendet är flyttat.'),
         'no "Ärendet är flyttat." on Mitt arbete after the transfer');
     });
@@ -195,7 +193,7 @@ test('c. a colleague on the same ticket sees "… skriver ett svar" live', async
       { timeout: LIVE_MS });
 
     await t.test('"… skriver ett svar" goes away when the reply is sent',
-      { todo: 'product bug: no "stopped writing" signal after sending; it stays until reload' }, async () => {
+      async () => {
         await box.pressSequentially('Hej Per! VA-jouren är på väg till Storgatan.', { delay: 10 });
         await writers.filter({ hasText: 'Alva Admin skriver ett svar' }).waitFor({ timeout: LIVE_MS });
         await alva.page.getByRole('button', { name: 'Skicka', exact: true }).click();
@@ -281,12 +279,12 @@ test('f. when a colleague claims a ticket, open lists show it live without calli
       const row = list.locator(`tr.ticket-row[data-number="${number}"]`);
       await row.filter({ hasText: 'Alva Admin' }).waitFor({ timeout: LIVE_MS });
       await t.test('the updated row is not marked "Ny"',
-        { todo: 'product bug: a live-replaced row keeps the "Ny" badge of /tickets/{n}/row' }, async () => {
+        async () => {
         assert.equal(await row.locator('.badge-new').count(), 0, `row: ${await row.innerText()}`);
       });
       // Mitt arbete: the ticket is no longer unassigned.
       await t.test('the ticket leaves "Otilldelade i mina köer"',
-        { todo: 'product bug: app.js replaces the row in place, also in the unassigned table' }, async () => {
+        async () => {
         const free = `section[aria-labelledby="free-h"] tr.ticket-row[data-number="${number}"]`;
         await kim.page.waitForFunction((sel) => {
           const r = document.querySelector(sel);

@@ -148,7 +148,7 @@ impl MailboxForm {
 }
 
 fn when(t: Option<chrono::NaiveDateTime>) -> Option<String> {
-    t.map(|t| format!("{} UTC", t.format("%Y-%m-%d %H:%M")))
+    t.map(crate::web::workspace::local_time)
 }
 
 #[get("/admin/mailboxes")]

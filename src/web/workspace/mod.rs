@@ -45,7 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Stockholm wall-clock time for people.
-pub(crate) fn local_time(t: NaiveDateTime) -> String {
+pub fn local_time(t: NaiveDateTime) -> String {
     t.and_utc()
         .with_timezone(&chrono_tz::Europe::Stockholm)
         .format("%Y-%m-%d %H:%M")
@@ -106,6 +106,7 @@ pub(crate) fn row(t: &Ticket, names: &Names, locale: &str) -> Value {
         "queue": names.queue(t.queue_id),
         "queue_id": t.queue_id,
         "assignee": names.person(t.assignee_id),
+        "assignee_id": t.assignee_id,
         "channel": t.channel,
         "created": local_time(t.created_at),
         "age": age(t.created_at, locale),
@@ -114,13 +115,27 @@ pub(crate) fn row(t: &Ticket, names: &Names, locale: &str) -> Value {
     })
 }
 
+#[derive(serde::Deserialize)]
+pub struct Flash {
+    ok: Option<String>,
+}
+
+/// A confirmation text for `?ok=<key>` (only known keys; anything else shows nothing).
+pub(crate) fn flash(ok: Option<&str>, locale: &str) -> Option<String> {
+    let key = format!("ticket.ok.{}", ok?);
+    let text = Templates::get().text(locale, &key);
+    (text != key).then_some(text)
+}
+
 #[get("/")]
 pub async fn my_work(
     req: HttpRequest,
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
+    q: web::Query<Flash>,
 ) -> Result<HttpResponse, PageError> {
     let locale = page_locale(Some(&actor), &req);
+    let ok = flash(q.ok.as_deref(), locale);
     let work = views::my_work(&st.db, &actor, 50).await?;
     let names = Names::load(&st, &actor).await?;
     let mine: Vec<Value> = work.mine.iter().map(|t| row(t, &names, locale)).collect();
@@ -134,7 +149,7 @@ pub async fn my_work(
         Some(&actor),
         actix_web::http::StatusCode::OK,
         "work",
-        json!({ "nav": "work", "mine": mine, "unassigned": unassigned }),
+        json!({ "nav": "work", "mine": mine, "unassigned": unassigned, "ok": ok }),
     )
 }
 

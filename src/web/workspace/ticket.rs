@@ -269,9 +269,7 @@ pub async fn view(
     let n = number(&path)?;
     let q = q.into_inner();
     let locale = page_locale(Some(&actor), &req);
-    let ok =
-        q.ok.filter(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-            .map(|k| Templates::get().text(locale, &format!("ticket.ok.{k}")));
+    let ok = super::flash(q.ok.as_deref(), locale);
     let extra = Extra {
         images_for: q.images,
         ok,
