@@ -60,10 +60,13 @@
         }
         var copy = row.cloneNode(true);
         if (existing) {
-          // An update of a row the agent already has: no "new" badge, keep the selection.
-          copy.classList.remove("fresh");
-          var badge = copy.querySelector(".badge-new");
-          if (badge) badge.remove();
+          // An update of a row the agent already has: it is only "new" if it was already marked
+          // so (it arrived live a moment ago); keep the selection.
+          if (!existing.querySelector(".badge-new")) {
+            copy.classList.remove("fresh");
+            var badge = copy.querySelector(".badge-new");
+            if (badge) badge.remove();
+          }
           var box = existing.querySelector("input[type=checkbox]");
           if (box && box.checked) copy.querySelector("input[type=checkbox]").checked = true;
           existing.replaceWith(copy);
