@@ -236,8 +236,8 @@ impl Collector for CappedCount {
     }
 }
 
-/// `docs` scored with `query` instead, best first. Documents `query` does not match keep their old
-/// score (they should not occur: callers pass candidates of an equivalent query).
+/// Those of `docs` that `query` matches, scored with `query`, best first. (Candidates of a pair
+/// intersection that do not hold the real phrase drop out here.)
 pub fn rescore(
     searcher: &Searcher,
     query: &dyn Query,
@@ -245,8 +245,9 @@ pub fn rescore(
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
     let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
     docs.sort_by_key(|(_, d)| *d);
+    let mut out = Vec::with_capacity(docs.len());
     let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
-    for (score, addr) in docs.iter_mut() {
+    for (_, addr) in docs {
         if current
             .as_ref()
             .is_none_or(|(seg, _)| *seg != addr.segment_ord)
@@ -261,13 +262,13 @@ pub fn rescore(
             scorer.seek(addr.doc_id);
         }
         if scorer.doc() == addr.doc_id {
-            *score = scorer.score();
+            out.push((scorer.score(), addr));
         }
     }
-    docs.sort_by(|a, b| {
+    out.sort_by(|a, b| {
         b.0.partial_cmp(&a.0)
             .unwrap_or(Ordering::Equal)
             .then_with(|| a.1.cmp(&b.1))
     });
-    Ok(docs)
+    Ok(out)
 }

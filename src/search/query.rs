@@ -167,12 +167,12 @@ impl UserQuery {
         )
     }
 
-    /// True when every part is a single term (no phrases, no ticket numbers): the candidate query
-    /// is then a pure intersection of term queries, which tantivy prunes with Block-WAND.
+    /// True when the candidate query is a pure intersection of term queries (words and phrases,
+    /// no ticket numbers, no fuzzy variants), which tantivy prunes with Block-WAND.
     pub fn is_pure_terms(&self) -> bool {
-        self.clauses.iter().all(|c| {
-            matches!(c, Clause::Word { terms, .. } | Clause::Phrase { terms } if terms.len() == 1)
-        })
+        self.clauses
+            .iter()
+            .all(|c| matches!(c, Clause::Word { .. } | Clause::Phrase { .. }))
     }
 
     pub fn has_fuzzy_words(&self) -> bool {
@@ -214,9 +214,10 @@ impl UserQuery {
 }
 
 impl UserQuery {
-    /// The query on `all` alone that finds the same tickets as [`UserQuery::to_query`] (every
-    /// field's text is also in `all`), without field boosts; `None` when there is nothing to
-    /// search for.
+    /// The query on `all` (and `pairs` for phrases) that finds the tickets of
+    /// [`UserQuery::to_query`] (every field's text is also in `all`), without field boosts; for
+    /// phrases of three or more words a superset (all pairs, anywhere). `None` when there is
+    /// nothing to search for.
     pub fn candidates(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Option<Box<dyn Query>> {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for c in &self.clauses {
@@ -244,7 +245,22 @@ impl UserQuery {
                         Box::new(BooleanQuery::new(any))
                     }
                 }
-                Clause::Word { terms, .. } | Clause::Phrase { terms } => phrase(f.all, terms),
+                Clause::Word { terms, .. } | Clause::Phrase { terms } => {
+                    // A phrase: all its word pairs (each a term of its own). The real phrase is
+                    // checked when the best candidates are ranked with `to_query`.
+                    let pairs = analyzer::pairs_of(terms);
+                    if pairs.is_empty() {
+                        // Terms with a dropped over-long token between them: each term.
+                        for (_, t) in terms {
+                            must.push((Occur::Must, term_query(f.all, t)));
+                        }
+                    } else {
+                        for p in pairs {
+                            must.push((Occur::Must, term_query(f.pairs, &p)));
+                        }
+                    }
+                    continue;
+                }
                 Clause::Number { number, terms } => {
                     let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(
                         Occur::Should,
@@ -267,6 +283,13 @@ impl UserQuery {
             _ => Some(Box::new(BooleanQuery::new(must))),
         }
     }
+}
+
+fn term_query(field: Field, term: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, term),
+        IndexRecordOption::WithFreqs,
+    ))
 }
 
 /// Terms at these relative positions in `field` (a term query for a single term).
