@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::ColumnValues;
-use tantivy::query::{EnableScoring, Query, Weight};
+use tantivy::query::{EnableScoring, Weight};
+
+use super::query::Parts;
 use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED};
 
 /// The filter as fast-field values. `None` lists allow everything.
@@ -236,38 +238,59 @@ impl Collector for CappedCount {
     }
 }
 
-/// `docs` scored with `query` instead, best first. Documents `query` does not match keep their old
-/// score (they should not occur: callers pass candidates of an equivalent query).
+/// Those of `docs` that match every clause of `parts`, scored as the field-boosted query would
+/// score them, best first. Scoring leaf by leaf (each term or phrase query seeks straight to the
+/// few documents) avoids the union scorers of the composed query, which read ahead thousands of
+/// documents at every jump. Candidates of a pair intersection that do not hold the real phrase
+/// drop out here.
 pub fn rescore(
     searcher: &Searcher,
-    query: &dyn Query,
+    parts: &Parts,
     mut docs: Vec<(Score, DocAddress)>,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
     docs.sort_by_key(|(_, d)| *d);
-    let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
-    for (score, addr) in docs.iter_mut() {
-        if current
-            .as_ref()
-            .is_none_or(|(seg, _)| *seg != addr.segment_ord)
-        {
-            let reader = searcher.segment_reader(addr.segment_ord);
-            current = Some((addr.segment_ord, weight.scorer(reader, 1.0)?));
-        }
-        let Some((_, scorer)) = current.as_mut() else {
-            continue;
-        };
-        if scorer.doc() < addr.doc_id {
-            scorer.seek(addr.doc_id);
-        }
-        if scorer.doc() == addr.doc_id {
-            *score = scorer.score();
+    let mut scores = vec![0.0 as Score; docs.len()];
+    let mut matched = vec![0usize; docs.len()];
+    let scoring = EnableScoring::enabled_from_searcher(searcher);
+    for (clause, alts) in parts.0.iter().enumerate() {
+        for (query, boost) in alts {
+            let weight = query.weight(scoring)?;
+            let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
+            for (i, (_, addr)) in docs.iter().enumerate() {
+                if current
+                    .as_ref()
+                    .is_none_or(|(seg, _)| *seg != addr.segment_ord)
+                {
+                    let reader = searcher.segment_reader(addr.segment_ord);
+                    current = Some((addr.segment_ord, weight.scorer(reader, *boost)?));
+                }
+                let Some((_, scorer)) = current.as_mut() else {
+                    continue;
+                };
+                if scorer.doc() < addr.doc_id {
+                    scorer.seek(addr.doc_id);
+                }
+                if scorer.doc() == addr.doc_id {
+                    scores[i] += scorer.score();
+                    // Clauses are counted once each, in order.
+                    if matched[i] == clause {
+                        matched[i] = clause + 1;
+                    }
+                }
+            }
         }
     }
-    docs.sort_by(|a, b| {
+    let clauses = parts.0.len();
+    let mut out: Vec<(Score, DocAddress)> = docs
+        .into_iter()
+        .zip(scores.into_iter().zip(matched))
+        .filter(|(_, (_, m))| *m == clauses)
+        .map(|((_, addr), (score, _))| (score, addr))
+        .collect();
+    out.sort_by(|a, b| {
         b.0.partial_cmp(&a.0)
             .unwrap_or(Ordering::Equal)
             .then_with(|| a.1.cmp(&b.1))
     });
-    Ok(docs)
+    Ok(out)
 }

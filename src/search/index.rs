@@ -218,7 +218,9 @@ impl TicketIndex {
         doc.add_text(f.number, &d.number);
         doc.add_text(f.subject, &d.subject);
         let all = format!("{}\n{}\n{}", d.subject, d.contact, d.body);
-        doc.add_text(f.all, schema::truncate_bytes(&all, MAX_INDEXED_BODY));
+        let all = schema::truncate_bytes(&all, MAX_INDEXED_BODY);
+        doc.add_text(f.pairs, all);
+        doc.add_text(f.all, all);
         doc.add_text(
             f.body_preview,
             schema::truncate_bytes(&d.body, MAX_STORED_BODY),

@@ -286,7 +286,8 @@ fn search_index(
     let k = offset + limit;
     let window = if single { k } else { k.max(RERANK_WINDOW) };
     let run = |expansions: Option<&Expansions>| -> Result<_> {
-        let Some(boosted) = parsed.to_query(&f, expansions) else {
+        let parts = parsed.parts(&f, expansions);
+        let Some(boosted) = parts.to_query() else {
             return Ok(None);
         };
         let base = if single {
@@ -314,18 +315,18 @@ fn search_index(
                 },
             )
             .map_err(|e| internal("search", e))?;
-        Ok(Some((boosted, query, top)))
+        Ok(Some((parts, boosted, query, top)))
     };
     let mut fuzzy = false;
     let mut outcome = run(None)?;
-    if matches!(&outcome, Some((_, _, top)) if top.is_empty()) && parsed.has_fuzzy_words() {
+    if matches!(&outcome, Some((_, _, _, top)) if top.is_empty()) && parsed.has_fuzzy_words() {
         let expansions = Expansions::find(&searcher, &f, parsed)?;
         if !expansions.is_empty() {
             outcome = run(Some(&expansions))?;
-            fuzzy = matches!(&outcome, Some((_, _, top)) if !top.is_empty());
+            fuzzy = matches!(&outcome, Some((_, _, _, top)) if !top.is_empty());
         }
     }
-    let Some((boosted, query, mut top)) = outcome else {
+    let Some((parts, boosted, query, mut top)) = outcome else {
         return Ok(empty(false));
     };
     let (total, total_exact) = if top.len() < window {
@@ -343,7 +344,7 @@ fn search_index(
         (n.max(top.len()), n < COUNT_CAP)
     };
     if !single {
-        top = collect::rescore(&searcher, &*boosted, top).map_err(|e| internal("rank", e))?;
+        top = collect::rescore(&searcher, &parts, top).map_err(|e| internal("rank", e))?;
     }
     top.truncate(k);
     let mut snippets = SnippetGenerator::create(&searcher, &*boosted, f.all)

@@ -167,56 +167,71 @@ impl UserQuery {
         )
     }
 
-    /// True when every part is a single term (no phrases, no ticket numbers): the candidate query
-    /// is then a pure intersection of term queries, which tantivy prunes with Block-WAND.
+    /// True when the candidate query is a pure intersection of term queries (words and phrases,
+    /// no ticket numbers, no fuzzy variants), which tantivy prunes with Block-WAND.
     pub fn is_pure_terms(&self) -> bool {
-        self.clauses.iter().all(|c| {
-            matches!(c, Clause::Word { terms, .. } | Clause::Phrase { terms } if terms.len() == 1)
-        })
+        self.clauses
+            .iter()
+            .all(|c| matches!(c, Clause::Word { .. } | Clause::Phrase { .. }))
     }
 
     pub fn has_fuzzy_words(&self) -> bool {
         self.fuzzy_words().next().is_some()
     }
 
-    /// The text part of the query (without filters); `None` when there is nothing to search for.
-    pub fn to_query(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Option<Box<dyn Query>> {
-        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    /// The field-boosted query as parts: every clause must match; within a clause any of its
+    /// alternatives (a term or phrase query on one field, with its boost) may, and the scores of
+    /// those that match add up.
+    pub fn parts(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Parts {
+        let mut clauses = Vec::new();
         for c in &self.clauses {
-            let q = match c {
+            let mut alts: Vec<(Box<dyn Query>, f32)> = Vec::new();
+            match c {
                 Clause::Word { terms, .. } | Clause::Phrase { terms } if terms.len() == 1 => {
-                    term_clause(f, &terms[0].1, fuzzy)
-                }
-                Clause::Word { terms, .. } | Clause::Phrase { terms } => phrase_clause(f, terms),
-                Clause::Number { number, terms } => {
-                    let exact = TermQuery::new(
-                        Term::from_field_text(f.number, number),
-                        IndexRecordOption::Basic,
-                    );
-                    let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(exact), NUMBER_BOOST)),
-                    )];
-                    if terms.len() > 1 {
-                        any.push((Occur::Should, phrase_clause(f, terms)));
+                    let term = terms[0].1.as_str();
+                    for (field, boost) in text_fields(f) {
+                        alts.push((term_query(field, term), boost));
+                        for v in fuzzy.map(|x| x.variants(field, term)).unwrap_or_default() {
+                            alts.push((term_query(field, v), boost * FUZZY_FACTOR));
+                        }
                     }
-                    Box::new(BooleanQuery::new(any))
                 }
-            };
-            must.push((Occur::Must, q));
+                Clause::Word { terms, .. } | Clause::Phrase { terms } => {
+                    for (field, boost) in text_fields(f) {
+                        alts.push((phrase(field, terms), boost));
+                    }
+                }
+                Clause::Number { number, terms } => {
+                    alts.push((
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(f.number, number),
+                            IndexRecordOption::Basic,
+                        )),
+                        NUMBER_BOOST,
+                    ));
+                    if terms.len() > 1 {
+                        for (field, boost) in text_fields(f) {
+                            alts.push((phrase(field, terms), boost));
+                        }
+                    }
+                }
+            }
+            clauses.push(alts);
         }
-        match must.len() {
-            0 => None,
-            1 => must.pop().map(|(_, q)| q),
-            _ => Some(Box::new(BooleanQuery::new(must))),
-        }
+        Parts(clauses)
+    }
+
+    /// The field-boosted query (without filters); `None` when there is nothing to search for.
+    pub fn to_query(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Option<Box<dyn Query>> {
+        self.parts(f, fuzzy).to_query()
     }
 }
 
 impl UserQuery {
-    /// The query on `all` alone that finds the same tickets as [`UserQuery::to_query`] (every
-    /// field's text is also in `all`), without field boosts; `None` when there is nothing to
-    /// search for.
+    /// The query on `all` (and `pairs` for phrases) that finds the tickets of
+    /// [`UserQuery::to_query`] (every field's text is also in `all`), without field boosts; for
+    /// phrases of three or more words a superset (all pairs, anywhere). `None` when there is
+    /// nothing to search for.
     pub fn candidates(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Option<Box<dyn Query>> {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for c in &self.clauses {
@@ -244,7 +259,22 @@ impl UserQuery {
                         Box::new(BooleanQuery::new(any))
                     }
                 }
-                Clause::Word { terms, .. } | Clause::Phrase { terms } => phrase(f.all, terms),
+                Clause::Word { terms, .. } | Clause::Phrase { terms } => {
+                    // A phrase: all its word pairs (each a term of its own). The real phrase is
+                    // checked when the best candidates are ranked with `to_query`.
+                    let pairs = analyzer::pairs_of(terms);
+                    if pairs.is_empty() {
+                        // Terms with a dropped over-long token between them: each term.
+                        for (_, t) in terms {
+                            must.push((Occur::Must, term_query(f.all, t)));
+                        }
+                    } else {
+                        for p in pairs {
+                            must.push((Occur::Must, term_query(f.pairs, &p)));
+                        }
+                    }
+                    continue;
+                }
                 Clause::Number { number, terms } => {
                     let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(
                         Occur::Should,
@@ -267,6 +297,13 @@ impl UserQuery {
             _ => Some(Box::new(BooleanQuery::new(must))),
         }
     }
+}
+
+fn term_query(field: Field, term: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, term),
+        IndexRecordOption::WithFreqs,
+    ))
 }
 
 /// Terms at these relative positions in `field` (a term query for a single term).
@@ -302,33 +339,29 @@ fn boosted(q: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
     }
 }
 
-/// One term in any text field (plus its fuzzy variants, when given).
-fn term_clause(f: &Fields, term: &str, fuzzy: Option<&Expansions>) -> Box<dyn Query> {
-    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (field, boost) in text_fields(f) {
-        let tq = TermQuery::new(
-            Term::from_field_text(field, term),
-            IndexRecordOption::WithFreqs,
-        );
-        any.push((Occur::Should, boosted(Box::new(tq), boost)));
-        for variant in fuzzy.map(|x| x.variants(field, term)).unwrap_or_default() {
-            let tq = TermQuery::new(
-                Term::from_field_text(field, variant),
-                IndexRecordOption::WithFreqs,
-            );
-            any.push((Occur::Should, boosted(Box::new(tq), boost * FUZZY_FACTOR)));
+/// The parts of a field-boosted query (see [`UserQuery::parts`]).
+pub struct Parts(pub Vec<Vec<(Box<dyn Query>, f32)>>);
+
+impl Parts {
+    pub fn to_query(&self) -> Option<Box<dyn Query>> {
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for alts in &self.0 {
+            let mut any: Vec<(Occur, Box<dyn Query>)> = alts
+                .iter()
+                .map(|(q, boost)| (Occur::Should, boosted(q.box_clone(), *boost)))
+                .collect();
+            match any.len() {
+                0 => {}
+                1 => must.extend(any.pop().map(|(_, q)| (Occur::Must, q))),
+                _ => must.push((Occur::Must, Box::new(BooleanQuery::new(any)))),
+            }
+        }
+        match must.len() {
+            0 => None,
+            1 => must.pop().map(|(_, q)| q),
+            _ => Some(Box::new(BooleanQuery::new(must))),
         }
     }
-    Box::new(BooleanQuery::new(any))
-}
-
-/// Terms in this order (at these relative positions) in any text field.
-fn phrase_clause(f: &Fields, terms: &[(usize, String)]) -> Box<dyn Query> {
-    let any: Vec<(Occur, Box<dyn Query>)> = text_fields(f)
-        .into_iter()
-        .map(|(field, boost)| (Occur::Should, boosted(phrase(field, terms), boost)))
-        .collect();
-    Box::new(BooleanQuery::new(any))
 }
 
 /// Fuzzy variants found in the index, per (field, term).

@@ -912,3 +912,53 @@ async fn subject_matches_rank_first_for_several_words() {
     let r = find(&w, &index, &a.admin, "parkering skolan").await;
     assert_eq!(r.hits[0].subject_html, "<b>Parkering</b> vid <b>skolan</b>");
 }
+
+/// A phrase is found through its word pairs and then checked as a real phrase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_phrases_are_checked_after_the_pair_lookup() {
+    let w = world(Backend::Sqlite).await;
+    let a = &w.a;
+    let real = ticket(
+        &w.db,
+        &a.admin,
+        a.bygg,
+        "Läcka",
+        "En trasig ledning under diskbänken.",
+        None,
+    )
+    .await;
+    ticket(
+        &w.db,
+        &a.admin,
+        a.bygg,
+        "Läcka",
+        "En trasig ledning och en ledning under golvet.",
+        None,
+    )
+    .await;
+    let index = indexed(&w).await;
+    let r = find(&w, &index, &a.admin, "\"trasig ledning under\"").await;
+    assert_eq!(numbers(&r), [real.number.to_string()]);
+    assert_eq!(
+        find(&w, &index, &a.admin, "\"trasig ledning\"")
+            .await
+            .hits
+            .len(),
+        2
+    );
+    assert!(
+        find(&w, &index, &a.admin, "\"ledning trasig\"")
+            .await
+            .hits
+            .is_empty()
+    );
+    let r = find(&w, &index, &a.admin, "\"trasig ledning\" diskbänken").await;
+    assert_eq!(numbers(&r), [real.number.to_string()]);
+    assert!(
+        r.hits[0]
+            .snippet_html
+            .contains("<b>trasig</b> <b>ledning</b>"),
+        "{}",
+        r.hits[0].snippet_html
+    );
+}
