@@ -522,6 +522,17 @@ pub async fn set_user_locale(db: &Db, actor: &Actor, user: i64, locale: &str) ->
     .await
 }
 
+/// Choose one's own language, `sv` or `en` (every signed-in user).
+pub async fn set_own_locale(db: &Db, actor: &Actor, locale: &str) -> Result<()> {
+    let locale = LOCALES
+        .into_iter()
+        .find(|l| *l == locale.trim())
+        .ok_or_else(|| InvalidValue::new("locale", "sv or en"))?;
+    let (t, me) = (actor.tenant, actor.user);
+    db.write(move |c| -> Result<()> { Ok(store::users::set_locale(c, t, me, locale)?) })
+        .await
+}
+
 // ---- function mailboxes ----
 
 #[derive(Debug, Clone)]

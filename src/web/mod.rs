@@ -48,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::logout)
         .service(pages::password_form)
         .service(pages::change_password)
+        .service(pages::change_language)
         .configure(workspace::routes)
         .configure(admin::routes)
         .configure(api::routes);

@@ -193,6 +193,31 @@ pub async fn password_form(
 }
 
 #[derive(Deserialize)]
+pub struct LanguageForm {
+    csrf: String,
+    locale: String,
+}
+
+impl HasCsrf for LanguageForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Choose the language of one's own pages.
+#[post("/account/language")]
+pub async fn change_language(
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    CsrfForm(form): CsrfForm<LanguageForm>,
+) -> Result<HttpResponse, PageError> {
+    crate::tenants::admin::set_own_locale(&st.db, &actor, &form.locale).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/account/password"))
+        .finish())
+}
+
+#[derive(Deserialize)]
 pub struct PasswordForm {
     csrf: String,
     current: String,

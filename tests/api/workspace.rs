@@ -633,3 +633,42 @@ async fn reply_is_held_when_the_citizen_wrote_meanwhile(b: Backend) {
     assert_eq!(count(&t), before + 1);
 }
 both_backends!(reply_is_held_when_the_citizen_wrote_meanwhile);
+
+/// An agent switches her own pages to English and back; a made-up language is refused.
+async fn agent_chooses_her_language(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("alby").await;
+    let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
+    let r = post_form(
+        &app,
+        &anna,
+        "/account/password",
+        "/account/language",
+        &[("locale", "en")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&app, &anna, "/").await;
+    assert!(html.contains("<h1>My work</h1>"), "{html}");
+    let r = post_form(
+        &app,
+        &anna,
+        "/account/password",
+        "/account/language",
+        &[("locale", "de")],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let r = post_form(
+        &app,
+        &anna,
+        "/account/password",
+        "/account/language",
+        &[("locale", "sv")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&app, &anna, "/").await;
+    assert!(html.contains("<h1>Mitt arbete</h1>"));
+}
+both_backends!(agent_chooses_her_language);
