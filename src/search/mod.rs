@@ -4,10 +4,15 @@
 //!  ticket_events (change feed) ──► indexer.rs ──► index.rs (tantivy, <data_dir>/search)
 //!     store::workspace::changes_after      │ upsert docs from store::search::docs_for,
 //!                                          │ commit with the per-tenant cursors as payload
-//!  search box ──► query.rs (parse by hand, tenant + queue filter) ──► top hits
+//!  search box ──► query.rs (parse by hand; tenant + queue + status filter)
+//!             ──► top hits (collect.rs: filter on fast fields, Block-WAND pruning, capped count;
+//!                 several words: best candidates from `all`, re-ranked with field boosts)
 //!             ──► re-read the hits from the database (store::tickets::by_ids, the actor's access)
 //!             ──► highlight.rs (escaped HTML with <b> around matches)
 //! ```
+//!
+//! Speed (1,000,000 synthetic tickets, 2 cores, see `bench.rs`): a query takes a few ms at the
+//! median, ~25–30 ms at p99 on a busy machine; counts stop at [`COUNT_CAP`] ("1000+").
 //!
 //! The database stays the source of truth: the index only finds candidates, and every hit is read
 //! again within the actor's tenant and queues before it is shown, so a stale index can hide a
@@ -17,6 +22,7 @@
 //! - `analyzer.rs`: the Swedish analyzer (also for the knowledge base later).
 //! - `index.rs`: [`TicketIndex`] — open/create, upsert, commit with the feed state.
 //! - `query.rs`: user input → tantivy query; fuzzy fallback; filters.
+//! - `collect.rs`: collectors that filter on fast fields; re-ranking of candidates.
 //! - `highlight.rs`: subject and snippet HTML.
 //! - `indexer.rs`: the background follower ([`indexer::run`]) and [`indexer::reindex`].
 
