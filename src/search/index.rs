@@ -219,7 +219,6 @@ impl TicketIndex {
         doc.add_text(f.subject, &d.subject);
         let all = format!("{}\n{}\n{}", d.subject, d.contact, d.body);
         let all = schema::truncate_bytes(&all, MAX_INDEXED_BODY);
-        doc.add_text(f.pairs, all);
         doc.add_text(f.all, all);
         doc.add_text(
             f.body_preview,

@@ -167,12 +167,19 @@ impl UserQuery {
         )
     }
 
-    /// True when the candidate query is a pure intersection of term queries (words and phrases,
-    /// no ticket numbers, no fuzzy variants), which tantivy prunes with Block-WAND.
+    /// True when the candidate query (with phrases as their words) is a pure intersection of
+    /// term queries (no ticket numbers), which tantivy prunes with Block-WAND.
     pub fn is_pure_terms(&self) -> bool {
         self.clauses
             .iter()
             .all(|c| matches!(c, Clause::Word { .. } | Clause::Phrase { .. }))
+    }
+
+    /// True when some part is a phrase (quoted, or a word the analyzer splits).
+    pub fn has_phrases(&self) -> bool {
+        self.clauses.iter().any(|c| {
+            matches!(c, Clause::Word { terms, .. } | Clause::Phrase { terms } if terms.len() > 1)
+        })
     }
 
     pub fn has_fuzzy_words(&self) -> bool {
@@ -228,11 +235,17 @@ impl UserQuery {
 }
 
 impl UserQuery {
-    /// The query on `all` (and `pairs` for phrases) that finds the tickets of
-    /// [`UserQuery::to_query`] (every field's text is also in `all`), without field boosts; for
-    /// phrases of three or more words a superset (all pairs, anywhere). `None` when there is
-    /// nothing to search for.
-    pub fn candidates(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Option<Box<dyn Query>> {
+    /// The query on `all` that finds the tickets of [`UserQuery::to_query`] (every field's text
+    /// is also in `all`), without field boosts. With `exact_phrases` false, a phrase is only its
+    /// words anywhere (a superset: the real phrase is checked when candidates are ranked with
+    /// [`UserQuery::parts`]), which keeps a query of words and phrases a pure intersection of
+    /// term queries. `None` when there is nothing to search for.
+    pub fn candidates(
+        &self,
+        f: &Fields,
+        fuzzy: Option<&Expansions>,
+        exact_phrases: bool,
+    ) -> Option<Box<dyn Query>> {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for c in &self.clauses {
             let q: Box<dyn Query> = match c {
@@ -259,19 +272,12 @@ impl UserQuery {
                         Box::new(BooleanQuery::new(any))
                     }
                 }
+                Clause::Word { terms, .. } | Clause::Phrase { terms } if exact_phrases => {
+                    phrase(f.all, terms)
+                }
                 Clause::Word { terms, .. } | Clause::Phrase { terms } => {
-                    // A phrase: all its word pairs (each a term of its own). The real phrase is
-                    // checked when the best candidates are ranked with `to_query`.
-                    let pairs = analyzer::pairs_of(terms);
-                    if pairs.is_empty() {
-                        // Terms with a dropped over-long token between them: each term.
-                        for (_, t) in terms {
-                            must.push((Occur::Must, term_query(f.all, t)));
-                        }
-                    } else {
-                        for p in pairs {
-                            must.push((Occur::Must, term_query(f.pairs, &p)));
-                        }
+                    for (_, t) in terms {
+                        must.push((Occur::Must, term_query(f.all, t)));
                     }
                     continue;
                 }

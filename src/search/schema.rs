@@ -7,7 +7,7 @@ use tantivy::schema::{
     FAST, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use super::analyzer::{PAIRS, SWEDISH};
+use super::analyzer::SWEDISH;
 
 /// Version of the documents' shape and analysis, kept in the commit payload.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,9 +35,6 @@ pub struct Fields {
     /// not stored. Multi-word searches find their candidates here (a pure intersection of term
     /// queries, which tantivy prunes with Block-WAND), then rank them with the per-field boosts.
     pub all: tantivy::schema::Field,
-    /// Adjacent term pairs of `all` ([`super::analyzer::pairs`]): phrases are searched as an
-    /// intersection of pair terms, then checked with real phrase queries on the best candidates.
-    pub pairs: tantivy::schema::Field,
     /// The first [`MAX_STORED_BODY`] bytes of the message bodies, stored for snippets, not
     /// indexed.
     pub body_preview: tantivy::schema::Field,
@@ -66,14 +63,6 @@ pub fn build() -> (Schema, Fields) {
         number: b.add_text_field("number", STRING),
         subject: b.add_text_field("subject", swedish_text(true)),
         all: b.add_text_field("all", swedish_text(false)),
-        pairs: b.add_text_field(
-            "pairs",
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer(PAIRS)
-                    .set_index_option(IndexRecordOption::WithFreqs),
-            ),
-        ),
         body_preview: b.add_text_field("body_preview", STORED),
         contact: b.add_text_field("contact", swedish_text(true)),
     };

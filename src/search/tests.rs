@@ -913,7 +913,7 @@ async fn subject_matches_rank_first_for_several_words() {
     assert_eq!(r.hits[0].subject_html, "<b>Parkering</b> vid <b>skolan</b>");
 }
 
-/// A phrase is found through its word pairs and then checked as a real phrase.
+/// A phrase is looked for among the tickets holding its words, then checked as a phrase.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_phrases_are_checked_after_the_pair_lookup() {
     let w = world(Backend::Sqlite).await;
@@ -961,4 +961,60 @@ async fn long_phrases_are_checked_after_the_pair_lookup() {
         "{}",
         r.hits[0].snippet_html
     );
+}
+
+/// When the phrase's words are everywhere but the phrase is rare, the first look (the best
+/// candidates holding the words) finds too few, and the phrase query runs on everything.
+#[test]
+fn a_rare_phrase_of_common_words_is_still_found() {
+    let index = TicketIndex::open_in_ram().unwrap();
+    let t = TenantId::from_db(1);
+    let doc = |id: i64, body: String| store::search::SearchDoc {
+        tenant: t,
+        ticket_id: id,
+        queue_id: 1,
+        number: format!("KA-2026-{id:06}"),
+        status: "open".into(),
+        created_at: chrono::DateTime::from_timestamp(1_750_000_000, 0)
+            .unwrap()
+            .naive_utc(),
+        subject: "Ärende".into(),
+        body,
+        contact: String::new(),
+    };
+    let mut docs: Vec<_> = (1..=PHRASE_WINDOW as i64 + 100)
+        .map(|i| doc(i, "ledning är trasig".into()))
+        .collect();
+    let filler = "ord ".repeat(400);
+    docs.push(doc(10_000, format!("{filler} en trasig ledning {filler}")));
+    index.upsert(&[], &docs).unwrap();
+    index.commit(&index::FeedState::new()).unwrap();
+    for plan in [Plan::Prune, Plan::FilterInQuery] {
+        let filter = query::Filter {
+            tenant: t,
+            access: crate::domain::QueueAccess::All,
+            statuses: vec![],
+            queue: None,
+        };
+        let q = UserQuery::parse("\"trasig ledning\"");
+        let r = search_index(&index, &q, &filter, 20, 0, plan).unwrap();
+        let ids: Vec<i64> = r.hits.iter().map(|h| h.ticket_id).collect();
+        assert_eq!(ids, [10_000], "{plan:?}");
+        assert_eq!((r.total, r.total_exact), (1, true), "{plan:?}");
+        // As words, all of them.
+        let r = search_index(
+            &index,
+            &UserQuery::parse("trasig ledning"),
+            &filter,
+            20,
+            0,
+            plan,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.hits.len(), r.total, r.total_exact),
+            (20, docs.len(), true),
+            "{plan:?}"
+        );
+    }
 }
