@@ -183,3 +183,22 @@ pub async fn overview(
         json!({ "nav": "queues", "queues": queues }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    #[test]
+    fn times_are_shown_in_stockholm_time_with_summer_time() {
+        let at = |m, d, h| {
+            NaiveDate::from_ymd_opt(2026, m, d)
+                .unwrap()
+                .and_hms_opt(h, 0, 0)
+                .unwrap()
+        };
+        assert_eq!(super::local_time(at(1, 15, 10)), "2026-01-15 11:00");
+        assert_eq!(super::local_time(at(7, 1, 10)), "2026-07-01 12:00");
+        // The night summer time starts (last Sunday of March): 01:00 UTC is 03:00 CEST.
+        assert_eq!(super::local_time(at(3, 29, 1)), "2026-03-29 03:00");
+    }
+}
