@@ -143,10 +143,28 @@ pub async fn queues(db: &Db, actor: &Actor) -> Result<Vec<QueueChoice>> {
     .await
 }
 
-/// Tags in use in the tenant (filter choices).
+/// Tags in use in the tenant (filter choices). Reading them means visiting every tagged ticket,
+/// so the list is kept for a minute per tenant (a new tag shows in the filter within a minute).
 pub async fn tags(db: &Db, actor: &Actor) -> Result<Vec<String>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+    type Cache = Mutex<HashMap<crate::domain::TenantId, (Instant, Vec<String>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     actor.require(Scope::TicketsRead)?;
     let t = actor.tenant;
-    db.read(move |c| -> Result<Vec<String>> { Ok(store::workspace::all_tags(c, t)?) })
-        .await
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some((at, tags)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&t)
+        && at.elapsed() < Duration::from_secs(60)
+    {
+        return Ok(tags.clone());
+    }
+    let tags = db
+        .read(move |c| -> Result<Vec<String>> { Ok(store::workspace::all_tags(c, t)?) })
+        .await?;
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(t, (Instant::now(), tags.clone()));
+    Ok(tags)
 }
