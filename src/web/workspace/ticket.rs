@@ -99,53 +99,13 @@ async fn page(
     let canned = canned::for_ticket(&st.db, actor, number.clone()).await?;
     let writers = actions::writers(&st.db, actor, number.clone()).await?;
     let by_raw = |u: Option<i64>| names.person_raw(u);
-    let mut remote_allowed = false;
+    let remote_allowed = extra
+        .images_for
+        .is_some_and(|id| d.messages.iter().any(|m| m.id == id));
     let messages: Vec<Value> = d
         .messages
         .iter()
-        .map(|m| {
-            let files: Vec<&crate::store::tickets::AttachmentRow> =
-                d.attachments.iter().filter(|a| a.message_id == m.id).collect();
-            let inline: HashMap<String, String> = files
-                .iter()
-                .filter_map(|a| {
-                    a.content_id.as_ref().map(|cid| {
-                        (
-                            cid.trim_matches(|c| c == '<' || c == '>').to_string(),
-                            format!("/api/v1/tickets/{}/attachments/{}", d.ticket.number, a.id),
-                        )
-                    })
-                })
-                .collect();
-            let allow = extra.images_for == Some(m.id);
-            remote_allowed |= allow;
-            let (html, blocked) = match &m.body_html {
-                Some(h) => {
-                    let (clean, blocked) = crate::mail::display::safe_html(h, &inline, allow);
-                    (Some(clean), blocked)
-                }
-                None => (None, false),
-            };
-            json!({
-                "id": m.id,
-                "kind": m.kind,
-                "author": by_raw(m.author_id),
-                "from": m.from_addr,
-                "to": m.to_addrs,
-                "at": local_time(m.created_at),
-                "subject": m.subject,
-                "text": m.body_text,
-                "html": html,
-                "images_blocked": blocked,
-                "fresh": false,
-                "attachments": files.iter().filter(|a| !a.inline || a.content_id.is_none()).map(|a| json!({
-                    "id": a.id,
-                    "filename": a.filename,
-                    "size_kb": (a.size_bytes + 1023) / 1024,
-                    "content_type": a.content_type,
-                })).collect::<Vec<_>>(),
-            })
-        })
+        .map(|m| message_view(m, &d, &names, extra.images_for == Some(m.id), false))
         .collect();
     let events: Vec<Value> = d
         .events
@@ -215,6 +175,59 @@ async fn page(
         );
     }
     Ok(resp)
+}
+
+/// One message as the conversation shows it: sanitized HTML (inline `cid:` images pointing at
+/// their attachment; remote images only when `allow_remote`), and its other attachments.
+fn message_view(
+    m: &crate::store::tickets::Message,
+    d: &tickets::TicketDetail,
+    names: &Names,
+    allow_remote: bool,
+    fresh: bool,
+) -> Value {
+    let files: Vec<&crate::store::tickets::AttachmentRow> = d
+        .attachments
+        .iter()
+        .filter(|a| a.message_id == m.id)
+        .collect();
+    let inline: HashMap<String, String> = files
+        .iter()
+        .filter_map(|a| {
+            a.content_id.as_ref().map(|cid| {
+                (
+                    cid.trim_matches(|c| c == '<' || c == '>').to_string(),
+                    format!("/api/v1/tickets/{}/attachments/{}", d.ticket.number, a.id),
+                )
+            })
+        })
+        .collect();
+    let (html, blocked) = match &m.body_html {
+        Some(h) => {
+            let (clean, blocked) = crate::mail::display::safe_html(h, &inline, allow_remote);
+            (Some(clean), blocked)
+        }
+        None => (None, false),
+    };
+    json!({
+        "id": m.id,
+        "kind": m.kind,
+        "author": names.person_raw(m.author_id),
+        "from": m.from_addr,
+        "to": m.to_addrs,
+        "at": local_time(m.created_at),
+        "subject": m.subject,
+        "text": m.body_text,
+        "html": html,
+        "images_blocked": blocked,
+        "fresh": fresh,
+        "attachments": files.iter().filter(|a| !a.inline || a.content_id.is_none()).map(|a| json!({
+            "id": a.id,
+            "filename": a.filename,
+            "size_kb": (a.size_bytes + 1023) / 1024,
+            "content_type": a.content_type,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn number(raw: &str) -> Result<TicketNumber, PageError> {
@@ -324,24 +337,7 @@ pub async fn messages_after(
         .messages
         .iter()
         .filter(|m| m.id > q.after)
-        .map(|m| {
-            let html = m
-                .body_html
-                .as_ref()
-                .map(|h| crate::mail::display::safe_html(h, &HashMap::new(), false));
-            json!({
-                "id": m.id, "kind": m.kind, "author": names.person_raw(m.author_id),
-                "from": m.from_addr, "to": m.to_addrs, "at": local_time(m.created_at),
-                "subject": m.subject, "text": m.body_text,
-                "html": html.as_ref().map(|h| h.0.clone()),
-                "images_blocked": html.as_ref().is_some_and(|h| h.1),
-                "attachments": d.attachments.iter().filter(|a| a.message_id == m.id).map(|a| json!({
-                    "id": a.id, "filename": a.filename, "size_kb": (a.size_bytes + 1023) / 1024,
-                    "content_type": a.content_type,
-                })).collect::<Vec<_>>(),
-                "fresh": true,
-            })
-        })
+        .map(|m| message_view(m, &d, &names, false, true))
         .collect();
     let data =
         json!({ "locale": locale, "messages": msgs, "ticket": { "number": d.ticket.number } });
