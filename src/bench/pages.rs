@@ -142,28 +142,34 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
         .and_then(|s| s.rsplit("href=\"").next())
         .map(|s| s.replace("&amp;", "&"))
         .filter(|s| s.starts_with("/tickets?"));
-    let lists: Vec<String> = {
+    // (label, path): each form of the list an agent uses.
+    let lists: Vec<(String, String)> = {
         let mut v = vec![];
         for q in &queues {
-            v.push(format!("/tickets?queue={q}"));
-            v.push(format!("/tickets?queue={q}&sort=urgent"));
-            v.push(format!("/tickets?queue={q}&status=all"));
+            for form in ["", "&sort=urgent", "&status=all"] {
+                let path = format!("/tickets?queue={q}{form}");
+                v.push((path.clone(), path));
+            }
         }
-        v.push("/tickets".into());
-        v.extend(next);
+        v.push(("/tickets".into(), "/tickets".into()));
+        v.extend(next.map(|n| ("next page of a long list".to_string(), n)));
         v
     };
     // Warm up (caches, connections) before timing.
-    for l in &lists {
+    for (_, l) in &lists {
         time(&client, &format!("{base}{l}")).await?;
     }
     let mut list_t = vec![];
+    // The same figures per form of the list (which filter or sort is slow, if one is).
+    let mut per_form: Vec<Vec<Duration>> = vec![vec![]; lists.len()];
     let mut view_t = vec![];
     let mut search_t = vec![];
     let mut work_t = vec![];
     for i in 0..requests {
-        let l = &lists[i % lists.len()];
-        list_t.push(time(&client, &format!("{base}{l}")).await?.0);
+        let l = &lists[i % lists.len()].1;
+        let d = time(&client, &format!("{base}{l}")).await?.0;
+        list_t.push(d);
+        per_form[i % lists.len()].push(d);
         if i % 4 == 0 {
             work_t.push(time(&client, &format!("{base}/")).await?.0);
         }
@@ -194,6 +200,16 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
         );
     };
     line("queue list", list_t, 10.0);
+    for ((form, _), v) in lists.iter().zip(per_form) {
+        if v.is_empty() {
+            continue;
+        }
+        println!(
+            "      {form:<40} p50 {:>6.2} ms   p99 {:>6.2} ms",
+            pct(v.clone(), 0.5),
+            pct(v, 0.99)
+        );
+    }
     let (w50, w99) = (pct(work_t.clone(), 0.5), pct(work_t, 0.99));
     println!(
         "  {:<12} p50 {w50:>6.2} ms   p99 {w99:>6.2} ms   (no target)",

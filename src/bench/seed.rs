@@ -409,6 +409,7 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
     }
     let last: Vec<(i32, i64)> = per_year.into_iter().collect();
     db.write_blocking(move |c| -> Result<(), Error> { Ok(store::seed::finish(c, t, &last)?) })?;
+    db.read_blocking(|c| -> Result<(), Error> { Ok(store::seed::tidy_after_load(c)?) })?;
     println!(
         "bench seed: {tickets} tickets, {} contacts, {} messages in {:.1} s",
         contact_id - first_contact,

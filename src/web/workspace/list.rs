@@ -105,9 +105,9 @@ pub async fn list(
     let p = params.into_inner();
     let locale = page_locale(Some(&actor), &req);
     let page = tickets::list(&st.db, &actor, p.query()?).await?;
-    let names = Names::load(&st, &actor).await?;
     let queues = views::queues(&st.db, &actor).await?;
     let people = views::people(&st.db, &actor).await?;
+    let names = Names::new(&queues, &people);
     let tags = views::tags(&st.db, &actor).await?;
     let rows: Vec<Value> = page
         .tickets

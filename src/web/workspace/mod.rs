@@ -76,10 +76,14 @@ impl Names {
     pub(crate) async fn load(st: &AppState, actor: &Actor) -> Result<Names, PageError> {
         let queues = views::queues(&st.db, actor).await?;
         let people = views::people(&st.db, actor).await?;
-        Ok(Names {
-            queues: queues.into_iter().map(|q| (q.id, q.name)).collect(),
-            people: people.into_iter().map(|p| (p.id, p.name)).collect(),
-        })
+        Ok(Names::new(&queues, &people))
+    }
+    /// From choices already loaded (a page that also offers them in a form).
+    pub(crate) fn new(queues: &[views::QueueChoice], people: &[views::Person]) -> Names {
+        Names {
+            queues: queues.iter().map(|q| (q.id, q.name.clone())).collect(),
+            people: people.iter().map(|p| (p.id, p.name.clone())).collect(),
+        }
     }
     pub(crate) fn queue(&self, q: QueueId) -> String {
         self.queues.get(&q).cloned().unwrap_or_default()

@@ -68,7 +68,7 @@ pub async fn search(
             },
         )
         .await?;
-        let names = Names::load(&st, &actor).await?;
+        let names = Names::new(&queues, &views::people(&st.db, &actor).await?);
         let hits: Vec<Value> = res
             .hits
             .iter()

@@ -93,9 +93,9 @@ async fn page(
 ) -> Result<HttpResponse, PageError> {
     let locale = page_locale(Some(actor), req);
     let d = tickets::get(&st.db, actor, number.clone()).await?;
-    let names = Names::load(st, actor).await?;
     let queues = views::queues(&st.db, actor).await?;
     let people = views::people(&st.db, actor).await?;
+    let names = Names::new(&queues, &people);
     let canned = canned::for_ticket(&st.db, actor, number.clone()).await?;
     let writers = actions::writers(&st.db, actor, number.clone()).await?;
     let by_raw = |u: Option<i64>| names.person_raw(u);
