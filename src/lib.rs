@@ -16,6 +16,7 @@ pub mod mail;
 pub mod outbox;
 pub mod search;
 pub mod secrets;
+pub mod sla;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
