@@ -6,6 +6,17 @@
 //! Functions take `&mut Conn` and return `Result<_, StoreError>` so they compose inside one
 //! transaction; the caller (a domain use case) decides where the transaction goes (`Db::write`).
 
+/// Run a diesel statement that the multi-backend connection cannot express (upserts) on the
+/// concrete connection: the same builder code, compiled once per backend.
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Pg($c) => $body,
+        }
+    };
+}
+
 mod conn;
 mod schema;
 
@@ -18,6 +29,7 @@ pub mod outbox;
 pub mod queues;
 pub mod search;
 pub mod seed;
+pub mod sla;
 pub mod tenants;
 pub mod tickets;
 pub mod users;

@@ -36,6 +36,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamp,
         ack_template -> Nullable<Text>,
+        calendar_id -> Nullable<BigInt>,
     }
 }
 
@@ -111,6 +112,77 @@ diesel::table! {
         mailbox_id -> Nullable<BigInt>,
         priority_rank -> Integer,
         merged_into_id -> Nullable<BigInt>,
+        sla_due_at -> Nullable<Timestamp>,
+        sla_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sla_calendars (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        name -> Text,
+        spec -> Text,
+        is_default -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_policies (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        queue_id -> BigInt,
+        priority -> Text,
+        first_response_minutes -> Nullable<Integer>,
+        next_response_minutes -> Nullable<Integer>,
+        resolution_minutes -> Nullable<Integer>,
+        warn_percent -> Integer,
+        rules -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_sla (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        target -> Text,
+        cycle -> Integer,
+        budget_secs -> BigInt,
+        used_secs -> BigInt,
+        running_since -> Nullable<Timestamp>,
+        warn_at -> Nullable<Timestamp>,
+        due_at -> Nullable<Timestamp>,
+        met_at -> Nullable<Timestamp>,
+        met_in_time -> Nullable<Bool>,
+        warned_cycle -> Integer,
+        breached_cycle -> Integer,
+        next_check_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_firings (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        target -> Text,
+        cycle -> Integer,
+        level -> Text,
+        fired_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_cursor (id) {
+        id -> Integer,
+        last_event_id -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
     }
 }
 
@@ -302,8 +374,15 @@ diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
 
+diesel::joinable!(ticket_sla -> tickets (ticket_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
+    sla_calendars,
+    sla_policies,
+    ticket_sla,
+    sla_firings,
+    sla_cursor,
     users,
     queues,
     queue_members,

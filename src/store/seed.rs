@@ -74,15 +74,6 @@ pub fn next_ids(conn: &mut Conn) -> StoreResult<(i64, i64, i64)> {
     Ok((c.unwrap_or(0) + 1, t.unwrap_or(0) + 1, m.unwrap_or(0) + 1))
 }
 
-macro_rules! per_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            Conn::Sqlite($c) => $body,
-            Conn::Pg($c) => $body,
-        }
-    };
-}
-
 /// Insert a batch (inside the caller's transaction).
 pub fn insert(conn: &mut Conn, t: TenantId, b: &SeedBatch) -> StoreResult<()> {
     const CHUNK: usize = 500;

@@ -1,0 +1,10 @@
+DROP TABLE sla_cursor;
+DROP INDEX tickets_sla_state;
+DROP INDEX tickets_sla_due;
+ALTER TABLE tickets DROP COLUMN sla_state;
+ALTER TABLE tickets DROP COLUMN sla_due_at;
+DROP TABLE sla_firings;
+DROP TABLE ticket_sla;
+DROP TABLE sla_policies;
+ALTER TABLE queues DROP COLUMN calendar_id;
+DROP TABLE sla_calendars;

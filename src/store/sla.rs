@@ -1,0 +1,508 @@
+//! Service-level storage: calendars, policies, each ticket's clocks, firings, and the follower's
+//! position in the change feed. The sweeper's claim is the one cross-tenant read: it returns
+//! (tenant, ticket) pairs and everything after it is scoped by that tenant.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+use super::schema::{
+    queues, sla_calendars, sla_cursor, sla_firings, sla_policies, messages, ticket_events,
+    ticket_sla, tickets,
+};
+use super::{Conn, StoreResult};
+use crate::domain::{Priority, QueueId, TenantId, TicketId};
+
+// ---- calendars ----
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sla_calendars)]
+pub struct CalendarRow {
+    pub id: i64,
+    pub name: String,
+    pub spec: String,
+    pub is_default: bool,
+}
+
+pub fn calendars(conn: &mut Conn, t: TenantId) -> StoreResult<Vec<CalendarRow>> {
+    Ok(sla_calendars::table
+        .filter(sla_calendars::tenant_id.eq(t.get()))
+        .order(sla_calendars::name)
+        .select(CalendarRow::as_select())
+        .load(conn)?)
+}
+
+/// The calendar a queue works by: its own, else the tenant's default (None: no calendar yet).
+pub fn calendar_for_queue(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+) -> StoreResult<Option<CalendarRow>> {
+    let own: Option<Option<i64>> = queues::table
+        .filter(queues::tenant_id.eq(t.get()))
+        .filter(queues::id.eq(q.get()))
+        .select(queues::calendar_id)
+        .first(conn)
+        .optional()?;
+    let mut query = sla_calendars::table
+        .filter(sla_calendars::tenant_id.eq(t.get()))
+        .select(CalendarRow::as_select())
+        .into_boxed();
+    query = match own.flatten() {
+        Some(id) => query.filter(sla_calendars::id.eq(id)),
+        None => query.filter(sla_calendars::is_default.eq(true)),
+    };
+    Ok(query.first(conn).optional()?)
+}
+
+/// Create or replace a calendar by name; `default` makes it the tenant's default (and no other).
+pub fn save_calendar(
+    conn: &mut Conn,
+    t: TenantId,
+    name: &str,
+    spec: &str,
+    default: bool,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
+    if default {
+        diesel::update(sla_calendars::table.filter(sla_calendars::tenant_id.eq(t.get())))
+            .set(sla_calendars::is_default.eq(false))
+            .execute(conn)?;
+    }
+    let existing: Option<i64> = sla_calendars::table
+        .filter(sla_calendars::tenant_id.eq(t.get()))
+        .filter(sla_calendars::name.eq(name))
+        .select(sla_calendars::id)
+        .first(conn)
+        .optional()?;
+    Ok(match existing {
+        Some(id) => {
+            diesel::update(sla_calendars::table.filter(sla_calendars::id.eq(id)))
+                .set((
+                    sla_calendars::spec.eq(spec),
+                    sla_calendars::is_default.eq(default),
+                    sla_calendars::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            id
+        }
+        None => diesel::insert_into(sla_calendars::table)
+            .values((
+                sla_calendars::tenant_id.eq(t.get()),
+                sla_calendars::name.eq(name),
+                sla_calendars::spec.eq(spec),
+                sla_calendars::is_default.eq(default),
+                sla_calendars::created_at.eq(now),
+                sla_calendars::updated_at.eq(now),
+            ))
+            .returning(sla_calendars::id)
+            .get_result(conn)?,
+    })
+}
+
+/// Give a queue its own calendar (None: back to the tenant's default). False if either is not
+/// the tenant's.
+pub fn set_queue_calendar(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+    calendar: Option<i64>,
+) -> StoreResult<bool> {
+    if let Some(id) = calendar {
+        let ours: i64 = sla_calendars::table
+            .filter(sla_calendars::tenant_id.eq(t.get()))
+            .filter(sla_calendars::id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if ours == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(diesel::update(
+        queues::table
+            .filter(queues::tenant_id.eq(t.get()))
+            .filter(queues::id.eq(q.get())),
+    )
+    .set(queues::calendar_id.eq(calendar))
+    .execute(conn)?
+        == 1)
+}
+
+// ---- policies ----
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sla_policies)]
+pub struct PolicyRow {
+    pub id: i64,
+    pub queue_id: i64,
+    pub priority: String,
+    pub first_response_minutes: Option<i32>,
+    pub next_response_minutes: Option<i32>,
+    pub resolution_minutes: Option<i32>,
+    pub warn_percent: i32,
+    pub rules: String,
+}
+
+pub fn policies(conn: &mut Conn, t: TenantId) -> StoreResult<Vec<PolicyRow>> {
+    Ok(sla_policies::table
+        .filter(sla_policies::tenant_id.eq(t.get()))
+        .order((sla_policies::queue_id, sla_policies::priority))
+        .select(PolicyRow::as_select())
+        .load(conn)?)
+}
+
+pub fn policy(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+    p: Priority,
+) -> StoreResult<Option<PolicyRow>> {
+    Ok(sla_policies::table
+        .filter(sla_policies::tenant_id.eq(t.get()))
+        .filter(sla_policies::queue_id.eq(q.get()))
+        .filter(sla_policies::priority.eq(p.as_str()))
+        .select(PolicyRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub struct NewPolicy<'a> {
+    pub first_response_minutes: Option<i32>,
+    pub next_response_minutes: Option<i32>,
+    pub resolution_minutes: Option<i32>,
+    pub warn_percent: i32,
+    pub rules: &'a str,
+}
+
+pub fn save_policy(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+    p: Priority,
+    n: &NewPolicy<'_>,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    per_backend!(conn, |c| diesel::insert_into(sla_policies::table)
+        .values((
+            sla_policies::tenant_id.eq(t.get()),
+            sla_policies::queue_id.eq(q.get()),
+            sla_policies::priority.eq(p.as_str()),
+            sla_policies::first_response_minutes.eq(n.first_response_minutes),
+            sla_policies::next_response_minutes.eq(n.next_response_minutes),
+            sla_policies::resolution_minutes.eq(n.resolution_minutes),
+            sla_policies::warn_percent.eq(n.warn_percent),
+            sla_policies::rules.eq(n.rules),
+            sla_policies::updated_at.eq(now),
+        ))
+        .on_conflict((
+            sla_policies::tenant_id,
+            sla_policies::queue_id,
+            sla_policies::priority,
+        ))
+        .do_update()
+        .set((
+            sla_policies::first_response_minutes.eq(excluded(sla_policies::first_response_minutes)),
+            sla_policies::next_response_minutes.eq(excluded(sla_policies::next_response_minutes)),
+            sla_policies::resolution_minutes.eq(excluded(sla_policies::resolution_minutes)),
+            sla_policies::warn_percent.eq(excluded(sla_policies::warn_percent)),
+            sla_policies::rules.eq(excluded(sla_policies::rules)),
+            sla_policies::updated_at.eq(excluded(sla_policies::updated_at)),
+        ))
+        .execute(c)?);
+    Ok(())
+}
+
+// ---- a ticket's history, as the clocks need it ----
+
+/// (when, what): the ticket's status events (`created`, `status_changed`, `reopened` with their
+/// JSON details) and its messages' kinds (`inbound`, `outbound`, `note`), in time order.
+pub fn history(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+) -> StoreResult<(Vec<(NaiveDateTime, String, String)>, Vec<(NaiveDateTime, String)>)> {
+    let events = ticket_events::table
+        .filter(ticket_events::tenant_id.eq(t.get()))
+        .filter(ticket_events::ticket_id.eq(ticket.get()))
+        .filter(ticket_events::kind.eq_any(["created", "status_changed", "reopened"]))
+        .order(ticket_events::id)
+        .select((
+            ticket_events::created_at,
+            ticket_events::kind,
+            ticket_events::details,
+        ))
+        .load(conn)?;
+    let msgs = messages::table
+        .filter(messages::tenant_id.eq(t.get()))
+        .filter(messages::ticket_id.eq(ticket.get()))
+        .filter(messages::kind.ne("note"))
+        .order(messages::id)
+        .select((messages::created_at, messages::kind))
+        .load(conn)?;
+    Ok((events, msgs))
+}
+
+// ---- clocks ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = ticket_sla)]
+pub struct ClockRow {
+    pub ticket_id: i64,
+    pub target: String,
+    pub cycle: i32,
+    pub budget_secs: i64,
+    pub used_secs: i64,
+    pub running_since: Option<NaiveDateTime>,
+    pub warn_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+    pub met_at: Option<NaiveDateTime>,
+    pub met_in_time: Option<bool>,
+    pub warned_cycle: i32,
+    pub breached_cycle: i32,
+    pub next_check_at: Option<NaiveDateTime>,
+}
+
+pub fn clocks(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<Vec<ClockRow>> {
+    Ok(ticket_sla::table
+        .filter(ticket_sla::tenant_id.eq(t.get()))
+        .filter(ticket_sla::ticket_id.eq(ticket.get()))
+        .order(ticket_sla::id)
+        .select(ClockRow::as_select())
+        .load(conn)?)
+}
+
+/// The clocks of several tickets (a list page's badges).
+pub fn clocks_of(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<ClockRow>> {
+    Ok(ticket_sla::table
+        .filter(ticket_sla::tenant_id.eq(t.get()))
+        .filter(ticket_sla::ticket_id.eq_any(ids))
+        .select(ClockRow::as_select())
+        .load(conn)?)
+}
+
+/// Replace a ticket's clocks with `rows` (targets not among them are removed) and set the
+/// ticket's most pressing due instant and standing.
+pub fn save_clocks(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    rows: &[ClockRow],
+    due: Option<NaiveDateTime>,
+    state: Option<&str>,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let keep: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
+    diesel::delete(
+        ticket_sla::table
+            .filter(ticket_sla::tenant_id.eq(t.get()))
+            .filter(ticket_sla::ticket_id.eq(ticket.get()))
+            .filter(ticket_sla::target.ne_all(&keep)),
+    )
+    .execute(conn)?;
+    for r in rows {
+        per_backend!(&mut *conn, |c| diesel::insert_into(ticket_sla::table)
+            .values((
+                ticket_sla::tenant_id.eq(t.get()),
+                ticket_sla::ticket_id.eq(ticket.get()),
+                ticket_sla::target.eq(&r.target),
+                ticket_sla::cycle.eq(r.cycle),
+                ticket_sla::budget_secs.eq(r.budget_secs),
+                ticket_sla::used_secs.eq(r.used_secs),
+                ticket_sla::running_since.eq(r.running_since),
+                ticket_sla::warn_at.eq(r.warn_at),
+                ticket_sla::due_at.eq(r.due_at),
+                ticket_sla::met_at.eq(r.met_at),
+                ticket_sla::met_in_time.eq(r.met_in_time),
+                ticket_sla::warned_cycle.eq(r.warned_cycle),
+                ticket_sla::breached_cycle.eq(r.breached_cycle),
+                ticket_sla::next_check_at.eq(r.next_check_at),
+                ticket_sla::updated_at.eq(now),
+            ))
+            .on_conflict((ticket_sla::ticket_id, ticket_sla::target))
+            .do_update()
+            .set((
+                ticket_sla::cycle.eq(excluded(ticket_sla::cycle)),
+                ticket_sla::budget_secs.eq(excluded(ticket_sla::budget_secs)),
+                ticket_sla::used_secs.eq(excluded(ticket_sla::used_secs)),
+                ticket_sla::running_since.eq(excluded(ticket_sla::running_since)),
+                ticket_sla::warn_at.eq(excluded(ticket_sla::warn_at)),
+                ticket_sla::due_at.eq(excluded(ticket_sla::due_at)),
+                ticket_sla::met_at.eq(excluded(ticket_sla::met_at)),
+                ticket_sla::met_in_time.eq(excluded(ticket_sla::met_in_time)),
+                ticket_sla::warned_cycle.eq(excluded(ticket_sla::warned_cycle)),
+                ticket_sla::breached_cycle.eq(excluded(ticket_sla::breached_cycle)),
+                ticket_sla::next_check_at.eq(excluded(ticket_sla::next_check_at)),
+                ticket_sla::updated_at.eq(excluded(ticket_sla::updated_at)),
+            ))
+            .execute(c)?);
+    }
+    diesel::update(
+        tickets::table
+            .filter(tickets::tenant_id.eq(t.get()))
+            .filter(tickets::id.eq(ticket.get())),
+    )
+    .set((tickets::sla_due_at.eq(due), tickets::sla_state.eq(state)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Record that a warning or breach fired for a ticket's target and round. False if it already
+/// had (another sweeper got there first): the caller then does nothing.
+pub fn record_firing(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    target: &str,
+    cycle: i32,
+    level: &str,
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    Ok(per_backend!(conn, |c| diesel::insert_into(sla_firings::table)
+        .values((
+            sla_firings::tenant_id.eq(t.get()),
+            sla_firings::ticket_id.eq(ticket.get()),
+            sla_firings::target.eq(target),
+            sla_firings::cycle.eq(cycle),
+            sla_firings::level.eq(level),
+            sla_firings::fired_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c)?)
+        == 1)
+}
+
+/// Claim up to `limit` clocks whose next check is due, across tenants, by pushing their next
+/// check to `lease_until`: a sweeper that dies leaves them due again when that passes, and on
+/// PostgreSQL `SKIP LOCKED` keeps two sweepers off the same rows. Must run in a transaction.
+pub fn claim_due(
+    conn: &mut Conn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> StoreResult<Vec<(TenantId, TicketId)>> {
+    let due = ticket_sla::table
+        .filter(ticket_sla::next_check_at.le(now))
+        .order(ticket_sla::next_check_at)
+        .limit(limit)
+        .select((ticket_sla::id, ticket_sla::tenant_id, ticket_sla::ticket_id));
+    let rows: Vec<(i64, i64, i64)> = match conn {
+        Conn::Pg(c) => due.for_update().skip_locked().load(c)?,
+        Conn::Sqlite(c) => due.load(c)?,
+    };
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(&ids)))
+        .set(ticket_sla::next_check_at.eq(lease_until))
+        .execute(conn)?;
+    let mut out: Vec<(TenantId, TicketId)> = rows
+        .into_iter()
+        .map(|(_, t, k)| (TenantId::from_db(t), TicketId::from_db(k)))
+        .collect();
+    out.sort_by_key(|(t, k)| (t.get(), k.get()));
+    out.dedup();
+    Ok(out)
+}
+
+// ---- the follower's position in the change feed ----
+
+/// Take (or renew) the follower lease for `owner`; returns the last event id read when ours.
+/// Must run in a write transaction.
+pub fn claim_cursor(
+    conn: &mut Conn,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> StoreResult<Option<i64>> {
+    let n = diesel::update(
+        sla_cursor::table.filter(sla_cursor::id.eq(1)).filter(
+            sla_cursor::lease_owner
+                .is_null()
+                .or(sla_cursor::lease_owner.eq(owner))
+                .or(sla_cursor::lease_until.lt(now)),
+        ),
+    )
+    .set((
+        sla_cursor::lease_owner.eq(owner),
+        sla_cursor::lease_until.eq(until),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        sla_cursor::table
+            .filter(sla_cursor::id.eq(1))
+            .select(sla_cursor::last_event_id)
+            .first(conn)?,
+    ))
+}
+
+pub fn advance_cursor(conn: &mut Conn, owner: &str, last: i64) -> StoreResult<()> {
+    diesel::update(
+        sla_cursor::table
+            .filter(sla_cursor::id.eq(1))
+            .filter(sla_cursor::lease_owner.eq(owner)),
+    )
+    .set(sla_cursor::last_event_id.eq(last))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Tickets changed after event `after` (across tenants, for the follower): (last event id
+/// read, distinct (tenant, ticket) pairs).
+pub fn changed_after(
+    conn: &mut Conn,
+    after: i64,
+    limit: i64,
+) -> StoreResult<(i64, Vec<(TenantId, TicketId)>)> {
+    let rows: Vec<(i64, i64, i64)> = ticket_events::table
+        .filter(ticket_events::id.gt(after))
+        .order(ticket_events::id)
+        .limit(limit)
+        .select((
+            ticket_events::id,
+            ticket_events::tenant_id,
+            ticket_events::ticket_id,
+        ))
+        .load(conn)?;
+    let last = rows.last().map_or(after, |r| r.0);
+    let mut pairs: Vec<(TenantId, TicketId)> = rows
+        .into_iter()
+        .map(|(_, t, k)| (TenantId::from_db(t), TicketId::from_db(k)))
+        .collect();
+    pairs.sort_by_key(|(t, k)| (t.get(), k.get()));
+    pairs.dedup();
+    Ok((last, pairs))
+}
+
+/// Per queue and target, of the clocks met in [from, to): how many, and how many in time.
+pub fn met_counts(
+    conn: &mut Conn,
+    t: TenantId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<(QueueId, String, i64, i64)>> {
+    let rows: Vec<(i64, String, Option<bool>)> = ticket_sla::table
+        .inner_join(tickets::table)
+        .filter(ticket_sla::tenant_id.eq(t.get()))
+        .filter(tickets::tenant_id.eq(t.get()))
+        .filter(ticket_sla::met_at.ge(from))
+        .filter(ticket_sla::met_at.lt(to))
+        .select((tickets::queue_id, ticket_sla::target, ticket_sla::met_in_time))
+        .load(conn)?;
+    let mut out: Vec<(QueueId, String, i64, i64)> = vec![];
+    for (q, target, in_time) in rows {
+        let q = QueueId::from_db(q);
+        match out.iter_mut().find(|(a, b, _, _)| *a == q && *b == target) {
+            Some(e) => {
+                e.2 += 1;
+                e.3 += i64::from(in_time == Some(true));
+            }
+            None => out.push((q, target, 1, i64::from(in_time == Some(true)))),
+        }
+    }
+    out.sort_by(|a, b| (a.0.get(), &a.1).cmp(&(b.0.get(), &b.1)));
+    Ok(out)
+}
