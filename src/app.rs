@@ -23,6 +23,8 @@ pub struct Application {
     worker: Option<outbox::Worker>,
     intake: Option<crate::mail::imap::Intake>,
     live: Option<crate::tickets::live::Live>,
+    /// The SLA follower and sweeper (what they need to notify people).
+    sla: Option<crate::sla::engine::Notices>,
     search: Option<crate::search::TicketIndex>,
 }
 
@@ -129,6 +131,10 @@ impl Application {
             intake,
             live: Some(live),
             search: Some(search),
+            sla: Some(crate::sla::engine::Notices {
+                from: settings.mail.from.clone(),
+                public_url: settings.server.public_url.clone(),
+            }),
             db,
         })
     }
@@ -155,6 +161,13 @@ impl Application {
         }
         if let Some(l) = self.live.take() {
             tokio::spawn(l.run(self.db.clone()));
+        }
+        if let Some(notices) = self.sla.take() {
+            tokio::spawn(crate::sla::engine::run(
+                self.db.clone(),
+                notices,
+                Arc::new(crate::sla::engine::SystemClock),
+            ));
         }
         // The search indexer follows the database until the server stops; then it finishes its
         // round and releases the index (so a restart in the same process can open it again).

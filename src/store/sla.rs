@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use super::schema::{
-    queues, sla_calendars, sla_cursor, sla_firings, sla_policies, messages, ticket_events,
+    messages, queues, sla_calendars, sla_cursor, sla_firings, sla_policies, ticket_events,
     ticket_sla, tickets,
 };
 use super::{Conn, StoreResult};
@@ -214,13 +214,18 @@ pub fn save_policy(
 
 // ---- a ticket's history, as the clocks need it ----
 
+/// (status events as (when, kind, details), messages as (when, kind)).
+pub type History = (
+    Vec<(NaiveDateTime, String, String)>,
+    Vec<(NaiveDateTime, String)>,
+);
+
+/// (last event id read, how many events, the distinct (tenant, ticket) pairs among them).
+pub type Changed = (i64, usize, Vec<(TenantId, TicketId)>);
+
 /// (when, what): the ticket's status events (`created`, `status_changed`, `reopened` with their
 /// JSON details) and its messages' kinds (`inbound`, `outbound`, `note`), in time order.
-pub fn history(
-    conn: &mut Conn,
-    t: TenantId,
-    ticket: TicketId,
-) -> StoreResult<(Vec<(NaiveDateTime, String, String)>, Vec<(NaiveDateTime, String)>)> {
+pub fn history(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<History> {
     let events = ticket_events::table
         .filter(ticket_events::tenant_id.eq(t.get()))
         .filter(ticket_events::ticket_id.eq(ticket.get()))
@@ -357,18 +362,45 @@ pub fn record_firing(
     level: &str,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    Ok(per_backend!(conn, |c| diesel::insert_into(sla_firings::table)
-        .values((
-            sla_firings::tenant_id.eq(t.get()),
-            sla_firings::ticket_id.eq(ticket.get()),
-            sla_firings::target.eq(target),
-            sla_firings::cycle.eq(cycle),
-            sla_firings::level.eq(level),
-            sla_firings::fired_at.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(c)?)
-        == 1)
+    Ok(
+        per_backend!(conn, |c| diesel::insert_into(sla_firings::table)
+            .values((
+                sla_firings::tenant_id.eq(t.get()),
+                sla_firings::ticket_id.eq(ticket.get()),
+                sla_firings::target.eq(target),
+                sla_firings::cycle.eq(cycle),
+                sla_firings::level.eq(level),
+                sla_firings::fired_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)?)
+            == 1,
+    )
+}
+
+/// Note that a warning or breach fired for this round (so `refresh` stops scheduling it).
+pub fn mark_fired(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    target: &str,
+    level: &str,
+    cycle: i32,
+) -> StoreResult<()> {
+    let row = ticket_sla::table
+        .filter(ticket_sla::tenant_id.eq(t.get()))
+        .filter(ticket_sla::ticket_id.eq(ticket.get()))
+        .filter(ticket_sla::target.eq(target));
+    if level == "warning" {
+        diesel::update(row)
+            .set(ticket_sla::warned_cycle.eq(cycle))
+            .execute(conn)?;
+    } else {
+        diesel::update(row)
+            .set(ticket_sla::breached_cycle.eq(cycle))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Claim up to `limit` clocks whose next check is due, across tenants, by pushing their next
@@ -451,12 +483,8 @@ pub fn advance_cursor(conn: &mut Conn, owner: &str, last: i64) -> StoreResult<()
 }
 
 /// Tickets changed after event `after` (across tenants, for the follower): (last event id
-/// read, distinct (tenant, ticket) pairs).
-pub fn changed_after(
-    conn: &mut Conn,
-    after: i64,
-    limit: i64,
-) -> StoreResult<(i64, Vec<(TenantId, TicketId)>)> {
+/// read, how many events, distinct (tenant, ticket) pairs).
+pub fn changed_after(conn: &mut Conn, after: i64, limit: i64) -> StoreResult<Changed> {
     let rows: Vec<(i64, i64, i64)> = ticket_events::table
         .filter(ticket_events::id.gt(after))
         .order(ticket_events::id)
@@ -468,13 +496,14 @@ pub fn changed_after(
         ))
         .load(conn)?;
     let last = rows.last().map_or(after, |r| r.0);
+    let read = rows.len();
     let mut pairs: Vec<(TenantId, TicketId)> = rows
         .into_iter()
         .map(|(_, t, k)| (TenantId::from_db(t), TicketId::from_db(k)))
         .collect();
     pairs.sort_by_key(|(t, k)| (t.get(), k.get()));
     pairs.dedup();
-    Ok((last, pairs))
+    Ok((last, read, pairs))
 }
 
 /// Per queue and target, of the clocks met in [from, to): how many, and how many in time.
@@ -490,7 +519,11 @@ pub fn met_counts(
         .filter(tickets::tenant_id.eq(t.get()))
         .filter(ticket_sla::met_at.ge(from))
         .filter(ticket_sla::met_at.lt(to))
-        .select((tickets::queue_id, ticket_sla::target, ticket_sla::met_in_time))
+        .select((
+            tickets::queue_id,
+            ticket_sla::target,
+            ticket_sla::met_in_time,
+        ))
         .load(conn)?;
     let mut out: Vec<(QueueId, String, i64, i64)> = vec![];
     for (q, target, in_time) in rows {

@@ -12,6 +12,7 @@ mod crash;
 mod isolation;
 mod mail;
 mod ops;
+mod sla;
 mod smtp;
 mod tickets;
 mod workspace;

@@ -1,0 +1,437 @@
+//! The SLA engine: keeps each ticket's clocks and due instants current, and fires warnings and
+//! breaches exactly once.
+//!
+//! - `refresh` replays one ticket's history into its clocks and stores them with the instant the
+//!   sweeper must look next (the warning or breach not yet fired), and the ticket's most pressing
+//!   due instant and standing (for badges, sorting and the at-risk filter).
+//! - `follow` runs `refresh` for every ticket that changed, reading the change feed (one node at
+//!   a time holds the follower lease; a refresh is idempotent, so re-reading is harmless).
+//! - `sweep` claims the clocks whose check is due (an index range, so its cost follows what is
+//!   due, not how many tickets are open; `FOR UPDATE SKIP LOCKED` on PostgreSQL), records each
+//!   firing under a unique key in the same transaction as its actions, and re-refreshes.
+//!
+//! Time comes in as a parameter (`Clock` in the worker), so tests decide what "now" is.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use serde_json::json;
+
+use super::calendar::Calendar;
+use super::policy::{Action, Level, Policy};
+use super::timeline::{Fact, Standing, Target, replay};
+use crate::domain::{MembershipRole, Priority, Status, TenantId, TicketId};
+use crate::error::{Error, Result};
+use crate::mail::OutgoingMail;
+use crate::store::sla::ClockRow;
+use crate::store::{self, Conn, Db};
+use crate::web::templates::Templates;
+
+/// Where "now" comes from: the system clock in production, a set instant in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What the engine needs from the configuration to notify people.
+#[derive(Debug, Clone)]
+pub struct Notices {
+    /// Sender of SLA notices (`mail.from`).
+    pub from: String,
+    /// Base URL of the workspace, for the link to the ticket.
+    pub public_url: String,
+}
+
+fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+/// The calendar a queue works by (the tenant's default, else the Swedish default week).
+pub fn calendar_for(c: &mut Conn, t: TenantId, q: crate::domain::QueueId) -> Result<Calendar> {
+    match store::sla::calendar_for_queue(c, t, q)? {
+        Some(row) => serde_json::from_str(&row.spec)
+            .map_err(|e| Error::Internal(format!("calendar {:?} cannot be read: {e}", row.name))),
+        None => Ok(Calendar::default()),
+    }
+}
+
+/// The ticket's history as facts for the clocks.
+fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Utc>, Fact)>> {
+    let (events, msgs) = store::sla::history(c, t, ticket)?;
+    let mut out: Vec<(DateTime<Utc>, u8, Fact)> = vec![];
+    for (at, kind, details) in events {
+        let at = at.and_utc();
+        if kind == "created" {
+            out.push((at, 0, Fact::Created));
+            continue;
+        }
+        let to = serde_json::from_str::<serde_json::Value>(&details)
+            .ok()
+            .and_then(|d| d["to"].as_str().and_then(|s| Status::parse(s).ok()));
+        if let Some(s) = to {
+            out.push((at, 2, Fact::Status(s)));
+        }
+    }
+    for (at, kind) in msgs {
+        let fact = match kind.as_str() {
+            "inbound" => Fact::Inbound,
+            "outbound" => Fact::Outbound,
+            _ => continue,
+        };
+        out.push((at.and_utc(), 1, fact));
+    }
+    // Stable: at one instant, creation first, then messages, then the status they caused.
+    out.sort_by_key(|(at, order, _)| (*at, *order));
+    Ok(out.into_iter().map(|(at, _, f)| (at, f)).collect())
+}
+
+/// Recompute and store one ticket's clocks. Returns the policy and calendar used (None when the
+/// ticket's queue and priority have no policy: the ticket then has no clocks).
+pub fn refresh(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    now: DateTime<Utc>,
+) -> Result<Option<(Policy, Calendar)>> {
+    let tk = store::tickets::get(c, t, ticket)?;
+    let Some(row) = store::sla::policy(c, t, tk.queue_id, tk.priority)? else {
+        store::sla::save_clocks(c, t, ticket, &[], None, None, naive(now))?;
+        return Ok(None);
+    };
+    let policy = Policy::from_row(&row)?;
+    let cal = calendar_for(c, t, tk.queue_id)?;
+    let clocks = replay(&facts(c, t, ticket)?, &policy.budgets, &cal);
+    let prior = store::sla::clocks(c, t, ticket)?;
+    let mut rows = vec![];
+    let mut due: Option<DateTime<Utc>> = None;
+    let mut standing: Option<Standing> = None;
+    for clock in &clocks {
+        let before = prior.iter().find(|p| p.target == clock.target.key());
+        let (warned, breached) = before.map_or((0, 0), |p| (p.warned_cycle, p.breached_cycle));
+        let warn_at = clock.mark(&cal, policy.warn_percent);
+        let due_at = clock.due(&cal);
+        let next_check = [
+            warn_at.filter(|_| warned < clock.cycle),
+            due_at.filter(|_| breached < clock.cycle),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if clock.is_open() {
+            if let Some(d) = due_at {
+                due = Some(due.map_or(d, |x| x.min(d)));
+            }
+            let s = clock.standing(&cal, now, policy.warn_percent);
+            standing = Some(standing.map_or(s, |x| x.max(s)));
+        }
+        rows.push(ClockRow {
+            ticket_id: ticket.get(),
+            target: clock.target.key().to_string(),
+            cycle: clock.cycle,
+            budget_secs: clock.budget.num_seconds(),
+            used_secs: clock.used.num_seconds(),
+            running_since: clock.running_since.map(naive),
+            warn_at: warn_at.map(naive),
+            due_at: due_at.map(naive),
+            met_at: clock.met_at.map(naive),
+            met_in_time: clock.met_in_time,
+            warned_cycle: warned,
+            breached_cycle: breached,
+            next_check_at: next_check.map(naive),
+        });
+    }
+    let state = standing.map(|s| match s {
+        Standing::Ok => "ok",
+        Standing::Warning => "warning",
+        Standing::Breached => "breached",
+    });
+    store::sla::save_clocks(c, t, ticket, &rows, due.map(naive), state, naive(now))?;
+    Ok(Some((policy, cal)))
+}
+
+/// One step of the change-feed follower: refresh every ticket changed since the last step.
+/// Returns how many events were read (None: another node holds the follower lease).
+pub fn follow(db: &Db, owner: &str, now: DateTime<Utc>, limit: i64) -> Result<Option<usize>> {
+    let owner = owner.to_string();
+    db.write_blocking(move |c| -> Result<Option<usize>> {
+        let until = naive(now + TimeDelta::seconds(30));
+        let Some(after) = store::sla::claim_cursor(c, &owner, naive(now), until)? else {
+            return Ok(None);
+        };
+        let (last, read, changed) = store::sla::changed_after(c, after, limit)?;
+        for (t, k) in &changed {
+            refresh(c, *t, *k, now)?;
+        }
+        store::sla::advance_cursor(c, &owner, last)?;
+        Ok(Some(read))
+    })
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Tickets whose clocks were due for a look.
+    pub tickets: usize,
+    /// Warnings and breaches fired.
+    pub fired: usize,
+}
+
+/// Claim up to `limit` tickets with a due check and fire what is due, in one transaction.
+pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Result<Swept> {
+    let notices = notices.clone();
+    db.write_blocking(move |c| -> Result<Swept> {
+        let lease = naive(now + TimeDelta::minutes(5));
+        let due = store::sla::claim_due(c, naive(now), lease, limit)?;
+        let mut swept = Swept {
+            tickets: due.len(),
+            fired: 0,
+        };
+        for (t, k) in due {
+            swept.fired += fire_due(c, t, k, now, &notices)?;
+        }
+        Ok(swept)
+    })
+}
+
+fn fire_due(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    now: DateTime<Utc>,
+    notices: &Notices,
+) -> Result<usize> {
+    let Some((policy, cal)) = refresh(c, t, ticket, now)? else {
+        return Ok(0);
+    };
+    let mut fired = 0;
+    for row in store::sla::clocks(c, t, ticket)? {
+        if row.met_at.is_some() || row.running_since.is_none() {
+            continue;
+        }
+        let target = Target::parse(&row.target)?;
+        let n = naive(now);
+        let mut levels = vec![];
+        if row.warned_cycle < row.cycle && row.warn_at.is_some_and(|w| w <= n) {
+            levels.push(Level::Warning);
+        }
+        if row.breached_cycle < row.cycle && row.due_at.is_some_and(|d| d <= n) {
+            levels.push(Level::Breach);
+        }
+        for level in levels {
+            if !store::sla::record_firing(c, t, ticket, target.key(), row.cycle, level.key(), n)? {
+                continue;
+            }
+            store::sla::mark_fired(c, t, ticket, target.key(), level.key(), row.cycle)?;
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket,
+                None,
+                match level {
+                    Level::Warning => "sla_warning",
+                    Level::Breach => "sla_breached",
+                },
+                &json!({ "target": target, "cycle": row.cycle, "due": row.due_at }),
+                n,
+            )?;
+            for rule in policy.rules.iter().filter(|r| r.applies(level, target)) {
+                act(
+                    c,
+                    t,
+                    ticket,
+                    &rule.action,
+                    level,
+                    target,
+                    &row,
+                    &cal,
+                    now,
+                    notices,
+                )?;
+            }
+            fired += 1;
+        }
+    }
+    if fired > 0 {
+        refresh(c, t, ticket, now)?;
+    }
+    Ok(fired)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn act(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    action: &Action,
+    level: Level,
+    target: Target,
+    row: &ClockRow,
+    cal: &Calendar,
+    now: DateTime<Utc>,
+    notices: &Notices,
+) -> Result<()> {
+    let tk = store::tickets::get(c, t, ticket)?;
+    let change = |c: &mut Conn, u: crate::tickets::UpdateInput| -> Result<()> {
+        crate::tickets::apply_update(c, t, None, &tk, &u)?;
+        Ok(())
+    };
+    match action {
+        Action::Notify => notify(c, t, &tk, level, target, row, cal, now, notices)?,
+        Action::RaisePriority => {
+            let up = match tk.priority {
+                Priority::Low => Priority::Normal,
+                Priority::Normal => Priority::High,
+                Priority::High | Priority::Urgent => Priority::Urgent,
+            };
+            change(
+                c,
+                crate::tickets::UpdateInput {
+                    priority: Some(up),
+                    ..Default::default()
+                },
+            )?;
+        }
+        Action::MoveToQueue { queue } => change(
+            c,
+            crate::tickets::UpdateInput {
+                queue: Some(*queue),
+                ..Default::default()
+            },
+        )?,
+        Action::Assign { user } => change(
+            c,
+            crate::tickets::UpdateInput {
+                assignee: Some(Some(*user)),
+                ..Default::default()
+            },
+        )?,
+        Action::Escalate { hook } => store::tickets::insert_event(
+            c,
+            t,
+            ticket,
+            None,
+            "escalation_requested",
+            &json!({ "hook": hook, "reason": format!("sla_{}", level.key()), "target": target }),
+            naive(now),
+        )?,
+    }
+    Ok(())
+}
+
+/// E-mail the assignee and the queue's leads through the outbox.
+#[allow(clippy::too_many_arguments)]
+fn notify(
+    c: &mut Conn,
+    t: TenantId,
+    tk: &store::tickets::Ticket,
+    level: Level,
+    target: Target,
+    row: &ClockRow,
+    cal: &Calendar,
+    now: DateTime<Utc>,
+    notices: &Notices,
+) -> Result<()> {
+    let mut to: Vec<String> = vec![];
+    if let Some(a) = tk.assignee_id {
+        let u = store::users::get(c, t, a)?;
+        if u.active {
+            to.push(u.email);
+        }
+    }
+    for m in store::queues::members(c, t, tk.queue_id)? {
+        if m.active && m.role == MembershipRole::Lead && !to.contains(&m.email) {
+            to.push(m.email);
+        }
+    }
+    if to.is_empty() {
+        return Ok(());
+    }
+    let queue = store::queues::lookup(c, t, tk.queue_id.get())?
+        .map(|q| q.name)
+        .unwrap_or_default();
+    let left = row
+        .running_since
+        .map(|s| {
+            TimeDelta::seconds(row.budget_secs - row.used_secs) - cal.between(s.and_utc(), now)
+        })
+        .unwrap_or_default();
+    let data = json!({
+        "number": tk.number,
+        "subject": tk.subject,
+        "queue": queue,
+        "target": target.key(),
+        "breach": level == Level::Breach,
+        "overdue": left < TimeDelta::zero(),
+        "hours": left.abs().num_hours(),
+        "minutes": left.abs().num_minutes() % 60,
+        "due": row.due_at.map(|d| {
+            d.and_utc()
+                .with_timezone(&chrono_tz::Europe::Stockholm)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        }),
+        "link": format!("{}/tickets/{}", notices.public_url.trim_end_matches('/'), tk.number),
+    });
+    let tx = Templates::get();
+    let text = tx
+        .render_text("mail/sla_notice.sv", &data)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let subject = tx
+        .render_text("mail/sla_notice_subject.sv", &data)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mail = OutgoingMail {
+        from: notices.from.clone(),
+        to,
+        subject: subject.trim().to_string(),
+        text,
+        message_id: None,
+        in_reply_to: None,
+        references: vec![],
+        message_row: None,
+        mailbox: None,
+        auto_submitted: true,
+        attachments: vec![],
+    };
+    store::outbox::enqueue(
+        c,
+        t,
+        crate::mail::OUTBOX_KIND,
+        &serde_json::to_value(mail).map_err(|e| Error::Internal(e.to_string()))?,
+        Some(tk.id),
+        naive(now),
+    )?;
+    Ok(())
+}
+
+/// The SLA worker of a node: follow the change feed and sweep, every second, until shutdown.
+pub async fn run(db: Db, notices: Notices, clock: std::sync::Arc<dyn Clock>) {
+    let owner = format!("sla-{}", uuid_like());
+    loop {
+        let now = clock.now();
+        let (db2, owner2, notices2) = (db.clone(), owner.clone(), notices.clone());
+        let step = tokio::task::spawn_blocking(move || -> Result<()> {
+            while follow(&db2, &owner2, now, 1000)?.is_some_and(|read| read == 1000) {}
+            while sweep(&db2, &notices2, now, 500)?.tickets == 500 {}
+            Ok(())
+        })
+        .await;
+        match step {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "SLA step failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "SLA step panicked"),
+        }
+        tokio::time::sleep(StdDuration::from_secs(1)).await;
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::rng().random::<u64>())
+}
