@@ -62,6 +62,36 @@ pub fn calendar_for(c: &mut Conn, t: TenantId, q: crate::domain::QueueId) -> Res
     }
 }
 
+/// Every queue's calendar (for badges on many tickets at once).
+pub fn calendars_by_queue(
+    c: &mut Conn,
+    t: TenantId,
+) -> Result<std::collections::HashMap<crate::domain::QueueId, std::sync::Arc<Calendar>>> {
+    let parse = |row: &store::sla::CalendarRow| -> Result<Calendar> {
+        serde_json::from_str(&row.spec)
+            .map_err(|e| Error::Internal(format!("calendar {:?} cannot be read: {e}", row.name)))
+    };
+    let rows = store::sla::calendars(c, t)?;
+    let mut parsed = std::collections::HashMap::new();
+    let mut default = std::sync::Arc::new(Calendar::default());
+    for row in &rows {
+        let cal = std::sync::Arc::new(parse(row)?);
+        if row.is_default {
+            default = cal.clone();
+        }
+        parsed.insert(row.id, cal);
+    }
+    Ok(store::sla::queue_calendar_ids(c, t)?
+        .into_iter()
+        .map(|(q, own)| {
+            let cal = own
+                .and_then(|id| parsed.get(&id).cloned())
+                .unwrap_or_else(|| default.clone());
+            (q, cal)
+        })
+        .collect())
+}
+
 /// The ticket's history as facts for the clocks.
 fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Utc>, Fact)>> {
     let (events, msgs) = store::sla::history(c, t, ticket)?;
@@ -157,20 +187,22 @@ pub fn refresh(
 }
 
 /// One step of the change-feed follower: refresh every ticket changed since the last step.
-/// Returns how many events were read (None: another node holds the follower lease).
-pub fn follow(db: &Db, owner: &str, now: DateTime<Utc>, limit: i64) -> Result<Option<usize>> {
+/// Returns whether more may be waiting (a full batch that moved the position), or None when
+/// another node holds the follower lease.
+pub fn follow(db: &Db, owner: &str, now: DateTime<Utc>, limit: i64) -> Result<Option<bool>> {
     let owner = owner.to_string();
-    db.write_blocking(move |c| -> Result<Option<usize>> {
+    db.write_blocking(move |c| -> Result<Option<bool>> {
         let until = naive(now + TimeDelta::seconds(30));
         let Some(after) = store::sla::claim_cursor(c, &owner, naive(now), until)? else {
             return Ok(None);
         };
-        let (last, read, changed) = store::sla::changed_after(c, after, limit)?;
+        let settled = naive(now - TimeDelta::seconds(10));
+        let (last, read, changed) = store::sla::changed_after(c, after, limit, settled)?;
         for (t, k) in &changed {
             refresh(c, *t, *k, now)?;
         }
         store::sla::advance_cursor(c, &owner, last)?;
-        Ok(Some(read))
+        Ok(Some(read as i64 == limit && last > after))
     })
 }
 
@@ -211,6 +243,7 @@ fn fire_due(
         return Ok(0);
     };
     let mut fired = 0;
+    let mut refreshed_needed = false;
     for row in store::sla::clocks(c, t, ticket)? {
         if row.met_at.is_some() || row.running_since.is_none() {
             continue;
@@ -225,10 +258,14 @@ fn fire_due(
             levels.push(Level::Breach);
         }
         for level in levels {
-            if !store::sla::record_firing(c, t, ticket, target.key(), row.cycle, level.key(), n)? {
+            let first =
+                store::sla::record_firing(c, t, ticket, target.key(), row.cycle, level.key(), n)?;
+            store::sla::mark_fired(c, t, ticket, target.key(), level.key(), row.cycle)?;
+            if !first {
+                // Fired before (e.g. by another node, or before the policy was re-created).
+                refreshed_needed = true;
                 continue;
             }
-            store::sla::mark_fired(c, t, ticket, target.key(), level.key(), row.cycle)?;
             store::tickets::insert_event(
                 c,
                 t,
@@ -258,7 +295,7 @@ fn fire_due(
             fired += 1;
         }
     }
-    if fired > 0 {
+    if fired > 0 || refreshed_needed {
         refresh(c, t, ticket, now)?;
     }
     Ok(fired)
@@ -417,7 +454,7 @@ pub async fn run(db: Db, notices: Notices, clock: std::sync::Arc<dyn Clock>) {
         let now = clock.now();
         let (db2, owner2, notices2) = (db.clone(), owner.clone(), notices.clone());
         let step = tokio::task::spawn_blocking(move || -> Result<()> {
-            while follow(&db2, &owner2, now, 1000)?.is_some_and(|read| read == 1000) {}
+            while follow(&db2, &owner2, now, 1000)? == Some(true) {}
             while sweep(&db2, &notices2, now, 500)?.tickets == 500 {}
             Ok(())
         })

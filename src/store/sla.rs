@@ -55,6 +55,21 @@ pub fn calendar_for_queue(
     Ok(query.first(conn).optional()?)
 }
 
+/// Every queue of the tenant with its own calendar, if it has one.
+pub fn queue_calendar_ids(
+    conn: &mut Conn,
+    t: TenantId,
+) -> StoreResult<Vec<(QueueId, Option<i64>)>> {
+    let rows: Vec<(i64, Option<i64>)> = queues::table
+        .filter(queues::tenant_id.eq(t.get()))
+        .select((queues::id, queues::calendar_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(q, c)| (QueueId::from_db(q), c))
+        .collect())
+}
+
 /// Create or replace a calendar by name; `default` makes it the tenant's default (and no other).
 pub fn save_calendar(
     conn: &mut Conn,
@@ -220,7 +235,8 @@ pub type History = (
     Vec<(NaiveDateTime, String)>,
 );
 
-/// (last event id read, how many events, the distinct (tenant, ticket) pairs among them).
+/// What the follower read: the id it may safely continue after, how many events it read, and
+/// the distinct (tenant, ticket) pairs among them.
 pub type Changed = (i64, usize, Vec<(TenantId, TicketId)>);
 
 /// (when, what): the ticket's status events (`created`, `status_changed`, `reopened` with their
@@ -482,10 +498,17 @@ pub fn advance_cursor(conn: &mut Conn, owner: &str, last: i64) -> StoreResult<()
     Ok(())
 }
 
-/// Tickets changed after event `after` (across tenants, for the follower): (last event id
-/// read, how many events, distinct (tenant, ticket) pairs).
-pub fn changed_after(conn: &mut Conn, after: i64, limit: i64) -> StoreResult<Changed> {
-    let rows: Vec<(i64, i64, i64)> = ticket_events::table
+/// Tickets changed after event `after` (across tenants, for the follower). The position
+/// returned only passes events older than `settled`: on PostgreSQL an event id can become
+/// visible after higher ones (its transaction committed later), so younger events are read
+/// again next time (refreshing a ticket twice is harmless; missing one is not).
+pub fn changed_after(
+    conn: &mut Conn,
+    after: i64,
+    limit: i64,
+    settled: NaiveDateTime,
+) -> StoreResult<Changed> {
+    let rows: Vec<(i64, i64, i64, NaiveDateTime)> = ticket_events::table
         .filter(ticket_events::id.gt(after))
         .order(ticket_events::id)
         .limit(limit)
@@ -493,17 +516,22 @@ pub fn changed_after(conn: &mut Conn, after: i64, limit: i64) -> StoreResult<Cha
             ticket_events::id,
             ticket_events::tenant_id,
             ticket_events::ticket_id,
+            ticket_events::created_at,
         ))
         .load(conn)?;
-    let last = rows.last().map_or(after, |r| r.0);
     let read = rows.len();
+    let safe = rows
+        .iter()
+        .take_while(|r| r.3 < settled)
+        .last()
+        .map_or(after, |r| r.0);
     let mut pairs: Vec<(TenantId, TicketId)> = rows
         .into_iter()
-        .map(|(_, t, k)| (TenantId::from_db(t), TicketId::from_db(k)))
+        .map(|(_, t, k, _)| (TenantId::from_db(t), TicketId::from_db(k)))
         .collect();
     pairs.sort_by_key(|(t, k)| (t.get(), k.get()));
     pairs.dedup();
-    Ok((last, read, pairs))
+    Ok((safe, read, pairs))
 }
 
 /// Per queue and target, of the clocks met in [from, to): how many, and how many in time.

@@ -38,6 +38,8 @@ struct Row {
     closed_at: Option<NaiveDateTime>,
     mailbox_id: Option<i64>,
     merged_into_id: Option<i64>,
+    sla_due_at: Option<NaiveDateTime>,
+    sla_state: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -62,6 +64,10 @@ pub struct Ticket {
     /// Set when this ticket was merged into another (internal id).
     #[serde(skip)]
     pub merged_into_id: Option<TicketId>,
+    /// When its most pressing service-level target runs out (None: none running).
+    pub sla_due_at: Option<NaiveDateTime>,
+    /// `ok`, `warning` or `breached` (None: no service level applies).
+    pub sla_state: Option<String>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -88,6 +94,8 @@ impl TryFrom<Row> for Ticket {
             closed_at: r.closed_at,
             mailbox_id: r.mailbox_id,
             merged_into_id: r.merged_into_id.map(TicketId::from_db),
+            sla_due_at: r.sla_due_at,
+            sla_state: r.sla_state,
         })
     }
 }
@@ -194,6 +202,16 @@ pub enum Sort {
     Urgent,
     /// Most recently changed first.
     Updated,
+    /// Service-level due time, soonest first (only tickets with a running target).
+    Due,
+}
+
+/// Service-level standing filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaFilter {
+    /// Warned or breached.
+    AtRisk,
+    Breached,
 }
 
 /// Where the previous page ended: the sort key of its last row.
@@ -214,6 +232,7 @@ pub struct TicketFilter {
     pub channel: Option<Channel>,
     pub contact_id: Option<i64>,
     pub tag: Option<String>,
+    pub sla: Option<SlaFilter>,
     pub sort: Sort,
     pub after: Option<Cursor>,
     pub limit: i64,
@@ -230,6 +249,7 @@ fn cursor_of(sort: Sort, r: &Row) -> Cursor {
         Sort::Newest | Sort::Oldest => Cursor::Id(r.id),
         Sort::Urgent => Cursor::Rank(r.priority_rank, r.id),
         Sort::Updated => Cursor::Time(r.updated_at, r.id),
+        Sort::Due => Cursor::Time(r.sla_due_at.unwrap_or(r.updated_at), r.id),
     }
 }
 
@@ -282,6 +302,16 @@ pub fn list(
             ),
         );
     }
+    match f.sla {
+        Some(SlaFilter::AtRisk) => {
+            q = q.filter(tickets::sla_state.eq_any(["warning", "breached"]));
+        }
+        Some(SlaFilter::Breached) => q = q.filter(tickets::sla_state.eq("breached")),
+        None => {}
+    }
+    if f.sort == Sort::Due {
+        q = q.filter(tickets::sla_due_at.is_not_null());
+    }
     q = match (f.sort, f.after) {
         (Sort::Newest, Some(Cursor::Id(id))) => q.filter(tickets::id.lt(id)),
         (Sort::Oldest, Some(Cursor::Id(id))) => q.filter(tickets::id.gt(id)),
@@ -295,6 +325,11 @@ pub fn list(
                 .lt(at)
                 .or(tickets::updated_at.eq(at).and(tickets::id.lt(id))),
         ),
+        (Sort::Due, Some(Cursor::Time(at, id))) => q.filter(
+            tickets::sla_due_at
+                .gt(at)
+                .or(tickets::sla_due_at.eq(at).and(tickets::id.gt(id))),
+        ),
         (_, None) => q,
         (_, Some(_)) => return Err(StoreError::Query("cursor does not fit the sort".into())),
     };
@@ -303,6 +338,7 @@ pub fn list(
         Sort::Oldest => q.order(tickets::id.asc()),
         Sort::Urgent => q.order((tickets::priority_rank.desc(), tickets::id.asc())),
         Sort::Updated => q.order((tickets::updated_at.desc(), tickets::id.desc())),
+        Sort::Due => q.order((tickets::sla_due_at.asc(), tickets::id.asc())),
     };
     let limit = f.limit.clamp(1, 200);
     let ids: Vec<i64> = q.limit(limit + 1).load(conn)?;

@@ -11,6 +11,7 @@ use crate::domain::{
     TenantId, TicketNumber, UserId,
 };
 use crate::error::{Error, Result};
+pub use crate::store::tickets::SlaFilter;
 pub use crate::store::tickets::Sort;
 use crate::store::tickets::{
     AssigneeFilter, Cursor, NewMessage, NewTicket, Ticket, TicketChanges, TicketFilter,
@@ -300,6 +301,8 @@ pub struct ListQuery {
     pub assignee: Option<String>,
     pub channel: Option<Channel>,
     pub tag: Option<String>,
+    /// Only tickets at risk (warned or breached) or breached.
+    pub sla: Option<SlaFilter>,
     pub sort: Sort,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
@@ -358,9 +361,23 @@ pub fn parse_sort(s: &str) -> Result<Sort, InvalidValue> {
         "oldest" => Ok(Sort::Oldest),
         "urgent" => Ok(Sort::Urgent),
         "updated" => Ok(Sort::Updated),
+        "due" => Ok(Sort::Due),
         other => Err(InvalidValue::new(
             "sort",
-            format!("{other:?} is not one of newest, oldest, urgent, updated"),
+            format!("{other:?} is not one of newest, oldest, urgent, updated, due"),
+        )),
+    }
+}
+
+/// `at_risk` (warned or breached) or `breached`; empty for any.
+pub fn parse_sla_filter(s: &str) -> Result<Option<SlaFilter>, InvalidValue> {
+    match s.trim() {
+        "" => Ok(None),
+        "at_risk" => Ok(Some(SlaFilter::AtRisk)),
+        "breached" => Ok(Some(SlaFilter::Breached)),
+        other => Err(InvalidValue::new(
+            "sla",
+            format!("{other:?} is not at_risk or breached"),
         )),
     }
 }
@@ -385,7 +402,7 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
         (_, None)
             | (Sort::Newest | Sort::Oldest, Some(Cursor::Id(_)))
             | (Sort::Urgent, Some(Cursor::Rank(..)))
-            | (Sort::Updated, Some(Cursor::Time(..)))
+            | (Sort::Updated | Sort::Due, Some(Cursor::Time(..)))
     );
     if !fits {
         return Err(InvalidValue::new("cursor", "does not fit the sort order").into());
@@ -420,6 +437,7 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
             channel: q.channel,
             contact_id: None,
             tag,
+            sla: q.sla,
             sort: q.sort,
             after,
             limit,

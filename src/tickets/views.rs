@@ -124,6 +124,9 @@ pub struct QueueChoice {
     pub name: String,
     /// The actor works in it (else it is another department's queue).
     pub mine: bool,
+    /// Its opening hours (for time left in business time).
+    #[serde(skip)]
+    pub calendar: std::sync::Arc<crate::sla::Calendar>,
 }
 
 /// Every queue of the tenant: a ticket may be transferred to any department.
@@ -131,10 +134,12 @@ pub async fn queues(db: &Db, actor: &Actor) -> Result<Vec<QueueChoice>> {
     actor.require(Scope::QueuesRead)?;
     let (t, access) = (actor.tenant, actor.queue_access());
     db.read(move |c| -> Result<Vec<QueueChoice>> {
+        let mut cals = crate::sla::engine::calendars_by_queue(c, t)?;
         Ok(store::queues::list(c, t)?
             .into_iter()
             .map(|q| QueueChoice {
                 mine: access.allows(q.id),
+                calendar: cals.remove(&q.id).unwrap_or_default(),
                 id: q.id,
                 name: q.name,
             })

@@ -285,3 +285,74 @@ async fn waiting_pauses_and_a_reply_meets_the_target(b: Backend) {
     assert_eq!(swept.fired, 0);
 }
 both_backends!(waiting_pauses_and_a_reply_meets_the_target);
+
+/// Anna's queue list shows each ticket's time left in business time, sorts by SLA due time and
+/// filters late tickets; the ticket page shows the same badge.
+async fn lists_show_time_left_sort_by_due_and_filter_late(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("listkommun").await;
+    let t = setup(
+        &app,
+        &org.slug,
+        org.queue_a,
+        PolicyInput {
+            first_response: "2h".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut numbers = vec![];
+    for subject in ["Första frågan", "Andra frågan"] {
+        let created = app
+            .create_ticket(&org.agent_a.token, org.queue_a, subject)
+            .await;
+        numbers.push(created["number"].as_str().unwrap().to_string());
+    }
+    for n in &numbers {
+        let mut ok = false;
+        for _ in 0..100 {
+            if clocks(&app, t, n).await.iter().any(|c| c.due_at.is_some()) {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ok, "no clock for {n}");
+    }
+    let anna = app.browser();
+    let r = app
+        .login(&anna, &org.slug, &org.agent_a.email, &org.agent_a.password)
+        .await;
+    assert_eq!(r.status(), 303);
+    let get = |path: String| {
+        let anna = anna.clone();
+        let url = app.url(&path);
+        async move { anna.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let list = get(format!("/tickets?queue={}&sort=due", org.queue_a)).await;
+    assert!(list.contains("class=\"sla sla-ok\""), "{list}");
+    assert!(
+        list.contains("1 tim 59 min kvar") || list.contains("2 tim 0 min kvar"),
+        "{list}"
+    );
+    let (first, second) = (
+        list.find(&numbers[0]).unwrap(),
+        list.find(&numbers[1]).unwrap(),
+    );
+    assert!(first < second, "the ticket due first comes first");
+    let late = get(format!("/tickets?queue={}&sla=breached", org.queue_a)).await;
+    assert!(!late.contains(&numbers[0]), "nothing is late yet");
+    let page = get(format!("/tickets/{}", numbers[0])).await;
+    assert!(page.contains("class=\"sla sla-ok\""), "{page}");
+    let api: Value = reqwest::Client::new()
+        .get(app.url("/api/v1/tickets?sort=due&sla=at_risk"))
+        .bearer_auth(&org.agent_a.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["tickets"].as_array().unwrap().len(), 0, "{api}");
+}
+both_backends!(lists_show_time_left_sort_by_due_and_filter_late);

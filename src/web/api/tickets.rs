@@ -27,6 +27,8 @@ pub struct ListParams {
     channel: Option<String>,
     tag: Option<String>,
     /// newest (default), oldest, urgent or updated.
+    /// `at_risk` or `breached` (service level).
+    sla: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -58,6 +60,7 @@ pub async fn list(
         assignee: q.assignee,
         channel: q.channel.as_deref().map(Channel::parse).transpose()?,
         tag: q.tag,
+        sla: tickets::parse_sla_filter(q.sla.as_deref().unwrap_or(""))?,
         sort: tickets::parse_sort(q.sort.as_deref().unwrap_or(""))?,
         cursor: q.cursor,
         limit: q.limit,

@@ -30,6 +30,9 @@ pub struct ListParams {
     channel: String,
     #[serde(default)]
     tag: String,
+    /// "", "at_risk" or "breached".
+    #[serde(default)]
+    sla: String,
     #[serde(default)]
     sort: String,
     #[serde(default)]
@@ -61,6 +64,7 @@ impl ListParams {
             assignee: opt(&self.assignee).map(str::to_string),
             channel: opt(&self.channel).map(Channel::parse).transpose()?,
             tag: opt(&self.tag).map(str::to_string),
+            sla: tickets::parse_sla_filter(&self.sla)?,
             sort: tickets::parse_sort(self.sort.trim())?,
             cursor: opt(&self.cursor).map(str::to_string),
             limit: Some(50),
@@ -76,6 +80,7 @@ impl ListParams {
             ("assignee", &self.assignee),
             ("channel", &self.channel),
             ("tag", &self.tag),
+            ("sla", &self.sla),
             ("sort", &self.sort),
         ];
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -154,7 +159,8 @@ pub async fn list(
             "status_all": p.status == "all",
             "priorities": options(&["urgent", "high", "normal", "low"], &p.priority),
             "channels": options(&["email", "web", "api", "phone", "sms"], &p.channel),
-            "sorts": options(&["newest", "oldest", "urgent", "updated"], if p.sort.is_empty() { "newest" } else { &p.sort }),
+            "sorts": options(&["newest", "oldest", "urgent", "updated", "due"], if p.sort.is_empty() { "newest" } else { &p.sort }),
+            "slas": options(&["at_risk", "breached"], &p.sla),
             "assignee_me": p.assignee == "me",
             "assignee_none": p.assignee == "none",
         }),

@@ -70,6 +70,9 @@ pub(crate) fn age(t: NaiveDateTime, locale: &str) -> String {
 pub(crate) struct Names {
     queues: HashMap<QueueId, String>,
     people: HashMap<UserId, String>,
+    /// Each queue's opening hours, for SLA time left.
+    calendars: HashMap<QueueId, std::sync::Arc<crate::sla::Calendar>>,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Names {
@@ -83,7 +86,15 @@ impl Names {
         Names {
             queues: queues.iter().map(|q| (q.id, q.name.clone())).collect(),
             people: people.iter().map(|p| (p.id, p.name.clone())).collect(),
+            calendars: queues.iter().map(|q| (q.id, q.calendar.clone())).collect(),
+            now: chrono::Utc::now(),
         }
+    }
+    /// The ticket's SLA badge (None: no service level applies).
+    pub(crate) fn sla(&self, t: &Ticket) -> Option<crate::sla::Badge> {
+        let default = crate::sla::Calendar::default();
+        let cal = self.calendars.get(&t.queue_id).map_or(&default, |c| c);
+        crate::sla::badge(t.sla_state.as_deref(), t.sla_due_at, cal, self.now)
     }
     pub(crate) fn queue(&self, q: QueueId) -> String {
         self.queues.get(&q).cloned().unwrap_or_default()
@@ -116,6 +127,17 @@ pub(crate) fn row(t: &Ticket, names: &Names, locale: &str) -> Value {
         "age": age(t.created_at, locale),
         "updated": local_time(t.updated_at),
         "fresh": false,
+        "sla": sla_view(names, t),
+    })
+}
+
+/// A ticket's SLA badge for the templates (`sla_badge.hbs`).
+pub(crate) fn sla_view(names: &Names, t: &Ticket) -> Option<Value> {
+    names.sla(t).map(|b| {
+        json!({
+            "state": b.state, "overdue": b.overdue, "hours": b.hours, "minutes": b.minutes,
+            "due": b.due.map(local_time),
+        })
     })
 }
 

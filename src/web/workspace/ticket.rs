@@ -142,6 +142,7 @@ async fn page(
             "name": c.name, "email": c.email, "phone": c.phone,
             "preferred": c.preferred_channel,
         })),
+        "sla": super::sla_view(&names, tk),
         "can_reply": d.contact.as_ref().is_some_and(|c| c.email.is_some()),
         "contact_tickets": d.contact_tickets.iter().map(|t| row(t, &names, locale)).collect::<Vec<_>>(),
         "messages": messages,
