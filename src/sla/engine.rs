@@ -215,112 +215,129 @@ pub struct Swept {
     pub fired: usize,
 }
 
-/// Claim up to `limit` tickets with a due check and fire what is due, in one transaction.
+/// Claim up to `limit` clocks with a due check and fire what is due, in one transaction. The
+/// stored clocks are trusted unless their ticket changed after the follower's position (then
+/// the ticket is replayed first); firings, events, fired rounds, next checks and standings are
+/// written in a handful of statements whatever the batch size. Rules with actions run per firing.
 pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Result<Swept> {
     let notices = notices.clone();
     db.write_blocking(move |c| -> Result<Swept> {
-        let lease = naive(now + TimeDelta::minutes(5));
-        let due = store::sla::claim_due(c, naive(now), lease, limit)?;
-        let mut swept = Swept {
-            tickets: due.len(),
-            fired: 0,
-        };
-        for (t, k) in due {
-            swept.fired += fire_due(c, t, k, now, &notices)?;
-        }
-        Ok(swept)
-    })
-}
-
-fn fire_due(
-    c: &mut Conn,
-    t: TenantId,
-    ticket: TicketId,
-    now: DateTime<Utc>,
-    notices: &Notices,
-) -> Result<usize> {
-    let Some((policy, cal)) = refresh(c, t, ticket, now)? else {
-        return Ok(0);
-    };
-    let mut fired = 0;
-    let mut refreshed_needed = false;
-    for row in store::sla::clocks(c, t, ticket)? {
-        if row.met_at.is_some() || row.running_since.is_none() {
-            continue;
-        }
-        let target = Target::parse(&row.target)?;
         let n = naive(now);
-        let mut levels = vec![];
-        if row.warned_cycle < row.cycle && row.warn_at.is_some_and(|w| w <= n) {
-            levels.push(Level::Warning);
+        let mut due = store::sla::claim_due(c, n, naive(now + TimeDelta::minutes(5)), limit)?;
+        if due.is_empty() {
+            return Ok(Swept::default());
         }
-        if row.breached_cycle < row.cycle && row.due_at.is_some_and(|d| d <= n) {
-            levels.push(Level::Breach);
+        let claimed: Vec<i64> = due.iter().map(|d| d.id).collect();
+        let mut tickets: Vec<i64> = due.iter().map(|d| d.ticket_id).collect();
+        tickets.sort_unstable();
+        tickets.dedup();
+        let stale = store::sla::changed_since_follower(c, &tickets)?;
+        if !stale.is_empty() {
+            for d in due.iter().filter(|d| stale.contains(&d.ticket_id)) {
+                refresh(c, d.tenant(), d.ticket(), now)?;
+            }
+            due = store::sla::due_clocks(c, &claimed)?;
         }
-        for level in levels {
-            let first =
-                store::sla::record_firing(c, t, ticket, target.key(), row.cycle, level.key(), n)?;
-            store::sla::mark_fired(c, t, ticket, target.key(), level.key(), row.cycle)?;
-            if !first {
-                // Fired before (e.g. by another node, or before the policy was re-created).
-                refreshed_needed = true;
+        let mut firings: Vec<store::sla::Firing> = vec![];
+        let (mut warned, mut breached) = (vec![], vec![]);
+        for d in &due {
+            if d.met_at.is_some() || d.running_since.is_none() {
                 continue;
             }
-            store::tickets::insert_event(
-                c,
-                t,
-                ticket,
-                None,
+            if d.warned_cycle < d.cycle && d.warn_at.is_some_and(|w| w <= n) {
+                firings.push((d.tenant_id, d.ticket_id, d.target.clone(), d.cycle, "warning"));
+                warned.push(d.id);
+            }
+            if d.breached_cycle < d.cycle && d.due_at.is_some_and(|x| x <= n) {
+                firings.push((d.tenant_id, d.ticket_id, d.target.clone(), d.cycle, "breach"));
+                breached.push(d.id);
+            }
+        }
+        let new = store::sla::record_firings(c, &firings, n)?;
+        let ticket_of = |level: &str| -> Vec<i64> {
+            new.iter()
+                .filter(|f| f.3 == level)
+                .map(|f| f.0)
+                .collect()
+        };
+        store::sla::after_sweep(
+            c,
+            &warned,
+            &breached,
+            &claimed,
+            &ticket_of("warning"),
+            &ticket_of("breach"),
+        )?;
+        let mut events = vec![];
+        let mut acts = vec![];
+        for (ticket, target, cycle, level) in &new {
+            let Some(d) = due
+                .iter()
+                .find(|d| d.ticket_id == *ticket && d.target == *target)
+            else {
+                continue;
+            };
+            let level = if level == "warning" {
+                Level::Warning
+            } else {
+                Level::Breach
+            };
+            events.push((
+                d.tenant(),
+                d.ticket(),
                 match level {
                     Level::Warning => "sla_warning",
                     Level::Breach => "sla_breached",
                 },
-                &json!({ "target": target, "cycle": row.cycle, "due": row.due_at }),
-                n,
-            )?;
-            for rule in policy.rules.iter().filter(|r| r.applies(level, target)) {
-                act(
-                    c,
-                    t,
-                    ticket,
-                    &rule.action,
-                    level,
-                    target,
-                    &row,
-                    &cal,
-                    now,
-                    notices,
-                )?;
-            }
-            fired += 1;
+                json!({ "target": target, "cycle": cycle, "due": d.due_at }),
+            ));
+            acts.push((d.clone(), level));
         }
-    }
-    if fired > 0 || refreshed_needed {
-        refresh(c, t, ticket, now)?;
-    }
-    Ok(fired)
+        store::tickets::insert_events(c, &events, n)?;
+        // Rules with actions, per firing (policies looked up once per queue and priority).
+        let mut policies: std::collections::HashMap<(i64, i64, String), Option<Policy>> =
+            Default::default();
+        for (d, level) in &acts {
+            let key = (d.tenant_id, d.queue_id, d.priority.clone());
+            if !policies.contains_key(&key) {
+                let p = Priority::parse(&d.priority)?;
+                let policy = store::sla::policy(c, d.tenant(), d.queue(), p)?
+                    .map(|row| Policy::from_row(&row))
+                    .transpose()?;
+                policies.insert(key.clone(), policy);
+            }
+            let Some(policy) = policies.get(&key).cloned().flatten() else {
+                continue;
+            };
+            let target = Target::parse(&d.target)?;
+            for rule in policy.rules.iter().filter(|r| r.applies(*level, target)) {
+                act(c, d, &rule.action, *level, target, now, &notices)?;
+            }
+        }
+        Ok(Swept {
+            tickets: tickets.len(),
+            fired: new.len(),
+        })
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn act(
     c: &mut Conn,
-    t: TenantId,
-    ticket: TicketId,
+    d: &store::sla::DueClock,
     action: &Action,
     level: Level,
     target: Target,
-    row: &ClockRow,
-    cal: &Calendar,
     now: DateTime<Utc>,
     notices: &Notices,
 ) -> Result<()> {
+    let (t, ticket) = (d.tenant(), d.ticket());
     let tk = store::tickets::get(c, t, ticket)?;
     let change = |c: &mut Conn, u: crate::tickets::UpdateInput| -> Result<()> {
         crate::tickets::apply_update(c, t, None, &tk, &u)?;
         Ok(())
     };
     match action {
-        Action::Notify => notify(c, t, &tk, level, target, row, cal, now, notices)?,
+        Action::Notify => notify(c, t, &tk, level, target, d.due_at, now, notices)?,
         Action::RaisePriority => {
             let up = match tk.priority {
                 Priority::Low => Priority::Normal,
@@ -370,8 +387,7 @@ fn notify(
     tk: &store::tickets::Ticket,
     level: Level,
     target: Target,
-    row: &ClockRow,
-    cal: &Calendar,
+    due_at: Option<NaiveDateTime>,
     now: DateTime<Utc>,
     notices: &Notices,
 ) -> Result<()> {
@@ -393,12 +409,12 @@ fn notify(
     let queue = store::queues::lookup(c, t, tk.queue_id.get())?
         .map(|q| q.name)
         .unwrap_or_default();
-    let left = row
-        .running_since
-        .map(|s| {
-            TimeDelta::seconds(row.budget_secs - row.used_secs) - cal.between(s.and_utc(), now)
-        })
-        .unwrap_or_default();
+    let cal = calendar_for(c, t, tk.queue_id)?;
+    let left = match due_at.map(|d| d.and_utc()) {
+        Some(d) if d > now => cal.between(now, d),
+        Some(d) => -cal.between(d, now),
+        None => TimeDelta::zero(),
+    };
     let data = json!({
         "number": tk.number,
         "subject": tk.subject,
@@ -408,7 +424,7 @@ fn notify(
         "overdue": left < TimeDelta::zero(),
         "hours": left.abs().num_hours(),
         "minutes": left.abs().num_minutes() % 60,
-        "due": row.due_at.map(|d| {
+        "due": due_at.map(|d| {
             d.and_utc()
                 .with_timezone(&chrono_tz::Europe::Stockholm)
                 .format("%Y-%m-%d %H:%M")

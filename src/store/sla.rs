@@ -419,6 +419,36 @@ pub fn mark_fired(
     Ok(())
 }
 
+/// A clock the sweeper claimed, with what it needs to decide without reading more.
+#[derive(Debug, Clone, Queryable)]
+pub struct DueClock {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub ticket_id: i64,
+    pub target: String,
+    pub cycle: i32,
+    pub running_since: Option<NaiveDateTime>,
+    pub warn_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+    pub met_at: Option<NaiveDateTime>,
+    pub warned_cycle: i32,
+    pub breached_cycle: i32,
+    pub queue_id: i64,
+    pub priority: String,
+}
+
+impl DueClock {
+    pub fn tenant(&self) -> TenantId {
+        TenantId::from_db(self.tenant_id)
+    }
+    pub fn ticket(&self) -> TicketId {
+        TicketId::from_db(self.ticket_id)
+    }
+    pub fn queue(&self) -> QueueId {
+        QueueId::from_db(self.queue_id)
+    }
+}
+
 /// Claim up to `limit` clocks whose next check is due, across tenants, by pushing their next
 /// check to `lease_until`: a sweeper that dies leaves them due again when that passes, and on
 /// PostgreSQL `SKIP LOCKED` keeps two sweepers off the same rows. Must run in a transaction.
@@ -427,30 +457,176 @@ pub fn claim_due(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
-) -> StoreResult<Vec<(TenantId, TicketId)>> {
+) -> StoreResult<Vec<DueClock>> {
     let due = ticket_sla::table
         .filter(ticket_sla::next_check_at.le(now))
         .order(ticket_sla::next_check_at)
         .limit(limit)
-        .select((ticket_sla::id, ticket_sla::tenant_id, ticket_sla::ticket_id));
-    let rows: Vec<(i64, i64, i64)> = match conn {
+        .select(ticket_sla::id);
+    let ids: Vec<i64> = match conn {
         Conn::Pg(c) => due.for_update().skip_locked().load(c)?,
         Conn::Sqlite(c) => due.load(c)?,
     };
-    if rows.is_empty() {
+    if ids.is_empty() {
         return Ok(vec![]);
     }
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(&ids)))
         .set(ticket_sla::next_check_at.eq(lease_until))
         .execute(conn)?;
-    let mut out: Vec<(TenantId, TicketId)> = rows
-        .into_iter()
-        .map(|(_, t, k)| (TenantId::from_db(t), TicketId::from_db(k)))
+    due_clocks(conn, &ids)
+}
+
+/// Claimed clocks by id (again, after some were refreshed).
+pub fn due_clocks(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<DueClock>> {
+    Ok(ticket_sla::table
+        .inner_join(tickets::table)
+        .filter(ticket_sla::id.eq_any(ids))
+        .filter(tickets::tenant_id.eq(ticket_sla::tenant_id))
+        .order(ticket_sla::id)
+        .select((
+            ticket_sla::id,
+            ticket_sla::tenant_id,
+            ticket_sla::ticket_id,
+            ticket_sla::target,
+            ticket_sla::cycle,
+            ticket_sla::running_since,
+            ticket_sla::warn_at,
+            ticket_sla::due_at,
+            ticket_sla::met_at,
+            ticket_sla::warned_cycle,
+            ticket_sla::breached_cycle,
+            tickets::queue_id,
+            tickets::priority,
+        ))
+        .load(conn)?)
+}
+
+/// Which of `tickets` changed after the follower's position (their stored clocks may be stale).
+pub fn changed_since_follower(conn: &mut Conn, tickets: &[i64]) -> StoreResult<Vec<i64>> {
+    let after: i64 = sla_cursor::table
+        .filter(sla_cursor::id.eq(1))
+        .select(sla_cursor::last_event_id)
+        .first(conn)?;
+    let mut ids: Vec<i64> = ticket_events::table
+        .filter(ticket_events::id.gt(after))
+        .filter(ticket_events::ticket_id.eq_any(tickets))
+        .select(ticket_events::ticket_id)
+        .load(conn)?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// One firing to record: (tenant, ticket, target, cycle, level).
+pub type Firing = (i64, i64, String, i32, &'static str);
+
+/// Record firings in one statement; returns those that were new (a key already present means
+/// another sweeper, or an earlier round, fired it).
+pub fn record_firings(
+    conn: &mut Conn,
+    firings: &[Firing],
+    now: NaiveDateTime,
+) -> StoreResult<Vec<(i64, String, i32, String)>> {
+    if firings.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows: Vec<_> = firings
+        .iter()
+        .map(|(t, k, target, cycle, level)| {
+            (
+                sla_firings::tenant_id.eq(*t),
+                sla_firings::ticket_id.eq(*k),
+                sla_firings::target.eq(target.as_str()),
+                sla_firings::cycle.eq(*cycle),
+                sla_firings::level.eq(*level),
+                sla_firings::fired_at.eq(now),
+            )
+        })
         .collect();
-    out.sort_by_key(|(t, k)| (t.get(), k.get()));
-    out.dedup();
+    let mut out = vec![];
+    // SQLite allows ~32k bound values per statement: 500 rows of 6 stay well below.
+    for chunk in rows.chunks(500) {
+        let new: Vec<(i64, String, i32, String)> =
+            per_backend!(&mut *conn, |c| diesel::insert_into(sla_firings::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .returning((
+                    sla_firings::ticket_id,
+                    sla_firings::target,
+                    sla_firings::cycle,
+                    sla_firings::level,
+                ))
+                .get_results(c)?);
+        out.extend(new);
+    }
     Ok(out)
+}
+
+/// After a sweep: note the fired rounds on the clocks, schedule each claimed clock's next check
+/// (its warning if not yet fired, else its breach if not yet fired, else none), and set the
+/// tickets' standing.
+pub fn after_sweep(
+    conn: &mut Conn,
+    warned: &[i64],
+    breached: &[i64],
+    claimed: &[i64],
+    warned_tickets: &[i64],
+    breached_tickets: &[i64],
+) -> StoreResult<()> {
+    for chunk in warned.chunks(5000) {
+        diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(chunk)))
+            .set(ticket_sla::warned_cycle.eq(ticket_sla::cycle))
+            .execute(conn)?;
+    }
+    for chunk in breached.chunks(5000) {
+        diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(chunk)))
+            .set(ticket_sla::breached_cycle.eq(ticket_sla::cycle))
+            .execute(conn)?;
+    }
+    for chunk in claimed.chunks(5000) {
+        let base = || ticket_sla::table.filter(ticket_sla::id.eq_any(chunk));
+        // Running and not met: the first unfired of warning and breach (warn_at <= due_at).
+        diesel::update(
+            base()
+                .filter(ticket_sla::met_at.is_null())
+                .filter(ticket_sla::warned_cycle.lt(ticket_sla::cycle))
+                .filter(ticket_sla::warn_at.is_not_null()),
+        )
+        .set(ticket_sla::next_check_at.eq(ticket_sla::warn_at))
+        .execute(conn)?;
+        diesel::update(
+            base()
+                .filter(ticket_sla::met_at.is_null())
+                .filter(ticket_sla::warned_cycle.ge(ticket_sla::cycle).or(ticket_sla::warn_at.is_null()))
+                .filter(ticket_sla::breached_cycle.lt(ticket_sla::cycle)),
+        )
+        .set(ticket_sla::next_check_at.eq(ticket_sla::due_at))
+        .execute(conn)?;
+        diesel::update(
+            base().filter(
+                ticket_sla::met_at
+                    .is_not_null()
+                    .or(ticket_sla::breached_cycle.ge(ticket_sla::cycle)),
+            ),
+        )
+        .set(ticket_sla::next_check_at.eq(None::<NaiveDateTime>))
+        .execute(conn)?;
+    }
+    for chunk in breached_tickets.chunks(5000) {
+        diesel::update(tickets::table.filter(tickets::id.eq_any(chunk)))
+            .set(tickets::sla_state.eq("breached"))
+            .execute(conn)?;
+    }
+    for chunk in warned_tickets.chunks(5000) {
+        diesel::update(
+            tickets::table
+                .filter(tickets::id.eq_any(chunk))
+                .filter(tickets::sla_state.eq("ok")),
+        )
+        .set(tickets::sla_state.eq("warning"))
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 // ---- the follower's position in the change feed ----

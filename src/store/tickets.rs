@@ -602,6 +602,36 @@ pub struct Event {
     pub created_at: NaiveDateTime,
 }
 
+/// Several events in one statement (the SLA sweeper's warnings and breaches):
+/// (tenant, ticket, kind, details).
+pub fn insert_events(
+    conn: &mut Conn,
+    events: &[(TenantId, TicketId, &str, serde_json::Value)],
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let details: Vec<String> = events.iter().map(|e| e.3.to_string()).collect();
+    let rows: Vec<_> = events
+        .iter()
+        .zip(&details)
+        .map(|((t, k, kind, _), d)| {
+            (
+                ticket_events::tenant_id.eq(t.get()),
+                ticket_events::ticket_id.eq(k.get()),
+                ticket_events::actor_id.eq(None::<i64>),
+                ticket_events::kind.eq(*kind),
+                ticket_events::details.eq(d.as_str()),
+                ticket_events::created_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        per_backend!(&mut *conn, |c| diesel::insert_into(ticket_events::table)
+            .values(chunk)
+            .execute(c)?);
+    }
+    Ok(())
+}
+
 /// Record who did what to a ticket. Called in the same transaction as the change itself.
 pub fn insert_event(
     conn: &mut Conn,
