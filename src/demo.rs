@@ -160,6 +160,54 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
             ));
         }
         if created {
+            // Service levels: office hours with every Swedish holiday closed; a first answer
+            // within a working day (two hours when urgent), resolution within a week.
+            crate::sla::admin::save_calendar(
+                c,
+                t,
+                "Kontorstid",
+                &crate::sla::Calendar::default(),
+                true,
+            )?;
+            for (slug, _) in QUEUES {
+                let q = store::queues::by_slug(c, t, slug)?.ok_or(Error::NotFound("queue"))?;
+                for (priority, first, next, resolution) in [
+                    (Priority::Low, "2d", "2d", "10d"),
+                    (Priority::Normal, "8h", "8h", "5d"),
+                    (Priority::High, "4h", "4h", "3d"),
+                    (Priority::Urgent, "2h", "2h", "1d"),
+                ] {
+                    crate::sla::admin::save_policy(
+                        c,
+                        t,
+                        q.id,
+                        priority,
+                        &crate::sla::admin::PolicyInput {
+                            first_response: first.into(),
+                            next_response: next.into(),
+                            resolution: resolution.into(),
+                            warn_percent: Some(80),
+                            rules: vec![
+                                crate::sla::policy::Rule {
+                                    on: crate::sla::policy::Level::Warning,
+                                    action: crate::sla::policy::Action::Notify,
+                                    targets: vec![],
+                                },
+                                crate::sla::policy::Rule {
+                                    on: crate::sla::policy::Level::Breach,
+                                    action: crate::sla::policy::Action::Notify,
+                                    targets: vec![],
+                                },
+                                crate::sla::policy::Rule {
+                                    on: crate::sla::policy::Level::Breach,
+                                    action: crate::sla::policy::Action::RaisePriority,
+                                    targets: vec![crate::sla::timeline::Target::FirstResponse],
+                                },
+                            ],
+                        },
+                    )?;
+                }
+            }
             for (slug, title, text) in CANNED {
                 let queue = match slug {
                     "" => None,

@@ -12,6 +12,7 @@ pub mod dovecot;
 mod ingest;
 mod pages;
 mod seed;
+mod sla;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -65,6 +66,15 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// The SLA sweeper: many running clocks, a batch of them due per sweep (configured database).
+    Sla {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: i64,
+        #[arg(long, default_value_t = 1000)]
+        due: i64,
+        #[arg(long, default_value_t = 30)]
+        sweeps: i64,
+    },
     /// Mail from a real IMAP server (Dovecot, started here) into durable tickets.
     Ingest {
         #[arg(long, default_value_t = 5000)]
@@ -94,6 +104,14 @@ pub fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
             seed::seed(&db, tickets, &settings.data_dir)
         }
         BenchCmd::Pages { requests } => rt.block_on(pages::run(&settings, requests)),
+        BenchCmd::Sla {
+            tickets,
+            due,
+            sweeps,
+        } => {
+            let db = Db::connect(&settings.database_url(), 2)?;
+            sla::run(&db, tickets, due, sweeps)
+        }
         BenchCmd::Startup { runs } => rt.block_on(startup(runs)),
         BenchCmd::Ingest {
             messages,

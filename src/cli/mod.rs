@@ -60,9 +60,96 @@ enum Command {
     /// The ticket search index of this node.
     #[command(subcommand)]
     Search(SearchCmd),
+    /// Service levels: calendars (opening hours, holidays) and policies per queue and priority.
+    #[command(subcommand)]
+    Sla(SlaCmd),
     /// Measure start-up and API speed.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum SlaCmd {
+    /// Create or replace a calendar. Days not given keep the default (Mon–Thu 08:00–16:30,
+    /// Fri 08:00–16:00, weekends closed); every Swedish holiday and eve is closed unless
+    /// --open-on names it.
+    Calendar {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        name: String,
+        /// Make it the calendar of every queue without its own.
+        #[arg(long)]
+        default: bool,
+        /// Hours per weekday, e.g. --mon "08:00-12:00, 13:00-16:30" or --sat stängt.
+        #[arg(long)]
+        mon: Option<String>,
+        #[arg(long)]
+        tue: Option<String>,
+        #[arg(long)]
+        wed: Option<String>,
+        #[arg(long)]
+        thu: Option<String>,
+        #[arg(long)]
+        fri: Option<String>,
+        #[arg(long)]
+        sat: Option<String>,
+        #[arg(long)]
+        sun: Option<String>,
+        /// Holidays the queue is open on (keys as `arendo sla holidays` prints), comma-separated.
+        #[arg(long, default_value = "")]
+        open_on: String,
+        /// An extra closed day (YYYY-MM-DD); repeat for more.
+        #[arg(long)]
+        closed: Vec<chrono::NaiveDate>,
+        /// A day with its own hours, e.g. --special "2026-12-23=08:00-12:00"; repeat for more.
+        #[arg(long)]
+        special: Vec<String>,
+    },
+    /// Give a queue its own calendar, or --default to follow the tenant's default.
+    UseCalendar {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        queue: String,
+        #[arg(long)]
+        calendar: Option<String>,
+        #[arg(long)]
+        default: bool,
+    },
+    /// Set a queue's targets for one priority, in business time ("90", "1:30", "4h", "2d";
+    /// empty to not measure). Rules: --rule warning:notify, --rule breach:raise_priority,
+    /// --rule breach:move_to_queue=<queue slug>, --rule breach:assign=<e-mail>,
+    /// --rule breach:escalate=<hook name>.
+    Policy {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        queue: String,
+        #[arg(long, default_value = "normal")]
+        priority: String,
+        #[arg(long, default_value = "")]
+        first_response: String,
+        #[arg(long, default_value = "")]
+        next_response: String,
+        #[arg(long, default_value = "")]
+        resolution: String,
+        /// Warn at this share of a target, in percent.
+        #[arg(long, default_value_t = 80)]
+        warn: i32,
+        #[arg(long)]
+        rule: Vec<String>,
+    },
+    /// Calendars, queues' calendars and policies of a tenant.
+    Show {
+        #[command(flatten)]
+        t: TenantArg,
+    },
+    /// The Swedish holidays of a year, with the keys --open-on uses.
+    Holidays {
+        #[arg(long)]
+        year: i32,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -357,6 +444,13 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Token(c) => token_cmd(c, &open_db(&settings)?, &settings),
         Command::Mail(c) => mail_cmd(c, &open_db(&settings)?, &settings),
         Command::Search(SearchCmd::Reindex) => reindex(&settings),
+        Command::Sla(SlaCmd::Holidays { year }) => {
+            for (date, h) in crate::sla::Holiday::of_year(year) {
+                println!("{date}  {}", h.key());
+            }
+            Ok(())
+        }
+        Command::Sla(c) => sla_cmd(c, &open_db(&settings)?),
         Command::Bench(c) => crate::bench::run(c, settings),
     }
 }
@@ -440,6 +534,218 @@ fn tenant_cmd(cmd: TenantCmd, db: &Db, settings: &Settings) -> anyhow::Result<()
                 println!("{:<20} {:<8} {}", t.slug, t.ticket_prefix, t.name);
             }
         }
+    }
+    Ok(())
+}
+
+fn sla_rule(text: &str, c: &mut Conn, tid: TenantId) -> Result<crate::sla::policy::Rule, Error> {
+    use crate::sla::policy::{Action, Level, Rule};
+    let bad = || {
+        crate::domain::InvalidValue::new(
+            "rule",
+            format!("{text:?}: write e.g. breach:raise_priority"),
+        )
+    };
+    let (on, what) = text.split_once(':').ok_or_else(bad)?;
+    let on = match on.trim() {
+        "warning" => Level::Warning,
+        "breach" => Level::Breach,
+        _ => return Err(bad().into()),
+    };
+    let (action, arg) = what.split_once('=').unwrap_or((what, ""));
+    let action = match action.trim() {
+        "notify" => Action::Notify,
+        "raise_priority" => Action::RaisePriority,
+        "move_to_queue" => Action::MoveToQueue {
+            queue: store::queues::by_slug(c, tid, arg.trim())?
+                .ok_or(Error::NotFound("queue"))?
+                .id
+                .get(),
+        },
+        "assign" => {
+            let email = crate::domain::EmailAddress::parse(arg)?;
+            Action::Assign {
+                user: store::users::by_email(c, tid, &email)?
+                    .ok_or(Error::NotFound("user"))?
+                    .id
+                    .get(),
+            }
+        }
+        "escalate" if !arg.trim().is_empty() => Action::Escalate {
+            hook: arg.trim().to_string(),
+        },
+        _ => return Err(bad().into()),
+    };
+    Ok(Rule {
+        on,
+        action,
+        targets: vec![],
+    })
+}
+
+fn sla_cmd(cmd: SlaCmd, db: &Db) -> anyhow::Result<()> {
+    use crate::sla::{Calendar, DayHours, Holiday};
+    match cmd {
+        SlaCmd::Calendar {
+            t,
+            name,
+            default,
+            mon,
+            tue,
+            wed,
+            thu,
+            fri,
+            sat,
+            sun,
+            open_on,
+            closed,
+            special,
+        } => {
+            let mut cal = Calendar::default();
+            for (i, day) in [mon, tue, wed, thu, fri, sat, sun].into_iter().enumerate() {
+                if let Some(h) = day {
+                    cal.week[i] = DayHours::parse(&h)?;
+                }
+            }
+            for key in open_on.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                let h = Holiday::parse(key).ok_or_else(|| {
+                    anyhow!("{key:?} is not a holiday key (see `arendo sla holidays`)")
+                })?;
+                cal.closed_holidays.remove(&h);
+            }
+            cal.closed_days.extend(closed);
+            for s in special {
+                let (d, h) = s
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("{s:?}: write --special 2026-12-23=08:00-12:00"))?;
+                let d: chrono::NaiveDate = d.trim().parse().context("the date of --special")?;
+                cal.special_days.insert(d, DayHours::parse(h)?);
+            }
+            let id = db.write_blocking(move |c| -> Result<i64, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                crate::sla::admin::save_calendar(c, tid, &name, &cal, default)
+            })?;
+            println!("calendar saved (id {id})");
+        }
+        SlaCmd::UseCalendar {
+            t,
+            queue,
+            calendar,
+            default,
+        } => {
+            if calendar.is_some() == default {
+                bail!("give --calendar NAME or --default");
+            }
+            db.write_blocking(move |c| -> Result<(), Error> {
+                let tid = tenant(c, &t.tenant)?;
+                let q = store::queues::by_slug(c, tid, &queue)?.ok_or(Error::NotFound("queue"))?;
+                let id = match calendar {
+                    Some(n) => Some(
+                        store::sla::calendars(c, tid)?
+                            .into_iter()
+                            .find(|x| x.name == n)
+                            .ok_or(Error::NotFound("calendar"))?
+                            .id,
+                    ),
+                    None => None,
+                };
+                store::sla::set_queue_calendar(c, tid, q.id, id)?;
+                Ok(())
+            })?;
+            println!("queue calendar set");
+        }
+        SlaCmd::Policy {
+            t,
+            queue,
+            priority,
+            first_response,
+            next_response,
+            resolution,
+            warn,
+            rule,
+        } => {
+            let priority = crate::domain::Priority::parse(&priority)?;
+            db.write_blocking(move |c| -> Result<(), Error> {
+                let tid = tenant(c, &t.tenant)?;
+                let q = store::queues::by_slug(c, tid, &queue)?.ok_or(Error::NotFound("queue"))?;
+                let rules = rule
+                    .iter()
+                    .map(|r| sla_rule(r, c, tid))
+                    .collect::<Result<Vec<_>, _>>()?;
+                crate::sla::admin::save_policy(
+                    c,
+                    tid,
+                    q.id,
+                    priority,
+                    &crate::sla::admin::PolicyInput {
+                        first_response,
+                        next_response,
+                        resolution,
+                        warn_percent: Some(warn),
+                        rules,
+                    },
+                )
+            })?;
+            println!("policy saved; open tickets get their clocks within seconds");
+        }
+        SlaCmd::Show { t } => {
+            let (cals, queues, policies) = db.read_blocking(|c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok((
+                    store::sla::calendars(c, tid)?,
+                    store::sla::queue_calendar_ids(c, tid)?,
+                    store::sla::policies(c, tid)?,
+                ))
+            })?;
+            println!("Calendars:");
+            for c in &cals {
+                let cal: Calendar = serde_json::from_str(&c.spec)?;
+                let days = ["mån", "tis", "ons", "tor", "fre", "lör", "sön"];
+                let week: Vec<String> = days
+                    .iter()
+                    .zip(&cal.week)
+                    .map(|(d, h)| {
+                        format!(
+                            "{d} {}",
+                            if h.is_closed() {
+                                "stängt".into()
+                            } else {
+                                h.to_string()
+                            }
+                        )
+                    })
+                    .collect();
+                println!(
+                    "  {}{}: {}",
+                    c.name,
+                    if c.is_default { " (default)" } else { "" },
+                    week.join("; ")
+                );
+            }
+            println!("Queues with their own calendar:");
+            for (q, id) in queues.iter().filter(|(_, id)| id.is_some()) {
+                let name = cals
+                    .iter()
+                    .find(|c| Some(c.id) == *id)
+                    .map_or("?", |c| c.name.as_str());
+                println!("  queue {q}: {name}");
+            }
+            println!("Policies (business minutes):");
+            for p in policies {
+                let m = |v: Option<i32>| v.map_or("–".to_string(), |m| m.to_string());
+                println!(
+                    "  queue {} {}: first {} next {} resolution {} warn {}% rules {}",
+                    p.queue_id,
+                    p.priority,
+                    m(p.first_response_minutes),
+                    m(p.next_response_minutes),
+                    m(p.resolution_minutes),
+                    p.warn_percent,
+                    p.rules
+                );
+            }
+        }
+        SlaCmd::Holidays { .. } => unreachable!("handled without a database"),
     }
     Ok(())
 }

@@ -245,20 +245,29 @@ pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Resu
                 continue;
             }
             if d.warned_cycle < d.cycle && d.warn_at.is_some_and(|w| w <= n) {
-                firings.push((d.tenant_id, d.ticket_id, d.target.clone(), d.cycle, "warning"));
+                firings.push((
+                    d.tenant_id,
+                    d.ticket_id,
+                    d.target.clone(),
+                    d.cycle,
+                    "warning",
+                ));
                 warned.push(d.id);
             }
             if d.breached_cycle < d.cycle && d.due_at.is_some_and(|x| x <= n) {
-                firings.push((d.tenant_id, d.ticket_id, d.target.clone(), d.cycle, "breach"));
+                firings.push((
+                    d.tenant_id,
+                    d.ticket_id,
+                    d.target.clone(),
+                    d.cycle,
+                    "breach",
+                ));
                 breached.push(d.id);
             }
         }
         let new = store::sla::record_firings(c, &firings, n)?;
         let ticket_of = |level: &str| -> Vec<i64> {
-            new.iter()
-                .filter(|f| f.3 == level)
-                .map(|f| f.0)
-                .collect()
+            new.iter().filter(|f| f.3 == level).map(|f| f.0).collect()
         };
         store::sla::after_sweep(
             c,

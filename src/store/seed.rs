@@ -227,3 +227,69 @@ pub fn tidy_after_load(conn: &mut Conn) -> StoreResult<()> {
     };
     Ok(())
 }
+
+// ---- service-level clocks for `bench sla` ----
+
+/// The first `limit` tickets (tenant, id), for giving them clocks.
+pub fn first_tickets(conn: &mut Conn, limit: i64) -> StoreResult<Vec<(i64, i64)>> {
+    use super::schema::tickets;
+    Ok(tickets::table
+        .order(tickets::id)
+        .limit(limit)
+        .select((tickets::tenant_id, tickets::id))
+        .load(conn)?)
+}
+
+/// Remove every clock and firing (the benchmark starts from a clean slate) and put the SLA
+/// follower at the end of the change feed (so the sweeper trusts the stored clocks).
+pub fn reset_clocks(conn: &mut Conn) -> StoreResult<()> {
+    use super::schema::{sla_cursor, sla_firings, ticket_events, ticket_sla};
+    diesel::delete(sla_firings::table).execute(conn)?;
+    diesel::delete(ticket_sla::table).execute(conn)?;
+    let last: Option<i64> = ticket_events::table
+        .select(diesel::dsl::max(ticket_events::id))
+        .first(conn)?;
+    diesel::update(sla_cursor::table)
+        .set((
+            sla_cursor::last_event_id.eq(last.unwrap_or(0)),
+            sla_cursor::lease_owner.eq(None::<String>),
+            sla_cursor::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Running first-response clocks, warning already given: (tenant, ticket, since, due).
+pub fn insert_clocks(
+    conn: &mut Conn,
+    clocks: &[(i64, i64, NaiveDateTime, NaiveDateTime)],
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    use super::schema::ticket_sla;
+    let rows: Vec<_> = clocks
+        .iter()
+        .map(|(t, k, since, due)| {
+            (
+                ticket_sla::tenant_id.eq(*t),
+                ticket_sla::ticket_id.eq(*k),
+                ticket_sla::target.eq("first_response"),
+                ticket_sla::cycle.eq(1),
+                ticket_sla::budget_secs.eq(8 * 3600i64),
+                ticket_sla::used_secs.eq(0i64),
+                ticket_sla::running_since.eq(Some(*since)),
+                ticket_sla::warn_at.eq(Some(*since)),
+                ticket_sla::due_at.eq(Some(*due)),
+                ticket_sla::warned_cycle.eq(1),
+                ticket_sla::breached_cycle.eq(0),
+                ticket_sla::next_check_at.eq(Some(*due)),
+                ticket_sla::updated_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        per_backend!(&mut *conn, |c| diesel::insert_into(ticket_sla::table)
+            .values(chunk)
+            .execute(c)?);
+    }
+    Ok(())
+}

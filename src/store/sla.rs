@@ -597,7 +597,11 @@ pub fn after_sweep(
         diesel::update(
             base()
                 .filter(ticket_sla::met_at.is_null())
-                .filter(ticket_sla::warned_cycle.ge(ticket_sla::cycle).or(ticket_sla::warn_at.is_null()))
+                .filter(
+                    ticket_sla::warned_cycle
+                        .ge(ticket_sla::cycle)
+                        .or(ticket_sla::warn_at.is_null()),
+                )
                 .filter(ticket_sla::breached_cycle.lt(ticket_sla::cycle)),
         )
         .set(ticket_sla::next_check_at.eq(ticket_sla::due_at))

@@ -64,6 +64,125 @@ fn operator_sets_up_a_municipality(db_url: &str) {
         None,
     );
     assert!(ok(&["queue", "list", "--tenant", "vasteras"], None).contains("va"));
+    // Service levels: a calendar with a shortened day before Christmas, VA on it, a policy.
+    let holidays = ok(&["sla", "holidays", "--year", "2027"], None);
+    assert!(
+        holidays.contains("2027-06-25  midsommarafton"),
+        "{holidays}"
+    );
+    ok(
+        &[
+            "sla",
+            "calendar",
+            "--tenant",
+            "vasteras",
+            "--name",
+            "Kontorstid",
+            "--default",
+            "--fri",
+            "08:00-15:00",
+            "--special",
+            "2026-12-23=08:00-12:00",
+        ],
+        None,
+    );
+    ok(
+        &[
+            "sla",
+            "calendar",
+            "--tenant",
+            "vasteras",
+            "--name",
+            "Jour",
+            "--sat",
+            "10:00-14:00",
+            "--open-on",
+            "julafton,nyarsafton",
+        ],
+        None,
+    );
+    ok(
+        &[
+            "sla",
+            "use-calendar",
+            "--tenant",
+            "vasteras",
+            "--queue",
+            "va",
+            "--calendar",
+            "Jour",
+        ],
+        None,
+    );
+    ok(
+        &[
+            "sla",
+            "policy",
+            "--tenant",
+            "vasteras",
+            "--queue",
+            "va",
+            "--priority",
+            "urgent",
+            "--first-response",
+            "1:30",
+            "--resolution",
+            "2d",
+            "--warn",
+            "75",
+            "--rule",
+            "warning:notify",
+            "--rule",
+            "breach:raise_priority",
+        ],
+        None,
+    );
+    let shown = ok(&["sla", "show", "--tenant", "vasteras"], None);
+    assert!(
+        shown.contains("Kontorstid (default): mån 08:00-16:30"),
+        "{shown}"
+    );
+    assert!(shown.contains("fre 08:00-15:00"), "{shown}");
+    assert!(shown.contains("lör 10:00-14:00"), "{shown}");
+    assert!(shown.contains(": Jour"), "{shown}");
+    assert!(
+        shown.contains("urgent: first 90 next – resolution 960 warn 75%"),
+        "{shown}"
+    );
+    let (code, _, err) = arendo(
+        d,
+        db_url,
+        &[
+            "sla",
+            "policy",
+            "--tenant",
+            "vasteras",
+            "--queue",
+            "va",
+            "--first-response",
+            "snart",
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("not a duration"), "{err}");
+    let (code, _, err) = arendo(
+        d,
+        db_url,
+        &[
+            "sla",
+            "calendar",
+            "--tenant",
+            "vasteras",
+            "--name",
+            "Fel",
+            "--mon",
+            "16:00-08:00",
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("interval"), "{err}");
     let out = ok(
         &[
             "user",
