@@ -649,8 +649,7 @@ fn sla_cmd(cmd: SlaCmd, db: &Db) -> anyhow::Result<()> {
                     ),
                     None => None,
                 };
-                store::sla::set_queue_calendar(c, tid, q.id, id)?;
-                Ok(())
+                crate::sla::admin::use_calendar(c, tid, q.id, id)
             })?;
             println!("queue calendar set");
         }
@@ -686,7 +685,7 @@ fn sla_cmd(cmd: SlaCmd, db: &Db) -> anyhow::Result<()> {
                     },
                 )
             })?;
-            println!("policy saved; open tickets get their clocks within seconds");
+            println!("policy saved; the queue's open tickets have new due times");
         }
         SlaCmd::Show { t } => {
             let (cals, queues, policies) = db.read_blocking(|c| -> Result<_, Error> {

@@ -28,14 +28,31 @@ pub fn save_calendar(
         );
     }
     let spec = serde_json::to_string(cal).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(store::sla::save_calendar(
-        c,
-        t,
-        name,
-        &spec,
-        default,
-        store::now(),
-    )?)
+    let id = store::sla::save_calendar(c, t, name, &spec, default, store::now())?;
+    // Open tickets of the queues on this calendar get their due times recomputed now.
+    for (q, own) in store::sla::queue_calendar_ids(c, t)? {
+        if own == Some(id) || (own.is_none() && default) {
+            refresh_open(c, t, q, None)?;
+        }
+    }
+    Ok(id)
+}
+
+/// Give a queue its own calendar (None: the tenant's default) and recompute its open tickets.
+pub fn use_calendar(c: &mut Conn, t: TenantId, q: QueueId, calendar: Option<i64>) -> Result<()> {
+    if !store::sla::set_queue_calendar(c, t, q, calendar)? {
+        return Err(Error::NotFound("calendar"));
+    }
+    refresh_open(c, t, q, None)
+}
+
+/// Recompute the clocks of a queue's open tickets (after its policy or calendar changed).
+fn refresh_open(c: &mut Conn, t: TenantId, q: QueueId, p: Option<Priority>) -> Result<()> {
+    let now = chrono::Utc::now();
+    for ticket in store::sla::open_tickets(c, t, q, p)? {
+        super::engine::refresh(c, t, ticket, now)?;
+    }
+    Ok(())
 }
 
 /// A policy as people write it: targets like "4h", "1:30", "2d" or empty (not measured).
@@ -75,5 +92,5 @@ pub fn save_policy(
         },
         store::now(),
     )?;
-    Ok(())
+    refresh_open(c, t, queue, Some(priority))
 }

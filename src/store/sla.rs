@@ -227,6 +227,30 @@ pub fn save_policy(
     Ok(())
 }
 
+/// Open tickets (new, open, waiting) of a queue, optionally of one priority: whose clocks a
+/// changed policy or calendar affects.
+pub fn open_tickets(
+    conn: &mut Conn,
+    t: TenantId,
+    q: QueueId,
+    p: Option<Priority>,
+) -> StoreResult<Vec<TicketId>> {
+    let mut query = tickets::table
+        .filter(tickets::tenant_id.eq(t.get()))
+        .filter(tickets::queue_id.eq(q.get()))
+        .filter(tickets::status.eq_any(["new", "open", "waiting"]))
+        .select(tickets::id)
+        .into_boxed();
+    if let Some(p) = p {
+        query = query.filter(tickets::priority.eq(p.as_str()));
+    }
+    Ok(query
+        .load::<i64>(conn)?
+        .into_iter()
+        .map(TicketId::from_db)
+        .collect())
+}
+
 // ---- a ticket's history, as the clocks need it ----
 
 /// (status events as (when, kind, details), messages as (when, kind)).

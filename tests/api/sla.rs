@@ -356,3 +356,33 @@ async fn lists_show_time_left_sort_by_due_and_filter_late(b: Backend) {
     assert_eq!(api["tickets"].as_array().unwrap().len(), 0, "{api}");
 }
 both_backends!(lists_show_time_left_sort_by_due_and_filter_late);
+
+/// Tickets that arrived before the queue had a policy get their clocks the moment it is saved.
+async fn a_new_policy_applies_to_open_tickets_at_once(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("nykommun").await;
+    let created = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Före policyn")
+        .await;
+    let number = created["number"].as_str().unwrap().to_string();
+    let t = setup(
+        &app,
+        &org.slug,
+        org.queue_a,
+        PolicyInput {
+            resolution: "3d".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let cs = clocks(&app, t, &number).await;
+    assert_eq!(cs.len(), 1, "{cs:?}");
+    assert_eq!(cs[0].target, "resolution");
+    assert_eq!(
+        cs[0].budget_secs,
+        3 * 8 * 3600,
+        "a written day is eight business hours"
+    );
+    assert!(cs[0].due_at.is_some());
+}
+both_backends!(a_new_policy_applies_to_open_tickets_at_once);
