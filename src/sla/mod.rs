@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod engine;
 pub mod holidays;
 pub mod policy;
+pub mod report;
 pub mod timeline;
 
 pub use calendar::{Calendar, DayHours};

@@ -273,6 +273,28 @@ async fn waiting_pauses_and_a_reply_meets_the_target(b: Backend) {
     let res = cs.iter().find(|c| c.target == "resolution").unwrap();
     assert_eq!((res.due_at, res.next_check_at), (None, None), "paused");
 
+    // The queue overview counts it: this month, one first answer of one in time.
+    let anna = app.browser();
+    let r = app
+        .login(&anna, &org.slug, &org.agent_a.email, &org.agent_a.password)
+        .await;
+    assert_eq!(r.status(), 303);
+    let overview = anna
+        .get(app.url("/queues"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(overview.contains("100 % (1 av 1)"), "{overview}");
+    let bad = anna
+        .get(app.url("/queues?month=tjugo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422, "a clear error page for a month that is not one");
+
     // Much later, nothing is due for this ticket.
     let later = Utc::now() + TimeDelta::days(30);
     let swept = tokio::task::spawn_blocking({

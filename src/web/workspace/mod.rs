@@ -7,6 +7,7 @@ mod live;
 mod search;
 mod ticket;
 
+use chrono::Datelike as _;
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -179,13 +180,31 @@ pub async fn my_work(
     )
 }
 
+#[derive(serde::Deserialize)]
+pub struct MonthParam {
+    #[serde(default)]
+    month: String,
+}
+
 #[get("/queues")]
 pub async fn overview(
     req: HttpRequest,
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
+    m: web::Query<MonthParam>,
 ) -> Result<HttpResponse, PageError> {
     let locale = page_locale(Some(&actor), &req);
+    // Service levels met per queue in a month (this month unless ?month=YYYY-MM).
+    let this_month = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive()
+        .with_day(1)
+        .expect("day 1 exists");
+    let month = match m.month.trim() {
+        "" => this_month,
+        s => crate::sla::report::parse_month(s)?,
+    };
+    let shares = crate::sla::report::month(&st.db, &actor, month).await?;
     let queues: Vec<Value> = views::overview(&st.db, &actor)
         .await?
         .into_iter()
@@ -198,15 +217,31 @@ pub async fn overview(
                 "waiting": q.waiting,
                 "oldest": q.oldest_unanswered.map(local_time),
                 "oldest_age": q.oldest_unanswered.map(|t| age(t, locale)),
+                "sla": crate::sla::timeline::Target::ALL.iter().map(|target| {
+                    shares.iter().find(|s| s.queue == q.id && s.target == *target).map(|s| json!({
+                        "percent": s.percent(), "met": s.met, "in_time": s.in_time,
+                    }))
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
+    let prev = month
+        .checked_sub_months(chrono::Months::new(1))
+        .map(|d| d.format("%Y-%m").to_string());
+    let next = (month < this_month)
+        .then(|| month.checked_add_months(chrono::Months::new(1)))
+        .flatten()
+        .map(|d| d.format("%Y-%m").to_string());
     render(
         &req,
         Some(&actor),
         actix_web::http::StatusCode::OK,
         "overview",
-        json!({ "nav": "queues", "queues": queues }),
+        json!({
+            "nav": "queues", "queues": queues,
+            "month": month.format("%Y-%m").to_string(), "prev_month": prev, "next_month": next,
+            "any_sla": !shares.is_empty(),
+        }),
     )
 }
 
