@@ -223,7 +223,7 @@ pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Resu
     let notices = notices.clone();
     db.write_blocking(move |c| -> Result<Swept> {
         let n = naive(now);
-        let mut due = store::sla::claim_due(c, n, naive(now + TimeDelta::minutes(5)), limit)?;
+        let mut due = store::sla::claim_due(c, n, limit)?;
         if due.is_empty() {
             return Ok(Swept::default());
         }

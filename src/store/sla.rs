@@ -473,15 +473,11 @@ impl DueClock {
     }
 }
 
-/// Claim up to `limit` clocks whose next check is due, across tenants, by pushing their next
-/// check to `lease_until`: a sweeper that dies leaves them due again when that passes, and on
-/// PostgreSQL `SKIP LOCKED` keeps two sweepers off the same rows. Must run in a transaction.
-pub fn claim_due(
-    conn: &mut Conn,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> StoreResult<Vec<DueClock>> {
+/// Claim up to `limit` clocks whose next check is due, across tenants, for the rest of the
+/// caller's transaction: on PostgreSQL the rows stay locked (`FOR UPDATE SKIP LOCKED`, so a
+/// second sweeper takes other rows), on SQLite the single writer serialises sweeps. The caller
+/// reschedules every claimed clock before committing; if it fails, the rollback leaves them due.
+pub fn claim_due(conn: &mut Conn, now: NaiveDateTime, limit: i64) -> StoreResult<Vec<DueClock>> {
     let due = ticket_sla::table
         .filter(ticket_sla::next_check_at.le(now))
         .order(ticket_sla::next_check_at)
@@ -494,9 +490,6 @@ pub fn claim_due(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(&ids)))
-        .set(ticket_sla::next_check_at.eq(lease_until))
-        .execute(conn)?;
     due_clocks(conn, &ids)
 }
 
@@ -588,7 +581,8 @@ pub fn record_firings(
 
 /// After a sweep: note the fired rounds on the clocks, schedule each claimed clock's next check
 /// (its warning if not yet fired, else its breach if not yet fired, else none), and set the
-/// tickets' standing.
+/// tickets' standing. Each clock row is written once (PostgreSQL writes a new row version per
+/// update and touches every index of the table).
 pub fn after_sweep(
     conn: &mut Conn,
     warned: &[i64],
@@ -597,17 +591,37 @@ pub fn after_sweep(
     warned_tickets: &[i64],
     breached_tickets: &[i64],
 ) -> StoreResult<()> {
-    for chunk in warned.chunks(5000) {
-        diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(chunk)))
-            .set(ticket_sla::warned_cycle.eq(ticket_sla::cycle))
-            .execute(conn)?;
-    }
+    // Breached (and perhaps warned in the same sweep): both rounds done, nothing more to check.
     for chunk in breached.chunks(5000) {
         diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(chunk)))
-            .set(ticket_sla::breached_cycle.eq(ticket_sla::cycle))
+            .set((
+                ticket_sla::warned_cycle.eq(ticket_sla::cycle),
+                ticket_sla::breached_cycle.eq(ticket_sla::cycle),
+                ticket_sla::next_check_at.eq(None::<NaiveDateTime>),
+            ))
             .execute(conn)?;
     }
-    for chunk in claimed.chunks(5000) {
+    // Warned only: the breach is next.
+    let warned_only: Vec<i64> = warned
+        .iter()
+        .copied()
+        .filter(|id| !breached.contains(id))
+        .collect();
+    for chunk in warned_only.chunks(5000) {
+        diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(chunk)))
+            .set((
+                ticket_sla::warned_cycle.eq(ticket_sla::cycle),
+                ticket_sla::next_check_at.eq(ticket_sla::due_at),
+            ))
+            .execute(conn)?;
+    }
+    // Claimed but nothing fired (met, paused or replayed meanwhile): schedule from the row.
+    let rest: Vec<i64> = claimed
+        .iter()
+        .copied()
+        .filter(|id| !breached.contains(id) && !warned.contains(id))
+        .collect();
+    for chunk in rest.chunks(5000) {
         let base = || ticket_sla::table.filter(ticket_sla::id.eq_any(chunk));
         // Running and not met: the first unfired of warning and breach (warn_at <= due_at).
         diesel::update(
