@@ -293,7 +293,11 @@ async fn waiting_pauses_and_a_reply_meets_the_target(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(bad.status(), 422, "a clear error page for a month that is not one");
+    assert_eq!(
+        bad.status(),
+        422,
+        "a clear error page for a month that is not one"
+    );
 
     // Much later, nothing is due for this ticket.
     let later = Utc::now() + TimeDelta::days(30);
