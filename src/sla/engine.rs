@@ -132,7 +132,10 @@ pub fn refresh(
 ) -> Result<Option<(Policy, Calendar)>> {
     let tk = store::tickets::get(c, t, ticket)?;
     let Some(row) = store::sla::policy(c, t, tk.queue_id, tk.priority)? else {
-        store::sla::save_clocks(c, t, ticket, &[], None, None, naive(now))?;
+        // No service level for this queue and priority: clear what an earlier policy left.
+        if tk.sla_state.is_some() || tk.sla_due_at.is_some() {
+            store::sla::save_clocks(c, t, ticket, &[], None, None, naive(now))?;
+        }
         return Ok(None);
     };
     let policy = Policy::from_row(&row)?;
@@ -182,7 +185,12 @@ pub fn refresh(
         Standing::Warning => "warning",
         Standing::Breached => "breached",
     });
-    store::sla::save_clocks(c, t, ticket, &rows, due.map(naive), state, naive(now))?;
+    // The follower replays recent tickets more than once; write only what changed.
+    let same_clocks = rows.len() == prior.len() && rows.iter().all(|r| prior.contains(r));
+    let (due, state) = (due.map(naive), state);
+    if !(same_clocks && tk.sla_due_at == due && tk.sla_state.as_deref() == state) {
+        store::sla::save_clocks(c, t, ticket, &rows, due, state, naive(now))?;
+    }
     Ok(Some((policy, cal)))
 }
 
