@@ -56,10 +56,14 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
 /// The calendar a queue works by (the tenant's default, else the Swedish default week).
 pub fn calendar_for(c: &mut Conn, t: TenantId, q: crate::domain::QueueId) -> Result<Calendar> {
     match store::sla::calendar_for_queue(c, t, q)? {
-        Some(row) => serde_json::from_str(&row.spec)
-            .map_err(|e| Error::Internal(format!("calendar {:?} cannot be read: {e}", row.name))),
+        Some(row) => parse_calendar(&row),
         None => Ok(Calendar::default()),
     }
+}
+
+fn parse_calendar(row: &store::sla::CalendarRow) -> Result<Calendar> {
+    serde_json::from_str(&row.spec)
+        .map_err(|e| Error::Internal(format!("calendar {:?} cannot be read: {e}", row.name)))
 }
 
 /// Every queue's calendar (for badges on many tickets at once).
@@ -67,15 +71,11 @@ pub fn calendars_by_queue(
     c: &mut Conn,
     t: TenantId,
 ) -> Result<std::collections::HashMap<crate::domain::QueueId, std::sync::Arc<Calendar>>> {
-    let parse = |row: &store::sla::CalendarRow| -> Result<Calendar> {
-        serde_json::from_str(&row.spec)
-            .map_err(|e| Error::Internal(format!("calendar {:?} cannot be read: {e}", row.name)))
-    };
     let rows = store::sla::calendars(c, t)?;
     let mut parsed = std::collections::HashMap::new();
     let mut default = std::sync::Arc::new(Calendar::default());
     for row in &rows {
-        let cal = std::sync::Arc::new(parse(row)?);
+        let cal = std::sync::Arc::new(parse_calendar(row)?);
         if row.is_default {
             default = cal.clone();
         }
@@ -349,50 +349,32 @@ fn act(
 ) -> Result<()> {
     let (t, ticket) = (d.tenant(), d.ticket());
     let tk = store::tickets::get(c, t, ticket)?;
-    let change = |c: &mut Conn, u: crate::tickets::UpdateInput| -> Result<()> {
-        crate::tickets::apply_update(c, t, None, &tk, &u)?;
-        Ok(())
-    };
+    // The actions that change the ticket go through the same update as an agent's change.
+    let mut u = crate::tickets::UpdateInput::default();
     match action {
-        Action::Notify => notify(c, t, &tk, level, target, d.due_at, now, notices)?,
+        Action::Notify => return notify(c, t, &tk, level, target, d.due_at, now, notices),
         Action::RaisePriority => {
-            let up = match tk.priority {
+            u.priority = Some(match tk.priority {
                 Priority::Low => Priority::Normal,
                 Priority::Normal => Priority::High,
                 Priority::High | Priority::Urgent => Priority::Urgent,
-            };
-            change(
-                c,
-                crate::tickets::UpdateInput {
-                    priority: Some(up),
-                    ..Default::default()
-                },
-            )?;
+            });
         }
-        Action::MoveToQueue { queue } => change(
-            c,
-            crate::tickets::UpdateInput {
-                queue: Some(*queue),
-                ..Default::default()
-            },
-        )?,
-        Action::Assign { user } => change(
-            c,
-            crate::tickets::UpdateInput {
-                assignee: Some(Some(*user)),
-                ..Default::default()
-            },
-        )?,
-        Action::Escalate { hook } => store::tickets::insert_event(
-            c,
-            t,
-            ticket,
-            None,
-            "escalation_requested",
-            &json!({ "hook": hook, "reason": format!("sla_{}", level.key()), "target": target }),
-            naive(now),
-        )?,
+        Action::MoveToQueue { queue } => u.queue = Some(*queue),
+        Action::Assign { user } => u.assignee = Some(Some(*user)),
+        Action::Escalate { hook } => {
+            return Ok(store::tickets::insert_event(
+                c,
+                t,
+                ticket,
+                None,
+                "escalation_requested",
+                &json!({ "hook": hook, "reason": format!("sla_{}", level.key()), "target": target }),
+                naive(now),
+            )?);
+        }
     }
+    crate::tickets::apply_update(c, t, None, &tk, &u)?;
     Ok(())
 }
 
