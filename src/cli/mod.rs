@@ -538,53 +538,9 @@ fn tenant_cmd(cmd: TenantCmd, db: &Db, settings: &Settings) -> anyhow::Result<()
     Ok(())
 }
 
-fn sla_rule(text: &str, c: &mut Conn, tid: TenantId) -> Result<crate::sla::policy::Rule, Error> {
-    use crate::sla::policy::{Action, Level, Rule};
-    let bad = || {
-        crate::domain::InvalidValue::new(
-            "rule",
-            format!("{text:?}: write e.g. breach:raise_priority"),
-        )
-    };
-    let (on, what) = text.split_once(':').ok_or_else(bad)?;
-    let on = match on.trim() {
-        "warning" => Level::Warning,
-        "breach" => Level::Breach,
-        _ => return Err(bad().into()),
-    };
-    let (action, arg) = what.split_once('=').unwrap_or((what, ""));
-    let action = match action.trim() {
-        "notify" => Action::Notify,
-        "raise_priority" => Action::RaisePriority,
-        "move_to_queue" => Action::MoveToQueue {
-            queue: store::queues::by_slug(c, tid, arg.trim())?
-                .ok_or(Error::NotFound("queue"))?
-                .id
-                .get(),
-        },
-        "assign" => {
-            let email = crate::domain::EmailAddress::parse(arg)?;
-            Action::Assign {
-                user: store::users::by_email(c, tid, &email)?
-                    .ok_or(Error::NotFound("user"))?
-                    .id
-                    .get(),
-            }
-        }
-        "escalate" if !arg.trim().is_empty() => Action::Escalate {
-            hook: arg.trim().to_string(),
-        },
-        _ => return Err(bad().into()),
-    };
-    Ok(Rule {
-        on,
-        action,
-        targets: vec![],
-    })
-}
-
 fn sla_cmd(cmd: SlaCmd, db: &Db) -> anyhow::Result<()> {
-    use crate::sla::{Calendar, DayHours, Holiday};
+    use crate::sla::admin::CalendarInput;
+    use crate::sla::{Calendar, Holiday};
     match cmd {
         SlaCmd::Calendar {
             t,
@@ -601,26 +557,26 @@ fn sla_cmd(cmd: SlaCmd, db: &Db) -> anyhow::Result<()> {
             closed,
             special,
         } => {
-            let mut cal = Calendar::default();
+            // Start from the default week with every holiday closed; the options change that.
+            let mut input = CalendarInput::of(&name, default, &Calendar::default());
             for (i, day) in [mon, tue, wed, thu, fri, sat, sun].into_iter().enumerate() {
                 if let Some(h) = day {
-                    cal.week[i] = DayHours::parse(&h)?;
+                    input.week[i] = h;
                 }
             }
             for key in open_on.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-                let h = Holiday::parse(key).ok_or_else(|| {
-                    anyhow!("{key:?} is not a holiday key (see `arendo sla holidays`)")
-                })?;
-                cal.closed_holidays.remove(&h);
+                if Holiday::parse(key).is_none() {
+                    bail!("{key:?} is not a holiday key (see `arendo sla holidays`)");
+                }
+                input.closed_holidays.retain(|k| k != key);
             }
-            cal.closed_days.extend(closed);
-            for s in special {
-                let (d, h) = s
-                    .split_once('=')
-                    .ok_or_else(|| anyhow!("{s:?}: write --special 2026-12-23=08:00-12:00"))?;
-                let d: chrono::NaiveDate = d.trim().parse().context("the date of --special")?;
-                cal.special_days.insert(d, DayHours::parse(h)?);
-            }
+            input.closed_days = closed
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n");
+            input.special_days = special.join("\n");
+            let cal = input.calendar()?;
             let id = db.write_blocking(move |c| -> Result<i64, Error> {
                 let tid = tenant(c, &t.tenant)?;
                 crate::sla::admin::save_calendar(c, tid, &name, &cal, default)
@@ -669,7 +625,7 @@ fn sla_cmd(cmd: SlaCmd, db: &Db) -> anyhow::Result<()> {
                 let q = store::queues::by_slug(c, tid, &queue)?.ok_or(Error::NotFound("queue"))?;
                 let rules = rule
                     .iter()
-                    .map(|r| sla_rule(r, c, tid))
+                    .map(|r| crate::sla::admin::parse_rule(c, tid, r))
                     .collect::<Result<Vec<_>, _>>()?;
                 crate::sla::admin::save_policy(
                     c,

@@ -41,6 +41,14 @@ vocab!(
     /// Ticket status. `waiting` means waiting for the citizen or someone outside.
     Status, "status", { New => "new", Open => "open", Waiting => "waiting", Resolved => "resolved", Closed => "closed" }
 );
+vocab!(
+    /// Whom a waiting ticket waits for. Both pause the service-level clocks.
+    WaitingOn, "waiting_on", { Citizen => "citizen", External => "external" }
+);
+vocab!(
+    /// Whether a ticket's service-level clocks run (None on the ticket: no target applies).
+    SlaClock, "sla_clock", { Running => "running", Paused => "paused" }
+);
 vocab!(Priority, "priority", { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" });
 vocab!(Channel, "channel", { Email => "email", Web => "web", Api => "api", Phone => "phone", Sms => "sms" });
 vocab!(MessageKind, "kind", { Inbound => "inbound", Outbound => "outbound", Note => "note" });

@@ -19,11 +19,11 @@ use serde_json::json;
 
 use super::calendar::Calendar;
 use super::policy::{Action, Level, Policy};
-use super::timeline::{Fact, Standing, Target, replay};
+use super::timeline::{Fact, Target, replay};
 use crate::domain::{MembershipRole, Priority, Status, TenantId, TicketId};
 use crate::error::{Error, Result};
 use crate::mail::OutgoingMail;
-use crate::store::sla::ClockRow;
+use crate::store::sla::{ClockRow, Reschedule, Summary};
 use crate::store::{self, Conn, Db};
 use crate::web::templates::Templates;
 
@@ -61,7 +61,7 @@ pub fn calendar_for(c: &mut Conn, t: TenantId, q: crate::domain::QueueId) -> Res
     }
 }
 
-fn parse_calendar(row: &store::sla::CalendarRow) -> Result<Calendar> {
+pub(crate) fn parse_calendar(row: &store::sla::CalendarRow) -> Result<Calendar> {
     serde_json::from_str(&row.spec)
         .map_err(|e| Error::Internal(format!("calendar {:?} cannot be read: {e}", row.name)))
 }
@@ -122,6 +122,24 @@ fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Ut
     Ok(out.into_iter().map(|(at, _, f)| (at, f)).collect())
 }
 
+/// When the sweeper must look at a clock next: at its warning instant if this round's warning
+/// has not fired, else at its due instant if this round's breach has not, else never. Met and
+/// paused clocks have neither instant. The one rule for `refresh` and `sweep` alike.
+fn next_check(
+    warn_at: Option<NaiveDateTime>,
+    due_at: Option<NaiveDateTime>,
+    warned_cycle: i32,
+    breached_cycle: i32,
+    cycle: i32,
+) -> Option<NaiveDateTime> {
+    let warn = warn_at.filter(|_| warned_cycle < cycle);
+    let due = due_at.filter(|_| breached_cycle < cycle);
+    match (warn, due) {
+        (Some(w), Some(d)) => Some(w.min(d)),
+        (w, d) => w.or(d),
+    }
+}
+
 /// Recompute and store one ticket's clocks. Returns the policy and calendar used (None when the
 /// ticket's queue and priority have no policy: the ticket then has no clocks).
 pub fn refresh(
@@ -133,8 +151,8 @@ pub fn refresh(
     let tk = store::tickets::get(c, t, ticket)?;
     let Some(row) = store::sla::policy(c, t, tk.queue_id, tk.priority)? else {
         // No service level for this queue and priority: clear what an earlier policy left.
-        if tk.sla_state.is_some() || tk.sla_due_at.is_some() {
-            store::sla::save_clocks(c, t, ticket, &[], None, None, naive(now))?;
+        if tk.sla_clock.is_some() || tk.sla_due_at.is_some() || tk.sla_warn_at.is_some() {
+            store::sla::save_clocks(c, t, ticket, &[], &Summary::default(), naive(now))?;
         }
         return Ok(None);
     };
@@ -143,26 +161,14 @@ pub fn refresh(
     let clocks = replay(&facts(c, t, ticket)?, &policy.budgets, &cal);
     let prior = store::sla::clocks(c, t, ticket)?;
     let mut rows = vec![];
-    let mut due: Option<DateTime<Utc>> = None;
-    let mut standing: Option<Standing> = None;
+    let mut summary = Summary::default();
     for clock in &clocks {
         let before = prior.iter().find(|p| p.target == clock.target.key());
         let (warned, breached) = before.map_or((0, 0), |p| (p.warned_cycle, p.breached_cycle));
-        let warn_at = clock.mark(&cal, policy.warn_percent);
-        let due_at = clock.due(&cal);
-        let next_check = [
-            warn_at.filter(|_| warned < clock.cycle),
-            due_at.filter(|_| breached < clock.cycle),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let warn_at = clock.mark(&cal, policy.warn_percent).map(naive);
+        let due_at = clock.due(&cal).map(naive);
         if clock.is_open() {
-            if let Some(d) = due_at {
-                due = Some(due.map_or(d, |x| x.min(d)));
-            }
-            let s = clock.standing(&cal, now, policy.warn_percent);
-            standing = Some(standing.map_or(s, |x| x.max(s)));
+            summary.add(warn_at, due_at);
         }
         rows.push(ClockRow {
             ticket_id: ticket.get(),
@@ -171,25 +177,21 @@ pub fn refresh(
             budget_secs: clock.budget.num_seconds(),
             used_secs: clock.used.num_seconds(),
             running_since: clock.running_since.map(naive),
-            warn_at: warn_at.map(naive),
-            due_at: due_at.map(naive),
+            warn_at,
+            due_at,
             met_at: clock.met_at.map(naive),
             met_in_time: clock.met_in_time,
             warned_cycle: warned,
             breached_cycle: breached,
-            next_check_at: next_check.map(naive),
+            next_check_at: next_check(warn_at, due_at, warned, breached, clock.cycle),
         });
     }
-    let state = standing.map(|s| match s {
-        Standing::Ok => "ok",
-        Standing::Warning => "warning",
-        Standing::Breached => "breached",
-    });
     // The follower replays recent tickets more than once; write only what changed.
     let same_clocks = rows.len() == prior.len() && rows.iter().all(|r| prior.contains(r));
-    let (due, state) = (due.map(naive), state);
-    if !(same_clocks && tk.sla_due_at == due && tk.sla_state.as_deref() == state) {
-        store::sla::save_clocks(c, t, ticket, &rows, due, state, naive(now))?;
+    let same_summary = (tk.sla_due_at, tk.sla_warn_at, tk.sla_clock)
+        == (summary.due_at, summary.warn_at, summary.clock);
+    if !(same_clocks && same_summary) {
+        store::sla::save_clocks(c, t, ticket, &rows, &summary, naive(now))?;
     }
     Ok(Some((policy, cal)))
 }
@@ -225,8 +227,9 @@ pub struct Swept {
 
 /// Claim up to `limit` clocks with a due check and fire what is due, in one transaction. The
 /// stored clocks are trusted unless their ticket changed after the follower's position (then
-/// the ticket is replayed first); firings, events, fired rounds, next checks and standings are
-/// written in a handful of statements whatever the batch size. Rules with actions run per firing.
+/// the ticket is replayed first); firings, events, fired rounds and next checks are written in a
+/// handful of statements whatever the batch size, and the tickets table is not written at all
+/// (a ticket's standing follows from its stored instants). Rules with actions run per firing.
 pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Result<Swept> {
     let notices = notices.clone();
     db.write_blocking(move |c| -> Result<Swept> {
@@ -247,51 +250,55 @@ pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Resu
             due = store::sla::due_clocks(c, &claimed)?;
         }
         let mut firings: Vec<store::sla::Firing> = vec![];
-        let (mut warned, mut breached) = (vec![], vec![]);
+        let mut rescheduled = Vec::with_capacity(due.len());
         for d in &due {
-            if d.met_at.is_some() || d.running_since.is_none() {
-                continue;
+            let (mut warned, mut breached) = (d.warned_cycle, d.breached_cycle);
+            // Met and paused clocks fire nothing and wait for the next change to the ticket.
+            let live = d.met_at.is_none() && d.running_since.is_some();
+            if live {
+                if warned < d.cycle && d.warn_at.is_some_and(|w| w <= n) {
+                    firings.push((
+                        d.tenant_id,
+                        d.ticket_id,
+                        d.target.clone(),
+                        d.cycle,
+                        "warning",
+                    ));
+                    warned = d.cycle;
+                }
+                if breached < d.cycle && d.due_at.is_some_and(|x| x <= n) {
+                    firings.push((
+                        d.tenant_id,
+                        d.ticket_id,
+                        d.target.clone(),
+                        d.cycle,
+                        "breach",
+                    ));
+                    // A breach found first (the sweeper was behind) also ends the warning.
+                    (warned, breached) = (d.cycle, d.cycle);
+                }
             }
-            if d.warned_cycle < d.cycle && d.warn_at.is_some_and(|w| w <= n) {
-                firings.push((
-                    d.tenant_id,
-                    d.ticket_id,
-                    d.target.clone(),
-                    d.cycle,
-                    "warning",
-                ));
-                warned.push(d.id);
-            }
-            if d.breached_cycle < d.cycle && d.due_at.is_some_and(|x| x <= n) {
-                firings.push((
-                    d.tenant_id,
-                    d.ticket_id,
-                    d.target.clone(),
-                    d.cycle,
-                    "breach",
-                ));
-                breached.push(d.id);
-            }
+            rescheduled.push(Reschedule {
+                warned_cycle: warned,
+                breached_cycle: breached,
+                next_check_at: if live {
+                    next_check(d.warn_at, d.due_at, warned, breached, d.cycle)
+                } else {
+                    None
+                },
+                clock: d,
+            });
         }
         let new = store::sla::record_firings(c, &firings, n)?;
-        let ticket_of = |level: &str| -> Vec<i64> {
-            new.iter().filter(|f| f.3 == level).map(|f| f.0).collect()
-        };
-        store::sla::after_sweep(
-            c,
-            &warned,
-            &breached,
-            &claimed,
-            &ticket_of("warning"),
-            &ticket_of("breach"),
-        )?;
+        store::sla::reschedule(c, &rescheduled, n)?;
+        let by_key: std::collections::HashMap<(i64, &str), &store::sla::DueClock> = due
+            .iter()
+            .map(|d| ((d.ticket_id, d.target.as_str()), d))
+            .collect();
         let mut events = vec![];
         let mut acts = vec![];
         for (ticket, target, cycle, level) in &new {
-            let Some(d) = due
-                .iter()
-                .find(|d| d.ticket_id == *ticket && d.target == *target)
-            else {
+            let Some(d) = by_key.get(&(*ticket, target.as_str())) else {
                 continue;
             };
             let level = if level == "warning" {
@@ -308,7 +315,7 @@ pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Resu
                 },
                 json!({ "target": target, "cycle": cycle, "due": d.due_at }),
             ));
-            acts.push((d.clone(), level));
+            acts.push(((*d).clone(), level));
         }
         store::tickets::insert_events(c, &events, n)?;
         // Rules with actions, per firing (policies looked up once per queue and priority).

@@ -22,6 +22,8 @@ pub use holidays::Holiday;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+use crate::domain::SlaClock;
+
 /// How a ticket stands against its most pressing service-level target, for a badge: time left
 /// (or overdue) in the queue's business time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,26 +37,25 @@ pub struct Badge {
     pub due: Option<NaiveDateTime>,
 }
 
-/// The badge for a ticket's stored standing and due instant (None: no service level applies).
+/// The badge for a ticket's clocks: `ok` before the warning instant, `warning` from it, `breached`
+/// from the due instant (None: no service level applies). The standing is judged at `now` from
+/// the stored instants, so it never waits for the sweeper.
 pub fn badge(
-    state: Option<&str>,
+    clock: Option<SlaClock>,
+    warn: Option<NaiveDateTime>,
     due: Option<NaiveDateTime>,
     cal: &Calendar,
     now: DateTime<Utc>,
 ) -> Option<Badge> {
-    let state = match state? {
-        "warning" => "warning",
-        "breached" => "breached",
-        _ => "ok",
+    let paused = Badge {
+        state: "paused",
+        overdue: false,
+        hours: 0,
+        minutes: 0,
+        due: None,
     };
-    let Some(d) = due else {
-        return Some(Badge {
-            state: "paused",
-            overdue: false,
-            hours: 0,
-            minutes: 0,
-            due: None,
-        });
+    let (SlaClock::Running, Some(d)) = (clock?, due) else {
+        return Some(paused);
     };
     let due_at = d.and_utc();
     let (left, overdue) = if due_at > now {
@@ -63,8 +64,15 @@ pub fn badge(
         (cal.between(due_at, now), true)
     };
     let left = left.max(TimeDelta::zero());
+    let state = if overdue {
+        "breached"
+    } else if warn.is_some_and(|w| w.and_utc() <= now) {
+        "warning"
+    } else {
+        "ok"
+    };
     Some(Badge {
-        state: if overdue { "breached" } else { state },
+        state,
         overdue,
         hours: left.num_hours(),
         minutes: left.num_minutes() % 60,
@@ -87,19 +95,32 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 24, 8, 0, 0)
             .unwrap()
             .naive_utc();
-        let b = badge(Some("ok"), Some(due), &cal, now).unwrap();
+        // The warning share is reached Tuesday 08:30 local.
+        let warn = Utc
+            .with_ymd_and_hms(2026, 11, 24, 7, 30, 0)
+            .unwrap()
+            .naive_utc();
+        let running = Some(SlaClock::Running);
+        let b = badge(running, Some(warn), Some(due), &cal, now).unwrap();
         // 15:00–16:30 Monday and 08:00–09:00 Tuesday.
         assert_eq!(
             (b.state, b.overdue, b.hours, b.minutes),
             ("ok", false, 2, 30)
         );
+        let soon = Utc.with_ymd_and_hms(2026, 11, 24, 7, 40, 0).unwrap();
+        let b = badge(running, Some(warn), Some(due), &cal, soon).unwrap();
+        assert_eq!(
+            (b.state, b.overdue, b.hours, b.minutes),
+            ("warning", false, 0, 20)
+        );
         let later = Utc.with_ymd_and_hms(2026, 11, 24, 9, 15, 0).unwrap();
-        let b = badge(Some("warning"), Some(due), &cal, later).unwrap();
+        let b = badge(running, Some(warn), Some(due), &cal, later).unwrap();
         assert_eq!(
             (b.state, b.overdue, b.hours, b.minutes),
             ("breached", true, 1, 15)
         );
-        assert_eq!(badge(Some("ok"), None, &cal, now).unwrap().state, "paused");
-        assert_eq!(badge(None, Some(due), &cal, now), None);
+        let paused = badge(Some(SlaClock::Paused), None, None, &cal, now).unwrap();
+        assert_eq!(paused.state, "paused");
+        assert_eq!(badge(None, None, Some(due), &cal, now), None);
     }
 }

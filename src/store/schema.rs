@@ -113,7 +113,9 @@ diesel::table! {
         priority_rank -> Integer,
         merged_into_id -> Nullable<BigInt>,
         sla_due_at -> Nullable<Timestamp>,
-        sla_state -> Nullable<Text>,
+        sla_warn_at -> Nullable<Timestamp>,
+        sla_clock -> Nullable<Text>,
+        waiting_on -> Nullable<Text>,
     }
 }
 

@@ -11,7 +11,7 @@ use super::schema::{
     ticket_sla, tickets,
 };
 use super::{Conn, StoreResult};
-use crate::domain::{Priority, QueueId, TenantId, TicketId};
+use crate::domain::{Priority, QueueId, SlaClock, TenantId, TicketId};
 
 // ---- calendars ----
 
@@ -113,6 +113,18 @@ pub fn save_calendar(
             .returning(sla_calendars::id)
             .get_result(conn)?,
     })
+}
+
+/// Rename a calendar of the tenant (the caller checks the name is free).
+pub fn rename_calendar(conn: &mut Conn, t: TenantId, id: i64, name: &str) -> StoreResult<()> {
+    diesel::update(
+        sla_calendars::table
+            .filter(sla_calendars::tenant_id.eq(t.get()))
+            .filter(sla_calendars::id.eq(id)),
+    )
+    .set(sla_calendars::name.eq(name))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Give a queue its own calendar (None: back to the tenant's default). False if either is not
@@ -325,15 +337,40 @@ pub fn clocks_of(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<C
         .load(conn)?)
 }
 
-/// Replace a ticket's clocks with `rows` (targets not among them are removed) and set the
-/// ticket's most pressing due instant and standing.
+/// What the ticket row carries of its clocks, for lists: the earliest warning and due instants
+/// of its open targets, and whether they run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub warn_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+    pub clock: Option<SlaClock>,
+}
+
+impl Summary {
+    /// Count one open (not yet met) target with its instants (None while paused).
+    pub fn add(&mut self, warn_at: Option<NaiveDateTime>, due_at: Option<NaiveDateTime>) {
+        let earliest = |a: Option<NaiveDateTime>, b: Option<NaiveDateTime>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.warn_at = earliest(self.warn_at, warn_at);
+        self.due_at = earliest(self.due_at, due_at);
+        self.clock = Some(if self.due_at.is_some() {
+            SlaClock::Running
+        } else {
+            SlaClock::Paused
+        });
+    }
+}
+
+/// Replace a ticket's clocks with `rows` (targets not among them are removed) and store their
+/// summary on the ticket.
 pub fn save_clocks(
     conn: &mut Conn,
     t: TenantId,
     ticket: TicketId,
     rows: &[ClockRow],
-    due: Option<NaiveDateTime>,
-    state: Option<&str>,
+    summary: &Summary,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
     let keep: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
@@ -386,60 +423,12 @@ pub fn save_clocks(
             .filter(tickets::tenant_id.eq(t.get()))
             .filter(tickets::id.eq(ticket.get())),
     )
-    .set((tickets::sla_due_at.eq(due), tickets::sla_state.eq(state)))
+    .set((
+        tickets::sla_due_at.eq(summary.due_at),
+        tickets::sla_warn_at.eq(summary.warn_at),
+        tickets::sla_clock.eq(summary.clock.map(SlaClock::as_str)),
+    ))
     .execute(conn)?;
-    Ok(())
-}
-
-/// Record that a warning or breach fired for a ticket's target and round. False if it already
-/// had (another sweeper got there first): the caller then does nothing.
-pub fn record_firing(
-    conn: &mut Conn,
-    t: TenantId,
-    ticket: TicketId,
-    target: &str,
-    cycle: i32,
-    level: &str,
-    now: NaiveDateTime,
-) -> StoreResult<bool> {
-    Ok(
-        per_backend!(conn, |c| diesel::insert_into(sla_firings::table)
-            .values((
-                sla_firings::tenant_id.eq(t.get()),
-                sla_firings::ticket_id.eq(ticket.get()),
-                sla_firings::target.eq(target),
-                sla_firings::cycle.eq(cycle),
-                sla_firings::level.eq(level),
-                sla_firings::fired_at.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(c)?)
-            == 1,
-    )
-}
-
-/// Note that a warning or breach fired for this round (so `refresh` stops scheduling it).
-pub fn mark_fired(
-    conn: &mut Conn,
-    t: TenantId,
-    ticket: TicketId,
-    target: &str,
-    level: &str,
-    cycle: i32,
-) -> StoreResult<()> {
-    let row = ticket_sla::table
-        .filter(ticket_sla::tenant_id.eq(t.get()))
-        .filter(ticket_sla::ticket_id.eq(ticket.get()))
-        .filter(ticket_sla::target.eq(target));
-    if level == "warning" {
-        diesel::update(row)
-            .set(ticket_sla::warned_cycle.eq(cycle))
-            .execute(conn)?;
-    } else {
-        diesel::update(row)
-            .set(ticket_sla::breached_cycle.eq(cycle))
-            .execute(conn)?;
-    }
     Ok(())
 }
 
@@ -451,6 +440,8 @@ pub struct DueClock {
     pub ticket_id: i64,
     pub target: String,
     pub cycle: i32,
+    pub budget_secs: i64,
+    pub used_secs: i64,
     pub running_since: Option<NaiveDateTime>,
     pub warn_at: Option<NaiveDateTime>,
     pub due_at: Option<NaiveDateTime>,
@@ -506,6 +497,8 @@ pub fn due_clocks(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<DueClock>> {
             ticket_sla::ticket_id,
             ticket_sla::target,
             ticket_sla::cycle,
+            ticket_sla::budget_secs,
+            ticket_sla::used_secs,
             ticket_sla::running_since,
             ticket_sla::warn_at,
             ticket_sla::due_at,
@@ -579,94 +572,49 @@ pub fn record_firings(
     Ok(out)
 }
 
-/// After a sweep: note the fired rounds on the clocks, schedule each claimed clock's next check
-/// (its warning if not yet fired, else its breach if not yet fired, else none), and set the
-/// tickets' standing. Each clock row is written once (PostgreSQL writes a new row version per
-/// update and touches every index of the table).
-pub fn after_sweep(
-    conn: &mut Conn,
-    warned: &[i64],
-    breached: &[i64],
-    claimed: &[i64],
-    warned_tickets: &[i64],
-    breached_tickets: &[i64],
-) -> StoreResult<()> {
-    // Breached (and perhaps warned in the same sweep): both rounds done, nothing more to check.
-    for chunk in breached.chunks(5000) {
-        diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(chunk)))
-            .set((
-                ticket_sla::warned_cycle.eq(ticket_sla::cycle),
-                ticket_sla::breached_cycle.eq(ticket_sla::cycle),
-                ticket_sla::next_check_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-    }
-    // Warned only: the breach is next.
-    let warned_only: Vec<i64> = warned
-        .iter()
-        .copied()
-        .filter(|id| !breached.contains(id))
-        .collect();
-    for chunk in warned_only.chunks(5000) {
-        diesel::update(ticket_sla::table.filter(ticket_sla::id.eq_any(chunk)))
-            .set((
-                ticket_sla::warned_cycle.eq(ticket_sla::cycle),
-                ticket_sla::next_check_at.eq(ticket_sla::due_at),
-            ))
-            .execute(conn)?;
-    }
-    // Claimed but nothing fired (met, paused or replayed meanwhile): schedule from the row.
-    let rest: Vec<i64> = claimed
-        .iter()
-        .copied()
-        .filter(|id| !breached.contains(id) && !warned.contains(id))
-        .collect();
-    for chunk in rest.chunks(5000) {
-        let base = || ticket_sla::table.filter(ticket_sla::id.eq_any(chunk));
-        // Running and not met: the first unfired of warning and breach (warn_at <= due_at).
-        diesel::update(
-            base()
-                .filter(ticket_sla::met_at.is_null())
-                .filter(ticket_sla::warned_cycle.lt(ticket_sla::cycle))
-                .filter(ticket_sla::warn_at.is_not_null()),
-        )
-        .set(ticket_sla::next_check_at.eq(ticket_sla::warn_at))
-        .execute(conn)?;
-        diesel::update(
-            base()
-                .filter(ticket_sla::met_at.is_null())
-                .filter(
-                    ticket_sla::warned_cycle
-                        .ge(ticket_sla::cycle)
-                        .or(ticket_sla::warn_at.is_null()),
+/// A claimed clock after a sweep: the rounds now fired and when to look next.
+pub struct Reschedule<'a> {
+    pub clock: &'a DueClock,
+    pub warned_cycle: i32,
+    pub breached_cycle: i32,
+    pub next_check_at: Option<NaiveDateTime>,
+}
+
+/// Write the fired rounds and next checks of claimed clocks: one statement per 500 clocks
+/// (an upsert on the primary key, which always finds the row, is the portable multi-row
+/// update), each row written once.
+pub fn reschedule(conn: &mut Conn, rows: &[Reschedule<'_>], now: NaiveDateTime) -> StoreResult<()> {
+    for chunk in rows.chunks(500) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|r| {
+                let d = r.clock;
+                (
+                    ticket_sla::id.eq(d.id),
+                    ticket_sla::tenant_id.eq(d.tenant_id),
+                    ticket_sla::ticket_id.eq(d.ticket_id),
+                    ticket_sla::target.eq(d.target.as_str()),
+                    ticket_sla::cycle.eq(d.cycle),
+                    ticket_sla::budget_secs.eq(d.budget_secs),
+                    ticket_sla::used_secs.eq(d.used_secs),
+                    ticket_sla::warned_cycle.eq(r.warned_cycle),
+                    ticket_sla::breached_cycle.eq(r.breached_cycle),
+                    ticket_sla::next_check_at.eq(r.next_check_at),
+                    ticket_sla::updated_at.eq(now),
                 )
-                .filter(ticket_sla::breached_cycle.lt(ticket_sla::cycle)),
-        )
-        .set(ticket_sla::next_check_at.eq(ticket_sla::due_at))
-        .execute(conn)?;
-        diesel::update(
-            base().filter(
-                ticket_sla::met_at
-                    .is_not_null()
-                    .or(ticket_sla::breached_cycle.ge(ticket_sla::cycle)),
-            ),
-        )
-        .set(ticket_sla::next_check_at.eq(None::<NaiveDateTime>))
-        .execute(conn)?;
-    }
-    for chunk in breached_tickets.chunks(5000) {
-        diesel::update(tickets::table.filter(tickets::id.eq_any(chunk)))
-            .set(tickets::sla_state.eq("breached"))
-            .execute(conn)?;
-    }
-    for chunk in warned_tickets.chunks(5000) {
-        diesel::update(
-            tickets::table
-                .filter(tickets::id.eq_any(chunk))
-                .filter(tickets::sla_state.eq("ok")),
-        )
-        .set(tickets::sla_state.eq("warning"))
-        .execute(conn)?;
+            })
+            .collect();
+        per_backend!(&mut *conn, |c| diesel::insert_into(ticket_sla::table)
+            .values(&values)
+            .on_conflict(ticket_sla::id)
+            .do_update()
+            .set((
+                ticket_sla::warned_cycle.eq(excluded(ticket_sla::warned_cycle)),
+                ticket_sla::breached_cycle.eq(excluded(ticket_sla::breached_cycle)),
+                ticket_sla::next_check_at.eq(excluded(ticket_sla::next_check_at)),
+                ticket_sla::updated_at.eq(excluded(ticket_sla::updated_at)),
+            ))
+            .execute(c)?);
     }
     Ok(())
 }

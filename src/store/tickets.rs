@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use super::schema::{attachments, messages, ticket_counters, ticket_events, ticket_tags, tickets};
 use super::{Conn, StoreError, StoreResult};
 use crate::domain::{
-    Channel, MessageKind, Priority, QueueAccess, QueueId, Status, TenantId, TicketId, TicketNumber,
-    UserId,
+    Channel, MessageKind, Priority, QueueAccess, QueueId, SlaClock, Status, TenantId, TicketId,
+    TicketNumber, UserId, WaitingOn,
 };
 
 type Scoped = dsl::Filter<tickets::table, dsl::Eq<tickets::tenant_id, i64>>;
@@ -39,7 +39,9 @@ struct Row {
     mailbox_id: Option<i64>,
     merged_into_id: Option<i64>,
     sla_due_at: Option<NaiveDateTime>,
-    sla_state: Option<String>,
+    sla_warn_at: Option<NaiveDateTime>,
+    sla_clock: Option<String>,
+    waiting_on: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,8 +68,12 @@ pub struct Ticket {
     pub merged_into_id: Option<TicketId>,
     /// When its most pressing service-level target runs out (None: none running).
     pub sla_due_at: Option<NaiveDateTime>,
-    /// `ok`, `warning` or `breached` (None: no service level applies).
-    pub sla_state: Option<String>,
+    /// When the first of its running targets reaches its warning share.
+    pub sla_warn_at: Option<NaiveDateTime>,
+    /// Whether its clocks run or are paused (None: no service level applies, or all are met).
+    pub sla_clock: Option<SlaClock>,
+    /// Whom it waits for (only while the status is `waiting`).
+    pub waiting_on: Option<WaitingOn>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -95,7 +101,19 @@ impl TryFrom<Row> for Ticket {
             mailbox_id: r.mailbox_id,
             merged_into_id: r.merged_into_id.map(TicketId::from_db),
             sla_due_at: r.sla_due_at,
-            sla_state: r.sla_state,
+            sla_warn_at: r.sla_warn_at,
+            sla_clock: r
+                .sla_clock
+                .as_deref()
+                .map(SlaClock::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            waiting_on: r
+                .waiting_on
+                .as_deref()
+                .map(WaitingOn::parse)
+                .transpose()
+                .map_err(corrupt)?,
         })
     }
 }
@@ -232,7 +250,8 @@ pub struct TicketFilter {
     pub channel: Option<Channel>,
     pub contact_id: Option<i64>,
     pub tag: Option<String>,
-    pub sla: Option<SlaFilter>,
+    /// Standing filter, judged at the given instant.
+    pub sla: Option<(SlaFilter, NaiveDateTime)>,
     pub sort: Sort,
     pub after: Option<Cursor>,
     pub limit: i64,
@@ -302,11 +321,11 @@ pub fn list(
             ),
         );
     }
+    // The standing follows from time: at risk once the warning instant has passed, late once
+    // the due instant has (paused tickets have neither).
     match f.sla {
-        Some(SlaFilter::AtRisk) => {
-            q = q.filter(tickets::sla_state.eq_any(["warning", "breached"]));
-        }
-        Some(SlaFilter::Breached) => q = q.filter(tickets::sla_state.eq("breached")),
+        Some((SlaFilter::AtRisk, now)) => q = q.filter(tickets::sla_warn_at.le(now)),
+        Some((SlaFilter::Breached, now)) => q = q.filter(tickets::sla_due_at.le(now)),
         None => {}
     }
     if f.sort == Sort::Due {
@@ -422,6 +441,9 @@ pub fn open_counts(
 #[derive(Debug, Clone, Default)]
 pub struct TicketChanges {
     pub status: Option<Status>,
+    /// Whom a waiting ticket waits for. Left out with `status: waiting` it is the citizen; any
+    /// other status clears it.
+    pub waiting_on: Option<WaitingOn>,
     pub priority: Option<Priority>,
     pub queue: Option<QueueId>,
     pub assignee: Option<Option<UserId>>,
@@ -435,6 +457,7 @@ pub struct TicketChanges {
 #[diesel(table_name = tickets)]
 struct Changeset<'a> {
     status: Option<&'a str>,
+    waiting_on: Option<Option<&'a str>>,
     priority: Option<&'a str>,
     priority_rank: Option<i32>,
     queue_id: Option<i64>,
@@ -455,6 +478,12 @@ pub fn update(
 ) -> StoreResult<()> {
     let set = Changeset {
         status: c.status.map(|s| s.as_str()),
+        waiting_on: match (c.status, c.waiting_on) {
+            (_, Some(w)) => Some(Some(w.as_str())),
+            (Some(Status::Waiting), None) => Some(Some(WaitingOn::Citizen.as_str())),
+            (Some(_), None) => Some(None),
+            (None, None) => None,
+        },
         priority: c.priority.map(|p| p.as_str()),
         priority_rank: c.priority.map(|p| i32::from(p.rank())),
         queue_id: c.queue.map(|q| q.get()),

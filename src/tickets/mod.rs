@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::accounts::{Actor, Scope};
 use crate::domain::{
     Channel, EmailAddress, InvalidValue, MessageKind, Priority, QueueAccess, QueueId, Status,
-    TenantId, TicketNumber, UserId,
+    TenantId, TicketNumber, UserId, WaitingOn,
 };
 use crate::error::{Error, Result};
 pub use crate::store::tickets::SlaFilter;
@@ -437,7 +437,7 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
             channel: q.channel,
             contact_id: None,
             tag,
-            sla: q.sla,
+            sla: q.sla.map(|f| (f, chrono::Utc::now().naive_utc())),
             sort: q.sort,
             after,
             limit,
@@ -454,6 +454,8 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
 #[derive(Debug, Clone, Default)]
 pub struct UpdateInput {
     pub status: Option<Status>,
+    /// Whom the ticket waits for (only with the status `waiting`; the citizen if left out).
+    pub waiting_on: Option<WaitingOn>,
     pub priority: Option<Priority>,
     pub queue: Option<i64>,
     /// Some(None) unassigns.
@@ -492,8 +494,20 @@ pub(crate) fn apply_update(
     let now = store::now();
     let mut ch = TicketChanges::default();
     let mut events: Vec<(&str, serde_json::Value)> = vec![];
+    let status = u.status.unwrap_or(ticket.status);
+    if u.waiting_on.is_some() && status != Status::Waiting {
+        return Err(
+            InvalidValue::new("waiting_on", "only a waiting ticket waits for someone").into(),
+        );
+    }
+    let waiting_on = (status == Status::Waiting).then(|| {
+        u.waiting_on
+            .or(ticket.waiting_on)
+            .unwrap_or(WaitingOn::Citizen)
+    });
     if let Some(s) = u.status.filter(|s| *s != ticket.status) {
         ch.status = Some(s);
+        ch.waiting_on = waiting_on;
         match s {
             Status::Resolved => ch.resolved_at = Some(Some(now)),
             Status::Closed => {
@@ -507,7 +521,16 @@ pub(crate) fn apply_update(
                 ch.closed_at = Some(None);
             }
         }
-        events.push(("status_changed", json!({ "from": ticket.status, "to": s })));
+        events.push((
+            "status_changed",
+            json!({ "from": ticket.status, "to": s, "waiting_on": waiting_on }),
+        ));
+    } else if waiting_on.is_some() && waiting_on != ticket.waiting_on {
+        ch.waiting_on = waiting_on;
+        events.push((
+            "waiting_on_changed",
+            json!({ "from": ticket.waiting_on, "to": waiting_on }),
+        ));
     }
     if let Some(p) = u.priority.filter(|p| *p != ticket.priority) {
         ch.priority = Some(p);

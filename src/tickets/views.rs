@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::accounts::{Actor, Scope};
-use crate::domain::{QueueId, Status, UserId};
+use crate::domain::{MembershipRole, QueueId, Status, UserId};
 use crate::error::Result;
-use crate::store::tickets::{AssigneeFilter, Sort, Ticket, TicketFilter};
+use crate::store::tickets::{AssigneeFilter, SlaFilter, Sort, Ticket, TicketFilter};
 use crate::store::{self, Db};
 
 const OPEN: [Status; 3] = [Status::New, Status::Open, Status::Waiting];
@@ -18,11 +18,21 @@ pub struct MyWork {
     pub mine: Vec<Ticket>,
     /// Open tickets nobody has taken in my queues, most urgent first.
     pub unassigned: Vec<Ticket>,
+    /// SLA warnings for me: open tickets past their warning instant that are mine or in a queue
+    /// I lead (the people the notice rules mail), soonest due first.
+    pub at_risk: Vec<Ticket>,
 }
 
 pub async fn my_work(db: &Db, actor: &Actor, limit: i64) -> Result<MyWork> {
     actor.require(Scope::TicketsRead)?;
     let (t, access, me) = (actor.tenant, actor.queue_access(), actor.user);
+    let led: Vec<QueueId> = actor
+        .memberships
+        .iter()
+        .filter(|(_, r)| *r == MembershipRole::Lead)
+        .map(|(q, _)| *q)
+        .collect();
+    let now = chrono::Utc::now().naive_utc();
     db.read(move |c| -> Result<MyWork> {
         let f = |assignee| TicketFilter {
             statuses: OPEN.to_vec(),
@@ -31,9 +41,30 @@ pub async fn my_work(db: &Db, actor: &Actor, limit: i64) -> Result<MyWork> {
             limit,
             ..Default::default()
         };
+        let risky = |assignee, queue| TicketFilter {
+            statuses: OPEN.to_vec(),
+            assignee,
+            queue,
+            sla: Some((SlaFilter::AtRisk, now)),
+            sort: Sort::Due,
+            limit,
+            ..Default::default()
+        };
+        let mut at_risk =
+            store::tickets::list(c, t, &access, &risky(Some(AssigneeFilter::User(me)), None))?.0;
+        for q in &led {
+            for tk in store::tickets::list(c, t, &access, &risky(None, Some(*q)))?.0 {
+                if !at_risk.iter().any(|x| x.id == tk.id) {
+                    at_risk.push(tk);
+                }
+            }
+        }
+        at_risk.sort_by_key(|tk| (tk.sla_due_at, tk.id.get()));
+        at_risk.truncate(limit as usize);
         Ok(MyWork {
             mine: store::tickets::list(c, t, &access, &f(AssigneeFilter::User(me)))?.0,
             unassigned: store::tickets::list(c, t, &access, &f(AssigneeFilter::Nobody))?.0,
+            at_risk,
         })
     })
     .await

@@ -37,7 +37,7 @@
         return t.firstElementChild;
       });
   }
-  // Does this table show this row? "mine"/"all" are My work's two tables (assigned to me /
+  // Does this table show this row? "mine"/"all" are My work's tables (assigned to me /
   // unassigned, open only); "q" and "q<id>" are ticket lists, which take new arrivals only.
   function belongs(table, row, kind, present) {
     var scope = table.getAttribute("data-live-list");
@@ -45,6 +45,8 @@
     var open = /^(new|open|waiting)$/.test(row.getAttribute("data-status") || "");
     if (scope === "mine") return open && assignee === me;
     if (scope === "all") return open && assignee === "";
+    // SLA warnings: rows already there stay up to date while open; new ones come with a reload.
+    if (scope === "risk") return open && present;
     var queueOk = scope === "q" || scope === "q" + row.getAttribute("data-queue");
     return queueOk && (present || kind === "created" || kind === "queue_changed");
   }

@@ -915,3 +915,160 @@ async fn tenants_are_kept_apart(b: Backend) {
     assert!(!html.contains(&format!("/members/{}/", bro.agent_b.id)));
 }
 both_backends!(tenants_are_kept_apart);
+
+/// Eva (admin) sets up service levels on the admin pages: a calendar whose Monday she first
+/// mistypes (refused, her input kept), then fixes; she makes it the default and opens on
+/// midsommarafton; she sets Kundtjänst's targets with rules, which read back the same, and the
+/// open ticket already in the queue gets its due time at once. Agents are refused the pages.
+async fn admin_sets_up_service_levels(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("slaby").await;
+    let waiting = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Fråga före målen")
+        .await;
+    let number = waiting["number"].as_str().unwrap().to_string();
+    let eva = sign_in(&app, &org.slug, &org.admin.email, &org.admin.password).await;
+    let (status, html) = eva.get(&app, "/admin/sla").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Inga kalendrar ännu"), "{html}");
+
+    let (status, html) = eva.get(&app, "/admin/sla/calendars/new").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("value=\"08:00-16:30\""),
+        "the default week is filled in"
+    );
+    let mut fields: Vec<(String, String)> = vec![
+        ("name".into(), "Sommartid".into()),
+        ("default".into(), "on".into()),
+        ("mon".into(), "8-16".into()),
+        ("tue".into(), "08:00-15:00".into()),
+        ("wed".into(), "08:00-15:00".into()),
+        ("thu".into(), "08:00-15:00".into()),
+        ("fri".into(), "08:00-12:00".into()),
+        ("sat".into(), "stängt".into()),
+        ("sun".into(), "".into()),
+        ("closed_days".into(), "2026-12-28".into()),
+        ("special_days".into(), "2026-12-23 08:00-12:00".into()),
+    ];
+    for h in arendo::sla::Holiday::ALL {
+        if h != arendo::sla::Holiday::Midsommarafton {
+            fields.push((format!("closed_{}", h.key()), "on".into()));
+        }
+    }
+    let form = |f: &[(String, String)]| -> Vec<(String, String)> { f.to_vec() };
+    let post = |f: Vec<(String, String)>| {
+        let eva = &eva;
+        let app = &app;
+        async move {
+            let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            eva.post(app, "/admin/sla/calendars", &refs).await
+        }
+    };
+    let (status, _, html) = post(form(&fields)).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("Öppettiderna för måndag går inte att läsa"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"8-16\""), "her input is kept");
+    assert!(html.contains("aria-invalid=\"true\""));
+    fields[2].1 = "08:00-16:00".into();
+    let (status, location, _) = post(form(&fields)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/sla?ok=calendar_saved")
+    );
+    let (status, _, html) = post(form(&fields)).await;
+    assert_eq!(status, 409, "the name is taken: {html}");
+
+    let (_, html) = eva.get(&app, "/admin/sla?ok=calendar_saved").await;
+    assert!(html.contains("Kalendern är sparad"));
+    let cal = id_after(&html, "<th scope=\"row\"><a href=\"/admin/sla/calendars/");
+    let (_, html) = eva.get(&app, &format!("/admin/sla/calendars/{cal}")).await;
+    assert!(html.contains("2026-12-23 08:00-12:00"), "{html}");
+    assert!(
+        !html.contains("id=\"h-midsommarafton\" name=\"closed_midsommarafton\" checked"),
+        "open on midsommarafton"
+    );
+    assert!(html.contains("id=\"h-julafton\" name=\"closed_julafton\" checked"));
+
+    // Kundtjänst's targets for normal priority: a mistyped target first.
+    let path = format!("/admin/sla/policies/{}/normal", org.queue_a);
+    let (status, html) = eva.get(&app, &path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"80\""), "warning at 80 % by default");
+    let rules = "warning:notify\nbreach:raise_priority@first_response";
+    let (status, _, html) = eva
+        .post(
+            &app,
+            &path,
+            &[
+                ("first_response", "fyra timmar"),
+                ("resolution", "5d"),
+                ("warn_percent", "75"),
+                ("rules", rules),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Målet för första svar går inte att läsa"),
+        "{html}"
+    );
+    let (status, _, html) = eva
+        .post(
+            &app,
+            &path,
+            &[
+                ("first_response", "4h"),
+                ("resolution", "5d"),
+                ("warn_percent", "75"),
+                ("rules", "breach:move_to_queue=finns-inte"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("En regel går inte att läsa"), "{html}");
+    let (status, location, _) = eva
+        .post(
+            &app,
+            &path,
+            &[
+                ("first_response", "4h"),
+                ("resolution", "5d"),
+                ("warn_percent", "75"),
+                ("rules", rules),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/sla?ok=policy_saved")
+    );
+    let (_, html) = eva.get(&app, &path).await;
+    assert!(html.contains("value=\"240\""), "{html}");
+    assert!(html.contains(rules), "the rules read back: {html}");
+    let (_, html) = eva.get(&app, "/admin/sla").await;
+    assert!(html.contains("4 tim 0 min"), "{html}");
+
+    // The ticket that was already open has its due time now.
+    let d: serde_json::Value = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/tickets/{number}")))
+        .bearer_auth(&org.agent_a.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(d["sla_due_at"].is_string(), "{d}");
+    assert_eq!(d["sla_clock"], "running");
+
+    let agent = sign_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
+    for path in ["/admin/sla", "/admin/sla/calendars/new", path.as_str()] {
+        let (status, _) = agent.get(&app, path).await;
+        assert_eq!(status, 403, "agent: GET {path}");
+    }
+}
+both_backends!(admin_sets_up_service_levels);

@@ -12,8 +12,8 @@ use crate::helpers::{Backend, Org, TestApp};
 use crate::smtp::SmtpPeer;
 
 pub const PW: &str = "hemligt";
-const KT: &str = "kundtjanst@test.local";
-const VA: &str = "va@test.local";
+pub const KT: &str = "kundtjanst@test.local";
+pub const VA: &str = "va@test.local";
 
 pub struct World {
     pub app: TestApp,

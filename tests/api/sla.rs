@@ -380,6 +380,81 @@ async fn lists_show_time_left_sort_by_due_and_filter_late(b: Backend) {
         .await
         .unwrap();
     assert_eq!(api["tickets"].as_array().unwrap().len(), 0, "{api}");
+
+    // VA answers within a minute and warns at 1 %: its new ticket is at risk within a second,
+    // judged from the stored instants (no sweep runs in this test).
+    setup(
+        &app,
+        &org.slug,
+        org.queue_b,
+        PolicyInput {
+            first_response: "1".into(),
+            warn_percent: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let hurried = app
+        .create_ticket(&org.agent_b.token, org.queue_b, "Brådskande fråga")
+        .await;
+    let hurried = hurried["number"].as_str().unwrap().to_string();
+    let mut at_risk = Value::Null;
+    for _ in 0..100 {
+        at_risk = reqwest::Client::new()
+            .get(app.url("/api/v1/tickets?sla=at_risk"))
+            .bearer_auth(&org.admin.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !at_risk["tickets"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed: Vec<&str> = at_risk["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec![hurried.as_str()], "{at_risk}");
+    let bertil = app.browser();
+    let r = app
+        .login(
+            &bertil,
+            &org.slug,
+            &org.agent_b.email,
+            &org.agent_b.password,
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = bertil
+        .get(app.url(&format!("/tickets/{hurried}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("class=\"sla sla-warning\""), "{page}");
+    assert!(page.contains("Snart sen"), "{page}");
+    // Bertil leads VA: his own work page lists it under SLA warnings.
+    let work = bertil
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(work.contains("SLA-varningar (1)"), "{work}");
+    assert!(work.contains(&hurried), "{work}");
+    // Anna's queue has nothing at risk: no warnings section for her.
+    let work = get("/".to_string()).await;
+    assert!(!work.contains("SLA-varningar"), "{work}");
 }
 both_backends!(lists_show_time_left_sort_by_due_and_filter_late);
 
@@ -412,3 +487,146 @@ async fn a_new_policy_applies_to_open_tickets_at_once(b: Backend) {
     assert!(cs[0].due_at.is_some());
 }
 both_backends!(a_new_policy_applies_to_open_tickets_at_once);
+
+/// A citizen mails va@. Bertil answers and puts the ticket on "waiting for an external party"
+/// (the contractor must look at the pipe): the clocks stop, the ticket says whom it waits for.
+/// When the citizen writes again, the ticket is back in work and the next-response clock runs.
+async fn waiting_for_an_external_party_pauses_and_a_citizen_mail_resumes(b: Backend) {
+    let w = crate::mail::World::new(b).await;
+    let (app, org) = (&w.app, &w.org);
+    let t = setup(
+        app,
+        &org.slug,
+        org.queue_b,
+        PolicyInput {
+            first_response: "4h".into(),
+            next_response: "2h".into(),
+            resolution: "5d".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let va = crate::mail::VA;
+    w.deliver(
+        va,
+        crate::mail::mail(
+            "karin@example.org",
+            va,
+            "Läcka i vattenledningen",
+            "k1@example.org",
+            "",
+            "Det läcker vid tomtgränsen.",
+        ),
+    )
+    .await;
+    let number = w.wait_tickets(1).await[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api = reqwest::Client::new();
+    let r = api
+        .post(app.url(&format!("/api/v1/tickets/{number}/messages")))
+        .bearer_auth(&org.agent_b.token)
+        .json(&serde_json::json!({ "kind": "reply", "body": "Vi har bett entreprenören titta på ledningen." }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // "waiting_on" belongs to the waiting status only: a clear error otherwise.
+    let r = api
+        .patch(app.url(&format!("/api/v1/tickets/{number}")))
+        .bearer_auth(&org.agent_b.token)
+        .json(&serde_json::json!({ "status": "open", "waiting_on": "external" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = api
+        .patch(app.url(&format!("/api/v1/tickets/{number}")))
+        .bearer_auth(&org.agent_b.token)
+        .json(&serde_json::json!({ "status": "waiting", "waiting_on": "external" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let d = detail(app, &org.agent_b.token, &number).await;
+    assert_eq!(
+        (&d["status"], &d["waiting_on"]),
+        (&"waiting".into(), &"external".into()),
+        "{d}"
+    );
+
+    let paused = |cs: &[store::sla::ClockRow]| {
+        let res = cs.iter().find(|c| c.target == Target::Resolution.key());
+        let first = cs.iter().find(|c| c.target == Target::FirstResponse.key());
+        matches!((first, res), (Some(f), Some(r)) if f.met_in_time == Some(true) && r.running_since.is_none())
+    };
+    let mut cs = vec![];
+    for _ in 0..100 {
+        cs = clocks(app, t, &number).await;
+        if paused(&cs) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(paused(&cs), "the clocks never paused: {cs:?}");
+    assert!(
+        cs.iter().all(|c| c.next_check_at.is_none()),
+        "nothing to sweep while paused"
+    );
+
+    // Bertil's list says whom the ticket waits for and shows the SLA paused.
+    let bertil = app.browser();
+    let r = app
+        .login(
+            &bertil,
+            &org.slug,
+            &org.agent_b.email,
+            &org.agent_b.password,
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let list = bertil
+        .get(app.url(&format!("/tickets?queue={}&status=waiting", org.queue_b)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Väntar på extern part"), "{list}");
+    assert!(list.contains("SLA pausad"), "{list}");
+
+    // Karin writes again: the ticket is back in work and the next answer is due within 2 hours.
+    w.deliver(
+        va,
+        crate::mail::mail(
+            "karin@example.org",
+            va,
+            &format!("Re: [{number}]"),
+            "k2@example.org",
+            "",
+            "Nu har det blivit värre.",
+        ),
+    )
+    .await;
+    let resumed = |cs: &[store::sla::ClockRow]| {
+        let res = cs.iter().find(|c| c.target == Target::Resolution.key());
+        let next = cs.iter().find(|c| c.target == Target::NextResponse.key());
+        matches!((next, res), (Some(n), Some(r)) if n.due_at.is_some() && r.running_since.is_some())
+    };
+    for _ in 0..200 {
+        cs = clocks(app, t, &number).await;
+        if resumed(&cs) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed(&cs), "the clocks never resumed: {cs:?}");
+    let next = cs.iter().find(|c| c.target == "next_response").unwrap();
+    assert_eq!(next.budget_secs, 2 * 3600);
+    let d = detail(app, &org.agent_b.token, &number).await;
+    assert_eq!(d["status"], "open");
+    assert!(d["waiting_on"].is_null(), "{d}");
+}
+both_backends!(waiting_for_an_external_party_pauses_and_a_citizen_mail_resumes);

@@ -1,5 +1,5 @@
 //! Admin pages under `/admin`: queues (members, acknowledgement template), users, function
-//! mailboxes and canned responses. Server-rendered, no JavaScript. Tenant admins see every section;
+//! mailboxes, canned responses and service levels (calendars, policies). Server-rendered, no JavaScript. Tenant admins see every section;
 //! queue leads see the queues they lead and their canned responses; everyone else gets 403.
 //!
 //! The pattern of every section: a GET renders the page (with a short flash message after a
@@ -11,6 +11,7 @@
 mod canned;
 mod mailboxes;
 mod queues;
+mod sla;
 mod users;
 
 use actix_web::http::{StatusCode, header};
@@ -52,7 +53,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(canned::edit_form)
         .service(canned::update)
         .service(canned::delete_form)
-        .service(canned::delete);
+        .service(canned::delete)
+        .service(sla::overview)
+        .service(sla::new_calendar)
+        .service(sla::edit_calendar)
+        .service(sla::create_calendar)
+        .service(sla::update_calendar)
+        .service(sla::queue_calendar)
+        .service(sla::edit_policy)
+        .service(sla::save_policy);
 }
 
 /// The flash messages a page may show after a redirect (`?ok=<code>`, text `admin.ok.<code>`).
@@ -75,6 +84,9 @@ const FLASHES: &[&str] = &[
     "canned_created",
     "canned_saved",
     "canned_deleted",
+    "calendar_saved",
+    "queue_calendar_saved",
+    "policy_saved",
 ];
 
 fn flash(req: &HttpRequest) -> Option<&'static str> {

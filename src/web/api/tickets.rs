@@ -3,7 +3,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::{
-    Channel, EmailAddress, InvalidValue, PhoneNumber, Priority, Status, TicketNumber,
+    Channel, EmailAddress, InvalidValue, PhoneNumber, Priority, Status, TicketNumber, WaitingOn,
 };
 use crate::error::Error;
 use crate::tickets::{self, ContactInput, ListQuery, NewMessageKind, NewTicketInput, UpdateInput};
@@ -166,6 +166,8 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
     status: Option<String>,
+    /// `citizen` or `external`, with the status `waiting`.
+    waiting_on: Option<String>,
     priority: Option<String>,
     queue: Option<i64>,
     /// A user id, or null to unassign. Leave out to keep.
@@ -189,6 +191,7 @@ pub async fn update(
     let b = body.into_inner();
     let input = UpdateInput {
         status: b.status.as_deref().map(Status::parse).transpose()?,
+        waiting_on: b.waiting_on.as_deref().map(WaitingOn::parse).transpose()?,
         priority: b.priority.as_deref().map(Priority::parse).transpose()?,
         queue: b.queue,
         assignee: b.assignee,

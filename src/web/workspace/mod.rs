@@ -20,7 +20,7 @@ use super::errors::PageError;
 use super::pages::{page_locale, render};
 use super::templates::Templates;
 use crate::accounts::Actor;
-use crate::domain::{QueueId, UserId};
+use crate::domain::{InvalidValue, QueueId, Status, UserId, WaitingOn};
 use crate::store::tickets::Ticket;
 use crate::tickets::views;
 
@@ -95,7 +95,7 @@ impl Names {
     pub(crate) fn sla(&self, t: &Ticket) -> Option<crate::sla::Badge> {
         let default = crate::sla::Calendar::default();
         let cal = self.calendars.get(&t.queue_id).map_or(&default, |c| c);
-        crate::sla::badge(t.sla_state.as_deref(), t.sla_due_at, cal, self.now)
+        crate::sla::badge(t.sla_clock, t.sla_warn_at, t.sla_due_at, cal, self.now)
     }
     pub(crate) fn queue(&self, q: QueueId) -> String {
         self.queues.get(&q).cloned().unwrap_or_default()
@@ -111,12 +111,51 @@ impl Names {
     }
 }
 
+/// The status as shown: waiting says whom for (`waiting_citizen`, `waiting_external`); the key
+/// after `status.one.` in the locale files.
+pub(crate) fn status_label(status: Status, waiting_on: Option<WaitingOn>) -> String {
+    match (status, waiting_on) {
+        (Status::Waiting, w) => format!("waiting_{}", w.unwrap_or(WaitingOn::Citizen)),
+        (s, _) => s.to_string(),
+    }
+}
+
+/// The ticket form's status choices: every status, with waiting in its two kinds
+/// (`waiting` for the citizen, `waiting_external`).
+pub(crate) fn status_choices(current: Status, waiting_on: Option<WaitingOn>) -> Vec<Value> {
+    let now = status_label(current, waiting_on);
+    Status::ALL
+        .iter()
+        .flat_map(|s| match s {
+            Status::Waiting => vec![
+                ("waiting", "waiting_citizen"),
+                ("waiting_external", "waiting_external"),
+            ],
+            s => vec![(s.as_str(), s.as_str())],
+        })
+        .map(|(value, label)| json!({ "value": value, "label": label, "selected": label == now }))
+        .collect()
+}
+
+/// A posted status choice (see `status_choices`); empty keeps the status.
+pub(crate) fn parse_status_choice(
+    raw: &str,
+) -> Result<(Option<Status>, Option<WaitingOn>), InvalidValue> {
+    Ok(match raw.trim() {
+        "" => (None, None),
+        "waiting" => (Some(Status::Waiting), Some(WaitingOn::Citizen)),
+        "waiting_external" => (Some(Status::Waiting), Some(WaitingOn::External)),
+        other => (Some(Status::parse(other)?), None),
+    })
+}
+
 /// A ticket as a list row.
 pub(crate) fn row(t: &Ticket, names: &Names, locale: &str) -> Value {
     json!({
         "number": t.number,
         "subject": t.subject,
         "status": t.status,
+        "status_label": status_label(t.status, t.waiting_on),
         "priority": t.priority,
         "urgent": t.priority.rank() >= 2,
         "queue": names.queue(t.queue_id),
@@ -171,12 +210,17 @@ pub async fn my_work(
         .iter()
         .map(|t| row(t, &names, locale))
         .collect();
+    let at_risk: Vec<Value> = work
+        .at_risk
+        .iter()
+        .map(|t| row(t, &names, locale))
+        .collect();
     render(
         &req,
         Some(&actor),
         actix_web::http::StatusCode::OK,
         "work",
-        json!({ "nav": "work", "mine": mine, "unassigned": unassigned, "ok": ok }),
+        json!({ "nav": "work", "mine": mine, "unassigned": unassigned, "at_risk_count": at_risk.len(), "at_risk": at_risk, "ok": ok }),
     )
 }
 

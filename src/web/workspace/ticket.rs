@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Names, age, local_time, row};
 use crate::accounts::Actor;
-use crate::domain::{InvalidValue, Priority, Status, TicketNumber};
+use crate::domain::{InvalidValue, Priority, TicketNumber};
 use crate::error::Error;
 use crate::mail::intake::StoredAttachment;
 use crate::tickets::{self, Draft, NewMessageKind, Posted, UpdateInput, actions, canned, views};
@@ -43,11 +43,17 @@ fn event_text(
     let status = |k: &str| {
         let v = s(k);
         if v.is_empty() {
-            v
-        } else {
-            t.text(locale, &format!("status.one.{v}"))
+            return v;
         }
+        // A status change to waiting says whom the ticket waits for.
+        let v = match (k, v.as_str(), d.get("waiting_on").and_then(|w| w.as_str())) {
+            ("to", "waiting", Some(w)) => format!("waiting_{w}"),
+            _ => v,
+        };
+        t.text(locale, &format!("status.one.{v}"))
     };
+    let waiting = |k: &str| t.text(locale, &format!("status.one.waiting_{}", s(k)));
+    let target = |k: &str| t.text(locale, &format!("sla.target.{}", s(k)));
     let priority = |k: &str| t.text(locale, &format!("priority.{}", s(k)));
     let queue = |k: &str| {
         d.get(k)
@@ -81,6 +87,9 @@ fn event_text(
         .replace("{ticket}", &s("ticket"))
         .replace("{tag}", &s("tag"))
         .replace("{error}", &s("error"))
+        .replace("{from_waiting}", &waiting("from"))
+        .replace("{to_waiting}", &waiting("to"))
+        .replace("{target}", &target("target"))
 }
 
 async fn page(
@@ -126,6 +135,7 @@ async fn page(
             "number": tk.number,
             "subject": tk.subject,
             "status": tk.status,
+            "status_label": super::status_label(tk.status, tk.waiting_on),
             "priority": tk.priority,
             "queue": names.queue(tk.queue_id),
             "queue_id": tk.queue_id,
@@ -154,7 +164,7 @@ async fn page(
         "people": people.iter().filter(|p| p.active).map(|p| json!({
             "id": p.id, "name": p.name, "selected": Some(p.id) == tk.assignee_id,
         })).collect::<Vec<_>>(),
-        "statuses": Status::ALL.iter().map(|s| json!({ "value": s, "selected": *s == tk.status })).collect::<Vec<_>>(),
+        "statuses": super::status_choices(tk.status, tk.waiting_on),
         "priorities": Priority::ALL.iter().map(|p| json!({ "value": p, "selected": *p == tk.priority })).collect::<Vec<_>>(),
         "canned": canned.iter().map(|c| json!({ "id": c.id, "title": c.title })).collect::<Vec<_>>(),
         "writers": writers,
@@ -530,11 +540,10 @@ pub async fn update(
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
     let u = (|| -> Result<UpdateInput, InvalidValue> {
+        let (status, waiting_on) = super::parse_status_choice(&f.status)?;
         Ok(UpdateInput {
-            status: Some(f.status.as_str())
-                .filter(|s| !s.is_empty())
-                .map(Status::parse)
-                .transpose()?,
+            status,
+            waiting_on,
             priority: Some(f.priority.as_str())
                 .filter(|s| !s.is_empty())
                 .map(Priority::parse)
