@@ -249,31 +249,38 @@ pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Resu
             }
             due = store::sla::due_clocks(c, &claimed)?;
         }
-        let mut firings: Vec<store::sla::Firing> = vec![];
+        // Each firing is a history event with a key that exists once per ticket, target, round
+        // and level: inserting it is also the check that no other sweeper fired it.
+        let mut fired: std::collections::HashMap<(i64, String), (&store::sla::DueClock, Level)> =
+            Default::default();
+        let mut events = vec![];
         let mut rescheduled = Vec::with_capacity(due.len());
         for d in &due {
             let (mut warned, mut breached) = (d.warned_cycle, d.breached_cycle);
             // Met and paused clocks fire nothing and wait for the next change to the ticket.
             let live = d.met_at.is_none() && d.running_since.is_some();
+            let mut fire = |level: Level| {
+                let once_key = format!("sla:{}:{}:{}", d.target, d.cycle, level.key());
+                events.push(store::tickets::OnceEvent {
+                    tenant: d.tenant(),
+                    ticket: d.ticket(),
+                    kind: match level {
+                        Level::Warning => "sla_warning",
+                        Level::Breach => "sla_breached",
+                    },
+                    details: json!({ "target": d.target, "cycle": d.cycle, "due": d.due_at })
+                        .to_string(),
+                    once_key: once_key.clone(),
+                });
+                fired.insert((d.ticket_id, once_key), (d, level));
+            };
             if live {
                 if warned < d.cycle && d.warn_at.is_some_and(|w| w <= n) {
-                    firings.push((
-                        d.tenant_id,
-                        d.ticket_id,
-                        d.target.clone(),
-                        d.cycle,
-                        "warning",
-                    ));
+                    fire(Level::Warning);
                     warned = d.cycle;
                 }
                 if breached < d.cycle && d.due_at.is_some_and(|x| x <= n) {
-                    firings.push((
-                        d.tenant_id,
-                        d.ticket_id,
-                        d.target.clone(),
-                        d.cycle,
-                        "breach",
-                    ));
+                    fire(Level::Breach);
                     // A breach found first (the sweeper was behind) also ends the warning.
                     (warned, breached) = (d.cycle, d.cycle);
                 }
@@ -289,39 +296,14 @@ pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Resu
                 clock: d,
             });
         }
-        let new = store::sla::record_firings(c, &firings, n)?;
+        let new = store::tickets::insert_events_once(c, &events, n)?;
         store::sla::reschedule(c, &rescheduled, n)?;
-        let by_key: std::collections::HashMap<(i64, &str), &store::sla::DueClock> = due
-            .iter()
-            .map(|d| ((d.ticket_id, d.target.as_str()), d))
-            .collect();
-        let mut events = vec![];
-        let mut acts = vec![];
-        for (ticket, target, cycle, level) in &new {
-            let Some(d) = by_key.get(&(*ticket, target.as_str())) else {
-                continue;
-            };
-            let level = if level == "warning" {
-                Level::Warning
-            } else {
-                Level::Breach
-            };
-            events.push((
-                d.tenant(),
-                d.ticket(),
-                match level {
-                    Level::Warning => "sla_warning",
-                    Level::Breach => "sla_breached",
-                },
-                json!({ "target": target, "cycle": cycle, "due": d.due_at }),
-            ));
-            acts.push(((*d).clone(), level));
-        }
-        store::tickets::insert_events(c, &events, n)?;
+        let acts: Vec<(&store::sla::DueClock, Level)> =
+            new.iter().filter_map(|k| fired.get(k).copied()).collect();
         // Rules with actions, per firing (policies looked up once per queue and priority).
         let mut policies: std::collections::HashMap<(i64, i64, String), Option<Policy>> =
             Default::default();
-        for (d, level) in &acts {
+        for &(d, level) in &acts {
             let key = (d.tenant_id, d.queue_id, d.priority.clone());
             if !policies.contains_key(&key) {
                 let p = Priority::parse(&d.priority)?;
@@ -334,8 +316,8 @@ pub fn sweep(db: &Db, notices: &Notices, now: DateTime<Utc>, limit: i64) -> Resu
                 continue;
             };
             let target = Target::parse(&d.target)?;
-            for rule in policy.rules.iter().filter(|r| r.applies(*level, target)) {
-                act(c, d, &rule.action, *level, target, now, &notices)?;
+            for rule in policy.rules.iter().filter(|r| r.applies(level, target)) {
+                act(c, d, &rule.action, level, target, now, &notices)?;
             }
         }
         Ok(Swept {

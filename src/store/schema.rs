@@ -168,18 +168,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    sla_firings (id) {
-        id -> BigInt,
-        tenant_id -> BigInt,
-        ticket_id -> BigInt,
-        target -> Text,
-        cycle -> Integer,
-        level -> Text,
-        fired_at -> Timestamp,
-    }
-}
-
-diesel::table! {
     sla_cursor (id) {
         id -> Integer,
         last_event_id -> BigInt,
@@ -233,6 +221,7 @@ diesel::table! {
         kind -> Text,
         details -> Text,
         created_at -> Timestamp,
+        once_key -> Nullable<Text>,
     }
 }
 
@@ -383,7 +372,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sla_calendars,
     sla_policies,
     ticket_sla,
-    sla_firings,
     sla_cursor,
     users,
     queues,

@@ -251,8 +251,9 @@ pub fn first_tickets(conn: &mut Conn, limit: i64) -> StoreResult<Vec<(i64, i64)>
 /// Remove every clock and firing (the benchmark starts from a clean slate) and put the SLA
 /// follower at the end of the change feed (so the sweeper trusts the stored clocks).
 pub fn reset_clocks(conn: &mut Conn) -> StoreResult<()> {
-    use super::schema::{sla_cursor, sla_firings, ticket_events, ticket_sla};
-    diesel::delete(sla_firings::table).execute(conn)?;
+    use super::schema::{sla_cursor, ticket_events, ticket_sla};
+    diesel::delete(ticket_events::table.filter(ticket_events::once_key.is_not_null()))
+        .execute(conn)?;
     diesel::delete(ticket_sla::table).execute(conn)?;
     let last: Option<i64> = ticket_events::table
         .select(diesel::dsl::max(ticket_events::id))

@@ -7,8 +7,7 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use super::schema::{
-    messages, queues, sla_calendars, sla_cursor, sla_firings, sla_policies, ticket_events,
-    ticket_sla, tickets,
+    messages, queues, sla_calendars, sla_cursor, sla_policies, ticket_events, ticket_sla, tickets,
 };
 use super::{Conn, StoreResult};
 use crate::domain::{Priority, QueueId, SlaClock, TenantId, TicketId};
@@ -527,51 +526,6 @@ pub fn changed_since_follower(conn: &mut Conn, tickets: &[i64]) -> StoreResult<V
     Ok(ids)
 }
 
-/// One firing to record: (tenant, ticket, target, cycle, level).
-pub type Firing = (i64, i64, String, i32, &'static str);
-
-/// Record firings in one statement; returns those that were new (a key already present means
-/// another sweeper, or an earlier round, fired it).
-pub fn record_firings(
-    conn: &mut Conn,
-    firings: &[Firing],
-    now: NaiveDateTime,
-) -> StoreResult<Vec<(i64, String, i32, String)>> {
-    if firings.is_empty() {
-        return Ok(vec![]);
-    }
-    let rows: Vec<_> = firings
-        .iter()
-        .map(|(t, k, target, cycle, level)| {
-            (
-                sla_firings::tenant_id.eq(*t),
-                sla_firings::ticket_id.eq(*k),
-                sla_firings::target.eq(target.as_str()),
-                sla_firings::cycle.eq(*cycle),
-                sla_firings::level.eq(*level),
-                sla_firings::fired_at.eq(now),
-            )
-        })
-        .collect();
-    let mut out = vec![];
-    // SQLite allows ~32k bound values per statement: 500 rows of 6 stay well below.
-    for chunk in rows.chunks(500) {
-        let new: Vec<(i64, String, i32, String)> =
-            per_backend!(&mut *conn, |c| diesel::insert_into(sla_firings::table)
-                .values(chunk)
-                .on_conflict_do_nothing()
-                .returning((
-                    sla_firings::ticket_id,
-                    sla_firings::target,
-                    sla_firings::cycle,
-                    sla_firings::level,
-                ))
-                .get_results(c)?);
-        out.extend(new);
-    }
-    Ok(out)
-}
-
 /// A claimed clock after a sweep: the rounds now fired and when to look next.
 pub struct Reschedule<'a> {
     pub clock: &'a DueClock,
@@ -580,11 +534,12 @@ pub struct Reschedule<'a> {
     pub next_check_at: Option<NaiveDateTime>,
 }
 
-/// Write the fired rounds and next checks of claimed clocks: one statement per 500 clocks
+/// Write the fired rounds and next checks of claimed clocks: one statement per 1,000 clocks
 /// (an upsert on the primary key, which always finds the row, is the portable multi-row
 /// update), each row written once.
 pub fn reschedule(conn: &mut Conn, rows: &[Reschedule<'_>], now: NaiveDateTime) -> StoreResult<()> {
-    for chunk in rows.chunks(500) {
+    // 11 values a row: below SQLite's 32,766 and PostgreSQL's 65,535 bound values.
+    for chunk in rows.chunks(1000) {
         let values: Vec<_> = chunk
             .iter()
             .map(|r| {

@@ -631,34 +631,49 @@ pub struct Event {
     pub created_at: NaiveDateTime,
 }
 
-/// Several events in one statement (the SLA sweeper's warnings and breaches):
-/// (tenant, ticket, kind, details).
-pub fn insert_events(
+/// A history event a worker writes at most once per ticket: a second insert with the same
+/// ticket and `once_key` does nothing (e.g. an SLA breach seen by two sweepers).
+pub struct OnceEvent<'a> {
+    pub tenant: TenantId,
+    pub ticket: TicketId,
+    pub kind: &'a str,
+    pub details: String,
+    pub once_key: String,
+}
+
+/// Insert the events that have not happened yet, 1,000 per statement; returns (ticket id, once
+/// key) of those inserted.
+pub fn insert_events_once(
     conn: &mut Conn,
-    events: &[(TenantId, TicketId, &str, serde_json::Value)],
+    events: &[OnceEvent<'_>],
     now: NaiveDateTime,
-) -> StoreResult<()> {
-    let details: Vec<String> = events.iter().map(|e| e.3.to_string()).collect();
+) -> StoreResult<Vec<(i64, String)>> {
     let rows: Vec<_> = events
         .iter()
-        .zip(&details)
-        .map(|((t, k, kind, _), d)| {
+        .map(|e| {
             (
-                ticket_events::tenant_id.eq(t.get()),
-                ticket_events::ticket_id.eq(k.get()),
+                ticket_events::tenant_id.eq(e.tenant.get()),
+                ticket_events::ticket_id.eq(e.ticket.get()),
                 ticket_events::actor_id.eq(None::<i64>),
-                ticket_events::kind.eq(*kind),
-                ticket_events::details.eq(d.as_str()),
+                ticket_events::kind.eq(e.kind),
+                ticket_events::details.eq(e.details.as_str()),
                 ticket_events::created_at.eq(now),
+                ticket_events::once_key.eq(Some(e.once_key.as_str())),
             )
         })
         .collect();
-    for chunk in rows.chunks(500) {
-        per_backend!(&mut *conn, |c| diesel::insert_into(ticket_events::table)
-            .values(chunk)
-            .execute(c)?);
+    let mut new = Vec::with_capacity(rows.len());
+    // 7 values a row: far below SQLite's 32,766 and PostgreSQL's 65,535 bound values.
+    for chunk in rows.chunks(1000) {
+        let inserted: Vec<(i64, Option<String>)> =
+            per_backend!(&mut *conn, |c| diesel::insert_into(ticket_events::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .returning((ticket_events::ticket_id, ticket_events::once_key))
+                .get_results(c)?);
+        new.extend(inserted.into_iter().filter_map(|(t, k)| Some((t, k?))));
     }
-    Ok(())
+    Ok(new)
 }
 
 /// Record who did what to a ticket. Called in the same transaction as the change itself.
