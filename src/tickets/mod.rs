@@ -475,6 +475,9 @@ pub async fn update(
         if !apply_update(c, t, Some(uid), &ticket, &u)? {
             return Ok(ticket);
         }
+        // The agent sees the service level follow the change at once (the follower would within
+        // a second; replaying twice is harmless).
+        crate::sla::engine::refresh(c, t, ticket.id, chrono::Utc::now())?;
         // Read back tenant-scoped: a transfer may take it out of the actor's queues, and then the
         // caller still gets the ticket as it now is so the change is visible.
         find(c, t, &QueueAccess::All, &number)
@@ -803,6 +806,10 @@ pub(crate) fn apply_message(
         &json!({ "message_id": msg.id, "attachments": files.len() }),
         now,
     )?;
+    if mkind == MessageKind::Outbound {
+        // A reply meets a target: the badge shows it at once.
+        crate::sla::engine::refresh(c, t, ticket.id, now.and_utc())?;
+    }
     Ok(msg)
 }
 
