@@ -68,6 +68,26 @@ async fn clocks(app: &TestApp, t: TenantId, number: &str) -> Vec<store::sla::Clo
         .unwrap()
 }
 
+/// The ticket's clocks once `ready` holds for them (the app's follower gets there within
+/// moments); panics naming `what` after 20 s.
+async fn wait_clocks(
+    app: &TestApp,
+    t: TenantId,
+    number: &str,
+    what: &str,
+    ready: impl Fn(&[store::sla::ClockRow]) -> bool,
+) -> Vec<store::sla::ClockRow> {
+    let mut cs = vec![];
+    for _ in 0..200 {
+        cs = clocks(app, t, number).await;
+        if ready(&cs) {
+            return cs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {cs:?}");
+}
+
 async fn detail(app: &TestApp, token: &str, number: &str) -> Value {
     reqwest::Client::new()
         .get(app.url(&format!("/api/v1/tickets/{number}")))
@@ -258,15 +278,7 @@ async fn waiting_pauses_and_a_reply_meets_the_target(b: Backend) {
         let res = cs.iter().find(|c| c.target == Target::Resolution.key());
         matches!((first, res), (Some(f), Some(r)) if f.met_at.is_some() && r.running_since.is_none())
     };
-    let mut cs = vec![];
-    for _ in 0..100 {
-        cs = clocks(&app, t, &number).await;
-        if settled(&cs) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(settled(&cs), "clocks never settled: {cs:?}");
+    let cs = wait_clocks(&app, t, &number, "clocks never settled", settled).await;
     let first = cs.iter().find(|c| c.target == "first_response").unwrap();
     assert_eq!(first.met_in_time, Some(true));
     assert_eq!(first.next_check_at, None);
@@ -335,15 +347,10 @@ async fn lists_show_time_left_sort_by_due_and_filter_late(b: Backend) {
         numbers.push(created["number"].as_str().unwrap().to_string());
     }
     for n in &numbers {
-        let mut ok = false;
-        for _ in 0..100 {
-            if clocks(&app, t, n).await.iter().any(|c| c.due_at.is_some()) {
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(ok, "no clock for {n}");
+        wait_clocks(&app, t, n, "no clock", |cs| {
+            cs.iter().any(|c| c.due_at.is_some())
+        })
+        .await;
     }
     let anna = app.browser();
     let r = app
@@ -561,15 +568,7 @@ async fn waiting_for_an_external_party_pauses_and_a_citizen_mail_resumes(b: Back
         let first = cs.iter().find(|c| c.target == Target::FirstResponse.key());
         matches!((first, res), (Some(f), Some(r)) if f.met_in_time == Some(true) && r.running_since.is_none())
     };
-    let mut cs = vec![];
-    for _ in 0..100 {
-        cs = clocks(app, t, &number).await;
-        if paused(&cs) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(paused(&cs), "the clocks never paused: {cs:?}");
+    let cs = wait_clocks(app, t, &number, "the clocks never paused", paused).await;
     assert!(
         cs.iter().all(|c| c.next_check_at.is_none()),
         "nothing to sweep while paused"
@@ -615,14 +614,7 @@ async fn waiting_for_an_external_party_pauses_and_a_citizen_mail_resumes(b: Back
         let next = cs.iter().find(|c| c.target == Target::NextResponse.key());
         matches!((next, res), (Some(n), Some(r)) if n.due_at.is_some() && r.running_since.is_some())
     };
-    for _ in 0..200 {
-        cs = clocks(app, t, &number).await;
-        if resumed(&cs) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(resumed(&cs), "the clocks never resumed: {cs:?}");
+    let cs = wait_clocks(app, t, &number, "the clocks never resumed", resumed).await;
     let next = cs.iter().find(|c| c.target == "next_response").unwrap();
     assert_eq!(next.budget_secs, 2 * 3600);
     let d = detail(app, &org.agent_b.token, &number).await;
