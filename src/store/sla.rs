@@ -534,11 +534,18 @@ pub struct Reschedule<'a> {
     pub next_check_at: Option<NaiveDateTime>,
 }
 
-/// Write the fired rounds and next checks of claimed clocks: one statement per 1,000 clocks
-/// (an upsert on the primary key, which always finds the row, is the portable multi-row
-/// update), each row written once.
+/// Write the fired rounds and next checks of claimed clocks, each row once. PostgreSQL gets
+/// one `UPDATE … FROM unnest(arrays)`; SQLite an upsert on the primary key (which always finds
+/// the row: the portable multi-row update), 1,000 rows per statement (11 values a row, below
+/// its 32,766 bound values).
 pub fn reschedule(conn: &mut Conn, rows: &[Reschedule<'_>], now: NaiveDateTime) -> StoreResult<()> {
-    // 11 values a row: below SQLite's 32,766 and PostgreSQL's 65,535 bound values.
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let c = match conn {
+        Conn::Pg(c) => return reschedule_pg(c, rows, now),
+        Conn::Sqlite(c) => c,
+    };
     for chunk in rows.chunks(1000) {
         let values: Vec<_> = chunk
             .iter()
@@ -559,7 +566,7 @@ pub fn reschedule(conn: &mut Conn, rows: &[Reschedule<'_>], now: NaiveDateTime) 
                 )
             })
             .collect();
-        per_backend!(&mut *conn, |c| diesel::insert_into(ticket_sla::table)
+        diesel::insert_into(ticket_sla::table)
             .values(&values)
             .on_conflict(ticket_sla::id)
             .do_update()
@@ -569,8 +576,31 @@ pub fn reschedule(conn: &mut Conn, rows: &[Reschedule<'_>], now: NaiveDateTime) 
                 ticket_sla::next_check_at.eq(excluded(ticket_sla::next_check_at)),
                 ticket_sla::updated_at.eq(excluded(ticket_sla::updated_at)),
             ))
-            .execute(c)?);
+            .execute(c)?;
     }
+    Ok(())
+}
+
+fn reschedule_pg(
+    c: &mut diesel::PgConnection,
+    rows: &[Reschedule<'_>],
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Timestamp};
+    diesel::sql_query(
+        "UPDATE ticket_sla s SET warned_cycle = u.w, breached_cycle = u.b, \
+                next_check_at = u.n, updated_at = $6 \
+         FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::timestamp[]) \
+              AS u(id, tenant, w, b, n) \
+         WHERE s.id = u.id AND s.tenant_id = u.tenant",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.clock.id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.clock.tenant_id).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.warned_cycle).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.breached_cycle).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.next_check_at).collect::<Vec<_>>())
+    .bind::<Timestamp, _>(now)
+    .execute(c)?;
     Ok(())
 }
 

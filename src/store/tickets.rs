@@ -641,13 +641,22 @@ pub struct OnceEvent<'a> {
     pub once_key: String,
 }
 
-/// Insert the events that have not happened yet, 1,000 per statement; returns (ticket id, once
-/// key) of those inserted.
+/// Insert the events that have not happened yet; returns (ticket id, once key) of those
+/// inserted. PostgreSQL gets the batch as one array per column (`unnest`), so the statement
+/// and its plan stay small whatever the batch size; SQLite gets multi-row VALUES, 1,000 rows
+/// per statement (7 values a row, far below its 32,766 bound values).
 pub fn insert_events_once(
     conn: &mut Conn,
     events: &[OnceEvent<'_>],
     now: NaiveDateTime,
 ) -> StoreResult<Vec<(i64, String)>> {
+    if events.is_empty() {
+        return Ok(vec![]);
+    }
+    let c = match conn {
+        Conn::Pg(c) => return insert_events_once_pg(c, events, now),
+        Conn::Sqlite(c) => c,
+    };
     let rows: Vec<_> = events
         .iter()
         .map(|e| {
@@ -663,17 +672,50 @@ pub fn insert_events_once(
         })
         .collect();
     let mut new = Vec::with_capacity(rows.len());
-    // 7 values a row: far below SQLite's 32,766 and PostgreSQL's 65,535 bound values.
     for chunk in rows.chunks(1000) {
-        let inserted: Vec<(i64, Option<String>)> =
-            per_backend!(&mut *conn, |c| diesel::insert_into(ticket_events::table)
-                .values(chunk)
-                .on_conflict_do_nothing()
-                .returning((ticket_events::ticket_id, ticket_events::once_key))
-                .get_results(c)?);
+        let inserted: Vec<(i64, Option<String>)> = diesel::insert_into(ticket_events::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .returning((ticket_events::ticket_id, ticket_events::once_key))
+            .get_results(c)?;
         new.extend(inserted.into_iter().filter_map(|(t, k)| Some((t, k?))));
     }
     Ok(new)
+}
+
+#[derive(QueryableByName)]
+struct OnceInserted {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    ticket_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    once_key: String,
+}
+
+fn insert_events_once_pg(
+    c: &mut diesel::PgConnection,
+    events: &[OnceEvent<'_>],
+    now: NaiveDateTime,
+) -> StoreResult<Vec<(i64, String)>> {
+    use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+    let col = |f: fn(&OnceEvent<'_>) -> String| events.iter().map(f).collect::<Vec<_>>();
+    let inserted: Vec<OnceInserted> = diesel::sql_query(
+        "INSERT INTO ticket_events (tenant_id, ticket_id, kind, details, once_key, created_at) \
+         SELECT u.tenant, u.ticket, u.kind, u.details, u.once_key, $6 \
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[]) \
+              AS u(tenant, ticket, kind, details, once_key) \
+         ON CONFLICT DO NOTHING RETURNING ticket_id, once_key",
+    )
+    .bind::<Array<BigInt>, _>(events.iter().map(|e| e.tenant.get()).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(events.iter().map(|e| e.ticket.get()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(col(|e| e.kind.to_owned()))
+    .bind::<Array<Text>, _>(col(|e| e.details.clone()))
+    .bind::<Array<Text>, _>(col(|e| e.once_key.clone()))
+    .bind::<Timestamp, _>(now)
+    .load(c)?;
+    Ok(inserted
+        .into_iter()
+        .map(|r| (r.ticket_id, r.once_key))
+        .collect())
 }
 
 /// Record who did what to a ticket. Called in the same transaction as the change itself.
