@@ -26,14 +26,19 @@ pub struct Application {
     /// The SLA follower and sweeper (what they need to notify people).
     sla: Option<crate::sla::engine::Notices>,
     search: Option<crate::search::TicketIndex>,
+    kb: Option<crate::kb::Kb>,
+    kb_sync: std::time::Duration,
 }
 
-/// Open the node's search index. Another process (or a previous instance in this one that is
+/// Open one of the node's indexes. Another process (or a previous instance in this one that is
 /// still shutting down) may hold it for a moment: wait up to ten seconds before giving up.
-fn open_search_index(dir: &std::path::Path) -> anyhow::Result<crate::search::TicketIndex> {
+fn open_index<I>(
+    dir: &std::path::Path,
+    open: impl Fn(&std::path::Path) -> crate::error::Result<I>,
+) -> anyhow::Result<I> {
     let mut tries = 0;
     loop {
-        match crate::search::TicketIndex::open(dir) {
+        match open(dir) {
             Ok(i) => return Ok(i),
             Err(e) if tries < 100 && e.to_string().contains("in use") => {
                 tries += 1;
@@ -101,10 +106,33 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys_for_worker = keys.clone();
         let live = crate::tickets::live::Live::new();
-        let search = open_search_index(&settings.search_dir())?;
+        let search = open_index(&settings.search_dir(), crate::search::TicketIndex::open)?;
+        let kb = crate::kb::Kb::new(open_index(&settings.kb_dir(), crate::kb::KbIndex::open)?);
+        // The knowledge base is ready before the first request: starter articles for new
+        // municipalities, then the index brought in line with the database (fills a new one).
+        // (On a thread of its own: `build` may be called from inside a runtime.)
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| -> anyhow::Result<()> {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async {
+                        if settings.kb.import_starter {
+                            crate::kb::import_starter_where_empty(&db, &kb).await?;
+                        }
+                        kb.sync_all(&db).await
+                    })?;
+                    Ok(())
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("knowledge-base start-up panicked"))?
+        })
+        .context("cannot prepare the knowledge base")?;
         let state = Data::new(AppState {
             live: live.clone(),
             search: search.clone(),
+            kb: kb.clone(),
             db: db.clone(),
             signer: Arc::new(Signer::new(&keys)),
             keys,
@@ -131,6 +159,8 @@ impl Application {
             intake,
             live: Some(live),
             search: Some(search),
+            kb: Some(kb),
+            kb_sync: std::time::Duration::from_secs(u64::from(settings.kb.sync_seconds.max(1))),
             sla: Some(crate::sla::engine::Notices {
                 from: settings.mail.from.clone(),
                 public_url: settings.server.public_url.clone(),
@@ -177,8 +207,18 @@ impl Application {
                 let _ = stopped.await;
             }))
         });
+        let (kb_stop, kb_stopped) = tokio::sync::oneshot::channel::<()>();
+        let kb = self.kb.take().map(|kb| {
+            tokio::spawn(kb.run(self.db.clone(), self.kb_sync, async move {
+                let _ = kb_stopped.await;
+            }))
+        });
         let result = self.server.await;
         let _ = stop.send(());
+        let _ = kb_stop.send(());
+        if let Some(h) = kb {
+            let _ = h.await;
+        }
         if let Some(h) = indexer {
             let _ = h.await;
         }

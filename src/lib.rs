@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod kb;
 pub mod mail;
 pub mod outbox;
 pub mod search;

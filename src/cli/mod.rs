@@ -63,9 +63,29 @@ enum Command {
     /// Service levels: calendars (opening hours, holidays) and policies per queue and priority.
     #[command(subcommand)]
     Sla(SlaCmd),
+    /// The knowledge base: import article files, rebuild this node's index.
+    #[command(subcommand)]
+    Kb(KbCmd),
     /// Measure start-up and API speed.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum KbCmd {
+    /// Import article files (Markdown with TOML front matter): a new slug creates an article, a
+    /// changed file makes a new revision, an unchanged one does nothing. Without --dir: the
+    /// starter articles built into Ärendo.
+    Import {
+        #[command(flatten)]
+        t: TenantArg,
+        /// A folder of .md files (read recursively).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Rebuild this node's knowledge-base index from the database (stop `arendo serve` on this
+    /// node first; it also rebuilds a missing or outdated index by itself at start).
+    Reindex,
 }
 
 #[derive(Subcommand, Debug)]
@@ -451,12 +471,12 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sla(c) => sla_cmd(c, &open_db(&settings)?),
+        Command::Kb(c) => kb_cmd(c, &settings),
         Command::Bench(c) => crate::bench::run(c, settings),
     }
 }
 
 fn reindex(settings: &Settings) -> anyhow::Result<()> {
-    use std::io::Write as _;
     let db = open_db(settings)?;
     let dir = settings.search_dir();
     let index = crate::search::TicketIndex::open(&dir)?;
@@ -464,33 +484,84 @@ fn reindex(settings: &Settings) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let started = std::time::Instant::now();
-    let last = std::sync::Mutex::new(std::time::Instant::now());
+    let bar = progress_bar("tickets");
     let n = rt.block_on(crate::search::reindex(&db, &index, |done, total| {
-        let mut at = last.lock().unwrap_or_else(|p| p.into_inner());
-        if at.elapsed().as_millis() < 200 && done < total {
-            return;
-        }
-        *at = std::time::Instant::now();
-        let width = 30usize;
-        let filled = if total == 0 {
-            width
-        } else {
-            (done as usize * width) / total as usize
-        };
-        eprint!(
-            "\r  [{}{}] {done}/{total} tickets",
-            "#".repeat(filled.min(width)),
-            " ".repeat(width - filled.min(width))
-        );
-        let _ = std::io::stderr().flush();
+        bar.set_length(total);
+        bar.set_position(done);
     }))?;
-    eprintln!();
+    bar.finish();
     println!(
         "search index rebuilt: {n} tickets in {:.1} s ({})",
         started.elapsed().as_secs_f64(),
         dir.display()
     );
     Ok(())
+}
+
+/// A progress bar on stderr for `what` (its length is set as the work learns it).
+fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "  [{{bar:30}}] {{pos}}/{{len}} {what} ({{per_sec}}, {{eta}} left)"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("#>-"),
+    );
+    bar
+}
+
+fn kb_cmd(cmd: KbCmd, settings: &Settings) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let dir = settings.kb_dir();
+    let kb = crate::kb::Kb::new(crate::kb::KbIndex::open(&dir)?);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match cmd {
+        KbCmd::Import { t, dir: from } => {
+            let files = match &from {
+                Some(d) => crate::kb::read_dir(d)
+                    .with_context(|| format!("cannot read {}", d.display()))?,
+                None => crate::kb::starter_files(),
+            };
+            let slug = t.tenant.clone();
+            let tid =
+                db.write_blocking(move |c| -> Result<TenantId, Error> { tenant(c, &slug) })?;
+            let r = rt.block_on(crate::kb::import(&db, &kb, tid, files))?;
+            for (file, err) in &r.failed {
+                eprintln!("  {file}: {err}");
+            }
+            println!(
+                "knowledge base of {}: {} created, {} updated, {} unchanged, {} failed",
+                t.tenant,
+                r.created.len(),
+                r.updated.len(),
+                r.unchanged.len(),
+                r.failed.len()
+            );
+            if r.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(anyhow!("{} files were not imported", r.failed.len()))
+            }
+        }
+        KbCmd::Reindex => {
+            let started = std::time::Instant::now();
+            let bar = progress_bar("articles");
+            let n = rt.block_on(kb.rebuild(&db, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            }))?;
+            bar.finish();
+            println!(
+                "knowledge-base index rebuilt: {n} articles in {:.1} s ({})",
+                started.elapsed().as_secs_f64(),
+                dir.display()
+            );
+            Ok(())
+        }
+    }
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -37,6 +37,34 @@ pub struct Settings {
     pub log: Log,
     #[serde(default)]
     pub search: Search,
+    #[serde(default)]
+    pub kb: Kb,
+}
+
+/// The knowledge base: its node-local index and the starter articles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kb {
+    /// Where the index lives. Default: `<data_dir>/kb-index`.
+    #[serde(default)]
+    pub index_dir: Option<PathBuf>,
+    /// How often (seconds) the index checks the database for articles changed on other nodes.
+    #[serde(default = "defaults::kb_sync_seconds")]
+    pub sync_seconds: u32,
+    /// At start, give every municipality without articles the starter articles built into the
+    /// binary (from `knowledge-base/`).
+    #[serde(default = "defaults::yes")]
+    pub import_starter: bool,
+}
+
+impl Default for Kb {
+    fn default() -> Self {
+        Kb {
+            index_dir: None,
+            sync_seconds: defaults::kb_sync_seconds(),
+            import_starter: true,
+        }
+    }
 }
 
 /// The node's full-text search index (derived from the database; each node keeps its own).
@@ -171,6 +199,9 @@ mod defaults {
 
     pub fn data_dir() -> PathBuf {
         PathBuf::from("data")
+    }
+    pub fn kb_sync_seconds() -> u32 {
+        5
     }
     pub fn yes() -> bool {
         true
@@ -360,6 +391,13 @@ impl Settings {
             Some(u) => u.expose_secret().to_string(),
             None => format!("sqlite://{}", self.data_dir.join("arendo.db").display()),
         }
+    }
+
+    pub fn kb_dir(&self) -> PathBuf {
+        self.kb
+            .index_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("kb-index"))
     }
 
     pub fn search_dir(&self) -> PathBuf {

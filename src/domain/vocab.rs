@@ -61,6 +61,20 @@ vocab!(
     MembershipRole, "queue_role", { Lead => "lead", Agent => "agent" }
 );
 
+vocab!(
+    /// Who may read a knowledge-base article: agents only, or citizens too.
+    Audience, "audience", { Internal => "internal", Public => "public" }
+);
+vocab!(
+    /// The language an article is written in.
+    Language, "language", { Sv => "sv", En => "en" }
+);
+vocab!(
+    /// A knowledge-base article's life: drafts and archived articles are never shown to citizens
+    /// nor suggested.
+    ArticleStatus, "status", { Draft => "draft", Published => "published", Archived => "archived" }
+);
+
 impl Status {
     pub fn is_open(self) -> bool {
         matches!(self, Status::New | Status::Open | Status::Waiting)

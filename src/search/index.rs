@@ -266,7 +266,7 @@ impl TicketIndex {
 
 /// Open the index in `dir` if there is one with our schema. An index with another schema, or one
 /// that cannot be opened, is removed (the database is the source of truth).
-fn open_existing(dir: &Path, schema: &Schema) -> Result<Option<Index>> {
+pub(crate) fn open_existing(dir: &Path, schema: &Schema) -> Result<Option<Index>> {
     let mmap = MmapDirectory::open(dir).map_err(|e| internal("open directory", e))?;
     if !Index::exists(&mmap).map_err(|e| internal("read directory", e))? {
         return Ok(None);
@@ -288,7 +288,7 @@ fn open_existing(dir: &Path, schema: &Schema) -> Result<Option<Index>> {
 }
 
 /// Remove the files of an index from its directory (the directory itself stays).
-fn wipe(dir: &Path) -> Result<()> {
+pub(crate) fn wipe(dir: &Path) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| internal("list directory", e))?;
     for entry in entries {
         let entry = entry.map_err(|e| internal("list directory", e))?;

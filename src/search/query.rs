@@ -190,13 +190,24 @@ impl UserQuery {
     /// alternatives (a term or phrase query on one field, with its boost) may, and the scores of
     /// those that match add up.
     pub fn parts(&self, f: &Fields, fuzzy: Option<&Expansions>) -> Parts {
+        self.parts_on(&text_fields(f), Some(f.number), fuzzy)
+    }
+
+    /// [`UserQuery::parts`] on any index: its text fields with their boosts, and the field that
+    /// holds ticket numbers exactly (if any).
+    pub fn parts_on(
+        &self,
+        fields: &[(Field, f32)],
+        number_field: Option<Field>,
+        fuzzy: Option<&Expansions>,
+    ) -> Parts {
         let mut clauses = Vec::new();
         for c in &self.clauses {
             let mut alts: Vec<(Box<dyn Query>, f32)> = Vec::new();
             match c {
                 Clause::Word { terms, .. } | Clause::Phrase { terms } if terms.len() == 1 => {
                     let term = terms[0].1.as_str();
-                    for (field, boost) in text_fields(f) {
+                    for &(field, boost) in fields {
                         alts.push((term_query(field, term), boost));
                         for v in fuzzy.map(|x| x.variants(field, term)).unwrap_or_default() {
                             alts.push((term_query(field, v), boost * FUZZY_FACTOR));
@@ -204,20 +215,22 @@ impl UserQuery {
                     }
                 }
                 Clause::Word { terms, .. } | Clause::Phrase { terms } => {
-                    for (field, boost) in text_fields(f) {
+                    for &(field, boost) in fields {
                         alts.push((phrase(field, terms), boost));
                     }
                 }
                 Clause::Number { number, terms } => {
-                    alts.push((
-                        Box::new(TermQuery::new(
-                            Term::from_field_text(f.number, number),
-                            IndexRecordOption::Basic,
-                        )),
-                        NUMBER_BOOST,
-                    ));
-                    if terms.len() > 1 {
-                        for (field, boost) in text_fields(f) {
+                    if let Some(nf) = number_field {
+                        alts.push((
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(nf, number),
+                                IndexRecordOption::Basic,
+                            )),
+                            NUMBER_BOOST,
+                        ));
+                    }
+                    if terms.len() > 1 || number_field.is_none() {
+                        for &(field, boost) in fields {
                             alts.push((phrase(field, terms), boost));
                         }
                     }
@@ -392,9 +405,15 @@ impl Expansions {
     /// Look up, in every segment's term dictionary, the indexed terms within edit distance 1 of
     /// each fuzzy-eligible word.
     pub fn find(searcher: &Searcher, f: &Fields, q: &UserQuery) -> Result<Expansions> {
+        let fields: Vec<Field> = text_fields(f).iter().map(|(field, _)| *field).collect();
+        Self::find_in(searcher, &fields, q)
+    }
+
+    /// [`Expansions::find`] in the given fields of any index.
+    pub fn find_in(searcher: &Searcher, fields: &[Field], q: &UserQuery) -> Result<Expansions> {
         let mut map: HashMap<(Field, String), Vec<String>> = HashMap::new();
         for word in q.fuzzy_words() {
-            for (field, _) in text_fields(f) {
+            for &field in fields {
                 let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, word), 1, true);
                 let mut found: BTreeSet<String> = BTreeSet::new();
                 'segments: for seg in searcher.segment_readers() {

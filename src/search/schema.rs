@@ -9,8 +9,9 @@ use tantivy::schema::{
 
 use super::analyzer::SWEDISH;
 
-/// Version of the documents' shape and analysis, kept in the commit payload.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the documents' shape and analysis, kept in the commit payload (2: the Swedish
+/// suffix filter).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Stored body text per ticket (for snippets) is cut at this many bytes.
 pub const MAX_STORED_BODY: usize = 20_000;

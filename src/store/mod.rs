@@ -23,6 +23,7 @@ mod schema;
 pub mod auth;
 pub mod blobs;
 pub mod contacts;
+pub mod kb;
 pub mod mail;
 pub mod mailboxes;
 pub mod outbox;

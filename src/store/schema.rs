@@ -367,6 +367,62 @@ diesel::joinable!(attachments -> messages (message_id));
 
 diesel::joinable!(ticket_sla -> tickets (ticket_id));
 
+diesel::table! {
+    kb_articles (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        slug -> Text,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+        tags -> Text,
+        department -> Text,
+        audience -> Text,
+        language -> Text,
+        status -> Text,
+        revision -> Integer,
+        views -> BigInt,
+        uses -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    kb_revisions (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        article_id -> BigInt,
+        revision -> Integer,
+        slug -> Text,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+        tags -> Text,
+        department -> Text,
+        audience -> Text,
+        language -> Text,
+        status -> Text,
+        author_id -> Nullable<BigInt>,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    kb_uses (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        article_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(kb_uses -> kb_articles (article_id));
+diesel::joinable!(kb_revisions -> kb_articles (article_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     sla_calendars,
@@ -394,4 +450,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_tags,
     canned_responses,
     presence,
+    kb_articles,
+    kb_revisions,
+    kb_uses,
 );

@@ -601,6 +601,7 @@ pub async fn add_message(
         text: text.to_string(),
         attachments: vec![],
         seen_message: None,
+        kb_articles: vec![],
     };
     match add_message_checked(db, actor, number, draft, mail_from).await? {
         Posted::Done(m) => Ok(*m),
@@ -617,6 +618,9 @@ pub struct Draft {
     /// The newest message id the agent had seen when they began writing. When a citizen has
     /// written since, the draft is not sent (`Posted::Stale`) unless this is None.
     pub seen_message: Option<i64>,
+    /// Knowledge-base articles the reply was written from ("insert into reply"): recorded on the
+    /// ticket with the reply. Ignored for notes.
+    pub kb_articles: Vec<i64>,
 }
 
 #[derive(Debug)]
@@ -668,8 +672,13 @@ pub async fn add_message_checked(
             mail_from,
             &draft.attachments,
         )?;
-        // Done writing: colleagues' "NN is writing" goes away now, not when the heartbeat expires.
         let now = store::now();
+        if draft.kind == NewMessageKind::Reply {
+            for id in &draft.kb_articles {
+                crate::kb::record_use(c, t, uid, ticket.id, *id, now)?;
+            }
+        }
+        // Done writing: colleagues' "NN is writing" goes away now, not when the heartbeat expires.
         store::workspace::touch_presence(c, t, ticket.id, uid, now, now)?;
         Ok(Posted::Done(Box::new(msg)))
     })

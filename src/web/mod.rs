@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod errors;
+pub mod kb;
 pub mod pages;
 pub mod templates;
 pub mod workspace;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub blobs: crate::store::blobs::BlobStore,
     pub live: crate::tickets::live::Live,
     pub search: crate::search::TicketIndex,
+    pub kb: crate::kb::Kb,
 }
 
 /// Content-Security-Policy: no inline scripts or styles, nothing from other origins.
@@ -50,6 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::change_password)
         .service(pages::change_language)
         .configure(workspace::routes)
+        .configure(kb::routes)
         .configure(admin::routes)
         .configure(api::routes);
 }

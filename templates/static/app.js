@@ -200,13 +200,44 @@
       if (!id) return;
       fetch("/tickets/" + encodeURIComponent(ticketNo) + "/canned/" + id, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : ""; })
-        .then(function (t) {
-          if (!t) return;
-          var at = replyBody.selectionStart || replyBody.value.length;
-          replyBody.value = replyBody.value.slice(0, at) + t + replyBody.value.slice(at);
-          replyBody.focus();
-          replyBody.dispatchEvent(new Event("input"));
-        });
+        .then(insertIntoReply);
+    });
+  }
+
+  // Put text where the cursor is in the reply box (at the end if it was never focused).
+  function insertIntoReply(t) {
+    if (!t || !replyBody) return;
+    var at = replyBody.selectionStart || replyBody.value.length;
+    var before = replyBody.value.slice(0, at);
+    var sep = before && !/\n\n$/.test(before) ? (/\n$/.test(before) ? "\n" : "\n\n") : "";
+    replyBody.value = before + sep + t + replyBody.value.slice(at);
+    replyBody.focus();
+    replyBody.dispatchEvent(new Event("input"));
+  }
+
+  // ---- knowledge base: "insert into reply" ----
+  // Without JavaScript the link reloads the ticket with the article's text as the draft; with it
+  // the text goes in where the cursor is, and the reply remembers the article it was written from.
+  if (ticketNo && replyBody) {
+    Array.prototype.forEach.call(document.querySelectorAll("a.kb-insert[data-kb]"), function (a) {
+      a.addEventListener("click", function (e) {
+        e.preventDefault();
+        var id = a.getAttribute("data-kb");
+        fetch("/tickets/" + encodeURIComponent(ticketNo) + "/kb/" + encodeURIComponent(id), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.text() : ""; })
+          .then(function (t) {
+            if (!t) return;
+            insertIntoReply(t);
+            var form = document.getElementById("reply-form");
+            if (form && !form.querySelector('input[name="kb_article"][value="' + id + '"]')) {
+              var h = document.createElement("input");
+              h.type = "hidden";
+              h.name = "kb_article";
+              h.value = id;
+              form.appendChild(h);
+            }
+          });
+      });
     });
   }
 

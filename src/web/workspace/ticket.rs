@@ -29,6 +29,10 @@ struct Extra {
     stale: Option<usize>,
     images_for: Option<i64>,
     ok: Option<String>,
+    /// What was typed in the knowledge-base panel's search box.
+    kb_query: Option<String>,
+    /// Articles whose text is in the reply draft ("insert into reply").
+    kb_articles: Vec<i64>,
 }
 
 fn event_text(
@@ -90,6 +94,7 @@ fn event_text(
         .replace("{from_waiting}", &waiting("from"))
         .replace("{to_waiting}", &waiting("to"))
         .replace("{target}", &target("target"))
+        .replace("{article}", &s("title"))
 }
 
 async fn page(
@@ -128,6 +133,8 @@ async fn page(
             })
         })
         .collect();
+    let kb =
+        crate::web::kb::ticket_panel(st, actor, number.clone(), extra.kb_query.as_deref()).await?;
     let tk = &d.ticket;
     let data = json!({
         "nav": "list",
@@ -171,7 +178,8 @@ async fn page(
         "error": extra.error,
         "ok": extra.ok,
         "stale": extra.stale,
-        "draft": { "text": extra.draft_text, "note": extra.draft_kind == "note" },
+        "draft": { "text": extra.draft_text, "note": extra.draft_kind == "note", "kb": extra.kb_articles },
+        "kb": kb,
     });
     let mut resp = render(req, Some(actor), status, "ticket", data)?;
     if remote_allowed {
@@ -280,6 +288,11 @@ async fn act(
 pub struct ViewParams {
     images: Option<i64>,
     ok: Option<String>,
+    /// Search the knowledge-base panel for this.
+    kbq: Option<String>,
+    /// Start the reply with this article's text (without JavaScript; with it, the text is
+    /// inserted where the cursor is).
+    kb: Option<i64>,
 }
 
 #[get("/tickets/{number}")]
@@ -294,9 +307,19 @@ pub async fn view(
     let q = q.into_inner();
     let locale = page_locale(Some(&actor), &req);
     let ok = super::flash(q.ok.as_deref(), locale);
+    let (draft_text, kb_articles) = match q.kb {
+        Some(id) => (
+            crate::kb::reply_text(&st.db, &actor, id, &st.settings.server.public_url).await?,
+            vec![id],
+        ),
+        None => (String::new(), vec![]),
+    };
     let extra = Extra {
         images_for: q.images,
         ok,
+        kb_query: q.kbq,
+        draft_text,
+        kb_articles,
         ..Default::default()
     };
     page(&req, &st, &actor, n, StatusCode::OK, extra).await
@@ -379,6 +402,7 @@ pub async fn post_message(
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
     let mut fields: HashMap<String, String> = HashMap::new();
+    let mut kb_articles: Vec<i64> = vec![];
     let mut files: Vec<(String, String, Vec<u8>)> = vec![];
     let mut total = 0usize;
     let too_big = || -> PageError {
@@ -412,6 +436,13 @@ pub async fn post_message(
                 files.push((f, content_type, bytes));
             }
             ("files", _) => {}
+            ("kb_article", _) => {
+                if let Ok(id) = String::from_utf8_lossy(&bytes).trim().parse::<i64>()
+                    && !kb_articles.contains(&id)
+                {
+                    kb_articles.push(id);
+                }
+            }
             _ => {
                 fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
             }
@@ -457,6 +488,7 @@ pub async fn post_message(
         text: text.clone(),
         attachments: stored,
         seen_message: seen,
+        kb_articles: kb_articles.clone(),
     };
     let from = st.settings.mail.from.clone();
     let kind_name = if kind == NewMessageKind::Note {
@@ -478,6 +510,7 @@ pub async fn post_message(
                 draft_text: text,
                 draft_kind: kind_name,
                 stale: Some(newer),
+                kb_articles,
                 ..Default::default()
             };
             page(&req, &st, &actor, n, StatusCode::CONFLICT, extra).await
@@ -490,6 +523,7 @@ pub async fn post_message(
                 error: Some(failure.message(locale)),
                 draft_text: text,
                 draft_kind: kind_name,
+                kb_articles,
                 ..Default::default()
             };
             page(&req, &st, &actor, n, status, extra).await

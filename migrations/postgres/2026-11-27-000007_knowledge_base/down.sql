@@ -1,0 +1,3 @@
+DROP TABLE kb_uses;
+DROP TABLE kb_revisions;
+DROP TABLE kb_articles;
