@@ -514,7 +514,6 @@ fn progress_bar(what: &str) -> indicatif::ProgressBar {
 fn kb_cmd(cmd: KbCmd, settings: &Settings) -> anyhow::Result<()> {
     let db = open_db(settings)?;
     let dir = settings.kb_dir();
-    let kb = crate::kb::Kb::new(crate::kb::KbIndex::open(&dir)?);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -528,12 +527,13 @@ fn kb_cmd(cmd: KbCmd, settings: &Settings) -> anyhow::Result<()> {
             let slug = t.tenant.clone();
             let tid =
                 db.write_blocking(move |c| -> Result<TenantId, Error> { tenant(c, &slug) })?;
-            let r = rt.block_on(crate::kb::import(&db, &kb, tid, files))?;
+            let r = rt.block_on(crate::kb::import(&db, None, tid, files))?;
             for (file, err) in &r.failed {
                 eprintln!("  {file}: {err}");
             }
             println!(
-                "knowledge base of {}: {} created, {} updated, {} unchanged, {} failed",
+                "knowledge base of {}: {} created, {} updated, {} unchanged, {} failed \
+                 (a running server indexes them within kb.sync_seconds)",
                 t.tenant,
                 r.created.len(),
                 r.updated.len(),
@@ -547,6 +547,7 @@ fn kb_cmd(cmd: KbCmd, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         KbCmd::Reindex => {
+            let kb = crate::kb::Kb::new(crate::kb::KbIndex::open(&dir)?);
             let started = std::time::Instant::now();
             let bar = progress_bar("articles");
             let n = rt.block_on(kb.rebuild(&db, |done, total| {

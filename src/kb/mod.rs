@@ -23,6 +23,8 @@ pub mod article;
 pub mod index;
 pub mod redact;
 pub mod search;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -255,9 +257,12 @@ pub struct ImportReport {
 /// Import article files into `tenant`: a new slug creates an article, a changed file a new
 /// revision of the article with that slug, an unchanged one nothing. Each file is its own
 /// transaction; a file that cannot be read is reported and the rest go in.
+///
+/// `kb` is this process's index when it has one (the server); without (the `kb import` command)
+/// the running servers pick the articles up on their next sync.
 pub async fn import(
     db: &Db,
-    kb: &Kb,
+    kb: Option<&Kb>,
     tenant: TenantId,
     files: Vec<(String, String)>,
 ) -> Result<ImportReport> {
@@ -304,7 +309,9 @@ pub async fn import(
             Err(e) => report.failed.push((name, e.to_string())),
         }
     }
-    kb.sync_tenant(db, tenant).await?;
+    if let Some(kb) = kb {
+        kb.sync_tenant(db, tenant).await?;
+    }
     Ok(report)
 }
 
@@ -315,7 +322,7 @@ pub async fn import_starter_where_empty(db: &Db, kb: &Kb) -> Result<usize> {
     for t in tenants {
         let id = t.id;
         if db.read(move |c| store::kb::count(c, id)).await? == 0 {
-            let r = import(db, kb, id, starter_files()).await?;
+            let r = import(db, Some(kb), id, starter_files()).await?;
             for (file, err) in &r.failed {
                 tracing::warn!(tenant = %t.slug, file, error = %err, "starter article not imported");
             }

@@ -32,7 +32,7 @@ static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// "Den 3 mars 2026 skrev …:" or "On …, … wrote:" before a quoted mail.
 static QUOTE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:den |on ).*(?:skrev|wrote)\s*:\s*$").expect("quote header pattern")
+    Regex::new(r"(?i)^\s*(?:den |on ).*\b(?:skrev|wrote)\b.*:\s*$").expect("quote header pattern")
 });
 
 /// `text` without quoted mail, signatures and the personal data listed in the module
