@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 
 use super::dovecot::Dovecot;
-use super::{Server, percentile, rss_kib, scratch_pg, spawn_server_with, wait_ready};
+use super::{Server, percentile_ms, rss_kib, scratch_pg, spawn_server_with, wait_ready};
 use crate::accounts::admin::{self, NewUser};
 use crate::accounts::password::NewPassword;
 use crate::domain::{EmailAddress, Role};
@@ -222,8 +222,8 @@ async fn run_on(
     println!(
         "  APPEND → committed ticket ({} mails one at a time): p50 {:.1} ms, p99 {:.1} ms",
         lat.len(),
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99)
+        percentile_ms(&mut lat.clone(), 0.50),
+        percentile_ms(&mut lat.clone(), 0.99)
     );
     println!("  server peak RSS: {:.1} MB", peak as f64 / 1024.0);
     Ok(())

@@ -10,6 +10,7 @@
 
 pub mod dovecot;
 mod ingest;
+mod kb;
 mod pages;
 mod seed;
 mod sla;
@@ -75,6 +76,13 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 30)]
         sweeps: i64,
     },
+    /// The knowledge-base index: build time for N articles, search and suggestion latency.
+    Kb {
+        #[arg(long, default_value_t = 10_000)]
+        articles: usize,
+        #[arg(long, default_value_t = 3000)]
+        queries: usize,
+    },
     /// Mail from a real IMAP server (Dovecot, started here) into durable tickets.
     Ingest {
         #[arg(long, default_value_t = 5000)]
@@ -113,6 +121,7 @@ pub fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
             sla::run(&db, tickets, due, sweeps)
         }
         BenchCmd::Startup { runs } => rt.block_on(startup(runs)),
+        BenchCmd::Kb { articles, queries } => kb::run(articles, queries),
         BenchCmd::Ingest {
             messages,
             backend,
@@ -301,12 +310,14 @@ fn scratch_pg(admin_url: &str) -> anyhow::Result<(String, impl FnOnce())> {
     }))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
+/// The `p` quantile (0–1) of `times`, in milliseconds (sorts `times`; 0 when empty).
+pub(crate) fn percentile_ms(times: &mut [Duration], p: f64) -> f64 {
+    if times.is_empty() {
         return 0.0;
     }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1000.0
+    times.sort_unstable();
+    let idx = ((times.len() as f64 - 1.0) * p).round() as usize;
+    times[idx].as_secs_f64() * 1000.0
 }
 
 async fn api(backend: &str, pg_admin: &str, clients: usize, phase: Duration) -> anyhow::Result<()> {
@@ -425,8 +436,8 @@ async fn api_on(
         println!(
             "  {name:<17} {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests)",
             r.0,
-            percentile(&r.1, 0.50),
-            percentile(&r.1, 0.99),
+            percentile_ms(&mut r.1.clone(), 0.50),
+            percentile_ms(&mut r.1.clone(), 0.99),
             r.1.len()
         );
     }

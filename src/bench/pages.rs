@@ -30,9 +30,7 @@ const QUERIES: [&str; 12] = [
 ];
 
 fn pct(mut v: Vec<Duration>, p: f64) -> f64 {
-    v.sort();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i].as_secs_f64() * 1000.0
+    super::percentile_ms(&mut v, p)
 }
 
 async fn time(client: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, String)> {

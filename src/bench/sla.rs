@@ -12,9 +12,7 @@ use crate::sla::engine::{Notices, sweep};
 use crate::store::{self, Db};
 
 fn pct(mut v: Vec<Duration>, p: f64) -> f64 {
-    v.sort();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i].as_secs_f64() * 1000.0
+    super::percentile_ms(&mut v, p)
 }
 
 pub fn run(db: &Db, tickets: i64, due: i64, sweeps: i64) -> anyhow::Result<()> {
