@@ -44,9 +44,14 @@ pub struct Fields {
     pub title: tantivy::schema::Field,
     pub tags: tantivy::schema::Field,
     pub summary: tantivy::schema::Field,
-    /// The body as plain text (Markdown removed), stored for snippets.
+    /// The body as plain text (Markdown removed), indexed.
     pub body: tantivy::schema::Field,
+    /// Its first [`PREVIEW_BYTES`], stored for snippets (short, so a snippet is quick to find).
+    pub body_preview: tantivy::schema::Field,
 }
+
+/// How much of an article's text its snippets are taken from.
+pub const PREVIEW_BYTES: usize = 3_000;
 
 impl Fields {
     /// The text fields with their boosts: title over tags over summary over body.
@@ -60,14 +65,13 @@ impl Fields {
     }
 }
 
-fn swedish_text() -> TextOptions {
-    TextOptions::default()
-        .set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(SWEDISH)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        )
-        .set_stored()
+fn swedish_text(stored: bool) -> TextOptions {
+    let opts = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(SWEDISH)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    if stored { opts.set_stored() } else { opts }
 }
 
 pub fn build_schema() -> (Schema, Fields) {
@@ -81,10 +85,11 @@ pub fn build_schema() -> (Schema, Fields) {
         language: b.add_text_field("language", STRING),
         status: b.add_text_field("status", STRING),
         department: b.add_text_field("department", STRING),
-        title: b.add_text_field("title", swedish_text()),
-        tags: b.add_text_field("tags", swedish_text()),
-        summary: b.add_text_field("summary", swedish_text()),
-        body: b.add_text_field("body", swedish_text()),
+        title: b.add_text_field("title", swedish_text(true)),
+        tags: b.add_text_field("tags", swedish_text(false)),
+        summary: b.add_text_field("summary", swedish_text(true)),
+        body: b.add_text_field("body", swedish_text(false)),
+        body_preview: b.add_text_field("body_preview", STORED),
     };
     (b.build(), fields)
 }
@@ -327,7 +332,12 @@ impl KbIndex {
             doc.add_text(f.tags, t);
         }
         doc.add_text(f.summary, &c.summary);
-        doc.add_text(f.body, render_text(&c.body));
+        let text = render_text(&c.body);
+        doc.add_text(
+            f.body_preview,
+            crate::search::schema::truncate_bytes(&text, PREVIEW_BYTES),
+        );
+        doc.add_text(f.body, text);
         doc
     }
 }

@@ -299,7 +299,7 @@ fn run(
             continue;
         };
         let title = text(f.title);
-        let body = text(f.body);
+        let body = text(f.body_preview);
         hits.push(KbHit {
             article_id: article_id as i64,
             slug: text(f.slug),

@@ -11,6 +11,8 @@
 //! The ticket index and the knowledge base register the same analyzer: call [`register`].
 //! Queries over free text (a citizen's mail) also drop stop words: [`content_terms`].
 
+use std::sync::LazyLock;
+
 use tantivy::Index;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
@@ -25,6 +27,10 @@ pub const MAX_TOKEN_BYTES: usize = 40;
 
 /// The Swedish analyzer.
 pub fn swedish() -> TextAnalyzer {
+    SWEDISH_ANALYZER.clone()
+}
+
+static SWEDISH_ANALYZER: LazyLock<TextAnalyzer> = LazyLock::new(|| {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
@@ -32,7 +38,7 @@ pub fn swedish() -> TextAnalyzer {
         .filter(SwedishSuffixes)
         .filter(AsciiFoldingFilter)
         .build()
-}
+});
 
 /// Words of a citizen's mail that say nothing about its matter (greetings, politeness), dropped
 /// with the stop words when a mail is turned into a query.
@@ -117,10 +123,13 @@ pub fn content_terms(text: &str) -> Vec<String> {
 
 /// True for a Swedish stop word ("och", "hur", "jag", "om"): worthless as a search word.
 pub fn is_stop_word(word: &str) -> bool {
-    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(LowerCaser)
-        .filter(StopWordFilter::new(Language::Swedish).expect("Swedish stop words"))
-        .build();
+    static STOP: LazyLock<TextAnalyzer> = LazyLock::new(|| {
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(StopWordFilter::new(Language::Swedish).expect("Swedish stop words"))
+            .build()
+    });
+    let mut analyzer = STOP.clone();
     let mut stream = analyzer.token_stream(word);
     let mut any = false;
     while stream.advance() {

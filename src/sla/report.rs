@@ -36,9 +36,10 @@ pub fn parse_month(s: &str) -> Result<NaiveDate, InvalidValue> {
         .map_err(|_| InvalidValue::new("month", format!("{s:?} is not a month like 2026-11")))
 }
 
-/// The shares for the queues the actor may see, in a calendar month (Stockholm time).
-pub async fn month(db: &Db, actor: &Actor, first_day: NaiveDate) -> Result<Vec<Share>> {
-    actor.require(Scope::QueuesRead)?;
+/// A calendar month in Stockholm as UTC instants `[from, to)`.
+pub fn month_bounds(
+    first_day: NaiveDate,
+) -> Result<(chrono::NaiveDateTime, chrono::NaiveDateTime), InvalidValue> {
     let next = first_day
         .checked_add_months(chrono::Months::new(1))
         .ok_or_else(|| InvalidValue::new("month", "out of range"))?;
@@ -49,7 +50,13 @@ pub async fn month(db: &Db, actor: &Actor, first_day: NaiveDate) -> Result<Vec<S
             .map(|t| t.naive_utc())
             .ok_or_else(|| InvalidValue::new("month", "out of range"))
     };
-    let (from, to) = (utc(first_day)?, utc(next)?);
+    Ok((utc(first_day)?, utc(next)?))
+}
+
+/// The shares for the queues the actor may see, in a calendar month (Stockholm time).
+pub async fn month(db: &Db, actor: &Actor, first_day: NaiveDate) -> Result<Vec<Share>> {
+    actor.require(Scope::QueuesRead)?;
+    let (from, to) = month_bounds(first_day)?;
     let (t, access) = (actor.tenant, actor.queue_access());
     db.read(move |c| -> Result<Vec<Share>> {
         Ok(store::sla::met_counts(c, t, from, to)?

@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod crash;
 mod isolation;
+mod kb;
 mod mail;
 mod ops;
 mod sla;

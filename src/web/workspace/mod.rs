@@ -249,6 +249,8 @@ pub async fn overview(
         s => crate::sla::report::parse_month(s)?,
     };
     let shares = crate::sla::report::month(&st.db, &actor, month).await?;
+    let (from, to) = crate::sla::report::month_bounds(month)?;
+    let kb_shares = crate::kb::answered_share(&st.db, &actor, from, to).await?;
     let queues: Vec<Value> = views::overview(&st.db, &actor)
         .await?
         .into_iter()
@@ -261,6 +263,10 @@ pub async fn overview(
                 "waiting": q.waiting,
                 "oldest": q.oldest_unanswered.map(local_time),
                 "oldest_age": q.oldest_unanswered.map(|t| age(t, locale)),
+                "kb": kb_shares.iter().find(|(qid, _, _)| *qid == q.id).map(|(_, answered, from_kb)| json!({
+                    "percent": (from_kb * 100 + answered / 2) / (*answered).max(1),
+                    "n": from_kb, "of": answered,
+                })),
                 "sla": crate::sla::timeline::Target::ALL.iter().map(|target| {
                     shares.iter().find(|s| s.queue == q.id && s.target == *target).map(|s| json!({
                         "percent": s.percent(), "met": s.met, "in_time": s.in_time,
@@ -285,6 +291,7 @@ pub async fn overview(
             "nav": "queues", "queues": queues,
             "month": month.format("%Y-%m").to_string(), "prev_month": prev, "next_month": next,
             "any_sla": !shares.is_empty(),
+            "any_kb": !kb_shares.is_empty(),
         }),
     )
 }
