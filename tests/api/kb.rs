@@ -232,7 +232,7 @@ async fn leads_edit_publish_archive_and_restore_revisions(backend: Backend) {
 
     // A bad slug is refused with the form kept.
     let mut bad = edit("2", "Text");
-    bad[4].1 = "Vatten Läcka!".into();
+    bad[3].1 = "Vatten Läcka!".into();
     let r = lead
         .post(app.url("/knowledge/vattenlacka/edit"))
         .form(&bad)
@@ -355,10 +355,10 @@ async fn an_agent_answers_from_the_suggestion_panel(backend: Backend) {
     let (_, html) = get(&app, &agent, &format!("/tickets/{number}")).await;
     let panel = &html[html.find("id=\"kb-h\"").expect("the panel is there")..];
     let first = &panel[panel.find("<li>").unwrap()..];
+    let first = &first[..first.find("</li>").unwrap()];
     assert!(
-        first.starts_with("<li>\n      <a href=\"/knowledge/vattenlacka\""),
-        "the leak article is suggested first: {}",
-        &first[..300.min(first.len())]
+        first.contains("<a href=\"/knowledge/vattenlacka\""),
+        "the leak article is suggested first: {first}"
     );
     let marker = "data-kb=\"";
     let id_at = first.find(marker).unwrap() + marker.len();
