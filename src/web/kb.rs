@@ -702,7 +702,15 @@ pub async fn public_index(
     for d in deps {
         groups.push(json!({
             "department": d,
-            "name": names.iter().find(|(s, _)| s == d).map_or(d.to_string(), |(_, n)| n.clone()),
+            "name": names.iter().find(|(s, _)| s == d).map_or_else(
+                || {
+                    // A department without a queue of that name: its name from the locale, if any.
+                    let key = format!("kb.department.{d}");
+                    let text = Templates::get().text(page_locale(None, &req), &key);
+                    if text == key { d.to_string() } else { text }
+                },
+                |(_, n)| n.clone(),
+            ),
             "articles": list.iter().filter(|a| a.department == d).map(|a| json!({
                 "slug": a.slug, "heading": a.title, "language": a.language,
             })).collect::<Vec<_>>(),
