@@ -264,16 +264,8 @@ pub fn render_text(md: &str) -> String {
                     _ => out.push_str("- "),
                 }
             }
-            Event::End(TagEnd::Item) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
-            Event::End(TagEnd::Paragraph) => {
-                if lists.is_empty() {
-                    block_end(&mut out);
-                }
-            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
+            Event::End(TagEnd::Paragraph) if lists.is_empty() => block_end(&mut out),
             Event::End(TagEnd::Heading(_) | TagEnd::BlockQuote(_) | TagEnd::CodeBlock) => {
                 block_end(&mut out)
             }

@@ -266,6 +266,11 @@ pub async fn import(
     tenant: TenantId,
     files: Vec<(String, String)>,
 ) -> Result<ImportReport> {
+    let import = |now| store::kb::Change {
+        author: None,
+        note: "import",
+        now,
+    };
     let mut report = ImportReport::default();
     let mut seen_slugs: Vec<(String, String)> = Vec::new();
     for (name, text) in files {
@@ -289,14 +294,12 @@ pub async fn import(
                 let now = store::now();
                 match store::kb::by_slug(c, tenant, &content.slug)? {
                     None => {
-                        store::kb::insert(c, tenant, &content, None, "import", now)?;
+                        store::kb::insert(c, tenant, &content, &import(now))?;
                         Ok("created")
                     }
                     Some(a) if a.content == content => Ok("unchanged"),
                     Some(a) => {
-                        store::kb::update(
-                            c, tenant, a.id, a.revision, &content, None, "import", now,
-                        )?;
+                        store::kb::update(c, tenant, (a.id, a.revision), &content, &import(now))?;
                         Ok("updated")
                     }
                 }
@@ -396,14 +399,12 @@ pub async fn create(db: &Db, kb: &Kb, actor: &Actor, raw: RawContent) -> Result<
                     content.slug
                 )));
             }
-            Ok(store::kb::insert(
-                c,
-                t,
-                &content,
-                Some(uid),
-                "create",
-                store::now(),
-            )?)
+            let change = store::kb::Change {
+                author: Some(uid),
+                note: "create",
+                now: store::now(),
+            };
+            Ok(store::kb::insert(c, t, &content, &change)?)
         })
         .await?;
     kb.sync_tenant(db, t).await?;
@@ -504,16 +505,12 @@ async fn write_revision(
                     content.slug
                 )));
             }
-            Ok(store::kb::update(
-                c,
-                t,
-                id,
-                expected,
-                &content,
-                Some(uid),
+            let change = store::kb::Change {
+                author: Some(uid),
                 note,
-                store::now(),
-            )?)
+                now: store::now(),
+            };
+            Ok(store::kb::update(c, t, (id, expected), &content, &change)?)
         })
         .await?;
     kb.sync_tenant(db, t).await?;

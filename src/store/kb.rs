@@ -60,33 +60,47 @@ fn join_tags(tags: &[String]) -> String {
     tags.join(TAG_SEP)
 }
 
-fn content(
+/// An article's content columns as stored (the same in `kb_articles` and `kb_revisions`).
+struct Cols {
     slug: String,
     title: String,
     summary: String,
     body: String,
-    tags: &str,
+    tags: String,
     department: String,
-    audience: &str,
-    language: &str,
-    status: &str,
-) -> StoreResult<ArticleContent> {
-    let bad = |e: crate::domain::InvalidValue| StoreError::Query(format!("kb row: {e}"));
-    Ok(ArticleContent {
-        slug,
-        title,
-        summary,
-        body,
-        tags: tags
-            .split(TAG_SEP)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        department,
-        audience: Audience::parse(audience).map_err(bad)?,
-        language: Language::parse(language).map_err(bad)?,
-        status: ArticleStatus::parse(status).map_err(bad)?,
-    })
+    audience: String,
+    language: String,
+    status: String,
+}
+
+impl Cols {
+    fn parse(self) -> StoreResult<ArticleContent> {
+        let bad = |e: crate::domain::InvalidValue| StoreError::Query(format!("kb row: {e}"));
+        Ok(ArticleContent {
+            slug: self.slug,
+            title: self.title,
+            summary: self.summary,
+            body: self.body,
+            tags: self
+                .tags
+                .split(TAG_SEP)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            department: self.department,
+            audience: Audience::parse(&self.audience).map_err(bad)?,
+            language: Language::parse(&self.language).map_err(bad)?,
+            status: ArticleStatus::parse(&self.status).map_err(bad)?,
+        })
+    }
+}
+
+/// Who changed an article, why and when (one revision row).
+pub struct Change<'a> {
+    pub author: Option<UserId>,
+    /// create, edit, import, publish, archive, unpublish, restore.
+    pub note: &'a str,
+    pub now: NaiveDateTime,
 }
 
 impl Row {
@@ -94,17 +108,18 @@ impl Row {
         Ok(Article {
             id: self.id,
             tenant: t,
-            content: content(
-                self.slug,
-                self.title,
-                self.summary,
-                self.body,
-                &self.tags,
-                self.department,
-                &self.audience,
-                &self.language,
-                &self.status,
-            )?,
+            content: Cols {
+                slug: self.slug,
+                title: self.title,
+                summary: self.summary,
+                body: self.body,
+                tags: self.tags,
+                department: self.department,
+                audience: self.audience,
+                language: self.language,
+                status: self.status,
+            }
+            .parse()?,
             revision: self.revision,
             views: self.views,
             uses: self.uses,
@@ -209,12 +224,9 @@ pub fn count(conn: &mut Conn, t: TenantId) -> StoreResult<i64> {
 fn insert_revision(
     conn: &mut Conn,
     t: TenantId,
-    article_id: i64,
-    revision: i32,
+    (article_id, revision): (i64, i32),
     c: &ArticleContent,
-    author: Option<UserId>,
-    note: &str,
-    now: NaiveDateTime,
+    change: &Change<'_>,
 ) -> StoreResult<()> {
     diesel::insert_into(kb_revisions::table)
         .values((
@@ -230,9 +242,9 @@ fn insert_revision(
             kb_revisions::audience.eq(c.audience.as_str()),
             kb_revisions::language.eq(c.language.as_str()),
             kb_revisions::status.eq(c.status.as_str()),
-            kb_revisions::author_id.eq(author.map(|u| u.get())),
-            kb_revisions::note.eq(note),
-            kb_revisions::created_at.eq(now),
+            kb_revisions::author_id.eq(change.author.map(|u| u.get())),
+            kb_revisions::note.eq(change.note),
+            kb_revisions::created_at.eq(change.now),
         ))
         .execute(conn)?;
     Ok(())
@@ -243,10 +255,9 @@ pub fn insert(
     conn: &mut Conn,
     t: TenantId,
     c: &ArticleContent,
-    author: Option<UserId>,
-    note: &str,
-    now: NaiveDateTime,
+    change: &Change<'_>,
 ) -> StoreResult<Article> {
+    let now = change.now;
     let row: Row = diesel::insert_into(kb_articles::table)
         .values((
             kb_articles::tenant_id.eq(t.get()),
@@ -267,7 +278,7 @@ pub fn insert(
         ))
         .returning(<Row as Selectable<diesel::pg::Pg>>::construct_selection())
         .get_result(conn)?;
-    insert_revision(conn, t, row.id, 1, c, author, note, now)?;
+    insert_revision(conn, t, (row.id, 1), c, change)?;
     row.into_article(t)
 }
 
@@ -277,13 +288,11 @@ pub fn insert(
 pub fn update(
     conn: &mut Conn,
     t: TenantId,
-    id: i64,
-    expected: i32,
+    (id, expected): (i64, i32),
     c: &ArticleContent,
-    author: Option<UserId>,
-    note: &str,
-    now: NaiveDateTime,
+    change: &Change<'_>,
 ) -> StoreResult<Article> {
+    let now = change.now;
     let n = diesel::update(
         scoped(t)
             .filter(kb_articles::id.eq(id))
@@ -309,7 +318,7 @@ pub fn update(
             None => StoreError::NotFound,
         });
     }
-    insert_revision(conn, t, id, expected + 1, c, author, note, now)?;
+    insert_revision(conn, t, (id, expected + 1), c, change)?;
     by_id(conn, t, id)?.ok_or(StoreError::NotFound)
 }
 
@@ -322,61 +331,46 @@ pub struct Revision {
     pub created_at: NaiveDateTime,
 }
 
-type RevisionRow = (
-    i32,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    String,
-    NaiveDateTime,
-);
-
-fn revision_from(r: RevisionRow) -> StoreResult<Revision> {
-    Ok(Revision {
-        revision: r.0,
-        content: content(r.1, r.2, r.3, r.4, &r.5, r.6, &r.7, &r.8, &r.9)?,
-        author_id: r.10,
-        note: r.11,
-        created_at: r.12,
-    })
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = kb_revisions)]
+struct RevisionRow {
+    revision: i32,
+    slug: String,
+    title: String,
+    summary: String,
+    body: String,
+    tags: String,
+    department: String,
+    audience: String,
+    language: String,
+    status: String,
+    author_id: Option<i64>,
+    note: String,
+    created_at: NaiveDateTime,
 }
 
-const REVISION_COLUMNS: (
-    kb_revisions::revision,
-    kb_revisions::slug,
-    kb_revisions::title,
-    kb_revisions::summary,
-    kb_revisions::body,
-    kb_revisions::tags,
-    kb_revisions::department,
-    kb_revisions::audience,
-    kb_revisions::language,
-    kb_revisions::status,
-    kb_revisions::author_id,
-    kb_revisions::note,
-    kb_revisions::created_at,
-) = (
-    kb_revisions::revision,
-    kb_revisions::slug,
-    kb_revisions::title,
-    kb_revisions::summary,
-    kb_revisions::body,
-    kb_revisions::tags,
-    kb_revisions::department,
-    kb_revisions::audience,
-    kb_revisions::language,
-    kb_revisions::status,
-    kb_revisions::author_id,
-    kb_revisions::note,
-    kb_revisions::created_at,
-);
+impl RevisionRow {
+    fn parse(self) -> StoreResult<Revision> {
+        Ok(Revision {
+            revision: self.revision,
+            content: Cols {
+                slug: self.slug,
+                title: self.title,
+                summary: self.summary,
+                body: self.body,
+                tags: self.tags,
+                department: self.department,
+                audience: self.audience,
+                language: self.language,
+                status: self.status,
+            }
+            .parse()?,
+            author_id: self.author_id,
+            note: self.note,
+            created_at: self.created_at,
+        })
+    }
+}
 
 /// Every revision of an article of the tenant, newest first.
 pub fn revisions(conn: &mut Conn, t: TenantId, article: i64) -> StoreResult<Vec<Revision>> {
@@ -384,9 +378,9 @@ pub fn revisions(conn: &mut Conn, t: TenantId, article: i64) -> StoreResult<Vec<
         .filter(kb_revisions::tenant_id.eq(t.get()))
         .filter(kb_revisions::article_id.eq(article))
         .order(kb_revisions::revision.desc())
-        .select(REVISION_COLUMNS)
+        .select(RevisionRow::as_select())
         .load(conn)?;
-    rows.into_iter().map(revision_from).collect()
+    rows.into_iter().map(RevisionRow::parse).collect()
 }
 
 pub fn revision(
@@ -399,10 +393,10 @@ pub fn revision(
         .filter(kb_revisions::tenant_id.eq(t.get()))
         .filter(kb_revisions::article_id.eq(article))
         .filter(kb_revisions::revision.eq(number))
-        .select(REVISION_COLUMNS)
+        .select(RevisionRow::as_select())
         .first::<RevisionRow>(conn)
         .optional()?
-        .map(revision_from)
+        .map(RevisionRow::parse)
         .transpose()
 }
 
