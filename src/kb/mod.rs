@@ -532,15 +532,15 @@ pub async fn search_for_agent(
         .map_err(|e| Error::Internal(e.to_string()))?
 }
 
-/// The articles that fit a ticket best (its subject and first message from the citizen).
+/// The articles that fit a ticket best (its subject and first message from the citizen), for a
+/// ticket the actor has already read (`crate::tickets::get`).
 pub async fn suggest_for_ticket(
-    db: &Db,
     kb: &Kb,
     actor: &Actor,
-    number: TicketNumber,
+    d: &crate::tickets::TicketDetail,
     limit: usize,
 ) -> Result<Vec<KbHit>> {
-    let d = crate::tickets::get(db, actor, number).await?;
+    actor.require(Scope::TicketsRead)?;
     let first = d
         .messages
         .iter()
@@ -769,13 +769,13 @@ pub async fn revision_view(
     })
 }
 
-/// The articles a ticket was answered with: (id, slug, title).
+/// The articles a ticket the actor has already read was answered with: (id, slug, title).
 pub async fn used_on_ticket(
     db: &Db,
     actor: &Actor,
-    number: TicketNumber,
+    d: &crate::tickets::TicketDetail,
 ) -> Result<Vec<(i64, String, String)>> {
-    let d = crate::tickets::get(db, actor, number).await?;
+    actor.require(Scope::TicketsRead)?;
     let (t, id) = (actor.tenant, d.ticket.id);
     Ok(db.read(move |c| store::kb::used_on(c, t, id)).await?)
 }

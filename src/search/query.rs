@@ -585,12 +585,7 @@ mod tests {
         let q = UserQuery::parse(r#"Vattenläcka "trasig ledning" kc-2026-000123, e-post"#);
         assert_eq!(
             words(&q),
-            [
-                "w:vattenlack",
-                "p:tras ledning",
-                "n:KC-2026-000123",
-                "w:e post"
-            ]
+            ["w:vattenlack", "p:tras led", "n:KC-2026-000123", "w:e post"]
         );
     }
 

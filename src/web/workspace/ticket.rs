@@ -133,8 +133,7 @@ async fn page(
             })
         })
         .collect();
-    let kb =
-        crate::web::kb::ticket_panel(st, actor, number.clone(), extra.kb_query.as_deref()).await?;
+    let kb = crate::web::kb::ticket_panel(st, actor, &d, extra.kb_query.as_deref()).await?;
     let tk = &d.ticket;
     let data = json!({
         "nav": "list",
