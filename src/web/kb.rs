@@ -64,7 +64,7 @@ fn choices<T: Copy + PartialEq>(
 pub async fn ticket_panel(
     st: &AppState,
     actor: &Actor,
-    number: TicketNumber,
+    ticket: &crate::tickets::TicketDetail,
     query: Option<&str>,
 ) -> Result<Value, PageError> {
     let query = query.map(str::trim).filter(|q| !q.is_empty());
@@ -74,9 +74,9 @@ pub async fn ticket_panel(
                 .await?
                 .0
         }
-        None => kb::suggest_for_ticket(&st.db, &st.kb, actor, number.clone(), 3).await?,
+        None => kb::suggest_for_ticket(&st.kb, actor, ticket, 3).await?,
     };
-    let used = kb::used_on_ticket(&st.db, actor, number).await?;
+    let used = kb::used_on_ticket(&st.db, actor, ticket).await?;
     Ok(json!({
         "query": query.unwrap_or(""),
         "hits": hits_json(&hits),
