@@ -149,13 +149,10 @@ impl Application {
         Ok(Application {
             port,
             server,
-            worker: Some(outbox::Worker::new(
-                db.clone(),
-                mailer,
-                keys_for_worker,
-                blobs,
-                node,
-            )),
+            worker: Some(
+                outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node)
+                    .configured(settings.outbox.policy(), &settings.server.public_url),
+            ),
             intake,
             live: Some(live),
             search: Some(search),

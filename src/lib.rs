@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod escalation;
 pub mod kb;
 pub mod mail;
 pub mod outbox;

@@ -63,12 +63,66 @@ enum Command {
     /// Service levels: calendars (opening hours, holidays) and policies per queue and priority.
     #[command(subcommand)]
     Sla(SlaCmd),
+    /// Escalation targets: the records system (diariet) tickets can be sent to.
+    #[command(subcommand)]
+    Escalation(EscalationCmd),
     /// The knowledge base: import article files, rebuild this node's index.
     #[command(subcommand)]
     Kb(KbCmd),
     /// Measure start-up and API speed.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum EscalationCmd {
+    /// Create or replace (by name) a records-system target. Secrets are read from standard input,
+    /// one per line: first the bearer token or basic-auth password (with --auth), then the
+    /// signing secret (with --sign); they are stored encrypted.
+    Records(Box<RecordsArgs>),
+    /// The tenant's escalation targets (without secrets).
+    List {
+        #[command(flatten)]
+        t: TenantArg,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RecordsArgs {
+    #[command(flatten)]
+    t: TenantArg,
+    #[arg(long)]
+    name: String,
+    /// Where cases are created, e.g. https://diarium.kommun.se/api/arenden
+    #[arg(long)]
+    url: String,
+    #[arg(long, default_value = "POST")]
+    method: String,
+    /// Extra header, `Name: value` (repeatable).
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// none, bearer or basic.
+    #[arg(long, default_value = "none")]
+    auth: String,
+    /// The user name for basic auth.
+    #[arg(long)]
+    auth_user: Option<String>,
+    /// Sign every request (X-Arendo-Signature: sha256=HMAC of the body) with a shared secret.
+    #[arg(long)]
+    sign: bool,
+    #[arg(long, default_value = "application/json")]
+    content_type: String,
+    /// A handlebars file for the body (default: the built-in JSON body).
+    #[arg(long)]
+    body_template: Option<std::path::PathBuf>,
+    /// JSON pointer to the case number in the answer.
+    #[arg(long, default_value = "/caseNumber")]
+    case_pointer: String,
+    #[arg(long, default_value_t = 10)]
+    timeout: i32,
+    /// Make it the default target of these queues (slugs, repeatable).
+    #[arg(long = "default-for")]
+    default_for: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -472,6 +526,7 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Sla(c) => sla_cmd(c, &open_db(&settings)?),
         Command::Kb(c) => kb_cmd(c, &settings),
+        Command::Escalation(c) => escalation_cmd(c, &open_db(&settings)?, &settings),
         Command::Bench(c) => crate::bench::run(c, settings),
     }
 }
@@ -496,6 +551,99 @@ fn reindex(settings: &Settings) -> anyhow::Result<()> {
         dir.display()
     );
     Ok(())
+}
+
+fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    use crate::escalation::{Auth, RecordsTarget};
+    match cmd {
+        EscalationCmd::Records(a) => {
+            let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+            let mut lines = std::io::stdin().lines();
+            let mut secret = |what: &str| -> anyhow::Result<String> {
+                let line = lines
+                    .next()
+                    .transpose()?
+                    .ok_or_else(|| anyhow!("{what} expected on standard input"))?;
+                let line = line.trim_end_matches(['\n', '\r']).to_string();
+                if line.is_empty() {
+                    bail!("{what} is empty");
+                }
+                Ok(line)
+            };
+            let auth = match a.auth.as_str() {
+                "none" => Auth::None,
+                "bearer" => Auth::Bearer(secret("the bearer token")?),
+                "basic" => Auth::Basic(
+                    a.auth_user
+                        .clone()
+                        .ok_or_else(|| anyhow!("--auth basic needs --auth-user"))?,
+                    secret("the password")?,
+                ),
+                other => bail!("--auth {other:?}: none, bearer or basic"),
+            };
+            let hmac_secret = if a.sign {
+                Some(secret("the signing secret")?)
+            } else {
+                None
+            };
+            let mut headers = std::collections::BTreeMap::new();
+            for h in &a.headers {
+                let (k, v) = h
+                    .split_once(':')
+                    .ok_or_else(|| anyhow!("--header {h:?}: write Name: value"))?;
+                headers.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            let body_template = match &a.body_template {
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+                None => String::new(),
+            };
+            let target = RecordsTarget {
+                name: a.name.clone(),
+                url: a.url.clone(),
+                method: a.method.to_uppercase(),
+                headers,
+                auth,
+                hmac_secret,
+                content_type: a.content_type.clone(),
+                body_template,
+                case_pointer: a.case_pointer.clone(),
+                timeout_seconds: a.timeout,
+            };
+            let (slug, queues) = (a.t.tenant.clone(), a.default_for.clone());
+            db.write_blocking(move |c| -> Result<(), Error> {
+                let tid = tenant(c, &slug)?;
+                let id = crate::escalation::save_records_target(c, &keys, tid, &target)?;
+                for q in &queues {
+                    let queue =
+                        store::queues::by_slug(c, tid, q)?.ok_or(Error::NotFound("queue"))?;
+                    store::escalation::set_queue_default(c, tid, queue.id, Some(id))?;
+                }
+                Ok(())
+            })?;
+            println!("escalation target {:?} saved", a.name);
+            Ok(())
+        }
+        EscalationCmd::List { t } => {
+            let targets = db.write_blocking(move |c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                Ok(store::escalation::targets(c, tid)?)
+            })?;
+            for x in targets {
+                println!(
+                    "{}  {} {} {}  auth={} signed={} case={}",
+                    x.name,
+                    x.kind,
+                    x.method,
+                    x.url.unwrap_or_default(),
+                    x.auth,
+                    x.hmac_secret.is_some(),
+                    x.case_pointer
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 /// A progress bar on stderr for `what` (its length is set as the work learns it).

@@ -39,6 +39,43 @@ pub struct Settings {
     pub search: Search,
     #[serde(default)]
     pub kb: Kb,
+    #[serde(default)]
+    pub outbox: Outbox,
+}
+
+/// Delivery of everything that leaves Ärendo (mail, records-system requests): retries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbox {
+    /// Wait after the first failed attempt, in milliseconds; doubles with each further failure
+    /// (±20 % jitter), up to `retry_cap_seconds`.
+    #[serde(default = "defaults::retry_base_ms")]
+    pub retry_base_ms: u64,
+    #[serde(default = "defaults::retry_cap_seconds")]
+    pub retry_cap_seconds: u64,
+    /// Attempts in all before an item is given up (dead-lettered, shown on its ticket).
+    #[serde(default = "defaults::max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            retry_base_ms: defaults::retry_base_ms(),
+            retry_cap_seconds: defaults::retry_cap_seconds(),
+            max_attempts: defaults::max_attempts(),
+        }
+    }
+}
+
+impl Outbox {
+    pub fn policy(&self) -> crate::outbox::RetryPolicy {
+        crate::outbox::RetryPolicy {
+            base: std::time::Duration::from_millis(self.retry_base_ms.max(1)),
+            cap: std::time::Duration::from_secs(self.retry_cap_seconds.max(1)),
+            max_attempts: self.max_attempts.clamp(1, 100) as i32,
+        }
+    }
 }
 
 /// The knowledge base: its node-local index and the starter articles.
@@ -199,6 +236,15 @@ mod defaults {
 
     pub fn data_dir() -> PathBuf {
         PathBuf::from("data")
+    }
+    pub fn retry_base_ms() -> u64 {
+        30_000
+    }
+    pub fn retry_cap_seconds() -> u64 {
+        3600
+    }
+    pub fn max_attempts() -> u32 {
+        12
     }
     pub fn kb_sync_seconds() -> u32 {
         5

@@ -16,7 +16,6 @@ use crate::secrets::Keys;
 use crate::store::blobs::BlobStore;
 use crate::store::{self, Db, outbox::Item};
 
-pub const MAX_ATTEMPTS: i32 = 12;
 const LEASE_SECS: i64 = 120;
 const BATCH: i64 = 32;
 
@@ -26,6 +25,24 @@ pub enum DeliveryError {
     Retry(String),
     #[error("permanent failure: {0}")]
     Permanent(String),
+}
+
+/// An item given up on: its ticket's history says so (an escalation also changes its state).
+fn dead_letter(
+    c: &mut store::Conn,
+    kind: &str,
+    payload: &str,
+    tenant: TenantId,
+    ticket: Option<i64>,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<(), store::StoreError> {
+    match kind {
+        crate::escalation::OUTBOX_KIND => {
+            crate::escalation::on_dead(c, tenant, payload, error, now)
+        }
+        _ => dead_letter_event(c, tenant, ticket, error, now),
+    }
 }
 
 /// A mail that will not be delivered shows on its ticket.
@@ -50,16 +67,39 @@ fn dead_letter_event(
     Ok(())
 }
 
-/// When to try again after `attempts` failed attempts: 30 s, 1 min, 2 min … capped at 1 h, ±20 %.
-pub fn backoff(attempts: i32, now: NaiveDateTime) -> Option<NaiveDateTime> {
-    if attempts >= MAX_ATTEMPTS {
+/// How failed deliveries are retried (config `[outbox]`).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// The wait after the first failure; it doubles with every further one.
+    pub base: Duration,
+    /// The longest wait.
+    pub cap: Duration,
+    /// Attempts in all; after the last failure the item is dead-lettered.
+    pub max_attempts: i32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(3600),
+            max_attempts: 12,
+        }
+    }
+}
+
+/// When to try again after `attempts` failed attempts: base, 2 × base, 4 × base … capped, ±20 %
+/// (jitter, so many items failing together do not come back together); `None`: give up.
+pub fn backoff(policy: RetryPolicy, attempts: i32, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    if attempts >= policy.max_attempts {
         return None;
     }
-    let base = 30i64
-        .saturating_mul(1i64 << attempts.clamp(0, 20) as u32 >> 1)
-        .min(3600);
-    let jitter = (base as f64 * (rand::random::<f64>() * 0.4 - 0.2)) as i64;
-    Some(now + chrono::Duration::seconds((base + jitter).max(1)))
+    let base_ms = policy.base.as_millis() as i64;
+    let wait = base_ms
+        .saturating_mul(1i64 << (attempts.clamp(1, 21) - 1) as u32)
+        .min(policy.cap.as_millis() as i64);
+    let jitter = (wait as f64 * (rand::random::<f64>() * 0.4 - 0.2)) as i64;
+    Some(now + chrono::Duration::milliseconds((wait + jitter).max(1)))
 }
 
 #[derive(Clone)]
@@ -72,6 +112,9 @@ pub struct Worker {
     profiles: Arc<Mutex<HashMap<String, Arc<Mailer>>>>,
     owner: String,
     blobs: BlobStore,
+    retry: RetryPolicy,
+    /// For links in what is sent (ticket and attachment addresses).
+    public_url: String,
 }
 
 impl Worker {
@@ -83,7 +126,16 @@ impl Worker {
             profiles: Arc::default(),
             owner: node,
             blobs,
+            retry: RetryPolicy::default(),
+            public_url: String::new(),
         }
+    }
+
+    /// Retry with `policy` and make links relative to `public_url`.
+    pub fn configured(mut self, retry: RetryPolicy, public_url: &str) -> Worker {
+        self.retry = retry;
+        self.public_url = public_url.to_string();
+        self
     }
 
     /// The transport for a mail: the mailbox's SMTP settings, else the tenant's, else the default.
@@ -126,7 +178,7 @@ impl Worker {
                 let now = store::now();
                 store::outbox::claim(
                     c,
-                    &[mail::OUTBOX_KIND],
+                    &[mail::OUTBOX_KIND, crate::escalation::OUTBOX_KIND],
                     &owner,
                     now,
                     now + chrono::Duration::seconds(LEASE_SECS),
@@ -141,6 +193,8 @@ impl Worker {
             let id = item.id;
             let attempts = item.attempts;
             let (tenant, ticket) = (TenantId::from_db(item.tenant_id), item.ticket_id);
+            let (kind, payload) = (item.kind.clone(), item.payload.clone());
+            let policy = self.retry;
             self.db
                 .write(move |c| -> Result<(), store::StoreError> {
                     let now = store::now();
@@ -149,17 +203,17 @@ impl Worker {
                             store::outbox::complete(c, id, &owner, now)?;
                         }
                         Err(DeliveryError::Retry(e)) => {
-                            let retry = backoff(attempts, now);
+                            let retry = backoff(policy, attempts, now);
                             tracing::warn!(item = id, attempts, error = %e, "delivery failed");
                             store::outbox::fail(c, id, &owner, &e, retry, now)?;
                             if retry.is_none() {
-                                dead_letter_event(c, tenant, ticket, &e, now)?;
+                                dead_letter(c, &kind, &payload, tenant, ticket, &e, now)?;
                             }
                         }
                         Err(DeliveryError::Permanent(e)) => {
                             tracing::error!(item = id, error = %e, "delivery failed permanently");
                             store::outbox::fail(c, id, &owner, &e, None, now)?;
-                            dead_letter_event(c, tenant, ticket, &e, now)?;
+                            dead_letter(c, &kind, &payload, tenant, ticket, &e, now)?;
                         }
                     }
                     Ok(())
@@ -189,6 +243,16 @@ impl Worker {
                 .map_err(|e| DeliveryError::Retry(format!("attachment file: {e}")))?;
                 mailer.send(&m, &files).await
             }
+            crate::escalation::OUTBOX_KIND => {
+                crate::escalation::deliver(
+                    &self.db,
+                    &self.keys,
+                    &self.public_url,
+                    TenantId::from_db(item.tenant_id),
+                    &item.payload,
+                )
+                .await
+            }
             other => Err(DeliveryError::Permanent(format!(
                 "unknown outbox kind {other}"
             ))),
@@ -213,12 +277,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_and_stops() {
+    fn backoff_doubles_with_jitter_is_capped_and_stops() {
+        let p = RetryPolicy::default();
         let now = store::now();
-        let first = backoff(1, now).unwrap();
-        assert!((first - now).num_seconds() >= 24 && (first - now).num_seconds() <= 36);
-        let late = backoff(10, now).unwrap();
-        assert!((late - now).num_seconds() <= 3600 + 720);
-        assert!(backoff(MAX_ATTEMPTS, now).is_none());
+        let wait = |n| (backoff(p, n, now).unwrap() - now).num_milliseconds();
+        assert!((24_000..=36_000).contains(&wait(1)), "{}", wait(1));
+        assert!((48_000..=72_000).contains(&wait(2)), "{}", wait(2));
+        assert!((96_000..=144_000).contains(&wait(3)), "{}", wait(3));
+        assert!(wait(11) <= 3_600_000 * 12 / 10);
+        assert!(backoff(p, p.max_attempts, now).is_none());
+        // Jitter: forty waits after the same failure are not all the same.
+        let mut seen: Vec<i64> = (0..40).map(|_| wait(4)).collect();
+        seen.dedup();
+        assert!(seen.len() > 1);
     }
 }

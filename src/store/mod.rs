@@ -23,6 +23,7 @@ mod schema;
 pub mod auth;
 pub mod blobs;
 pub mod contacts;
+pub mod escalation;
 pub mod kb;
 pub mod mail;
 pub mod mailboxes;

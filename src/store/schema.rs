@@ -37,6 +37,7 @@ diesel::table! {
         created_at -> Timestamp,
         ack_template -> Nullable<Text>,
         calendar_id -> Nullable<BigInt>,
+        escalation_target_id -> Nullable<BigInt>,
     }
 }
 
@@ -116,6 +117,7 @@ diesel::table! {
         sla_warn_at -> Nullable<Timestamp>,
         sla_clock -> Nullable<Text>,
         waiting_on -> Nullable<Text>,
+        diarienummer -> Nullable<Text>,
     }
 }
 
@@ -420,6 +422,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    escalation_targets (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        url -> Nullable<Text>,
+        method -> Text,
+        headers -> Text,
+        auth -> Text,
+        auth_user -> Nullable<Text>,
+        auth_secret -> Nullable<Text>,
+        hmac_secret -> Nullable<Text>,
+        content_type -> Text,
+        body_template -> Text,
+        case_pointer -> Text,
+        timeout_seconds -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    escalations (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        target_id -> BigInt,
+        state -> Text,
+        idempotency_key -> Text,
+        case_number -> Nullable<Text>,
+        requested_by -> Nullable<BigInt>,
+        reason -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(escalations -> escalation_targets (target_id));
 diesel::joinable!(kb_uses -> kb_articles (article_id));
 diesel::joinable!(kb_revisions -> kb_articles (article_id));
 
@@ -453,4 +496,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     kb_articles,
     kb_revisions,
     kb_uses,
+    escalation_targets,
+    escalations,
 );

@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ticket::update)
         .service(ticket::claim)
         .service(ticket::transfer)
+        .service(ticket::escalate)
         .service(ticket::merge)
         .service(ticket::link)
         .service(ticket::tag)

@@ -95,6 +95,15 @@ fn event_text(
         .replace("{to_waiting}", &waiting("to"))
         .replace("{target}", &target("target"))
         .replace("{article}", &s("title"))
+        .replace("{system}", &s("target"))
+        .replace("{case_number}", &s("case_number"))
+        .replace(
+            "{attempt}",
+            &d.get("attempt")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0)
+                .to_string(),
+        )
 }
 
 async fn page(
@@ -134,6 +143,7 @@ async fn page(
         })
         .collect();
     let kb = crate::web::kb::ticket_panel(st, actor, &d, extra.kb_query.as_deref()).await?;
+    let (escalations, targets) = crate::escalation::for_ticket(&st.db, actor, d.ticket.id).await?;
     let tk = &d.ticket;
     let data = json!({
         "nav": "list",
@@ -179,6 +189,13 @@ async fn page(
         "stale": extra.stale,
         "draft": { "text": extra.draft_text, "note": extra.draft_kind == "note", "kb": extra.kb_articles },
         "kb": kb,
+        "escalations": escalations.iter().map(|e| json!({
+            "target": e.target, "state": e.state, "case_number": e.case_number,
+            "attempts": e.attempts, "last_error": e.last_error, "reason": e.reason,
+            "at": local_time(e.created_at),
+        })).collect::<Vec<_>>(),
+        "escalation_targets": targets.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect::<Vec<_>>(),
+        "diarienummer": escalations.iter().rev().find_map(|e| e.case_number.clone()),
     });
     let mut resp = render(req, Some(actor), status, "ticket", data)?;
     if remote_allowed {
@@ -557,6 +574,10 @@ csrf_form!(TransferForm {
     note: String
 });
 csrf_form!(OtherForm { other: String });
+csrf_form!(EscalateForm {
+    target: String,
+    reason: String
+});
 csrf_form!(TagForm {
     tag: String,
     op: String
@@ -619,6 +640,32 @@ pub async fn claim(
         .await
         .map(|_| ());
     act(&req, &st, &actor, n, "claimed", result).await
+}
+
+/// "Eskalera": send the ticket to an escalation target (the records system).
+#[post("/tickets/{number}/escalate")]
+pub async fn escalate(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<EscalateForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let result = match f.target.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| InvalidValue::new("target", "choose a target").into()),
+    };
+    let result = match result {
+        Ok(target) => crate::escalation::escalate(&st.db, &actor, n.clone(), target, &f.reason)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    act(&req, &st, &actor, n, "escalated", result).await
 }
 
 #[post("/tickets/{number}/transfer")]

@@ -1,0 +1,402 @@
+//! Escalation (eskalering): sending a ticket on when the front line cannot finish it.
+//!
+//! This part: a case in the municipality's records system (diariet) over HTTP. An agent's
+//! "Eskalera" (or an SLA breach rule) writes the escalation and an outbox item in the same
+//! transaction as its history event; the outbox worker delivers it (`deliver`), retrying with
+//! backoff; every attempt is in the ticket's history. Each escalation has an idempotency key sent
+//! with every attempt, so a records system that honours it creates one case however often it is
+//! asked (delivery is at-least-once). The case number in the response (a JSON pointer) is kept on
+//! the ticket as its diarienummer.
+//!
+//! Requests carry `Idempotency-Key`, `X-Arendo-Signature: sha256=<hex>` (HMAC-SHA256 of the exact
+//! body with the target's shared secret, when it has one) and the target's auth and headers.
+
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::accounts::{Actor, Scope};
+use crate::domain::{InvalidValue, TenantId, TicketId, TicketNumber, UserId};
+use crate::error::{Error, Result};
+use crate::outbox::DeliveryError;
+use crate::secrets::Keys;
+use crate::store::{self, Conn, Db};
+
+/// The outbox kind of an escalation to deliver; the payload is `{"escalation": id}`.
+pub const OUTBOX_KIND: &str = "escalation";
+
+/// How a target authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    Basic(String, String),
+}
+
+/// A records-system target as an operator describes it.
+#[derive(Debug, Clone)]
+pub struct RecordsTarget {
+    pub name: String,
+    pub url: String,
+    pub method: String,
+    pub headers: BTreeMap<String, String>,
+    pub auth: Auth,
+    /// Shared secret for the signature header (none: requests are not signed).
+    pub hmac_secret: Option<String>,
+    pub content_type: String,
+    /// Handlebars; empty: the built-in JSON body.
+    pub body_template: String,
+    /// JSON pointer to the case number in the response.
+    pub case_pointer: String,
+    pub timeout_seconds: i32,
+}
+
+impl RecordsTarget {
+    fn validate(&self) -> Result<(), InvalidValue> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(InvalidValue::new("name", "1–80 characters"));
+        }
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| InvalidValue::new("url", format!("not an address: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(InvalidValue::new("url", "must be http:// or https://"));
+        }
+        if !matches!(self.method.as_str(), "POST" | "PUT") {
+            return Err(InvalidValue::new("method", "POST or PUT"));
+        }
+        for (k, v) in &self.headers {
+            reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| InvalidValue::new("headers", format!("{k:?} is not a header name")))?;
+            reqwest::header::HeaderValue::from_str(v).map_err(|_| {
+                InvalidValue::new("headers", format!("the value of {k} is not valid"))
+            })?;
+        }
+        if !self.case_pointer.is_empty() && !self.case_pointer.starts_with('/') {
+            return Err(InvalidValue::new(
+                "case_pointer",
+                "a JSON pointer such as /caseNumber",
+            ));
+        }
+        if !(1..=120).contains(&self.timeout_seconds) {
+            return Err(InvalidValue::new("timeout_seconds", "1–120"));
+        }
+        render::check_template(&self.body_template)?;
+        Ok(())
+    }
+}
+
+/// Create or replace a records-system target of the tenant (by name). Secrets are sealed with
+/// the installation's key before they are stored.
+pub fn save_records_target(
+    c: &mut Conn,
+    keys: &Keys,
+    t: TenantId,
+    target: &RecordsTarget,
+) -> Result<i64> {
+    target.validate()?;
+    let headers =
+        serde_json::to_string(&target.headers).map_err(|e| Error::Internal(e.to_string()))?;
+    let (auth, user, secret) = match &target.auth {
+        Auth::None => ("none", None, None),
+        Auth::Bearer(token) => ("bearer", None, Some(keys.seal(token))),
+        Auth::Basic(u, p) => ("basic", Some(u.as_str()), Some(keys.seal(p))),
+    };
+    let hmac = target.hmac_secret.as_deref().map(|s| keys.seal(s));
+    Ok(store::escalation::save_target(
+        c,
+        t,
+        &store::escalation::TargetRow {
+            name: target.name.trim(),
+            kind: "records",
+            url: Some(&target.url),
+            method: &target.method,
+            headers: &headers,
+            auth,
+            auth_user: user,
+            auth_secret: secret.as_deref(),
+            hmac_secret: hmac.as_deref(),
+            content_type: &target.content_type,
+            body_template: &target.body_template,
+            case_pointer: &target.case_pointer,
+            timeout_seconds: target.timeout_seconds,
+        },
+        store::now(),
+    )?)
+}
+
+/// A fresh idempotency key: 128 random bits, hex.
+fn new_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Write an escalation of `ticket` to `target` with its outbox item and history event, inside
+/// the caller's transaction (an agent's action or an SLA breach rule).
+pub(crate) fn escalate_in_tx(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    target: &store::escalation::Target,
+    requested_by: Option<UserId>,
+    reason: &str,
+) -> Result<i64> {
+    let now = store::now();
+    let key = new_key();
+    let id = store::escalation::insert(
+        c,
+        t,
+        &store::escalation::NewEscalation {
+            ticket,
+            target: target.id,
+            key: &key,
+            requested_by,
+            reason,
+        },
+        now,
+    )?;
+    store::outbox::enqueue(
+        c,
+        t,
+        OUTBOX_KIND,
+        &json!({ "escalation": id }),
+        Some(ticket),
+        now,
+    )?;
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket,
+        requested_by,
+        "escalated",
+        &json!({ "target": target.name, "reason": reason }),
+        now,
+    )?;
+    Ok(id)
+}
+
+/// An agent escalates a ticket to a target (by id), or to its queue's default target.
+pub async fn escalate(
+    db: &Db,
+    actor: &Actor,
+    number: TicketNumber,
+    target: Option<i64>,
+    reason: &str,
+) -> Result<i64> {
+    actor.require(Scope::TicketsWrite)?;
+    let reason = reason.trim().to_string();
+    if reason.chars().count() > 2000 {
+        return Err(InvalidValue::new("reason", "at most 2,000 characters").into());
+    }
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    db.write(move |c| -> Result<i64> {
+        let ticket = crate::tickets::find(c, t, &access, &number)?;
+        let target_id = match target {
+            Some(id) => id,
+            None => store::escalation::queue_default(c, t, ticket.queue_id)?.ok_or_else(|| {
+                InvalidValue::new("target", "the queue has no escalation target; choose one")
+            })?,
+        };
+        let target = store::escalation::target(c, t, target_id)?
+            .ok_or(Error::NotFound("escalation target"))?;
+        escalate_in_tx(c, t, ticket.id, &target, Some(uid), &reason)
+    })
+    .await
+}
+
+/// A ticket's escalations as the ticket page shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationView {
+    pub target: String,
+    pub state: String,
+    pub case_number: Option<String>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub reason: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// Escalations of a ticket the actor has read, and the targets they may choose.
+pub async fn for_ticket(
+    db: &Db,
+    actor: &Actor,
+    ticket: TicketId,
+) -> Result<(Vec<EscalationView>, Vec<(i64, String)>)> {
+    actor.require(Scope::TicketsRead)?;
+    let t = actor.tenant;
+    db.read(move |c| -> Result<_> {
+        let list = store::escalation::of_ticket(c, t, ticket)?
+            .into_iter()
+            .map(|(e, target)| EscalationView {
+                target,
+                state: e.state,
+                case_number: e.case_number,
+                attempts: e.attempts,
+                last_error: e.last_error,
+                reason: e.reason,
+                created_at: e.created_at,
+            })
+            .collect();
+        let targets = store::escalation::targets(c, t)?
+            .into_iter()
+            .map(|x| (x.id, x.name))
+            .collect();
+        Ok((list, targets))
+    })
+    .await
+}
+
+fn retry(e: impl std::fmt::Display) -> DeliveryError {
+    DeliveryError::Retry(e.to_string())
+}
+
+/// Deliver one escalation (the outbox worker calls this for [`OUTBOX_KIND`] items).
+pub async fn deliver(
+    db: &Db,
+    keys: &Keys,
+    public_url: &str,
+    tenant: TenantId,
+    payload: &str,
+) -> Result<(), DeliveryError> {
+    let id = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("escalation").and_then(|x| x.as_i64()))
+        .ok_or_else(|| DeliveryError::Permanent(format!("bad payload {payload}")))?;
+    let public_url = public_url.to_string();
+    let loaded = db
+        .read(move |c| -> Result<_> {
+            let e = store::escalation::get(c, tenant, id)?.ok_or(Error::NotFound("escalation"))?;
+            let target = store::escalation::target(c, tenant, e.target_id)?
+                .ok_or(Error::NotFound("escalation target"))?;
+            let ticket = TicketId::from_db(e.ticket_id);
+            let input = render::Input::load(c, tenant, ticket, &e, &public_url)?;
+            Ok((e, target, input))
+        })
+        .await
+        .map_err(retry)?;
+    let (e, target, input) = loaded;
+    if e.state == "answered" {
+        return Ok(());
+    }
+    let request = render::request(&target, keys, &input).map_err(DeliveryError::Permanent)?;
+    let outcome = send(&target, &request).await;
+    let ticket = TicketId::from_db(e.ticket_id);
+    let attempt = e.attempts + 1;
+    let target_name = target.name.clone();
+    let recorded: std::result::Result<String, (String, &'static str)> = match &outcome {
+        Ok(case) => Ok(case.clone()),
+        Err(DeliveryError::Retry(m)) => Err((m.clone(), "sending")),
+        Err(DeliveryError::Permanent(m)) => Err((m.clone(), "failed")),
+    };
+    db.write(move |c| -> Result<(), Error> {
+        let now = store::now();
+        match &recorded {
+            Ok(case) => {
+                store::escalation::record_attempt(c, tenant, id, "answered", None, now)?;
+                store::escalation::answered(c, tenant, id, ticket, case, now)?;
+                store::tickets::insert_event(
+                    c,
+                    tenant,
+                    ticket,
+                    None,
+                    "escalation_answered",
+                    &json!({ "target": target_name, "case_number": case, "attempt": attempt }),
+                    now,
+                )?;
+            }
+            Err((text, state)) => {
+                let text = text.as_str();
+                store::escalation::record_attempt(c, tenant, id, state, Some(text), now)?;
+                store::tickets::insert_event(
+                    c,
+                    tenant,
+                    ticket,
+                    None,
+                    "escalation_attempt_failed",
+                    &json!({ "target": target_name, "error": text, "attempt": attempt }),
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(retry)?;
+    outcome.map(|_| ())
+}
+
+/// Send the request; the case number on success. Timeouts, connection failures, 408, 429 and
+/// 5xx are worth retrying; other answers are not.
+async fn send(
+    target: &store::escalation::Target,
+    r: &render::Request,
+) -> Result<String, DeliveryError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(target.timeout_seconds.max(1) as u64))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(retry)?;
+    let method = reqwest::Method::from_bytes(target.method.as_bytes())
+        .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+    let mut req = client
+        .request(method, &r.url)
+        .header(reqwest::header::CONTENT_TYPE, &r.content_type)
+        .body(r.body.clone());
+    for (k, v) in &r.headers {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await.map_err(|e| {
+        if e.is_timeout() {
+            DeliveryError::Retry(format!("no answer within {} s", target.timeout_seconds))
+        } else {
+            DeliveryError::Retry(format!("cannot reach {}: {e}", r.url))
+        }
+    })?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let short: String = text.chars().take(300).collect();
+    if status.is_server_error()
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+    {
+        return Err(DeliveryError::Retry(format!("HTTP {status}: {short}")));
+    }
+    if !status.is_success() {
+        return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")));
+    }
+    render::case_number(&text, &target.case_pointer).map_err(DeliveryError::Permanent)
+}
+
+/// An escalation whose delivery was given up: its state says so, and the ticket's history.
+pub(crate) fn on_dead(
+    c: &mut Conn,
+    tenant: TenantId,
+    payload: &str,
+    error: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), store::StoreError> {
+    let Some(id) = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("escalation").and_then(|x| x.as_i64()))
+    else {
+        return Ok(());
+    };
+    if let Some(e) = store::escalation::get(c, tenant, id)?
+        && e.state != "answered"
+    {
+        store::escalation::set_state(c, tenant, id, "failed", Some(error), now)?;
+        store::tickets::insert_event(
+            c,
+            tenant,
+            TicketId::from_db(e.ticket_id),
+            None,
+            "escalation_failed",
+            &json!({ "error": error }),
+            now,
+        )?;
+    }
+    Ok(())
+}
