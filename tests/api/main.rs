@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod cli;
 mod crash;
+mod escalation;
 mod isolation;
 mod kb;
 mod mail;
