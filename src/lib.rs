@@ -23,4 +23,5 @@ pub mod store;
 pub mod telemetry;
 pub mod tenants;
 pub mod tickets;
+pub mod tls;
 pub mod web;

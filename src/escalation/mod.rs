@@ -334,10 +334,7 @@ async fn send(
     target: &store::escalation::Target,
     r: &render::Request,
 ) -> Result<String, DeliveryError> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(target.timeout_seconds.max(1) as u64))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+    let client = crate::tls::http_client(Duration::from_secs(target.timeout_seconds.max(1) as u64))
         .map_err(retry)?;
     let method = reqwest::Method::from_bytes(target.method.as_bytes())
         .map_err(|e| DeliveryError::Permanent(e.to_string()))?;

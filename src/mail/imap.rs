@@ -89,15 +89,7 @@ async fn timed<T, E: Into<SyncError>>(
 }
 
 fn tls_connector() -> TlsConnector {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("ring supports the default TLS versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    TlsConnector::from(Arc::new(cfg))
+    TlsConnector::from(crate::tls::client_config())
 }
 
 async fn tls(stream: TcpStream, host: &str) -> Result<Box<dyn Io>, SyncError> {

@@ -1,0 +1,46 @@
+//! The one TLS stack: rustls with the ring provider and the Mozilla roots (webpki-roots), for
+//! IMAP and for HTTPS to records systems and SMS gateways alike. Nothing depends on the machine's
+//! certificate store or on a process-wide default provider.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use tokio_rustls::rustls;
+
+static CLIENT_CONFIG: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Arc::new(cfg)
+});
+
+/// The TLS client configuration every outgoing connection uses.
+pub fn client_config() -> Arc<rustls::ClientConfig> {
+    CLIENT_CONFIG.clone()
+}
+
+/// An HTTP client for calls to other systems: our TLS, the given overall timeout, no redirects
+/// (a records system that redirects a POST is misconfigured; following it could resend data).
+pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    let mut tls = (*client_config()).clone();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(tls)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_http_client_takes_our_tls_configuration() {
+        // reqwest refuses a preconfigured TLS of another rustls than its own.
+        assert!(super::http_client(std::time::Duration::from_secs(1)).is_ok());
+    }
+}
