@@ -54,6 +54,7 @@ fn open_index<I>(
 
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::tls::install_default_provider();
         let settings = Arc::new(settings);
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;

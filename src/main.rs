@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    arendo::tls::install_default_provider();
     arendo::cli::main()
 }

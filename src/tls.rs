@@ -19,6 +19,12 @@ static CLIENT_CONFIG: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
     Arc::new(cfg)
 });
 
+/// Make ring the process's rustls provider (reqwest asks for the process default when a client
+/// is built without our configuration, e.g. in the benchmarks and tests). Idempotent.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The TLS client configuration every outgoing connection uses.
 pub fn client_config() -> Arc<rustls::ClientConfig> {
     CLIENT_CONFIG.clone()
@@ -27,6 +33,7 @@ pub fn client_config() -> Arc<rustls::ClientConfig> {
 /// An HTTP client for calls to other systems: our TLS, the given overall timeout, no redirects
 /// (a records system that redirects a POST is misconfigured; following it could resend data).
 pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    install_default_provider();
     let mut tls = (*client_config()).clone();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder()

@@ -352,15 +352,31 @@ fn act(
         Action::MoveToQueue { queue } => u.queue = Some(*queue),
         Action::Assign { user } => u.assignee = Some(Some(*user)),
         Action::Escalate { hook } => {
-            return Ok(store::tickets::insert_event(
-                c,
-                t,
-                ticket,
-                None,
-                "escalation_requested",
-                &json!({ "hook": hook, "reason": format!("sla_{}", level.key()), "target": target }),
-                naive(now),
-            )?);
+            // The hook names an escalation target of the tenant ("default": the queue's own).
+            let found = if hook == "default" {
+                match store::escalation::queue_default(c, t, tk.queue_id)? {
+                    Some(id) => store::escalation::target(c, t, id)?,
+                    None => None,
+                }
+            } else {
+                store::escalation::target_by_name(c, t, hook)?
+            };
+            let reason = format!("sla_{}:{}", level.key(), target.key());
+            return match found {
+                Some(to) => {
+                    crate::escalation::escalate_in_tx(c, t, ticket, &to, None, &reason).map(|_| ())
+                }
+                // No such target (any more): the request stays on the ticket for an agent.
+                None => Ok(store::tickets::insert_event(
+                    c,
+                    t,
+                    ticket,
+                    None,
+                    "escalation_requested",
+                    &json!({ "hook": hook, "reason": reason, "target": target }),
+                    naive(now),
+                )?),
+            };
         }
     }
     crate::tickets::apply_update(c, t, None, &tk, &u)?;

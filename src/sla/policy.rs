@@ -39,8 +39,9 @@ pub enum Action {
     MoveToQueue { queue: i64 },
     /// Give the ticket to a person.
     Assign { user: i64 },
-    /// Fire an escalation hook (records system, department referral). Until the hooks exist
-    /// the request is recorded on the ticket for an agent to act on.
+    /// Escalate to the tenant's escalation target of this name (`default`: the queue's default
+    /// target), e.g. a case in the records system. Without such a target the request is
+    /// recorded on the ticket for an agent to act on.
     Escalate { hook: String },
 }
 

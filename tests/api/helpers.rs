@@ -137,6 +137,7 @@ pub fn settings_for(
 }
 
 pub fn init_logs() {
+    arendo::tls::install_default_provider();
     if std::env::var("TEST_LOG").is_ok() {
         arendo::telemetry::init("text", "info");
     }

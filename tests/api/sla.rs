@@ -128,11 +128,41 @@ async fn breach_fires_exactly_once_with_two_sweepers(b: Backend) {
                 rule(Level::Warning, Action::Notify),
                 rule(Level::Breach, Action::Notify),
                 rule(Level::Breach, Action::RaisePriority),
+                rule(
+                    Level::Breach,
+                    Action::Escalate {
+                        hook: "Diariet".into(),
+                    },
+                ),
             ],
             ..Default::default()
         },
     )
     .await;
+    // The breach rule escalates to the records system (here an address nobody answers on).
+    let keys = arendo::secrets::Keys::from_hex(&app.key_hex).unwrap();
+    app.db
+        .write(move |c| -> Result<i64, Error> {
+            arendo::escalation::save_records_target(
+                c,
+                &keys,
+                t,
+                &arendo::escalation::RecordsTarget {
+                    name: "Diariet".into(),
+                    url: "http://127.0.0.1:9/api/arenden".into(),
+                    method: "POST".into(),
+                    headers: Default::default(),
+                    auth: arendo::escalation::Auth::None,
+                    hmac_secret: None,
+                    content_type: "application/json".into(),
+                    body_template: String::new(),
+                    case_pointer: "/caseNumber".into(),
+                    timeout_seconds: 1,
+                },
+            )
+        })
+        .await
+        .unwrap();
     let created = app
         .create_ticket(&org.agent_b.token, org.queue_b, "Vattenläcka vid Lillgatan")
         .await;
@@ -179,6 +209,20 @@ async fn breach_fires_exactly_once_with_two_sweepers(b: Backend) {
     assert_eq!(count_events(&d, "sla_warning"), 1);
     assert_eq!(count_events(&d, "sla_breached"), 1);
     assert_eq!(d["priority"], "high", "raised one step, once");
+    assert_eq!(
+        count_events(&d, "escalated"),
+        1,
+        "escalated to the records system once"
+    );
+    let escalations = app
+        .db
+        .read(move |c| -> Result<_, Error> { Ok(store::outbox::recent(c, t, 50)?) })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "escalation")
+        .count();
+    assert_eq!(escalations, 1, "one delivery for the records system");
 
     // Bertil leads VA: both notices wait in the outbox for him (enqueued at the sweep's "now",
     // an hour ahead, so the worker sends them then; its delivery is tested with the mail channel).
