@@ -397,3 +397,19 @@ pub(crate) fn on_dead(
     }
     Ok(())
 }
+
+/// An escalation whose delivery an admin asked to try again.
+pub(crate) fn on_retry(
+    c: &mut Conn,
+    tenant: TenantId,
+    payload: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), store::StoreError> {
+    if let Some(id) = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("escalation").and_then(|x| x.as_i64()))
+    {
+        store::escalation::set_state(c, tenant, id, "sending", None, now)?;
+    }
+    Ok(())
+}

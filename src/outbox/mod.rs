@@ -272,6 +272,77 @@ impl Worker {
     }
 }
 
+/// Something that could not be delivered, as the admin page shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub kind: String,
+    pub ticket: Option<String>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub given_up_at: Option<NaiveDateTime>,
+}
+
+/// What was given up in the actor's tenant, newest first (admins).
+pub async fn dead_letters(
+    db: &Db,
+    actor: &crate::accounts::Actor,
+) -> crate::error::Result<Vec<DeadLetter>> {
+    if !actor.is_admin() {
+        return Err(crate::error::Error::Forbidden(
+            "only admins see failed deliveries",
+        ));
+    }
+    let t = actor.tenant;
+    Ok(db
+        .read(move |c| store::outbox::dead(c, t, 200))
+        .await?
+        .into_iter()
+        .map(|(i, number)| DeadLetter {
+            id: i.id,
+            kind: i.kind,
+            ticket: number,
+            attempts: i.attempts,
+            last_error: i.last_error,
+            created_at: i.created_at,
+            given_up_at: i.dead_at,
+        })
+        .collect())
+}
+
+/// "Try again": a given-up item gets a new round of attempts from now (admins). Its ticket's
+/// history says who asked; an escalation is back to "sending".
+pub async fn retry(db: &Db, actor: &crate::accounts::Actor, id: i64) -> crate::error::Result<()> {
+    if !actor.is_admin() {
+        return Err(crate::error::Error::Forbidden(
+            "only admins retry deliveries",
+        ));
+    }
+    let (t, uid) = (actor.tenant, actor.user);
+    db.write(move |c| -> crate::error::Result<()> {
+        let now = store::now();
+        let item = store::outbox::revive(c, t, id, now)?
+            .ok_or(crate::error::Error::NotFound("delivery"))?;
+        if item.kind == crate::escalation::OUTBOX_KIND {
+            crate::escalation::on_retry(c, t, &item.payload, now)?;
+        }
+        if let Some(ticket) = item.ticket_id {
+            store::tickets::insert_event(
+                c,
+                t,
+                crate::domain::TicketId::from_db(ticket),
+                Some(uid),
+                "delivery_retried",
+                &serde_json::json!({ "kind": item.kind }),
+                now,
+            )?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

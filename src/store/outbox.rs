@@ -151,3 +151,50 @@ pub fn recent(conn: &mut Conn, t: TenantId, limit: i64) -> StoreResult<Vec<Item>
         .select(Item::as_select())
         .load(conn)?)
 }
+
+/// Items of a tenant that were given up (dead letters), newest first, with their ticket number.
+pub fn dead(conn: &mut Conn, t: TenantId, limit: i64) -> StoreResult<Vec<(Item, Option<String>)>> {
+    use super::schema::tickets;
+    let rows: Vec<(Item, Option<String>)> = outbox::table
+        .left_join(tickets::table.on(tickets::id.nullable().eq(outbox::ticket_id)))
+        .filter(outbox::tenant_id.eq(t.get()))
+        .filter(outbox::dead_at.is_not_null())
+        .order(outbox::dead_at.desc())
+        .limit(limit)
+        .select((Item::as_select(), tickets::number.nullable()))
+        .load(conn)?;
+    Ok(rows)
+}
+
+/// Give a dead letter of the tenant a new round of attempts, starting now. Returns the item when
+/// it was dead (so the caller can note it on the ticket).
+pub fn revive(
+    conn: &mut Conn,
+    t: TenantId,
+    id: i64,
+    now: NaiveDateTime,
+) -> StoreResult<Option<Item>> {
+    let n = diesel::update(
+        outbox::table
+            .filter(outbox::tenant_id.eq(t.get()))
+            .filter(outbox::id.eq(id))
+            .filter(outbox::dead_at.is_not_null()),
+    )
+    .set((
+        outbox::dead_at.eq(None::<NaiveDateTime>),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+        outbox::lease_owner.eq(None::<String>),
+        outbox::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(outbox::table
+        .filter(outbox::tenant_id.eq(t.get()))
+        .filter(outbox::id.eq(id))
+        .select(Item::as_select())
+        .first(conn)
+        .optional()?)
+}

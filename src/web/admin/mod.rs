@@ -9,6 +9,7 @@
 //! next to it. Permission and not-found failures are the ordinary error page (403/404).
 
 mod canned;
+mod deliveries;
 mod mailboxes;
 mod queues;
 mod sla;
@@ -61,7 +62,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(sla::update_calendar)
         .service(sla::queue_calendar)
         .service(sla::edit_policy)
-        .service(sla::save_policy);
+        .service(sla::save_policy)
+        .service(deliveries::list)
+        .service(deliveries::retry);
 }
 
 /// The flash messages a page may show after a redirect (`?ok=<code>`, text `admin.ok.<code>`).
@@ -87,6 +90,7 @@ const FLASHES: &[&str] = &[
     "calendar_saved",
     "queue_calendar_saved",
     "policy_saved",
+    "retried",
 ];
 
 fn flash(req: &HttpRequest) -> Option<&'static str> {
