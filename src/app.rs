@@ -151,8 +151,11 @@ impl Application {
             port,
             server,
             worker: Some(
-                outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node)
-                    .configured(settings.outbox.policy(), &settings.server.public_url),
+                outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node).configured(
+                    settings.outbox.policy(),
+                    &settings.server.public_url,
+                    &settings.data_dir,
+                ),
             ),
             intake,
             live: Some(live),

@@ -15,6 +15,7 @@ pub mod error;
 pub mod escalation;
 pub mod kb;
 pub mod mail;
+pub mod notify;
 pub mod outbox;
 pub mod search;
 pub mod secrets;

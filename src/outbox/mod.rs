@@ -41,6 +41,10 @@ fn dead_letter(
         crate::escalation::OUTBOX_KIND => {
             crate::escalation::on_dead(c, tenant, payload, error, now)
         }
+        crate::notify::sms::OUTBOX_KIND => {
+            crate::notify::sms::on_dead(c, tenant, payload, error)?;
+            dead_letter_event(c, tenant, ticket, error, now)
+        }
         _ => dead_letter_event(c, tenant, ticket, error, now),
     }
 }
@@ -115,6 +119,8 @@ pub struct Worker {
     retry: RetryPolicy,
     /// For links in what is sent (ticket and attachment addresses).
     public_url: String,
+    /// Where the local SMS provider writes its files.
+    data_dir: std::path::PathBuf,
 }
 
 impl Worker {
@@ -128,13 +134,20 @@ impl Worker {
             blobs,
             retry: RetryPolicy::default(),
             public_url: String::new(),
+            data_dir: std::path::PathBuf::from("data"),
         }
     }
 
     /// Retry with `policy` and make links relative to `public_url`.
-    pub fn configured(mut self, retry: RetryPolicy, public_url: &str) -> Worker {
+    pub fn configured(
+        mut self,
+        retry: RetryPolicy,
+        public_url: &str,
+        data_dir: &std::path::Path,
+    ) -> Worker {
         self.retry = retry;
         self.public_url = public_url.to_string();
+        self.data_dir = data_dir.to_path_buf();
         self
     }
 
@@ -178,7 +191,11 @@ impl Worker {
                 let now = store::now();
                 store::outbox::claim(
                     c,
-                    &[mail::OUTBOX_KIND, crate::escalation::OUTBOX_KIND],
+                    &[
+                        mail::OUTBOX_KIND,
+                        crate::escalation::OUTBOX_KIND,
+                        crate::notify::sms::OUTBOX_KIND,
+                    ],
                     &owner,
                     now,
                     now + chrono::Duration::seconds(LEASE_SECS),
@@ -247,6 +264,17 @@ impl Worker {
                 crate::escalation::deliver(
                     &self.db,
                     &self.keys,
+                    &self.public_url,
+                    TenantId::from_db(item.tenant_id),
+                    &item.payload,
+                )
+                .await
+            }
+            crate::notify::sms::OUTBOX_KIND => {
+                crate::notify::sms::deliver(
+                    &self.db,
+                    &self.keys,
+                    &self.data_dir,
                     &self.public_url,
                     TenantId::from_db(item.tenant_id),
                     &item.payload,

@@ -32,6 +32,7 @@ pub mod queues;
 pub mod search;
 pub mod seed;
 pub mod sla;
+pub mod sms;
 pub mod tenants;
 pub mod tickets;
 pub mod users;

@@ -462,6 +462,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sms_gateways (tenant_id) {
+        tenant_id -> BigInt,
+        provider -> Text,
+        url -> Nullable<Text>,
+        username -> Nullable<Text>,
+        password -> Nullable<Text>,
+        sender -> Text,
+        nordic_gsm7 -> Bool,
+        price_ore -> Integer,
+        report_token -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_messages (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> Nullable<BigInt>,
+        queue_id -> Nullable<BigInt>,
+        to_number -> Text,
+        body -> Text,
+        encoding -> Text,
+        segments -> Integer,
+        cost_ore -> BigInt,
+        provider -> Text,
+        provider_ref -> Nullable<Text>,
+        status -> Text,
+        error -> Nullable<Text>,
+        sent_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(escalations -> escalation_targets (target_id));
 diesel::joinable!(kb_uses -> kb_articles (article_id));
 diesel::joinable!(kb_revisions -> kb_articles (article_id));
@@ -498,4 +535,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     kb_uses,
     escalation_targets,
     escalations,
+    sms_gateways,
+    sms_messages,
 );

@@ -1,0 +1,407 @@
+//! SMS to citizens: each municipality's gateway, sending through the outbox, delivery reports,
+//! and the internal bill per department and month.
+//!
+//! Providers: `outbox` writes each message as a JSON file to `<data_dir>/sms-outbox` (the demo;
+//! nothing leaves the machine); `rest` is the common shape of Swedish SMS REST APIs: an HTTPS
+//! POST of form fields `from`, `to`, `message` and `whendelivered` (our delivery-report address)
+//! with basic auth, answered with JSON carrying the message's `id`. The gateway later POSTs
+//! `id` and `status` (`delivered` or `failed`) to the report address.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::sms_text::{self, Shape};
+use crate::accounts::{Actor, Scope};
+use crate::domain::{InvalidValue, PhoneNumber, TenantId, TicketId, TicketNumber};
+use crate::error::{Error, Result};
+use crate::outbox::DeliveryError;
+use crate::secrets::Keys;
+use crate::store::{self, Conn, Db};
+
+/// The outbox kind of an SMS to send; the payload is `{"sms": id}`.
+pub const OUTBOX_KIND: &str = "sms";
+
+/// Longest text an agent may send (seven or more parts is a letter, not a text message).
+pub const MAX_CHARS: usize = 800;
+
+/// A tenant's gateway as an operator describes it.
+#[derive(Debug, Clone)]
+pub struct GatewayInput {
+    pub provider: String,
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub sender: String,
+    pub nordic_gsm7: bool,
+    pub price_ore: i32,
+}
+
+fn validate(g: &GatewayInput) -> Result<(), InvalidValue> {
+    match g.provider.as_str() {
+        "outbox" => {}
+        "rest" => {
+            let url = g
+                .url
+                .as_deref()
+                .ok_or_else(|| InvalidValue::new("url", "the rest provider needs an address"))?;
+            let u = url::Url::parse(url).map_err(|e| InvalidValue::new("url", e.to_string()))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(InvalidValue::new("url", "must be http:// or https://"));
+            }
+        }
+        other => {
+            return Err(InvalidValue::new(
+                "provider",
+                format!("{other:?} is not one of outbox, rest"),
+            ));
+        }
+    }
+    let s = g.sender.trim();
+    let alnum = !s.is_empty() && s.len() <= 11 && s.chars().all(|c| c.is_ascii_alphanumeric());
+    if !alnum && PhoneNumber::parse(s).is_err() {
+        return Err(InvalidValue::new(
+            "sender",
+            "1–11 letters a–z and digits, or a phone number",
+        ));
+    }
+    if !(0..=100_000).contains(&g.price_ore) {
+        return Err(InvalidValue::new("price_ore", "0–100000"));
+    }
+    Ok(())
+}
+
+/// Set the tenant's SMS gateway (the password is sealed).
+pub fn save_gateway(c: &mut Conn, keys: &Keys, t: TenantId, g: &GatewayInput) -> Result<()> {
+    validate(g)?;
+    let sealed = g.password.as_deref().map(|p| keys.seal(p));
+    let token = hex::encode(rand::random::<[u8; 16]>());
+    store::sms::save_gateway(
+        c,
+        t,
+        &store::sms::GatewayRow {
+            provider: &g.provider,
+            url: g.url.as_deref(),
+            username: g.username.as_deref(),
+            password: sealed.as_deref(),
+            sender: g.sender.trim(),
+            nordic_gsm7: g.nordic_gsm7,
+            price_ore: g.price_ore,
+        },
+        &token,
+        store::now(),
+    )?;
+    Ok(())
+}
+
+/// What a text would take on the actor's gateway (shown before sending).
+pub async fn preview(db: &Db, actor: &Actor, text: &str) -> Result<Shape> {
+    actor.require(Scope::TicketsRead)?;
+    let t = actor.tenant;
+    let nordic = db
+        .read(move |c| store::sms::gateway(c, t))
+        .await?
+        .is_some_and(|g| g.nordic_gsm7);
+    Ok(sms_text::shape(text, nordic))
+}
+
+/// Send a text message to a ticket's contact (their phone number), through the outbox; the
+/// ticket's history records it with its parts.
+pub async fn send_to_contact(
+    db: &Db,
+    actor: &Actor,
+    number: TicketNumber,
+    text: &str,
+) -> Result<i64> {
+    actor.require(Scope::TicketsWrite)?;
+    let text = text.trim().replace("\r\n", "\n");
+    if text.is_empty() {
+        return Err(InvalidValue::new("text", "must not be empty").into());
+    }
+    if text.chars().count() > MAX_CHARS {
+        return Err(InvalidValue::new("text", format!("at most {MAX_CHARS} characters")).into());
+    }
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    db.write(move |c| -> Result<i64> {
+        let ticket = crate::tickets::find(c, t, &access, &number)?;
+        let phone = match ticket.contact_id {
+            Some(id) => store::contacts::get(c, t, id)?.and_then(|x| x.phone),
+            None => None,
+        }
+        .ok_or_else(|| InvalidValue::new("phone", "the contact has no phone number"))?;
+        let phone = PhoneNumber::parse(&phone)?;
+        let gateway = store::sms::gateway(c, t)?
+            .ok_or_else(|| InvalidValue::new("sms", "no SMS gateway is set up"))?;
+        let shape = sms_text::shape(&text, gateway.nordic_gsm7);
+        let now = store::now();
+        let id = store::sms::insert(
+            c,
+            t,
+            &store::sms::NewSms {
+                ticket: Some(ticket.id),
+                queue: Some(ticket.queue_id),
+                to: phone.as_str(),
+                body: &text,
+                encoding: shape.encoding.as_str(),
+                segments: shape.segments as i32,
+                cost_ore: shape.segments as i64 * i64::from(gateway.price_ore),
+                provider: &gateway.provider,
+                sent_by: Some(uid),
+            },
+            now,
+        )?;
+        store::outbox::enqueue(c, t, OUTBOX_KIND, &json!({ "sms": id }), Some(ticket.id), now)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            Some(uid),
+            "sms_queued",
+            &json!({ "to": phone.as_str(), "segments": shape.segments, "encoding": shape.encoding }),
+            now,
+        )?;
+        Ok(id)
+    })
+    .await
+}
+
+/// A ticket's text messages (the ticket page).
+pub async fn of_ticket(db: &Db, actor: &Actor, ticket: TicketId) -> Result<Vec<store::sms::Sms>> {
+    actor.require(Scope::TicketsRead)?;
+    let t = actor.tenant;
+    Ok(db
+        .read(move |c| store::sms::of_ticket(c, t, ticket))
+        .await?)
+}
+
+fn payload_id(payload: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()?
+        .get("sms")?
+        .as_i64()
+}
+
+/// Where the gateway reports deliveries for `token`.
+pub fn report_url(public_url: &str, token: &str) -> String {
+    format!("{}/sms/reports/{token}", public_url.trim_end_matches('/'))
+}
+
+/// Deliver one queued SMS (the outbox worker calls this for [`OUTBOX_KIND`] items).
+pub async fn deliver(
+    db: &Db,
+    keys: &Keys,
+    data_dir: &std::path::Path,
+    public_url: &str,
+    tenant: TenantId,
+    payload: &str,
+) -> Result<(), DeliveryError> {
+    let id = payload_id(payload)
+        .ok_or_else(|| DeliveryError::Permanent(format!("bad payload {payload}")))?;
+    let (sms, gateway) = db
+        .read(move |c| -> Result<_> {
+            let sms = store::sms::get(c, tenant, id)?.ok_or(Error::NotFound("sms"))?;
+            let gateway = store::sms::gateway(c, tenant)?.ok_or(Error::NotFound("sms gateway"))?;
+            Ok((sms, gateway))
+        })
+        .await
+        .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    if sms.status != "queued" {
+        return Ok(());
+    }
+    let provider_ref = match gateway.provider.as_str() {
+        "outbox" => write_local(data_dir, tenant, &sms, &gateway.sender)?,
+        "rest" => send_rest(keys, &gateway, &sms, public_url).await?,
+        other => {
+            return Err(DeliveryError::Permanent(format!(
+                "unknown SMS provider {other}"
+            )));
+        }
+    };
+    let ticket = sms.ticket_id.map(TicketId::from_db);
+    db.write(move |c| -> Result<()> {
+        let now = store::now();
+        store::sms::sent(c, tenant, id, Some(&provider_ref), now)?;
+        if let Some(tk) = ticket {
+            store::tickets::insert_event(
+                c,
+                tenant,
+                tk,
+                None,
+                "sms_sent",
+                &json!({ "to": sms.to_number, "segments": sms.segments }),
+                now,
+            )?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| DeliveryError::Retry(e.to_string()))
+}
+
+/// The demo provider: one JSON file per message in `<data_dir>/sms-outbox`.
+fn write_local(
+    data_dir: &std::path::Path,
+    tenant: TenantId,
+    sms: &store::sms::Sms,
+    sender: &str,
+) -> Result<String, DeliveryError> {
+    let dir = data_dir.join("sms-outbox");
+    std::fs::create_dir_all(&dir).map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    let name = format!("{}-{}.json", tenant.get(), sms.id);
+    let doc = json!({
+        "from": sender, "to": sms.to_number, "message": sms.body,
+        "encoding": sms.encoding, "segments": sms.segments,
+    });
+    std::fs::write(dir.join(&name), doc.to_string())
+        .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    Ok(format!("local-{}", sms.id))
+}
+
+async fn send_rest(
+    keys: &Keys,
+    g: &store::sms::Gateway,
+    sms: &store::sms::Sms,
+    public_url: &str,
+) -> Result<String, DeliveryError> {
+    use secrecy::ExposeSecret;
+    let url = g
+        .url
+        .as_deref()
+        .ok_or_else(|| DeliveryError::Permanent("the gateway has no address".into()))?;
+    let password = match &g.password {
+        Some(sealed) => Some(
+            keys.open(sealed)
+                .map_err(|e| DeliveryError::Permanent(format!("stored password unreadable: {e}")))?
+                .expose_secret()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let client = crate::tls::http_client(Duration::from_secs(15))
+        .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    let mut req = client.post(url).form(&[
+        ("from", g.sender.as_str()),
+        ("to", sms.to_number.as_str()),
+        ("message", sms.body.as_str()),
+        (
+            "whendelivered",
+            report_url(public_url, &g.report_token).as_str(),
+        ),
+    ]);
+    if let Some(user) = &g.username {
+        req = req.basic_auth(user, password);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| DeliveryError::Retry(format!("cannot reach the SMS gateway: {e}")))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let short: String = text.chars().take(300).collect();
+    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        return Err(DeliveryError::Retry(format!("HTTP {status}: {short}")));
+    }
+    if !status.is_success() {
+        return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")));
+    }
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| match v.get("id")? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            DeliveryError::Permanent(format!("the gateway answered without an id: {short}"))
+        })
+}
+
+/// An SMS that was given up: marked failed (its ticket's history says so through the outbox).
+pub(crate) fn on_dead(
+    c: &mut Conn,
+    tenant: TenantId,
+    payload: &str,
+    error: &str,
+) -> Result<(), store::StoreError> {
+    if let Some(id) = payload_id(payload) {
+        store::sms::failed(c, tenant, id, error)?;
+    }
+    Ok(())
+}
+
+/// A delivery report from the gateway: `token` names the tenant, `id` the message.
+pub async fn report(db: &Db, token: &str, id: &str, status: &str) -> Result<()> {
+    let delivered = match status.trim() {
+        "delivered" => true,
+        "failed" | "undelivered" | "expired" | "rejected" => false,
+        other => {
+            return Err(
+                InvalidValue::new("status", format!("{other:?} is not a delivery status")).into(),
+            );
+        }
+    };
+    let (token, id, status) = (token.to_string(), id.trim().to_string(), status.to_string());
+    db.write(move |c| -> Result<()> {
+        let t = store::sms::tenant_of_report_token(c, &token)?
+            .ok_or(Error::NotFound("report address"))?;
+        let now = store::now();
+        let sms = store::sms::report(
+            c,
+            t,
+            &id,
+            delivered,
+            (!delivered).then_some(status.as_str()),
+            now,
+        )?
+        .ok_or(Error::NotFound("sms"))?;
+        if let Some(tk) = sms.ticket_id {
+            store::tickets::insert_event(
+                c,
+                t,
+                TicketId::from_db(tk),
+                None,
+                if delivered {
+                    "sms_delivered"
+                } else {
+                    "sms_failed"
+                },
+                &json!({ "to": sms.to_number, "status": status }),
+                now,
+            )?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// One department's text messages in a month.
+#[derive(Debug, Clone, Serialize)]
+pub struct Usage {
+    pub department: String,
+    pub messages: i64,
+    pub segments: i64,
+    pub cost_ore: i64,
+}
+
+/// Messages, parts and cost per department in a calendar month (admins and queue leads).
+pub async fn usage(db: &Db, actor: &Actor, first_day: chrono::NaiveDate) -> Result<Vec<Usage>> {
+    if !crate::kb::can_edit(actor) {
+        return Err(Error::Forbidden(
+            "only admins and queue leads see SMS costs",
+        ));
+    }
+    let (from, to) = crate::sla::report::month_bounds(first_day)?;
+    let t = actor.tenant;
+    Ok(db
+        .read(move |c| store::sms::usage(c, t, from, to))
+        .await?
+        .into_iter()
+        .map(|(queue, messages, segments, cost_ore)| Usage {
+            department: queue.unwrap_or_default(),
+            messages,
+            segments,
+            cost_ore,
+        })
+        .collect())
+}
