@@ -130,6 +130,24 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                 tenants::create_queue(c, t, slug, name)?;
             }
         }
+        // Text messages go to <data_dir>/sms-outbox in the demo (nothing is sent).
+        if store::sms::gateway(c, t)?.is_none() {
+            store::sms::save_gateway(
+                c,
+                t,
+                &store::sms::GatewayRow {
+                    provider: "outbox",
+                    url: None,
+                    username: None,
+                    password: None,
+                    sender: "Exempel",
+                    nordic_gsm7: false,
+                    price_ore: 45,
+                },
+                &crate::accounts::tokens::new_id(),
+                store::now(),
+            )?;
+        }
         let mut out = Credentials::default();
         for (email, name, role, memberships) in USERS {
             let email = EmailAddress::parse(email)?;

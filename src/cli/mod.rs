@@ -66,12 +66,44 @@ enum Command {
     /// Escalation targets: the records system (diariet) tickets can be sent to.
     #[command(subcommand)]
     Escalation(EscalationCmd),
+    /// Text messages: a municipality's SMS gateway.
+    #[command(subcommand)]
+    Sms(SmsCmd),
     /// The knowledge base: import article files, rebuild this node's index.
     #[command(subcommand)]
     Kb(KbCmd),
     /// Measure start-up and API speed.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum SmsCmd {
+    /// Set the municipality's SMS gateway. With --password-stdin the gateway password is read
+    /// from standard input and stored encrypted.
+    Gateway {
+        #[command(flatten)]
+        t: TenantArg,
+        /// outbox (files in <data_dir>/sms-outbox, nothing is sent) or rest.
+        #[arg(long)]
+        provider: String,
+        /// The gateway's send address, e.g. https://api.46elks.com/a1/sms
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        /// The sender shown on phones: up to 11 letters and digits, or a number.
+        #[arg(long)]
+        sender: String,
+        /// What one part costs, in öre (for the internal bill).
+        #[arg(long, default_value_t = 0)]
+        price_ore: i32,
+        /// The gateway sends å, ä, ö in GSM-7 (most send them as UCS-2).
+        #[arg(long)]
+        nordic_gsm7: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -527,6 +559,41 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Sla(c) => sla_cmd(c, &open_db(&settings)?),
         Command::Kb(c) => kb_cmd(c, &settings),
         Command::Escalation(c) => escalation_cmd(c, &open_db(&settings)?, &settings),
+        Command::Sms(SmsCmd::Gateway {
+            t,
+            provider,
+            url,
+            username,
+            password_stdin,
+            sender,
+            price_ore,
+            nordic_gsm7,
+        }) => {
+            let db = open_db(&settings)?;
+            let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\n', '\r']).to_string())
+            } else {
+                None
+            };
+            let input = crate::notify::sms::GatewayInput {
+                provider,
+                url,
+                username,
+                password,
+                sender,
+                nordic_gsm7,
+                price_ore,
+            };
+            db.write_blocking(move |c| -> Result<(), Error> {
+                let tid = tenant(c, &t.tenant)?;
+                crate::notify::sms::save_gateway(c, &keys, tid, &input)
+            })?;
+            println!("SMS gateway saved");
+            Ok(())
+        }
         Command::Bench(c) => crate::bench::run(c, settings),
     }
 }

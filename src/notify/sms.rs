@@ -397,11 +397,11 @@ pub async fn usage(db: &Db, actor: &Actor, first_day: chrono::NaiveDate) -> Resu
         .read(move |c| store::sms::usage(c, t, from, to))
         .await?
         .into_iter()
-        .map(|(queue, messages, segments, cost_ore)| Usage {
-            department: queue.unwrap_or_default(),
-            messages,
-            segments,
-            cost_ore,
+        .map(|r| Usage {
+            department: r.queue.unwrap_or_default(),
+            messages: r.messages,
+            segments: r.segments,
+            cost_ore: r.cost_ore,
         })
         .collect())
 }

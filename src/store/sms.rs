@@ -239,13 +239,23 @@ pub fn report(
         .optional()?)
 }
 
+/// One department's text messages in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    /// The queue's name (None: sent without a ticket).
+    pub queue: Option<String>,
+    pub messages: i64,
+    pub segments: i64,
+    pub cost_ore: i64,
+}
+
 /// Per department (queue) in `[from, to)`: messages, parts and cost in öre — the internal bill.
 pub fn usage(
     conn: &mut Conn,
     t: TenantId,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> StoreResult<Vec<(Option<String>, i64, i64, i64)>> {
+) -> StoreResult<Vec<UsageRow>> {
     let rows: Vec<(Option<String>, i32, i64)> = sms_messages::table
         .left_join(queues::table.on(queues::id.nullable().eq(sms_messages::queue_id)))
         .filter(sms_messages::tenant_id.eq(t.get()))
@@ -258,17 +268,22 @@ pub fn usage(
             sms_messages::cost_ore,
         ))
         .load(conn)?;
-    let mut out: Vec<(Option<String>, i64, i64, i64)> = Vec::new();
+    let mut out: Vec<UsageRow> = Vec::new();
     for (queue, segments, cost) in rows {
-        match out.iter_mut().find(|r| r.0 == queue) {
+        match out.iter_mut().find(|r| r.queue == queue) {
             Some(r) => {
-                r.1 += 1;
-                r.2 += i64::from(segments);
-                r.3 += cost;
+                r.messages += 1;
+                r.segments += i64::from(segments);
+                r.cost_ore += cost;
             }
-            None => out.push((queue, 1, i64::from(segments), cost)),
+            None => out.push(UsageRow {
+                queue,
+                messages: 1,
+                segments: i64::from(segments),
+                cost_ore: cost,
+            }),
         }
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by(|a, b| a.queue.cmp(&b.queue));
     Ok(out)
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod errors;
 pub mod kb;
 pub mod pages;
+pub mod sms;
 pub mod templates;
 pub mod workspace;
 
@@ -53,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::change_language)
         .configure(workspace::routes)
         .configure(kb::routes)
+        .configure(sms::routes)
         .configure(admin::routes)
         .configure(api::routes);
 }

@@ -15,6 +15,7 @@ mod kb;
 mod mail;
 mod ops;
 mod sla;
+mod sms;
 mod smtp;
 mod tickets;
 mod workspace;

@@ -5,7 +5,7 @@
 mod list;
 mod live;
 mod search;
-mod ticket;
+pub mod ticket;
 
 use chrono::Datelike as _;
 use std::collections::HashMap;

@@ -20,6 +20,31 @@ use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
 use crate::web::templates::Templates;
 
+/// The ticket page with a text message being written: its parts shown (`shape`), or the reason
+/// it was refused (`error`, status 422).
+pub async fn page_with_sms_draft(
+    req: &HttpRequest,
+    st: &AppState,
+    actor: &Actor,
+    n: TicketNumber,
+    text: &str,
+    shape: Option<crate::notify::sms_text::Shape>,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let extra = Extra {
+        sms_text: text.to_string(),
+        sms_shape: shape,
+        sms_error: error,
+        ..Default::default()
+    };
+    page(req, st, actor, n, status, extra).await
+}
+
 /// What a re-rendered ticket page carries besides the ticket: a message, a kept draft.
 #[derive(Default)]
 struct Extra {
@@ -33,6 +58,10 @@ struct Extra {
     kb_query: Option<String>,
     /// Articles whose text is in the reply draft ("insert into reply").
     kb_articles: Vec<i64>,
+    /// A text message being written, with its parts when previewed, or why it was refused.
+    sms_text: String,
+    sms_shape: Option<crate::notify::sms_text::Shape>,
+    sms_error: Option<String>,
 }
 
 fn event_text(
@@ -96,6 +125,14 @@ fn event_text(
         .replace("{target}", &target("target"))
         .replace("{article}", &s("title"))
         .replace("{system}", &s("target"))
+        .replace("{to}", &s("to"))
+        .replace(
+            "{segments}",
+            &d.get("segments")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0)
+                .to_string(),
+        )
         .replace("{case_number}", &s("case_number"))
         .replace(
             "{attempt}",
@@ -144,6 +181,7 @@ async fn page(
         .collect();
     let kb = crate::web::kb::ticket_panel(st, actor, &d, extra.kb_query.as_deref()).await?;
     let (escalations, targets) = crate::escalation::for_ticket(&st.db, actor, d.ticket.id).await?;
+    let sms_sent = crate::notify::sms::of_ticket(&st.db, actor, d.ticket.id).await?;
     let tk = &d.ticket;
     let data = json!({
         "nav": "list",
@@ -196,6 +234,16 @@ async fn page(
         })).collect::<Vec<_>>(),
         "escalation_targets": targets.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect::<Vec<_>>(),
         "diarienummer": escalations.iter().rev().find_map(|e| e.case_number.clone()),
+        "sms": {
+            "possible": d.contact.as_ref().is_some_and(|c| c.phone.is_some()),
+            "text": extra.sms_text,
+            "shape": extra.sms_shape,
+            "error": extra.sms_error,
+            "sent": sms_sent.iter().map(|m| json!({
+                "to": m.to_number, "body": m.body, "segments": m.segments, "encoding": m.encoding,
+                "status": m.status, "at": local_time(m.created_at), "error": m.error,
+            })).collect::<Vec<_>>(),
+        },
     });
     let mut resp = render(req, Some(actor), status, "ticket", data)?;
     if remote_allowed {

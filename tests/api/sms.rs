@@ -1,0 +1,236 @@
+//! Text messages to citizens through an SMS gateway of the common Swedish REST shape, played by a
+//! local HTTP server: form-encoded from/to/message with basic auth, a delivery report back.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use arendo::notify::sms::GatewayInput;
+use arendo::secrets::Keys;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, csrf_in};
+
+type Sent = Arc<Mutex<Vec<(Option<String>, Vec<(String, String)>)>>>;
+
+async fn gateway_send(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    sent: web::Data<Sent>,
+) -> HttpResponse {
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut s = sent.lock().unwrap();
+    s.push((auth, form.into_inner()));
+    HttpResponse::Ok()
+        .json(serde_json::json!({ "id": format!("s{}", s.len()), "status": "created" }))
+}
+
+fn start_gateway() -> (String, Sent) {
+    let sent: Sent = Arc::default();
+    let data = web::Data::new(sent.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/a1/sms", web::post().to(gateway_send))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/a1/sms"), sent)
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let (url, sent) = start_gateway();
+    let keys = Keys::from_hex(&app.key_hex).unwrap();
+    app.db
+        .write(move |c| -> Result<(), arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            arendo::notify::sms::save_gateway(
+                c,
+                &keys,
+                t,
+                &GatewayInput {
+                    provider: "rest".into(),
+                    url: Some(url),
+                    username: Some("u123".into()),
+                    password: Some("hemligt".into()),
+                    sender: "AlbyKommun".into(),
+                    nordic_gsm7: false,
+                    price_ore: 45,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/tickets"))
+        .bearer_auth(&org.agent_a.token)
+        .json(&serde_json::json!({
+            "queue": org.queue_a,
+            "subject": "Fråga om hämtning",
+            "body": "Kan ni sms:a mig när bilen kommer?",
+            "contact": { "name": "Åsa Öberg", "phone": "070-123 45 67", "preferred_channel": "sms" }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let number = r.json::<serde_json::Value>().await.unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let html = agent
+        .get(app.url(&format!("/tickets/{number}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"sms-h\""),
+        "the contact has a phone: the SMS form is there"
+    );
+    let csrf = csrf_in(&html);
+    // 75 characters with å, ä, ö: UCS-2, so two parts (70 fit in one).
+    let text = "Hej Åsa! Sopbilen kommer på tisdag förmiddag. Ställ kärlet vid vägen, tack.";
+    assert_eq!(text.chars().count(), 75);
+
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/sms")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("text", text),
+            ("action", "preview"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let preview = r.text().await.unwrap();
+    assert!(
+        preview.contains("2 del(ar), UCS-2"),
+        "the parts are shown before sending"
+    );
+    assert!(
+        preview.contains("Sopbilen kommer på tisdag"),
+        "the text is kept"
+    );
+    assert!(sent.lock().unwrap().is_empty(), "a preview sends nothing");
+
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/sms")))
+        .form(&[("csrf", csrf.as_str()), ("text", text), ("action", "send")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    for _ in 0..100 {
+        if !sent.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (auth, form) = sent.lock().unwrap()[0].clone();
+    use base64::Engine as _;
+    let expected = base64::engine::general_purpose::STANDARD.encode("u123:hemligt");
+    assert_eq!(auth.as_deref(), Some(format!("Basic {expected}").as_str()));
+    assert_eq!(field(&form, "to"), "+46701234567");
+    assert_eq!(field(&form, "from"), "AlbyKommun");
+    assert_eq!(field(&form, "message"), text);
+    let report = field(&form, "whendelivered").to_string();
+    let path = &report[report.find("/sms/reports/").expect("a report address")..];
+
+    // The gateway reports the delivery; an unknown address is refused.
+    let client = reqwest::Client::new();
+    let r = client
+        .post(app.url("/sms/reports/fel-token"))
+        .form(&[("id", "s1"), ("status", "delivered")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let mut html = String::new();
+    for _ in 0..50 {
+        let r = client
+            .post(app.url(path))
+            .form(&[("id", "s1"), ("status", "delivered")])
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 204 {
+            html = agent
+                .get(app.url(&format!("/tickets/{number}")))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            break;
+        }
+        // The worker may not have stored the gateway's id yet.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        html.contains("Levererat (2 del(ar), UCS-2)"),
+        "status on the ticket"
+    );
+    assert!(
+        html.contains("Sms levererat till +46701234567"),
+        "in the history"
+    );
+
+    // The internal bill: one message, two parts, 0,90 kr for Kundtjänst.
+    let admin = app.browser();
+    app.login(&admin, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .format("%Y-%m")
+        .to_string();
+    let csv = admin
+        .get(app.url(&format!("/admin/sms.csv?month={month}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains(&format!("{month};Kundtjänst;1;2;0,90")),
+        "{csv}"
+    );
+    let page = admin.get(app.url("/admin/sms")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("0,90"));
+    assert_eq!(
+        agent
+            .get(app.url("/admin/sms"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403,
+        "agents do not see the bill"
+    );
+}
+both_backends!(a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported);
