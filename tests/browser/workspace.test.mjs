@@ -352,6 +352,7 @@ test('e. every page passes axe at 1280 px and 375 px, fits a phone screen, and i
       await check('admin-mailboxes', 'the mailbox administration', 'Funktionsbrevlådor', '/admin/mailboxes');
       await check('admin-canned', 'the canned responses administration', 'Färdiga svar', '/admin/canned');
       await check('admin-deliveries', 'the failed deliveries', 'Misslyckade utskick', '/admin/deliveries');
+      await check('admin-sms', 'the SMS costs', /^Sms-kostnader/, '/admin/sms');
       await check('tickets-late', 'the list of tickets at risk, by SLA due time', 'Ärenden', '/tickets?sla=at_risk&sort=due');
       await check('admin-sla', 'the service level administration', 'Servicenivåer', '/admin/sla');
       await check('admin-sla-calendar', 'a calendar', 'Ändra kalender', null, async () => {
