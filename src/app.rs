@@ -151,11 +151,8 @@ impl Application {
             port,
             server,
             worker: Some(
-                outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node).configured(
-                    settings.outbox.policy(),
-                    &settings.server.public_url,
-                    &settings.data_dir,
-                ),
+                outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node)
+                    .configured(&settings),
             ),
             intake,
             live: Some(live),

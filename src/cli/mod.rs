@@ -309,6 +309,20 @@ enum QueueCmd {
         #[command(flatten)]
         t: TenantArg,
     },
+    /// What the queue tells citizens: the events that notify them (escalated, waiting,
+    /// answered, resolved; "none" for none) and its information class (1–4; from
+    /// notify.content_free_from_class on, notices carry no content).
+    Notify {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        queue: String,
+        /// Comma-separated, e.g. resolved,waiting
+        #[arg(long)]
+        events: String,
+        #[arg(long, default_value_t = 1)]
+        class: i32,
+    },
     /// Set the queue's acknowledgement mail (a handlebars text with {{name}}, {{number}},
     /// {{queue}}, {{tenant}}, {{subject}}), or --clear to use the built-in Swedish text.
     AckTemplate {
@@ -1030,6 +1044,36 @@ fn queue_cmd(cmd: QueueCmd, db: &Db) -> anyhow::Result<()> {
                 )?)
             })?;
             println!("acknowledgement template saved");
+        }
+        QueueCmd::Notify {
+            t,
+            queue,
+            events,
+            class,
+        } => {
+            let mut list: Vec<&str> = Vec::new();
+            for e in events
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && *e != "none")
+            {
+                if crate::notify::citizen::Event::parse(e).is_none() {
+                    bail!("--events: {e:?} is not one of escalated, waiting, answered, resolved");
+                }
+                list.push(e);
+            }
+            if !(1..=4).contains(&class) {
+                bail!("--class: 1–4");
+            }
+            let events = list.join(",");
+            db.write_blocking(move |c| -> Result<(), Error> {
+                let tid = tenant(c, &t.tenant)?;
+                let q = store::queues::by_slug(c, tid, &queue)?.ok_or(Error::NotFound("queue"))?;
+                Ok(store::queues::set_notify_settings(
+                    c, tid, q.id, &events, class,
+                )?)
+            })?;
+            println!("notifications saved");
         }
         QueueCmd::List { t } => {
             let list = db.read_blocking(|c| -> Result<_, Error> {

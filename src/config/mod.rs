@@ -41,6 +41,26 @@ pub struct Settings {
     pub kb: Kb,
     #[serde(default)]
     pub outbox: Outbox,
+    #[serde(default)]
+    pub notify: Notify,
+}
+
+/// Notifications to citizens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// From this information class (skyddsklass 1–4) of a queue on, e-mail and SMS to citizens
+    /// carry no content, only a notice with the ticket number.
+    #[serde(default = "defaults::content_free_from_class")]
+    pub content_free_from_class: i32,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            content_free_from_class: defaults::content_free_from_class(),
+        }
+    }
 }
 
 /// Delivery of everything that leaves Ärendo (mail, records-system requests): retries.
@@ -236,6 +256,9 @@ mod defaults {
 
     pub fn data_dir() -> PathBuf {
         PathBuf::from("data")
+    }
+    pub fn content_free_from_class() -> i32 {
+        2
     }
     pub fn retry_base_ms() -> u64 {
         30_000

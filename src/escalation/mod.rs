@@ -297,6 +297,14 @@ pub async fn deliver(
             Ok(case) => {
                 store::escalation::record_attempt(c, tenant, id, "answered", None, now)?;
                 store::escalation::answered(c, tenant, id, ticket, case, now)?;
+                let tk = store::tickets::get(c, tenant, ticket)?;
+                crate::notify::citizen::enqueue(
+                    c,
+                    tenant,
+                    &tk,
+                    crate::notify::citizen::Event::Escalated,
+                    now,
+                )?;
                 store::tickets::insert_event(
                     c,
                     tenant,

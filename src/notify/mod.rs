@@ -2,5 +2,6 @@
 //! encoding and parts (`sms_text`), gateways, sending through the outbox, delivery reports and
 //! the internal bill (`sms`).
 
+pub mod citizen;
 pub mod sms;
 pub mod sms_text;

@@ -121,6 +121,8 @@ pub struct Worker {
     public_url: String,
     /// Where the local SMS provider writes its files.
     data_dir: std::path::PathBuf,
+    /// How notifications to citizens are written.
+    citizen: crate::notify::citizen::Config,
 }
 
 impl Worker {
@@ -135,19 +137,22 @@ impl Worker {
             retry: RetryPolicy::default(),
             public_url: String::new(),
             data_dir: std::path::PathBuf::from("data"),
+            citizen: crate::notify::citizen::Config {
+                from: String::new(),
+                content_free_from_class: 2,
+            },
         }
     }
 
     /// Retry with `policy` and make links relative to `public_url`.
-    pub fn configured(
-        mut self,
-        retry: RetryPolicy,
-        public_url: &str,
-        data_dir: &std::path::Path,
-    ) -> Worker {
-        self.retry = retry;
-        self.public_url = public_url.to_string();
-        self.data_dir = data_dir.to_path_buf();
+    pub fn configured(mut self, settings: &crate::config::Settings) -> Worker {
+        self.retry = settings.outbox.policy();
+        self.public_url = settings.server.public_url.clone();
+        self.data_dir = settings.data_dir.clone();
+        self.citizen = crate::notify::citizen::Config {
+            from: settings.mail.from.clone(),
+            content_free_from_class: settings.notify.content_free_from_class,
+        };
         self
     }
 
@@ -195,6 +200,7 @@ impl Worker {
                         mail::OUTBOX_KIND,
                         crate::escalation::OUTBOX_KIND,
                         crate::notify::sms::OUTBOX_KIND,
+                        crate::notify::citizen::OUTBOX_KIND,
                     ],
                     &owner,
                     now,
@@ -276,6 +282,15 @@ impl Worker {
                     &self.keys,
                     &self.data_dir,
                     &self.public_url,
+                    TenantId::from_db(item.tenant_id),
+                    &item.payload,
+                )
+                .await
+            }
+            crate::notify::citizen::OUTBOX_KIND => {
+                crate::notify::citizen::deliver(
+                    &self.db,
+                    &self.citizen,
                     TenantId::from_db(item.tenant_id),
                     &item.payload,
                 )

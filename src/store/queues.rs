@@ -273,3 +273,27 @@ pub fn remove_member(
     }
     Ok(())
 }
+
+/// What a queue tells citizens: (events that notify, comma-separated; information class 1–4).
+pub fn notify_settings(conn: &mut Conn, t: TenantId, queue: QueueId) -> StoreResult<(String, i32)> {
+    Ok(scoped(t)
+        .filter(queues::id.eq(queue.get()))
+        .select((queues::notify_events, queues::info_class))
+        .first(conn)?)
+}
+
+pub fn set_notify_settings(
+    conn: &mut Conn,
+    t: TenantId,
+    queue: QueueId,
+    events: &str,
+    info_class: i32,
+) -> StoreResult<()> {
+    diesel::update(scoped(t).filter(queues::id.eq(queue.get())))
+        .set((
+            queues::notify_events.eq(events),
+            queues::info_class.eq(info_class),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -38,6 +38,8 @@ diesel::table! {
         ack_template -> Nullable<Text>,
         calendar_id -> Nullable<BigInt>,
         escalation_target_id -> Nullable<BigInt>,
+        notify_events -> Text,
+        info_class -> Integer,
     }
 }
 

@@ -528,6 +528,16 @@ pub(crate) fn apply_update(
             "status_changed",
             json!({ "from": ticket.status, "to": s, "waiting_on": waiting_on }),
         ));
+        let tell = match s {
+            Status::Resolved => Some(crate::notify::citizen::Event::Resolved),
+            Status::Waiting if waiting_on == Some(WaitingOn::Citizen) => {
+                Some(crate::notify::citizen::Event::Waiting)
+            }
+            _ => None,
+        };
+        if let Some(event) = tell {
+            crate::notify::citizen::enqueue(c, t, ticket, event, now)?;
+        }
     } else if waiting_on.is_some() && waiting_on != ticket.waiting_on {
         ch.waiting_on = waiting_on;
         events.push((
@@ -707,6 +717,19 @@ pub(crate) fn apply_message(
                 Some(id) => store::contacts::get(c, t, id)?,
                 None => None,
             };
+            // A contact who chose text messages is also told by SMS that a reply came.
+            if contact
+                .as_ref()
+                .is_some_and(|c| c.preferred_channel == "sms")
+            {
+                crate::notify::citizen::enqueue(
+                    c,
+                    t,
+                    ticket,
+                    crate::notify::citizen::Event::Answered,
+                    now,
+                )?;
+            }
             let to = contact.and_then(|c| c.email).ok_or_else(|| {
                 Error::Conflict("the ticket has no contact e-mail address to reply to".into())
             })?;

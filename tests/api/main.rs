@@ -13,6 +13,7 @@ mod escalation;
 mod isolation;
 mod kb;
 mod mail;
+mod notify;
 mod ops;
 mod sla;
 mod sms;

@@ -11,7 +11,7 @@ use arendo::secrets::Keys;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, csrf_in};
 
-type Sent = Arc<Mutex<Vec<(Option<String>, Vec<(String, String)>)>>>;
+pub type Sent = Arc<Mutex<Vec<(Option<String>, Vec<(String, String)>)>>>;
 
 async fn gateway_send(
     req: HttpRequest,
@@ -29,7 +29,7 @@ async fn gateway_send(
         .json(serde_json::json!({ "id": format!("s{}", s.len()), "status": "created" }))
 }
 
-fn start_gateway() -> (String, Sent) {
+pub fn start_gateway() -> (String, Sent) {
     let sent: Sent = Arc::default();
     let data = web::Data::new(sent.clone());
     let server = HttpServer::new(move || {
@@ -45,7 +45,7 @@ fn start_gateway() -> (String, Sent) {
     (format!("http://127.0.0.1:{port}/a1/sms"), sent)
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+pub fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())

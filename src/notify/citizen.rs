@@ -1,0 +1,245 @@
+//! Notifications to the citizen when something happens to their ticket: escalated (with the
+//! diarienummer once the records system has answered), waiting for them, answered, resolved —
+//! the events each queue chooses — by e-mail or SMS as the contact prefers.
+//!
+//! The change that causes a notification writes an outbox item `notification` in its own
+//! transaction (`enqueue`, which needs nothing but the ticket). The outbox worker turns it into
+//! the message (`deliver`): it picks the channel, renders `templates/notify/<event>.<channel>.sv.hbs`
+//! and writes the mail or SMS to the outbox in one transaction with a once-keyed history event, so
+//! a repeated delivery of the item sends nothing twice. From the configured information class on
+//! (`notify.content_free_from_class`, default 2), the message carries no content, only a notice
+//! with the ticket number.
+
+use serde_json::json;
+
+use crate::domain::{PhoneNumber, TenantId, TicketId};
+use crate::error::{Error, Result};
+use crate::outbox::DeliveryError;
+use crate::store::{self, Conn, Db};
+use crate::web::templates::Templates;
+
+/// The outbox kind; the payload is `{"ticket": id, "event": "...", "key": "..."}`.
+pub const OUTBOX_KIND: &str = "notification";
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Escalated,
+    Waiting,
+    Answered,
+    Resolved,
+}
+
+impl Event {
+    pub const ALL: [Event; 4] = [
+        Event::Escalated,
+        Event::Waiting,
+        Event::Answered,
+        Event::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Escalated => "escalated",
+            Event::Waiting => "waiting",
+            Event::Answered => "answered",
+            Event::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.as_str() == s.trim())
+    }
+}
+
+/// What the worker needs to write notifications (from the configuration).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Sender of notification mail (`mail.from`).
+    pub from: String,
+    /// From this information class on, notifications carry no content.
+    pub content_free_from_class: i32,
+}
+
+/// Queue a notification of `event` on `ticket`, inside the transaction of the change, when the
+/// ticket's queue notifies on that event.
+pub(crate) fn enqueue(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: &store::tickets::Ticket,
+    event: Event,
+    now: chrono::NaiveDateTime,
+) -> Result<(), store::StoreError> {
+    let (events, _) = store::queues::notify_settings(c, t, ticket.queue_id)?;
+    if !events.split(',').any(|e| e.trim() == event.as_str()) {
+        return Ok(());
+    }
+    store::outbox::enqueue(
+        c,
+        t,
+        OUTBOX_KIND,
+        &json!({
+            "ticket": ticket.id.get(),
+            "event": event.as_str(),
+            "key": hex::encode(rand::random::<[u8; 12]>()),
+        }),
+        Some(ticket.id),
+        now,
+    )?;
+    Ok(())
+}
+
+/// Turn a queued notification into a mail or SMS in the outbox (the worker calls this).
+pub async fn deliver(
+    db: &Db,
+    cfg: &Config,
+    tenant: TenantId,
+    payload: &str,
+) -> Result<(), DeliveryError> {
+    let v: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|e| DeliveryError::Permanent(format!("bad payload: {e}")))?;
+    let (Some(ticket), Some(event), Some(key)) = (
+        v.get("ticket").and_then(|x| x.as_i64()),
+        v.get("event")
+            .and_then(|x| x.as_str())
+            .and_then(Event::parse),
+        v.get("key").and_then(|x| x.as_str()).map(str::to_string),
+    ) else {
+        return Err(DeliveryError::Permanent(format!("bad payload {payload}")));
+    };
+    let cfg = cfg.clone();
+    db.write(move |c| write(c, &cfg, tenant, TicketId::from_db(ticket), event, &key))
+        .await
+        .map_err(|e| match e {
+            Error::Internal(m) => DeliveryError::Retry(m),
+            other => DeliveryError::Permanent(other.to_string()),
+        })
+}
+
+fn write(
+    c: &mut Conn,
+    cfg: &Config,
+    t: TenantId,
+    ticket_id: TicketId,
+    event: Event,
+    key: &str,
+) -> Result<()> {
+    let now = store::now();
+    let tk = store::tickets::get(c, t, ticket_id)?;
+    let Some(contact) = tk
+        .contact_id
+        .map(|id| store::contacts::get(c, t, id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(());
+    };
+    let gateway = store::sms::gateway(c, t)?;
+    let phone = contact
+        .phone
+        .as_deref()
+        .and_then(|p| PhoneNumber::parse(p).ok())
+        .filter(|_| gateway.is_some());
+    let by_sms = phone.is_some() && (contact.preferred_channel == "sms" || contact.email.is_none());
+    let channel = match (by_sms, &contact.email) {
+        (true, _) => "sms",
+        (false, Some(_)) => "mail",
+        (false, None) => return Ok(()),
+    };
+    // Once per queued notification, however often the worker delivers it.
+    let fresh = store::tickets::insert_events_once(
+        c,
+        &[store::tickets::OnceEvent {
+            tenant: t,
+            ticket: ticket_id,
+            kind: "citizen_notified",
+            details: json!({ "event": event.as_str(), "channel": channel }).to_string(),
+            once_key: format!("notify:{key}"),
+        }],
+        now,
+    )?;
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let (_, info_class) = store::queues::notify_settings(c, t, tk.queue_id)?;
+    let queue = store::queues::list(c, t)?
+        .into_iter()
+        .find(|q| q.id == tk.queue_id)
+        .map(|q| q.name)
+        .unwrap_or_default();
+    let tenant = store::tenants::get(c, t)?;
+    let data = json!({
+        "content": info_class < cfg.content_free_from_class,
+        "name": contact.name,
+        "number": tk.number,
+        "subject": tk.subject,
+        "queue": queue,
+        "tenant": tenant.name,
+        "diarienummer": store::escalation::diarienummer(c, t, ticket_id)?,
+    });
+    let templates = Templates::get();
+    let render = |name: String| {
+        templates
+            .render_text(&name, &data)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| Error::Internal(format!("{name}: {e}")))
+    };
+    let text = render(format!("notify/{}.{channel}.sv", event.as_str()))?;
+    match (channel, phone, gateway) {
+        ("sms", Some(phone), Some(g)) => {
+            let shape = super::sms_text::shape(&text, g.nordic_gsm7);
+            let id = store::sms::insert(
+                c,
+                t,
+                &store::sms::NewSms {
+                    ticket: Some(ticket_id),
+                    queue: Some(tk.queue_id),
+                    to: phone.as_str(),
+                    body: &text,
+                    encoding: shape.encoding.as_str(),
+                    segments: shape.segments as i32,
+                    cost_ore: shape.segments as i64 * i64::from(g.price_ore),
+                    provider: &g.provider,
+                    sent_by: None,
+                },
+                now,
+            )?;
+            store::outbox::enqueue(
+                c,
+                t,
+                super::sms::OUTBOX_KIND,
+                &json!({ "sms": id }),
+                Some(ticket_id),
+                now,
+            )?;
+        }
+        _ => {
+            let to = contact.email.clone().unwrap_or_default();
+            let subject = templates
+                .text("sv", &format!("notify.subject.{}", event.as_str()))
+                .replace("{number}", &tk.number.to_string());
+            let mail = crate::mail::OutgoingMail {
+                from: cfg.from.clone(),
+                to: vec![to],
+                subject,
+                text,
+                message_id: Some(crate::mail::new_message_id(&tk.number, &cfg.from)),
+                in_reply_to: None,
+                references: vec![],
+                message_row: None,
+                mailbox: tk.mailbox_id,
+                auto_submitted: true,
+                attachments: vec![],
+            };
+            store::outbox::enqueue(
+                c,
+                t,
+                crate::mail::OUTBOX_KIND,
+                &serde_json::to_value(mail).map_err(|e| Error::Internal(e.to_string()))?,
+                Some(ticket_id),
+                now,
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Citizens are told what happens to their ticket, on the channel they chose, with no content
+//! from a protected queue (information class).
+
+use std::time::Duration;
+
+use arendo::notify::sms::GatewayInput;
+use arendo::secrets::Keys;
+use arendo::store;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+use crate::sms::{field, start_gateway};
+
+async fn citizens_are_told_on_their_channel_and_protected_queues_say_nothing(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let (url, sent) = start_gateway();
+    let keys = Keys::from_hex(&app.key_hex).unwrap();
+    let queue_b = org.queue_b;
+    let t = app
+        .db
+        .write(move |c| -> Result<_, arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            arendo::notify::sms::save_gateway(
+                c,
+                &keys,
+                t,
+                &GatewayInput {
+                    provider: "rest".into(),
+                    url: Some(url),
+                    username: Some("u".into()),
+                    password: Some("p".into()),
+                    sender: "Alby".into(),
+                    nordic_gsm7: false,
+                    price_ore: 45,
+                },
+            )?;
+            // VA handles protected matters: information class 3.
+            let q = store::queues::lookup(c, t, queue_b)?.unwrap().id;
+            store::queues::set_notify_settings(c, t, q, "waiting,resolved", 3)?;
+            Ok(t)
+        })
+        .await
+        .unwrap();
+    let api = reqwest::Client::new();
+    let create = |queue: i64, subject: &str, contact: serde_json::Value| {
+        let (api, app_url, token) = (
+            api.clone(),
+            app.url("/api/v1/tickets"),
+            org.admin.token.clone(),
+        );
+        let body = serde_json::json!({
+            "queue": queue, "subject": subject, "body": "Se ämnet.", "contact": contact,
+        });
+        async move {
+            let r = api
+                .post(app_url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            r.json::<serde_json::Value>().await.unwrap()["number"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let patch = |number: String, body: serde_json::Value| {
+        let (api, url, token) = (
+            api.clone(),
+            app.url(&format!("/api/v1/tickets/{number}")),
+            org.admin.token.clone(),
+        );
+        async move {
+            let r = api
+                .patch(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+
+    // An e-mail contact in an open queue: told by mail, with what the ticket is about.
+    let mail_ticket = create(
+        org.queue_a,
+        "Fråga om parkeringstillstånd",
+        serde_json::json!({ "name": "Maria Lind", "email": "maria@example.org" }),
+    )
+    .await;
+    patch(
+        mail_ticket.clone(),
+        serde_json::json!({ "status": "resolved" }),
+    )
+    .await;
+
+    // A contact who chose SMS, in the protected queue: a notice with only the number.
+    let sms_ticket = create(
+        org.queue_b,
+        "Skyddad adress Storgatan 5",
+        serde_json::json!({ "name": "Omar Said", "phone": "0701234567", "preferred_channel": "sms" }),
+    )
+    .await;
+    patch(
+        sms_ticket.clone(),
+        serde_json::json!({ "status": "waiting", "waiting_on": "citizen" }),
+    )
+    .await;
+
+    for _ in 0..100 {
+        if !sent.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sms: Vec<String> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, form)| field(form, "message").to_string())
+        .collect();
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    assert_eq!(
+        sms[0],
+        format!("alby kommun: Vi behöver mer information från dig i ärende {sms_ticket}.")
+    );
+    assert!(
+        !sms[0].contains("Storgatan"),
+        "no content from a class-3 queue"
+    );
+
+    let mails: Vec<serde_json::Value> = app
+        .db
+        .read(move |c| -> Result<_, arendo::error::Error> { Ok(store::outbox::recent(c, t, 50)?) })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "mail")
+        .map(|i| serde_json::from_str(&i.payload).unwrap())
+        .collect();
+    let told: Vec<&serde_json::Value> = mails
+        .iter()
+        .filter(|m| m["to"][0] == "maria@example.org")
+        .collect();
+    assert_eq!(told.len(), 1, "{mails:#?}");
+    assert_eq!(
+        told[0]["subject"],
+        format!("Ditt ärende {mail_ticket} är löst")
+    );
+    let text = told[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("Hej Maria Lind!"), "{text}");
+    assert!(
+        text.contains("Fråga om parkeringstillstånd"),
+        "class 1: with content: {text}"
+    );
+    assert_eq!(told[0]["auto_submitted"], true);
+    // Omar's ticket sent no mail (he chose SMS and has no address).
+    assert!(
+        !mails
+            .iter()
+            .any(|m| m["subject"].as_str().unwrap_or("").contains(&sms_ticket))
+    );
+}
+both_backends!(citizens_are_told_on_their_channel_and_protected_queues_say_nothing);
