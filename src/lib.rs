@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod app;
 pub mod bench;
+pub mod citizen;
 pub mod cli;
 pub mod config;
 pub mod demo;

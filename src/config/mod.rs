@@ -53,12 +53,16 @@ pub struct Notify {
     /// carry no content, only a notice with the ticket number.
     #[serde(default = "defaults::content_free_from_class")]
     pub content_free_from_class: i32,
+    /// How long a status-page link in a notification works.
+    #[serde(default = "defaults::status_link_days")]
+    pub status_link_days: u32,
 }
 
 impl Default for Notify {
     fn default() -> Self {
         Notify {
             content_free_from_class: defaults::content_free_from_class(),
+            status_link_days: defaults::status_link_days(),
         }
     }
 }
@@ -256,6 +260,9 @@ mod defaults {
 
     pub fn data_dir() -> PathBuf {
         PathBuf::from("data")
+    }
+    pub fn status_link_days() -> u32 {
+        30
     }
     pub fn content_free_from_class() -> i32 {
         2

@@ -21,7 +21,7 @@ use crate::domain::{
     Channel, MessageKind, Priority, QueueAccess, QueueId, Status, TenantId, TicketId, TicketNumber,
 };
 use crate::error::{Error, Result};
-use crate::store::tickets::{NewMessage, TicketChanges};
+use crate::store::tickets::NewMessage;
 use crate::store::{self, Conn};
 use crate::tickets::{OpenTicket, open_ticket_with_prefix};
 use crate::web::templates::Templates;
@@ -317,31 +317,7 @@ pub fn ingest(
                 follow_up_of = Some(tk);
                 None
             } else {
-                if tk.status != Status::Open && tk.status != Status::New {
-                    let mut ch = TicketChanges {
-                        status: Some(Status::Open),
-                        ..Default::default()
-                    };
-                    if matches!(tk.status, Status::Resolved | Status::Closed) {
-                        ch.resolved_at = Some(None);
-                        ch.closed_at = Some(None);
-                        reopened = true;
-                    }
-                    store::tickets::update(c, t, tk.id, &ch, now)?;
-                    store::tickets::insert_event(
-                        c,
-                        t,
-                        tk.id,
-                        None,
-                        if reopened {
-                            "reopened"
-                        } else {
-                            "status_changed"
-                        },
-                        &json!({ "from": tk.status, "to": Status::Open, "by": "citizen_reply" }),
-                        now,
-                    )?;
-                }
+                reopened = crate::tickets::open_for_citizen_message(c, t, &tk, now)?;
                 Some(tk)
             }
         }

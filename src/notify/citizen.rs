@@ -59,6 +59,10 @@ pub struct Config {
     pub from: String,
     /// From this information class on, notifications carry no content.
     pub content_free_from_class: i32,
+    /// For the status-page link every notification carries.
+    pub public_url: String,
+    pub signer: crate::accounts::tokens::Signer,
+    pub status_link_days: i64,
 }
 
 /// Queue a notification of `event` on `ticket`, inside the transaction of the change, when the
@@ -176,6 +180,7 @@ fn write(
         "queue": queue,
         "tenant": tenant.name,
         "diarienummer": store::escalation::diarienummer(c, t, ticket_id)?,
+        "link": crate::citizen::link(&cfg.signer, &cfg.public_url, t, ticket_id, cfg.status_link_days),
     });
     let templates = Templates::get();
     let render = |name: String| {

@@ -130,7 +130,6 @@ impl Worker {
         Worker {
             db,
             mailer: Arc::new(mailer),
-            keys,
             profiles: Arc::default(),
             owner: node,
             blobs,
@@ -140,7 +139,11 @@ impl Worker {
             citizen: crate::notify::citizen::Config {
                 from: String::new(),
                 content_free_from_class: 2,
+                public_url: String::new(),
+                signer: crate::accounts::tokens::Signer::new(&keys),
+                status_link_days: 30,
             },
+            keys,
         }
     }
 
@@ -152,6 +155,9 @@ impl Worker {
         self.citizen = crate::notify::citizen::Config {
             from: settings.mail.from.clone(),
             content_free_from_class: settings.notify.content_free_from_class,
+            public_url: settings.server.public_url.clone(),
+            signer: crate::accounts::tokens::Signer::new(&self.keys),
+            status_link_days: i64::from(settings.notify.status_link_days),
         };
         self
     }

@@ -642,6 +642,43 @@ pub enum Posted {
     },
 }
 
+/// A citizen wrote on a ticket (mail reply, status page): a waiting, resolved or closed ticket
+/// is open again, with a history event. Returns whether it was reopened (was resolved/closed).
+pub(crate) fn open_for_citizen_message(
+    c: &mut Conn,
+    t: TenantId,
+    tk: &Ticket,
+    now: chrono::NaiveDateTime,
+) -> Result<bool, store::StoreError> {
+    if tk.status == Status::Open || tk.status == Status::New {
+        return Ok(false);
+    }
+    let mut ch = TicketChanges {
+        status: Some(Status::Open),
+        ..Default::default()
+    };
+    let reopened = matches!(tk.status, Status::Resolved | Status::Closed);
+    if reopened {
+        ch.resolved_at = Some(None);
+        ch.closed_at = Some(None);
+    }
+    store::tickets::update(c, t, tk.id, &ch, now)?;
+    store::tickets::insert_event(
+        c,
+        t,
+        tk.id,
+        None,
+        if reopened {
+            "reopened"
+        } else {
+            "status_changed"
+        },
+        &json!({ "from": tk.status, "to": Status::Open, "by": "citizen_reply" }),
+        now,
+    )?;
+    Ok(reopened)
+}
+
 /// Add a reply or note, unless the citizen wrote something the agent has not seen.
 pub async fn add_message_checked(
     db: &Db,

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod kb;
 pub mod pages;
 pub mod sms;
+pub mod status;
 pub mod templates;
 pub mod workspace;
 
@@ -55,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(workspace::routes)
         .configure(kb::routes)
         .configure(sms::routes)
+        .configure(status::routes)
         .configure(admin::routes)
         .configure(api::routes);
 }

@@ -18,5 +18,6 @@ mod ops;
 mod sla;
 mod sms;
 mod smtp;
+mod status;
 mod tickets;
 mod workspace;

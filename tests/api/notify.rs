@@ -124,9 +124,13 @@ async fn citizens_are_told_on_their_channel_and_protected_queues_say_nothing(bac
         .map(|(_, form)| field(form, "message").to_string())
         .collect();
     assert_eq!(sms.len(), 1, "{sms:?}");
-    assert_eq!(
-        sms[0],
-        format!("alby kommun: Vi behöver mer information från dig i ärende {sms_ticket}.")
+    let notice =
+        format!("alby kommun: Vi behöver mer information från dig i ärende {sms_ticket}. ");
+    assert!(sms[0].starts_with(&notice), "{}", sms[0]);
+    let link = &sms[0][notice.len()..];
+    assert!(
+        link.contains("/status/"),
+        "a link to the status page: {link}"
     );
     assert!(
         !sms[0].contains("Storgatan"),

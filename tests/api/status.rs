@@ -1,0 +1,213 @@
+//! The citizen's status page: reached through the link every notification carries, it shows the
+//! public conversation only and takes the citizen's reply; a tampered link shows nothing; a
+//! citizen without the link gets a fresh one by mail.
+
+use arendo::store;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, csrf_in};
+
+async fn mails_to(app: &TestApp, to: &str) -> Vec<serde_json::Value> {
+    let to = to.to_string();
+    app.db
+        .read(move |c| -> Result<_, arendo::error::Error> {
+            let mut all = vec![];
+            for t in store::tenants::list(c)? {
+                all.extend(store::outbox::recent(c, t.id, 100)?);
+            }
+            Ok(all)
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "mail")
+        .map(|i| serde_json::from_str::<serde_json::Value>(&i.payload).unwrap())
+        .filter(|m| m["to"][0] == to.as_str())
+        .collect()
+}
+
+fn status_path(text: &str) -> String {
+    let at = text.find("/status/").expect("a status link");
+    text[at..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn the_status_page_shows_the_public_conversation_and_takes_a_reply(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let ticket = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Bygglov för carport")
+        .await;
+    let number = ticket["number"].as_str().unwrap().to_string();
+    let api = reqwest::Client::new();
+    for (kind, body) in [
+        (
+            "reply",
+            "Hej Maria! Du behöver inte bygglov för en carport under 15 kvm.",
+        ),
+        ("note", "INTERNT: grannen har klagat tidigare"),
+    ] {
+        let r = api
+            .post(app.url(&format!("/api/v1/tickets/{number}/messages")))
+            .bearer_auth(&org.agent_a.token)
+            .json(&serde_json::json!({ "kind": kind, "body": body }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let r = api
+        .patch(app.url(&format!("/api/v1/tickets/{number}")))
+        .bearer_auth(&org.agent_a.token)
+        .json(&serde_json::json!({ "status": "resolved" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The "resolved" notification carries the link.
+    let mut notice = None;
+    for _ in 0..100 {
+        notice = mails_to(&app, "maria@example.org")
+            .await
+            .into_iter()
+            .find(|m| m["subject"].as_str().unwrap_or("").contains("är löst"));
+        if notice.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let notice = notice.expect("a notification");
+    let path = status_path(notice["text"].as_str().unwrap());
+
+    let citizen = app.browser();
+    let page = citizen.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&number) && html.contains("Bygglov för carport"));
+    assert!(html.contains("Avslutat"));
+    assert!(html.contains("carport under 15 kvm"), "our reply is shown");
+    assert!(
+        html.contains("Hej! Jag har en fråga."),
+        "the citizen's own message"
+    );
+    assert!(!html.contains("INTERNT"), "internal notes never show");
+
+    // The citizen replies with a file: an inbound message, and the ticket is open again.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf_in(&html))
+        .text("text", "Tack! Men carporten blir 18 kvm, vad gäller då?")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"%PDF-1.4 ritning".to_vec())
+                .file_name("ritning.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let r = citizen
+        .post(app.url(&format!("{path}/reply")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let d: serde_json::Value = api
+        .get(app.url(&format!("/api/v1/tickets/{number}")))
+        .bearer_auth(&org.agent_a.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["status"], "open", "reopened by the citizen's reply");
+    let last = d["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "inbound");
+    assert_eq!(
+        last["body_text"],
+        "Tack! Men carporten blir 18 kvm, vad gäller då?"
+    );
+    let html = citizen
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("ritning.pdf") && html.contains("18 kvm"));
+
+    // A tampered link shows nothing of the ticket.
+    let mut bad = path.clone();
+    let last = bad.pop().unwrap();
+    bad.push(if last == 'x' { 'y' } else { 'x' });
+    let r = citizen.get(app.url(&bad)).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Länken fungerar inte") && !html.contains(&number));
+    let r = citizen
+        .post(app.url(&format!("{bad}/reply")))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", "x")
+                .text("text", "hej"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 403, "{}", r.status());
+
+    // Without a link: the number and the address it came from get a fresh link by mail.
+    let before = mails_to(&app, "maria@example.org").await.len();
+    let html = citizen
+        .get(app.url("/mitt-arende/alby"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&html);
+    for (email, expect_mail) in [("fel@example.org", false), ("Maria@Example.org", true)] {
+        let r = citizen
+            .post(app.url("/mitt-arende/alby"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("number", number.as_str()),
+                ("email", email),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("Om uppgifterna stämmer"),
+            "the same answer either way"
+        );
+        let now = mails_to(&app, "maria@example.org").await;
+        assert_eq!(now.len() > before, expect_mail, "{email}");
+    }
+    let fresh = mails_to(&app, "maria@example.org")
+        .await
+        .into_iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Länk till ditt ärende")
+        })
+        .unwrap();
+    let fresh_path = status_path(fresh["text"].as_str().unwrap());
+    assert_ne!(fresh_path, path);
+    assert_eq!(
+        citizen
+            .get(app.url(&fresh_path))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+both_backends!(the_status_page_shows_the_public_conversation_and_takes_a_reply);
