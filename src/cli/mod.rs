@@ -66,6 +66,14 @@ enum Command {
     /// Escalation targets: the records system (diariet) tickets can be sent to.
     #[command(subcommand)]
     Escalation(EscalationCmd),
+    /// Print a fresh link to a ticket's citizen status page (e.g. to give a citizen on the phone).
+    StatusLink {
+        #[command(flatten)]
+        t: TenantArg,
+        /// The ticket number, e.g. KC-2026-000123.
+        #[arg(long)]
+        number: String,
+    },
     /// Text messages: a municipality's SMS gateway.
     #[command(subcommand)]
     Sms(SmsCmd),
@@ -573,6 +581,31 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Sla(c) => sla_cmd(c, &open_db(&settings)?),
         Command::Kb(c) => kb_cmd(c, &settings),
         Command::Escalation(c) => escalation_cmd(c, &open_db(&settings)?, &settings),
+        Command::StatusLink { t, number } => {
+            let db = open_db(&settings)?;
+            let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+            let number = crate::domain::TicketNumber::parse(&number)
+                .map_err(|e| anyhow!("--number: {}", e.reason))?;
+            let (tid, ticket) = db.write_blocking(move |c| -> Result<_, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                let tk =
+                    store::tickets::by_number(c, tid, &crate::domain::QueueAccess::All, &number)?
+                        .ok_or(Error::NotFound("ticket"))?;
+                Ok((tid, tk.id))
+            })?;
+            let signer = crate::accounts::tokens::Signer::new(&keys);
+            println!(
+                "{}",
+                crate::citizen::link(
+                    &signer,
+                    &settings.server.public_url,
+                    tid,
+                    ticket,
+                    i64::from(settings.notify.status_link_days)
+                )
+            );
+            Ok(())
+        }
         Command::Sms(SmsCmd::Gateway {
             t,
             provider,

@@ -101,6 +101,8 @@ export async function startApp({ env = {} } = {}) {
         p.on('error', fail);
         p.on('close', (code) => (code === 0 ? ok(out)
           : fail(new Error(`arendo ${args.join(' ')} exited with ${code}:\n${err}${out}`))));
+        // A command that does not read its input may exit first: that is not an error.
+        p.stdin.on('error', () => {});
         p.stdin.end(stdin);
       });
     },
