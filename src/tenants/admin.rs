@@ -659,3 +659,75 @@ pub async fn canned_preview(
     t.render_str(&body, &vars)
         .map_err(|e| InvalidValue::new("body", e.to_string()).into())
 }
+
+/// What a queue tells citizens and where its tickets are escalated by default.
+#[derive(Debug, Clone)]
+pub struct CitizenSettings {
+    /// Events that notify the citizen (see `notify::citizen::Event`).
+    pub events: Vec<String>,
+    /// Information class 1–4.
+    pub info_class: i32,
+    pub escalation_target: Option<i64>,
+    /// The tenant's escalation targets (id, name) to choose from.
+    pub targets: Vec<(i64, String)>,
+}
+
+/// A queue's citizen settings (admins and the queue's leads may read them).
+pub async fn citizen_settings(db: &Db, actor: &Actor, queue: i64) -> Result<CitizenSettings> {
+    let a = actor.clone();
+    db.read(move |c| -> Result<CitizenSettings> {
+        let q = managed_queue(c, &a, queue)?;
+        let (events, info_class) = store::queues::notify_settings(c, a.tenant, q.id)?;
+        Ok(CitizenSettings {
+            events: events
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect(),
+            info_class,
+            escalation_target: store::escalation::queue_default(c, a.tenant, q.id)?,
+            targets: store::escalation::targets(c, a.tenant)?
+                .into_iter()
+                .map(|t| (t.id, t.name))
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// Set what a queue tells citizens, its information class and default escalation target
+/// (admins: the class decides what leaves the municipality).
+pub async fn set_citizen_settings(
+    db: &Db,
+    actor: &Actor,
+    queue: i64,
+    events: &[String],
+    info_class: i32,
+    target: Option<i64>,
+) -> Result<()> {
+    require_admin(actor)?;
+    let mut list: Vec<&str> = Vec::new();
+    for e in events {
+        let ev = crate::notify::citizen::Event::parse(e)
+            .ok_or_else(|| InvalidValue::new("events", format!("{e:?} is not an event")))?;
+        if !list.contains(&ev.as_str()) {
+            list.push(ev.as_str());
+        }
+    }
+    if !(1..=4).contains(&info_class) {
+        return Err(InvalidValue::new("info_class", "1–4").into());
+    }
+    let (a, joined) = (actor.clone(), list.join(","));
+    db.write(move |c| -> Result<()> {
+        let q = queue_in_tenant(c, &a, queue)?;
+        if let Some(id) = target {
+            store::escalation::target(c, a.tenant, id)?
+                .ok_or_else(|| InvalidValue::new("escalation_target", "no such target"))?;
+        }
+        store::queues::set_notify_settings(c, a.tenant, q.id, &joined, info_class)?;
+        store::escalation::set_queue_default(c, a.tenant, q.id, target)?;
+        Ok(())
+    })
+    .await
+}

@@ -170,3 +170,87 @@ async fn citizens_are_told_on_their_channel_and_protected_queues_say_nothing(bac
     );
 }
 both_backends!(citizens_are_told_on_their_channel_and_protected_queues_say_nothing);
+
+async fn admins_choose_what_a_queue_tells_citizens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let org = app.org("alby").await;
+    let admin = app.browser();
+    app.login(&admin, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let page = format!("/admin/queues/{}", org.queue_a);
+    let html = admin
+        .get(app.url(&page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Medborgarkontakt"));
+    let csrf = crate::helpers::csrf_in(&html);
+    let r = admin
+        .post(app.url(&format!("{page}/citizen")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("events", "resolved"),
+            ("events", "escalated"),
+            ("info_class", "3"),
+            ("escalation_target", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let queue = org.queue_a;
+    let (events, class) = app
+        .db
+        .read(move |c| -> Result<_, arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            let q = store::queues::lookup(c, t, queue)?.unwrap().id;
+            Ok(store::queues::notify_settings(c, t, q)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!((events.as_str(), class), ("resolved,escalated", 3));
+    let html = admin
+        .get(app.url(&page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("value=\"3\" selected"));
+
+    // A bad class is refused; a queue lead may look but not change the class.
+    let r = admin
+        .post(app.url(&format!("{page}/citizen")))
+        .form(&[("csrf", csrf.as_str()), ("info_class", "7")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let lead = app.browser();
+    app.login(&lead, "alby", &org.agent_b.email, &org.agent_b.password)
+        .await;
+    let lead_page = format!("/admin/queues/{}", org.queue_b);
+    let html = lead
+        .get(app.url(&lead_page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = lead
+        .post(app.url(&format!("{lead_page}/citizen")))
+        .form(&[
+            ("csrf", crate::helpers::csrf_in(&html).as_str()),
+            ("info_class", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+both_backends!(admins_choose_what_a_queue_tells_citizens);

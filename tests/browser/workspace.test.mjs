@@ -353,6 +353,11 @@ test('e. every page passes axe at 1280 px and 375 px, fits a phone screen, and i
       await check('admin-canned', 'the canned responses administration', 'Färdiga svar', '/admin/canned');
       await check('admin-deliveries', 'the failed deliveries', 'Misslyckade utskick', '/admin/deliveries');
       await check('admin-sms', 'the SMS costs', /^Sms-kostnader/, '/admin/sms');
+      await check('admin-queue', 'a queue with its citizen settings', /^Kundtjänst/, null, async () => {
+        await page.goto(app.url('/admin/queues'));
+        await page.locator('a[href^="/admin/queues/"]', { hasText: 'Kundtjänst' }).first().click();
+        await page.waitForSelector('#cit-h');
+      });
       await check('tickets-late', 'the list of tickets at risk, by SLA due time', 'Ärenden', '/tickets?sla=at_risk&sort=due');
       await check('admin-sla', 'the service level administration', 'Servicenivåer', '/admin/sla');
       await check('admin-sla-calendar', 'a calendar', 'Ändra kalender', null, async () => {

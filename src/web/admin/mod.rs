@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(queues::set_role)
         .service(queues::remove_member)
         .service(queues::ack)
+        .service(queues::save_citizen)
         .service(users::list)
         .service(users::create)
         .service(users::detail)
@@ -91,6 +92,7 @@ const FLASHES: &[&str] = &[
     "queue_calendar_saved",
     "policy_saved",
     "retried",
+    "citizen_saved",
 ];
 
 fn flash(req: &HttpRequest) -> Option<&'static str> {

@@ -218,6 +218,19 @@ async fn detail_page(
         }
         None => None,
     };
+    let citizen = use_cases::citizen_settings(&st.db, actor, id)
+        .await
+        .map_err(fail(actor, req))?;
+    let citizen = json!({
+        "events": crate::notify::citizen::Event::ALL.iter().map(|e| json!({
+            "value": e.as_str(), "on": citizen.events.iter().any(|x| x == e.as_str()),
+        })).collect::<Vec<_>>(),
+        "classes": (1..=4).map(|n: i32| json!({ "value": n.to_string(), "selected": n == citizen.info_class })).collect::<Vec<_>>(),
+        "targets": citizen.targets.iter().map(|(tid, name)| json!({
+            "id": tid, "name": name, "selected": Some(*tid) == citizen.escalation_target,
+        })).collect::<Vec<_>>(),
+        "may_edit": actor.is_admin(),
+    });
     let locale = page_locale(Some(actor), req);
     let t = Templates::get();
     let vars: Vec<Value> = use_cases::ACK_VARIABLES
@@ -238,6 +251,7 @@ async fn detail_page(
             "members_error": forms.members_error,
             "candidates": candidates,
             "add": forms.add,
+            "citizen": citizen,
             "ack": {
                 "text": ack_text,
                 "custom": d.ack_template.is_some(),
@@ -433,4 +447,39 @@ pub async fn ack(
             detail_page(&req, &st, &actor, id, forms).await
         }
     }
+}
+
+/// What the queue tells citizens (events, information class) and its default escalation target.
+#[post("/admin/queues/{id:\\d+}/citizen")]
+pub async fn save_citizen(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<i64>,
+    // Repeated `events` fields (checkboxes): the form as pairs.
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let pairs = form.into_inner();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    if !crate::web::auth::form_trusted(&req, get("csrf")) {
+        return Err(crate::web::errors::Failure::Csrf.into());
+    }
+    let events: Vec<String> = pairs
+        .iter()
+        .filter(|(n, _)| n == "events")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let class = get("info_class").parse::<i32>().unwrap_or(0);
+    let target = get("escalation_target").parse::<i64>().ok();
+    use_cases::set_citizen_settings(&st.db, &actor, id, &events, class, target)
+        .await
+        .map_err(fail(&actor, &req))?;
+    Ok(back(id, "citizen_saved"))
 }
