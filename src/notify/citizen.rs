@@ -24,6 +24,8 @@ pub const OUTBOX_KIND: &str = "notification";
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
+    /// The ticket was registered (for those who chose SMS; mail gets the acknowledgement).
+    Received,
     Escalated,
     Waiting,
     Answered,
@@ -31,7 +33,8 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 4] = [
+    pub const ALL: [Event; 5] = [
+        Event::Received,
         Event::Escalated,
         Event::Waiting,
         Event::Answered,
@@ -40,6 +43,7 @@ impl Event {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Event::Received => "received",
             Event::Escalated => "escalated",
             Event::Waiting => "waiting",
             Event::Answered => "answered",

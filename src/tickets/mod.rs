@@ -149,6 +149,19 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
                 now,
             },
         )?;
+        // Those who chose text messages hear by SMS that the ticket is registered.
+        if contact
+            .as_ref()
+            .is_some_and(|c| c.preferred_channel == "sms")
+        {
+            crate::notify::citizen::enqueue(
+                c,
+                t,
+                &ticket,
+                crate::notify::citizen::Event::Received,
+                now,
+            )?;
+        }
         Ok(ticket)
     })
     .await

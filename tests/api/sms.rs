@@ -134,7 +134,14 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
         preview.contains("Sopbilen kommer på tisdag"),
         "the text is kept"
     );
-    assert!(sent.lock().unwrap().is_empty(), "a preview sends nothing");
+    assert!(
+        !sent
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, f)| field(f, "message") == text),
+        "a preview sends nothing"
+    );
 
     let r = agent
         .post(app.url(&format!("/tickets/{number}/sms")))
@@ -143,13 +150,31 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+    // Åsa chose SMS: she was told by SMS that the ticket is registered, then gets this one.
+    let mut mine = None;
     for _ in 0..100 {
-        if !sent.lock().unwrap().is_empty() {
+        mine = sent
+            .lock()
+            .unwrap()
+            .iter()
+            .position(|(_, f)| field(f, "message") == text);
+        if mine.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (auth, form) = sent.lock().unwrap()[0].clone();
+    let mine = mine.expect("the agent's text reached the gateway");
+    let gateway_id = format!("s{}", mine + 1);
+    let received: Vec<String> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, f)| field(f, "message").to_string())
+        .filter(|m| m.contains("Vi har tagit emot ditt ärende"))
+        .collect();
+    assert_eq!(received.len(), 1, "one SMS receipt: {received:?}");
+    assert!(received[0].contains(&number) && received[0].contains("/status/"));
+    let (auth, form) = sent.lock().unwrap()[mine].clone();
     use base64::Engine as _;
     let expected = base64::engine::general_purpose::STANDARD.encode("u123:hemligt");
     assert_eq!(auth.as_deref(), Some(format!("Basic {expected}").as_str()));
@@ -172,7 +197,7 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
     for _ in 0..50 {
         let r = client
             .post(app.url(path))
-            .form(&[("id", "s1"), ("status", "delivered")])
+            .form(&[("id", gateway_id.as_str()), ("status", "delivered")])
             .send()
             .await
             .unwrap();
@@ -199,7 +224,7 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
         "in the history"
     );
 
-    // The internal bill: one message, two parts, 0,90 kr for Kundtjänst.
+    // The internal bill for Kundtjänst.
     let admin = app.browser();
     app.login(&admin, "alby", &org.admin.email, &org.admin.password)
         .await;
@@ -215,13 +240,32 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
         .text()
         .await
         .unwrap();
+    // The agent's two parts and the receipt's (UCS-2 too: "ärende"; its link makes it long),
+    // 45 öre a part.
+    let receipt_parts = arendo::notify::sms_text::shape(&received[0], false).segments;
     assert!(
-        csv.contains(&format!("{month};Kundtjänst;1;2;0,90")),
+        receipt_parts >= 2,
+        "the status link takes room: {}",
+        received[0]
+    );
+    let parts = 2 + receipt_parts;
+    let cost = parts * 45;
+    assert!(
+        csv.contains(&format!(
+            "{month};Kundtjänst;2;{parts};{},{:02}",
+            cost / 100,
+            cost % 100
+        )),
         "{csv}"
     );
     let page = admin.get(app.url("/admin/sms")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("0,90"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains(&format!("{},{:02}", cost / 100, cost % 100))
+    );
     assert_eq!(
         agent
             .get(app.url("/admin/sms"))
