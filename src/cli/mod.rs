@@ -120,6 +120,22 @@ enum EscalationCmd {
     /// one per line: first the bearer token or basic-auth password (with --auth), then the
     /// signing secret (with --sign); they are stored encrypted.
     Records(Box<RecordsArgs>),
+    /// Create or replace (by name) a department to refer tickets to (remiss): the department
+    /// gets a mail with a link to a page for that ticket, and has --days to answer.
+    Referral {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        name: String,
+        /// The department's address (its function mailbox).
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value_t = 5)]
+        days: i32,
+        /// The department may answer the citizen directly.
+        #[arg(long)]
+        allow_citizen_reply: bool,
+    },
     /// The tenant's escalation targets (without secrets).
     List {
         #[command(flatten)]
@@ -736,6 +752,26 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
                 Ok(())
             })?;
             println!("escalation target {:?} saved", a.name);
+            Ok(())
+        }
+        EscalationCmd::Referral {
+            t,
+            name,
+            email,
+            days,
+            allow_citizen_reply,
+        } => {
+            let target = crate::escalation::referral::ReferralTarget {
+                name: name.clone(),
+                email,
+                response_days: days,
+                allow_citizen_reply,
+            };
+            db.write_blocking(move |c| -> Result<i64, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                crate::escalation::referral::save_target(c, tid, &target)
+            })?;
+            println!("referral target {name:?} saved");
             Ok(())
         }
         EscalationCmd::List { t } => {

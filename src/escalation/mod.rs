@@ -11,6 +11,7 @@
 //! Requests carry `Idempotency-Key`, `X-Arendo-Signature: sha256=<hex>` (HMAC-SHA256 of the exact
 //! body with the target's shared secret, when it has one) and the target's auth and headers.
 
+pub mod referral;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -158,14 +159,18 @@ pub(crate) fn escalate_in_tx(
         },
         now,
     )?;
-    store::outbox::enqueue(
-        c,
-        t,
-        OUTBOX_KIND,
-        &json!({ "escalation": id }),
-        Some(ticket),
-        now,
-    )?;
+    if target.kind == "referral" {
+        referral::refer_in_tx(c, t, ticket, id, target)?;
+    } else {
+        store::outbox::enqueue(
+            c,
+            t,
+            OUTBOX_KIND,
+            &json!({ "escalation": id }),
+            Some(ticket),
+            now,
+        )?;
+    }
     store::tickets::insert_event(
         c,
         t,

@@ -207,6 +207,8 @@ impl Worker {
                         crate::escalation::OUTBOX_KIND,
                         crate::notify::sms::OUTBOX_KIND,
                         crate::notify::citizen::OUTBOX_KIND,
+                        crate::escalation::referral::MAIL_KIND,
+                        crate::escalation::referral::DEADLINE_KIND,
                     ],
                     &owner,
                     now,
@@ -301,6 +303,30 @@ impl Worker {
                     &item.payload,
                 )
                 .await
+            }
+            crate::escalation::referral::MAIL_KIND | crate::escalation::referral::DEADLINE_KIND => {
+                let (kind, payload) = (item.kind.clone(), item.payload.clone());
+                let links = crate::escalation::referral::Links {
+                    signer: self.citizen.signer.clone(),
+                    public_url: self.public_url.clone(),
+                    from: self.citizen.from.clone(),
+                };
+                let tenant = TenantId::from_db(item.tenant_id);
+                self.db
+                    .write(move |c| {
+                        if kind == crate::escalation::referral::MAIL_KIND {
+                            crate::escalation::referral::mail_department(
+                                c, tenant, &payload, &links,
+                            )
+                        } else {
+                            crate::escalation::referral::deadline(c, tenant, &payload, &links.from)
+                        }
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        crate::error::Error::Internal(m) => DeliveryError::Retry(m),
+                        other => DeliveryError::Permanent(other.to_string()),
+                    })
             }
             other => Err(DeliveryError::Permanent(format!(
                 "unknown outbox kind {other}"

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::calendar::Calendar;
 use super::policy::{Action, Level, Policy};
 use super::timeline::{Fact, Target, replay};
-use crate::domain::{MembershipRole, Priority, Status, TenantId, TicketId};
+use crate::domain::{Priority, Status, TenantId, TicketId};
 use crate::error::{Error, Result};
 use crate::mail::OutgoingMail;
 use crate::store::sla::{ClockRow, Reschedule, Summary};
@@ -395,18 +395,7 @@ fn notify(
     now: DateTime<Utc>,
     notices: &Notices,
 ) -> Result<()> {
-    let mut to: Vec<String> = vec![];
-    if let Some(a) = tk.assignee_id {
-        let u = store::users::get(c, t, a)?;
-        if u.active {
-            to.push(u.email);
-        }
-    }
-    for m in store::queues::members(c, t, tk.queue_id)? {
-        if m.active && m.role == MembershipRole::Lead && !to.contains(&m.email) {
-            to.push(m.email);
-        }
-    }
+    let to = crate::tickets::responsible_addresses(c, t, tk)?;
     if to.is_empty() {
         return Ok(());
     }

@@ -36,6 +36,9 @@ pub struct Target {
     pub case_pointer: String,
     pub timeout_seconds: i32,
     pub updated_at: NaiveDateTime,
+    pub referral_email: Option<String>,
+    pub response_days: Option<i32>,
+    pub allow_citizen_reply: bool,
 }
 
 /// What a target is made of (validated by the domain).
@@ -169,6 +172,8 @@ pub struct Escalation {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub due_at: Option<NaiveDateTime>,
+    pub answer: Option<String>,
 }
 
 pub struct NewEscalation<'a> {
@@ -312,4 +317,91 @@ pub fn diarienummer(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResu
         .first::<Option<String>>(conn)
         .optional()?
         .flatten())
+}
+
+/// Create or replace (by name) a referral target: a department's address and answer time.
+pub fn save_referral_target(
+    conn: &mut Conn,
+    t: TenantId,
+    name: &str,
+    email: &str,
+    response_days: i32,
+    allow_citizen_reply: bool,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
+    let existing: Option<i64> = scoped(t)
+        .filter(escalation_targets::name.eq(name))
+        .select(escalation_targets::id)
+        .first(conn)
+        .optional()?;
+    let values = (
+        escalation_targets::kind.eq("referral"),
+        escalation_targets::url.eq(None::<String>),
+        escalation_targets::referral_email.eq(email),
+        escalation_targets::response_days.eq(response_days),
+        escalation_targets::allow_citizen_reply.eq(allow_citizen_reply),
+        escalation_targets::updated_at.eq(now),
+    );
+    match existing {
+        Some(id) => {
+            diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
+                .set(values)
+                .execute(conn)?;
+            Ok(id)
+        }
+        None => Ok(diesel::insert_into(escalation_targets::table)
+            .values((
+                escalation_targets::tenant_id.eq(t.get()),
+                escalation_targets::name.eq(name),
+                escalation_targets::created_at.eq(now),
+                values,
+            ))
+            .returning(escalation_targets::id)
+            .get_result(conn)?),
+    }
+}
+
+/// A referral went to its department, with its deadline.
+pub fn referral_sent(
+    conn: &mut Conn,
+    t: TenantId,
+    id: i64,
+    due: NaiveDateTime,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(
+        escalations::table
+            .filter(escalations::tenant_id.eq(t.get()))
+            .filter(escalations::id.eq(id)),
+    )
+    .set((
+        escalations::state.eq("sent"),
+        escalations::due_at.eq(due),
+        escalations::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The department answered.
+pub fn referral_answered(
+    conn: &mut Conn,
+    t: TenantId,
+    id: i64,
+    answer: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(
+        escalations::table
+            .filter(escalations::tenant_id.eq(t.get()))
+            .filter(escalations::id.eq(id)),
+    )
+    .set((
+        escalations::state.eq("answered"),
+        escalations::answer.eq(answer),
+        escalations::answered_at.eq(now),
+        escalations::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
 }

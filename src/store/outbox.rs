@@ -34,6 +34,19 @@ pub fn enqueue(
     ticket: Option<TicketId>,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
+    enqueue_at(conn, t, kind, payload, ticket, now, now)
+}
+
+/// Queue an item that is not to be worked on before `at` (a durable timer: a deadline).
+pub fn enqueue_at(
+    conn: &mut Conn,
+    t: TenantId,
+    kind: &str,
+    payload: &serde_json::Value,
+    ticket: Option<TicketId>,
+    now: NaiveDateTime,
+    at: NaiveDateTime,
+) -> StoreResult<i64> {
     Ok(diesel::insert_into(outbox::table)
         .values((
             outbox::tenant_id.eq(t.get()),
@@ -41,7 +54,7 @@ pub fn enqueue(
             outbox::payload.eq(payload.to_string()),
             outbox::ticket_id.eq(ticket.map(|t| t.get())),
             outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
+            outbox::next_attempt_at.eq(at),
             outbox::created_at.eq(now),
         ))
         .returning(outbox::id)

@@ -443,6 +443,9 @@ diesel::table! {
         timeout_seconds -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        referral_email -> Nullable<Text>,
+        response_days -> Nullable<Integer>,
+        allow_citizen_reply -> Bool,
     }
 }
 
@@ -461,6 +464,9 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        due_at -> Nullable<Timestamp>,
+        answer -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
     }
 }
 

@@ -29,7 +29,7 @@ pub async fn transfer(
             apply_message(
                 c,
                 t,
-                uid,
+                Some(uid),
                 &ticket,
                 NewMessageKind::Note,
                 &note,

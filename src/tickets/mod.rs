@@ -655,6 +655,28 @@ pub enum Posted {
     },
 }
 
+/// Whom to tell when something goes wrong with a ticket (an SLA target, a referral's deadline):
+/// its assignee and the leads of its queue, active accounts only, each address once.
+pub(crate) fn responsible_addresses(
+    c: &mut Conn,
+    t: TenantId,
+    tk: &Ticket,
+) -> Result<Vec<String>, store::StoreError> {
+    let mut to: Vec<String> = vec![];
+    if let Some(a) = tk.assignee_id {
+        let u = store::users::get(c, t, a)?;
+        if u.active {
+            to.push(u.email);
+        }
+    }
+    for m in store::queues::members(c, t, tk.queue_id)? {
+        if m.active && m.role == crate::domain::MembershipRole::Lead && !to.contains(&m.email) {
+            to.push(m.email);
+        }
+    }
+    Ok(to)
+}
+
 /// A citizen wrote on a ticket (mail reply, status page): a waiting, resolved or closed ticket
 /// is open again, with a history event. Returns whether it was reopened (was resolved/closed).
 pub(crate) fn open_for_citizen_message(
@@ -725,7 +747,7 @@ pub async fn add_message_checked(
         let msg = apply_message(
             c,
             t,
-            uid,
+            Some(uid),
             &ticket,
             draft.kind,
             &text,
@@ -752,7 +774,7 @@ pub const MAX_ATTACHMENTS: usize = 10;
 pub(crate) fn apply_message(
     c: &mut Conn,
     t: TenantId,
-    uid: UserId,
+    uid: Option<UserId>,
     ticket: &Ticket,
     kind: NewMessageKind,
     text: &str,
@@ -817,7 +839,7 @@ pub(crate) fn apply_message(
         ticket.id,
         NewMessage {
             kind: mkind,
-            author: Some(uid),
+            author: uid,
             from_addr: (mkind == MessageKind::Outbound).then_some(mail_from.as_str()),
             to_addrs: &to,
             cc_addrs: "",
@@ -880,7 +902,7 @@ pub(crate) fn apply_message(
         c,
         t,
         ticket.id,
-        Some(uid),
+        uid,
         match mkind {
             MessageKind::Note => "note_added",
             _ => "reply_sent",

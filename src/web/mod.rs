@@ -7,6 +7,7 @@ pub mod auth;
 pub mod errors;
 pub mod kb;
 pub mod pages;
+pub mod referral;
 pub mod sms;
 pub mod status;
 pub mod templates;
@@ -57,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(kb::routes)
         .configure(sms::routes)
         .configure(status::routes)
+        .configure(referral::routes)
         .configure(admin::routes)
         .configure(api::routes);
 }

@@ -15,6 +15,7 @@ mod kb;
 mod mail;
 mod notify;
 mod ops;
+mod referral;
 mod sla;
 mod sms;
 mod smtp;

@@ -1,0 +1,406 @@
+//! Referral (remiss) to a department: the contact center keeps the ticket, the department gets
+//! a mail with the matter, the conversation and a link to a page where an occasional handler
+//! reads that one ticket, answers the agent (or, when the target allows it, the citizen) and so
+//! hands it back. The answer is due after the target's number of days; an unanswered referral
+//! raises an alarm once when it is due.
+//!
+//! The occasional handler has no password: the link in the mail is their access, signed with
+//! the installation's key, naming the tenant and this referral only, valid until 30 days after
+//! the deadline. It opens nothing else — no other ticket, no workspace (D30).
+//!
+//! The deadline is an outbox item (`referral_deadline`) due at the deadline: the worker that
+//! claims it (with a lease, so one node) marks the referral overdue if it is still unanswered,
+//! writes the alarm in the ticket's history and mails the assignee and the queue's leads.
+
+use chrono::{Duration, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::accounts::tokens::Signer;
+use crate::domain::{EmailAddress, InvalidValue, MessageKind, TenantId, TicketId};
+use crate::error::{Error, Result};
+use crate::store::{self, Conn, Db};
+use crate::web::templates::Templates;
+
+/// The outbox kind of a referral's deadline; the payload is `{"escalation": id}`.
+pub const DEADLINE_KIND: &str = "referral_deadline";
+
+/// A department to refer tickets to, as an operator describes it.
+#[derive(Debug, Clone)]
+pub struct ReferralTarget {
+    pub name: String,
+    /// Where the referral mail goes (the department's function mailbox).
+    pub email: String,
+    /// Days the department has to answer (0: due at once).
+    pub response_days: i32,
+    /// Whether the handler may answer the citizen directly.
+    pub allow_citizen_reply: bool,
+}
+
+/// Create or replace (by name) a referral target of the tenant.
+pub fn save_target(c: &mut Conn, t: TenantId, r: &ReferralTarget) -> Result<i64> {
+    let name = r.name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(InvalidValue::new("name", "1–80 characters").into());
+    }
+    let email = EmailAddress::parse(&r.email)?;
+    if !(0..=90).contains(&r.response_days) {
+        return Err(InvalidValue::new("response_days", "0–90").into());
+    }
+    Ok(store::escalation::save_referral_target(
+        c,
+        t,
+        name,
+        email.as_str(),
+        r.response_days,
+        r.allow_citizen_reply,
+        store::now(),
+    )?)
+}
+
+const KIND: &str = "referral";
+
+/// The handler's link: this tenant, this referral, until 30 days after its deadline.
+#[derive(Debug, Serialize, Deserialize)]
+struct HandlerClaims {
+    k: String,
+    t: i64,
+    e: i64,
+    exp: i64,
+}
+
+pub fn handler_link(
+    signer: &Signer,
+    public_url: &str,
+    t: TenantId,
+    escalation: i64,
+    due: NaiveDateTime,
+) -> String {
+    let exp = (due + Duration::days(30))
+        .and_utc()
+        .timestamp()
+        .max(Utc::now().timestamp() + 86_400);
+    let token = signer.sign_claims(&HandlerClaims {
+        k: KIND.into(),
+        t: t.get(),
+        e: escalation,
+        exp,
+    });
+    format!("{}/remiss/{token}", public_url.trim_end_matches('/'))
+}
+
+fn verify(signer: &Signer, token: &str) -> Result<(TenantId, i64)> {
+    let c: HandlerClaims = signer
+        .verify_claims(token)
+        .filter(|c: &HandlerClaims| c.k == KIND)
+        .ok_or(Error::Forbidden("the link is invalid or has expired"))?;
+    Ok((TenantId::from_db(c.t), c.e))
+}
+
+/// The outbox kind that mails a referral to its department; the payload is `{"escalation": id}`.
+pub const MAIL_KIND: &str = "referral";
+
+/// Write a referral inside the escalation's transaction: its deadline, the item that mails the
+/// department (rendered by the worker, which has the link's key) and the deadline item.
+pub(crate) fn refer_in_tx(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    escalation: i64,
+    target: &store::escalation::Target,
+) -> Result<NaiveDateTime> {
+    let now = store::now();
+    let due = now + Duration::days(i64::from(target.response_days.unwrap_or(5)));
+    store::escalation::referral_sent(c, t, escalation, due, now)?;
+    let payload = json!({ "escalation": escalation });
+    store::outbox::enqueue(c, t, MAIL_KIND, &payload, Some(ticket), now)?;
+    store::outbox::enqueue_at(c, t, DEADLINE_KIND, &payload, Some(ticket), now, due)?;
+    Ok(due)
+}
+
+fn escalation_of(payload: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()?
+        .get("escalation")?
+        .as_i64()
+}
+
+/// Mail the department (the worker calls this for [`MAIL_KIND`] items): the matter, the
+/// conversation (never notes) and the handler's link; once, however often it is delivered.
+pub(crate) fn mail_department(
+    c: &mut Conn,
+    t: TenantId,
+    payload: &str,
+    links: &Links,
+) -> Result<()> {
+    let Some(id) = escalation_of(payload) else {
+        return Err(InvalidValue::new("payload", "no escalation").into());
+    };
+    let e = store::escalation::get(c, t, id)?.ok_or(Error::NotFound("referral"))?;
+    let target =
+        store::escalation::target(c, t, e.target_id)?.ok_or(Error::NotFound("referral"))?;
+    let ticket = TicketId::from_db(e.ticket_id);
+    let now = store::now();
+    let fresh = store::tickets::insert_events_once(
+        c,
+        &[store::tickets::OnceEvent {
+            tenant: t,
+            ticket,
+            kind: "referred",
+            details: json!({ "target": target.name, "due": e.due_at }).to_string(),
+            once_key: format!("referral:{id}"),
+        }],
+        now,
+    )?;
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let to = target
+        .referral_email
+        .clone()
+        .ok_or_else(|| InvalidValue::new("target", "the referral target has no address"))?;
+    let tk = store::tickets::get(c, t, ticket)?;
+    let messages: Vec<_> = store::tickets::messages(c, t, ticket)?
+        .into_iter()
+        .filter(|m| m.kind != MessageKind::Note.as_str())
+        .map(|m| json!({ "from_citizen": m.kind == "inbound", "text": m.body_text }))
+        .collect();
+    let tenant = store::tenants::get(c, t)?;
+    let due = e.due_at.unwrap_or(now);
+    let link = handler_link(&links.signer, &links.public_url, t, id, due);
+    let data = json!({
+        "tenant": tenant.name, "number": tk.number, "subject": tk.subject, "reason": e.reason,
+        "due": crate::web::workspace::local_time(due), "link": link, "messages": messages,
+    });
+    let templates = Templates::get();
+    let text = templates
+        .render_text("escalation/referral.mail.sv", &data)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let subject = templates
+        .text("sv", "referral.mail.subject")
+        .replace("{number}", &tk.number.to_string())
+        .replace("{subject}", &tk.subject);
+    store::outbox::enqueue(
+        c,
+        t,
+        crate::mail::OUTBOX_KIND,
+        &serde_json::to_value(crate::mail::OutgoingMail {
+            message_id: Some(crate::mail::new_message_id(&tk.number, &links.from)),
+            from: links.from.clone(),
+            to: vec![to],
+            subject,
+            text: text.trim().to_string(),
+            in_reply_to: None,
+            references: vec![],
+            message_row: None,
+            mailbox: tk.mailbox_id,
+            auto_submitted: false,
+            attachments: vec![],
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?,
+        Some(ticket),
+        now,
+    )?;
+    Ok(())
+}
+
+/// What a referral needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Links {
+    pub signer: Signer,
+    pub public_url: String,
+    pub from: String,
+}
+
+/// The handler's page.
+#[derive(Debug, Clone, Serialize)]
+pub struct HandlerView {
+    pub tenant: String,
+    pub department: String,
+    pub number: String,
+    pub subject: String,
+    pub reason: String,
+    pub due_at: Option<NaiveDateTime>,
+    pub state: String,
+    pub answer: Option<String>,
+    pub allow_citizen_reply: bool,
+    pub messages: Vec<(bool, String, NaiveDateTime)>,
+}
+
+pub async fn open(db: &Db, signer: &Signer, token: &str) -> Result<HandlerView> {
+    let (t, id) = verify(signer, token)?;
+    db.read(move |c| -> Result<HandlerView> {
+        let e = store::escalation::get(c, t, id)?.ok_or(Error::NotFound("referral"))?;
+        let target =
+            store::escalation::target(c, t, e.target_id)?.ok_or(Error::NotFound("referral"))?;
+        let ticket = TicketId::from_db(e.ticket_id);
+        let tk = store::tickets::get(c, t, ticket)?;
+        Ok(HandlerView {
+            tenant: store::tenants::get(c, t)?.name,
+            department: target.name,
+            number: tk.number.to_string(),
+            subject: tk.subject,
+            reason: e.reason,
+            due_at: e.due_at,
+            state: e.state,
+            answer: e.answer,
+            allow_citizen_reply: target.allow_citizen_reply,
+            messages: store::tickets::messages(c, t, ticket)?
+                .into_iter()
+                .filter(|m| m.kind != MessageKind::Note.as_str())
+                .map(|m| (m.kind == "inbound", m.body_text, m.created_at))
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// Whom the handler answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerTo {
+    Agent,
+    Citizen,
+}
+
+/// The handler answers and so hands the ticket back: a note for the agent (or, when allowed, a
+/// reply mailed to the citizen), the referral answered, the ticket open again for the agent.
+pub async fn answer(
+    db: &Db,
+    signer: &Signer,
+    token: &str,
+    text: &str,
+    to: AnswerTo,
+    mail_from: &str,
+) -> Result<()> {
+    let (t, id) = verify(signer, token)?;
+    let text = text.trim().replace("\r\n", "\n");
+    if text.is_empty() {
+        return Err(InvalidValue::new("text", "must not be empty").into());
+    }
+    if text.chars().count() > 20_000 {
+        return Err(InvalidValue::new("text", "at most 20,000 characters").into());
+    }
+    let mail_from = mail_from.to_string();
+    db.write(move |c| -> Result<()> {
+        let now = store::now();
+        let e = store::escalation::get(c, t, id)?.ok_or(Error::NotFound("referral"))?;
+        if e.state == "answered" {
+            return Err(Error::Conflict("the referral is already answered".into()));
+        }
+        let target = store::escalation::target(c, t, e.target_id)?.ok_or(Error::NotFound("referral"))?;
+        let ticket = TicketId::from_db(e.ticket_id);
+        let tk = store::tickets::get(c, t, ticket)?;
+        match to {
+            AnswerTo::Citizen if !target.allow_citizen_reply => {
+                return Err(InvalidValue::new("to", "this department answers the agent only").into());
+            }
+            AnswerTo::Citizen => {
+                crate::tickets::apply_message(
+                    c,
+                    t,
+                    None,
+                    &tk,
+                    crate::tickets::NewMessageKind::Reply,
+                    &text,
+                    mail_from,
+                    &[],
+                )?;
+            }
+            AnswerTo::Agent => {
+                let note = Templates::get()
+                    .text("sv", "referral.note")
+                    .replace("{department}", &target.name)
+                    .replace("{text}", &text);
+                crate::tickets::apply_message(
+                    c,
+                    t,
+                    None,
+                    &tk,
+                    crate::tickets::NewMessageKind::Note,
+                    &note,
+                    mail_from,
+                    &[],
+                )?;
+            }
+        }
+        store::escalation::referral_answered(c, t, id, &text, now)?;
+        crate::tickets::open_for_citizen_message(c, t, &tk, now)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket,
+            None,
+            "referral_answered",
+            &json!({ "target": target.name, "to": if to == AnswerTo::Citizen { "citizen" } else { "agent" } }),
+            now,
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// The deadline of a referral has come (the worker claims the item once): still unanswered, it
+/// is overdue — in the ticket's history, and by mail to the assignee and the queue's leads.
+pub(crate) fn deadline(c: &mut Conn, t: TenantId, payload: &str, from: &str) -> Result<()> {
+    let Some(id) = escalation_of(payload) else {
+        return Ok(());
+    };
+    let Some(e) = store::escalation::get(c, t, id)? else {
+        return Ok(());
+    };
+    if e.state != "sent" {
+        return Ok(());
+    }
+    let now = store::now();
+    store::escalation::set_state(c, t, id, "overdue", None, now)?;
+    let target = store::escalation::target(c, t, e.target_id)?
+        .map(|x| x.name)
+        .unwrap_or_default();
+    let ticket = TicketId::from_db(e.ticket_id);
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket,
+        None,
+        "referral_overdue",
+        &json!({ "target": target }),
+        now,
+    )?;
+    let tk = store::tickets::get(c, t, ticket)?;
+    let to = crate::tickets::responsible_addresses(c, t, &tk)?;
+    if to.is_empty() {
+        return Ok(());
+    }
+    let templates = Templates::get();
+    let subject = templates
+        .text("sv", "referral.overdue.subject")
+        .replace("{number}", &tk.number.to_string())
+        .replace("{department}", &target);
+    let text = templates
+        .text("sv", "referral.overdue.text")
+        .replace("{number}", &tk.number.to_string())
+        .replace("{subject}", &tk.subject)
+        .replace("{department}", &target);
+    store::outbox::enqueue(
+        c,
+        t,
+        crate::mail::OUTBOX_KIND,
+        &serde_json::to_value(crate::mail::OutgoingMail {
+            message_id: Some(crate::mail::new_message_id(&tk.number, from)),
+            from: from.to_string(),
+            to,
+            subject,
+            text,
+            in_reply_to: None,
+            references: vec![],
+            message_row: None,
+            mailbox: None,
+            auto_submitted: true,
+            attachments: vec![],
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?,
+        Some(ticket),
+        now,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The occasional handler's page for a referral (`/remiss/<link>`): the one ticket, the question,
+//! the deadline, and the answer that hands the ticket back. No sign-in: the link is the access.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::Error;
+use crate::escalation::referral::{self, AnswerTo};
+use crate::web::AppState;
+use crate::web::auth::form_trusted;
+use crate::web::errors::{Failure, PageError};
+use crate::web::pages::{page_locale, render};
+use crate::web::workspace::local_time;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(page).service(answer);
+}
+
+async fn show(
+    req: &HttpRequest,
+    st: &AppState,
+    token: &str,
+    status: StatusCode,
+    sent: bool,
+    error: Option<String>,
+    draft: &str,
+) -> Result<HttpResponse, PageError> {
+    match referral::open(&st.db, &st.signer, token).await {
+        Ok(v) => {
+            let messages: Vec<_> = v
+                .messages
+                .iter()
+                .map(|(citizen, text, at)| json!({ "citizen": citizen, "text": text, "at": local_time(*at) }))
+                .collect();
+            let mut r = render(
+                req,
+                None,
+                status,
+                "referral/page",
+                json!({
+                    "token": token, "due": v.due_at.map(local_time), "messages": messages,
+                    "answered": v.state == "answered", "sent": sent, "error": error, "draft": draft,
+                    "view": v,
+                }),
+            )?;
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            Ok(r)
+        }
+        Err(Error::Forbidden(_) | Error::NotFound(_)) => render(
+            req,
+            None,
+            StatusCode::FORBIDDEN,
+            "status/invalid",
+            json!({}),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PageQuery {
+    ok: String,
+}
+
+#[get("/remiss/{token}")]
+pub async fn page(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    show(&req, &st, &path, StatusCode::OK, q.ok == "sent", None, "").await
+}
+
+#[derive(Deserialize)]
+pub struct AnswerForm {
+    csrf: String,
+    text: String,
+    #[serde(default)]
+    to: String,
+}
+
+#[post("/remiss/{token}/answer")]
+pub async fn answer(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<AnswerForm>,
+) -> Result<HttpResponse, PageError> {
+    if !form_trusted(&req, &form.csrf) {
+        return Err(Failure::Csrf.into());
+    }
+    let to = if form.to == "citizen" {
+        AnswerTo::Citizen
+    } else {
+        AnswerTo::Agent
+    };
+    match referral::answer(
+        &st.db,
+        &st.signer,
+        &path,
+        &form.text,
+        to,
+        &st.settings.mail.from,
+    )
+    .await
+    {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/remiss/{}?ok=sent", path.as_str()),
+            ))
+            .finish()),
+        Err(e @ (Error::Invalid(_) | Error::Conflict(_))) => {
+            let failure = Failure::from(e);
+            let msg = failure.message(page_locale(None, &req));
+            show(
+                &req,
+                &st,
+                &path,
+                failure.status(),
+                false,
+                Some(msg),
+                &form.text,
+            )
+            .await
+        }
+        Err(Error::Forbidden(_) | Error::NotFound(_)) => render(
+            &req,
+            None,
+            StatusCode::FORBIDDEN,
+            "status/invalid",
+            json!({}),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,230 @@
+//! Referral (remiss) to a department: the department gets a mail with a link to a page for that
+//! one ticket, answers the agent through it, and an unanswered referral raises its alarm once.
+
+use std::time::Duration;
+
+use arendo::escalation::referral::ReferralTarget;
+use arendo::store;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, csrf_in};
+
+async fn mails(app: &TestApp, to: &str) -> Vec<serde_json::Value> {
+    let to = to.to_string();
+    app.db
+        .read(move |c| -> Result<_, arendo::error::Error> {
+            let mut all = vec![];
+            for t in store::tenants::list(c)? {
+                all.extend(store::outbox::recent(c, t.id, 200)?);
+            }
+            Ok(all)
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "mail")
+        .map(|i| serde_json::from_str::<serde_json::Value>(&i.payload).unwrap())
+        .filter(|m| m["to"].as_array().unwrap().iter().any(|a| a == to.as_str()))
+        .collect()
+}
+
+async fn target(app: &TestApp, name: &str, email: &str, days: i32) -> i64 {
+    let (name, email) = (name.to_string(), email.to_string());
+    app.db
+        .write(move |c| -> Result<i64, arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            arendo::escalation::referral::save_target(
+                c,
+                t,
+                &ReferralTarget {
+                    name,
+                    email,
+                    response_days: days,
+                    allow_citizen_reply: false,
+                },
+            )
+        })
+        .await
+        .unwrap()
+}
+
+async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
+    let r = client.get(app.url(path)).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn a_department_answers_a_referral_through_its_page(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let miljo = target(&app, "Miljöförvaltningen", "miljo@alby.se", 5).await;
+    let ticket = app
+        .create_ticket(
+            &org.agent_b.token,
+            org.queue_b,
+            "Buller från bygget på Åsgatan",
+        )
+        .await;
+    let number = ticket["number"].as_str().unwrap().to_string();
+    let other = app
+        .create_ticket(
+            &org.agent_b.token,
+            org.queue_b,
+            "Annat ärende som ska vara dolt",
+        )
+        .await;
+    let api = reqwest::Client::new();
+    let r = api
+        .post(app.url(&format!("/api/v1/tickets/{number}/messages")))
+        .bearer_auth(&org.agent_b.token)
+        .json(&serde_json::json!({ "kind": "note", "body": "INTERNT: tredje klagomålet" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_b.email, &org.agent_b.password)
+        .await;
+    let (_, html) = page(&app, &agent, &format!("/tickets/{number}")).await;
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/escalate")))
+        .form(&[
+            ("csrf", csrf_in(&html).as_str()),
+            ("target", miljo.to_string().as_str()),
+            ("reason", "Gäller det tillåtna arbetstider för bygget?"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+
+    // The department's mail: the matter, the conversation without notes, the link.
+    let mut mail = None;
+    for _ in 0..100 {
+        mail = mails(&app, "miljo@alby.se").await.into_iter().next();
+        if mail.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mail = mail.expect("the department was mailed");
+    let text = mail["text"].as_str().unwrap();
+    assert!(mail["subject"].as_str().unwrap().contains(&number));
+    assert!(
+        text.contains("Gäller det tillåtna arbetstider") && text.contains("Hej! Jag har en fråga.")
+    );
+    assert!(!text.contains("INTERNT"), "notes stay inside");
+    let at = text.find("/remiss/").unwrap();
+    let path = text[at..].split_whitespace().next().unwrap().to_string();
+
+    // The handler's page shows this ticket only, and nothing of the workspace opens.
+    let handler = app.browser();
+    let (status, html) = page(&app, &handler, &path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Buller från bygget") && html.contains("Väntar på ert svar"));
+    assert!(!html.contains("INTERNT") && !html.contains("Annat ärende"));
+    let other_number = other["number"].as_str().unwrap();
+    let r = handler
+        .get(app.url(&format!("/tickets/{other_number}")))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 200, "the link is no sign-in");
+    let mut bad = path.clone();
+    let last = bad.pop().unwrap();
+    bad.push(if last == 'x' { 'y' } else { 'x' });
+    assert_eq!(page(&app, &handler, &bad).await.0, 403);
+
+    // Answering the citizen is not allowed for this department; answering the agent hands back.
+    let csrf = csrf_in(&html);
+    let r = handler
+        .post(app.url(&format!("{path}/answer")))
+        .form(&[("csrf", csrf.as_str()), ("text", "Hej"), ("to", "citizen")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let answer = "Byggarbete är tillåtet vardagar 07–19. Vi kontaktar byggherren.";
+    let r = handler
+        .post(app.url(&format!("{path}/answer")))
+        .form(&[("csrf", csrf.as_str()), ("text", answer), ("to", "agent")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&app, &handler, &path).await;
+    assert!(html.contains("Ert svar") && html.contains("07–19"));
+    let r = handler
+        .post(app.url(&format!("{path}/answer")))
+        .form(&[("csrf", csrf.as_str()), ("text", "igen"), ("to", "agent")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "answered once");
+
+    // The agent sees the answer as a note, and in the history.
+    let (_, html) = page(&app, &agent, &format!("/tickets/{number}")).await;
+    assert!(html.contains("Svar på remiss från Miljöförvaltningen"));
+    assert!(html.contains("Miljöförvaltningen svarade på remissen"));
+    assert!(html.contains("Remiss till Miljöförvaltningen"));
+}
+both_backends!(a_department_answers_a_referral_through_its_page);
+
+async fn an_unanswered_referral_raises_its_alarm_once(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    // No time to answer: due at once.
+    let stads = target(&app, "Stadsbyggnad", "sbk@alby.se", 0).await;
+    let ticket = app
+        .create_ticket(&org.agent_b.token, org.queue_b, "Fråga om strandskydd")
+        .await;
+    let number = ticket["number"].as_str().unwrap().to_string();
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_b.email, &org.agent_b.password)
+        .await;
+    let (_, html) = page(&app, &agent, &format!("/tickets/{number}")).await;
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/escalate")))
+        .form(&[
+            ("csrf", csrf_in(&html).as_str()),
+            ("target", stads.to_string().as_str()),
+            ("reason", "Behövs dispens?"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = page(&app, &agent, &format!("/tickets/{number}")).await.1;
+        if html.contains("är försenad") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        html.matches("Remissen till Stadsbyggnad är försenad")
+            .count(),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let html = page(&app, &agent, &format!("/tickets/{number}")).await.1;
+    assert_eq!(
+        html.matches("Remissen till Stadsbyggnad är försenad")
+            .count(),
+        1,
+        "once"
+    );
+    // Bertil leads the queue: he is told.
+    let told = mails(&app, &org.agent_b.email).await;
+    assert_eq!(
+        told.iter()
+            .filter(|m| m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Remiss försenad"))
+            .count(),
+        1
+    );
+}
+both_backends!(an_unanswered_referral_raises_its_alarm_once);
