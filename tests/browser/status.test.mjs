@@ -1,21 +1,24 @@
-// The citizen's status page and the link request form in a real browser (Debian chromium +
+// The citizen's status page, the link request form and a department's referral page in a real browser (Debian chromium +
 // playwright-core + axe-core), on the demo installation: a link made by `arendo status-link`
 // opens the ticket, the citizen replies, and every page passes axe at 1280 px and 375 px.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { DESKTOP, PHONE, axe, launchBrowser, newContext, overflow, shot, startApp } from './support/app.mjs';
+import { DESKTOP, PHONE, axe, launchBrowser, login, newContext, overflow, shot, startApp } from './support/app.mjs';
+import { startSmtp } from './support/smtp.mjs';
 
-let app, browser;
+let app, browser, smtp;
 
 before(async () => {
-  app = await startApp();
+  smtp = await startSmtp();
+  app = await startApp({ env: smtp.env });
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   await app?.stop();
+  await smtp?.stop();
 });
 
 async function check(page, what, viewport) {
@@ -61,6 +64,49 @@ test('a citizen follows and answers their ticket on a phone and a computer', asy
       await check(page, 'the link request answer', viewport);
     } finally {
       await ctx.close();
+    }
+  }
+});
+
+test('a department answers a referral on its page (axe on phone and desktop)', async () => {
+  await app.cli(['escalation', 'referral', '--tenant', 'exempel', '--name', 'Miljöförvaltningen',
+    '--email', 'miljo@exempelkommun.se', '--days', '5']);
+  const ctx = await newContext(browser, DESKTOP);
+  const page = await ctx.newPage();
+  let number;
+  try {
+    await login(page, app, 'admin@exempelkommun.se');
+    await page.goto(app.url('/tickets'));
+    number = await page.locator('tr.ticket-row', { hasText: 'Trasig gatubelysning' }).first().getAttribute('data-number');
+    await page.goto(app.url(`/tickets/${number}`));
+    await page.locator('#esc-target').selectOption({ label: 'Miljöförvaltningen' });
+    await page.getByLabel('Motivering').fill('Är det kommunens lampa eller Trafikverkets?');
+    await page.getByRole('button', { name: 'Eskalera' }).click();
+    await page.waitForURL(/ok=escalated/);
+  } finally {
+    await ctx.close();
+  }
+  const mail = await smtp.waitFor((m) => m.to.includes('miljo@exempelkommun.se'), 20000);
+  const link = mail.text.match(/https?:\/\/\S+\/remiss\/\S+/)[0];
+  const path = new URL(link).pathname;
+  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    const hctx = await newContext(browser, viewport);
+    const hp = await hctx.newPage();
+    try {
+      const resp = await hp.goto(app.url(path));
+      assert.equal(resp.status(), 200);
+      assert.match(await hp.locator('h1').innerText(), new RegExp(`Remiss i ärende ${number}`));
+      await shot(hp, `referral-${size}`);
+      await check(hp, 'the referral page', viewport);
+      if (size === 'phone') {
+        await hp.getByLabel('Svar', { exact: true }).fill('Lampan är kommunens. Vi byter den på torsdag.');
+        await hp.getByRole('button', { name: 'Skicka svar och lämna tillbaka' }).click();
+        await hp.waitForURL(/ok=sent/);
+        assert.match(await hp.locator('[role=status]').innerText(), /gått tillbaka/);
+        await check(hp, 'the answered referral page', viewport);
+      }
+    } finally {
+      await hctx.close();
     }
   }
 });
