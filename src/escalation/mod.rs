@@ -216,6 +216,9 @@ pub async fn escalate(
 #[derive(Debug, Clone, Serialize)]
 pub struct EscalationView {
     pub target: String,
+    /// `records`, `referral` or `transfer`.
+    pub kind: String,
+    pub due_at: Option<chrono::NaiveDateTime>,
     pub state: String,
     pub case_number: Option<String>,
     pub attempts: i32,
@@ -233,9 +236,19 @@ pub async fn for_ticket(
     actor.require(Scope::TicketsRead)?;
     let t = actor.tenant;
     db.read(move |c| -> Result<_> {
+        let kinds: Vec<(i64, String)> = store::escalation::targets(c, t)?
+            .into_iter()
+            .map(|x| (x.id, x.kind))
+            .collect();
         let list = store::escalation::of_ticket(c, t, ticket)?
             .into_iter()
             .map(|(e, target)| EscalationView {
+                kind: kinds
+                    .iter()
+                    .find(|(id, _)| *id == e.target_id)
+                    .map(|(_, k)| k.clone())
+                    .unwrap_or_default(),
+                due_at: e.due_at,
                 target,
                 state: e.state,
                 case_number: e.case_number,

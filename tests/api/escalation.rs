@@ -177,7 +177,8 @@ async fn escalated_after_failures_makes_exactly_one_case(backend: Backend) {
     let mut html = String::new();
     for _ in 0..150 {
         html = page(&app, &agent, &format!("/tickets/{number}")).await;
-        if html.contains("class=\"diarienummer\"") {
+        // (The page reads the ticket and its escalations separately: wait for both.)
+        if html.contains("class=\"diarienummer\"") && html.contains("Registrerat i Diariet") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -167,6 +167,10 @@ async fn a_department_answers_a_referral_through_its_page(backend: Backend) {
     assert!(html.contains("Svar på remiss från Miljöförvaltningen"));
     assert!(html.contains("Miljöförvaltningen svarade på remissen"));
     assert!(html.contains("Remiss till Miljöförvaltningen"));
+    assert!(
+        html.contains("Remissen besvarad"),
+        "the referral's state on the ticket"
+    );
 }
 both_backends!(a_department_answers_a_referral_through_its_page);
 

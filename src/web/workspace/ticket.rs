@@ -229,6 +229,8 @@ async fn page(
         "kb": kb,
         "escalations": escalations.iter().map(|e| json!({
             "target": e.target, "state": e.state, "case_number": e.case_number,
+            "state_key": format!("escalation.{}.{}", if e.kind == "referral" { "referral_state" } else { "state" }, e.state),
+            "due": e.due_at.map(local_time),
             "attempts": e.attempts, "last_error": e.last_error, "reason": e.reason,
             "at": local_time(e.created_at),
         })).collect::<Vec<_>>(),
