@@ -136,6 +136,17 @@ enum EscalationCmd {
         #[arg(long)]
         allow_citizen_reply: bool,
     },
+    /// Create or replace (by name) a target that transfers the whole ticket to a department's
+    /// queue.
+    Transfer {
+        #[command(flatten)]
+        t: TenantArg,
+        #[arg(long)]
+        name: String,
+        /// The queue's slug.
+        #[arg(long)]
+        queue: String,
+    },
     /// The tenant's escalation targets (without secrets).
     List {
         #[command(flatten)]
@@ -772,6 +783,15 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
                 crate::escalation::referral::save_target(c, tid, &target)
             })?;
             println!("referral target {name:?} saved");
+            Ok(())
+        }
+        EscalationCmd::Transfer { t, name, queue } => {
+            let n = name.clone();
+            db.write_blocking(move |c| -> Result<i64, Error> {
+                let tid = tenant(c, &t.tenant)?;
+                crate::escalation::save_transfer_target(c, tid, &n, &queue)
+            })?;
+            println!("transfer target {name:?} saved");
             Ok(())
         }
         EscalationCmd::List { t } => {

@@ -130,6 +130,27 @@ pub fn save_records_target(
     )?)
 }
 
+/// Create or replace (by name) a target that transfers the whole ticket to a department's queue.
+pub fn save_transfer_target(
+    c: &mut Conn,
+    t: TenantId,
+    name: &str,
+    queue_slug: &str,
+) -> Result<i64> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(InvalidValue::new("name", "1–80 characters").into());
+    }
+    let q = store::queues::by_slug(c, t, queue_slug)?.ok_or(Error::NotFound("queue"))?;
+    Ok(store::escalation::save_transfer_target(
+        c,
+        t,
+        name,
+        q.id,
+        store::now(),
+    )?)
+}
+
 /// A fresh idempotency key: 128 random bits, hex.
 fn new_key() -> String {
     hex::encode(rand::random::<[u8; 16]>())
@@ -161,6 +182,18 @@ pub(crate) fn escalate_in_tx(
     )?;
     if target.kind == "referral" {
         referral::refer_in_tx(c, t, ticket, id, target)?;
+    } else if target.kind == "transfer" {
+        // The whole ticket moves to the department's queue, as an agent's transfer would.
+        let queue = target
+            .transfer_queue_id
+            .ok_or_else(|| InvalidValue::new("target", "the transfer target has no queue"))?;
+        let tk = store::tickets::get(c, t, ticket)?;
+        let u = crate::tickets::UpdateInput {
+            queue: Some(queue),
+            ..Default::default()
+        };
+        crate::tickets::apply_update(c, t, requested_by, &tk, &u)?;
+        store::escalation::set_state(c, t, id, "sent", None, now)?;
     } else {
         store::outbox::enqueue(
             c,

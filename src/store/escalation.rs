@@ -39,6 +39,7 @@ pub struct Target {
     pub referral_email: Option<String>,
     pub response_days: Option<i32>,
     pub allow_citizen_reply: bool,
+    pub transfer_queue_id: Option<i64>,
 }
 
 /// What a target is made of (validated by the domain).
@@ -404,4 +405,42 @@ pub fn referral_answered(
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// Create or replace (by name) a transfer target: the queue the whole ticket moves to.
+pub fn save_transfer_target(
+    conn: &mut Conn,
+    t: TenantId,
+    name: &str,
+    queue: QueueId,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
+    let existing: Option<i64> = scoped(t)
+        .filter(escalation_targets::name.eq(name))
+        .select(escalation_targets::id)
+        .first(conn)
+        .optional()?;
+    let values = (
+        escalation_targets::kind.eq("transfer"),
+        escalation_targets::url.eq(None::<String>),
+        escalation_targets::transfer_queue_id.eq(queue.get()),
+        escalation_targets::updated_at.eq(now),
+    );
+    match existing {
+        Some(id) => {
+            diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
+                .set(values)
+                .execute(conn)?;
+            Ok(id)
+        }
+        None => Ok(diesel::insert_into(escalation_targets::table)
+            .values((
+                escalation_targets::tenant_id.eq(t.get()),
+                escalation_targets::name.eq(name),
+                escalation_targets::created_at.eq(now),
+                values,
+            ))
+            .returning(escalation_targets::id)
+            .get_result(conn)?),
+    }
 }

@@ -446,6 +446,7 @@ diesel::table! {
         referral_email -> Nullable<Text>,
         response_days -> Nullable<Integer>,
         allow_citizen_reply -> Bool,
+        transfer_queue_id -> Nullable<BigInt>,
     }
 }
 

@@ -282,3 +282,48 @@ async fn a_refused_escalation_is_given_up_and_shown(backend: Backend) {
     assert!(!html.contains("class=\"diarienummer\""));
 }
 both_backends!(a_refused_escalation_is_given_up_and_shown);
+
+async fn a_transfer_target_moves_the_whole_ticket(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let org = app.org("alby").await;
+    let target_id = app
+        .db
+        .write(move |c| -> Result<i64, arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            arendo::escalation::save_transfer_target(c, t, "Till VA", "va")
+        })
+        .await
+        .unwrap();
+    let ticket = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Läcka vid pumpstationen")
+        .await;
+    let number = ticket["number"].as_str().unwrap().to_string();
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let html = page(&app, &agent, &format!("/tickets/{number}")).await;
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/escalate")))
+        .form(&[
+            ("csrf", csrf_in(&html).as_str()),
+            ("target", target_id.to_string().as_str()),
+            ("reason", "VA äger frågan"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // Anna works in Kundtjänst only: the ticket has left her sight, she lands on her start page.
+    assert_eq!(r.headers()["location"], "/?ok=escalated");
+    let d: serde_json::Value = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/tickets/{number}")))
+        .bearer_auth(&org.agent_b.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["queue_id"], org.queue_b, "now in VA");
+}
+both_backends!(a_transfer_target_moves_the_whole_ticket);

@@ -1,3 +1,4 @@
+ALTER TABLE escalation_targets DROP COLUMN transfer_queue_id;
 ALTER TABLE escalations DROP COLUMN answered_at;
 ALTER TABLE escalations DROP COLUMN answer;
 ALTER TABLE escalations DROP COLUMN due_at;

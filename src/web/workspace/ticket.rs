@@ -715,6 +715,12 @@ pub async fn escalate(
             .map(|_| ()),
         Err(e) => Err(e),
     };
+    // A transfer to another department's queue may take the ticket out of the agent's sight.
+    if result.is_ok() && tickets::get(&st.db, &actor, n.clone()).await.is_err() {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/?ok=escalated"))
+            .finish());
+    }
     act(&req, &st, &actor, n, "escalated", result).await
 }
 
