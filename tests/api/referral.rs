@@ -201,7 +201,8 @@ async fn an_unanswered_referral_raises_its_alarm_once(backend: Backend) {
     let mut html = String::new();
     for _ in 0..100 {
         html = page(&app, &agent, &format!("/tickets/{number}")).await.1;
-        if html.contains("är försenad") {
+        // (The history line, not the state label: the page reads them separately.)
+        if html.contains("Remissen till Stadsbyggnad är försenad") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
