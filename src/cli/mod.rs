@@ -111,6 +111,15 @@ enum SmsCmd {
         /// The gateway sends å, ä, ö in GSM-7 (most send them as UCS-2).
         #[arg(long)]
         nordic_gsm7: bool,
+        /// --provider http: a handlebars file for the request body ({{from}}, {{to}},
+        /// {{message}}, {{report_url}}).
+        #[arg(long)]
+        body_template: Option<PathBuf>,
+        #[arg(long, default_value = "application/json")]
+        content_type: String,
+        /// --provider http: JSON pointer to the message id in the gateway's answer.
+        #[arg(long, default_value = "/id")]
+        id_pointer: String,
     },
 }
 
@@ -642,7 +651,15 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
             sender,
             price_ore,
             nordic_gsm7,
+            body_template,
+            content_type,
+            id_pointer,
         }) => {
+            let body_template = match body_template {
+                Some(p) => std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+                None => String::new(),
+            };
             let db = open_db(&settings)?;
             let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
             let password = if password_stdin {
@@ -660,6 +677,9 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
                 sender,
                 nordic_gsm7,
                 price_ore,
+                body_template,
+                content_type,
+                id_pointer,
             };
             db.write_blocking(move |c| -> Result<(), Error> {
                 let tid = tenant(c, &t.tenant)?;

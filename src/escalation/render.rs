@@ -177,13 +177,23 @@ pub fn check_template(template: &str) -> Result<(), InvalidValue> {
         .map_err(|e| InvalidValue::new("body_template", e.to_string()))
 }
 
-/// The body for `input` under the target's template.
+/// The body for `input` under the target's template (empty: the built-in records body).
 pub fn body(template: &str, content_type: &str, input: &Input) -> Result<String, String> {
     let template = if template.trim().is_empty() {
         DEFAULT_TEMPLATE
     } else {
         template
     };
+    body_of(template, content_type, input)
+}
+
+/// Any data under a handlebars template, escaped for the content type (JSON string escaping for
+/// JSON, XML escaping otherwise); a JSON body must parse. Also the SMS `http` provider's body.
+pub fn body_of<T: Serialize>(
+    template: &str,
+    content_type: &str,
+    input: &T,
+) -> Result<String, String> {
     let hb = if is_json(content_type) { &JSON } else { &XML };
     let body = hb
         .render_template(template, input)

@@ -36,12 +36,17 @@ pub struct GatewayInput {
     pub sender: String,
     pub nordic_gsm7: bool,
     pub price_ore: i32,
+    /// The `http` provider: a handlebars body with `{{from}}`, `{{to}}`, `{{message}}` and
+    /// `{{report_url}}`, its content type, and the JSON pointer to the message id in the answer.
+    pub body_template: String,
+    pub content_type: String,
+    pub id_pointer: String,
 }
 
 fn validate(g: &GatewayInput) -> Result<(), InvalidValue> {
     match g.provider.as_str() {
         "outbox" => {}
-        "rest" => {
+        "rest" | "http" => {
             let url = g
                 .url
                 .as_deref()
@@ -54,7 +59,22 @@ fn validate(g: &GatewayInput) -> Result<(), InvalidValue> {
         other => {
             return Err(InvalidValue::new(
                 "provider",
-                format!("{other:?} is not one of outbox, rest"),
+                format!("{other:?} is not one of outbox, rest, http"),
+            ));
+        }
+    }
+    if g.provider == "http" {
+        if g.body_template.trim().is_empty() {
+            return Err(InvalidValue::new(
+                "body_template",
+                "the http provider needs a body",
+            ));
+        }
+        crate::escalation::render::check_template(&g.body_template)?;
+        if !g.id_pointer.starts_with('/') {
+            return Err(InvalidValue::new(
+                "id_pointer",
+                "a JSON pointer such as /id",
             ));
         }
     }
@@ -88,6 +108,9 @@ pub fn save_gateway(c: &mut Conn, keys: &Keys, t: TenantId, g: &GatewayInput) ->
             sender: g.sender.trim(),
             nordic_gsm7: g.nordic_gsm7,
             price_ore: g.price_ore,
+            body_template: &g.body_template,
+            content_type: &g.content_type,
+            id_pointer: &g.id_pointer,
         },
         &token,
         store::now(),
@@ -211,7 +234,7 @@ pub async fn deliver(
     }
     let provider_ref = match gateway.provider.as_str() {
         "outbox" => write_local(data_dir, tenant, &sms, &gateway.sender)?,
-        "rest" => send_rest(keys, &gateway, &sms, public_url).await?,
+        "rest" | "http" => send_rest(keys, &gateway, &sms, public_url).await?,
         other => {
             return Err(DeliveryError::Permanent(format!(
                 "unknown SMS provider {other}"
@@ -280,15 +303,25 @@ async fn send_rest(
     };
     let client = crate::tls::http_client(Duration::from_secs(15))
         .map_err(|e| DeliveryError::Retry(e.to_string()))?;
-    let mut req = client.post(url).form(&[
-        ("from", g.sender.as_str()),
-        ("to", sms.to_number.as_str()),
-        ("message", sms.body.as_str()),
-        (
-            "whendelivered",
-            report_url(public_url, &g.report_token).as_str(),
-        ),
-    ]);
+    let report = report_url(public_url, &g.report_token);
+    let mut req = if g.provider == "http" {
+        let data = json!({
+            "from": g.sender, "to": sms.to_number, "message": sms.body, "report_url": report,
+        });
+        let body = crate::escalation::render::body_of(&g.body_template, &g.content_type, &data)
+            .map_err(DeliveryError::Permanent)?;
+        client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, &g.content_type)
+            .body(body)
+    } else {
+        client.post(url).form(&[
+            ("from", g.sender.as_str()),
+            ("to", sms.to_number.as_str()),
+            ("message", sms.body.as_str()),
+            ("whendelivered", report.as_str()),
+        ])
+    };
     if let Some(user) = &g.username {
         req = req.basic_auth(user, password);
     }
@@ -305,16 +338,14 @@ async fn send_rest(
     if !status.is_success() {
         return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")));
     }
-    serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| match v.get("id")? {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            DeliveryError::Permanent(format!("the gateway answered without an id: {short}"))
-        })
+    let pointer = if g.provider == "http" {
+        g.id_pointer.as_str()
+    } else {
+        "/id"
+    };
+    crate::escalation::render::case_number(&text, pointer).map_err(|e| {
+        DeliveryError::Permanent(format!("the gateway answered without an id ({e}): {short}"))
+    })
 }
 
 /// An SMS that was given up: marked failed (its ticket's history says so through the outbox).

@@ -481,6 +481,9 @@ diesel::table! {
         sender -> Text,
         nordic_gsm7 -> Bool,
         price_ore -> Integer,
+        body_template -> Text,
+        content_type -> Text,
+        id_pointer -> Text,
         report_token -> Text,
         updated_at -> Timestamp,
     }

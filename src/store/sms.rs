@@ -19,6 +19,9 @@ pub struct Gateway {
     pub sender: String,
     pub nordic_gsm7: bool,
     pub price_ore: i32,
+    pub body_template: String,
+    pub content_type: String,
+    pub id_pointer: String,
     pub report_token: String,
 }
 
@@ -30,6 +33,9 @@ pub struct GatewayRow<'a> {
     pub sender: &'a str,
     pub nordic_gsm7: bool,
     pub price_ore: i32,
+    pub body_template: &'a str,
+    pub content_type: &'a str,
+    pub id_pointer: &'a str,
 }
 
 /// Set the tenant's gateway (the report token is made once and kept).
@@ -49,6 +55,9 @@ pub fn save_gateway(
         sms_gateways::sender.eq(g.sender),
         sms_gateways::nordic_gsm7.eq(g.nordic_gsm7),
         sms_gateways::price_ore.eq(g.price_ore),
+        sms_gateways::body_template.eq(g.body_template),
+        sms_gateways::content_type.eq(g.content_type),
+        sms_gateways::id_pointer.eq(g.id_pointer),
         sms_gateways::updated_at.eq(now),
     );
     if exists {

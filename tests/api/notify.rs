@@ -33,6 +33,9 @@ async fn citizens_are_told_on_their_channel_and_protected_queues_say_nothing(bac
                     sender: "Alby".into(),
                     nordic_gsm7: false,
                     price_ore: 45,
+                    body_template: String::new(),
+                    content_type: "application/json".into(),
+                    id_pointer: "/id".into(),
                 },
             )?;
             // VA handles protected matters: information class 3.

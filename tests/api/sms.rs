@@ -72,6 +72,9 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
                     sender: "AlbyKommun".into(),
                     nordic_gsm7: false,
                     price_ore: 45,
+                    body_template: String::new(),
+                    content_type: "application/json".into(),
+                    id_pointer: "/id".into(),
                 },
             )
         })
@@ -278,3 +281,123 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
     );
 }
 both_backends!(a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported);
+
+type JsonSent = Arc<Mutex<Vec<serde_json::Value>>>;
+
+async fn json_gateway(
+    body: web::Json<serde_json::Value>,
+    sent: web::Data<JsonSent>,
+) -> HttpResponse {
+    let mut s = sent.lock().unwrap();
+    s.push(body.into_inner());
+    HttpResponse::Accepted()
+        .json(serde_json::json!({ "data": { "messageId": format!("m-{}", s.len()) } }))
+}
+
+/// Any HTTP API: the body from a template, the message id by a JSON pointer.
+async fn a_templated_http_gateway_gets_its_own_json(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let sent: JsonSent = Arc::default();
+    let data = web::Data::new(sent.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/v2/messages", web::post().to(json_gateway))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/v2/messages", server.addrs()[0].port());
+    tokio::spawn(server.run());
+    let keys = Keys::from_hex(&app.key_hex).unwrap();
+    app.db
+        .write(move |c| -> Result<(), arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            arendo::notify::sms::save_gateway(
+                c,
+                &keys,
+                t,
+                &GatewayInput {
+                    provider: "http".into(),
+                    url: Some(url),
+                    username: None,
+                    password: None,
+                    sender: "Alby".into(),
+                    nordic_gsm7: true,
+                    price_ore: 30,
+                    body_template: r#"{"sender": "{{from}}", "recipient": "{{to}}", "text": "{{message}}", "callback": "{{report_url}}"}"#.into(),
+                    content_type: "application/json".into(),
+                    id_pointer: "/data/messageId".into(),
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/tickets"))
+        .bearer_auth(&org.agent_a.token)
+        .json(&serde_json::json!({
+            "queue": org.queue_a, "subject": "Fråga", "body": "Hej",
+            "contact": { "name": "Per", "phone": "+46701112233", "email": "per@example.org" }
+        }))
+        .send()
+        .await
+        .unwrap();
+    let number = r.json::<serde_json::Value>().await.unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let html = agent
+        .get(app.url(&format!("/tickets/{number}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Quotes and a line break must survive the JSON template.
+    let text = "Hej Per! Svaret: \"ja\".\nMvh Alby";
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/sms")))
+        .form(&[
+            ("csrf", csrf_in(&html).as_str()),
+            ("text", text),
+            ("action", "send"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    for _ in 0..100 {
+        if !sent.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = sent.lock().unwrap()[0].clone();
+    assert_eq!(body["text"], text);
+    assert_eq!(body["recipient"], "+46701112233");
+    assert_eq!(body["sender"], "Alby");
+    let callback = body["callback"].as_str().unwrap();
+    let path = &callback[callback.find("/sms/reports/").unwrap()..];
+    let mut ok = false;
+    for _ in 0..50 {
+        let r = reqwest::Client::new()
+            .post(app.url(path))
+            .form(&[("id", "m-1"), ("status", "delivered")])
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 204 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the id from /data/messageId is the message's");
+}
+both_backends!(a_templated_http_gateway_gets_its_own_json);

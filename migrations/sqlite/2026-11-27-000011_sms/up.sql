@@ -3,8 +3,9 @@
 CREATE TABLE sms_gateways (
     tenant_id       INTEGER PRIMARY KEY REFERENCES tenants(id),
     -- 'outbox': files in <data_dir>/sms-outbox (demo, tests); 'rest': form-encoded POST of
-    -- from/to/message with basic auth, the common shape of Swedish SMS REST APIs.
-    provider        TEXT    NOT NULL CHECK (provider IN ('outbox', 'rest')),
+    -- from/to/message with basic auth, the common shape of Swedish SMS REST APIs; 'http': any
+    -- HTTP API, with a handlebars body template and a JSON pointer to the message id.
+    provider        TEXT    NOT NULL CHECK (provider IN ('outbox', 'rest', 'http')),
     url             TEXT,
     username        TEXT,
     -- Sealed with the installation's secret key.
@@ -15,6 +16,11 @@ CREATE TABLE sms_gateways (
     nordic_gsm7     BOOLEAN NOT NULL DEFAULT FALSE,
     -- What one part costs, in öre, for internal billing.
     price_ore       INTEGER NOT NULL DEFAULT 0,
+    -- The 'http' provider: body template ({{from}}, {{to}}, {{message}}, {{report_url}}), its
+    -- content type, and where the message id is in the answer.
+    body_template   TEXT    NOT NULL DEFAULT '',
+    content_type    TEXT    NOT NULL DEFAULT 'application/json',
+    id_pointer      TEXT    NOT NULL DEFAULT '/id',
     -- Secret part of the delivery-report address given to the gateway.
     report_token    TEXT    NOT NULL UNIQUE,
     updated_at      TIMESTAMP NOT NULL
