@@ -67,39 +67,50 @@ pub fn save_target(
     r: &TargetRow<'_>,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
+    let id = named_target(conn, t, r.name, r.kind, now)?;
+    diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
+        .set((
+            escalation_targets::kind.eq(r.kind),
+            escalation_targets::url.eq(r.url),
+            escalation_targets::method.eq(r.method),
+            escalation_targets::headers.eq(r.headers),
+            escalation_targets::auth.eq(r.auth),
+            escalation_targets::auth_user.eq(r.auth_user),
+            escalation_targets::auth_secret.eq(r.auth_secret),
+            escalation_targets::hmac_secret.eq(r.hmac_secret),
+            escalation_targets::content_type.eq(r.content_type),
+            escalation_targets::body_template.eq(r.body_template),
+            escalation_targets::case_pointer.eq(r.case_pointer),
+            escalation_targets::timeout_seconds.eq(r.timeout_seconds),
+            escalation_targets::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// The id of the tenant's target `name`, created (of `kind`, with defaults) when there is none:
+/// every `save_*` then sets its own columns on it.
+fn named_target(
+    conn: &mut Conn,
+    t: TenantId,
+    name: &str,
+    kind: &str,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
     let existing: Option<i64> = scoped(t)
-        .filter(escalation_targets::name.eq(r.name))
+        .filter(escalation_targets::name.eq(name))
         .select(escalation_targets::id)
         .first(conn)
         .optional()?;
-    let values = (
-        escalation_targets::kind.eq(r.kind),
-        escalation_targets::url.eq(r.url),
-        escalation_targets::method.eq(r.method),
-        escalation_targets::headers.eq(r.headers),
-        escalation_targets::auth.eq(r.auth),
-        escalation_targets::auth_user.eq(r.auth_user),
-        escalation_targets::auth_secret.eq(r.auth_secret),
-        escalation_targets::hmac_secret.eq(r.hmac_secret),
-        escalation_targets::content_type.eq(r.content_type),
-        escalation_targets::body_template.eq(r.body_template),
-        escalation_targets::case_pointer.eq(r.case_pointer),
-        escalation_targets::timeout_seconds.eq(r.timeout_seconds),
-        escalation_targets::updated_at.eq(now),
-    );
     match existing {
-        Some(id) => {
-            diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
-                .set(values)
-                .execute(conn)?;
-            Ok(id)
-        }
+        Some(id) => Ok(id),
         None => Ok(diesel::insert_into(escalation_targets::table)
             .values((
                 escalation_targets::tenant_id.eq(t.get()),
-                escalation_targets::name.eq(r.name),
+                escalation_targets::name.eq(name),
+                escalation_targets::kind.eq(kind),
                 escalation_targets::created_at.eq(now),
-                values,
+                escalation_targets::updated_at.eq(now),
             ))
             .returning(escalation_targets::id)
             .get_result(conn)?),
@@ -330,36 +341,18 @@ pub fn save_referral_target(
     allow_citizen_reply: bool,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
-    let existing: Option<i64> = scoped(t)
-        .filter(escalation_targets::name.eq(name))
-        .select(escalation_targets::id)
-        .first(conn)
-        .optional()?;
-    let values = (
-        escalation_targets::kind.eq("referral"),
-        escalation_targets::url.eq(None::<String>),
-        escalation_targets::referral_email.eq(email),
-        escalation_targets::response_days.eq(response_days),
-        escalation_targets::allow_citizen_reply.eq(allow_citizen_reply),
-        escalation_targets::updated_at.eq(now),
-    );
-    match existing {
-        Some(id) => {
-            diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
-                .set(values)
-                .execute(conn)?;
-            Ok(id)
-        }
-        None => Ok(diesel::insert_into(escalation_targets::table)
-            .values((
-                escalation_targets::tenant_id.eq(t.get()),
-                escalation_targets::name.eq(name),
-                escalation_targets::created_at.eq(now),
-                values,
-            ))
-            .returning(escalation_targets::id)
-            .get_result(conn)?),
-    }
+    let id = named_target(conn, t, name, "referral", now)?;
+    diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
+        .set((
+            escalation_targets::kind.eq("referral"),
+            escalation_targets::url.eq(None::<String>),
+            escalation_targets::referral_email.eq(email),
+            escalation_targets::response_days.eq(response_days),
+            escalation_targets::allow_citizen_reply.eq(allow_citizen_reply),
+            escalation_targets::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
 }
 
 /// A referral went to its department, with its deadline.
@@ -415,32 +408,14 @@ pub fn save_transfer_target(
     queue: QueueId,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
-    let existing: Option<i64> = scoped(t)
-        .filter(escalation_targets::name.eq(name))
-        .select(escalation_targets::id)
-        .first(conn)
-        .optional()?;
-    let values = (
-        escalation_targets::kind.eq("transfer"),
-        escalation_targets::url.eq(None::<String>),
-        escalation_targets::transfer_queue_id.eq(queue.get()),
-        escalation_targets::updated_at.eq(now),
-    );
-    match existing {
-        Some(id) => {
-            diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
-                .set(values)
-                .execute(conn)?;
-            Ok(id)
-        }
-        None => Ok(diesel::insert_into(escalation_targets::table)
-            .values((
-                escalation_targets::tenant_id.eq(t.get()),
-                escalation_targets::name.eq(name),
-                escalation_targets::created_at.eq(now),
-                values,
-            ))
-            .returning(escalation_targets::id)
-            .get_result(conn)?),
-    }
+    let id = named_target(conn, t, name, "transfer", now)?;
+    diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
+        .set((
+            escalation_targets::kind.eq("transfer"),
+            escalation_targets::url.eq(None::<String>),
+            escalation_targets::transfer_queue_id.eq(queue.get()),
+            escalation_targets::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
 }

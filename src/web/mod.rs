@@ -11,6 +11,7 @@ pub mod referral;
 pub mod sms;
 pub mod status;
 pub mod templates;
+pub mod uploads;
 pub mod workspace;
 
 use std::net::TcpListener;

@@ -5,12 +5,10 @@ use std::collections::HashMap;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::mail::intake::StoredAttachment;
 use crate::web::AppState;
 use crate::web::auth::form_trusted;
 use crate::web::errors::{Failure, PageError};
@@ -23,9 +21,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(lookup_form)
         .service(lookup);
 }
-
-/// Largest upload with a reply (all files together).
-const MAX_UPLOAD: usize = 25 * 1024 * 1024;
 
 async fn show(
     req: &HttpRequest,
@@ -89,79 +84,29 @@ pub async fn reply(
     req: HttpRequest,
     st: web::Data<AppState>,
     path: web::Path<String>,
-    mut form: actix_multipart::Multipart,
+    form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, PageError> {
     let token = path.into_inner();
-    let mut fields: HashMap<String, String> = HashMap::new();
-    let mut files: Vec<(String, String, Vec<u8>)> = vec![];
-    let mut total = 0usize;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| Failure::BadRequest(e.to_string()))?;
-        let name = field.name().unwrap_or("").to_string();
-        let filename = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename().map(str::to_string));
-        let content_type = field
-            .content_type()
-            .map(|m| m.essence_str().to_string())
-            .unwrap_or_else(|| "application/octet-stream".into());
-        let mut bytes = vec![];
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| Failure::BadRequest(e.to_string()))?;
-            total += chunk.len();
-            if total > MAX_UPLOAD {
-                let locale = page_locale(None, &req);
-                let msg = Failure::from(crate::domain::InvalidValue::new(
-                    "files",
-                    "at most 25 MB in all",
-                ))
-                .message(locale);
-                return show(
-                    &req,
-                    &st,
-                    &token,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    json!({ "error": msg }),
-                )
-                .await;
-            }
-            bytes.extend_from_slice(&chunk);
+    let up = match crate::web::uploads::read(form, "files").await {
+        Ok(up) => up,
+        Err(crate::web::uploads::UploadError::TooBig(v)) => {
+            let msg = Failure::from(v).message(page_locale(None, &req));
+            return show(
+                &req,
+                &st,
+                &token,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": msg }),
+            )
+            .await;
         }
-        match (name.as_str(), filename) {
-            ("files", Some(f)) if !f.is_empty() && !bytes.is_empty() => {
-                files.push((f, content_type, bytes))
-            }
-            ("files", _) => {}
-            _ => {
-                fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
-            }
-        }
-    }
-    let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
-    if !form_trusted(&req, get("csrf")) {
+        Err(crate::web::uploads::UploadError::Broken(f)) => return Err(f.into()),
+    };
+    if !form_trusted(&req, up.get("csrf")) {
         return Err(Failure::Csrf.into());
     }
-    let text = get("text").to_string();
-    let blobs = st.blobs.clone();
-    let stored: Vec<StoredAttachment> = tokio::task::spawn_blocking(move || {
-        files
-            .into_iter()
-            .map(|(filename, content_type, bytes)| {
-                let sha256 = blobs.put(&bytes)?;
-                Ok(StoredAttachment {
-                    filename: crate::mail::parse::sanitize_filename(&filename),
-                    content_type,
-                    size: bytes.len() as i64,
-                    sha256,
-                    inline: false,
-                    content_id: None,
-                })
-            })
-            .collect::<std::io::Result<Vec<_>>>()
-    })
-    .await
-    .map_err(|e| Failure::Domain(Error::Internal(e.to_string())))?
-    .map_err(|e| Failure::Domain(Error::Internal(format!("attachment file: {e}"))))?;
+    let text = up.get("text").to_string();
+    let stored = crate::web::uploads::store(&st.blobs, up.files).await?;
     match crate::citizen::reply(&st.db, &st.signer, &token, &text, stored).await {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/status/{token}?ok=sent")))

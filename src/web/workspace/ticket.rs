@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -12,7 +11,6 @@ use super::{Names, age, local_time, row};
 use crate::accounts::Actor;
 use crate::domain::{InvalidValue, Priority, TicketNumber};
 use crate::error::Error;
-use crate::mail::intake::StoredAttachment;
 use crate::tickets::{self, Draft, NewMessageKind, Posted, UpdateInput, actions, canned, views};
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor, form_trusted};
@@ -454,9 +452,6 @@ pub async fn messages_after(
         .body(html))
 }
 
-/// Largest upload per reply (all files together).
-const MAX_UPLOAD: usize = 25 * 1024 * 1024;
-
 /// A reply or note, posted as multipart (it may carry files).
 #[post("/tickets/{number}/messages")]
 pub async fn post_message(
@@ -464,91 +459,37 @@ pub async fn post_message(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
     path: web::Path<String>,
-    mut form: actix_multipart::Multipart,
+    form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
-    let mut fields: HashMap<String, String> = HashMap::new();
-    let mut kb_articles: Vec<i64> = vec![];
-    let mut files: Vec<(String, String, Vec<u8>)> = vec![];
-    let mut total = 0usize;
-    let too_big = || -> PageError {
-        Failure::from(InvalidValue::new(
-            "attachments",
-            format!("at most {} MB in all", MAX_UPLOAD / 1024 / 1024),
-        ))
-        .into()
+    let up = match crate::web::uploads::read(form, "files").await {
+        Ok(up) => up,
+        Err(crate::web::uploads::UploadError::TooBig(v)) => return Err(Failure::from(v).into()),
+        Err(crate::web::uploads::UploadError::Broken(f)) => return Err(f.into()),
     };
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| Failure::BadRequest(e.to_string()))?;
-        let name = field.name().unwrap_or("").to_string();
-        let filename = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename().map(str::to_string));
-        let content_type = field
-            .content_type()
-            .map(|m| m.essence_str().to_string())
-            .unwrap_or_else(|| "application/octet-stream".into());
-        let mut bytes = vec![];
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| Failure::BadRequest(e.to_string()))?;
-            total += chunk.len();
-            if total > MAX_UPLOAD {
-                return Err(too_big());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        match (name.as_str(), filename) {
-            ("files", Some(f)) if !f.is_empty() && !bytes.is_empty() => {
-                files.push((f, content_type, bytes));
-            }
-            ("files", _) => {}
-            ("kb_article", _) => {
-                if let Ok(id) = String::from_utf8_lossy(&bytes).trim().parse::<i64>()
-                    && !kb_articles.contains(&id)
-                {
-                    kb_articles.push(id);
-                }
-            }
-            _ => {
-                fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
-            }
-        }
-    }
-    let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
-    if !form_trusted(&req, get("csrf")) {
+    if !form_trusted(&req, up.get("csrf")) {
         return Err(Failure::Csrf.into());
     }
-    let kind = match get("kind") {
+    let mut kb_articles: Vec<i64> = vec![];
+    for id in up
+        .all("kb_article")
+        .filter_map(|v| v.trim().parse::<i64>().ok())
+    {
+        if !kb_articles.contains(&id) {
+            kb_articles.push(id);
+        }
+    }
+    let kind = match up.get("kind") {
         "note" => NewMessageKind::Note,
         _ => NewMessageKind::Reply,
     };
-    let text = get("body").to_string();
-    let seen = if get("send_anyway") == "1" {
+    let text = up.get("body").to_string();
+    let seen = if up.get("send_anyway") == "1" {
         None
     } else {
-        get("seen").parse::<i64>().ok()
+        up.get("seen").parse::<i64>().ok()
     };
-    // Files go to the blob store first (content-addressed, so a failed post leaves nothing wrong).
-    let blobs = st.blobs.clone();
-    let stored: Vec<StoredAttachment> = tokio::task::spawn_blocking(move || {
-        files
-            .into_iter()
-            .map(|(filename, content_type, bytes)| {
-                let sha256 = blobs.put(&bytes)?;
-                Ok(StoredAttachment {
-                    filename: crate::mail::parse::sanitize_filename(&filename),
-                    content_type,
-                    size: bytes.len() as i64,
-                    sha256,
-                    inline: false,
-                    content_id: None,
-                })
-            })
-            .collect::<std::io::Result<Vec<_>>>()
-    })
-    .await
-    .map_err(|e| Failure::Domain(Error::Internal(e.to_string())))?
-    .map_err(|e| Failure::Domain(Error::Internal(format!("attachment file: {e}"))))?;
+    let stored = crate::web::uploads::store(&st.blobs, up.files).await?;
     let draft = Draft {
         kind,
         text: text.clone(),
