@@ -269,17 +269,14 @@ pub async fn for_ticket(
     actor.require(Scope::TicketsRead)?;
     let t = actor.tenant;
     db.read(move |c| -> Result<_> {
-        let kinds: Vec<(i64, String)> = store::escalation::targets(c, t)?
-            .into_iter()
-            .map(|x| (x.id, x.kind))
-            .collect();
+        let all = store::escalation::targets(c, t)?;
         let list = store::escalation::of_ticket(c, t, ticket)?
             .into_iter()
             .map(|(e, target)| EscalationView {
-                kind: kinds
+                kind: all
                     .iter()
-                    .find(|(id, _)| *id == e.target_id)
-                    .map(|(_, k)| k.clone())
+                    .find(|x| x.id == e.target_id)
+                    .map(|x| x.kind.clone())
                     .unwrap_or_default(),
                 due_at: e.due_at,
                 target,
@@ -291,10 +288,7 @@ pub async fn for_ticket(
                 created_at: e.created_at,
             })
             .collect();
-        let targets = store::escalation::targets(c, t)?
-            .into_iter()
-            .map(|x| (x.id, x.name))
-            .collect();
+        let targets = all.into_iter().map(|x| (x.id, x.name)).collect();
         Ok((list, targets))
     })
     .await
