@@ -117,15 +117,20 @@ async fn agent_takes_replies_with_a_file_and_tags(b: Backend) {
     assert!(html.contains("msg msg-outbound"));
 
     let outbox = app.data_dir.join("outbox");
+    // The file transport writes the file in steps: wait for a whole mail, not just a file.
+    let whole = || {
+        std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|raw| raw.contains("application/pdf") && raw.trim_end().ends_with("--"))
+    };
     assert!(
-        app.eventually(|| std::fs::read_dir(&outbox)
-            .map(|d| d.count() > 0)
-            .unwrap_or(false))
-            .await,
+        app.eventually(|| whole().is_some()).await,
         "reply never reached the outbox folder"
     );
-    let eml = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap();
-    let raw = std::fs::read_to_string(eml.path()).unwrap();
+    let raw = whole().unwrap();
     assert!(raw.contains("multipart/mixed"), "{raw}");
     assert!(raw.contains("application/pdf"), "{raw}");
 
