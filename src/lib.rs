@@ -18,6 +18,7 @@ pub mod kb;
 pub mod mail;
 pub mod notify;
 pub mod outbox;
+pub mod routing;
 pub mod search;
 pub mod secrets;
 pub mod sla;

@@ -411,6 +411,21 @@ pub fn ingest(
         });
     }
 
+    // The municipality's routing rules: priority, queue, tag, escalation — before the
+    // acknowledgement, so it names the queue the ticket ended up in.
+    let ticket = crate::routing::apply_in_tx(
+        c,
+        t,
+        ticket,
+        &crate::routing::Facts {
+            queue: src.queue,
+            sender: sender.as_deref(),
+            subject: &mail.subject,
+            text: &mail.text,
+        },
+        now,
+    )?;
+
     // 4. Acknowledge.
     let acknowledged = match (&sender, mail.automatic) {
         (Some(s), None) => {

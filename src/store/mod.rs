@@ -29,6 +29,7 @@ pub mod mail;
 pub mod mailboxes;
 pub mod outbox;
 pub mod queues;
+pub mod routing;
 pub mod search;
 pub mod seed;
 pub mod sla;

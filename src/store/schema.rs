@@ -84,6 +84,7 @@ diesel::table! {
         preferred_channel -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        language -> Text,
     }
 }
 
@@ -512,6 +513,29 @@ diesel::table! {
 }
 
 diesel::joinable!(escalations -> escalation_targets (target_id));
+
+diesel::table! {
+    routing_rules (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        enabled -> Bool,
+        match_queue_id -> Nullable<BigInt>,
+        match_senders -> Text,
+        match_words -> Text,
+        match_in -> Text,
+        set_priority -> Nullable<Text>,
+        set_queue_id -> Nullable<BigInt>,
+        add_tag -> Nullable<Text>,
+        escalation_target_id -> Nullable<BigInt>,
+        stop -> Bool,
+        hits -> BigInt,
+        last_hit_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
 diesel::joinable!(kb_uses -> kb_articles (article_id));
 diesel::joinable!(kb_revisions -> kb_articles (article_id));
 
@@ -549,4 +573,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     escalations,
     sms_gateways,
     sms_messages,
+    routing_rules,
 );

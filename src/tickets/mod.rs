@@ -149,6 +149,24 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
                 now,
             },
         )?;
+        // Tickets from e-services and web forms meet the routing rules as mail does; one an
+        // agent registers (a phone call) goes where the agent put it.
+        let ticket = if matches!(input.channel, Channel::Web | Channel::Api) {
+            crate::routing::apply_in_tx(
+                c,
+                t,
+                ticket,
+                &crate::routing::Facts {
+                    queue: queue.id,
+                    sender: contact.as_ref().and_then(|c| c.email.as_deref()),
+                    subject: &subject,
+                    text: &body,
+                },
+                now,
+            )?
+        } else {
+            ticket
+        };
         // Those who chose text messages hear by SMS that the ticket is registered.
         if contact
             .as_ref()

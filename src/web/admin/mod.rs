@@ -12,6 +12,7 @@ mod canned;
 mod deliveries;
 mod mailboxes;
 mod queues;
+mod routing;
 mod sla;
 mod users;
 
@@ -65,7 +66,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(sla::edit_policy)
         .service(sla::save_policy)
         .service(deliveries::list)
-        .service(deliveries::retry);
+        .service(deliveries::retry)
+        .service(routing::list)
+        .service(routing::try_rules)
+        .service(routing::new_form)
+        .service(routing::create)
+        .service(routing::edit_form)
+        .service(routing::update)
+        .service(routing::move_rule)
+        .service(routing::delete_form)
+        .service(routing::delete);
 }
 
 /// The flash messages a page may show after a redirect (`?ok=<code>`, text `admin.ok.<code>`).
@@ -93,6 +103,10 @@ const FLASHES: &[&str] = &[
     "policy_saved",
     "retried",
     "citizen_saved",
+    "rule_created",
+    "rule_saved",
+    "rule_moved",
+    "rule_deleted",
 ];
 
 fn flash(req: &HttpRequest) -> Option<&'static str> {

@@ -117,6 +117,7 @@ fn event_text(
         .replace("{to_person}", &person("to"))
         .replace("{ticket}", &s("ticket"))
         .replace("{tag}", &s("tag"))
+        .replace("{rule}", &s("rule"))
         .replace("{error}", &s("error"))
         .replace("{from_waiting}", &waiting("from"))
         .replace("{to_waiting}", &waiting("to"))
