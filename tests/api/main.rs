@@ -16,6 +16,7 @@ mod mail;
 mod notify;
 mod ops;
 mod referral;
+mod routing;
 mod sla;
 mod sms;
 mod smtp;

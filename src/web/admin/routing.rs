@@ -125,6 +125,14 @@ fn options(items: &[(i64, String)], selected: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The "Testa reglerna" form as typed (every key the page reads, for strict templates).
+fn tried(queue: &str, sender: &str, subject: &str, text: &str) -> Value {
+    json!({
+        "queue": queue, "sender": sender, "subject": subject, "text": text,
+        "done": false, "matched": [], "error": null,
+    })
+}
+
 /// The list page, with the outcome of "Testa reglerna" when there is one.
 async fn list_page(
     req: &HttpRequest,
@@ -190,7 +198,7 @@ pub async fn list(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
 ) -> Result<HttpResponse, PageError> {
-    list_page(&req, &st, &actor, StatusCode::OK, Value::Null).await
+    list_page(&req, &st, &actor, StatusCode::OK, tried("", "", "", "")).await
 }
 
 #[post("/admin/routing/try")]
