@@ -236,6 +236,28 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                 };
                 store::workspace::insert_canned(c, t, queue, title, text, store::now())?;
             }
+            // A routing rule to show: water leaks mailed to customer service go straight to VA.
+            let kundtjanst =
+                store::queues::by_slug(c, t, "kundtjanst")?.ok_or(Error::NotFound("queue"))?;
+            let va = store::queues::by_slug(c, t, "va")?.ok_or(Error::NotFound("queue"))?;
+            store::routing::insert(
+                c,
+                t,
+                &store::routing::RuleChange {
+                    name: "Vattenläckor till VA",
+                    enabled: true,
+                    match_queue_id: Some(kundtjanst.id.get()),
+                    match_senders: "",
+                    match_words: "vattenläcka, läck*, inget vatten, vattnet är avstängt",
+                    match_in: "subject_text",
+                    set_priority: Some("high"),
+                    set_queue_id: Some(va.id.get()),
+                    add_tag: Some("vattenläcka"),
+                    escalation_target_id: None,
+                    stop: false,
+                },
+                store::now(),
+            )?;
             for (slug, subject, body, from) in TICKETS {
                 let q = store::queues::by_slug(c, t, slug)?.ok_or(Error::NotFound("queue"))?;
                 let email = EmailAddress::parse(from)?;
