@@ -261,8 +261,15 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
             for (slug, subject, body, from) in TICKETS {
                 let q = store::queues::by_slug(c, t, slug)?.ok_or(Error::NotFound("queue"))?;
                 let email = EmailAddress::parse(from)?;
-                let contact =
-                    store::contacts::find_or_create(c, t, None, Some(&email), None, "email")?;
+                let contact = store::contacts::find_or_create(
+                    c,
+                    t,
+                    None,
+                    Some(&email),
+                    None,
+                    "email",
+                    crate::domain::Language::of_citizen_text(body),
+                )?;
                 let now = store::now();
                 let ticket = open_ticket(
                     c,

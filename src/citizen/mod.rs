@@ -233,15 +233,18 @@ pub async fn request_link(db: &Db, signer: &Signer, r: &LinkRequest<'_>) -> Resu
         else {
             return Ok(());
         };
-        let Some(contact_email) = tk
+        let Some((contact_email, lang)) = tk
             .contact_id
             .map(|id| store::contacts::get(c, t, id))
             .transpose()?
             .flatten()
-            .and_then(|x| x.email)
+            .and_then(|x| x.email.map(|e| (e, x.language)))
         else {
             return Ok(());
         };
+        let lang = crate::domain::Language::parse(&lang)
+            .unwrap_or(crate::domain::Language::Sv)
+            .as_str();
         if !contact_email.eq_ignore_ascii_case(email.as_str()) {
             return Ok(());
         }
@@ -250,12 +253,12 @@ pub async fn request_link(db: &Db, signer: &Signer, r: &LinkRequest<'_>) -> Resu
         let templates = crate::web::templates::Templates::get();
         let text = templates
             .render_text(
-                "notify/link.mail.sv",
+                &format!("notify/link.mail.{lang}"),
                 &json!({ "number": tk.number, "link": url, "tenant": tenant.name, "days": days }),
             )
             .map_err(|e| Error::Internal(e.to_string()))?;
         let subject = templates
-            .text("sv", "notify.subject.link")
+            .text(lang, "notify.subject.link")
             .replace("{number}", &tk.number.to_string());
         store::outbox::enqueue(
             c,

@@ -66,14 +66,47 @@ vocab!(
     Audience, "audience", { Internal => "internal", Public => "public" }
 );
 vocab!(
-    /// The language an article is written in.
+    /// The language an article is written in, or a citizen is written to.
     Language, "language", { Sv => "sv", En => "en" }
 );
+
+impl Language {
+    /// The language to answer a citizen in, from what they wrote: English when the text is
+    /// reliably English, Swedish otherwise (a Swedish municipality's default, also for languages
+    /// Ärendo has no texts in). Short or mixed texts stay Swedish.
+    pub fn of_citizen_text(text: &str) -> Language {
+        match whatlang::detect(text) {
+            Some(info) if info.lang() == whatlang::Lang::Eng && info.is_reliable() => Language::En,
+            _ => Language::Sv,
+        }
+    }
+}
 vocab!(
     /// A knowledge-base article's life: drafts and archived articles are never shown to citizens
     /// nor suggested.
     ArticleStatus, "status", { Draft => "draft", Published => "published", Archived => "archived" }
 );
+
+#[cfg(test)]
+mod language_tests {
+    use super::Language;
+
+    #[test]
+    fn citizens_writing_english_are_answered_in_english() {
+        let en = "Hello, I moved to the municipality last month and I would like to know when \
+                  the garbage is collected on my street. Thank you for your help.";
+        assert_eq!(Language::of_citizen_text(en), Language::En);
+        let sv = "Hej! Jag flyttade hit förra månaden och undrar när soporna hämtas på min gata. \
+                  Tack för hjälpen.";
+        assert_eq!(Language::of_citizen_text(sv), Language::Sv);
+        // Too little to tell, and languages without texts: Swedish.
+        assert_eq!(Language::of_citizen_text("Hej"), Language::Sv);
+        assert_eq!(Language::of_citizen_text(""), Language::Sv);
+        let de = "Guten Tag, ich bin letzten Monat hierher gezogen und möchte wissen, wann der \
+                  Müll in meiner Straße abgeholt wird.";
+        assert_eq!(Language::of_citizen_text(de), Language::Sv);
+    }
+}
 
 impl Status {
     pub fn is_open(self) -> bool {

@@ -269,6 +269,7 @@ pub fn ingest(
             Some(e),
             None,
             "email",
+            crate::domain::Language::of_citizen_text(&format!("{}\n{}", mail.subject, mail.text)),
         )?),
         None => None,
     };
@@ -462,7 +463,7 @@ pub fn ingest(
                     queue,
                     &ticket,
                     s,
-                    contact.as_ref().and_then(|c| c.name.clone()),
+                    contact.as_ref(),
                     mail,
                     src,
                     now,
@@ -499,19 +500,27 @@ fn acknowledge(
     (queue_name, custom_template): (String, Option<String>),
     ticket: &store::tickets::Ticket,
     to: &str,
-    name: Option<String>,
+    contact: Option<&store::contacts::Contact>,
     mail: &ParsedMail,
     src: &Source,
     now: NaiveDateTime,
 ) -> Result<()> {
+    let name = contact.and_then(|c| c.name.clone());
+    // The contact's language; a queue's own text (written by its admins) is used for everyone.
+    let lang = contact
+        .and_then(|c| crate::domain::Language::parse(&c.language).ok())
+        .unwrap_or(crate::domain::Language::Sv)
+        .as_str();
     let data = json!({ "name": name, "number": ticket.number, "tenant": tenant_name, "queue": queue_name, "subject": ticket.subject });
     let templates = Templates::get();
     let text = match custom_template {
         Some(custom) => templates.render_str(&custom, &data),
-        None => templates.render_text("mail/ack.sv", &data),
+        None => templates.render_text(&format!("mail/ack.{lang}"), &data),
     }
     .map_err(|e| Error::Internal(format!("acknowledgement template: {e}")))?;
-    let subject = format!("Vi har tagit emot ditt ärende [{}]", ticket.number);
+    let subject = templates
+        .text(lang, "mail.ack.subject")
+        .replace("{number}", &ticket.number.to_string());
     let message_id = super::new_message_id(&ticket.number, &src.reply_from);
     let mut references = mail.references.clone();
     references.extend(mail.message_id.clone());

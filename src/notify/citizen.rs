@@ -4,7 +4,8 @@
 //!
 //! The change that causes a notification writes an outbox item `notification` in its own
 //! transaction (`enqueue`, which needs nothing but the ticket). The outbox worker turns it into
-//! the message (`deliver`): it picks the channel, renders `templates/notify/<event>.<channel>.sv.hbs`
+//! the message (`deliver`): it picks the channel, renders `templates/notify/<event>.<channel>.<sv|en>.hbs`
+//! in the contact's language
 //! and writes the mail or SMS to the outbox in one transaction with a once-keyed history event, so
 //! a repeated delivery of the item sends nothing twice. From the configured information class on
 //! (`notify.content_free_from_class`, default 2), the message carries no content, only a notice
@@ -193,7 +194,10 @@ fn write(
             .map(|s| s.trim().to_string())
             .map_err(|e| Error::Internal(format!("{name}: {e}")))
     };
-    let text = render(format!("notify/{}.{channel}.sv", event.as_str()))?;
+    let lang = crate::domain::Language::parse(&contact.language)
+        .unwrap_or(crate::domain::Language::Sv)
+        .as_str();
+    let text = render(format!("notify/{}.{channel}.{lang}", event.as_str()))?;
     match (channel, phone, gateway) {
         ("sms", Some(phone), Some(g)) => {
             let shape = super::sms_text::shape(&text, g.nordic_gsm7);
@@ -225,7 +229,7 @@ fn write(
         _ => {
             let to = contact.email.clone().unwrap_or_default();
             let subject = templates
-                .text("sv", &format!("notify.subject.{}", event.as_str()))
+                .text(lang, &format!("notify.subject.{}", event.as_str()))
                 .replace("{number}", &tk.number.to_string());
             let mail = crate::mail::OutgoingMail {
                 from: cfg.from.clone(),

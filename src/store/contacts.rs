@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::schema::contacts;
 use super::{Conn, StoreResult};
-use crate::domain::{EmailAddress, PhoneNumber, TenantId};
+use crate::domain::{EmailAddress, Language, PhoneNumber, TenantId};
 
 type Scoped = dsl::Filter<contacts::table, dsl::Eq<contacts::tenant_id, i64>>;
 
@@ -24,6 +24,8 @@ pub struct Contact {
     pub phone: Option<String>,
     pub preferred_channel: String,
     pub created_at: NaiveDateTime,
+    /// `sv` or `en`: the language notifications and acknowledgements are written in.
+    pub language: String,
 }
 
 pub fn get(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<Option<Contact>> {
@@ -35,7 +37,8 @@ pub fn get(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<Option<Contact>
 }
 
 /// The contact with this e-mail (or, failing that, this phone) in `t`, created if there is none.
-/// A known contact gets a missing name or phone filled in, never overwritten.
+/// A known contact gets a missing name or phone filled in, never overwritten; `language` is only
+/// for a new contact (a known one keeps theirs).
 pub fn find_or_create(
     conn: &mut Conn,
     t: TenantId,
@@ -43,6 +46,7 @@ pub fn find_or_create(
     email: Option<&EmailAddress>,
     phone: Option<&PhoneNumber>,
     preferred_channel: &str,
+    language: Language,
 ) -> StoreResult<Contact> {
     let existing = match (email, phone) {
         (Some(e), _) => scoped(t)
@@ -80,9 +84,26 @@ pub fn find_or_create(
             contacts::email.eq(email.map(|e| e.as_str())),
             contacts::phone.eq(phone.map(|p| p.as_str())),
             contacts::preferred_channel.eq(preferred_channel),
+            contacts::language.eq(language.as_str()),
             contacts::created_at.eq(now),
             contacts::updated_at.eq(now),
         ))
         .returning(<Contact as Selectable<diesel::pg::Pg>>::construct_selection())
         .get_result(conn)?)
+}
+
+/// Write to the contact in `language` from now on; false when the tenant has no such contact.
+pub fn set_language(
+    conn: &mut Conn,
+    t: TenantId,
+    id: i64,
+    language: Language,
+) -> StoreResult<bool> {
+    let n = diesel::update(scoped(t).filter(contacts::id.eq(id)))
+        .set((
+            contacts::language.eq(language.as_str()),
+            contacts::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(n > 0)
 }

@@ -153,6 +153,44 @@ pub async fn link(db: &Db, actor: &Actor, a: TicketNumber, b: TicketNumber) -> R
     .await
 }
 
+/// Write to the ticket's contact in `language` from now on (notifications, acknowledgements,
+/// link mails). Recorded in the ticket's history.
+pub async fn set_contact_language(
+    db: &Db,
+    actor: &Actor,
+    number: TicketNumber,
+    language: crate::domain::Language,
+) -> Result<()> {
+    actor.require(Scope::TicketsWrite)?;
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    db.write(move |c| -> Result<()> {
+        let ticket = find(c, t, &access, &number)?;
+        let contact = ticket
+            .contact_id
+            .map(|id| store::contacts::get(c, t, id))
+            .transpose()?
+            .flatten()
+            .ok_or(Error::NotFound("contact"))?;
+        if contact.language == language.as_str() {
+            return Ok(());
+        }
+        store::contacts::set_language(c, t, contact.id, language)?;
+        let now = store::now();
+        store::tickets::touch(c, t, ticket.id, now)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            Some(uid),
+            "contact_language_changed",
+            &json!({ "from": contact.language, "to": language }),
+            now,
+        )?;
+        Ok(())
+    })
+    .await
+}
+
 /// Add or remove a tag.
 pub async fn tag(db: &Db, actor: &Actor, number: TicketNumber, tag: &str, add: bool) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
 use crate::domain::{
-    Channel, EmailAddress, InvalidValue, MessageKind, Priority, QueueAccess, QueueId, Status,
-    TenantId, TicketNumber, UserId, WaitingOn,
+    Channel, EmailAddress, InvalidValue, Language, MessageKind, Priority, QueueAccess, QueueId,
+    Status, TenantId, TicketNumber, UserId, WaitingOn,
 };
 use crate::error::{Error, Result};
 pub use crate::store::tickets::SlaFilter;
@@ -63,6 +63,8 @@ pub struct ContactInput {
     pub phone: Option<crate::domain::PhoneNumber>,
     /// "email" or "sms"; defaults to e-mail when there is an address.
     pub preferred_channel: Option<Channel>,
+    /// What to write to a new contact in; guessed from the first message when not given.
+    pub language: Option<Language>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +112,10 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
                 input.contact.email.as_ref(),
                 input.contact.phone.as_ref(),
                 preferred,
+                input
+                    .contact
+                    .language
+                    .unwrap_or_else(|| Language::of_citizen_text(&format!("{subject}\n{body}"))),
             )?)
         } else {
             None

@@ -355,6 +355,26 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The mails queued in the outbox (sent or not) to `to`, newest first, as their JSON.
+    pub async fn outbox_mails(&self, to: &str) -> Vec<Value> {
+        let to = to.to_string();
+        self.db
+            .read(move |c| -> Result<_, Error> {
+                let mut all = vec![];
+                for t in arendo::store::tenants::list(c)? {
+                    all.extend(arendo::store::outbox::recent(c, t.id, 200)?);
+                }
+                Ok(all)
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.kind == "mail")
+            .map(|i| serde_json::from_str::<Value>(&i.payload).unwrap())
+            .filter(|m| m["to"].as_array().unwrap().iter().any(|a| a == to.as_str()))
+            .collect()
+    }
+
     /// Wait until `cond` holds (for background workers), at most 10 s.
     pub async fn eventually<F: FnMut() -> bool>(&self, mut cond: F) -> bool {
         for _ in 0..200 {

@@ -257,3 +257,165 @@ async fn admins_choose_what_a_queue_tells_citizens(backend: Backend) {
     assert_eq!(r.status(), 403);
 }
 both_backends!(admins_choose_what_a_queue_tells_citizens);
+
+/// The mails to `to` whose subject contains `part`, waiting up to 10 s for the outbox worker.
+async fn mail_to(app: &TestApp, to: &str, part: &str) -> serde_json::Value {
+    for _ in 0..100 {
+        if let Some(m) = app
+            .outbox_mails(to)
+            .await
+            .into_iter()
+            .find(|m| m["subject"].as_str().unwrap_or("").contains(part))
+        {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no mail to {to} with {part:?}: {:?}",
+        app.outbox_mails(to).await
+    );
+}
+
+/// A citizen who writes in English gets the acknowledgement and every notification in English;
+/// one who writes in Swedish gets Swedish until an agent switches the contact to English on the
+/// ticket page (the history says so).
+async fn citizens_are_written_to_in_their_language(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("ARENDO_OUTBOX__RETRY_BASE_MS", "200"),
+            ("ARENDO_MAIL__IMAP_ENABLED", "false"),
+        ],
+    )
+    .await;
+    let org = app.org("alby").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1.eml"),
+        crate::mail::mail(
+            "john@example.org",
+            "kundtjanst@alby.se",
+            "Garbage collection",
+            "en1@example.org",
+            "",
+            "Hello, I moved here last month and would like to know which day the garbage is \
+             collected on my street. Thank you very much for your help.",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2.eml"),
+        crate::mail::mail(
+            "karin@example.org",
+            "kundtjanst@alby.se",
+            "Sophämtning",
+            "sv1@example.org",
+            "",
+            "Hej! Jag flyttade hit förra månaden och undrar vilken dag soporna hämtas på min \
+             gata. Tack på förhand för hjälpen.",
+        ),
+    )
+    .unwrap();
+    let out = app.import_dir("alby", "kundtjanst", dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let ack = mail_to(&app, "john@example.org", "We have received your ticket").await;
+    assert!(
+        ack["text"]
+            .as_str()
+            .unwrap()
+            .contains("Thank you for your message"),
+        "{ack}"
+    );
+    let number = |m: &serde_json::Value| {
+        let s = m["subject"].as_str().unwrap();
+        s[s.find('[').unwrap() + 1..s.find(']').unwrap()].to_string()
+    };
+    let john = number(&ack);
+    let ack = mail_to(&app, "karin@example.org", "Vi har tagit emot ditt ärende").await;
+    assert!(
+        ack["text"]
+            .as_str()
+            .unwrap()
+            .contains("Tack för ditt meddelande")
+    );
+    let karin = number(&ack);
+
+    let api = reqwest::Client::new();
+    let patch = |n: String, body: serde_json::Value| {
+        let (api, url, token) = (
+            api.clone(),
+            app.url(&format!("/api/v1/tickets/{n}")),
+            org.admin.token.clone(),
+        );
+        async move {
+            let r = api
+                .patch(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    patch(john.clone(), serde_json::json!({ "status": "waiting" })).await;
+    let m = mail_to(&app, "john@example.org", "We need more information").await;
+    assert!(m["text"].as_str().unwrap().contains("Kind regards"), "{m}");
+    assert!(m["text"].as_str().unwrap().contains("/status/"));
+
+    // Karin prefers English after all: the agent says so on the ticket page.
+    let browser = app.browser();
+    app.login(&browser, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let page = browser
+        .get(app.url(&format!("/tickets/{karin}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<option value=\"sv\" selected>svenska</option>"),
+        "Swedish to begin with"
+    );
+    let csrf = crate::helpers::csrf_in(&page);
+    let r = browser
+        .post(app.url(&format!("/tickets/{karin}/contact-language")))
+        .form(&[("csrf", csrf.as_str()), ("language", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = browser
+        .get(app.url(&format!("/tickets/{karin}?ok=language_saved")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Kontaktens språk ändrat till engelska"),
+        "history"
+    );
+    assert!(page.contains("<option value=\"en\" selected>engelska</option>"));
+    // A made-up language is refused and changes nothing.
+    let r = browser
+        .post(app.url(&format!("/tickets/{karin}/contact-language")))
+        .form(&[("csrf", csrf.as_str()), ("language", "fi")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    patch(karin.clone(), serde_json::json!({ "status": "resolved" })).await;
+    let m = mail_to(&app, "karin@example.org", "is resolved").await;
+    assert!(m["subject"].as_str().unwrap().contains(&karin));
+}
+both_backends!(citizens_are_written_to_in_their_language);

@@ -4,29 +4,9 @@
 use std::time::Duration;
 
 use arendo::escalation::referral::ReferralTarget;
-use arendo::store;
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, csrf_in};
-
-async fn mails(app: &TestApp, to: &str) -> Vec<serde_json::Value> {
-    let to = to.to_string();
-    app.db
-        .read(move |c| -> Result<_, arendo::error::Error> {
-            let mut all = vec![];
-            for t in store::tenants::list(c)? {
-                all.extend(store::outbox::recent(c, t.id, 200)?);
-            }
-            Ok(all)
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.kind == "mail")
-        .map(|i| serde_json::from_str::<serde_json::Value>(&i.payload).unwrap())
-        .filter(|m| m["to"].as_array().unwrap().iter().any(|a| a == to.as_str()))
-        .collect()
-}
 
 async fn target(app: &TestApp, name: &str, email: &str, days: i32) -> i64 {
     let (name, email) = (name.to_string(), email.to_string());
@@ -101,7 +81,7 @@ async fn a_department_answers_a_referral_through_its_page(backend: Backend) {
     // The department's mail: the matter, the conversation without notes, the link.
     let mut mail = None;
     for _ in 0..100 {
-        mail = mails(&app, "miljo@alby.se").await.into_iter().next();
+        mail = app.outbox_mails("miljo@alby.se").await.into_iter().next();
         if mail.is_some() {
             break;
         }
@@ -221,7 +201,7 @@ async fn an_unanswered_referral_raises_its_alarm_once(backend: Backend) {
         "once"
     );
     // Bertil leads the queue: he is told.
-    let told = mails(&app, &org.agent_b.email).await;
+    let told = app.outbox_mails(&org.agent_b.email).await;
     assert_eq!(
         told.iter()
             .filter(|m| m["subject"]

@@ -358,6 +358,20 @@ test('e. every page passes axe at 1280 px and 375 px, fits a phone screen, and i
         await page.locator('a[href^="/admin/queues/"]', { hasText: 'Kundtjänst' }).first().click();
         await page.waitForSelector('#cit-h');
       });
+      await check('admin-routing', 'the routing rules', 'Regler för inkommande ärenden', '/admin/routing');
+      await check('admin-routing-try', 'a try-out of the routing rules', 'Regler för inkommande ärenden', null, async () => {
+        await page.goto(app.url('/admin/routing'));
+        await page.getByLabel('Kom in i kön').selectOption({ label: 'Kundtjänst' });
+        await page.getByLabel('Ämne').fill('Vattenläcka i källaren');
+        await page.getByRole('button', { name: 'Testa', exact: true }).click();
+        await page.waitForSelector('#try-result');
+        assert.match(await page.locator('#try-result').innerText(), /Vattenläckor till VA/);
+      });
+      await check('admin-routing-rule', 'a routing rule', 'Ändra regel', null, async () => {
+        await page.goto(app.url('/admin/routing'));
+        await page.getByRole('link', { name: 'Vattenläckor till VA' }).click();
+        await page.waitForURL(/\/admin\/routing\/\d+$/);
+      });
       await check('tickets-late', 'the list of tickets at risk, by SLA due time', 'Ärenden', '/tickets?sla=at_risk&sort=due');
       await check('admin-sla', 'the service level administration', 'Servicenivåer', '/admin/sla');
       await check('admin-sla-calendar', 'a calendar', 'Ändra kalender', null, async () => {

@@ -76,6 +76,8 @@ pub struct ContactBody {
     email: Option<String>,
     phone: Option<String>,
     preferred_channel: Option<String>,
+    /// "sv" or "en"; guessed from the message when left out.
+    language: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +118,12 @@ fn contact(c: Option<ContactBody>) -> Result<ContactInput, InvalidValue> {
             .map(Channel::parse)
             .transpose()
             .map_err(|e| field("contact.preferred_channel", e))?,
+        language: c
+            .language
+            .as_deref()
+            .map(crate::domain::Language::parse)
+            .transpose()
+            .map_err(|e| field("contact.language", e))?,
     })
 }
 

@@ -118,6 +118,10 @@ fn event_text(
         .replace("{ticket}", &s("ticket"))
         .replace("{tag}", &s("tag"))
         .replace("{rule}", &s("rule"))
+        .replace(
+            "{to_language}",
+            &t.text(locale, &format!("contact.language.{}", s("to"))),
+        )
         .replace("{error}", &s("error"))
         .replace("{from_waiting}", &waiting("from"))
         .replace("{to_waiting}", &waiting("to"))
@@ -204,6 +208,7 @@ async fn page(
         "contact": d.contact.as_ref().map(|c| json!({
             "name": c.name, "email": c.email, "phone": c.phone,
             "preferred": c.preferred_channel,
+            "language": c.language,
         })),
         "sla": super::sla_view(&names, tk),
         "can_reply": d.contact.as_ref().is_some_and(|c| c.email.is_some()),
@@ -613,6 +618,25 @@ pub async fn update(
         Err(e) => Err(e.into()),
     };
     act(&req, &st, &actor, n, "updated", result).await
+}
+
+csrf_form!(LanguageForm { language: String });
+
+/// The language the contact is written to in.
+#[post("/tickets/{number}/contact-language")]
+pub async fn contact_language(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<LanguageForm>,
+) -> Result<HttpResponse, PageError> {
+    let n = number(&path)?;
+    let result = match crate::domain::Language::parse(&f.language) {
+        Ok(l) => tickets::actions::set_contact_language(&st.db, &actor, n.clone(), l).await,
+        Err(e) => Err(e.into()),
+    };
+    act(&req, &st, &actor, n, "language_saved", result).await
 }
 
 #[post("/tickets/{number}/claim")]
