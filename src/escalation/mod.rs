@@ -11,6 +11,7 @@
 //! Requests carry `Idempotency-Key`, `X-Arendo-Signature: sha256=<hex>` (HMAC-SHA256 of the exact
 //! body with the target's shared secret, when it has one) and the target's auth and headers.
 
+pub mod admin;
 pub mod referral;
 pub mod render;
 

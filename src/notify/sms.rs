@@ -436,3 +436,65 @@ pub async fn usage(db: &Db, actor: &Actor, first_day: chrono::NaiveDate) -> Resu
         })
         .collect())
 }
+
+/// The tenant's gateway as the admin page shows it (the password only as "set or not").
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayView {
+    pub provider: String,
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub has_password: bool,
+    pub sender: String,
+    pub nordic_gsm7: bool,
+    pub price_ore: i32,
+    pub body_template: String,
+    pub content_type: String,
+    pub id_pointer: String,
+    /// The token of the delivery-report address (`report_url`).
+    pub report_token: String,
+}
+
+/// The tenant's gateway, if it has one (administrators).
+pub async fn gateway_settings(db: &Db, actor: &Actor) -> Result<Option<GatewayView>> {
+    crate::tenants::admin::require_admin(actor)?;
+    let t = actor.tenant;
+    Ok(db
+        .read(move |c| store::sms::gateway(c, t))
+        .await?
+        .map(|g| GatewayView {
+            provider: g.provider,
+            url: g.url,
+            username: g.username,
+            has_password: g.password.is_some(),
+            sender: g.sender,
+            nordic_gsm7: g.nordic_gsm7,
+            price_ore: g.price_ore,
+            body_template: g.body_template,
+            content_type: g.content_type,
+            id_pointer: g.id_pointer,
+            report_token: g.report_token,
+        }))
+}
+
+/// Set the tenant's gateway from the admin page. `g.password` None keeps the stored password.
+pub async fn save_gateway_settings(
+    db: &Db,
+    actor: &Actor,
+    keys: std::sync::Arc<Keys>,
+    mut g: GatewayInput,
+) -> Result<()> {
+    crate::tenants::admin::require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| -> Result<()> {
+        if g.password.is_none()
+            && let Some(old) = store::sms::gateway(c, t)?.and_then(|x| x.password)
+        {
+            let p = keys
+                .open(&old)
+                .map_err(|e| Error::Internal(format!("stored password: {e}")))?;
+            g.password = Some(secrecy::ExposeSecret::expose_secret(&p).to_string());
+        }
+        save_gateway(c, &keys, t, &g)
+    })
+    .await
+}

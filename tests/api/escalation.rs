@@ -327,3 +327,142 @@ async fn a_transfer_target_moves_the_whole_ticket(backend: Backend) {
     assert_eq!(d["queue_id"], org.queue_b, "now in VA");
 }
 both_backends!(a_transfer_target_moves_the_whole_ticket);
+
+/// An administrator sets the records system up on `/admin/escalation`: the token and the
+/// signing key are never shown again, an empty field keeps them, incomplete or duplicate targets
+/// are refused with the typed values kept (but not the secrets), and an agent's escalation through
+/// the target so made creates a signed case. Agents cannot open the page.
+async fn an_admin_sets_up_the_records_system_on_the_admin_page(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let (base, diarium) = start_diarium(0, 0);
+    let admin = app.browser();
+    app.login(&admin, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let html = page(&app, &admin, "/admin/escalation/new?kind=records").await;
+    let csrf = csrf_in(&html);
+    let url = format!("{base}/api/arenden");
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let (admin, url, csrf) = (admin.clone(), app.url(&path), csrf.clone());
+        async move {
+            let mut form = vec![("csrf", csrf)];
+            form.extend(fields);
+            let r = admin.post(url).form(&form).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let records = |name: &str, auth: &str, user: &str, secret: &str, hmac: &str| {
+        vec![
+            ("kind", "records".to_string()),
+            ("name", name.to_string()),
+            ("url", url.clone()),
+            ("method", "POST".into()),
+            ("content_type", "application/json".into()),
+            ("headers", "X-Kommun: alby".into()),
+            ("auth", auth.into()),
+            ("auth_user", user.into()),
+            ("auth_secret", secret.into()),
+            ("hmac_secret", hmac.into()),
+            ("body_template", String::new()),
+            ("case_pointer", "/caseNumber".into()),
+            ("timeout_seconds", "5".into()),
+        ]
+    };
+
+    // Basic auth without a user name: refused, the address kept, the password not echoed.
+    let (status, html) = post(
+        "/admin/escalation".into(),
+        records("Diariet", "basic", "", "hemligt-lösen", ""),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("Skriv användarnamnet."), "{html}");
+    assert!(html.contains(&url));
+    assert!(!html.contains("hemligt-lösen"));
+
+    let (status, _) = post(
+        "/admin/escalation".into(),
+        records("Diariet", "bearer", "", "token-123", SECRET),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, html) = post(
+        "/admin/escalation".into(),
+        records("Diariet", "none", "", "", ""),
+    )
+    .await;
+    assert_eq!(status, 409, "the name is taken");
+    assert!(html.contains("Det finns redan en mottagare med det namnet."));
+
+    let list = page(&app, &admin, "/admin/escalation").await;
+    assert!(
+        list.contains("Diariesystem") && list.contains(&url),
+        "{list}"
+    );
+    let at = list.find(">Diariet</a>").unwrap();
+    let href = "href=\"/admin/escalation/";
+    let start = list[..at].rfind(href).unwrap() + href.len();
+    let id = list[start..start + list[start..].find('"').unwrap()].to_string();
+
+    // The stored secrets are never shown; saving with empty fields keeps them.
+    let edit = page(&app, &admin, &format!("/admin/escalation/{id}")).await;
+    assert!(!edit.contains("token-123") && !edit.contains(SECRET));
+    assert_eq!(
+        edit.matches("Ett värde är sparat").count(),
+        2,
+        "token and key"
+    );
+    let mut fields = records("ignored", "bearer", "", "", "");
+    fields.retain(|(k, _)| *k != "timeout_seconds");
+    fields.push(("timeout_seconds", "2".into()));
+    let (status, _) = post(format!("/admin/escalation/{id}"), fields).await;
+    assert_eq!(status, 303);
+    let edit = page(&app, &admin, &format!("/admin/escalation/{id}")).await;
+    assert!(edit.contains("value=\"2\""), "the change is saved");
+    assert!(
+        edit.contains("<h1>Diariesystem: Diariet</h1>"),
+        "the name stays"
+    );
+
+    // An agent escalates with it: the request is signed with the kept key.
+    let ticket = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Överklagande av beslut")
+        .await;
+    let number = ticket["number"].as_str().unwrap().to_string();
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let html = page(&app, &agent, &format!("/tickets/{number}")).await;
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/escalate")))
+        .form(&[
+            ("csrf", csrf_in(&html).as_str()),
+            ("target", id.as_str()),
+            ("reason", "Överklagande ska diarieföras"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = page(&app, &agent, &format!("/tickets/{number}")).await;
+        if html.contains("class=\"diarienummer\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(html.contains("KS 2026/0001"), "the case number shows");
+    let d = diarium.lock().unwrap();
+    assert_eq!(d.requests.len(), 1);
+    assert!(d.requests[0].1, "signed with the kept key");
+    drop(d);
+
+    let r = agent
+        .get(app.url("/admin/escalation"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+both_backends!(an_admin_sets_up_the_records_system_on_the_admin_page);

@@ -401,3 +401,120 @@ async fn a_templated_http_gateway_gets_its_own_json(backend: Backend) {
     assert!(ok, "the id from /data/messageId is the message's");
 }
 both_backends!(a_templated_http_gateway_gets_its_own_json);
+
+/// An administrator sets the SMS gateway up on `/admin/sms/gateway`: the password is never shown
+/// again and an empty field keeps it (the gateway still gets it), a bad sender is refused with the
+/// rest kept, and the delivery-report address to give the provider is on the page.
+async fn an_admin_sets_up_the_sms_gateway_on_the_admin_page(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let (url, sent) = start_gateway();
+    let admin = app.browser();
+    app.login(&admin, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let page = |path: &str| {
+        let (admin, url) = (admin.clone(), app.url(path));
+        async move { admin.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("/admin/sms/gateway").await;
+    let csrf = csrf_in(&html);
+    let save = |sender: &str, password: &str| {
+        let form = vec![
+            ("csrf", csrf.clone()),
+            ("provider", "rest".to_string()),
+            ("url", url.clone()),
+            ("username", "u123".into()),
+            ("password", password.to_string()),
+            ("sender", sender.to_string()),
+            ("price", "0,52".into()),
+            ("body_template", String::new()),
+            ("content_type", "application/json".into()),
+            ("id_pointer", "/id".into()),
+        ];
+        let (admin, path) = (admin.clone(), app.url("/admin/sms/gateway"));
+        async move {
+            let r = admin.post(path).form(&form).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = save("Alby kommun!", "hemligt").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("Skriv 1–11 bokstäver"), "{html}");
+    assert!(html.contains(&url) && !html.contains("hemligt"));
+    assert_eq!(save("AlbyKommun", "hemligt").await.0, 303);
+    let html = page("/admin/sms/gateway").await;
+    assert!(!html.contains("hemligt"));
+    assert!(html.contains("Ett värde är sparat"));
+    assert!(html.contains("value=\"0,52\""));
+    assert!(
+        html.contains("/sms/reports/"),
+        "the report address is shown"
+    );
+    assert_eq!(
+        save("AlbyKommun", "").await.0,
+        303,
+        "empty keeps the password"
+    );
+
+    // A text through it carries the kept password.
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/tickets"))
+        .bearer_auth(&org.agent_a.token)
+        .json(&serde_json::json!({
+            "queue": org.queue_a, "subject": "Fråga", "body": "Ring mig",
+            "contact": { "name": "Bo", "phone": "070-111 22 33", "preferred_channel": "sms" }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let number = r.json::<serde_json::Value>().await.unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let html = agent
+        .get(app.url(&format!("/tickets/{number}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = agent
+        .post(app.url(&format!("/tickets/{number}/sms")))
+        .form(&[
+            ("csrf", csrf_in(&html).as_str()),
+            ("text", "Vi ringer dig i morgon."),
+            ("action", "send"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let expected = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "u123:hemligt")
+    );
+    assert!(
+        app.eventually(|| sent
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(auth, form)| auth.as_deref() == Some(expected.as_str())
+                && field(form, "message") == "Vi ringer dig i morgon."))
+            .await,
+        "the gateway got the text with the kept password: {:?}",
+        sent.lock().unwrap()
+    );
+
+    let r = agent
+        .get(app.url("/admin/sms/gateway"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+both_backends!(an_admin_sets_up_the_sms_gateway_on_the_admin_page);

@@ -10,10 +10,12 @@
 
 mod canned;
 mod deliveries;
+mod escalation;
 mod mailboxes;
 mod queues;
 mod routing;
 mod sla;
+mod sms_gateway;
 mod users;
 
 use actix_web::http::{StatusCode, header};
@@ -67,6 +69,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(sla::save_policy)
         .service(deliveries::list)
         .service(deliveries::retry)
+        .service(escalation::list)
+        .service(escalation::new_form)
+        .service(escalation::create)
+        .service(escalation::edit_form)
+        .service(escalation::update)
+        .service(sms_gateway::show)
+        .service(sms_gateway::save)
         .service(routing::list)
         .service(routing::try_rules)
         .service(routing::new_form)
@@ -103,6 +112,9 @@ const FLASHES: &[&str] = &[
     "policy_saved",
     "retried",
     "citizen_saved",
+    "target_created",
+    "target_saved",
+    "gateway_saved",
     "rule_created",
     "rule_saved",
     "rule_moved",

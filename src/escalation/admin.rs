@@ -1,0 +1,312 @@
+//! Escalation targets as administrators manage them on `/admin/escalation`: the list (with the
+//! queues that use each as their default), and saving a records-system, referral or transfer
+//! target. Secrets are write-only: a form shows whether one is set, never the value, and an
+//! empty secret field on an existing target keeps the stored one.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::referral::ReferralTarget;
+use super::{Auth, RecordsTarget};
+use crate::accounts::Actor;
+use crate::domain::InvalidValue;
+use crate::error::{Error, Result};
+use crate::secrets::Keys;
+use crate::store::{self, Conn, Db};
+use crate::tenants::admin::require_admin;
+
+/// A target as the admin pages show it (no secrets).
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetView {
+    pub id: i64,
+    pub name: String,
+    /// `records`, `referral` or `transfer`.
+    pub kind: String,
+    pub url: Option<String>,
+    pub method: String,
+    /// One `Name: value` per line.
+    pub headers: String,
+    /// `none`, `bearer` or `basic`.
+    pub auth: String,
+    pub auth_user: Option<String>,
+    pub has_auth_secret: bool,
+    pub has_hmac_secret: bool,
+    pub content_type: String,
+    pub body_template: String,
+    pub case_pointer: String,
+    pub timeout_seconds: i32,
+    pub referral_email: Option<String>,
+    pub response_days: Option<i32>,
+    pub allow_citizen_reply: bool,
+    pub transfer_queue: Option<i64>,
+    pub transfer_queue_name: Option<String>,
+    /// Queues that escalate here by default.
+    pub default_for: Vec<String>,
+}
+
+/// The tenant's queues with their default target: (id, name, default).
+type QueueDefaults = Vec<(i64, String, Option<i64>)>;
+
+fn queue_defaults(c: &mut Conn, t: crate::domain::TenantId) -> Result<QueueDefaults> {
+    let mut out = vec![];
+    for q in store::queues::list(c, t)? {
+        let d = store::escalation::queue_default(c, t, q.id)?;
+        out.push((q.id.get(), q.name, d));
+    }
+    Ok(out)
+}
+
+fn view(x: store::escalation::Target, queues: &QueueDefaults) -> TargetView {
+    let headers: BTreeMap<String, String> = serde_json::from_str(&x.headers).unwrap_or_default();
+    TargetView {
+        id: x.id,
+        name: x.name,
+        kind: x.kind,
+        url: x.url,
+        method: x.method,
+        headers: headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        auth: x.auth,
+        auth_user: x.auth_user,
+        has_auth_secret: x.auth_secret.is_some(),
+        has_hmac_secret: x.hmac_secret.is_some(),
+        content_type: x.content_type,
+        body_template: x.body_template,
+        case_pointer: x.case_pointer,
+        timeout_seconds: x.timeout_seconds,
+        referral_email: x.referral_email,
+        response_days: x.response_days,
+        allow_citizen_reply: x.allow_citizen_reply,
+        transfer_queue: x.transfer_queue_id,
+        transfer_queue_name: x.transfer_queue_id.and_then(|q| {
+            queues
+                .iter()
+                .find(|(id, _, _)| *id == q)
+                .map(|(_, n, _)| n.clone())
+        }),
+        default_for: queues
+            .iter()
+            .filter(|(_, _, d)| *d == Some(x.id))
+            .map(|(_, n, _)| n.clone())
+            .collect(),
+    }
+}
+
+/// The tenant's targets by name, and its queues as (id, name) for the forms.
+pub async fn overview(db: &Db, actor: &Actor) -> Result<(Vec<TargetView>, Vec<(i64, String)>)> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.read(move |c| -> Result<_> {
+        let queues = queue_defaults(c, t)?;
+        let targets = store::escalation::targets(c, t)?
+            .into_iter()
+            .map(|x| view(x, &queues))
+            .collect();
+        let choices = queues.iter().map(|(id, n, _)| (*id, n.clone())).collect();
+        Ok((targets, choices))
+    })
+    .await
+}
+
+pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<TargetView> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.read(move |c| -> Result<_> {
+        let queues = queue_defaults(c, t)?;
+        store::escalation::target(c, t, id)?
+            .map(|x| view(x, &queues))
+            .ok_or(Error::NotFound("escalation target"))
+    })
+    .await
+}
+
+/// A records-system target as typed on the form. `auth_secret`/`hmac_secret` empty: keep the
+/// stored one (on a new target: none).
+#[derive(Debug, Clone, Default)]
+pub struct RecordsForm {
+    pub name: String,
+    pub url: String,
+    pub method: String,
+    pub content_type: String,
+    pub headers: String,
+    pub auth: String,
+    pub auth_user: String,
+    pub auth_secret: String,
+    pub hmac_secret: String,
+    pub remove_hmac: bool,
+    pub body_template: String,
+    pub case_pointer: String,
+    pub timeout_seconds: String,
+}
+
+fn parse_headers(text: &str) -> Result<BTreeMap<String, String>, InvalidValue> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once(':').ok_or_else(|| {
+            InvalidValue::new("headers", format!("{line:?} is not \"Name: value\""))
+        })?;
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// The target being edited (same tenant, same kind), or for a new one: that the name is free.
+fn existing(
+    c: &mut Conn,
+    t: crate::domain::TenantId,
+    id: Option<i64>,
+    name: &str,
+    kind: &str,
+) -> Result<Option<store::escalation::Target>> {
+    match id {
+        Some(id) => {
+            let x = store::escalation::target(c, t, id)?
+                .filter(|x| x.kind == kind)
+                .ok_or(Error::NotFound("escalation target"))?;
+            Ok(Some(x))
+        }
+        None => {
+            if store::escalation::target_by_name(c, t, name.trim())?.is_some() {
+                return Err(Error::Conflict(format!("a target named {name:?} exists")));
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Create (id None) or change a records-system target. The name of an existing target stays.
+pub async fn save_records(
+    db: &Db,
+    actor: &Actor,
+    keys: std::sync::Arc<Keys>,
+    id: Option<i64>,
+    f: RecordsForm,
+) -> Result<i64> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| -> Result<i64> {
+        let old = existing(c, t, id, &f.name, "records")?;
+        let unseal = |s: &Option<String>| -> Result<Option<String>> {
+            s.as_deref()
+                .map(|x| {
+                    keys.open(x)
+                        .map(|v| secrecy::ExposeSecret::expose_secret(&v).to_string())
+                        .map_err(|e| Error::Internal(format!("stored secret: {e}")))
+                })
+                .transpose()
+        };
+        let typed = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let secret = match typed(&f.auth_secret) {
+            Some(s) => Some(s),
+            // Kept only for the same kind of auth.
+            None => match &old {
+                Some(o) if o.auth == f.auth => unseal(&o.auth_secret)?,
+                _ => None,
+            },
+        };
+        let auth = match f.auth.as_str() {
+            "none" | "" => Auth::None,
+            "bearer" => Auth::Bearer(
+                secret.ok_or_else(|| InvalidValue::new("auth_secret", "the token is missing"))?,
+            ),
+            "basic" => {
+                let user = f.auth_user.trim();
+                if user.is_empty() {
+                    return Err(InvalidValue::new("auth_user", "the user name is missing").into());
+                }
+                Auth::Basic(
+                    user.to_string(),
+                    secret.ok_or_else(|| {
+                        InvalidValue::new("auth_secret", "the password is missing")
+                    })?,
+                )
+            }
+            other => {
+                return Err(InvalidValue::new(
+                    "auth",
+                    format!("{other:?} is not none, bearer or basic"),
+                )
+                .into());
+            }
+        };
+        let hmac_secret = if f.remove_hmac {
+            None
+        } else {
+            match typed(&f.hmac_secret) {
+                Some(s) => Some(s),
+                None => match &old {
+                    Some(o) => unseal(&o.hmac_secret)?,
+                    None => None,
+                },
+            }
+        };
+        let target = RecordsTarget {
+            name: old
+                .as_ref()
+                .map(|o| o.name.clone())
+                .unwrap_or(f.name.clone()),
+            url: f.url.trim().to_string(),
+            method: f.method.clone(),
+            headers: parse_headers(&f.headers)?,
+            auth,
+            hmac_secret,
+            content_type: match f.content_type.trim() {
+                "" => "application/json".to_string(),
+                ct => ct.to_string(),
+            },
+            body_template: f.body_template.clone(),
+            case_pointer: f.case_pointer.trim().to_string(),
+            timeout_seconds: f
+                .timeout_seconds
+                .trim()
+                .parse()
+                .map_err(|_| InvalidValue::new("timeout_seconds", "1–120"))?,
+        };
+        super::save_records_target(c, &keys, t, &target)
+    })
+    .await
+}
+
+/// Create (id None) or change a referral target. The name of an existing target stays.
+pub async fn save_referral(
+    db: &Db,
+    actor: &Actor,
+    id: Option<i64>,
+    mut r: ReferralTarget,
+) -> Result<i64> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| -> Result<i64> {
+        if let Some(old) = existing(c, t, id, &r.name, "referral")? {
+            r.name = old.name;
+        }
+        super::referral::save_target(c, t, &r)
+    })
+    .await
+}
+
+/// Create (id None) or change a transfer target. The name of an existing target stays.
+pub async fn save_transfer(
+    db: &Db,
+    actor: &Actor,
+    id: Option<i64>,
+    name: String,
+    queue: i64,
+) -> Result<i64> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| -> Result<i64> {
+        let name = match existing(c, t, id, &name, "transfer")? {
+            Some(old) => old.name,
+            None => name,
+        };
+        let q = store::queues::lookup(c, t, queue)?
+            .ok_or_else(|| InvalidValue::new("queue", "choose a queue from the list"))?;
+        super::save_transfer_target(c, t, &name, &q.slug)
+    })
+    .await
+}

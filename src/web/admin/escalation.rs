@@ -1,0 +1,340 @@
+//! `/admin/escalation`: where tickets can be escalated — records systems (diariet), referral
+//! departments (remiss) and transfer queues — listed with the queues that use each by default,
+//! and a form per kind. Secrets are never shown; an empty secret field keeps the stored one.
+//! Administrators only.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{fail, invalid_field, page, refusal, see_other};
+use crate::accounts::Actor;
+use crate::escalation::admin::{self as targets, RecordsForm, TargetView};
+use crate::escalation::referral::ReferralTarget;
+use crate::web::AppState;
+use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
+use crate::web::errors::PageError;
+use crate::web::pages::page_locale;
+
+/// Every field of the three forms; each kind reads its own.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct TargetForm {
+    csrf: String,
+    kind: String,
+    name: String,
+    // records
+    url: String,
+    method: String,
+    content_type: String,
+    headers: String,
+    auth: String,
+    auth_user: String,
+    auth_secret: String,
+    hmac_secret: String,
+    remove_hmac: Option<String>,
+    body_template: String,
+    case_pointer: String,
+    timeout_seconds: String,
+    // referral
+    email: String,
+    response_days: String,
+    allow_citizen_reply: Option<String>,
+    // transfer
+    queue: String,
+}
+
+impl HasCsrf for TargetForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+const KINDS: [&str; 3] = ["records", "referral", "transfer"];
+
+impl TargetForm {
+    /// A new target's form with the usual defaults.
+    fn blank(kind: &str) -> TargetForm {
+        TargetForm {
+            kind: kind.to_string(),
+            method: "POST".into(),
+            content_type: "application/json".into(),
+            auth: "none".into(),
+            case_pointer: "/caseNumber".into(),
+            timeout_seconds: "10".into(),
+            response_days: "5".into(),
+            ..TargetForm::default()
+        }
+    }
+
+    fn of(v: &TargetView) -> TargetForm {
+        TargetForm {
+            kind: v.kind.clone(),
+            name: v.name.clone(),
+            url: v.url.clone().unwrap_or_default(),
+            method: v.method.clone(),
+            content_type: v.content_type.clone(),
+            headers: v.headers.clone(),
+            auth: v.auth.clone(),
+            auth_user: v.auth_user.clone().unwrap_or_default(),
+            body_template: v.body_template.clone(),
+            case_pointer: v.case_pointer.clone(),
+            timeout_seconds: v.timeout_seconds.to_string(),
+            email: v.referral_email.clone().unwrap_or_default(),
+            response_days: v.response_days.unwrap_or(5).to_string(),
+            allow_citizen_reply: v.allow_citizen_reply.then(|| "1".into()),
+            queue: v.transfer_queue.map(|q| q.to_string()).unwrap_or_default(),
+            ..TargetForm::default()
+        }
+    }
+}
+
+#[get("/admin/escalation")]
+pub async fn list(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+) -> Result<HttpResponse, PageError> {
+    let (items, _) = targets::overview(&st.db, &actor)
+        .await
+        .map_err(fail(&actor, &req))?;
+    let items: Vec<Value> = items
+        .iter()
+        .map(|x| {
+            json!({
+                "id": x.id,
+                "heading": x.name,
+                "kind": x.kind,
+                "where": match x.kind.as_str() {
+                    "records" => x.url.clone(),
+                    "referral" => x.referral_email.clone(),
+                    _ => x.transfer_queue_name.clone(),
+                },
+                "default_for": x.default_for.join(", "),
+            })
+        })
+        .collect();
+    page(
+        &req,
+        &actor,
+        StatusCode::OK,
+        "escalation",
+        "admin/escalation",
+        json!({ "items": items }),
+    )
+}
+
+/// The form of one kind; `view` is the stored target when editing.
+#[allow(clippy::too_many_arguments)]
+async fn form_page(
+    req: &HttpRequest,
+    st: &AppState,
+    actor: &Actor,
+    status: StatusCode,
+    id: Option<i64>,
+    view: Option<&TargetView>,
+    f: &TargetForm,
+    error: Option<(String, Option<&'static str>)>,
+) -> Result<HttpResponse, PageError> {
+    let (_, queues) = targets::overview(&st.db, actor)
+        .await
+        .map_err(fail(actor, req))?;
+    let queues: Vec<Value> = queues
+        .iter()
+        .map(|(qid, name)| {
+            json!({ "id": qid.to_string(), "name": name, "selected": qid.to_string() == f.queue })
+        })
+        .collect();
+    let (error, field) = match error {
+        Some((m, f)) => (Some(m), f),
+        None => (None, None),
+    };
+    page(
+        req,
+        actor,
+        status,
+        "escalation",
+        "admin/escalation_form",
+        json!({
+            "id": id,
+            "heading": format!("admin.escalation.{}.{}", if id.is_some() { "edit" } else { "new" }, f.kind),
+            "action": match id {
+                Some(id) => format!("/admin/escalation/{id}"),
+                None => "/admin/escalation".into(),
+            },
+            "is_records": f.kind == "records",
+            "is_referral": f.kind == "referral",
+            "is_transfer": f.kind == "transfer",
+            "form": {
+                "kind": f.kind, "name": f.name, "url": f.url, "content_type": f.content_type,
+                "headers": f.headers, "auth_user": f.auth_user, "body_template": f.body_template,
+                "case_pointer": f.case_pointer, "timeout_seconds": f.timeout_seconds,
+                "email": f.email, "response_days": f.response_days,
+                "allow_citizen_reply": f.allow_citizen_reply.is_some(),
+                "put": f.method == "PUT",
+                "auth_none": f.auth != "bearer" && f.auth != "basic",
+                "auth_bearer": f.auth == "bearer",
+                "auth_basic": f.auth == "basic",
+            },
+            "has_auth_secret": view.is_some_and(|v| v.has_auth_secret),
+            "has_hmac_secret": view.is_some_and(|v| v.has_hmac_secret),
+            "default_for": view.map(|v| v.default_for.join(", ")).unwrap_or_default(),
+            "queues": queues,
+            "error": error,
+            "field": field,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct KindQuery {
+    kind: Option<String>,
+}
+
+#[get("/admin/escalation/new")]
+pub async fn new_form(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    q: web::Query<KindQuery>,
+) -> Result<HttpResponse, PageError> {
+    let kind = q
+        .kind
+        .as_deref()
+        .filter(|k| KINDS.contains(k))
+        .unwrap_or("records");
+    let f = TargetForm::blank(kind);
+    form_page(&req, &st, &actor, StatusCode::OK, None, None, &f, None).await
+}
+
+async fn submit(
+    req: &HttpRequest,
+    st: &AppState,
+    actor: &Actor,
+    id: Option<i64>,
+    view: Option<&TargetView>,
+    f: TargetForm,
+) -> Result<HttpResponse, PageError> {
+    let result = match f.kind.as_str() {
+        "records" => {
+            let form = RecordsForm {
+                name: f.name.clone(),
+                url: f.url.clone(),
+                method: if f.method == "PUT" { "PUT" } else { "POST" }.into(),
+                content_type: f.content_type.clone(),
+                headers: f.headers.clone(),
+                auth: f.auth.clone(),
+                auth_user: f.auth_user.clone(),
+                auth_secret: f.auth_secret.clone(),
+                hmac_secret: f.hmac_secret.clone(),
+                remove_hmac: f.remove_hmac.is_some(),
+                body_template: f.body_template.clone(),
+                case_pointer: f.case_pointer.clone(),
+                timeout_seconds: f.timeout_seconds.clone(),
+            };
+            targets::save_records(&st.db, actor, st.keys.clone(), id, form).await
+        }
+        "referral" => match f.response_days.trim().parse::<i32>() {
+            Ok(days) => {
+                let r = ReferralTarget {
+                    name: f.name.clone(),
+                    email: f.email.clone(),
+                    response_days: days,
+                    allow_citizen_reply: f.allow_citizen_reply.is_some(),
+                };
+                targets::save_referral(&st.db, actor, id, r).await
+            }
+            Err(_) => Err(crate::domain::InvalidValue::new("response_days", "0–90").into()),
+        },
+        "transfer" => match f.queue.trim().parse::<i64>() {
+            Ok(q) => targets::save_transfer(&st.db, actor, id, f.name.clone(), q).await,
+            Err(_) => Err(crate::domain::InvalidValue::new("queue", "choose a queue").into()),
+        },
+        _ => Err(crate::error::Error::NotFound("escalation target kind")),
+    };
+    match result {
+        Ok(_) => Ok(see_other(format!(
+            "/admin/escalation?ok={}",
+            if id.is_some() {
+                "target_saved"
+            } else {
+                "target_created"
+            }
+        ))),
+        Err(e) => {
+            let field = invalid_field(&e);
+            let r = refusal(page_locale(Some(actor), req), "escalation", e)
+                .map_err(fail(actor, req))?;
+            // Secrets are never sent back to the browser, not even as typed.
+            let mut kept = f;
+            kept.auth_secret.clear();
+            kept.hmac_secret.clear();
+            form_page(
+                req,
+                st,
+                actor,
+                r.status,
+                id,
+                view,
+                &kept,
+                Some((r.message, field)),
+            )
+            .await
+        }
+    }
+}
+
+#[post("/admin/escalation")]
+pub async fn create(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    CsrfForm(f): CsrfForm<TargetForm>,
+) -> Result<HttpResponse, PageError> {
+    crate::tenants::admin::require_admin(&actor).map_err(fail(&actor, &req))?;
+    submit(&req, &st, &actor, None, None, f).await
+}
+
+#[get("/admin/escalation/{id:\\d+}")]
+pub async fn edit_form(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let v = targets::get(&st.db, &actor, id)
+        .await
+        .map_err(fail(&actor, &req))?;
+    let f = TargetForm::of(&v);
+    form_page(
+        &req,
+        &st,
+        &actor,
+        StatusCode::OK,
+        Some(id),
+        Some(&v),
+        &f,
+        None,
+    )
+    .await
+}
+
+#[post("/admin/escalation/{id:\\d+}")]
+pub async fn update(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<i64>,
+    CsrfForm(mut f): CsrfForm<TargetForm>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let v = targets::get(&st.db, &actor, id)
+        .await
+        .map_err(fail(&actor, &req))?;
+    // The kind and the name of a target stay what they are.
+    f.kind = v.kind.clone();
+    f.name = v.name.clone();
+    submit(&req, &st, &actor, Some(id), Some(&v), f).await
+}
