@@ -248,7 +248,7 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                     enabled: true,
                     match_queue_id: Some(kundtjanst.id.get()),
                     match_senders: "",
-                    match_words: "vattenläcka, läck*, inget vatten, vattnet är avstängt",
+                    match_words: "vattenläcka, vattenläckan, inget vatten, vattenavstängning",
                     match_in: "subject_text",
                     set_priority: Some("high"),
                     set_queue_id: Some(va.id.get()),

@@ -372,6 +372,10 @@ test('e. every page passes axe at 1280 px and 375 px, fits a phone screen, and i
         await page.getByRole('link', { name: 'Vattenläckor till VA' }).click();
         await page.waitForURL(/\/admin\/routing\/\d+$/);
       });
+      await check('admin-escalation', 'the escalation targets', 'Eskalering', '/admin/escalation');
+      await check('admin-escalation-records', 'a new records-system target', 'Nytt diariesystem', '/admin/escalation/new?kind=records');
+      await check('admin-escalation-referral', 'a new referral department', 'Ny remissmottagare', '/admin/escalation/new?kind=referral');
+      await check('admin-sms-gateway', 'the SMS provider', 'Sms-leverantör', '/admin/sms/gateway');
       await check('tickets-late', 'the list of tickets at risk, by SLA due time', 'Ärenden', '/tickets?sla=at_risk&sort=due');
       await check('admin-sla', 'the service level administration', 'Servicenivåer', '/admin/sla');
       await check('admin-sla-calendar', 'a calendar', 'Ändra kalender', null, async () => {
