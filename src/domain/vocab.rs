@@ -87,6 +87,24 @@ vocab!(
     ArticleStatus, "status", { Draft => "draft", Published => "published", Archived => "archived" }
 );
 
+impl Status {
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::New | Status::Open | Status::Waiting)
+    }
+}
+
+impl Priority {
+    /// Higher is more urgent, for sorting.
+    pub fn rank(self) -> u8 {
+        match self {
+            Priority::Low => 0,
+            Priority::Normal => 1,
+            Priority::High => 2,
+            Priority::Urgent => 3,
+        }
+    }
+}
+
 #[cfg(test)]
 mod language_tests {
     use super::Language;
@@ -105,23 +123,5 @@ mod language_tests {
         let de = "Guten Tag, ich bin letzten Monat hierher gezogen und möchte wissen, wann der \
                   Müll in meiner Straße abgeholt wird.";
         assert_eq!(Language::of_citizen_text(de), Language::Sv);
-    }
-}
-
-impl Status {
-    pub fn is_open(self) -> bool {
-        matches!(self, Status::New | Status::Open | Status::Waiting)
-    }
-}
-
-impl Priority {
-    /// Higher is more urgent, for sorting.
-    pub fn rank(self) -> u8 {
-        match self {
-            Priority::Low => 0,
-            Priority::Normal => 1,
-            Priority::High => 2,
-            Priority::Urgent => 3,
-        }
     }
 }

@@ -453,10 +453,11 @@ async fn an_admin_sets_up_the_records_system_on_the_admin_page(backend: Backend)
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(html.contains("KS 2026/0001"), "the case number shows");
-    let d = diarium.lock().unwrap();
-    assert_eq!(d.requests.len(), 1);
-    assert!(d.requests[0].1, "signed with the kept key");
-    drop(d);
+    {
+        let d = diarium.lock().unwrap();
+        assert_eq!(d.requests.len(), 1);
+        assert!(d.requests[0].1, "signed with the kept key");
+    }
 
     let r = agent
         .get(app.url("/admin/escalation"))
