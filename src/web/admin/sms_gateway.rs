@@ -42,8 +42,11 @@ impl HasCsrf for GatewayForm {
 fn parse_price(s: &str) -> Result<i32, crate::domain::InvalidValue> {
     let bad = || crate::domain::InvalidValue::new("price_ore", "a price such as 0,45");
     let s = s.trim().replace(',', ".");
+    if s.is_empty() {
+        return Err(bad());
+    }
     let (kr, ore) = s.split_once('.').unwrap_or((&s, "0"));
-    if ore.len() > 2 || kr.is_empty() && ore.is_empty() {
+    if ore.len() > 2 || (kr.is_empty() && ore.is_empty()) {
         return Err(bad());
     }
     let kr: i32 = if kr.is_empty() {
