@@ -261,38 +261,37 @@ pub struct EscalationView {
     pub created_at: chrono::NaiveDateTime,
 }
 
-/// Escalations of a ticket the actor has read, and the targets they may choose.
-pub async fn for_ticket(
-    db: &Db,
-    actor: &Actor,
+/// A target an agent may choose: (id, name).
+pub type Choice = (i64, String);
+
+/// Escalations of a ticket, and the targets an agent may choose (inside the caller's read: the
+/// ticket page reads everything in one).
+pub(crate) fn for_ticket_in(
+    c: &mut Conn,
+    t: TenantId,
     ticket: TicketId,
-) -> Result<(Vec<EscalationView>, Vec<(i64, String)>)> {
-    actor.require(Scope::TicketsRead)?;
-    let t = actor.tenant;
-    db.read(move |c| -> Result<_> {
-        let all = store::escalation::targets(c, t)?;
-        let list = store::escalation::of_ticket(c, t, ticket)?
-            .into_iter()
-            .map(|(e, target)| EscalationView {
-                kind: all
-                    .iter()
-                    .find(|x| x.id == e.target_id)
-                    .map(|x| x.kind.clone())
-                    .unwrap_or_default(),
-                due_at: e.due_at,
-                target,
-                state: e.state,
-                case_number: e.case_number,
-                attempts: e.attempts,
-                last_error: e.last_error,
-                reason: e.reason,
-                created_at: e.created_at,
-            })
-            .collect();
-        let targets = all.into_iter().map(|x| (x.id, x.name)).collect();
-        Ok((list, targets))
-    })
-    .await
+) -> Result<(Vec<EscalationView>, Vec<Choice>)> {
+    let all = store::escalation::targets(c, t)?;
+    let list = store::escalation::of_ticket(c, t, ticket)?
+        .into_iter()
+        .map(|(e, target)| EscalationView {
+            kind: all
+                .iter()
+                .find(|x| x.id == e.target_id)
+                .map(|x| x.kind.clone())
+                .unwrap_or_default(),
+            due_at: e.due_at,
+            target,
+            state: e.state,
+            case_number: e.case_number,
+            attempts: e.attempts,
+            last_error: e.last_error,
+            reason: e.reason,
+            created_at: e.created_at,
+        })
+        .collect();
+    let targets = all.into_iter().map(|x| (x.id, x.name)).collect();
+    Ok((list, targets))
 }
 
 fn retry(e: impl std::fmt::Display) -> DeliveryError {

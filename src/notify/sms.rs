@@ -189,15 +189,6 @@ pub async fn send_to_contact(
     .await
 }
 
-/// A ticket's text messages (the ticket page).
-pub async fn of_ticket(db: &Db, actor: &Actor, ticket: TicketId) -> Result<Vec<store::sms::Sms>> {
-    actor.require(Scope::TicketsRead)?;
-    let t = actor.tenant;
-    Ok(db
-        .read(move |c| store::sms::of_ticket(c, t, ticket))
-        .await?)
-}
-
 fn payload_id(payload: &str) -> Option<i64> {
     serde_json::from_str::<serde_json::Value>(payload)
         .ok()?

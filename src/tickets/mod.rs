@@ -277,56 +277,89 @@ pub(crate) fn find(
 pub async fn get(db: &Db, actor: &Actor, number: TicketNumber) -> Result<TicketDetail> {
     actor.require(Scope::TicketsRead)?;
     let (t, access) = (actor.tenant, actor.queue_access());
-    db.read(move |c| -> Result<TicketDetail> {
-        let ticket = find(c, t, &access, &number)?;
-        let contact = match ticket.contact_id {
-            Some(id) => store::contacts::get(c, t, id)?,
-            None => None,
-        };
-        let mut links = vec![];
-        let both_ways = store::mail::links(c, t, ticket.id)?
-            .into_iter()
-            .chain(store::workspace::linked_from(c, t, ticket.id)?);
-        for (other, kind) in both_ways {
-            let o = store::tickets::get(c, t, other)?;
-            if access.allows(o.queue_id) && !links.iter().any(|(n, _)| *n == o.number) {
-                links.push((o.number, kind));
-            }
-        }
-        let merged_into = match ticket.merged_into_id {
-            Some(id) => Some(store::tickets::get(c, t, id)?)
-                .filter(|o| access.allows(o.queue_id))
-                .map(|o| o.number),
-            None => None,
-        };
-        let contact_tickets = match ticket.contact_id {
-            Some(cid) => {
-                let f = TicketFilter {
-                    contact_id: Some(cid),
-                    limit: 20,
-                    ..Default::default()
-                };
-                store::tickets::list(c, t, &access, &f)?
-                    .0
-                    .into_iter()
-                    .filter(|o| o.id != ticket.id)
-                    .collect()
-            }
-            None => vec![],
-        };
-        Ok(TicketDetail {
-            tags: store::workspace::tags(c, t, ticket.id)?,
-            merged_into,
-            contact_tickets,
-            messages: store::tickets::messages(c, t, ticket.id)?,
-            attachments: store::tickets::attachments(c, t, ticket.id)?,
-            links,
-            events: store::tickets::events(c, t, ticket.id)?,
-            contact,
-            ticket,
+    db.read(move |c| detail_in(c, t, &access, &number)).await
+}
+
+/// Everything the agent's ticket page shows from the database, read in one transaction so the
+/// page is one consistent moment: a state never shows without the history line that goes with it.
+pub struct TicketPage {
+    pub detail: TicketDetail,
+    pub escalations: Vec<crate::escalation::EscalationView>,
+    /// Escalation targets the agent may choose: (id, name).
+    pub targets: Vec<(i64, String)>,
+    pub sms: Vec<store::sms::Sms>,
+}
+
+pub async fn page(db: &Db, actor: &Actor, number: TicketNumber) -> Result<TicketPage> {
+    actor.require(Scope::TicketsRead)?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    db.read(move |c| -> Result<TicketPage> {
+        let detail = detail_in(c, t, &access, &number)?;
+        let (escalations, targets) = crate::escalation::for_ticket_in(c, t, detail.ticket.id)?;
+        let sms = store::sms::of_ticket(c, t, detail.ticket.id)?;
+        Ok(TicketPage {
+            detail,
+            escalations,
+            targets,
+            sms,
         })
     })
     .await
+}
+
+fn detail_in(
+    c: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    number: &TicketNumber,
+) -> Result<TicketDetail> {
+    let ticket = find(c, t, access, number)?;
+    let contact = match ticket.contact_id {
+        Some(id) => store::contacts::get(c, t, id)?,
+        None => None,
+    };
+    let mut links = vec![];
+    let both_ways = store::mail::links(c, t, ticket.id)?
+        .into_iter()
+        .chain(store::workspace::linked_from(c, t, ticket.id)?);
+    for (other, kind) in both_ways {
+        let o = store::tickets::get(c, t, other)?;
+        if access.allows(o.queue_id) && !links.iter().any(|(n, _)| *n == o.number) {
+            links.push((o.number, kind));
+        }
+    }
+    let merged_into = match ticket.merged_into_id {
+        Some(id) => Some(store::tickets::get(c, t, id)?)
+            .filter(|o| access.allows(o.queue_id))
+            .map(|o| o.number),
+        None => None,
+    };
+    let contact_tickets = match ticket.contact_id {
+        Some(cid) => {
+            let f = TicketFilter {
+                contact_id: Some(cid),
+                limit: 20,
+                ..Default::default()
+            };
+            store::tickets::list(c, t, access, &f)?
+                .0
+                .into_iter()
+                .filter(|o| o.id != ticket.id)
+                .collect()
+        }
+        None => vec![],
+    };
+    Ok(TicketDetail {
+        tags: store::workspace::tags(c, t, ticket.id)?,
+        merged_into,
+        contact_tickets,
+        messages: store::tickets::messages(c, t, ticket.id)?,
+        attachments: store::tickets::attachments(c, t, ticket.id)?,
+        links,
+        events: store::tickets::events(c, t, ticket.id)?,
+        contact,
+        ticket,
+    })
 }
 
 #[derive(Debug, Clone, Default)]

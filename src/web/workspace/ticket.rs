@@ -155,7 +155,12 @@ async fn page(
     extra: Extra,
 ) -> Result<HttpResponse, PageError> {
     let locale = page_locale(Some(actor), req);
-    let d = tickets::get(&st.db, actor, number.clone()).await?;
+    let tickets::TicketPage {
+        detail: d,
+        escalations,
+        targets,
+        sms: sms_sent,
+    } = tickets::page(&st.db, actor, number.clone()).await?;
     let queues = views::queues(&st.db, actor).await?;
     let people = views::people(&st.db, actor).await?;
     let names = Names::new(&queues, &people);
@@ -183,8 +188,6 @@ async fn page(
         })
         .collect();
     let kb = crate::web::kb::ticket_panel(st, actor, &d, extra.kb_query.as_deref()).await?;
-    let (escalations, targets) = crate::escalation::for_ticket(&st.db, actor, d.ticket.id).await?;
-    let sms_sent = crate::notify::sms::of_ticket(&st.db, actor, d.ticket.id).await?;
     let tk = &d.ticket;
     let data = json!({
         "nav": "list",
