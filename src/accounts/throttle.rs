@@ -43,25 +43,40 @@ pub fn record_failure(
     let limits = [cfg.max_failures_per_account, cfg.max_failures_per_ip];
     let mut locked = None;
     for (key, limit) in keys.iter().zip(limits) {
-        let mut t = store::auth::throttle(conn, key)?.unwrap_or(Throttle {
-            key: key.clone(),
-            failures: 0,
-            window_start: now,
-            locked_until: None,
-        });
-        if now - t.window_start > window {
-            t.failures = 0;
-            t.window_start = now;
-        }
-        t.failures += 1;
-        if t.failures >= limit as i32 {
-            t.locked_until = Some(now + lockout);
-            t.failures = 0;
-            t.window_start = now;
-            locked = Some(lockout.num_seconds());
-        }
-        store::auth::put_throttle(conn, &t)?;
+        locked = count(conn, key, limit, window, lockout, now)?.or(locked);
     }
+    Ok(locked)
+}
+
+/// Count one event against `key`: the `limit`-th within `window` locks the key for `lockout`
+/// (returned in seconds). Used for failed logins and for the citizens' link requests.
+pub fn count(
+    conn: &mut Conn,
+    key: &str,
+    limit: u32,
+    window: Duration,
+    lockout: Duration,
+    now: NaiveDateTime,
+) -> Result<Option<i64>> {
+    let mut t = store::auth::throttle(conn, key)?.unwrap_or(Throttle {
+        key: key.to_string(),
+        failures: 0,
+        window_start: now,
+        locked_until: None,
+    });
+    if now - t.window_start > window {
+        t.failures = 0;
+        t.window_start = now;
+    }
+    t.failures += 1;
+    let mut locked = None;
+    if t.failures >= limit as i32 {
+        t.locked_until = Some(now + lockout);
+        t.failures = 0;
+        t.window_start = now;
+        locked = Some(lockout.num_seconds());
+    }
+    store::auth::put_throttle(conn, &t)?;
     Ok(locked)
 }
 

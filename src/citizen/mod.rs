@@ -206,17 +206,42 @@ pub struct LinkRequest<'a> {
     pub number: &'a str,
     pub email: &'a str,
     pub days: i64,
+    /// The asker's IP address, and the limits (`notify.link_requests_per_ip`, `…_per_ticket`).
+    pub ip: &'a str,
+    pub per_ip: u32,
+    pub per_ticket: u32,
 }
 
 /// "I have no link": when `number` is a ticket of the tenant that came from `email`, mail a
 /// fresh link to that address. Says nothing either way.
+///
+/// Every request counts against the asker's IP address: past `per_ip` in an hour the answer is
+/// `Throttled` for an hour (guessing numbers and addresses is slow). A ticket's citizen gets at
+/// most `per_ticket` link mails an hour (nobody can flood their inbox); beyond that the request
+/// is answered the same and sends nothing.
 pub async fn request_link(db: &Db, signer: &Signer, r: &LinkRequest<'_>) -> Result<()> {
+    let hour = chrono::Duration::hours(1);
+    let ip_key = format!("link-ip:{}", r.ip);
+    let per_ip = r.per_ip;
+    let now = store::now();
+    db.write(move |c| -> Result<()> {
+        let keys = [ip_key.clone()];
+        if let Some(secs) = crate::accounts::throttle::locked_for(c, &keys, now)? {
+            return Err(Error::Throttled {
+                retry_after_secs: secs,
+            });
+        }
+        crate::accounts::throttle::count(c, &ip_key, per_ip, hour, hour, now)?;
+        Ok(())
+    })
+    .await?;
     let (Ok(number), Ok(email)) = (
         TicketNumber::parse(r.number.trim()),
         EmailAddress::parse(r.email),
     ) else {
         return Ok(());
     };
+    let per_ticket = r.per_ticket;
     let days = r.days;
     let (slug, public_url, mail_from) = (
         r.tenant_slug.to_string(),
@@ -249,6 +274,11 @@ pub async fn request_link(db: &Db, signer: &Signer, r: &LinkRequest<'_>) -> Resu
             return Ok(());
         }
         let now = store::now();
+        let ticket_key = [format!("link-mail:{}:{}", t.get(), tk.id.get())];
+        if crate::accounts::throttle::locked_for(c, &ticket_key, now)?.is_some() {
+            return Ok(());
+        }
+        crate::accounts::throttle::count(c, &ticket_key[0], per_ticket, hour, hour, now)?;
         let url = link(&signer_key, &public_url, t, tk.id, days);
         let templates = crate::web::templates::Templates::get();
         let text = templates

@@ -56,6 +56,13 @@ pub struct Notify {
     /// How long a status-page link in a notification works.
     #[serde(default = "defaults::status_link_days")]
     pub status_link_days: u32,
+    /// "Följ ditt ärende" (`/mitt-arende`): requests one IP address may make per hour before it
+    /// must wait an hour.
+    #[serde(default = "defaults::link_requests_per_ip")]
+    pub link_requests_per_ip: u32,
+    /// Link mails one ticket's citizen gets per hour at most, however often a link is asked for.
+    #[serde(default = "defaults::link_mails_per_ticket")]
+    pub link_mails_per_ticket: u32,
 }
 
 impl Default for Notify {
@@ -63,6 +70,8 @@ impl Default for Notify {
         Notify {
             content_free_from_class: defaults::content_free_from_class(),
             status_link_days: defaults::status_link_days(),
+            link_requests_per_ip: defaults::link_requests_per_ip(),
+            link_mails_per_ticket: defaults::link_mails_per_ticket(),
         }
     }
 }
@@ -264,6 +273,12 @@ mod defaults {
     pub fn status_link_days() -> u32 {
         30
     }
+    pub fn link_requests_per_ip() -> u32 {
+        10
+    }
+    pub fn link_mails_per_ticket() -> u32 {
+        3
+    }
     pub fn content_free_from_class() -> i32 {
         2
     }
@@ -450,6 +465,12 @@ impl Settings {
         {
             return Err(ConfigError::Invalid(
                 "server.public_url must start with http:// or https://".into(),
+            ));
+        }
+        if self.notify.link_requests_per_ip == 0 || self.notify.link_mails_per_ticket == 0 {
+            return Err(ConfigError::Invalid(
+                "notify.link_requests_per_ip and notify.link_mails_per_ticket must be at least 1"
+                    .into(),
             ));
         }
         if self.auth.max_failures_per_account == 0 || self.auth.max_failures_per_ip == 0 {

@@ -168,7 +168,8 @@ pub async fn lookup(
         return Err(Failure::Csrf.into());
     }
     let (_, name) = crate::kb::public_tenant(&st.db, &path).await?;
-    crate::citizen::request_link(
+    let ip = crate::web::auth::client_ip(&req);
+    let asked = crate::citizen::request_link(
         &st.db,
         &st.signer,
         &crate::citizen::LinkRequest {
@@ -178,16 +179,28 @@ pub async fn lookup(
             number: &form.number,
             email: &form.email,
             days: i64::from(st.settings.notify.status_link_days),
+            ip: &ip,
+            per_ip: st.settings.notify.link_requests_per_ip,
+            per_ticket: st.settings.notify.link_mails_per_ticket,
         },
     )
-    .await?;
+    .await;
+    let (status, wait) = match asked {
+        Ok(()) => (StatusCode::OK, None),
+        Err(crate::error::Error::Throttled { retry_after_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some((retry_after_secs + 59) / 60),
+        ),
+        Err(e) => return Err(e.into()),
+    };
     render(
         &req,
         None,
-        StatusCode::OK,
+        status,
         "status/lookup",
         json!({
-            "tenant_slug": path.as_str(), "tenant_name": name, "requested": true,
+            "tenant_slug": path.as_str(), "tenant_name": name,
+            "requested": wait.is_none(), "wait_minutes": wait,
         }),
     )
 }

@@ -2,29 +2,8 @@
 //! public conversation only and takes the citizen's reply; a tampered link shows nothing; a
 //! citizen without the link gets a fresh one by mail.
 
-use arendo::store;
-
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, csrf_in};
-
-async fn mails_to(app: &TestApp, to: &str) -> Vec<serde_json::Value> {
-    let to = to.to_string();
-    app.db
-        .read(move |c| -> Result<_, arendo::error::Error> {
-            let mut all = vec![];
-            for t in store::tenants::list(c)? {
-                all.extend(store::outbox::recent(c, t.id, 100)?);
-            }
-            Ok(all)
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.kind == "mail")
-        .map(|i| serde_json::from_str::<serde_json::Value>(&i.payload).unwrap())
-        .filter(|m| m["to"][0] == to.as_str())
-        .collect()
-}
 
 fn status_path(text: &str) -> String {
     let at = text.find("/status/").expect("a status link");
@@ -67,7 +46,8 @@ async fn the_status_page_shows_the_public_conversation_and_takes_a_reply(backend
     // The "resolved" notification carries the link.
     let mut notice = None;
     for _ in 0..100 {
-        notice = mails_to(&app, "maria@example.org")
+        notice = app
+            .outbox_mails("maria@example.org")
             .await
             .into_iter()
             .find(|m| m["subject"].as_str().unwrap_or("").contains("är löst"));
@@ -158,7 +138,7 @@ async fn the_status_page_shows_the_public_conversation_and_takes_a_reply(backend
     assert!(r.status() == 403, "{}", r.status());
 
     // Without a link: the number and the address it came from get a fresh link by mail.
-    let before = mails_to(&app, "maria@example.org").await.len();
+    let before = app.outbox_mails("maria@example.org").await.len();
     let html = citizen
         .get(app.url("/mitt-arende/alby"))
         .send()
@@ -185,10 +165,11 @@ async fn the_status_page_shows_the_public_conversation_and_takes_a_reply(backend
             text.contains("Om uppgifterna stämmer"),
             "the same answer either way"
         );
-        let now = mails_to(&app, "maria@example.org").await;
+        let now = app.outbox_mails("maria@example.org").await;
         assert_eq!(now.len() > before, expect_mail, "{email}");
     }
-    let fresh = mails_to(&app, "maria@example.org")
+    let fresh = app
+        .outbox_mails("maria@example.org")
         .await
         .into_iter()
         .find(|m| {
@@ -211,3 +192,80 @@ async fn the_status_page_shows_the_public_conversation_and_takes_a_reply(backend
     );
 }
 both_backends!(the_status_page_shows_the_public_conversation_and_takes_a_reply);
+
+/// "Följ ditt ärende" cannot be used to guess tickets or to flood a citizen's inbox: a ticket's
+/// citizen gets a bounded number of link mails an hour (further requests get the same answer and
+/// send nothing), and an IP address that asks too often is told to wait.
+async fn link_requests_are_limited_per_ticket_and_per_address(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("ARENDO_NOTIFY__LINK_REQUESTS_PER_IP", "5"),
+            ("ARENDO_NOTIFY__LINK_MAILS_PER_TICKET", "2"),
+        ],
+    )
+    .await;
+    let org = app.org("alby").await;
+    let ticket = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Fråga om bygglov")
+        .await;
+    let number = ticket["number"].as_str().unwrap().to_string();
+    let citizen = app.browser();
+    let html = citizen
+        .get(app.url("/mitt-arende/alby"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&html);
+    let ask = || {
+        let (citizen, url, csrf, number) = (
+            citizen.clone(),
+            app.url("/mitt-arende/alby"),
+            csrf.clone(),
+            number.clone(),
+        );
+        async move {
+            let r = citizen
+                .post(url)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("number", number.as_str()),
+                    ("email", "maria@example.org"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let links = || async {
+        app.outbox_mails("maria@example.org")
+            .await
+            .into_iter()
+            .filter(|m| {
+                m["subject"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("Länk till ditt ärende")
+            })
+            .count()
+    };
+    for _ in 0..5 {
+        let (status, text) = ask().await;
+        assert_eq!(status, 200);
+        assert!(text.contains("Om uppgifterna stämmer"), "the same answer");
+    }
+    assert_eq!(
+        links().await,
+        2,
+        "two link mails an hour, however often asked"
+    );
+    let (status, text) = ask().await;
+    assert_eq!(status, 429, "the sixth request from this address waits");
+    assert!(text.contains("Försök igen om 60 minuter"), "{text}");
+    assert_eq!(links().await, 2);
+}
+both_backends!(link_requests_are_limited_per_ticket_and_per_address);
