@@ -129,16 +129,29 @@ async fn connect(m: &Mailbox, password: &str) -> Result<Session, SyncError> {
 
 impl Intake {
     /// Find mailboxes that no node works and start a worker for each one this node can lease.
+    /// A worker whose mailbox was disabled, removed or changed (address, server, password,
+    /// folders) is stopped; a changed one starts again with the new settings. Stopping between
+    /// storing a mail and moving it on the server loses nothing: the next worker finds the mail
+    /// in the folder, sees its receipt and only moves it.
     pub async fn supervise(self) {
-        let mut running: HashMap<i64, tokio::task::JoinHandle<()>> = HashMap::new();
+        type Running = HashMap<i64, (tokio::task::JoinHandle<()>, Mailbox)>;
+        let mut running: Running = HashMap::new();
         loop {
-            running.retain(|_, h| !h.is_finished());
+            running.retain(|_, (h, _)| !h.is_finished());
             match self
                 .db
                 .read(store::mail::enabled_mailboxes_all_tenants)
                 .await
             {
                 Ok(list) => {
+                    running.retain(|id, (h, current)| {
+                        let same = list.iter().any(|(_, m)| m.id == *id && m == current);
+                        if !same {
+                            tracing::info!(mailbox = %current.address, "IMAP worker stops: the mailbox was disabled or changed");
+                            h.abort();
+                        }
+                        same
+                    });
                     for (t, m) in list {
                         if running.contains_key(&m.id) {
                             continue;
@@ -146,8 +159,9 @@ impl Intake {
                         if self.lease(t, m.id).await.unwrap_or(false) {
                             tracing::info!(mailbox = %m.address, "IMAP worker started");
                             let me = self.clone();
-                            let id = m.id;
-                            running.insert(id, tokio::spawn(async move { me.work(t, m).await }));
+                            let (id, copy) = (m.id, m.clone());
+                            let handle = tokio::spawn(async move { me.work(t, m).await });
+                            running.insert(id, (handle, copy));
                         }
                     }
                 }

@@ -7,7 +7,7 @@ use super::schema::{mailboxes, queues};
 use super::{Conn, StoreResult};
 use crate::domain::{QueueId, TenantId};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = mailboxes)]
 pub struct Mailbox {
     pub id: i64,

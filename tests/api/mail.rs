@@ -1057,3 +1057,57 @@ async fn undeliverable_mail_shows_on_the_ticket(b: Backend) {
     assert!(w.smtp.received().is_empty());
 }
 both_backends!(undeliverable_mail_shows_on_the_ticket);
+
+/// An administrator turns a function mailbox off: Ärendo stops reading it at once (the running
+/// worker stops, new mail waits in the inbox), and when it is turned on again the waiting mail
+/// becomes a ticket.
+async fn a_disabled_mailbox_is_no_longer_read(b: Backend) {
+    let w = World::new(b).await;
+    w.deliver(
+        KT,
+        mail("a@example.org", KT, "Före", "d1@example.org", "", "Ett"),
+    )
+    .await;
+    w.wait_tickets(1).await;
+    let set = |enabled: bool| {
+        let slug = w.org.slug.clone();
+        w.app
+            .db
+            .write(move |c| -> Result<(), arendo::error::Error> {
+                let t = arendo::tenants::tenant_by_slug(c, &slug)?.id;
+                let (m, _) = arendo::store::mailboxes::list(c, t)?
+                    .into_iter()
+                    .find(|(m, _)| m.address == KT)
+                    .unwrap();
+                arendo::store::mailboxes::set_enabled(c, t, m.id, enabled)?;
+                Ok(())
+            })
+    };
+    set(false).await.unwrap();
+    // The supervisor looks every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    w.deliver(
+        KT,
+        mail(
+            "b@example.org",
+            KT,
+            "Under tiden",
+            "d2@example.org",
+            "",
+            "Två",
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(w.tickets().await.len(), 1, "a disabled mailbox is not read");
+    assert_eq!(
+        w.imap.count(KT, PW, "INBOX").await.unwrap(),
+        1,
+        "the mail waits"
+    );
+
+    set(true).await.unwrap();
+    let t = w.wait_tickets(2).await;
+    assert!(t.iter().any(|x| x["subject"] == "Under tiden"));
+}
+both_backends!(a_disabled_mailbox_is_no_longer_read);
