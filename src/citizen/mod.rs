@@ -78,6 +78,8 @@ pub struct StatusView {
     pub diarienummer: Option<String>,
     pub created_at: NaiveDateTime,
     pub messages: Vec<PublicMessage>,
+    /// The contact's language (`sv`/`en`): the page speaks it unless the citizen switches.
+    pub language: String,
 }
 
 /// The page behind a link.
@@ -118,6 +120,12 @@ pub async fn open(db: &Db, signer: &Signer, token: &str) -> Result<StatusView> {
             diarienummer: store::escalation::diarienummer(c, t, id)?,
             created_at: tk.created_at,
             messages,
+            language: match tk.contact_id {
+                Some(cid) => store::contacts::get(c, t, cid)?
+                    .map(|x| x.language)
+                    .unwrap_or_else(|| "sv".into()),
+                None => "sv".into(),
+            },
         })
     })
     .await

@@ -28,6 +28,8 @@ pub(crate) fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static 
 }
 
 /// Render `name` with `data` plus what every page needs (locale, CSRF token, the signed-in user).
+/// The locale is the user's (or the browser's), unless `data` names one as `page_locale` (the
+/// citizen's status page speaks the citizen's language).
 pub(crate) fn render(
     req: &HttpRequest,
     actor: Option<&Actor>,
@@ -35,7 +37,11 @@ pub(crate) fn render(
     name: &str,
     mut data: Value,
 ) -> Result<HttpResponse, PageError> {
-    let locale = page_locale(actor, req);
+    let locale = match data.get("page_locale").and_then(|v| v.as_str()) {
+        Some("en") => "en",
+        Some("sv") => "sv",
+        _ => page_locale(actor, req),
+    };
     let (csrf, cookie) = csrf_token(req);
     data["locale"] = json!(locale);
     data["csrf"] = json!(csrf);

@@ -38,7 +38,16 @@ async fn show(
                     "mine": m.kind == "inbound", "text": m.text, "at": local_time(m.at), "files": m.files,
                 }))
                 .collect();
+            // The citizen's language, or the one they switched to (`?lang=`).
+            let lang = extra
+                .get("lang")
+                .and_then(|v| v.as_str())
+                .filter(|l| matches!(*l, "sv" | "en"))
+                .unwrap_or(v.language.as_str())
+                .to_string();
             let mut data = json!({
+                "page_locale": lang,
+                "other_lang": if lang == "en" { "sv" } else { "en" },
                 "token": token,
                 "ticket": v, "created": local_time(v.created_at), "messages": messages,
                 "status_key": if v.waiting_for_you { "waiting_citizen".to_string() } else { v.status.as_str().to_string() },
@@ -75,7 +84,15 @@ pub async fn page(
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let sent = q.get("ok").is_some_and(|v| v == "sent");
-    show(&req, &st, &path, StatusCode::OK, json!({ "sent": sent })).await
+    let lang = q.get("lang").cloned().unwrap_or_default();
+    show(
+        &req,
+        &st,
+        &path,
+        StatusCode::OK,
+        json!({ "sent": sent, "lang": lang }),
+    )
+    .await
 }
 
 /// The citizen's reply (multipart: `text`, `files`, `csrf`).

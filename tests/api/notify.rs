@@ -367,7 +367,20 @@ async fn citizens_are_written_to_in_their_language(backend: Backend) {
     patch(john.clone(), serde_json::json!({ "status": "waiting" })).await;
     let m = mail_to(&app, "john@example.org", "We need more information").await;
     assert!(m["text"].as_str().unwrap().contains("Kind regards"), "{m}");
-    assert!(m["text"].as_str().unwrap().contains("/status/"));
+    // The status page behind the link speaks English to John, and switches on request.
+    let text = m["text"].as_str().unwrap();
+    let at = text.find("/status/").unwrap();
+    let path = text[at..].split_whitespace().next().unwrap().to_string();
+    let get = |p: String| {
+        let url = app.url(&p);
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    let page = get(path.clone()).await;
+    assert!(page.contains("<html lang=\"en\""), "English for John");
+    assert!(page.contains("På svenska"));
+    let page = get(format!("{path}?lang=sv")).await;
+    assert!(page.contains("<html lang=\"sv\""), "Swedish on request");
+    assert!(page.contains("In English"));
 
     // Karin prefers English after all: the agent says so on the ticket page.
     let browser = app.browser();
