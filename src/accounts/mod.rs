@@ -75,6 +75,7 @@ impl Actor {
         match self.role {
             Role::Admin => QueueAccess::All,
             Role::Agent => QueueAccess::Only(self.memberships.iter().map(|(q, _)| *q).collect()),
+            Role::Handler => QueueAccess::Only(vec![]),
         }
     }
 
@@ -104,7 +105,12 @@ fn load_actor(conn: &mut store::Conn, claims: &Claims, now: NaiveDateTime) -> Re
             if !store::auth::session_is_live(conn, tenant, user.id, &claims.jti, now)? {
                 return Err(Error::Unauthenticated);
             }
-            (Via::Session, Scope::ALL.to_vec())
+            // A handler's session reaches no ticket, queue or list: only their referrals.
+            let scopes = match user.role {
+                Role::Handler => vec![],
+                _ => Scope::ALL.to_vec(),
+            };
+            (Via::Session, scopes)
         }
         TokenKind::Api => {
             let row =
@@ -341,6 +347,11 @@ pub mod admin {
         let user = store::users::get(conn, t, u)?;
         if !user.active {
             return Err(Error::Conflict("the account is deactivated".into()));
+        }
+        if user.role == Role::Handler {
+            return Err(Error::Conflict(
+                "referral handlers sign in on the web; they have no API tokens".into(),
+            ));
         }
         let now = store::now();
         let expires_at = valid_days.map(|d| now + Duration::days(i64::from(d)));

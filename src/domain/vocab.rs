@@ -53,8 +53,10 @@ vocab!(Priority, "priority", { Low => "low", Normal => "normal", High => "high",
 vocab!(Channel, "channel", { Email => "email", Web => "web", Api => "api", Phone => "phone", Sms => "sms" });
 vocab!(MessageKind, "kind", { Inbound => "inbound", Outbound => "outbound", Note => "note" });
 vocab!(
-    /// Account role: admins manage the tenant and see every queue; agents see their queues.
-    Role, "role", { Admin => "admin", Agent => "agent" }
+    /// Account role: admins manage the tenant and see every queue; agents see their queues;
+    /// handlers (department staff, a light account) see only the referrals sent to their
+    /// departments.
+    Role, "role", { Admin => "admin", Agent => "agent", Handler => "handler" }
 );
 vocab!(
     /// Role within one queue: leads manage the queue (members, settings) besides working it.

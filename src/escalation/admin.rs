@@ -43,6 +43,8 @@ pub struct TargetView {
     pub transfer_queue_name: Option<String>,
     /// Queues that escalate here by default.
     pub default_for: Vec<String>,
+    /// Referral targets: the users (handlers) who answer for the department.
+    pub handlers: Vec<i64>,
 }
 
 /// The tenant's queues with their default target: (id, name, default).
@@ -57,9 +59,16 @@ fn queue_defaults(c: &mut Conn, t: crate::domain::TenantId) -> Result<QueueDefau
     Ok(out)
 }
 
-fn view(x: store::escalation::Target, queues: &QueueDefaults) -> TargetView {
+fn view(
+    c: &mut Conn,
+    t: crate::domain::TenantId,
+    x: store::escalation::Target,
+    queues: &QueueDefaults,
+) -> Result<TargetView> {
+    let handlers = store::escalation::handlers_of(c, t, x.id)?;
     let headers: BTreeMap<String, String> = serde_json::from_str(&x.headers).unwrap_or_default();
-    TargetView {
+    Ok(TargetView {
+        handlers,
         id: x.id,
         name: x.name,
         kind: x.kind,
@@ -93,20 +102,39 @@ fn view(x: store::escalation::Target, queues: &QueueDefaults) -> TargetView {
             .filter(|(_, _, d)| *d == Some(x.id))
             .map(|(_, n, _)| n.clone())
             .collect(),
-    }
+    })
 }
 
-/// The tenant's targets by name, and its queues as (id, name) for the forms.
-pub async fn overview(db: &Db, actor: &Actor) -> Result<(Vec<TargetView>, Vec<(i64, String)>)> {
+/// The tenant's active handler accounts: (id, name, e-mail).
+fn handler_users(c: &mut Conn, t: crate::domain::TenantId) -> Result<Vec<(i64, String, String)>> {
+    Ok(store::users::list(c, t)?
+        .into_iter()
+        .filter(|u| u.role == crate::domain::Role::Handler && u.active)
+        .map(|u| (u.id.get(), u.display_name, u.email))
+        .collect())
+}
+
+/// What the forms can name: the tenant's queues (id, name) and handler accounts (id, name,
+/// e-mail).
+pub struct Choices {
+    pub queues: Vec<(i64, String)>,
+    pub handlers: Vec<(i64, String, String)>,
+}
+
+/// The tenant's targets by name, and what the forms can choose from.
+pub async fn overview(db: &Db, actor: &Actor) -> Result<(Vec<TargetView>, Choices)> {
     require_admin(actor)?;
     let t = actor.tenant;
     db.read(move |c| -> Result<_> {
         let queues = queue_defaults(c, t)?;
-        let targets = store::escalation::targets(c, t)?
-            .into_iter()
-            .map(|x| view(x, &queues))
-            .collect();
-        let choices = queues.iter().map(|(id, n, _)| (*id, n.clone())).collect();
+        let mut targets = vec![];
+        for x in store::escalation::targets(c, t)? {
+            targets.push(view(c, t, x, &queues)?);
+        }
+        let choices = Choices {
+            queues: queues.iter().map(|(id, n, _)| (*id, n.clone())).collect(),
+            handlers: handler_users(c, t)?,
+        };
         Ok((targets, choices))
     })
     .await
@@ -117,9 +145,8 @@ pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<TargetView> {
     let t = actor.tenant;
     db.read(move |c| -> Result<_> {
         let queues = queue_defaults(c, t)?;
-        store::escalation::target(c, t, id)?
-            .map(|x| view(x, &queues))
-            .ok_or(Error::NotFound("escalation target"))
+        let x = store::escalation::target(c, t, id)?.ok_or(Error::NotFound("escalation target"))?;
+        view(c, t, x, &queues)
     })
     .await
 }
@@ -271,12 +298,14 @@ pub async fn save_records(
     .await
 }
 
-/// Create (id None) or change a referral target. The name of an existing target stays.
+/// Create (id None) or change a referral target and who answers for it (handler accounts of
+/// the tenant). The name of an existing target stays.
 pub async fn save_referral(
     db: &Db,
     actor: &Actor,
     id: Option<i64>,
     mut r: ReferralTarget,
+    handlers: Vec<i64>,
 ) -> Result<i64> {
     require_admin(actor)?;
     let t = actor.tenant;
@@ -284,7 +313,20 @@ pub async fn save_referral(
         if let Some(old) = existing(c, t, id, &r.name, "referral")? {
             r.name = old.name;
         }
-        super::referral::save_target(c, t, &r)
+        let allowed = handler_users(c, t)?;
+        if let Some(bad) = handlers
+            .iter()
+            .find(|h| !allowed.iter().any(|(id, _, _)| id == *h))
+        {
+            return Err(InvalidValue::new(
+                "handlers",
+                format!("user {bad} is not a handler of this municipality"),
+            )
+            .into());
+        }
+        let target = super::referral::save_target(c, t, &r)?;
+        store::escalation::set_handlers(c, t, target, &handlers, store::now())?;
+        Ok(target)
     })
     .await
 }

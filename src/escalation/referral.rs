@@ -404,3 +404,46 @@ pub(crate) fn deadline(c: &mut Conn, t: TenantId, payload: &str, from: &str) -> 
     )?;
     Ok(())
 }
+
+/// A referral in its handler's list ("Mina remisser"), with the link to its page.
+#[derive(Debug, Clone, Serialize)]
+pub struct HandlerItem {
+    pub number: String,
+    pub subject: String,
+    pub department: String,
+    /// `sent`, `answered`, `overdue` (or `failed`).
+    pub state: String,
+    pub due_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    /// The page's path, `/remiss/<signed link>` (the handler is on this site already).
+    pub link: String,
+}
+
+/// The referrals sent to the departments a handler answers for, newest first, each with a fresh
+/// link to the same page the referral mail points to. Handlers only.
+pub async fn for_handler(
+    db: &Db,
+    signer: &Signer,
+    actor: &crate::accounts::Actor,
+) -> Result<Vec<HandlerItem>> {
+    if actor.role != crate::domain::Role::Handler {
+        return Err(Error::Forbidden("only referral handlers have referrals"));
+    }
+    let (t, user) = (actor.tenant, actor.user.get());
+    let rows = db
+        .read(move |c| store::escalation::referrals_for_handler(c, t, user))
+        .await?;
+    let now = store::now();
+    Ok(rows
+        .into_iter()
+        .map(|r| HandlerItem {
+            link: handler_link(signer, "", t, r.id, r.due_at.unwrap_or(now)),
+            number: r.number,
+            subject: r.subject,
+            department: r.department,
+            state: r.state,
+            due_at: r.due_at,
+            created_at: r.created_at,
+        })
+        .collect())
+}

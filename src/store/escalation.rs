@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl;
 use diesel::prelude::*;
 
-use super::schema::{escalation_targets, escalations, queues, tickets};
+use super::schema::{escalation_targets, escalations, queues, referral_handlers, tickets};
 use super::{Conn, StoreResult};
 use crate::domain::{QueueId, TenantId, TicketId, UserId};
 
@@ -418,4 +418,91 @@ pub fn save_transfer_target(
         ))
         .execute(conn)?;
     Ok(id)
+}
+
+// ---- referral handlers ----
+
+/// The users who answer for the referral target `target` (ids).
+pub fn handlers_of(conn: &mut Conn, t: TenantId, target: i64) -> StoreResult<Vec<i64>> {
+    Ok(referral_handlers::table
+        .filter(referral_handlers::tenant_id.eq(t.get()))
+        .filter(referral_handlers::target_id.eq(target))
+        .order(referral_handlers::user_id)
+        .select(referral_handlers::user_id)
+        .load(conn)?)
+}
+
+/// Make exactly `users` the handlers of `target` (the caller checked both are the tenant's).
+pub fn set_handlers(
+    conn: &mut Conn,
+    t: TenantId,
+    target: i64,
+    users: &[i64],
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::delete(
+        referral_handlers::table
+            .filter(referral_handlers::tenant_id.eq(t.get()))
+            .filter(referral_handlers::target_id.eq(target)),
+    )
+    .execute(conn)?;
+    for u in users {
+        diesel::insert_into(referral_handlers::table)
+            .values((
+                referral_handlers::tenant_id.eq(t.get()),
+                referral_handlers::target_id.eq(target),
+                referral_handlers::user_id.eq(u),
+                referral_handlers::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A referral as its handler's list shows it.
+#[derive(Debug, Clone, Queryable)]
+pub struct HandlerReferral {
+    pub id: i64,
+    pub state: String,
+    pub due_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub department: String,
+    pub number: String,
+    pub subject: String,
+}
+
+/// The referrals sent to the departments `user` answers for, newest first (at most 200).
+pub fn referrals_for_handler(
+    conn: &mut Conn,
+    t: TenantId,
+    user: i64,
+) -> StoreResult<Vec<HandlerReferral>> {
+    let targets: Vec<i64> = referral_handlers::table
+        .filter(referral_handlers::tenant_id.eq(t.get()))
+        .filter(referral_handlers::user_id.eq(user))
+        .select(referral_handlers::target_id)
+        .load(conn)?;
+    Ok(escalations::table
+        .inner_join(escalation_targets::table)
+        .inner_join(
+            tickets::table.on(tickets::id
+                .eq(escalations::ticket_id)
+                .and(tickets::tenant_id.eq(escalations::tenant_id))),
+        )
+        .filter(escalations::tenant_id.eq(t.get()))
+        .filter(escalation_targets::tenant_id.eq(t.get()))
+        .filter(escalation_targets::kind.eq("referral"))
+        .filter(escalations::target_id.eq_any(targets))
+        .order(escalations::id.desc())
+        .limit(200)
+        .select((
+            escalations::id,
+            escalations::state,
+            escalations::due_at,
+            escalations::created_at,
+            escalation_targets::name,
+            tickets::number,
+            tickets::subject,
+        ))
+        .load(conn)?)
 }

@@ -515,6 +515,15 @@ diesel::table! {
 diesel::joinable!(escalations -> escalation_targets (target_id));
 
 diesel::table! {
+    referral_handlers (target_id, user_id) {
+        tenant_id -> BigInt,
+        target_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     routing_rules (id) {
         id -> BigInt,
         tenant_id -> BigInt,
@@ -574,4 +583,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sms_gateways,
     sms_messages,
     routing_rules,
+    referral_handlers,
 );

@@ -1,5 +1,7 @@
 //! The occasional handler's page for a referral (`/remiss/<link>`): the one ticket, the question,
 //! the deadline, and the answer that hands the ticket back. No sign-in: the link is the access.
+//! Handlers with an account (role `handler`) also get `/remisser`, the list of referrals to their
+//! departments, each opening the same page.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -15,7 +17,34 @@ use crate::web::pages::{page_locale, render};
 use crate::web::workspace::local_time;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(page).service(answer);
+    cfg.service(page).service(answer).service(mine);
+}
+
+/// "Mina remisser": a signed-in handler's referrals, newest first.
+#[get("/remisser")]
+pub async fn mine(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    crate::web::auth::PageActor(actor): crate::web::auth::PageActor,
+) -> Result<HttpResponse, PageError> {
+    let items = referral::for_handler(&st.db, &st.signer, &actor).await?;
+    let items: Vec<_> = items
+        .iter()
+        .map(|i| {
+            json!({
+                "number": i.number, "subject": i.subject, "department": i.department,
+                "state": i.state, "link": i.link,
+                "due": i.due_at.map(local_time), "open": i.state == "sent" || i.state == "overdue",
+            })
+        })
+        .collect();
+    render(
+        &req,
+        Some(&actor),
+        StatusCode::OK,
+        "referral/mine",
+        json!({ "nav": "referrals", "items": items }),
+    )
 }
 
 async fn show(

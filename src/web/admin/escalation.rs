@@ -13,7 +13,7 @@ use crate::accounts::Actor;
 use crate::escalation::admin::{self as targets, RecordsForm, TargetView};
 use crate::escalation::referral::ReferralTarget;
 use crate::web::AppState;
-use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
+use crate::web::auth::{HasCsrf, PageActor};
 use crate::web::errors::PageError;
 use crate::web::pages::page_locale;
 
@@ -43,12 +43,34 @@ pub struct TargetForm {
     allow_citizen_reply: Option<String>,
     // transfer
     queue: String,
+    /// Referral: ids of the handler accounts who answer for the department.
+    #[serde(skip)]
+    handlers: Vec<String>,
 }
 
 impl HasCsrf for TargetForm {
     fn csrf(&self) -> &str {
         &self.csrf
     }
+}
+
+/// The posted form (as pairs: `handlers` repeats, one per ticked handler), checked for CSRF.
+fn posted(req: &HttpRequest, pairs: Vec<(String, String)>) -> Result<TargetForm, PageError> {
+    let mut map = serde_json::Map::new();
+    let mut handlers = vec![];
+    for (k, v) in pairs {
+        if k == "handlers" {
+            handlers.push(v);
+        } else {
+            map.entry(k).or_insert(Value::String(v));
+        }
+    }
+    let mut f: TargetForm = serde_json::from_value(Value::Object(map)).unwrap_or_default();
+    if !crate::web::auth::form_trusted(req, &f.csrf) {
+        return Err(crate::web::errors::Failure::Csrf.into());
+    }
+    f.handlers = handlers;
+    Ok(f)
 }
 
 const KINDS: [&str; 3] = ["records", "referral", "transfer"];
@@ -96,7 +118,7 @@ pub async fn list(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
 ) -> Result<HttpResponse, PageError> {
-    let (items, _) = targets::overview(&st.db, &actor)
+    let (items, _choices) = targets::overview(&st.db, &actor)
         .await
         .map_err(fail(&actor, &req))?;
     let items: Vec<Value> = items
@@ -137,10 +159,18 @@ async fn form_page(
     f: &TargetForm,
     error: Option<(String, Option<&'static str>)>,
 ) -> Result<HttpResponse, PageError> {
-    let (_, queues) = targets::overview(&st.db, actor)
+    let (_, choices) = targets::overview(&st.db, actor)
         .await
         .map_err(fail(actor, req))?;
-    let queues: Vec<Value> = queues
+    let handlers: Vec<Value> = choices
+        .handlers
+        .iter()
+        .map(|(hid, name, email)| {
+            json!({ "id": hid.to_string(), "name": name, "email": email, "checked": f.handlers.contains(&hid.to_string()) })
+        })
+        .collect();
+    let queues: Vec<Value> = choices
+        .queues
         .iter()
         .map(|(qid, name)| {
             json!({ "id": qid.to_string(), "name": name, "selected": qid.to_string() == f.queue })
@@ -181,6 +211,7 @@ async fn form_page(
             "has_hmac_secret": view.is_some_and(|v| v.has_hmac_secret),
             "default_for": view.map(|v| v.default_for.join(", ")).unwrap_or_default(),
             "queues": queues,
+            "handlers": handlers,
             "error": error,
             "field": field,
         }),
@@ -243,7 +274,19 @@ async fn submit(
                     response_days: days,
                     allow_citizen_reply: f.allow_citizen_reply.is_some(),
                 };
-                targets::save_referral(&st.db, actor, id, r).await
+                match f
+                    .handlers
+                    .iter()
+                    .map(|h| h.parse::<i64>())
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(hs) => targets::save_referral(&st.db, actor, id, r, hs).await,
+                    Err(_) => Err(crate::domain::InvalidValue::new(
+                        "handlers",
+                        "choose handlers from the list",
+                    )
+                    .into()),
+                }
             }
             Err(_) => Err(crate::domain::InvalidValue::new("response_days", "0–90").into()),
         },
@@ -290,8 +333,9 @@ pub async fn create(
     req: HttpRequest,
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
-    CsrfForm(f): CsrfForm<TargetForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let f = posted(&req, form.into_inner())?;
     crate::tenants::admin::require_admin(&actor).map_err(fail(&actor, &req))?;
     submit(&req, &st, &actor, None, None, f).await
 }
@@ -327,8 +371,9 @@ pub async fn update(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
     path: web::Path<i64>,
-    CsrfForm(mut f): CsrfForm<TargetForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let mut f = posted(&req, form.into_inner())?;
     let id = path.into_inner();
     let v = targets::get(&st.db, &actor, id)
         .await

@@ -202,6 +202,12 @@ pub async fn my_work(
     PageActor(actor): PageActor,
     q: web::Query<Flash>,
 ) -> Result<HttpResponse, PageError> {
+    // A referral handler's start page is their referrals.
+    if actor.role == crate::domain::Role::Handler {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, "/remisser"))
+            .finish());
+    }
     let locale = page_locale(Some(&actor), &req);
     let ok = flash(q.ok.as_deref(), locale);
     let work = views::my_work(&st.db, &actor, 50).await?;
