@@ -213,3 +213,178 @@ async fn an_unanswered_referral_raises_its_alarm_once(backend: Backend) {
     );
 }
 both_backends!(an_unanswered_referral_raises_its_alarm_once);
+
+/// Department staff with a light account: the admin creates referral handlers and names them on
+/// the referral department; a handler signs in, lands on "Mina remisser" with the referrals to
+/// their department only, answers one through the same page the mail links to, and reaches
+/// nothing of the workspace, the search, the knowledge base, the administration or the API.
+async fn a_handler_with_an_account_sees_their_departments_referrals_only(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let admin = app.browser();
+    app.login(&admin, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let (_, html) = page(&app, &admin, "/admin/users").await;
+    let csrf = csrf_in(&html);
+    for (name, email) in [
+        ("Hanna Miljö", "hanna@alby.se"),
+        ("Olle Bygg", "olle@alby.se"),
+    ] {
+        let r = admin
+            .post(app.url("/admin/users"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", name),
+                ("email", email),
+                ("role", "handler"),
+                ("password", "ett-långt-lösenord-för-remisser"),
+                ("repeat", "ett-långt-lösenord-för-remisser"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    }
+    // Two departments, each with its handler, chosen on the referral target's form.
+    let (_, form) = page(&app, &admin, "/admin/escalation/new?kind=referral").await;
+    let handler_id = |email: &str| {
+        let at = form
+            .find(&format!("({email})"))
+            .expect("the handler is listed");
+        let start = form[..at].rfind("value=\"").unwrap() + 7;
+        form[start..start + form[start..].find('"').unwrap()].to_string()
+    };
+    let (hanna, olle) = (handler_id("hanna@alby.se"), handler_id("olle@alby.se"));
+    for (name, email, handler) in [
+        ("Miljöförvaltningen", "miljo@alby.se", &hanna),
+        ("Byggnadsnämnden", "bygg@alby.se", &olle),
+    ] {
+        let r = admin
+            .post(app.url("/admin/escalation"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("kind", "referral"),
+                ("name", name),
+                ("email", email),
+                ("response_days", "5"),
+                ("handlers", handler.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    }
+    let (_, list) = page(&app, &admin, "/admin/escalation").await;
+    let target_id = |name: &str| {
+        let at = list.find(&format!(">{name}</a>")).unwrap();
+        let href = "href=\"/admin/escalation/";
+        let start = list[..at].rfind(href).unwrap() + href.len();
+        list[start..start + list[start..].find('"').unwrap()].to_string()
+    };
+    let (miljo, bygg) = (
+        target_id("Miljöförvaltningen"),
+        target_id("Byggnadsnämnden"),
+    );
+    let (_, edit) = page(&app, &admin, &format!("/admin/escalation/{miljo}")).await;
+    assert!(
+        edit.contains(&format!("value=\"{hanna}\" checked")),
+        "the handler is saved on the department"
+    );
+
+    // The agent refers one ticket to each department.
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let mut numbers = vec![];
+    for (subject, target) in [("Buller från fläkt", &miljo), ("Altan utan bygglov", &bygg)] {
+        let t = app
+            .create_ticket(&org.agent_a.token, org.queue_a, subject)
+            .await;
+        let number = t["number"].as_str().unwrap().to_string();
+        let (_, html) = page(&app, &agent, &format!("/tickets/{number}")).await;
+        let r = agent
+            .post(app.url(&format!("/tickets/{number}/escalate")))
+            .form(&[
+                ("csrf", csrf_in(&html).as_str()),
+                ("target", target.as_str()),
+                ("reason", "Kan ni svara på det här?"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        numbers.push(number);
+    }
+
+    // Hanna signs in and lands on her referrals: Miljö's, not Bygg's.
+    let hanna_b = app.browser();
+    let r = app
+        .login(
+            &hanna_b,
+            "alby",
+            "hanna@alby.se",
+            "ett-långt-lösenord-för-remisser",
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = hanna_b.get(app.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/remisser");
+    let (status, mine) = page(&app, &hanna_b, "/remisser").await;
+    assert_eq!(status, 200);
+    assert!(
+        mine.contains(&numbers[0]) && mine.contains("Buller från fläkt"),
+        "{mine}"
+    );
+    assert!(
+        !mine.contains(&numbers[1]) && !mine.contains("Altan"),
+        "not another department's"
+    );
+    assert!(!mine.contains("href=\"/tickets\""), "no workspace menu");
+
+    // The referral opens the same page the mail links to, and the answer goes back.
+    let href = "href=\"/remiss/";
+    let start = mine.find(href).unwrap() + "href=\"".len();
+    let path = mine[start..start + mine[start..].find('"').unwrap()].to_string();
+    let (status, html) = page(&app, &hanna_b, &path).await;
+    assert_eq!(status, 200);
+    let r = hanna_b
+        .post(app.url(&format!("{path}/answer")))
+        .form(&[
+            ("csrf", csrf_in(&html).as_str()),
+            ("text", "Fläkten ska ha ljuddämpare; vi gör tillsyn."),
+            ("to", "agent"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&app, &agent, &format!("/tickets/{}", numbers[0])).await;
+    assert!(html.contains("Miljöförvaltningen svarade på remissen"));
+    let (_, mine) = page(&app, &hanna_b, "/remisser").await;
+    assert!(mine.contains("Besvarad"), "{mine}");
+
+    // Nothing else of Ärendo is hers.
+    for path in [
+        "/tickets".to_string(),
+        format!("/tickets/{}", numbers[0]),
+        format!("/tickets/{}", numbers[1]),
+        "/queues".to_string(),
+        "/search?q=buller".to_string(),
+        "/knowledge".to_string(),
+        "/admin".to_string(),
+        "/admin/routing".to_string(),
+        "/api/v1/tickets".to_string(),
+        "/api/v1/queues".to_string(),
+    ] {
+        let (status, body) = page(&app, &hanna_b, &path).await;
+        assert!(
+            status == 403 || status == 404,
+            "{path} answered {status} to a handler"
+        );
+        assert!(!body.contains("Altan utan bygglov"), "{path}");
+    }
+    // Agents and admins have no "Mina remisser".
+    assert_eq!(page(&app, &agent, "/remisser").await.0, 403);
+}
+both_backends!(a_handler_with_an_account_sees_their_departments_referrals_only);

@@ -107,6 +107,7 @@ impl TargetForm {
             response_days: v.response_days.unwrap_or(5).to_string(),
             allow_citizen_reply: v.allow_citizen_reply.then(|| "1".into()),
             queue: v.transfer_queue.map(|q| q.to_string()).unwrap_or_default(),
+            handlers: v.handlers.iter().map(|h| h.to_string()).collect(),
             ..TargetForm::default()
         }
     }
