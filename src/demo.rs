@@ -28,7 +28,7 @@ type DemoUser = (
     Role,
     &'static [(&'static str, MembershipRole)],
 );
-const USERS: [DemoUser; 3] = [
+const USERS: [DemoUser; 4] = [
     ("admin@exempelkommun.se", "Alva Admin", Role::Admin, &[]),
     (
         "agent@exempelkommun.se",
@@ -49,6 +49,8 @@ const USERS: [DemoUser; 3] = [
             ("kundtjanst", MembershipRole::Agent),
         ],
     ),
+    // Department staff who answer referrals ("Mina remisser"), nothing else.
+    ("miljo@exempelkommun.se", "Mira Miljö", Role::Handler, &[]),
 ];
 /// Canned responses: (queue slug or "" for every queue, title, text with variables).
 const CANNED: [(&str, &str, &str); 3] = [
@@ -236,6 +238,20 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                 };
                 store::workspace::insert_canned(c, t, queue, title, text, store::now())?;
             }
+            // A referral department with its handler account.
+            let miljo = crate::escalation::referral::save_target(
+                c,
+                t,
+                &crate::escalation::referral::ReferralTarget {
+                    name: "Miljöförvaltningen".into(),
+                    email: "miljoforvaltningen@exempelkommun.se".into(),
+                    response_days: 10,
+                    allow_citizen_reply: false,
+                },
+            )?;
+            let mira = store::users::by_email(c, t, &EmailAddress::parse("miljo@exempelkommun.se")?)?
+                .ok_or(Error::NotFound("user"))?;
+            store::escalation::set_handlers(c, t, miljo, &[mira.id.get()], store::now())?;
             // A routing rule to show: water leaks mailed to customer service go straight to VA.
             let kundtjanst =
                 store::queues::by_slug(c, t, "kundtjanst")?.ok_or(Error::NotFound("queue"))?;

@@ -28,6 +28,7 @@ const MAILBOX_PASSWORD = 'imap-hemligt-7';
 const KIM = 'agent@exempelkommun.se';
 const VERA = 'va@exempelkommun.se';
 const ALVA = 'admin@exempelkommun.se';
+const MIRA = 'miljo@exempelkommun.se';
 const INTAKE_MS = 20000;
 const LIVE_MS = 10000;
 
@@ -443,5 +444,45 @@ test('g. service levels: badges in words, the late filter, waiting for an extern
     });
   } finally {
     await ctx.close();
+  }
+});
+
+test('h. a referral handler signs in to "Mina remisser", sees the referral and nothing of the workspace', async (t) => {
+  const subject = 'Soptunnan blev inte tömd';
+  const kim = await signedIn(KIM);
+  try {
+    await kim.page.goto(app.url('/tickets'));
+    const number = await numberOf(kim.page, subject);
+    await kim.page.goto(app.url(`/tickets/${number}`));
+    await kim.page.locator('#esc-target').selectOption({ label: 'Miljöförvaltningen' });
+    await kim.page.locator('#esc-reason').fill('Luktar soptunnan illa även efter tömning?');
+    await kim.page.locator('form[action$="/escalate"] button[type=submit]').click();
+    await kim.page.waitForLoadState();
+  } finally {
+    await kim.ctx.close();
+  }
+  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    await t.test(`Mina remisser (${size})`, async () => {
+      const ctx = await newContext(browser, viewport);
+      const page = await ctx.newPage();
+      try {
+        await login(page, app, MIRA);
+        assert.equal(new URL(page.url()).pathname, '/remisser');
+        assert.equal((await page.locator('h1').innerText()).trim(), 'Mina remisser');
+        await page.getByRole('row', { name: new RegExp(subject) }).waitFor();
+        assert.equal(await page.locator('nav.mainnav a').count(), 1, 'only "Mina remisser" in the menu');
+        await shot(page, `referrals-${size}`);
+        await axe(page, `Mina remisser at ${viewport.width} px`);
+        if (viewport === PHONE) {
+          const over = await overflow(page);
+          assert.ok(over <= 0, `Mina remisser is ${over}px wider than the phone screen`);
+        }
+        await page.getByRole('link', { name: /^KC-/ }).first().click();
+        await page.waitForURL(/\/remiss\//);
+        assert.match(await page.locator('body').innerText(), /Luktar soptunnan illa/);
+      } finally {
+        await ctx.close();
+      }
+    });
   }
 });
