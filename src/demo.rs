@@ -249,8 +249,9 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                     allow_citizen_reply: false,
                 },
             )?;
-            let mira = store::users::by_email(c, t, &EmailAddress::parse("miljo@exempelkommun.se")?)?
-                .ok_or(Error::NotFound("user"))?;
+            let mira =
+                store::users::by_email(c, t, &EmailAddress::parse("miljo@exempelkommun.se")?)?
+                    .ok_or(Error::NotFound("user"))?;
             store::escalation::set_handlers(c, t, miljo, &[mira.id.get()], store::now())?;
             // A routing rule to show: water leaks mailed to customer service go straight to VA.
             let kundtjanst =
