@@ -137,6 +137,7 @@ impl Application {
             db: db.clone(),
             signer: Arc::new(Signer::new(&keys)),
             keys,
+            proxies: Arc::new(settings.server.proxies().map_err(|e| anyhow::anyhow!(e))?),
             settings: settings.clone(),
             blobs: blobs.clone(),
         });

@@ -158,6 +158,30 @@ pub struct Server {
     /// HTTP worker threads (0 = one per core).
     #[serde(default)]
     pub workers: usize,
+    /// Reverse proxies in front of Ärendo, comma-separated addresses or networks
+    /// (`10.0.0.5, 10.1.0.0/16`). A request from one of them is counted (login and link-request
+    /// limits) against the client address it names in `X-Forwarded-For`; from anyone else the
+    /// header is ignored. Empty: the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: String,
+}
+
+impl Server {
+    /// `trusted_proxies` parsed (checked at load, so an entry that does not parse cannot be here).
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|x| {
+                x.parse::<ipnet::IpNet>()
+                    .or_else(|_| x.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("server.trusted_proxies: {x:?} is not an address or network")
+                    })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -467,6 +491,7 @@ impl Settings {
                 "server.public_url must start with http:// or https://".into(),
             ));
         }
+        self.server.proxies().map_err(ConfigError::Invalid)?;
         if self.notify.link_requests_per_ip == 0 || self.notify.link_mails_per_ticket == 0 {
             return Err(ConfigError::Invalid(
                 "notify.link_requests_per_ip and notify.link_mails_per_ticket must be at least 1"
@@ -618,5 +643,28 @@ mod tests {
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");
         assert!(!dbg.contains("abcdef"), "{dbg}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let ok = Settings::from_parts(
+            "",
+            None,
+            &env(&[(
+                "ARENDO_SERVER__TRUSTED_PROXIES",
+                "10.0.0.5, 10.1.0.0/16, ::1",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(ok.server.proxies().unwrap().len(), 3);
+        let bad = Settings::from_parts(
+            "",
+            None,
+            &env(&[(
+                "ARENDO_SERVER__TRUSTED_PROXIES",
+                "10.0.0.5, proxy.kommun.se",
+            )]),
+        );
+        assert!(bad.unwrap_err().to_string().contains("proxy.kommun.se"));
     }
 }

@@ -209,9 +209,87 @@ pub fn form_trusted(req: &HttpRequest, token: &str) -> bool {
     ok
 }
 
-/// The client address for throttling (the TCP peer; see docs/operations.md on proxies).
+/// The client address for throttling: the TCP peer, or — when the peer is one of
+/// `server.trusted_proxies` — the nearest address in `X-Forwarded-For` that is not a trusted
+/// proxy (see docs/operations.md).
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
+    let trusted = req
+        .app_data::<web::Data<super::AppState>>()
+        .map(|s| s.proxies.clone())
+        .unwrap_or_default();
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    client_ip_from(req.peer_addr().map(|a| a.ip()), &forwarded, &trusted)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client behind `peer`: walk `X-Forwarded-For` (all its lines, left to right as sent) from
+/// the right while the hop is a trusted proxy. A header from an untrusted peer is never read, so a
+/// client cannot choose its own address.
+fn client_ip_from(
+    peer: Option<std::net::IpAddr>,
+    forwarded: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut client = peer?;
+    if !is_trusted(&client) {
+        return Some(client);
+    }
+    let hops = forwarded
+        .iter()
+        .flat_map(|line| line.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<std::net::IpAddr>() else {
+            // A hop that is not an address: stop at the last one we could trust.
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::client_ip_from;
+
+    fn nets(s: &[&str]) -> Vec<ipnet::IpNet> {
+        s.iter().map(|x| x.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn only_trusted_proxies_may_name_the_client() {
+        let proxy = Some("10.0.0.5".parse().unwrap());
+        let trusted = nets(&["10.0.0.0/24"]);
+        let ip = |p, f: &[&str], t: &[ipnet::IpNet]| client_ip_from(p, f, t).unwrap().to_string();
+        // No proxies configured: the peer, whatever the header says.
+        assert_eq!(ip(proxy, &["203.0.113.7"], &[]), "10.0.0.5");
+        // From the proxy: the address it saw.
+        assert_eq!(ip(proxy, &["203.0.113.7"], &trusted), "203.0.113.7");
+        // A client's own forged entry stays to the left of what the proxy appended.
+        assert_eq!(
+            ip(proxy, &["1.2.3.4, 203.0.113.7"], &trusted),
+            "203.0.113.7"
+        );
+        // Two trusted hops, and the header split over two lines.
+        assert_eq!(
+            ip(proxy, &["203.0.113.7", "10.0.0.9"], &trusted),
+            "203.0.113.7"
+        );
+        // From an untrusted peer the header is ignored.
+        let stranger = Some("198.51.100.1".parse().unwrap());
+        assert_eq!(ip(stranger, &["203.0.113.7"], &trusted), "198.51.100.1");
+        // Garbage or nothing after the proxy: the proxy itself.
+        assert_eq!(ip(proxy, &["unknown"], &trusted), "10.0.0.5");
+        assert_eq!(ip(proxy, &[], &trusted), "10.0.0.5");
+    }
 }

@@ -39,6 +39,8 @@ pub struct AppState {
     pub live: crate::tickets::live::Live,
     pub search: crate::search::TicketIndex,
     pub kb: crate::kb::Kb,
+    /// `server.trusted_proxies`, parsed once.
+    pub proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// Content-Security-Policy: no inline scripts or styles, nothing from other origins.

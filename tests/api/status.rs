@@ -269,3 +269,50 @@ async fn link_requests_are_limited_per_ticket_and_per_address(backend: Backend) 
     assert_eq!(links().await, 2);
 }
 both_backends!(link_requests_are_limited_per_ticket_and_per_address);
+
+/// Behind a trusted reverse proxy the limit counts each citizen's own address (from
+/// `X-Forwarded-For`), not the proxy's: one citizen asking too often does not lock out another.
+async fn behind_a_trusted_proxy_each_citizen_has_their_own_limit(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("ARENDO_NOTIFY__LINK_REQUESTS_PER_IP", "2"),
+            ("ARENDO_SERVER__TRUSTED_PROXIES", "127.0.0.1, ::1"),
+        ],
+    )
+    .await;
+    app.org("alby").await;
+    let citizen = app.browser();
+    let html = citizen
+        .get(app.url("/mitt-arende/alby"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&html);
+    let ask = |from: &'static str| {
+        let (citizen, url, csrf) = (citizen.clone(), app.url("/mitt-arende/alby"), csrf.clone());
+        async move {
+            citizen
+                .post(url)
+                .header("X-Forwarded-For", from)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("number", "KC-2026-000001"),
+                    ("email", "nagon@example.org"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(ask("203.0.113.7").await, 200);
+    assert_eq!(ask("203.0.113.7").await, 200);
+    assert_eq!(ask("203.0.113.7").await, 429, "this citizen waits");
+    assert_eq!(ask("198.51.100.20").await, 200, "another citizen does not");
+}
+both_backends!(behind_a_trusted_proxy_each_citizen_has_their_own_limit);
