@@ -92,16 +92,22 @@ pub fn find_or_create(
         .get_result(conn)?)
 }
 
-/// Write to the contact in `language` from now on; false when the tenant has no such contact.
-pub fn set_language(
-    conn: &mut Conn,
-    t: TenantId,
-    id: i64,
-    language: Language,
-) -> StoreResult<bool> {
+/// What an agent may change about a contact (the e-mail address is the contact's identity).
+pub struct ContactChange<'a> {
+    pub name: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub preferred_channel: &'a str,
+    pub language: Language,
+}
+
+/// Change a contact; false when the tenant has no such contact.
+pub fn update(conn: &mut Conn, t: TenantId, id: i64, c: &ContactChange<'_>) -> StoreResult<bool> {
     let n = diesel::update(scoped(t).filter(contacts::id.eq(id)))
         .set((
-            contacts::language.eq(language.as_str()),
+            contacts::name.eq(c.name),
+            contacts::phone.eq(c.phone),
+            contacts::preferred_channel.eq(c.preferred_channel),
+            contacts::language.eq(c.language.as_str()),
             contacts::updated_at.eq(super::now()),
         ))
         .execute(conn)?;

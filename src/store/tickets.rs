@@ -848,3 +848,14 @@ pub fn attachment(
     }
     Ok(q.first(conn).optional()?)
 }
+
+/// The tickets of a contact (every queue), oldest first, at most 1,000.
+pub fn ids_of_contact(conn: &mut Conn, t: TenantId, contact: i64) -> StoreResult<Vec<TicketId>> {
+    let ids: Vec<i64> = scoped(t)
+        .filter(tickets::contact_id.eq(contact))
+        .order(tickets::id)
+        .limit(1000)
+        .select(tickets::id)
+        .load(conn)?;
+    Ok(ids.into_iter().map(TicketId::from_db).collect())
+}

@@ -153,15 +153,51 @@ pub async fn link(db: &Db, actor: &Actor, a: TicketNumber, b: TicketNumber) -> R
     .await
 }
 
-/// Write to the ticket's contact in `language` from now on (notifications, acknowledgements,
-/// link mails). Recorded in the ticket's history.
-pub async fn set_contact_language(
+/// A contact's details as an agent edits them on a ticket.
+#[derive(Debug, Clone, Default)]
+pub struct ContactEdit {
+    pub name: String,
+    /// Empty: no phone number.
+    pub phone: String,
+    /// `email` or `sms`.
+    pub preferred_channel: String,
+    /// `sv` or `en`.
+    pub language: String,
+}
+
+/// Change the ticket's contact: name, phone number, the channel they want to hear on, and the
+/// language they are written to in. The e-mail address stays (it is how their mail finds them).
+/// Every ticket of the contact gets a history line, which also brings them up to date in search.
+pub async fn update_contact(
     db: &Db,
     actor: &Actor,
     number: TicketNumber,
-    language: crate::domain::Language,
+    edit: ContactEdit,
 ) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;
+    let name = edit.name.trim().to_string();
+    if name.chars().count() > 120 {
+        return Err(InvalidValue::new("contact.name", "at most 120 characters").into());
+    }
+    let phone = match edit.phone.trim() {
+        "" => None,
+        p => Some(
+            crate::domain::PhoneNumber::parse(p)
+                .map_err(|e| InvalidValue::new("contact.phone", e.reason))?,
+        ),
+    };
+    let preferred = match edit.preferred_channel.trim() {
+        "email" => "email",
+        "sms" => "sms",
+        _ => return Err(InvalidValue::new("contact.preferred_channel", "email or sms").into()),
+    };
+    if preferred == "sms" && phone.is_none() {
+        return Err(
+            InvalidValue::new("contact.preferred_channel", "sms needs a phone number").into(),
+        );
+    }
+    let language = crate::domain::Language::parse(&edit.language)
+        .map_err(|e| InvalidValue::new("contact.language", e.reason))?;
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<()> {
         let ticket = find(c, t, &access, &number)?;
@@ -171,21 +207,48 @@ pub async fn set_contact_language(
             .transpose()?
             .flatten()
             .ok_or(Error::NotFound("contact"))?;
-        if contact.language == language.as_str() {
+        if preferred == "email" && contact.email.is_none() {
+            return Err(InvalidValue::new(
+                "contact.preferred_channel",
+                "e-mail needs an address; the contact has none",
+            )
+            .into());
+        }
+        let name = (!name.is_empty()).then_some(name);
+        let phone = phone.as_ref().map(|p| p.as_str().to_string());
+        let mut changed = vec![];
+        if contact.name != name {
+            changed.push("name");
+        }
+        if contact.phone != phone {
+            changed.push("phone");
+        }
+        if contact.preferred_channel != preferred {
+            changed.push("preferred_channel");
+        }
+        if contact.language != language.as_str() {
+            changed.push("language");
+        }
+        if changed.is_empty() {
             return Ok(());
         }
-        store::contacts::set_language(c, t, contact.id, language)?;
-        let now = store::now();
-        store::tickets::touch(c, t, ticket.id, now)?;
-        store::tickets::insert_event(
+        store::contacts::update(
             c,
             t,
-            ticket.id,
-            Some(uid),
-            "contact_language_changed",
-            &json!({ "from": contact.language, "to": language }),
-            now,
+            contact.id,
+            &store::contacts::ContactChange {
+                name: name.as_deref(),
+                phone: phone.as_deref(),
+                preferred_channel: preferred,
+                language,
+            },
         )?;
+        let now = store::now();
+        let details = json!({ "changed": changed, "language": language, "ticket": number });
+        for id in store::tickets::ids_of_contact(c, t, contact.id)? {
+            store::tickets::touch(c, t, id, now)?;
+            store::tickets::insert_event(c, t, id, Some(uid), "contact_changed", &details, now)?;
+        }
         Ok(())
     })
     .await

@@ -382,7 +382,8 @@ async fn citizens_are_written_to_in_their_language(backend: Backend) {
     assert!(page.contains("<html lang=\"sv\""), "Swedish on request");
     assert!(page.contains("In English"));
 
-    // Karin prefers English after all: the agent says so on the ticket page.
+    // Karin prefers English after all, and text messages: the agent changes her contact details
+    // on the ticket page.
     let browser = app.browser();
     app.login(&browser, "alby", &org.admin.email, &org.admin.password)
         .await;
@@ -399,15 +400,46 @@ async fn citizens_are_written_to_in_their_language(backend: Backend) {
         "Swedish to begin with"
     );
     let csrf = crate::helpers::csrf_in(&page);
-    let r = browser
-        .post(app.url(&format!("/tickets/{karin}/contact-language")))
-        .form(&[("csrf", csrf.as_str()), ("language", "en")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let (browser, url, csrf) = (
+            browser.clone(),
+            app.url(&format!("/tickets/{karin}/contact")),
+            csrf.clone(),
+        );
+        async move {
+            let mut form = vec![("csrf", csrf.as_str())];
+            form.extend(fields);
+            let r = browser.post(url).form(&form).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // SMS without a phone number, or a made-up language: refused, nothing changes.
+    let (status, html) = post(vec![
+        ("name", "Karin Ek"),
+        ("phone", ""),
+        ("preferred_channel", "sms"),
+        ("language", "en"),
+    ])
+    .await;
+    assert_eq!(status, 422, "{html}");
+    let (status, _) = post(vec![
+        ("name", "Karin Ek"),
+        ("phone", ""),
+        ("preferred_channel", "email"),
+        ("language", "fi"),
+    ])
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = post(vec![
+        ("name", "Karin Ek"),
+        ("phone", "070-765 43 21"),
+        ("preferred_channel", "email"),
+        ("language", "en"),
+    ])
+    .await;
+    assert_eq!(status, 303);
     let page = browser
-        .get(app.url(&format!("/tickets/{karin}?ok=language_saved")))
+        .get(app.url(&format!("/tickets/{karin}")))
         .send()
         .await
         .unwrap()
@@ -415,18 +447,12 @@ async fn citizens_are_written_to_in_their_language(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        page.contains("Kontaktens språk ändrat till engelska"),
+        page.contains("Kontaktuppgifterna ändrades: namn, telefon, skriv på engelska"),
         "history"
     );
     assert!(page.contains("<option value=\"en\" selected>engelska</option>"));
-    // A made-up language is refused and changes nothing.
-    let r = browser
-        .post(app.url(&format!("/tickets/{karin}/contact-language")))
-        .form(&[("csrf", csrf.as_str()), ("language", "fi")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
+    assert!(page.contains("+46707654321"), "the number in E.164");
+    assert!(page.contains("<dd>Karin Ek</dd>"), "the name is saved");
     patch(karin.clone(), serde_json::json!({ "status": "resolved" })).await;
     let m = mail_to(&app, "karin@example.org", "is resolved").await;
     assert!(m["subject"].as_str().unwrap().contains(&karin));

@@ -35,7 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ticket::post_message)
         .service(ticket::update)
         .service(ticket::claim)
-        .service(ticket::contact_language)
+        .service(ticket::contact)
         .service(ticket::transfer)
         .service(ticket::escalate)
         .service(ticket::merge)

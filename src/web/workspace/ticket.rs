@@ -118,10 +118,23 @@ fn event_text(
         .replace("{ticket}", &s("ticket"))
         .replace("{tag}", &s("tag"))
         .replace("{rule}", &s("rule"))
-        .replace(
-            "{to_language}",
-            &t.text(locale, &format!("contact.language.{}", s("to"))),
-        )
+        .replace("{fields}", &{
+            // contact_changed: which details, the language by name.
+            let language = t.text(locale, &format!("contact.language.{}", s("language")));
+            d.get("changed")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str())
+                        .map(|f| {
+                            t.text(locale, &format!("contact.field.{f}"))
+                                .replace("{language}", &language)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        })
         .replace("{error}", &s("error"))
         .replace("{from_waiting}", &waiting("from"))
         .replace("{to_waiting}", &waiting("to"))
@@ -623,23 +636,31 @@ pub async fn update(
     act(&req, &st, &actor, n, "updated", result).await
 }
 
-csrf_form!(LanguageForm { language: String });
+csrf_form!(ContactForm {
+    name: String,
+    phone: String,
+    preferred_channel: String,
+    language: String
+});
 
-/// The language the contact is written to in.
-#[post("/tickets/{number}/contact-language")]
-pub async fn contact_language(
+/// The contact's name, phone number, preferred channel and language.
+#[post("/tickets/{number}/contact")]
+pub async fn contact(
     req: HttpRequest,
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
     path: web::Path<String>,
-    CsrfForm(f): CsrfForm<LanguageForm>,
+    CsrfForm(f): CsrfForm<ContactForm>,
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
-    let result = match crate::domain::Language::parse(&f.language) {
-        Ok(l) => tickets::actions::set_contact_language(&st.db, &actor, n.clone(), l).await,
-        Err(e) => Err(e.into()),
+    let edit = tickets::actions::ContactEdit {
+        name: f.name,
+        phone: f.phone,
+        preferred_channel: f.preferred_channel,
+        language: f.language,
     };
-    act(&req, &st, &actor, n, "language_saved", result).await
+    let result = tickets::actions::update_contact(&st.db, &actor, n.clone(), edit).await;
+    act(&req, &st, &actor, n, "contact_saved", result).await
 }
 
 #[post("/tickets/{number}/claim")]
