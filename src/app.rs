@@ -28,6 +28,8 @@ pub struct Application {
     search: Option<crate::search::TicketIndex>,
     kb: Option<crate::kb::Kb>,
     kb_sync: std::time::Duration,
+    /// Tells open live streams that the server is stopping.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Open one of the node's indexes. Another process (or a previous instance in this one that is
@@ -130,7 +132,9 @@ impl Application {
                 .map_err(|_| anyhow::anyhow!("knowledge-base start-up panicked"))?
         })
         .context("cannot prepare the knowledge base")?;
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let state = Data::new(AppState {
+            stopping: stopping_rx,
             live: live.clone(),
             search: search.clone(),
             kb: kb.clone(),
@@ -151,6 +155,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            stopping,
             worker: Some(
                 outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node)
                     .configured(&settings),
@@ -182,6 +187,13 @@ impl Application {
 
     /// Serve until SIGINT/SIGTERM (actix handles the signals) with the outbox worker beside it.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        // Actix stops on the signal and waits for open requests; live streams never finish on
+        // their own, so they are told here (the same signal) and end at once.
+        let stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            stop_signal().await;
+            let _ = stopping.send(true);
+        });
         if let Some(w) = self.worker.take() {
             tokio::spawn(w.run());
         }
@@ -222,5 +234,28 @@ impl Application {
             let _ = h.await;
         }
         result
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -41,6 +41,9 @@ pub struct AppState {
     pub kb: crate::kb::Kb,
     /// `server.trusted_proxies`, parsed once.
     pub proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Becomes true when the server is told to stop: open live streams end at once, so the
+    /// graceful shutdown does not wait for them.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Content-Security-Policy: no inline scripts or styles, nothing from other origins.

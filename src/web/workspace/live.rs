@@ -24,6 +24,9 @@ struct State {
     me: i64,
     started: tokio::time::Instant,
     hello: bool,
+    /// True once the server is stopping: the stream ends (the browser reconnects, to another
+    /// node or to this one when it is back).
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 fn frame(ev: &LiveEvent) -> Bytes {
@@ -44,6 +47,7 @@ pub async fn stream(st: web::Data<AppState>, PageActor(actor): PageActor) -> Htt
         me: actor.user.get(),
         started: tokio::time::Instant::now(),
         hello: false,
+        stopping: st.stopping.clone(),
     };
     let body = futures_util::stream::unfold(state, |mut s| async move {
         if !s.hello {
@@ -57,10 +61,15 @@ pub async fn stream(st: web::Data<AppState>, PageActor(actor): PageActor) -> Htt
             ));
         }
         loop {
-            if s.started.elapsed() > MAX_STREAM {
+            if s.started.elapsed() > MAX_STREAM || *s.stopping.borrow() {
                 return None;
             }
-            match tokio::time::timeout(KEEPALIVE, s.rx.recv()).await {
+            let next = tokio::select! {
+                // Stopping (or the server gone with its sender): end the stream.
+                _ = s.stopping.changed() => return None,
+                next = tokio::time::timeout(KEEPALIVE, s.rx.recv()) => next,
+            };
+            match next {
                 Err(_) => return Some((Ok(Bytes::from_static(b": keepalive\n\n")), s)),
                 Ok(Err(RecvError::Closed)) => return None,
                 // Fell behind: tell the page to refresh what it shows.
