@@ -404,6 +404,33 @@ pub async fn save_calendar_form(
     .await
 }
 
+/// Delete a calendar no queue works by. The default calendar, or one a queue has chosen, is
+/// refused (a conflict naming why): the clocks of open tickets depend on it.
+pub async fn delete_calendar(db: &Db, actor: &Actor, id: i64) -> Result<()> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| -> Result<()> {
+        let cal = store::sla::calendars(c, t)?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or(Error::NotFound("calendar"))?;
+        if cal.is_default {
+            return Err(Error::Conflict(
+                "the default calendar cannot be deleted".into(),
+            ));
+        }
+        if store::sla::queue_calendar_ids(c, t)?
+            .iter()
+            .any(|(_, own)| *own == Some(id))
+        {
+            return Err(Error::Conflict("a queue works by this calendar".into()));
+        }
+        store::sla::delete_calendar(c, t, id)?;
+        Ok(())
+    })
+    .await
+}
+
 /// Give a queue its own calendar (None: the tenant's default), from the admin page.
 pub async fn use_calendar_form(
     db: &Db,

@@ -718,3 +718,14 @@ pub fn met_counts(
     out.sort_by(|a, b| (a.0.get(), &a.1).cmp(&(b.0.get(), &b.1)));
     Ok(out)
 }
+
+/// Delete a calendar of the tenant; false when there is no such calendar.
+pub fn delete_calendar(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<bool> {
+    let n = diesel::delete(
+        sla_calendars::table
+            .filter(sla_calendars::tenant_id.eq(t.get()))
+            .filter(sla_calendars::id.eq(id)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}

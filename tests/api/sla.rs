@@ -666,3 +666,80 @@ async fn waiting_for_an_external_party_pauses_and_a_citizen_mail_resumes(b: Back
     assert!(d["waiting_on"].is_null(), "{d}");
 }
 both_backends!(waiting_for_an_external_party_pauses_and_a_citizen_mail_resumes);
+
+/// An administrator deletes a calendar no queue uses; the default calendar and one a queue works
+/// by are refused with the reason, and stay.
+async fn only_unused_calendars_can_be_deleted(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("alby").await;
+    let queue = org.queue_b;
+    let (default, vacation, va_own) = app
+        .db
+        .write(move |c| -> Result<(i64, i64, i64), Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            let default = save_calendar(c, t, "Kontorstid", &Calendar::default(), true)?;
+            let vacation = save_calendar(c, t, "Sommartid", &always_open(), false)?;
+            let va_own = save_calendar(c, t, "VA jour", &always_open(), false)?;
+            let q = store::queues::lookup(c, t, queue)?.unwrap().id;
+            arendo::sla::admin::use_calendar(c, t, q, Some(va_own))?;
+            Ok((default, vacation, va_own))
+        })
+        .await
+        .unwrap();
+    let admin = app.browser();
+    app.login(&admin, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let delete = |id: i64| {
+        let admin = admin.clone();
+        let (page, url) = (
+            app.url(&format!("/admin/sla/calendars/{id}")),
+            app.url(&format!("/admin/sla/calendars/{id}/delete")),
+        );
+        async move {
+            let html = admin.get(page).send().await.unwrap().text().await.unwrap();
+            let csrf = crate::helpers::csrf_in(&html);
+            let r = admin
+                .post(url)
+                .form(&[("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = delete(default).await;
+    assert_eq!(status, 409);
+    assert!(
+        html.contains("Standardkalendern går inte att ta bort"),
+        "{html}"
+    );
+    let (status, html) = delete(va_own).await;
+    assert_eq!(status, 409);
+    assert!(html.contains("En kö använder kalendern"));
+    assert_eq!(delete(vacation).await.0, 303);
+    let overview = admin
+        .get(app.url("/admin/sla"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!overview.contains("Sommartid"), "deleted");
+    assert!(
+        overview.contains("Kontorstid") && overview.contains("VA jour"),
+        "kept"
+    );
+    // Agents cannot.
+    let anna = app.browser();
+    app.login(&anna, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let r = anna
+        .post(app.url(&format!("/admin/sla/calendars/{va_own}/delete")))
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 303);
+}
+both_backends!(only_unused_calendars_can_be_deleted);

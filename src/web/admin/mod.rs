@@ -64,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(sla::edit_calendar)
         .service(sla::create_calendar)
         .service(sla::update_calendar)
+        .service(sla::delete_calendar)
         .service(sla::queue_calendar)
         .service(sla::edit_policy)
         .service(sla::save_policy)
@@ -108,6 +109,7 @@ const FLASHES: &[&str] = &[
     "canned_saved",
     "canned_deleted",
     "calendar_saved",
+    "calendar_deleted",
     "queue_calendar_saved",
     "policy_saved",
     "retried",

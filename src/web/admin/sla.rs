@@ -331,6 +331,61 @@ pub async fn update_calendar(
     submit_calendar(&req, &st, &actor, Some(path.into_inner()), f).await
 }
 
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+impl HasCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Delete a calendar; refused (with the reason, on the calendar's page) while it is the default
+/// or a queue works by it.
+#[post("/admin/sla/calendars/{id:\\d+}/delete")]
+pub async fn delete_calendar(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<i64>,
+    _f: CsrfForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    match use_cases::delete_calendar(&st.db, &actor, id).await {
+        Ok(()) => Ok(see_other("/admin/sla?ok=calendar_deleted".into())),
+        Err(e @ Error::Conflict(_)) => {
+            let s = use_cases::setup(&st.db, &actor)
+                .await
+                .map_err(fail(&actor, &req))?;
+            let c = s
+                .calendars
+                .into_iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| fail(&actor, &req)(Error::NotFound("calendar")))?;
+            let key = match &e {
+                Error::Conflict(m) if m.contains("default") => "admin.sla.delete_default",
+                _ => "admin.sla.delete_in_use",
+            };
+            let message =
+                crate::web::templates::Templates::get().text(page_locale(Some(&actor), &req), key);
+            calendar_page(
+                &req,
+                &actor,
+                CalendarState {
+                    status: StatusCode::CONFLICT,
+                    id: Some(id),
+                    input: c.input,
+                    error: Some(message),
+                    field: None,
+                },
+            )
+        }
+        Err(e) => Err(fail(&actor, &req)(e)),
+    }
+}
+
 #[post("/admin/sla/queues/{id:\\d+}/calendar")]
 pub async fn queue_calendar(
     req: HttpRequest,
