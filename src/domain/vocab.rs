@@ -77,7 +77,12 @@ impl Language {
     /// reliably English, Swedish otherwise (a Swedish municipality's default, also for languages
     /// Ärendo has no texts in). Short or mixed texts stay Swedish.
     pub fn of_citizen_text(text: &str) -> Language {
-        match whatlang::detect(text) {
+        // The opening of a message tells its language; a long one need not be read to the end.
+        let head = match text.char_indices().nth(2000) {
+            Some((at, _)) => &text[..at],
+            None => text,
+        };
+        match whatlang::detect(head) {
             Some(info) if info.lang() == whatlang::Lang::Eng && info.is_reliable() => Language::En,
             _ => Language::Sv,
         }
