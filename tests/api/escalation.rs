@@ -162,17 +162,11 @@ async fn escalated_after_failures_makes_exactly_one_case(backend: Backend) {
 
     let html = page(&app, &agent, &format!("/tickets/{number}")).await;
     assert!(html.contains("id=\"esc-h\""));
-    let r = agent
-        .post(app.url(&format!("/tickets/{number}/escalate")))
-        .form(&[
-            ("csrf", csrf_in(&html).as_str()),
-            ("target", ""),
-            ("reason", "Begäran om omprövning ska diarieföras"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.escalate(&agent, &number, "", "Begäran om omprövning ska diarieföras")
+            .await,
+        303
+    );
 
     let mut html = String::new();
     for _ in 0..150 {
@@ -240,32 +234,15 @@ async fn a_refused_escalation_is_given_up_and_shown(backend: Backend) {
     let agent = app.browser();
     app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
         .await;
-    let html = page(&app, &agent, &format!("/tickets/{number}")).await;
 
     // No queue default: the agent must choose.
-    let r = agent
-        .post(app.url(&format!("/tickets/{number}/escalate")))
-        .form(&[
-            ("csrf", csrf_in(&html).as_str()),
-            ("target", ""),
-            ("reason", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
+    assert_eq!(app.escalate(&agent, &number, "", "").await, 422);
 
-    let r = agent
-        .post(app.url(&format!("/tickets/{number}/escalate")))
-        .form(&[
-            ("csrf", csrf_in(&html).as_str()),
-            ("target", target_id.to_string().as_str()),
-            ("reason", "Test"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.escalate(&agent, &number, target_id.to_string().as_str(), "Test")
+            .await,
+        303
+    );
     let mut html = String::new();
     for _ in 0..100 {
         html = page(&app, &agent, &format!("/tickets/{number}")).await;
@@ -432,18 +409,11 @@ async fn an_admin_sets_up_the_records_system_on_the_admin_page(backend: Backend)
     let agent = app.browser();
     app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
         .await;
-    let html = page(&app, &agent, &format!("/tickets/{number}")).await;
-    let r = agent
-        .post(app.url(&format!("/tickets/{number}/escalate")))
-        .form(&[
-            ("csrf", csrf_in(&html).as_str()),
-            ("target", id.as_str()),
-            ("reason", "Överklagande ska diarieföras"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.escalate(&agent, &number, id.as_str(), "Överklagande ska diarieföras")
+            .await,
+        303
+    );
     let mut html = String::new();
     for _ in 0..100 {
         html = page(&app, &agent, &format!("/tickets/{number}")).await;

@@ -302,6 +302,63 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Create a ticket through the API from a whole JSON body; returns its number.
+    pub async fn create_ticket_from(&self, token: &str, body: Value) -> String {
+        let r = reqwest::Client::new()
+            .post(self.url("/api/v1/tickets"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            201,
+            "create failed: {}",
+            r.text().await.unwrap()
+        );
+        r.json::<Value>().await.unwrap()["number"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Change a ticket through the API (`PATCH`), expecting success.
+    pub async fn patch_ticket(&self, token: &str, number: &str, body: Value) {
+        let r = reqwest::Client::new()
+            .patch(self.url(&format!("/api/v1/tickets/{number}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    /// "Eskalera" on the ticket page as the signed-in `browser` (`target` "" = the queue's
+    /// default); returns the status.
+    pub async fn escalate(
+        &self,
+        browser: &reqwest::Client,
+        number: &str,
+        target: &str,
+        reason: &str,
+    ) -> u16 {
+        let csrf = self.csrf(browser, &format!("/tickets/{number}")).await;
+        browser
+            .post(self.url(&format!("/tickets/{number}/escalate")))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("target", target),
+                ("reason", reason),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// The CSRF token on a page the browser just loaded.
     pub async fn csrf(&self, browser: &reqwest::Client, path: &str) -> String {
         let html = browser

@@ -45,47 +45,13 @@ async fn citizens_are_told_on_their_channel_and_protected_queues_say_nothing(bac
         })
         .await
         .unwrap();
-    let api = reqwest::Client::new();
-    let create = |queue: i64, subject: &str, contact: serde_json::Value| {
-        let (api, app_url, token) = (
-            api.clone(),
-            app.url("/api/v1/tickets"),
-            org.admin.token.clone(),
-        );
-        let body = serde_json::json!({
-            "queue": queue, "subject": subject, "body": "Se ämnet.", "contact": contact,
-        });
-        async move {
-            let r = api
-                .post(app_url)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201);
-            r.json::<serde_json::Value>().await.unwrap()["number"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let patch = |number: String, body: serde_json::Value| {
-        let (api, url, token) = (
-            api.clone(),
-            app.url(&format!("/api/v1/tickets/{number}")),
-            org.admin.token.clone(),
-        );
-        async move {
-            let r = api
-                .patch(url)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        }
+    let create = |queue: i64, subject: &'static str, contact: serde_json::Value| {
+        app.create_ticket_from(
+            &org.admin.token,
+            serde_json::json!({
+                "queue": queue, "subject": subject, "body": "Se ämnet.", "contact": contact,
+            }),
+        )
     };
 
     // An e-mail contact in an open queue: told by mail, with what the ticket is about.
@@ -95,8 +61,9 @@ async fn citizens_are_told_on_their_channel_and_protected_queues_say_nothing(bac
         serde_json::json!({ "name": "Maria Lind", "email": "maria@example.org" }),
     )
     .await;
-    patch(
-        mail_ticket.clone(),
+    app.patch_ticket(
+        &org.admin.token,
+        &mail_ticket,
         serde_json::json!({ "status": "resolved" }),
     )
     .await;
@@ -108,8 +75,9 @@ async fn citizens_are_told_on_their_channel_and_protected_queues_say_nothing(bac
         serde_json::json!({ "name": "Omar Said", "phone": "0701234567", "preferred_channel": "sms" }),
     )
     .await;
-    patch(
-        sms_ticket.clone(),
+    app.patch_ticket(
+        &org.admin.token,
+        &sms_ticket,
         serde_json::json!({ "status": "waiting", "waiting_on": "citizen" }),
     )
     .await;
@@ -346,25 +314,12 @@ async fn citizens_are_written_to_in_their_language(backend: Backend) {
     );
     let karin = number(&ack);
 
-    let api = reqwest::Client::new();
-    let patch = |n: String, body: serde_json::Value| {
-        let (api, url, token) = (
-            api.clone(),
-            app.url(&format!("/api/v1/tickets/{n}")),
-            org.admin.token.clone(),
-        );
-        async move {
-            let r = api
-                .patch(url)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        }
-    };
-    patch(john.clone(), serde_json::json!({ "status": "waiting" })).await;
+    app.patch_ticket(
+        &org.admin.token,
+        &john,
+        serde_json::json!({ "status": "waiting" }),
+    )
+    .await;
     let m = mail_to(&app, "john@example.org", "We need more information").await;
     assert!(m["text"].as_str().unwrap().contains("Kind regards"), "{m}");
     // The status page behind the link speaks English to John, and switches on request.
@@ -453,7 +408,12 @@ async fn citizens_are_written_to_in_their_language(backend: Backend) {
     assert!(page.contains("<option value=\"en\" selected>engelska</option>"));
     assert!(page.contains("+46707654321"), "the number in E.164");
     assert!(page.contains("<dd>Karin Ek</dd>"), "the name is saved");
-    patch(karin.clone(), serde_json::json!({ "status": "resolved" })).await;
+    app.patch_ticket(
+        &org.admin.token,
+        &karin,
+        serde_json::json!({ "status": "resolved" }),
+    )
+    .await;
     let m = mail_to(&app, "karin@example.org", "is resolved").await;
     assert!(m["subject"].as_str().unwrap().contains(&karin));
 }

@@ -65,18 +65,16 @@ async fn a_department_answers_a_referral_through_its_page(backend: Backend) {
     let agent = app.browser();
     app.login(&agent, "alby", &org.agent_b.email, &org.agent_b.password)
         .await;
-    let (_, html) = page(&app, &agent, &format!("/tickets/{number}")).await;
-    let r = agent
-        .post(app.url(&format!("/tickets/{number}/escalate")))
-        .form(&[
-            ("csrf", csrf_in(&html).as_str()),
-            ("target", miljo.to_string().as_str()),
-            ("reason", "Gäller det tillåtna arbetstider för bygget?"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.escalate(
+            &agent,
+            &number,
+            miljo.to_string().as_str(),
+            "Gäller det tillåtna arbetstider för bygget?"
+        )
+        .await,
+        303
+    );
 
     // The department's mail: the matter, the conversation without notes, the link.
     let mut mail = None;
@@ -166,18 +164,16 @@ async fn an_unanswered_referral_raises_its_alarm_once(backend: Backend) {
     let agent = app.browser();
     app.login(&agent, "alby", &org.agent_b.email, &org.agent_b.password)
         .await;
-    let (_, html) = page(&app, &agent, &format!("/tickets/{number}")).await;
-    let r = agent
-        .post(app.url(&format!("/tickets/{number}/escalate")))
-        .form(&[
-            ("csrf", csrf_in(&html).as_str()),
-            ("target", stads.to_string().as_str()),
-            ("reason", "Behövs dispens?"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.escalate(
+            &agent,
+            &number,
+            stads.to_string().as_str(),
+            "Behövs dispens?"
+        )
+        .await,
+        303
+    );
     let mut html = String::new();
     for _ in 0..100 {
         html = page(&app, &agent, &format!("/tickets/{number}")).await.1;
@@ -301,18 +297,11 @@ async fn a_handler_with_an_account_sees_their_departments_referrals_only(backend
             .create_ticket(&org.agent_a.token, org.queue_a, subject)
             .await;
         let number = t["number"].as_str().unwrap().to_string();
-        let (_, html) = page(&app, &agent, &format!("/tickets/{number}")).await;
-        let r = agent
-            .post(app.url(&format!("/tickets/{number}/escalate")))
-            .form(&[
-                ("csrf", csrf_in(&html).as_str()),
-                ("target", target.as_str()),
-                ("reason", "Kan ni svara på det här?"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
+        assert_eq!(
+            app.escalate(&agent, &number, target.as_str(), "Kan ni svara på det här?")
+                .await,
+            303
+        );
         numbers.push(number);
     }
 

@@ -80,23 +80,14 @@ async fn a_text_with_swedish_letters_goes_as_ucs2_and_its_delivery_is_reported(b
         })
         .await
         .unwrap();
-    let r = reqwest::Client::new()
-        .post(app.url("/api/v1/tickets"))
-        .bearer_auth(&org.agent_a.token)
-        .json(&serde_json::json!({
+    let number = app
+        .create_ticket_from(&org.agent_a.token, serde_json::json!({
             "queue": org.queue_a,
             "subject": "Fråga om hämtning",
             "body": "Kan ni sms:a mig när bilen kommer?",
             "contact": { "name": "Åsa Öberg", "phone": "070-123 45 67", "preferred_channel": "sms" }
         }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let number = r.json::<serde_json::Value>().await.unwrap()["number"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let agent = app.browser();
     app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
         .await;
@@ -334,20 +325,15 @@ async fn a_templated_http_gateway_gets_its_own_json(backend: Backend) {
         })
         .await
         .unwrap();
-    let r = reqwest::Client::new()
-        .post(app.url("/api/v1/tickets"))
-        .bearer_auth(&org.agent_a.token)
-        .json(&serde_json::json!({
-            "queue": org.queue_a, "subject": "Fråga", "body": "Hej",
-            "contact": { "name": "Per", "phone": "+46701112233", "email": "per@example.org" }
-        }))
-        .send()
-        .await
-        .unwrap();
-    let number = r.json::<serde_json::Value>().await.unwrap()["number"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let number = app
+        .create_ticket_from(
+            &org.agent_a.token,
+            serde_json::json!({
+                "queue": org.queue_a, "subject": "Fråga", "body": "Hej",
+                "contact": { "name": "Per", "phone": "+46701112233", "email": "per@example.org" }
+            }),
+        )
+        .await;
     let agent = app.browser();
     app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
         .await;
@@ -457,21 +443,15 @@ async fn an_admin_sets_up_the_sms_gateway_on_the_admin_page(backend: Backend) {
     );
 
     // A text through it carries the kept password.
-    let r = reqwest::Client::new()
-        .post(app.url("/api/v1/tickets"))
-        .bearer_auth(&org.agent_a.token)
-        .json(&serde_json::json!({
-            "queue": org.queue_a, "subject": "Fråga", "body": "Ring mig",
-            "contact": { "name": "Bo", "phone": "070-111 22 33", "preferred_channel": "sms" }
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let number = r.json::<serde_json::Value>().await.unwrap()["number"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let number = app
+        .create_ticket_from(
+            &org.agent_a.token,
+            serde_json::json!({
+                "queue": org.queue_a, "subject": "Fråga", "body": "Ring mig",
+                "contact": { "name": "Bo", "phone": "070-111 22 33", "preferred_channel": "sms" }
+            }),
+        )
+        .await;
     let agent = app.browser();
     app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
         .await;
