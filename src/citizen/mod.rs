@@ -11,25 +11,41 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::accounts::tokens::Signer;
+use crate::accounts::{Actor, Scope};
 use crate::domain::{
     EmailAddress, InvalidValue, MessageKind, Status, TenantId, TicketId, TicketNumber,
 };
 use crate::error::{Error, Result};
 use crate::mail::intake::StoredAttachment;
-use crate::store::{self, Db};
+use crate::store::{self, Conn, Db};
 
-/// A fresh link to `ticket`'s status page, valid for `days`.
+/// A fresh link to `ticket`'s status page, valid for `days`, for the ticket's current link
+/// version (so revoking the ticket's links ends it too).
 pub fn link(
+    c: &mut Conn,
     signer: &Signer,
     public_url: &str,
     tenant: TenantId,
     ticket: TicketId,
+    days: i64,
+) -> Result<String> {
+    let version = store::tickets::status_link_version(c, tenant, ticket)?;
+    Ok(sign_link(signer, public_url, tenant, ticket, version, days))
+}
+
+fn sign_link(
+    signer: &Signer,
+    public_url: &str,
+    tenant: TenantId,
+    ticket: TicketId,
+    version: i64,
     days: i64,
 ) -> String {
     let token = signer.sign_claims(&StatusClaims {
         k: STATUS_KIND.into(),
         t: tenant.get(),
         i: ticket.get(),
+        v: version,
         exp: Utc::now().timestamp() + days.max(1) * 86_400,
     });
     format!("{}/status/{token}", public_url.trim_end_matches('/'))
@@ -46,16 +62,60 @@ struct StatusClaims {
     t: i64,
     /// Ticket id.
     i: i64,
+    /// The ticket's status-link version when the link was made (links made before versions
+    /// existed carry none: version 0).
+    #[serde(default)]
+    v: i64,
     exp: i64,
 }
 
+const INVALID_LINK: &str = "the link is invalid or has expired";
+
 /// A tampered or expired link opens nothing (and says nothing about the ticket).
-fn verify(signer: &Signer, token: &str) -> Result<(TenantId, TicketId)> {
+fn verify(signer: &Signer, token: &str) -> Result<(TenantId, TicketId, i64)> {
     let c: StatusClaims = signer
         .verify_claims(token)
         .filter(|c: &StatusClaims| c.k == STATUS_KIND)
-        .ok_or(Error::Forbidden("the link is invalid or has expired"))?;
-    Ok((TenantId::from_db(c.t), TicketId::from_db(c.i)))
+        .ok_or(Error::Forbidden(INVALID_LINK))?;
+    Ok((TenantId::from_db(c.t), TicketId::from_db(c.i), c.v))
+}
+
+/// The ticket a verified link names, while the link still works: the ticket exists, was not
+/// merged into another, and its links were not revoked since the link was made.
+fn linked_ticket(
+    c: &mut Conn,
+    t: TenantId,
+    id: TicketId,
+    version: i64,
+) -> Result<store::tickets::Ticket> {
+    let tk = store::tickets::get(c, t, id).map_err(|_| Error::Forbidden(INVALID_LINK))?;
+    if tk.merged_into_id.is_some() || store::tickets::status_link_version(c, t, id)? != version {
+        return Err(Error::Forbidden(INVALID_LINK));
+    }
+    Ok(tk)
+}
+
+/// An agent ends every status link of the ticket sent so far (a history event says who and
+/// when). The citizen can ask for a new link on "Följ ditt ärende", which reaches only the
+/// ticket's own address.
+pub async fn revoke_links(db: &Db, actor: &Actor, number: TicketNumber) -> Result<()> {
+    actor.require(Scope::TicketsWrite)?;
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    db.write(move |c| -> Result<()> {
+        let tk = crate::tickets::find(c, t, &access, &number)?;
+        let version = store::tickets::bump_status_link_version(c, t, tk.id)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            tk.id,
+            Some(uid),
+            "status_links_revoked",
+            &json!({ "version": version }),
+            store::now(),
+        )?;
+        Ok(())
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,9 +144,9 @@ pub struct StatusView {
 
 /// The page behind a link.
 pub async fn open(db: &Db, signer: &Signer, token: &str) -> Result<StatusView> {
-    let (t, id) = verify(signer, token)?;
+    let (t, id, version) = verify(signer, token)?;
     db.read(move |c| -> Result<StatusView> {
-        let tk = store::tickets::get(c, t, id).map_err(|_| Error::NotFound("ticket"))?;
+        let tk = linked_ticket(c, t, id, version)?;
         let files = store::tickets::attachments(c, t, id)?;
         let messages = store::tickets::messages(c, t, id)?
             .into_iter()
@@ -134,16 +194,95 @@ pub async fn open(db: &Db, signer: &Signer, token: &str) -> Result<StatusView> {
 /// Longest reply through the status page.
 pub const MAX_REPLY_CHARS: usize = 10_000;
 
+/// How much a ticket's citizen may send through the status page in an hour
+/// (`notify.citizen_replies_per_hour`, `notify.citizen_reply_mb_per_hour`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyLimits {
+    pub replies_per_hour: u32,
+    pub bytes_per_hour: u64,
+}
+
+impl ReplyLimits {
+    pub fn from_settings(n: &crate::config::Notify) -> ReplyLimits {
+        ReplyLimits {
+            replies_per_hour: n.citizen_replies_per_hour,
+            bytes_per_hour: u64::from(n.citizen_reply_mb_per_hour) * 1024 * 1024,
+        }
+    }
+}
+
+const REPLY_EVENT: &str = "citizen_replied";
+const VIA_STATUS_PAGE: &str = "status_page";
+
+/// What the ticket's citizen sent through the status page within the hour before `now`:
+/// (replies, bytes of files, when the oldest of them stops counting).
+fn sent_last_hour(
+    c: &mut Conn,
+    t: TenantId,
+    id: TicketId,
+    now: NaiveDateTime,
+) -> Result<(u32, u64, Option<NaiveDateTime>)> {
+    let since = now - chrono::Duration::hours(1);
+    let mut replies = 0u32;
+    let mut bytes = 0u64;
+    let mut oldest: Option<NaiveDateTime> = None;
+    for e in store::tickets::events(c, t, id)? {
+        if e.kind != REPLY_EVENT
+            || e.created_at <= since
+            || e.details.get("via").and_then(|v| v.as_str()) != Some(VIA_STATUS_PAGE)
+        {
+            continue;
+        }
+        replies += 1;
+        bytes += e.details.get("bytes").and_then(|v| v.as_u64()).unwrap_or(0);
+        oldest = Some(oldest.map_or(e.created_at, |o| o.min(e.created_at)));
+    }
+    Ok((
+        replies,
+        bytes,
+        oldest.map(|o| o + chrono::Duration::hours(1)),
+    ))
+}
+
+fn over_limit(until: Option<NaiveDateTime>, now: NaiveDateTime) -> Error {
+    Error::Throttled {
+        retry_after_secs: until.map_or(3600, |u| (u - now).num_seconds().max(1)),
+    }
+}
+
+/// Before a reply is read: the link must work and the ticket's hourly allowance must not be
+/// used up. Returns the bytes of files the reply may still carry (`Throttled` when none may be
+/// sent at all).
+pub async fn reply_allowance(
+    db: &Db,
+    signer: &Signer,
+    token: &str,
+    limits: ReplyLimits,
+) -> Result<u64> {
+    let (t, id, version) = verify(signer, token)?;
+    db.read(move |c| -> Result<u64> {
+        linked_ticket(c, t, id, version)?;
+        let now = store::now();
+        let (replies, bytes, until) = sent_last_hour(c, t, id, now)?;
+        if replies >= limits.replies_per_hour || bytes >= limits.bytes_per_hour {
+            return Err(over_limit(until, now));
+        }
+        Ok(limits.bytes_per_hour - bytes)
+    })
+    .await
+}
+
 /// The citizen replies on the status page: an inbound message (with files) on the ticket, which
-/// opens a waiting or resolved ticket again.
+/// opens a waiting or resolved ticket again. At most `limits` per ticket and hour (`Throttled`).
 pub async fn reply(
     db: &Db,
     signer: &Signer,
     token: &str,
     text: &str,
     files: Vec<StoredAttachment>,
+    limits: ReplyLimits,
 ) -> Result<()> {
-    let (t, id) = verify(signer, token)?;
+    let (t, id, version) = verify(signer, token)?;
     let text = text.trim().replace("\r\n", "\n");
     if text.is_empty() && files.is_empty() {
         return Err(InvalidValue::new("text", "write something or attach a file").into());
@@ -160,9 +299,17 @@ pub async fn reply(
         )
         .into());
     }
+    let size: u64 = files.iter().map(|f| f.size.max(0) as u64).sum();
     db.write(move |c| -> Result<()> {
         let now = store::now();
-        let tk = store::tickets::get(c, t, id).map_err(|_| Error::NotFound("ticket"))?;
+        let tk = linked_ticket(c, t, id, version)?;
+        // Touching the ticket first locks its row (PostgreSQL), so concurrent replies of one
+        // ticket are counted one after the other.
+        store::tickets::touch(c, t, id, now)?;
+        let (replies, bytes, until) = sent_last_hour(c, t, id, now)?;
+        if replies >= limits.replies_per_hour || bytes + size > limits.bytes_per_hour {
+            return Err(over_limit(until, now));
+        }
         let from = match tk.contact_id {
             Some(cid) => store::contacts::get(c, t, cid)?.and_then(|x| x.email),
             None => None,
@@ -191,14 +338,13 @@ pub async fn reply(
         for f in &files {
             store::tickets::insert_attachment(c, t, msg.id, f, now)?;
         }
-        store::tickets::touch(c, t, id, now)?;
         store::tickets::insert_event(
             c,
             t,
             id,
             None,
-            "citizen_replied",
-            &json!({ "via": "status_page", "files": files.len() }),
+            REPLY_EVENT,
+            &json!({ "via": VIA_STATUS_PAGE, "files": files.len(), "bytes": size }),
             now,
         )?;
         Ok(())
@@ -206,33 +352,44 @@ pub async fn reply(
     .await
 }
 
+/// The outbox kind of a citizen's "I have no link" request; the worker decides whether a link
+/// is mailed. Payload: `{"number": …, "email": …}` as the citizen typed them (parsed).
+pub const LINK_REQUEST_KIND: &str = "status_link_request";
+
 /// A citizen asking for a fresh link.
 pub struct LinkRequest<'a> {
-    pub public_url: &'a str,
-    pub mail_from: &'a str,
     pub tenant_slug: &'a str,
     pub number: &'a str,
     pub email: &'a str,
-    pub days: i64,
-    /// The asker's IP address, and the limits (`notify.link_requests_per_ip`, `…_per_ticket`).
+    /// The asker's IP address, and its limit (`notify.link_requests_per_ip`).
     pub ip: &'a str,
     pub per_ip: u32,
-    pub per_ticket: u32,
 }
 
-/// "I have no link": when `number` is a ticket of the tenant that came from `email`, mail a
-/// fresh link to that address. Says nothing either way.
+/// "I have no link": queue the request for the outbox worker, which mails a fresh link to the
+/// ticket's address when `number` is a ticket of the tenant that came from `email`
+/// ([`answer_link_request`]). Says nothing either way — and does the same work either way: the
+/// request never looks at the ticket, so neither its answer nor its timing can tell whether the
+/// number and address match.
 ///
 /// Every request counts against the asker's IP address: past `per_ip` in an hour the answer is
-/// `Throttled` for an hour (guessing numbers and addresses is slow). A ticket's citizen gets at
-/// most `per_ticket` link mails an hour (nobody can flood their inbox); beyond that the request
-/// is answered the same and sends nothing.
-pub async fn request_link(db: &Db, signer: &Signer, r: &LinkRequest<'_>) -> Result<()> {
+/// `Throttled` for an hour (guessing numbers and addresses is slow).
+pub async fn request_link(db: &Db, r: &LinkRequest<'_>) -> Result<()> {
     let hour = chrono::Duration::hours(1);
     let ip_key = format!("link-ip:{}", r.ip);
     let per_ip = r.per_ip;
-    let now = store::now();
+    let slug = r.tenant_slug.to_string();
+    let asked = match (
+        TicketNumber::parse(r.number.trim()),
+        EmailAddress::parse(r.email),
+    ) {
+        (Ok(number), Ok(email)) => {
+            Some(json!({ "number": number.to_string(), "email": email.as_str() }))
+        }
+        _ => None,
+    };
     db.write(move |c| -> Result<()> {
+        let now = store::now();
         let keys = [ip_key.clone()];
         if let Some(secs) = crate::accounts::throttle::locked_for(c, &keys, now)? {
             return Err(Error::Throttled {
@@ -240,89 +397,106 @@ pub async fn request_link(db: &Db, signer: &Signer, r: &LinkRequest<'_>) -> Resu
             });
         }
         crate::accounts::throttle::count(c, &ip_key, per_ip, hour, hour, now)?;
-        Ok(())
-    })
-    .await?;
-    let (Ok(number), Ok(email)) = (
-        TicketNumber::parse(r.number.trim()),
-        EmailAddress::parse(r.email),
-    ) else {
-        return Ok(());
-    };
-    let per_ticket = r.per_ticket;
-    let days = r.days;
-    let (slug, public_url, mail_from) = (
-        r.tenant_slug.to_string(),
-        r.public_url.to_string(),
-        r.mail_from.to_string(),
-    );
-    let signer_key = signer.clone();
-    db.write(move |c| -> Result<()> {
-        let Some(tenant) = store::tenants::by_slug(c, &slug)? else {
+        let (Some(tenant), Some(payload)) = (store::tenants::by_slug(c, &slug)?, asked) else {
             return Ok(());
         };
-        let t = tenant.id;
-        let Some(tk) = store::tickets::by_number(c, t, &crate::domain::QueueAccess::All, &number)?
-        else {
-            return Ok(());
-        };
-        let Some((contact_email, lang)) = tk
-            .contact_id
-            .map(|id| store::contacts::get(c, t, id))
-            .transpose()?
-            .flatten()
-            .and_then(|x| x.email.map(|e| (e, x.language)))
-        else {
-            return Ok(());
-        };
-        let lang = crate::domain::Language::parse(&lang)
-            .unwrap_or(crate::domain::Language::Sv)
-            .as_str();
-        if !contact_email.eq_ignore_ascii_case(email.as_str()) {
-            return Ok(());
-        }
-        let now = store::now();
-        let ticket_key = [format!("link-mail:{}:{}", t.get(), tk.id.get())];
-        if crate::accounts::throttle::locked_for(c, &ticket_key, now)?.is_some() {
-            return Ok(());
-        }
-        crate::accounts::throttle::count(c, &ticket_key[0], per_ticket, hour, hour, now)?;
-        let url = link(&signer_key, &public_url, t, tk.id, days);
-        let templates = crate::web::templates::Templates::get();
-        let text = templates
-            .render_text(
-                &format!("notify/link.mail.{lang}"),
-                &json!({ "number": tk.number, "link": url, "tenant": tenant.name, "days": days }),
-            )
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let subject = templates
-            .text(lang, "notify.subject.link")
-            .replace("{number}", &tk.number.to_string());
-        store::outbox::enqueue(
-            c,
-            t,
-            crate::mail::OUTBOX_KIND,
-            &serde_json::to_value(crate::mail::OutgoingMail {
-                message_id: Some(crate::mail::new_message_id(&tk.number, &mail_from)),
-                from: mail_from.clone(),
-                to: vec![contact_email],
-                subject,
-                text: text.trim().to_string(),
-                in_reply_to: None,
-                references: vec![],
-                message_row: None,
-                mailbox: tk.mailbox_id,
-                auto_submitted: true,
-                attachments: vec![],
-            })
-            .map_err(|e| Error::Internal(e.to_string()))?,
-            Some(tk.id),
-            now,
-        )?;
-        store::tickets::insert_event(c, t, tk.id, None, "status_link_sent", &json!({}), now)?;
+        store::outbox::enqueue(c, tenant.id, LINK_REQUEST_KIND, &payload, None, now)?;
         Ok(())
     })
     .await
+}
+
+/// What the outbox worker needs to answer link requests.
+#[derive(Debug, Clone)]
+pub struct LinkMails {
+    pub signer: Signer,
+    pub public_url: String,
+    pub from: String,
+    /// How long a link works (`notify.status_link_days`).
+    pub days: i64,
+    /// Link mails per ticket and hour (`notify.link_mails_per_ticket`).
+    pub per_ticket: u32,
+}
+
+/// The worker's half of [`request_link`] (one transaction): when the number is a ticket of the
+/// tenant and the address is its contact's, queue the link mail to that address — at most
+/// `per_ticket` an hour (nobody can flood a citizen's inbox); otherwise nothing.
+pub(crate) fn answer_link_request(
+    c: &mut Conn,
+    t: TenantId,
+    payload: &str,
+    cfg: &LinkMails,
+) -> Result<()> {
+    let v: serde_json::Value =
+        serde_json::from_str(payload).map_err(|e| InvalidValue::new("payload", e.to_string()))?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
+    let (Ok(number), Ok(email)) = (
+        TicketNumber::parse(field("number")),
+        EmailAddress::parse(field("email")),
+    ) else {
+        return Ok(());
+    };
+    let hour = chrono::Duration::hours(1);
+    let tenant = store::tenants::get(c, t)?;
+    let Some(tk) = store::tickets::by_number(c, t, &crate::domain::QueueAccess::All, &number)?
+    else {
+        return Ok(());
+    };
+    let Some((contact_email, lang)) = tk
+        .contact_id
+        .map(|id| store::contacts::get(c, t, id))
+        .transpose()?
+        .flatten()
+        .and_then(|x| x.email.map(|e| (e, x.language)))
+    else {
+        return Ok(());
+    };
+    let lang = crate::domain::Language::parse(&lang)
+        .unwrap_or(crate::domain::Language::Sv)
+        .as_str();
+    if !contact_email.eq_ignore_ascii_case(email.as_str()) {
+        return Ok(());
+    }
+    let now = store::now();
+    let ticket_key = [format!("link-mail:{}:{}", t.get(), tk.id.get())];
+    if crate::accounts::throttle::locked_for(c, &ticket_key, now)?.is_some() {
+        return Ok(());
+    }
+    crate::accounts::throttle::count(c, &ticket_key[0], cfg.per_ticket, hour, hour, now)?;
+    let url = link(c, &cfg.signer, &cfg.public_url, t, tk.id, cfg.days)?;
+    let templates = crate::web::templates::Templates::get();
+    let text = templates
+        .render_text(
+            &format!("notify/link.mail.{lang}"),
+            &json!({ "number": tk.number, "link": url, "tenant": tenant.name, "days": cfg.days }),
+        )
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let subject = templates
+        .text(lang, "notify.subject.link")
+        .replace("{number}", &tk.number.to_string());
+    store::outbox::enqueue(
+        c,
+        t,
+        crate::mail::OUTBOX_KIND,
+        &serde_json::to_value(crate::mail::OutgoingMail {
+            message_id: Some(crate::mail::new_message_id(&tk.number, &cfg.from)),
+            from: cfg.from.clone(),
+            to: vec![contact_email],
+            subject,
+            text: text.trim().to_string(),
+            in_reply_to: None,
+            references: vec![],
+            message_row: None,
+            mailbox: tk.mailbox_id,
+            auto_submitted: true,
+            attachments: vec![],
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?,
+        Some(tk.id),
+        now,
+    )?;
+    store::tickets::insert_event(c, t, tk.id, None, "status_link_sent", &json!({}), now)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -333,17 +507,18 @@ mod tests {
     #[test]
     fn a_link_opens_its_ticket_only_untampered_and_unexpired() {
         let signer = Signer::new(&Keys::from_hex(&"ab".repeat(32)).unwrap());
-        let url = link(
+        let url = sign_link(
             &signer,
             "https://arendo.example",
             TenantId::from_db(3),
             TicketId::from_db(77),
+            4,
             30,
         );
         let token = url.strip_prefix("https://arendo.example/status/").unwrap();
         assert_eq!(
             verify(&signer, token).unwrap(),
-            (TenantId::from_db(3), TicketId::from_db(77))
+            (TenantId::from_db(3), TicketId::from_db(77), 4)
         );
         assert!(
             token.len() < 160,
@@ -363,6 +538,7 @@ mod tests {
             k: STATUS_KIND.into(),
             t: 3,
             i: 77,
+            v: 0,
             exp: Utc::now().timestamp() - 3600,
         });
         assert!(verify(&signer, &old).is_err());

@@ -622,24 +622,19 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
             let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
             let number = crate::domain::TicketNumber::parse(&number)
                 .map_err(|e| anyhow!("--number: {}", e.reason))?;
-            let (tid, ticket) = db.write_blocking(move |c| -> Result<_, Error> {
+            let signer = crate::accounts::tokens::Signer::new(&keys);
+            let (public_url, days) = (
+                settings.server.public_url.clone(),
+                i64::from(settings.notify.status_link_days),
+            );
+            let link = db.write_blocking(move |c| -> Result<_, Error> {
                 let tid = tenant(c, &t.tenant)?;
                 let tk =
                     store::tickets::by_number(c, tid, &crate::domain::QueueAccess::All, &number)?
                         .ok_or(Error::NotFound("ticket"))?;
-                Ok((tid, tk.id))
+                crate::citizen::link(c, &signer, &public_url, tid, tk.id, days)
             })?;
-            let signer = crate::accounts::tokens::Signer::new(&keys);
-            println!(
-                "{}",
-                crate::citizen::link(
-                    &signer,
-                    &settings.server.public_url,
-                    tid,
-                    ticket,
-                    i64::from(settings.notify.status_link_days)
-                )
-            );
+            println!("{link}");
             Ok(())
         }
         Command::Sms(SmsCmd::Gateway {

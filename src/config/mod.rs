@@ -63,6 +63,12 @@ pub struct Notify {
     /// Link mails one ticket's citizen gets per hour at most, however often a link is asked for.
     #[serde(default = "defaults::link_mails_per_ticket")]
     pub link_mails_per_ticket: u32,
+    /// Replies a ticket's citizen may send through the status page per hour.
+    #[serde(default = "defaults::citizen_replies_per_hour")]
+    pub citizen_replies_per_hour: u32,
+    /// Megabytes of files a ticket's citizen may send through the status page per hour.
+    #[serde(default = "defaults::citizen_reply_mb_per_hour")]
+    pub citizen_reply_mb_per_hour: u32,
 }
 
 impl Default for Notify {
@@ -72,6 +78,8 @@ impl Default for Notify {
             status_link_days: defaults::status_link_days(),
             link_requests_per_ip: defaults::link_requests_per_ip(),
             link_mails_per_ticket: defaults::link_mails_per_ticket(),
+            citizen_replies_per_hour: defaults::citizen_replies_per_hour(),
+            citizen_reply_mb_per_hour: defaults::citizen_reply_mb_per_hour(),
         }
     }
 }
@@ -303,6 +311,12 @@ mod defaults {
     pub fn link_mails_per_ticket() -> u32 {
         3
     }
+    pub fn citizen_replies_per_hour() -> u32 {
+        10
+    }
+    pub fn citizen_reply_mb_per_hour() -> u32 {
+        50
+    }
     pub fn content_free_from_class() -> i32 {
         2
     }
@@ -496,6 +510,11 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "notify.link_requests_per_ip and notify.link_mails_per_ticket must be at least 1"
                     .into(),
+            ));
+        }
+        if self.notify.citizen_replies_per_hour == 0 {
+            return Err(ConfigError::Invalid(
+                "notify.citizen_replies_per_hour must be at least 1".into(),
             ));
         }
         if self.auth.max_failures_per_account == 0 || self.auth.max_failures_per_ip == 0 {

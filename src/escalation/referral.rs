@@ -160,9 +160,8 @@ pub(crate) fn mail_department(
         .clone()
         .ok_or_else(|| InvalidValue::new("target", "the referral target has no address"))?;
     let tk = store::tickets::get(c, t, ticket)?;
-    let messages: Vec<_> = store::tickets::messages(c, t, ticket)?
+    let messages: Vec<_> = sent_with(c, t, &e)?
         .into_iter()
-        .filter(|m| m.kind != MessageKind::Note.as_str())
         .map(|m| json!({ "from_citizen": m.kind == "inbound", "text": m.body_text }))
         .collect();
     let tenant = store::tenants::get(c, t)?;
@@ -227,14 +226,47 @@ pub struct HandlerView {
     pub messages: Vec<(bool, String, NaiveDateTime)>,
 }
 
+/// The conversation as it was sent with the referral (never notes, nothing written after): what
+/// the department's mail carries and all its page ever shows.
+fn sent_with(
+    c: &mut Conn,
+    t: TenantId,
+    e: &store::escalation::Escalation,
+) -> Result<Vec<store::tickets::Message>> {
+    Ok(
+        store::tickets::messages(c, t, TicketId::from_db(e.ticket_id))?
+            .into_iter()
+            .filter(|m| m.kind != MessageKind::Note.as_str() && m.created_at <= e.created_at)
+            .collect(),
+    )
+}
+
+/// The referral and its ticket behind a verified link, while the link works: a ticket merged
+/// into another (or gone) ends its referral links.
+fn linked(
+    c: &mut Conn,
+    t: TenantId,
+    id: i64,
+) -> Result<(store::escalation::Escalation, store::tickets::Ticket)> {
+    let e = store::escalation::get(c, t, id)?.ok_or(Error::NotFound("referral"))?;
+    let tk = store::tickets::get(c, t, TicketId::from_db(e.ticket_id))
+        .map_err(|_| Error::NotFound("referral"))?;
+    if tk.merged_into_id.is_some() {
+        return Err(Error::Forbidden("the link is invalid or has expired"));
+    }
+    Ok((e, tk))
+}
+
 pub async fn open(db: &Db, signer: &Signer, token: &str) -> Result<HandlerView> {
     let (t, id) = verify(signer, token)?;
     db.read(move |c| -> Result<HandlerView> {
-        let e = store::escalation::get(c, t, id)?.ok_or(Error::NotFound("referral"))?;
+        let (e, tk) = linked(c, t, id)?;
         let target =
             store::escalation::target(c, t, e.target_id)?.ok_or(Error::NotFound("referral"))?;
-        let ticket = TicketId::from_db(e.ticket_id);
-        let tk = store::tickets::get(c, t, ticket)?;
+        let messages = sent_with(c, t, &e)?
+            .into_iter()
+            .map(|m| (m.kind == "inbound", m.body_text, m.created_at))
+            .collect();
         Ok(HandlerView {
             tenant: store::tenants::get(c, t)?.name,
             department: target.name,
@@ -245,11 +277,7 @@ pub async fn open(db: &Db, signer: &Signer, token: &str) -> Result<HandlerView> 
             state: e.state,
             answer: e.answer,
             allow_citizen_reply: target.allow_citizen_reply,
-            messages: store::tickets::messages(c, t, ticket)?
-                .into_iter()
-                .filter(|m| m.kind != MessageKind::Note.as_str())
-                .map(|m| (m.kind == "inbound", m.body_text, m.created_at))
-                .collect(),
+            messages,
         })
     })
     .await
@@ -283,13 +311,12 @@ pub async fn answer(
     let mail_from = mail_from.to_string();
     db.write(move |c| -> Result<()> {
         let now = store::now();
-        let e = store::escalation::get(c, t, id)?.ok_or(Error::NotFound("referral"))?;
+        let (e, tk) = linked(c, t, id)?;
         if e.state == "answered" {
             return Err(Error::Conflict("the referral is already answered".into()));
         }
         let target = store::escalation::target(c, t, e.target_id)?.ok_or(Error::NotFound("referral"))?;
         let ticket = TicketId::from_db(e.ticket_id);
-        let tk = store::tickets::get(c, t, ticket)?;
         match to {
             AnswerTo::Citizen if !target.allow_citizen_reply => {
                 return Err(InvalidValue::new("to", "this department answers the agent only").into());

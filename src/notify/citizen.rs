@@ -185,7 +185,7 @@ fn write(
         "queue": queue,
         "tenant": tenant.name,
         "diarienummer": store::escalation::diarienummer(c, t, ticket_id)?,
-        "link": crate::citizen::link(&cfg.signer, &cfg.public_url, t, ticket_id, cfg.status_link_days),
+        "link": crate::citizen::link(c, &cfg.signer, &cfg.public_url, t, ticket_id, cfg.status_link_days)?,
     });
     let templates = Templates::get();
     let render = |name: String| {

@@ -123,6 +123,8 @@ pub struct Worker {
     data_dir: std::path::PathBuf,
     /// How notifications to citizens are written.
     citizen: crate::notify::citizen::Config,
+    /// How citizens' link requests ("Följ ditt ärende") are answered.
+    link_mails: crate::citizen::LinkMails,
 }
 
 impl Worker {
@@ -143,6 +145,13 @@ impl Worker {
                 signer: crate::accounts::tokens::Signer::new(&keys),
                 status_link_days: 30,
             },
+            link_mails: crate::citizen::LinkMails {
+                signer: crate::accounts::tokens::Signer::new(&keys),
+                public_url: String::new(),
+                from: String::new(),
+                days: 30,
+                per_ticket: 3,
+            },
             keys,
         }
     }
@@ -158,6 +167,13 @@ impl Worker {
             public_url: settings.server.public_url.clone(),
             signer: crate::accounts::tokens::Signer::new(&self.keys),
             status_link_days: i64::from(settings.notify.status_link_days),
+        };
+        self.link_mails = crate::citizen::LinkMails {
+            signer: crate::accounts::tokens::Signer::new(&self.keys),
+            public_url: settings.server.public_url.clone(),
+            from: settings.mail.from.clone(),
+            days: i64::from(settings.notify.status_link_days),
+            per_ticket: settings.notify.link_mails_per_ticket,
         };
         self
     }
@@ -209,6 +225,7 @@ impl Worker {
                         crate::notify::citizen::OUTBOX_KIND,
                         crate::escalation::referral::MAIL_KIND,
                         crate::escalation::referral::DEADLINE_KIND,
+                        crate::citizen::LINK_REQUEST_KIND,
                     ],
                     &owner,
                     now,
@@ -322,6 +339,17 @@ impl Worker {
                             crate::escalation::referral::deadline(c, tenant, &payload, &links.from)
                         }
                     })
+                    .await
+                    .map_err(|e| match e {
+                        crate::error::Error::Internal(m) => DeliveryError::Retry(m),
+                        other => DeliveryError::Permanent(other.to_string()),
+                    })
+            }
+            crate::citizen::LINK_REQUEST_KIND => {
+                let (payload, cfg) = (item.payload.clone(), self.link_mails.clone());
+                let tenant = TenantId::from_db(item.tenant_id);
+                self.db
+                    .write(move |c| crate::citizen::answer_link_request(c, tenant, &payload, &cfg))
                     .await
                     .map_err(|e| match e {
                         crate::error::Error::Internal(m) => DeliveryError::Retry(m),

@@ -74,6 +74,65 @@ impl BlobStore {
     }
 }
 
+/// A blob written piece by piece (an upload streamed to disk rather than held in memory):
+/// hashed as it is written, put at its content address by [`BlobWriter::finish`], removed if
+/// dropped unfinished. Call [`BlobStore::sync`] before anything refers to it.
+pub struct BlobWriter {
+    store: BlobStore,
+    tmp: Option<(PathBuf, std::fs::File)>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl BlobStore {
+    pub fn writer(&self) -> std::io::Result<BlobWriter> {
+        Ok(BlobWriter {
+            tmp: Some(tempfile_in(&self.root)?),
+            store: self.clone(),
+            hasher: Sha256::new(),
+            size: 0,
+        })
+    }
+}
+
+impl BlobWriter {
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let (_, f) = self.tmp.as_mut().expect("not finished");
+        f.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Name the blob by its content: (SHA-256, size).
+    pub fn finish(mut self) -> std::io::Result<(String, u64)> {
+        let (tmp, f) = self.tmp.take().expect("not finished");
+        drop(f);
+        let hash = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let path = self.store.path_of(&hash).expect("sha256 hex is valid");
+        if path.exists() {
+            std::fs::remove_file(&tmp)?;
+        } else {
+            std::fs::create_dir_all(path.parent().expect("blob path has a parent"))?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        Ok((hash, self.size))
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let name = format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>()));
     let path = dir.join(name);
@@ -97,5 +156,23 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(store.get(&a).unwrap(), b"hej");
         assert!(store.get("../../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn a_streamed_blob_is_named_by_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path()).unwrap();
+        let mut w = store.writer().unwrap();
+        w.write(b"h").unwrap();
+        w.write(b"ej").unwrap();
+        assert_eq!(w.finish().unwrap(), (store.put(b"hej").unwrap(), 3));
+        let unfinished = store.writer().unwrap();
+        drop(unfinished);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(left.is_empty(), "an unfinished upload leaves no file");
     }
 }

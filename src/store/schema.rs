@@ -121,6 +121,7 @@ diesel::table! {
         sla_clock -> Nullable<Text>,
         waiting_on -> Nullable<Text>,
         diarienummer -> Nullable<Text>,
+        status_link_version -> BigInt,
     }
 }
 

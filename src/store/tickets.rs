@@ -859,3 +859,19 @@ pub fn ids_of_contact(conn: &mut Conn, t: TenantId, contact: i64) -> StoreResult
         .load(conn)?;
     Ok(ids.into_iter().map(TicketId::from_db).collect())
 }
+
+/// The ticket's status-link version (links made for another version open nothing).
+pub fn status_link_version(conn: &mut Conn, t: TenantId, id: TicketId) -> StoreResult<i64> {
+    Ok(scoped(t)
+        .filter(tickets::id.eq(id.get()))
+        .select(tickets::status_link_version)
+        .first(conn)?)
+}
+
+/// End every status link of the ticket made so far; returns the new version.
+pub fn bump_status_link_version(conn: &mut Conn, t: TenantId, id: TicketId) -> StoreResult<i64> {
+    Ok(diesel::update(scoped(t).filter(tickets::id.eq(id.get())))
+        .set(tickets::status_link_version.eq(tickets::status_link_version + 1))
+        .returning(tickets::status_link_version)
+        .get_result(conn)?)
+}

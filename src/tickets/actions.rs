@@ -89,6 +89,8 @@ pub async fn merge(
             }
         }
         store::tickets::update(c, t, src.id, &ch, now)?;
+        // The citizen's status links of the source end: its conversation lives on the target.
+        store::tickets::bump_status_link_version(c, t, src.id)?;
         store::tickets::insert_event(
             c,
             t,

@@ -10,16 +10,18 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::web::AppState;
-use crate::web::auth::form_trusted;
+use crate::web::auth::{CsrfForm, PageActor, form_trusted};
 use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
+use crate::web::uploads::StreamError;
 use crate::web::workspace::local_time;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(page)
         .service(reply)
         .service(lookup_form)
-        .service(lookup);
+        .service(lookup)
+        .service(revoke);
 }
 
 async fn show(
@@ -95,7 +97,11 @@ pub async fn page(
     .await
 }
 
-/// The citizen's reply (multipart: `text`, `files`, `csrf`).
+/// The citizen's reply (multipart: `csrf`, `text`, then `files`). Checked before it is read:
+/// a link that does not work is refused without reading the body, the CSRF token (which the
+/// form sends before the files) before a byte of a file is read, and the files go to disk as
+/// they arrive, no more than the ticket's hourly allowance. Refused for size or allowance, the
+/// page comes back with what the citizen wrote.
 #[post("/status/{token}/reply")]
 pub async fn reply(
     req: HttpRequest,
@@ -104,27 +110,54 @@ pub async fn reply(
     form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, PageError> {
     let token = path.into_inner();
-    let up = match crate::web::uploads::read(form, "files").await {
+    let limits = crate::citizen::ReplyLimits::from_settings(&st.settings.notify);
+    let (max_bytes, mut throttled) =
+        match crate::citizen::reply_allowance(&st.db, &st.signer, &token, limits).await {
+            Ok(left) => (left.min(crate::web::uploads::MAX_UPLOAD as u64), None),
+            // The text is still read (files are not), so that the page can keep it.
+            Err(Error::Throttled { retry_after_secs }) => (0, Some(retry_after_secs)),
+            Err(Error::Forbidden(_) | Error::NotFound(_)) => return invalid_link(&req),
+            Err(e) => return Err(e.into()),
+        };
+    let check = |fields: &[(String, String)]| {
+        if form_trusted(&req, crate::web::uploads::field(fields, "csrf")) {
+            Ok(())
+        } else {
+            Err(Failure::Csrf)
+        }
+    };
+    let up = match crate::web::uploads::read_streamed(form, "files", &st.blobs, max_bytes, check)
+        .await
+    {
         Ok(up) => up,
-        Err(crate::web::uploads::UploadError::TooBig(v)) => {
+        Err(StreamError::Refused(f) | StreamError::Broken(f)) => return Err(f.into()),
+        Err(StreamError::TooBig { fields, limit }) => {
+            let draft = crate::web::uploads::field(&fields, "text").to_string();
+            if throttled.is_some() || limit < crate::web::uploads::MAX_UPLOAD as u64 {
+                let secs = throttled.unwrap_or(3600);
+                return too_much(&req, &st, &token, secs, limit, &draft).await;
+            }
+            let v = crate::domain::InvalidValue::new(
+                "attachments",
+                format!("at most {} MB in all", limit / 1024 / 1024),
+            );
             let msg = Failure::from(v).message(page_locale(None, &req));
             return show(
                 &req,
                 &st,
                 &token,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": msg }),
+                json!({ "error": msg, "draft": draft }),
             )
             .await;
         }
-        Err(crate::web::uploads::UploadError::Broken(f)) => return Err(f.into()),
     };
-    if !form_trusted(&req, up.get("csrf")) {
-        return Err(Failure::Csrf.into());
-    }
     let text = up.get("text").to_string();
-    let stored = crate::web::uploads::store(&st.blobs, up.files).await?;
-    match crate::citizen::reply(&st.db, &st.signer, &token, &text, stored).await {
+    let result = match throttled.take() {
+        Some(retry_after_secs) => Err(Error::Throttled { retry_after_secs }),
+        None => crate::citizen::reply(&st.db, &st.signer, &token, &text, up.files, limits).await,
+    };
+    match result {
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/status/{token}?ok=sent")))
             .finish()),
@@ -139,15 +172,98 @@ pub async fn reply(
             )
             .await
         }
-        Err(Error::Forbidden(_) | Error::NotFound(_)) => render(
-            &req,
-            None,
-            StatusCode::FORBIDDEN,
-            "status/invalid",
-            json!({ "tenants": [] }),
-        ),
+        Err(Error::Throttled { retry_after_secs }) => {
+            too_much(&req, &st, &token, retry_after_secs, max_bytes, &text).await
+        }
+        Err(Error::Forbidden(_) | Error::NotFound(_)) => invalid_link(&req),
         Err(e) => Err(e.into()),
     }
+}
+
+fn invalid_link(req: &HttpRequest) -> Result<HttpResponse, PageError> {
+    render(
+        req,
+        None,
+        StatusCode::FORBIDDEN,
+        "status/invalid",
+        json!({ "tenants": [] }),
+    )
+}
+
+/// 429: the ticket's citizen has sent as much as an hour allows; what they wrote stays.
+async fn too_much(
+    req: &HttpRequest,
+    st: &AppState,
+    token: &str,
+    retry_after_secs: i64,
+    bytes_left: u64,
+    draft: &str,
+) -> Result<HttpResponse, PageError> {
+    let locale = page_locale(None, req);
+    let minutes = (retry_after_secs.max(1) + 59) / 60;
+    let t = crate::web::templates::Templates::get();
+    let msg = if bytes_left > 0 {
+        t.text(locale, "status.reply.too_many_bytes").replace(
+            "{mb}",
+            &format!("{:.1}", bytes_left as f64 / 1024.0 / 1024.0),
+        )
+    } else {
+        t.text(locale, "status.reply.throttled")
+            .replace("{minutes}", &minutes.to_string())
+    };
+    let mut r = show(
+        req,
+        st,
+        token,
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({ "error": msg, "draft": draft }),
+    )
+    .await?;
+    if r.status() == StatusCode::TOO_MANY_REQUESTS {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(retry_after_secs.max(1)),
+        );
+    }
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+    #[serde(default)]
+    sure: String,
+}
+
+impl crate::web::auth::HasCsrf for RevokeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// An agent ends the ticket's status links (the ticket page's button, with its confirmation).
+#[post("/tickets/{number}/status-links/revoke")]
+pub async fn revoke(
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<String>,
+    CsrfForm(f): CsrfForm<RevokeForm>,
+) -> Result<HttpResponse, PageError> {
+    let number = crate::domain::TicketNumber::parse(&path).map_err(Error::from)?;
+    if f.sure != "1" {
+        return Err(Error::from(crate::domain::InvalidValue::new(
+            "sure",
+            "confirm that the links are to stop working",
+        ))
+        .into());
+    }
+    crate::citizen::revoke_links(&st.db, &actor, number.clone()).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/tickets/{number}?ok=status_links_revoked"),
+        ))
+        .finish())
 }
 
 #[get("/mitt-arende/{tenant}")]
@@ -188,17 +304,12 @@ pub async fn lookup(
     let ip = crate::web::auth::client_ip(&req);
     let asked = crate::citizen::request_link(
         &st.db,
-        &st.signer,
         &crate::citizen::LinkRequest {
-            public_url: &st.settings.server.public_url,
-            mail_from: &st.settings.mail.from,
             tenant_slug: &path,
             number: &form.number,
             email: &form.email,
-            days: i64::from(st.settings.notify.status_link_days),
             ip: &ip,
             per_ip: st.settings.notify.link_requests_per_ip,
-            per_ticket: st.settings.notify.link_mails_per_ticket,
         },
     )
     .await;

@@ -118,3 +118,159 @@ pub async fn store(
     .map_err(|e| Failure::Domain(Error::Internal(e.to_string())))?
     .map_err(|e| Failure::Domain(Error::Internal(format!("attachment file: {e}"))))
 }
+
+/// Text a streamed form may carry in all its text fields (a reply of 10,000 characters is at
+/// most 40 KB).
+pub const MAX_TEXT_FIELDS: usize = 256 * 1024;
+
+/// Bytes of a file held in memory before they go to disk.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// A form whose files went straight to the blob store while it was read.
+#[derive(Default)]
+pub struct StreamedUpload {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<StoredAttachment>,
+}
+
+impl StreamedUpload {
+    /// The first value of a text field ("" when absent).
+    pub fn get(&self, name: &str) -> &str {
+        field(&self.fields, name)
+    }
+}
+
+/// The first value of `name` among text fields ("" when absent).
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// Why a streamed form was not taken.
+pub enum StreamError {
+    /// The check of the text fields read so far (e.g. the CSRF token) refused the form.
+    Refused(Failure),
+    /// The files are larger than allowed (`limit` bytes); the text fields read before them.
+    TooBig {
+        fields: Vec<(String, String)>,
+        limit: u64,
+    },
+    Broken(Failure),
+}
+
+/// Read a multipart form whose file parts are named `files_field`, streaming each file to the
+/// blob store as it arrives (memory holds at most a chunk per form), at most `max_bytes` of
+/// files in all. `check` sees the text fields that came before the first file — the form puts
+/// its CSRF token and text first — and runs before a byte of any file is read (or at the end
+/// when there is none); when it refuses, the rest of the body is never read.
+pub async fn read_streamed(
+    mut form: actix_multipart::Multipart,
+    files_field: &str,
+    blobs: &BlobStore,
+    max_bytes: u64,
+    mut check: impl FnMut(&[(String, String)]) -> Result<(), Failure>,
+) -> Result<StreamedUpload, StreamError> {
+    let broken =
+        |e: &dyn std::fmt::Display| StreamError::Broken(Failure::BadRequest(e.to_string()));
+    let internal = |e: &dyn std::fmt::Display| {
+        StreamError::Broken(Failure::Domain(Error::Internal(format!(
+            "attachment file: {e}"
+        ))))
+    };
+    let mut up = StreamedUpload::default();
+    let (mut text_bytes, mut file_bytes) = (0usize, 0u64);
+    let mut checked = false;
+    while let Some(part) = form.next().await {
+        let mut part = part.map_err(|e| broken(&e))?;
+        let name = part.name().unwrap_or("").to_string();
+        let filename = part
+            .content_disposition()
+            .and_then(|cd| cd.get_filename().map(str::to_string));
+        if name == files_field && filename.is_some() {
+            if !checked {
+                check(&up.fields).map_err(StreamError::Refused)?;
+                checked = true;
+            }
+            let content_type = part
+                .content_type()
+                .map(|m| m.essence_str().to_string())
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let mut writer = Some(blobs.writer().map_err(|e| internal(&e))?);
+            let mut pending: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
+            loop {
+                let chunk = part.next().await.transpose().map_err(|e| broken(&e))?;
+                let done = chunk.is_none();
+                if let Some(chunk) = chunk {
+                    file_bytes += chunk.len() as u64;
+                    if file_bytes > max_bytes {
+                        return Err(StreamError::TooBig {
+                            fields: up.fields,
+                            limit: max_bytes,
+                        });
+                    }
+                    pending.extend_from_slice(&chunk);
+                }
+                if pending.len() >= WRITE_CHUNK || (done && !pending.is_empty()) {
+                    let mut w = writer.take().expect("writer is back");
+                    let bytes = std::mem::take(&mut pending);
+                    let (w, bytes, written) = tokio::task::spawn_blocking(move || {
+                        let r = w.write(&bytes);
+                        (w, bytes, r)
+                    })
+                    .await
+                    .map_err(|e| internal(&e))?;
+                    written.map_err(|e| internal(&e))?;
+                    writer = Some(w);
+                    pending = bytes;
+                    pending.clear();
+                }
+                if done {
+                    break;
+                }
+            }
+            let w = writer.take().expect("writer is back");
+            let filename = filename.unwrap_or_default();
+            if filename.is_empty() || w.size() == 0 {
+                continue;
+            }
+            let (sha256, size) = tokio::task::spawn_blocking(move || w.finish())
+                .await
+                .map_err(|e| internal(&e))?
+                .map_err(|e| internal(&e))?;
+            up.files.push(StoredAttachment {
+                filename: crate::mail::parse::sanitize_filename(&filename),
+                content_type,
+                size: size as i64,
+                sha256,
+                inline: false,
+                content_id: None,
+            });
+        } else {
+            let mut bytes = vec![];
+            while let Some(chunk) = part.next().await {
+                let chunk = chunk.map_err(|e| broken(&e))?;
+                text_bytes += chunk.len();
+                if text_bytes > MAX_TEXT_FIELDS {
+                    return Err(broken(&"the form's text is too long"));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            up.fields
+                .push((name, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    if !checked {
+        check(&up.fields).map_err(StreamError::Refused)?;
+    }
+    if !up.files.is_empty() {
+        let blobs = blobs.clone();
+        tokio::task::spawn_blocking(move || blobs.sync())
+            .await
+            .map_err(|e| internal(&e))?
+            .map_err(|e| internal(&e))?;
+    }
+    Ok(up)
+}
