@@ -5,6 +5,32 @@
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, csrf_in};
 
+/// Wait until the outbox worker has answered every "Följ ditt ärende" request (it decides
+/// whether a link is mailed).
+async fn link_requests_answered(app: &TestApp) {
+    for _ in 0..200 {
+        let pending = app
+            .db
+            .read(|c| -> Result<_, arendo::error::Error> {
+                let mut n = 0;
+                for t in arendo::store::tenants::list(c)? {
+                    n += arendo::store::outbox::recent(c, t.id, 1000)?
+                        .into_iter()
+                        .filter(|i| i.kind == "status_link_request" && i.done_at.is_none())
+                        .count();
+                }
+                Ok(n)
+            })
+            .await
+            .unwrap();
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("link requests still pending");
+}
+
 fn status_path(text: &str) -> String {
     let at = text.find("/status/").expect("a status link");
     text[at..].split_whitespace().next().unwrap().to_string()
@@ -165,6 +191,7 @@ async fn the_status_page_shows_the_public_conversation_and_takes_a_reply(backend
             text.contains("Om uppgifterna stämmer"),
             "the same answer either way"
         );
+        link_requests_answered(&app).await;
         let now = app.outbox_mails("maria@example.org").await;
         assert_eq!(now.len() > before, expect_mail, "{email}");
     }
@@ -258,6 +285,7 @@ async fn link_requests_are_limited_per_ticket_and_per_address(backend: Backend) 
         assert_eq!(status, 200);
         assert!(text.contains("Om uppgifterna stämmer"), "the same answer");
     }
+    link_requests_answered(&app).await;
     assert_eq!(
         links().await,
         2,
@@ -266,6 +294,7 @@ async fn link_requests_are_limited_per_ticket_and_per_address(backend: Backend) 
     let (status, text) = ask().await;
     assert_eq!(status, 429, "the sixth request from this address waits");
     assert!(text.contains("Försök igen om 60 minuter"), "{text}");
+    link_requests_answered(&app).await;
     assert_eq!(links().await, 2);
 }
 both_backends!(link_requests_are_limited_per_ticket_and_per_address);
