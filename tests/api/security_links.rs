@@ -31,21 +31,32 @@ async fn outbox(app: &TestApp, slug: &str) -> Vec<Item> {
     items
 }
 
-/// A status link for the ticket, made the way every notification makes it.
+/// A status link (its path) for the ticket, from `arendo status-link` (which makes it the way
+/// every notification does).
 async fn status_link(app: &TestApp, number: &str) -> String {
-    let signer = arendo::accounts::tokens::Signer::new(
-        &arendo::secrets::Keys::from_hex(&app.key_hex).unwrap(),
+    let (data_dir, db_url, key) = (
+        app.data_dir.clone(),
+        app.db_url.clone(),
+        app.key_hex.clone(),
     );
-    let number = TicketNumber::parse(number).unwrap();
-    app.db
-        .write(move |c| -> Result<String, Error> {
-            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
-            let tk = arendo::store::tickets::by_number(c, t, &QueueAccess::All, &number)?
-                .ok_or(Error::NotFound("ticket"))?;
-            arendo::citizen::link(c, &signer, "", t, tk.id, 30)
-        })
-        .await
-        .unwrap()
+    let number = number.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_arendo"))
+            .args(["status-link", "--tenant", "alby", "--number", &number])
+            .env("ARENDO_DATA_DIR", &data_dir)
+            .env("ARENDO_DATABASE__URL", &db_url)
+            .env("ARENDO_SECRET_KEY", &key)
+            .env("ARENDO_DEMO", "false")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let url = String::from_utf8(out.stdout).unwrap();
+    let at = url.find("/status/").expect("a status link");
+    url[at..].trim().to_string()
 }
 
 async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
