@@ -138,7 +138,18 @@ impl FromRequest for ApiActor {
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| csrf_ok(req, v));
+        // The scope this route declares in `api::ROUTES`; a route that declares none is refused.
+        let pattern = req.match_pattern();
+        let need = pattern
+            .as_deref()
+            .and_then(|p| super::api::need_of(req.method(), p));
         Box::pin(async move {
+            let Some(need) = need else {
+                tracing::error!(route = ?pattern, "API route declares no scope: refused");
+                return Err(ApiError(Failure::Domain(Error::Forbidden(
+                    "the route declares no scope",
+                ))));
+            };
             let (token, kind) = match (bearer, cookie) {
                 (Some(b), _) => (b, TokenKind::Api),
                 (None, Some(c)) => {
@@ -149,9 +160,11 @@ impl FromRequest for ApiActor {
                 }
                 (None, None) => return Err(ApiError(Failure::Domain(Error::Unauthenticated))),
             };
-            Ok(ApiActor(
-                accounts::authenticate(&st.db, &st.signer, &token, kind).await?,
-            ))
+            let actor = accounts::authenticate(&st.db, &st.signer, &token, kind).await?;
+            if let super::api::Need::Scope(scope) = need {
+                actor.require(scope)?;
+            }
+            Ok(ApiActor(actor))
         })
     }
 }
