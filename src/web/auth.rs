@@ -217,7 +217,9 @@ pub fn form_trusted(req: &HttpRequest, token: &str) -> bool {
     };
     let ok = same_origin && csrf_ok(req, token);
     if !ok {
-        tracing::warn!(path = %req.path(), "form post refused: CSRF check failed");
+        // The route, never the address: it may hold a bearer link (`/status/{token}`).
+        let route = req.match_pattern().unwrap_or_default();
+        tracing::warn!(%route, "form post refused: CSRF check failed");
     }
     ok
 }
