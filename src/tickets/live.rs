@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::domain::{QueueId, TenantId, UserId};
+use crate::domain::{QueueAccess, QueueId, TenantId, UserId};
 use crate::error::Result;
 use crate::store::{self, Db};
 
@@ -26,6 +26,9 @@ pub enum LiveEvent {
         id: i64,
         number: String,
         queue: QueueId,
+        /// For `queue_changed`: the queue the ticket left (its agents must see it leave).
+        #[serde(skip)]
+        from_queue: Option<QueueId>,
         kind: String,
         actor: Option<i64>,
     },
@@ -53,6 +56,34 @@ impl LiveEvent {
             LiveEvent::Ticket { queue, .. } | LiveEvent::Presence { queue, .. } => *queue,
         }
     }
+
+    /// The one rule of every stream: an event reaches an agent only if it is of their
+    /// municipality and about a ticket they may see — in a queue they can reach, or (for a
+    /// transfer) the queue the ticket just left, so it leaves their lists. Presence on a ticket
+    /// follows the ticket; nobody is told of their own presence.
+    pub fn visible_to(&self, tenant: TenantId, access: &QueueAccess, me: UserId) -> bool {
+        if self.tenant() != tenant {
+            return false;
+        }
+        match self {
+            LiveEvent::Ticket {
+                queue, from_queue, ..
+            } => access.allows(*queue) || from_queue.is_some_and(|q| access.allows(q)),
+            LiveEvent::Presence { queue, user, .. } => *user != me && access.allows(*queue),
+        }
+    }
+}
+
+/// The queue a `queue_changed` event's ticket came from (its details are `{"from", "to"}`).
+fn from_queue(kind: &str, details: &str) -> Option<QueueId> {
+    if kind != "queue_changed" {
+        return None;
+    }
+    serde_json::from_str::<serde_json::Value>(details)
+        .ok()?
+        .get("from")?
+        .as_i64()
+        .map(QueueId::from_db)
 }
 
 /// The node's broadcaster. Cheap to clone.
@@ -152,6 +183,7 @@ impl Live {
                     id: ch.id,
                     number: ch.number,
                     queue: QueueId::from_db(ch.queue_id),
+                    from_queue: from_queue(&ch.kind, &ch.details),
                     kind: ch.kind,
                     actor: ch.actor_id,
                 });

@@ -738,3 +738,68 @@ async fn security_api_live_stream_keeps_other_queues_out(b: Backend) {
     assert!(!got_b.contains(&own) && !got_a.contains(&own));
 }
 both_backends!(security_api_live_stream_keeps_other_queues_out);
+
+/// An open stream follows the agent's account as it is now: Anna, taken out of Kundtjänst while
+/// her stream is open, stops hearing of its tickets; Bertil, deactivated, has his stream ended.
+async fn security_api_live_stream_follows_membership_changes(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("alby").await;
+    let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
+    let bertil = signed_in(&app, &org.slug, &org.agent_b.email, &org.agent_b.password).await;
+    let mut a = anna.get(app.url("/live")).send().await.unwrap();
+    let mut b_stream = bertil.get(app.url("/live")).send().await.unwrap();
+    assert!(read_for(&mut a, "event: ready", 5).await.contains("ready"));
+    assert!(
+        read_for(&mut b_stream, "event: ready", 5)
+            .await
+            .contains("ready")
+    );
+    let first = app
+        .create_ticket(&org.admin.token, org.queue_a, "Före")
+        .await["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(read_for(&mut a, &first, 10).await.contains(&first));
+
+    let (slug, qa, anna_id, bertil_id) = (
+        org.slug.clone(),
+        org.queue_a,
+        org.agent_a.id,
+        org.agent_b.id,
+    );
+    app.db
+        .write(move |c| -> Result<_, Error> {
+            let t = arendo::store::tenants::by_slug(c, &slug)?.unwrap().id;
+            let q = arendo::store::queues::lookup(c, t, qa)?.unwrap().id;
+            let anna = arendo::store::users::lookup(c, t, anna_id)?.unwrap().id;
+            let bertil = arendo::store::users::lookup(c, t, bertil_id)?.unwrap().id;
+            arendo::store::queues::remove_member(c, t, q, anna)?;
+            arendo::store::users::set_active(c, t, bertil, false)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // After the stream's next look at the account (every 10 s).
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let after = app
+        .create_ticket(&org.admin.token, org.queue_a, "Efter")
+        .await["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = read_for(&mut a, &after, 4).await;
+    assert!(!got.contains(&after), "Anna left Kundtjänst: {got}");
+    // Bertil's stream has ended (the body is complete) rather than waiting for more.
+    let end = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match b_stream.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "a deactivated agent's stream ends");
+}
+both_backends!(security_api_live_stream_follows_membership_changes);
