@@ -240,6 +240,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_stream_keeps_only_what_its_agent_may_see() {
+        let (t, other_t) = (TenantId::from_db(1), TenantId::from_db(2));
+        let (qa, qb, qc) = (
+            QueueId::from_db(1),
+            QueueId::from_db(2),
+            QueueId::from_db(3),
+        );
+        let (me, colleague) = (UserId::from_db(7), UserId::from_db(8));
+        let ticket = |tenant, queue, from_queue, kind: &str| LiveEvent::Ticket {
+            tenant,
+            id: 1,
+            number: "KC-2026-000001".into(),
+            queue,
+            from_queue,
+            kind: kind.into(),
+            actor: Some(8),
+        };
+        let presence = |queue, user| LiveEvent::Presence {
+            tenant: t,
+            number: "KC-2026-000001".into(),
+            queue,
+            user,
+            name: "Kollega".into(),
+            writing: true,
+        };
+        let in_a = QueueAccess::Only(vec![qa]);
+        let cases = [
+            (ticket(t, qa, None, "created"), true),
+            (ticket(t, qb, None, "created"), false),
+            (ticket(t, qb, None, "reply_sent"), false),
+            (ticket(other_t, qa, None, "created"), false),
+            // A transfer: the queue left and the queue entered hear of it, nobody else.
+            (ticket(t, qb, Some(qa), "queue_changed"), true),
+            (ticket(t, qa, Some(qb), "queue_changed"), true),
+            (ticket(t, qb, Some(qc), "queue_changed"), false),
+            (ticket(t, qb, None, "queue_changed"), false),
+            (ticket(other_t, qb, Some(qa), "queue_changed"), false),
+            (presence(qa, colleague), true),
+            (presence(qa, me), false),
+            (presence(qb, colleague), false),
+        ];
+        for (ev, want) in &cases {
+            assert_eq!(ev.visible_to(t, &in_a, me), *want, "{ev:?}");
+            // An admin sees the whole municipality (not others, not their own presence).
+            let admin =
+                ev.tenant() == t && !matches!(ev, LiveEvent::Presence { user, .. } if *user == me);
+            assert_eq!(ev.visible_to(t, &QueueAccess::All, me), admin, "{ev:?}");
+            // A handler (no queues) sees nothing.
+            assert!(!ev.visible_to(t, &QueueAccess::Only(vec![]), me), "{ev:?}");
+        }
+        assert_eq!(
+            from_queue("queue_changed", r#"{"from":3,"to":1}"#),
+            Some(qc)
+        );
+        assert_eq!(from_queue("priority_changed", r#"{"from":3,"to":1}"#), None);
+    }
+
+    #[test]
     fn skipped_ids_are_watched_then_forgotten() {
         let mut f = Follower {
             cursor: 10,
