@@ -17,22 +17,33 @@ use crate::store::{self, Db};
 use password::NewPassword;
 use tokens::{Claims, Signer, TokenKind};
 
-/// What an API token may do. Sessions carry every scope.
+/// What an API token may do. Sessions carry every scope (the role still decides: an agent's
+/// session reaches no admin route). Each /api/v1 route declares the scope it needs in
+/// `web::api::ROUTES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     TicketsRead,
     TicketsWrite,
     QueuesRead,
+    /// The tenant's administration through the API (function mailboxes); only an admin's token
+    /// can use it.
+    Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::TicketsRead, Scope::TicketsWrite, Scope::QueuesRead];
+    pub const ALL: [Scope; 4] = [
+        Scope::TicketsRead,
+        Scope::TicketsWrite,
+        Scope::QueuesRead,
+        Scope::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::TicketsRead => "tickets:read",
             Scope::TicketsWrite => "tickets:write",
             Scope::QueuesRead => "queues:read",
+            Scope::Admin => "admin",
         }
     }
 
@@ -41,9 +52,10 @@ impl Scope {
             .into_iter()
             .find(|x| x.as_str() == s.trim())
             .ok_or_else(|| {
+                let all: Vec<&str> = Scope::ALL.iter().map(|x| x.as_str()).collect();
                 crate::domain::InvalidValue::new(
                     "scope",
-                    format!("{s:?} is not one of tickets:read, tickets:write, queues:read"),
+                    format!("{s:?} is not one of {}", all.join(", ")),
                 )
             })
     }

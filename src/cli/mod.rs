@@ -525,7 +525,8 @@ enum TokenCmd {
         email: String,
         #[arg(long)]
         name: String,
-        /// Comma-separated: tickets:read, tickets:write, queues:read.
+        /// Comma-separated: tickets:read, tickets:write, queues:read, admin (the admin API:
+        /// function mailboxes; only for an admin, and only when asked for).
         #[arg(long, default_value = "tickets:read,tickets:write,queues:read")]
         scopes: String,
         /// Days until it expires (default: until revoked).

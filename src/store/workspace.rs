@@ -321,6 +321,8 @@ pub struct Change {
     pub created_at: NaiveDateTime,
     pub number: String,
     pub queue_id: i64,
+    /// The event's details (JSON), e.g. `{"from", "to"}` of a `queue_changed`.
+    pub details: String,
 }
 
 const CHANGE_COLUMNS: (
@@ -331,6 +333,7 @@ const CHANGE_COLUMNS: (
     ticket_events::created_at,
     tickets::number,
     tickets::queue_id,
+    ticket_events::details,
 ) = (
     ticket_events::id,
     ticket_events::ticket_id,
@@ -339,6 +342,7 @@ const CHANGE_COLUMNS: (
     ticket_events::created_at,
     tickets::number,
     tickets::queue_id,
+    ticket_events::details,
 );
 
 /// Ticket events of `t` with an id above `after`, oldest first.

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::domain::{QueueId, TenantId, UserId};
+use crate::domain::{QueueAccess, QueueId, TenantId, UserId};
 use crate::error::Result;
 use crate::store::{self, Db};
 
@@ -26,6 +26,9 @@ pub enum LiveEvent {
         id: i64,
         number: String,
         queue: QueueId,
+        /// For `queue_changed`: the queue the ticket left (its agents must see it leave).
+        #[serde(skip)]
+        from_queue: Option<QueueId>,
         kind: String,
         actor: Option<i64>,
     },
@@ -53,6 +56,34 @@ impl LiveEvent {
             LiveEvent::Ticket { queue, .. } | LiveEvent::Presence { queue, .. } => *queue,
         }
     }
+
+    /// The one rule of every stream: an event reaches an agent only if it is of their
+    /// municipality and about a ticket they may see — in a queue they can reach, or (for a
+    /// transfer) the queue the ticket just left, so it leaves their lists. Presence on a ticket
+    /// follows the ticket; nobody is told of their own presence.
+    pub fn visible_to(&self, tenant: TenantId, access: &QueueAccess, me: UserId) -> bool {
+        if self.tenant() != tenant {
+            return false;
+        }
+        match self {
+            LiveEvent::Ticket {
+                queue, from_queue, ..
+            } => access.allows(*queue) || from_queue.is_some_and(|q| access.allows(q)),
+            LiveEvent::Presence { queue, user, .. } => *user != me && access.allows(*queue),
+        }
+    }
+}
+
+/// The queue a `queue_changed` event's ticket came from (its details are `{"from", "to"}`).
+fn from_queue(kind: &str, details: &str) -> Option<QueueId> {
+    if kind != "queue_changed" {
+        return None;
+    }
+    serde_json::from_str::<serde_json::Value>(details)
+        .ok()?
+        .get("from")?
+        .as_i64()
+        .map(QueueId::from_db)
 }
 
 /// The node's broadcaster. Cheap to clone.
@@ -152,6 +183,7 @@ impl Live {
                     id: ch.id,
                     number: ch.number,
                     queue: QueueId::from_db(ch.queue_id),
+                    from_queue: from_queue(&ch.kind, &ch.details),
                     kind: ch.kind,
                     actor: ch.actor_id,
                 });
@@ -206,6 +238,64 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_stream_keeps_only_what_its_agent_may_see() {
+        let (t, other_t) = (TenantId::from_db(1), TenantId::from_db(2));
+        let (qa, qb, qc) = (
+            QueueId::from_db(1),
+            QueueId::from_db(2),
+            QueueId::from_db(3),
+        );
+        let (me, colleague) = (UserId::from_db(7), UserId::from_db(8));
+        let ticket = |tenant, queue, from_queue, kind: &str| LiveEvent::Ticket {
+            tenant,
+            id: 1,
+            number: "KC-2026-000001".into(),
+            queue,
+            from_queue,
+            kind: kind.into(),
+            actor: Some(8),
+        };
+        let presence = |queue, user| LiveEvent::Presence {
+            tenant: t,
+            number: "KC-2026-000001".into(),
+            queue,
+            user,
+            name: "Kollega".into(),
+            writing: true,
+        };
+        let in_a = QueueAccess::Only(vec![qa]);
+        let cases = [
+            (ticket(t, qa, None, "created"), true),
+            (ticket(t, qb, None, "created"), false),
+            (ticket(t, qb, None, "reply_sent"), false),
+            (ticket(other_t, qa, None, "created"), false),
+            // A transfer: the queue left and the queue entered hear of it, nobody else.
+            (ticket(t, qb, Some(qa), "queue_changed"), true),
+            (ticket(t, qa, Some(qb), "queue_changed"), true),
+            (ticket(t, qb, Some(qc), "queue_changed"), false),
+            (ticket(t, qb, None, "queue_changed"), false),
+            (ticket(other_t, qb, Some(qa), "queue_changed"), false),
+            (presence(qa, colleague), true),
+            (presence(qa, me), false),
+            (presence(qb, colleague), false),
+        ];
+        for (ev, want) in &cases {
+            assert_eq!(ev.visible_to(t, &in_a, me), *want, "{ev:?}");
+            // An admin sees the whole municipality (not others, not their own presence).
+            let admin =
+                ev.tenant() == t && !matches!(ev, LiveEvent::Presence { user, .. } if *user == me);
+            assert_eq!(ev.visible_to(t, &QueueAccess::All, me), admin, "{ev:?}");
+            // A handler (no queues) sees nothing.
+            assert!(!ev.visible_to(t, &QueueAccess::Only(vec![]), me), "{ev:?}");
+        }
+        assert_eq!(
+            from_queue("queue_changed", r#"{"from":3,"to":1}"#),
+            Some(qc)
+        );
+        assert_eq!(from_queue("priority_changed", r#"{"from":3,"to":1}"#), None);
+    }
 
     #[test]
     fn skipped_ids_are_watched_then_forgotten() {

@@ -2,7 +2,13 @@
 //! CSRF-checked form posts (`CsrfForm`).
 //!
 //! CSRF uses signed double-submit cookies: a random `arendo_csrf` cookie (HttpOnly, SameSite=Strict)
-//! and, in each form, HMAC(key, cookie). A form post without a matching token is refused with 403.
+//! and, in each form, HMAC(key, cookie, session). The token is bound to the session: before sign-in
+//! the browser's random cookie alone is the binding, and once a session cookie exists the token
+//! is a different one, valid only with that session. A form post without a matching token, or
+//! with a foreign Origin, is refused with 403. The Origin is compared with the request's host —
+//! `X-Forwarded-Host` / `Forwarded: host=` are believed only from `server.trusted_proxies` — or
+//! with `server.public_url`. Under https both cookies carry the `__Host-` prefix (Secure, Path=/,
+//! no Domain), so a sibling subdomain cannot plant them.
 //! Because `CsrfForm<T>` is the only way handlers read a form, no form post can skip the check.
 //! Cookie-authenticated API writes need the same token in an `X-CSRF-Token` header.
 
@@ -25,6 +31,26 @@ pub const SESSION_COOKIE: &str = "arendo_session";
 pub const CSRF_COOKIE: &str = "arendo_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// The name of cookie `base` for this installation: `__Host-<base>` under https.
+pub fn cookie_name(st: &AppState, base: &str) -> String {
+    if st.settings.secure_cookies() {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// The MAC a form must carry: over the browser's CSRF cookie and its session cookie (empty
+/// before sign-in), so a token from before sign-in, or of another session, does not fit.
+fn csrf_mac(st: &AppState, req: &HttpRequest, csrf_cookie: &str) -> String {
+    let session = req
+        .cookie(&cookie_name(st, SESSION_COOKIE))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    st.keys
+        .csrf_mac(format!("{csrf_cookie}\n{session}").as_bytes())
+}
+
 fn state(req: &HttpRequest) -> web::Data<AppState> {
     req.app_data::<web::Data<AppState>>()
         .expect("AppState is registered")
@@ -34,12 +60,13 @@ fn state(req: &HttpRequest) -> web::Data<AppState> {
 /// The CSRF token for this request's browser, and the cookie to set if it has none yet.
 pub fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
     let st = state(req);
-    match req.cookie(CSRF_COOKIE) {
-        Some(c) if c.value().len() == 64 => (st.keys.csrf_mac(c.value().as_bytes()), None),
+    let name = cookie_name(&st, CSRF_COOKIE);
+    match req.cookie(&name) {
+        Some(c) if c.value().len() == 64 => (csrf_mac(&st, req, c.value()), None),
         _ => {
             let value = hex::encode(rand::random::<[u8; 32]>());
-            let token = st.keys.csrf_mac(value.as_bytes());
-            let cookie = Cookie::build(CSRF_COOKIE, value)
+            let token = csrf_mac(&st, req, &value);
+            let cookie = Cookie::build(name, value)
                 .path("/")
                 .http_only(true)
                 .secure(st.settings.secure_cookies())
@@ -51,10 +78,11 @@ pub fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
 }
 
 fn csrf_ok(req: &HttpRequest, presented: &str) -> bool {
-    let Some(cookie) = req.cookie(CSRF_COOKIE) else {
+    let st = state(req);
+    let Some(cookie) = req.cookie(&cookie_name(&st, CSRF_COOKIE)) else {
         return false;
     };
-    let expected = state(req).keys.csrf_mac(cookie.value().as_bytes());
+    let expected = csrf_mac(&st, req, cookie.value());
     constant_time_eq(expected.as_bytes(), presented.as_bytes())
 }
 
@@ -63,7 +91,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 pub fn session_cookie(st: &AppState, token: String) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, token)
+    Cookie::build(cookie_name(st, SESSION_COOKIE), token)
         .path("/")
         .http_only(true)
         .secure(st.settings.secure_cookies())
@@ -104,7 +132,9 @@ impl FromRequest for PageActor {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let st = state(req);
-        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let token = req
+            .cookie(&cookie_name(&st, SESSION_COOKIE))
+            .map(|c| c.value().to_string());
         Box::pin(async move {
             let token = token.ok_or(SignInRequired)?;
             match accounts::authenticate(&st.db, &st.signer, &token, TokenKind::Session).await {
@@ -131,14 +161,27 @@ impl FromRequest for ApiActor {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").map(|s| s.trim().to_string()));
-        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let cookie = req
+            .cookie(&cookie_name(&st, SESSION_COOKIE))
+            .map(|c| c.value().to_string());
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let csrf_valid = req
             .headers()
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| csrf_ok(req, v));
+        // The scope this route declares in `api::ROUTES`; a route that declares none is refused.
+        let pattern = req.match_pattern();
+        let need = pattern
+            .as_deref()
+            .and_then(|p| super::api::need_of(req.method(), p));
         Box::pin(async move {
+            let Some(need) = need else {
+                tracing::error!(route = ?pattern, "API route declares no scope: refused");
+                return Err(ApiError(Failure::Domain(Error::Forbidden(
+                    "the route declares no scope",
+                ))));
+            };
             let (token, kind) = match (bearer, cookie) {
                 (Some(b), _) => (b, TokenKind::Api),
                 (None, Some(c)) => {
@@ -149,9 +192,11 @@ impl FromRequest for ApiActor {
                 }
                 (None, None) => return Err(ApiError(Failure::Domain(Error::Unauthenticated))),
             };
-            Ok(ApiActor(
-                accounts::authenticate(&st.db, &st.signer, &token, kind).await?,
-            ))
+            let actor = accounts::authenticate(&st.db, &st.signer, &token, kind).await?;
+            if let super::api::Need::Scope(scope) = need {
+                actor.require(scope)?;
+            }
+            Ok(ApiActor(actor))
         })
     }
 }
@@ -195,18 +240,41 @@ pub fn form_trusted(req: &HttpRequest, token: &str) -> bool {
     {
         None => true,
         Some(origin) => {
-            let host = req.connection_info().host().to_string();
+            let st = state(req);
+            let host = request_host(req, &st.proxies);
+            let public = st.settings.server.public_url.trim_end_matches('/');
             origin
                 .strip_prefix("http://")
                 .or_else(|| origin.strip_prefix("https://"))
                 == Some(host.as_str())
+                || (!public.is_empty() && origin == public)
         }
     };
     let ok = same_origin && csrf_ok(req, token);
     if !ok {
-        tracing::warn!(path = %req.path(), "form post refused: CSRF check failed");
+        // The route, never the address: it may hold a bearer link (`/status/{token}`).
+        let route = req.match_pattern().unwrap_or_default();
+        tracing::warn!(%route, "form post refused: CSRF check failed");
     }
     ok
+}
+
+/// The host the browser addressed: the `Host` header (or the HTTP/2 authority), or — only when
+/// the peer is one of `server.trusted_proxies` — what the proxy says in `Forwarded: host=` or
+/// `X-Forwarded-Host`. A client cannot choose it with a header of its own.
+pub fn request_host(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> String {
+    let from_proxy = req
+        .peer_addr()
+        .is_some_and(|a| trusted.iter().any(|n| n.contains(&a.ip())));
+    if from_proxy {
+        return req.connection_info().host().to_string();
+    }
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default()
 }
 
 /// The client address for throttling: the TCP peer, or — when the peer is one of

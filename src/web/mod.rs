@@ -84,7 +84,7 @@ pub fn server(
                     .add((header::REFERRER_POLICY, "same-origin"))
                     .add((header::CONTENT_SECURITY_POLICY, CSP)),
             )
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
             .app_data(state.clone())
             .configure(routes)
     })

@@ -480,7 +480,7 @@ async fn failed_logins_from_one_address_are_throttled(b: Backend) {
 }
 both_backends!(failed_logins_from_one_address_are_throttled);
 
-/// Served over https, the session cookie is Secure as well.
+/// Served over https, the session cookie is Secure as well (and `__Host-` prefixed).
 async fn https_sessions_get_secure_cookies(b: Backend) {
     let app = TestApp::spawn_with(
         b,
@@ -502,7 +502,7 @@ async fn https_sessions_get_secure_cookies(b: Backend) {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("arendo_session="))
+        .find(|c| c.starts_with("__Host-arendo_session="))
         .unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }

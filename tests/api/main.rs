@@ -17,6 +17,7 @@ mod notify;
 mod ops;
 mod referral;
 mod routing;
+mod security_api;
 mod security_links;
 mod sla;
 mod sms;

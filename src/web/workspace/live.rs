@@ -1,6 +1,9 @@
 //! `GET /live`: Server-Sent Events with the changes an agent may see — tickets in their queues
 //! changing, and colleagues starting or stopping a reply. The stream ends after a while and the
-//! browser reconnects (EventSource does that by itself), which also re-checks the session.
+//! browser reconnects (EventSource does that by itself). Every event passes
+//! `LiveEvent::visible_to` for the stream's agent, and the agent's session and queues are looked
+//! up again every `RECHECK` while the stream is open: a signed-out or deactivated agent's stream
+//! ends, and one removed from a queue stops hearing of it.
 
 use std::time::Duration;
 
@@ -16,12 +19,18 @@ use crate::web::auth::PageActor;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
 const MAX_STREAM: Duration = Duration::from_secs(600);
+/// How often an open stream checks again who its agent is and which queues they are in.
+const RECHECK: Duration = Duration::from_secs(10);
 
 struct State {
     rx: tokio::sync::broadcast::Receiver<LiveEvent>,
     tenant: crate::domain::TenantId,
     access: QueueAccess,
-    me: i64,
+    me: crate::domain::UserId,
+    /// The session the stream was opened with, and when it was last checked.
+    session: String,
+    checked: tokio::time::Instant,
+    app: web::Data<AppState>,
     started: tokio::time::Instant,
     hello: bool,
     /// True once the server is stopping: the stream ends (the browser reconnects, to another
@@ -38,13 +47,47 @@ fn frame(ev: &LiveEvent) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
+/// Look the stream's agent up again; `false` when the session no longer holds.
+async fn recheck(s: &mut State) -> bool {
+    use crate::accounts::tokens::TokenKind;
+    s.checked = tokio::time::Instant::now();
+    match crate::accounts::authenticate(&s.app.db, &s.app.signer, &s.session, TokenKind::Session)
+        .await
+    {
+        Ok(actor) if actor.tenant == s.tenant && actor.user == s.me => {
+            s.access = actor.queue_access();
+            true
+        }
+        Ok(_) | Err(crate::error::Error::Unauthenticated) => false,
+        // The database did not answer: keep what we knew, try again later.
+        Err(e) => {
+            tracing::warn!(error = %e, "live stream: could not re-check the session");
+            true
+        }
+    }
+}
+
 #[get("/live")]
-pub async fn stream(st: web::Data<AppState>, PageActor(actor): PageActor) -> HttpResponse {
+pub async fn stream(
+    req: actix_web::HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+) -> HttpResponse {
+    let session = req
+        .cookie(&crate::web::auth::cookie_name(
+            &st,
+            crate::web::auth::SESSION_COOKIE,
+        ))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     let state = State {
         rx: st.live.subscribe(),
         tenant: actor.tenant,
         access: actor.queue_access(),
-        me: actor.user.get(),
+        me: actor.user,
+        session,
+        checked: tokio::time::Instant::now(),
+        app: st.clone(),
         started: tokio::time::Instant::now(),
         hello: false,
         stopping: st.stopping.clone(),
@@ -64,6 +107,9 @@ pub async fn stream(st: web::Data<AppState>, PageActor(actor): PageActor) -> Htt
             if s.started.elapsed() > MAX_STREAM || *s.stopping.borrow() {
                 return None;
             }
+            if s.checked.elapsed() > RECHECK && !recheck(&mut s).await {
+                return None;
+            }
             let next = tokio::select! {
                 // Stopping (or the server gone with its sender): end the stream.
                 _ = s.stopping.changed() => return None,
@@ -77,19 +123,11 @@ pub async fn stream(st: web::Data<AppState>, PageActor(actor): PageActor) -> Htt
                     return Some((Ok(Bytes::from_static(b"event: resync\ndata: {}\n\n")), s));
                 }
                 Ok(Ok(ev)) => {
-                    if ev.tenant() != s.tenant || !s.access.allows(ev.queue()) {
-                        // A ticket moved out of my queues still needs to leave my lists.
-                        if let LiveEvent::Ticket { kind, .. } = &ev
-                            && ev.tenant() == s.tenant
-                            && kind == "queue_changed"
-                        {
-                            return Some((Ok(frame(&ev)), s));
-                        }
-                        continue;
+                    // Judge with the agent's queues as they are now.
+                    if s.checked.elapsed() > RECHECK && !recheck(&mut s).await {
+                        return None;
                     }
-                    if let LiveEvent::Presence { user, .. } = &ev
-                        && user.get() == s.me
-                    {
+                    if !ev.visible_to(s.tenant, &s.access, s.me) {
                         continue;
                     }
                     return Some((Ok(frame(&ev)), s));
