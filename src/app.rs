@@ -103,6 +103,7 @@ impl Application {
                     settings.mail.imap_lease_seconds.max(3),
                 )),
                 owner: node.clone(),
+                egress: Arc::new(crate::egress::Policy::from_settings(&settings)),
             });
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;

@@ -205,15 +205,27 @@ fn existing(
     }
 }
 
+/// An address written as an IP address that the egress policy refuses is refused when it is
+/// saved (a host name is checked when it is resolved, at every delivery).
+pub(crate) fn refuse_literal(egress: &crate::egress::Policy, url: &str) -> Result<()> {
+    match egress.check_url(url) {
+        Err(crate::egress::EgressError::Refused(r)) => Err(Error::Egress(r)),
+        // Not an address at all: the target's own validation says so.
+        _ => Ok(()),
+    }
+}
+
 /// Create (id None) or change a records-system target. The name of an existing target stays.
 pub async fn save_records(
     db: &Db,
     actor: &Actor,
     keys: std::sync::Arc<Keys>,
+    egress: &crate::egress::Policy,
     id: Option<i64>,
     f: RecordsForm,
 ) -> Result<i64> {
     require_admin(actor)?;
+    refuse_literal(egress, f.url.trim())?;
     let t = actor.tenant;
     db.write(move |c| -> Result<i64> {
         let old = existing(c, t, id, &f.name, "records")?;

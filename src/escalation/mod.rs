@@ -16,6 +16,7 @@ pub mod referral;
 pub mod render;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,6 +24,7 @@ use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
 use crate::domain::{InvalidValue, TenantId, TicketId, TicketNumber, UserId};
+use crate::egress::{EgressError, Policy};
 use crate::error::{Error, Result};
 use crate::outbox::DeliveryError;
 use crate::secrets::Keys;
@@ -302,6 +304,7 @@ fn retry(e: impl std::fmt::Display) -> DeliveryError {
 pub async fn deliver(
     db: &Db,
     keys: &Keys,
+    egress: &Arc<Policy>,
     public_url: &str,
     tenant: TenantId,
     payload: &str,
@@ -327,10 +330,19 @@ pub async fn deliver(
         return Ok(());
     }
     let request = render::request(&target, keys, &input).map_err(DeliveryError::Permanent)?;
-    let outcome = send(&target, &request).await;
+    let sent = send(egress, &target, &request).await;
     let ticket = TicketId::from_db(e.ticket_id);
     let attempt = e.attempts + 1;
     let target_name = target.name.clone();
+    let refused = match &sent {
+        Err(Sent::Refused(r)) => Some(r.clone()),
+        _ => None,
+    };
+    let outcome = sent.map_err(|e| match e {
+        Sent::Failed(d) => d,
+        // Nothing to retry: the address stays what it is until an administrator changes it.
+        Sent::Refused(r) => DeliveryError::Permanent(r.to_string()),
+    });
     let recorded: std::result::Result<String, (String, &'static str)> = match &outcome {
         Ok(case) => Ok(case.clone()),
         Err(DeliveryError::Retry(m)) => Err((m.clone(), "sending")),
@@ -338,6 +350,23 @@ pub async fn deliver(
     };
     db.write(move |c| -> Result<(), Error> {
         let now = store::now();
+        if let Some(r) = &refused {
+            let text = r.to_string();
+            store::escalation::record_attempt(c, tenant, id, "failed", Some(&text), now)?;
+            store::tickets::insert_event(
+                c,
+                tenant,
+                ticket,
+                None,
+                "escalation_refused",
+                &json!({
+                    "target": target_name, "attempt": attempt, "host": r.host,
+                    "address": r.address.to_string(), "blocked": r.kind.key(),
+                }),
+                now,
+            )?;
+            return Ok(());
+        }
         match &recorded {
             Ok(case) => {
                 store::escalation::record_attempt(c, tenant, id, "answered", None, now)?;
@@ -381,43 +410,68 @@ pub async fn deliver(
     outcome.map(|_| ())
 }
 
-/// Send the request; the case number on success. Timeouts, connection failures, 408, 429 and
-/// 5xx are worth retrying; other answers are not.
+/// Why a request did not give a case number.
+enum Sent {
+    Failed(DeliveryError),
+    /// The egress policy refused the address (before anything was sent).
+    Refused(crate::egress::Refused),
+}
+
+/// Send the request through the egress policy; the case number on success. Timeouts,
+/// connection failures, 408, 429 and 5xx are worth retrying; other answers are not. What the
+/// target answered is kept to [`crate::egress::MAX_ERROR_BODY`] bytes.
 async fn send(
+    egress: &Arc<Policy>,
     target: &store::escalation::Target,
     r: &render::Request,
-) -> Result<String, DeliveryError> {
-    let client = crate::tls::http_client(Duration::from_secs(target.timeout_seconds.max(1) as u64))
-        .map_err(retry)?;
+) -> Result<String, Sent> {
+    let failed = |e: DeliveryError| Sent::Failed(e);
+    let client = egress
+        .http_client(Duration::from_secs(target.timeout_seconds.max(1) as u64))
+        .map_err(|e| failed(retry(e)))?;
     let method = reqwest::Method::from_bytes(target.method.as_bytes())
-        .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        .map_err(|e| failed(DeliveryError::Permanent(e.to_string())))?;
     let mut req = client
         .request(method, &r.url)
+        .map_err(|e| match e {
+            EgressError::Refused(x) => Sent::Refused(x),
+            other => failed(DeliveryError::Permanent(other.to_string())),
+        })?
         .header(reqwest::header::CONTENT_TYPE, &r.content_type)
         .body(r.body.clone());
     for (k, v) in &r.headers {
         req = req.header(k, v);
     }
     let resp = req.send().await.map_err(|e| {
-        if e.is_timeout() {
-            DeliveryError::Retry(format!("no answer within {} s", target.timeout_seconds))
+        if let Some(x) = crate::egress::refusal_in(&e) {
+            Sent::Refused(x)
+        } else if e.is_timeout() {
+            failed(DeliveryError::Retry(format!(
+                "no answer within {} s",
+                target.timeout_seconds
+            )))
         } else {
-            DeliveryError::Retry(format!("cannot reach {}: {e}", r.url))
+            failed(DeliveryError::Retry(format!("cannot reach {}: {e}", r.url)))
         }
     })?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
-    let short: String = text.chars().take(300).collect();
+    let short = crate::egress::truncate(&text, crate::egress::MAX_ERROR_BODY);
     if status.is_server_error()
         || status == reqwest::StatusCode::REQUEST_TIMEOUT
         || status == reqwest::StatusCode::TOO_MANY_REQUESTS
     {
-        return Err(DeliveryError::Retry(format!("HTTP {status}: {short}")));
+        return Err(failed(DeliveryError::Retry(format!(
+            "HTTP {status}: {short}"
+        ))));
     }
     if !status.is_success() {
-        return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")));
+        return Err(failed(DeliveryError::Permanent(format!(
+            "HTTP {status}: {short}"
+        ))));
     }
-    render::case_number(&text, &target.case_pointer).map_err(DeliveryError::Permanent)
+    render::case_number(&text, &target.case_pointer)
+        .map_err(|e| failed(DeliveryError::Permanent(e)))
 }
 
 /// An escalation whose delivery was given up: its state says so, and the ticket's history.

@@ -284,7 +284,11 @@ pub fn case_number(response: &str, pointer: &str) -> Result<String, String> {
     let text = match found {
         serde_json::Value::String(s) => s.trim().to_string(),
         serde_json::Value::Number(n) => n.to_string(),
-        other => return Err(format!("{pointer} is {other}, not a case number")),
+        other => {
+            let shown = other.to_string();
+            let shown = crate::egress::truncate(&shown, crate::egress::MAX_ERROR_BODY);
+            return Err(format!("{pointer} is {shown}, not a case number"));
+        }
     };
     if text.is_empty() || text.chars().count() > 100 {
         return Err(format!("{pointer} holds no usable case number"));

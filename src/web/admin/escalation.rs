@@ -265,7 +265,8 @@ async fn submit(
                 case_pointer: f.case_pointer.clone(),
                 timeout_seconds: f.timeout_seconds.clone(),
             };
-            targets::save_records(&st.db, actor, st.keys.clone(), id, form).await
+            let egress = crate::egress::Policy::from_settings(&st.settings);
+            targets::save_records(&st.db, actor, st.keys.clone(), &egress, id, form).await
         }
         "referral" => match f.response_days.trim().parse::<i32>() {
             Ok(days) => {

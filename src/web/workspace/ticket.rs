@@ -150,6 +150,12 @@ fn event_text(
                 .to_string(),
         )
         .replace("{case_number}", &s("case_number"))
+        .replace("{host}", &s("host"))
+        .replace("{address}", &s("address"))
+        .replace(
+            "{blocked}",
+            &t.text(locale, &format!("egress.blocked.{}", s("blocked"))),
+        )
         .replace(
             "{attempt}",
             &d.get("attempt")
