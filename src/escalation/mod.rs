@@ -48,6 +48,8 @@ pub struct RecordsTarget {
     pub url: String,
     pub method: String,
     pub headers: BTreeMap<String, String>,
+    /// Headers whose values are secret (e.g. `X-Api-Key`): sealed when stored, never shown.
+    pub secret_headers: BTreeMap<String, String>,
     pub auth: Auth,
     /// Shared secret for the signature header (none: requests are not signed).
     pub hmac_secret: Option<String>,
@@ -73,12 +75,27 @@ impl RecordsTarget {
         if !matches!(self.method.as_str(), "POST" | "PUT") {
             return Err(InvalidValue::new("method", "POST or PUT"));
         }
-        for (k, v) in &self.headers {
-            reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| InvalidValue::new("headers", format!("{k:?} is not a header name")))?;
-            reqwest::header::HeaderValue::from_str(v).map_err(|_| {
-                InvalidValue::new("headers", format!("the value of {k} is not valid"))
-            })?;
+        for (field, list) in [
+            ("headers", &self.headers),
+            ("secret_headers", &self.secret_headers),
+        ] {
+            for (k, v) in list {
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|_| InvalidValue::new(field, format!("{k:?} is not a header name")))?;
+                reqwest::header::HeaderValue::from_str(v).map_err(|_| {
+                    InvalidValue::new(field, format!("the value of {k} is not valid"))
+                })?;
+            }
+        }
+        if let Some(k) = self
+            .secret_headers
+            .keys()
+            .find(|k| self.headers.keys().any(|h| h.eq_ignore_ascii_case(k)))
+        {
+            return Err(InvalidValue::new(
+                "secret_headers",
+                format!("{k} is also a plain header"),
+            ));
         }
         if !self.case_pointer.is_empty() && !self.case_pointer.starts_with('/') {
             return Err(InvalidValue::new(
@@ -111,6 +128,13 @@ pub fn save_records_target(
         Auth::Basic(u, p) => ("basic", Some(u.as_str()), Some(keys.seal(p))),
     };
     let hmac = target.hmac_secret.as_deref().map(|s| keys.seal(s));
+    let sealed: BTreeMap<&String, String> = target
+        .secret_headers
+        .iter()
+        .map(|(k, v)| (k, keys.seal(v)))
+        .collect();
+    let secret_headers =
+        serde_json::to_string(&sealed).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(store::escalation::save_target(
         c,
         t,
@@ -120,6 +144,7 @@ pub fn save_records_target(
             url: Some(&target.url),
             method: &target.method,
             headers: &headers,
+            secret_headers: &secret_headers,
             auth,
             auth_user: user,
             auth_secret: secret.as_deref(),
@@ -131,6 +156,54 @@ pub fn save_records_target(
         },
         store::now(),
     )?)
+}
+
+/// Whether a header's name says its value is a credential (`X-Api-Key`, `Authorization`,
+/// `X-Auth-Token`, …).
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "auth",
+        "credential",
+        "signature",
+        "cookie",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Targets stored before headers could be secret: their secret-looking plain headers are
+/// sealed and moved to the secret ones (at start; a no-op once done). Returns how many
+/// headers were sealed.
+pub async fn seal_existing_secret_headers(db: &Db, keys: Arc<Keys>) -> Result<usize> {
+    db.write(move |c| -> Result<usize> {
+        let mut n = 0;
+        for (t, id, plain, secret) in store::escalation::with_plain_headers(c)? {
+            let plain: BTreeMap<String, String> = serde_json::from_str(&plain).unwrap_or_default();
+            let mut secret: BTreeMap<String, String> =
+                serde_json::from_str(&secret).unwrap_or_default();
+            let (moved, kept): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                plain.into_iter().partition(|(k, _)| looks_secret(k));
+            if moved.is_empty() {
+                continue;
+            }
+            n += moved.len();
+            for (k, v) in moved {
+                secret.insert(k, keys.seal(&v));
+            }
+            let json = |m: &BTreeMap<String, String>| {
+                serde_json::to_string(m).map_err(|e| Error::Internal(e.to_string()))
+            };
+            store::escalation::set_headers(c, t, id, &json(&kept)?, &json(&secret)?)?;
+        }
+        Ok(n)
+    })
+    .await
 }
 
 /// Create or replace (by name) a target that transfers the whole ticket to a department's queue.

@@ -245,6 +245,14 @@ pub fn request(
             .map_err(|e| format!("stored headers unreadable: {e}"))?
             .into_iter()
             .collect();
+    // Secret headers (e.g. X-Api-Key): sealed in the database, opened only here.
+    let secret: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&target.secret_headers)
+            .map_err(|e| format!("stored secret headers unreadable: {e}"))?;
+    for (k, sealed) in secret {
+        let v = open(&Some(sealed))?.unwrap_or_default();
+        headers.push((k, v));
+    }
     match target.auth.as_str() {
         "bearer" => {
             let token = open(&target.auth_secret)?.ok_or("no bearer token stored")?;

@@ -430,7 +430,7 @@ pub async fn report(db: &Db, token: &str, id: &str, status: &str) -> Result<()> 
         let t = store::sms::tenant_of_report_token(c, &token)?
             .ok_or(Error::NotFound("report address"))?;
         let now = store::now();
-        let sms = store::sms::report(
+        let (sms, applied) = store::sms::report(
             c,
             t,
             &id,
@@ -439,20 +439,27 @@ pub async fn report(db: &Db, token: &str, id: &str, status: &str) -> Result<()> 
             now,
         )?
         .ok_or(Error::NotFound("sms"))?;
+        // A final state stays final: a later report is only recorded in the history.
+        let kind = match (applied, delivered) {
+            (false, _) => "sms_report_not_applied",
+            (true, true) => "sms_delivered",
+            (true, false) => "sms_failed",
+        };
         if let Some(tk) = sms.ticket_id {
             store::tickets::insert_event(
                 c,
                 t,
                 TicketId::from_db(tk),
                 None,
-                if delivered {
-                    "sms_delivered"
-                } else {
-                    "sms_failed"
-                },
-                &json!({ "to": sms.to_number, "status": status }),
+                kind,
+                &json!({
+                    "to": sms.to_number, "status": status, "kept": sms.status,
+                    "reported": if delivered { "delivered" } else { "failed" },
+                }),
                 now,
             )?;
+        } else if !applied {
+            tracing::info!(sms = sms.id, report = %status, kept = %sms.status, "late SMS delivery report recorded, not applied");
         }
         Ok(())
     })

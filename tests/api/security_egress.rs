@@ -68,6 +68,7 @@ fn records(name: &str, url: String) -> RecordsTarget {
         url,
         method: "POST".into(),
         headers: Default::default(),
+        secret_headers: Default::default(),
         auth: Auth::None,
         hmac_secret: None,
         content_type: "application/json".into(),
@@ -599,3 +600,120 @@ async fn a_tenant_smtp_server_on_the_internal_network_is_refused(backend: Backen
     );
 }
 both_backends!(a_tenant_smtp_server_on_the_internal_network_is_refused);
+
+/// Issue 16, point 20: an SMS delivery report cannot rewrite history. The gateway reports the
+/// receipt SMS as failed, then (late, or forged by someone who learned the report address) as
+/// delivered: the second report is recorded in the ticket's history, not applied.
+async fn a_failed_sms_stays_failed_whatever_is_reported_later(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let (url, sent) = crate::sms::start_gateway();
+    let keys = Keys::from_hex(&app.key_hex).unwrap();
+    app.db
+        .write(move |c| -> Result<(), arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            arendo::notify::sms::save_gateway(
+                c,
+                &keys,
+                t,
+                &GatewayInput {
+                    provider: "rest".into(),
+                    url: Some(url),
+                    username: None,
+                    password: None,
+                    sender: "AlbyKommun".into(),
+                    nordic_gsm7: false,
+                    price_ore: 45,
+                    body_template: String::new(),
+                    content_type: "application/json".into(),
+                    id_pointer: "/id".into(),
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let number = app
+        .create_ticket_from(
+            &org.agent_a.token,
+            serde_json::json!({
+                "queue": org.queue_a,
+                "subject": "Sophämtning",
+                "body": "Sms:a mig",
+                "contact": { "name": "Åsa Öberg", "phone": "070-123 45 67", "preferred_channel": "sms" }
+            }),
+        )
+        .await;
+    // The receipt SMS reaches the gateway; its report address comes with it.
+    let mut path = None;
+    for _ in 0..100 {
+        if let Some((_, form)) = sent.lock().unwrap().first() {
+            let report = crate::sms::field(form, "whendelivered");
+            path = Some(report[report.find("/sms/reports/").unwrap()..].to_string());
+        }
+        if path.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let path = path.expect("the receipt SMS was sent");
+    let client = reqwest::Client::new();
+    let report = |status: &'static str| {
+        let (client, url) = (client.clone(), app.url(&path));
+        async move {
+            client
+                .post(url)
+                .form(&[("id", "s1"), ("status", status)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut first = 0;
+    for _ in 0..50 {
+        first = report("failed").await;
+        if first == 204 {
+            break;
+        }
+        // The worker may not have stored the gateway's id yet.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(first, 204);
+    assert_eq!(report("delivered").await, 204, "the late report is taken");
+    assert_eq!(report("delivered").await, 204, "and another");
+
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let html = page(&agent, app.url(&format!("/tickets/{number}"))).await;
+    assert!(
+        html.contains("Sms till +46701234567 kunde inte levereras"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Sms levererat till"),
+        "failed did not become delivered"
+    );
+    assert_eq!(
+        html.matches("En senare leveransrapport för sms:et till +46701234567 (Levererat) sparades men tillämpades inte: sms:et har redan sitt slutliga läge (Kunde inte levereras).").count(),
+        2,
+        "each later report is recorded"
+    );
+    // The stored state is still the first final one.
+    let t = app
+        .db
+        .read(|c| -> Result<_, arendo::error::Error> {
+            Ok(arendo::tenants::tenant_by_slug(c, "alby")?.id)
+        })
+        .await
+        .unwrap();
+    let state = app
+        .db
+        .read(move |c| arendo::store::sms::get(c, t, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.status, "failed");
+}
+both_backends!(a_failed_sms_stays_failed_whatever_is_reported_later);

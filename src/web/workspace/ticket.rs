@@ -150,6 +150,14 @@ fn event_text(
                 .to_string(),
         )
         .replace("{case_number}", &s("case_number"))
+        .replace(
+            "{sms_reported}",
+            &t.text(locale, &format!("sms.status.{}", s("reported"))),
+        )
+        .replace(
+            "{sms_kept}",
+            &t.text(locale, &format!("sms.status.{}", s("kept"))),
+        )
         .replace("{host}", &s("host"))
         .replace("{address}", &s("address"))
         .replace(
