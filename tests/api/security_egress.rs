@@ -28,6 +28,8 @@ const NO_ALLOWANCE: (&str, &str) = ("ARENDO_EGRESS__ALLOW", "");
 struct Internal {
     port: u16,
     hits: Arc<AtomicUsize>,
+    /// What each request began with (request line and headers).
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Internal {
@@ -35,14 +37,20 @@ impl Internal {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
+        let requests: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let (counter, seen) = (hits.clone(), requests.clone());
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
+                let seen = seen.clone();
                 tokio::spawn(async move {
                     let mut buf = [0u8; 4096];
-                    let _ =
-                        tokio::time::timeout(Duration::from_millis(500), sock.read(&mut buf)).await;
+                    if let Ok(Ok(n)) =
+                        tokio::time::timeout(Duration::from_millis(500), sock.read(&mut buf)).await
+                    {
+                        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        seen.lock().unwrap().push(text);
+                    }
                     let body = format!(
                         "{{\"caseNumber\":\"{SECRET}\",\"id\":\"{SECRET}\",\"secret\":\"{SECRET}\"}}"
                     );
@@ -54,7 +62,11 @@ impl Internal {
                 });
             }
         });
-        Internal { port, hits }
+        Internal {
+            port,
+            hits,
+            requests,
+        }
     }
 
     fn hits(&self) -> usize {
@@ -717,3 +729,136 @@ async fn a_failed_sms_stays_failed_whatever_is_reported_later(backend: Backend) 
     assert_eq!(state.status, "failed");
 }
 both_backends!(a_failed_sms_stays_failed_whatever_is_reported_later);
+
+/// Issue 16, point 18: a custom header of a records-system target (X-Api-Key) can be secret:
+/// sealed in the database, never shown again on the admin page, kept when its field is left
+/// empty, and sent with every escalation. A target stored before (its X-Api-Key in the plain
+/// headers) has it sealed at the next start.
+async fn secret_headers_are_sealed_and_write_only(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ARENDO_OUTBOX__RETRY_BASE_MS", "200")]).await;
+    let org = app.org("alby").await;
+    let system = Internal::start().await;
+    let url = format!("http://127.0.0.1:{}/api", system.port);
+    // Stored as it could be before: the key among the plain headers.
+    let keys = Keys::from_hex(&app.key_hex).unwrap();
+    let mut old = records("Gammalt diarium", url.clone());
+    old.headers = [
+        ("X-Api-Key".to_string(), "gammal-nyckel-999".to_string()),
+        ("X-Kommun".to_string(), "alby".to_string()),
+    ]
+    .into();
+    app.db
+        .write(move |c| -> Result<i64, arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            arendo::escalation::save_records_target(c, &keys, t, &old)
+        })
+        .await
+        .unwrap();
+    let app = app.restart().await;
+
+    let admin = app.browser();
+    app.login(&admin, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let csrf = app.csrf(&admin, "/admin/escalation/new?kind=records").await;
+    let form = |secret: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("kind", "records".to_string()),
+            ("name", "Diariet".to_string()),
+            ("url", url.clone()),
+            ("method", "POST".into()),
+            ("content_type", "application/json".into()),
+            ("headers", "X-Kommun: alby".into()),
+            ("secret_headers", secret.to_string()),
+            ("auth", "none".into()),
+            ("case_pointer", "/caseNumber".into()),
+            ("timeout_seconds", "2".into()),
+        ]
+    };
+    let r = admin
+        .post(app.url("/admin/escalation"))
+        .form(&form("X-Api-Key: nyckel-123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let list = page(&admin, app.url("/admin/escalation")).await;
+    let id_of = |name: &str| {
+        let at = list.find(&format!(">{name}</a>")).unwrap();
+        let href = "href=\"/admin/escalation/";
+        let start = list[..at].rfind(href).unwrap() + href.len();
+        list[start..start + list[start..].find('"').unwrap()].to_string()
+    };
+    let (new_id, old_id) = (id_of("Diariet"), id_of("Gammalt diarium"));
+    for id in [&new_id, &old_id] {
+        let edit = page(&admin, app.url(&format!("/admin/escalation/{id}"))).await;
+        assert!(!edit.contains("nyckel-123") && !edit.contains("gammal-nyckel-999"));
+        assert!(
+            edit.contains(">X-Api-Key:</textarea>"),
+            "the name is shown: {edit}"
+        );
+        assert!(edit.contains("X-Kommun: alby"), "plain headers stay plain");
+    }
+    // Saving with the secret's value left empty keeps it.
+    let r = admin
+        .post(app.url(&format!("/admin/escalation/{new_id}")))
+        .form(&form("X-Api-Key:"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // A secret header without a stored value must be given one.
+    let r = admin
+        .post(app.url(&format!("/admin/escalation/{new_id}")))
+        .form(&form("X-Api-Key:\nX-Other-Token:"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Skriv en hemlig rubrikrad per rad"), "{html}");
+    // In the database the values are sealed.
+    let stored = app
+        .db
+        .read(|c| -> Result<_, arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            Ok(arendo::store::escalation::targets(c, t)?)
+        })
+        .await
+        .unwrap();
+    for x in &stored {
+        let row = format!("{} {}", x.headers, x.secret_headers);
+        assert!(
+            !row.contains("nyckel-123") && !row.contains("nyckel-999"),
+            "{row}"
+        );
+        assert!(x.secret_headers.contains("X-Api-Key"), "{row}");
+    }
+
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    for id in [&new_id, &old_id] {
+        let ticket = app
+            .create_ticket(&org.agent_a.token, org.queue_a, "Bygglov")
+            .await;
+        let number = ticket["number"].as_str().unwrap().to_string();
+        assert_eq!(app.escalate(&agent, &number, id, "Diarieför").await, 303);
+        wait_for_page(&app, &agent, &format!("/tickets/{number}"), "diarienummer").await;
+    }
+    let requests = system.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let header = |r: &str, name: &str| {
+        r.lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(header(&requests[0], "x-api-key"), "nyckel-123");
+    assert_eq!(header(&requests[1], "x-api-key"), "gammal-nyckel-999");
+    assert!(requests.iter().all(|r| header(r, "x-kommun") == "alby"));
+}
+both_backends!(secret_headers_are_sealed_and_write_only);
