@@ -56,6 +56,10 @@ impl Blocked {
     }
 }
 
+/// How a refusal's text begins (in delivery errors and dead letters), so that what handles a
+/// given-up delivery can tell a refusal from other failures.
+pub const REFUSED_PREFIX: &str = "egress refused:";
+
 /// A connection the policy does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(

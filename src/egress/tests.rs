@@ -130,6 +130,7 @@ fn the_operator_allows_networks_addresses_and_hosts() {
         .check("metadata", ip("169.254.169.254"))
         .unwrap_err();
     assert_eq!(r.kind, Blocked::Metadata);
+    assert!(r.to_string().starts_with(REFUSED_PREFIX));
     assert!(Policy::new(&["not a host!".into()]).is_err());
     assert!(Policy::new(&["10.0.0.0/33".into()]).is_err());
 }

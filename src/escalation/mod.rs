@@ -565,12 +565,18 @@ pub(crate) fn on_dead(
         && e.state != "answered"
     {
         store::escalation::set_state(c, tenant, id, "failed", Some(error), now)?;
+        // A refused address: the history already says why, in the reader's language.
+        let refused = error.starts_with(crate::egress::REFUSED_PREFIX);
         store::tickets::insert_event(
             c,
             tenant,
             TicketId::from_db(e.ticket_id),
             None,
-            "escalation_failed",
+            if refused {
+                "escalation_failed_refused"
+            } else {
+                "escalation_failed"
+            },
             &json!({ "error": error }),
             now,
         )?;

@@ -208,7 +208,10 @@ async fn an_escalation_to_the_internal_network_is_refused(backend: Backend) {
         );
         assert!(html.contains("som går till den här servern själv (loopback)"));
         assert!(html.contains("ingenting skickades"));
-        assert!(html.contains("Eskaleringen gavs upp"), "not retried");
+        assert!(
+            html.contains("Eskaleringen gavs upp: adressen är inte tillåten (se ovan)."),
+            "not retried"
+        );
         assert!(!html.contains("class=\"diarienummer\""));
         assert!(!html.contains(SECRET), "the internal answer never shows");
         let events: serde_json::Value = reqwest::Client::new()
