@@ -54,6 +54,30 @@ fn open_index<I>(
     }
 }
 
+/// Headers of escalation targets stored before they could be secret: the secret-looking ones
+/// are sealed (issue 16; a no-op once done). On a thread of its own, like the knowledge base.
+fn seal_secret_headers(db: &Db, keys: Arc<Keys>) -> anyhow::Result<()> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> anyhow::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let n = rt.block_on(crate::escalation::seal_existing_secret_headers(db, keys))?;
+                if n > 0 {
+                    tracing::info!(
+                        headers = n,
+                        "escalation headers that look secret were sealed"
+                    );
+                }
+                Ok(())
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("sealing escalation headers panicked"))?
+    })
+    .context("cannot seal the escalation targets' secret headers")
+}
+
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
         crate::tls::install_default_provider();
@@ -76,6 +100,7 @@ impl Application {
         {
             crate::demo::announce(&creds, &settings);
         }
+        seal_secret_headers(&db, keys.clone())?;
         let mailer = Mailer::from_settings(&settings)?;
         let blobs = crate::store::blobs::BlobStore::new(&settings.data_dir)
             .with_context(|| format!("cannot create {}/blobs", settings.data_dir.display()))?;
@@ -103,6 +128,7 @@ impl Application {
                     settings.mail.imap_lease_seconds.max(3),
                 )),
                 owner: node.clone(),
+                egress: Arc::new(crate::egress::Policy::from_settings(&settings)),
             });
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;

@@ -30,6 +30,9 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An address a tenant set leads where the installation's egress policy does not allow.
+    #[error(transparent)]
+    Egress(#[from] crate::egress::Refused),
 }
 
 impl From<StoreError> for Error {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod egress;
 pub mod error;
 pub mod escalation;
 pub mod kb;

@@ -31,14 +31,21 @@ pub fn client_config() -> Arc<rustls::ClientConfig> {
 }
 
 /// An HTTP client for calls to other systems: our TLS, the given overall timeout, no redirects
-/// (a records system that redirects a POST is misconfigured; following it could resend data).
-pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+/// (a records system that redirects a POST is misconfigured; following it could resend data, and
+/// could lead past the egress policy), no proxy from the environment, and `resolver` for every
+/// name (the egress policy's, `egress::Policy::http_client`, for addresses a tenant sets).
+pub fn http_client(
+    timeout: Duration,
+    resolver: Arc<dyn reqwest::dns::Resolve>,
+) -> reqwest::Result<reqwest::Client> {
     install_default_provider();
     let mut tls = (*client_config()).clone();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(resolver)
         .tls_backend_preconfigured(tls)
         .build()
 }
@@ -48,6 +55,11 @@ mod tests {
     #[test]
     fn the_http_client_takes_our_tls_configuration() {
         // reqwest refuses a preconfigured TLS of another rustls than its own.
-        assert!(super::http_client(std::time::Duration::from_secs(1)).is_ok());
+        let policy = std::sync::Arc::new(crate::egress::Policy::default());
+        assert!(
+            policy
+                .http_client(std::time::Duration::from_secs(1))
+                .is_ok()
+        );
     }
 }

@@ -196,6 +196,8 @@ fn spawn_server_with(
         .env("ARENDO_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("ARENDO_DEMO", "false")
         .env("ARENDO_SECRET_KEY", key_hex)
+        // The benchmark's Dovecot listens on loopback.
+        .env("ARENDO_EGRESS__ALLOW", "127.0.0.1")
         .env("ARENDO_LOG__LEVEL", "warn")
         .env(
             "RUST_LOG",

@@ -177,6 +177,11 @@ struct RecordsArgs {
     /// Extra header, `Name: value` (repeatable).
     #[arg(long = "header")]
     headers: Vec<String>,
+    /// A header whose value is secret (e.g. X-Api-Key; repeatable): its value is read from
+    /// standard input (one line each, after the auth secret and the signing secret) and sealed;
+    /// an empty line keeps the value stored for that name.
+    #[arg(long = "secret-header")]
+    secret_headers: Vec<String>,
     /// none, bearer or basic.
     #[arg(long, default_value = "none")]
     auth: String,
@@ -743,6 +748,16 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
             } else {
                 None
             };
+            // Secret header values from standard input; None: keep the stored one.
+            let mut secret_lines = vec![];
+            for name in &a.secret_headers {
+                let line = lines
+                    .next()
+                    .transpose()?
+                    .ok_or_else(|| anyhow!("the value of {name} expected on standard input"))?;
+                let v = line.trim_end_matches(['\n', '\r']).to_string();
+                secret_lines.push((name.trim().to_string(), (!v.is_empty()).then_some(v)));
+            }
             let mut headers = std::collections::BTreeMap::new();
             for h in &a.headers {
                 let (k, v) = h
@@ -760,6 +775,7 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
                 url: a.url.clone(),
                 method: a.method.to_uppercase(),
                 headers,
+                secret_headers: Default::default(),
                 auth,
                 hmac_secret,
                 content_type: a.content_type.clone(),
@@ -768,8 +784,16 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
                 timeout_seconds: a.timeout,
             };
             let (slug, queues) = (a.t.tenant.clone(), a.default_for.clone());
+            let mut target = target;
             db.write_blocking(move |c| -> Result<(), Error> {
                 let tid = tenant(c, &slug)?;
+                target.secret_headers = crate::escalation::admin::secret_values(
+                    c,
+                    &keys,
+                    tid,
+                    &target.name,
+                    secret_lines,
+                )?;
                 let id = crate::escalation::save_records_target(c, &keys, tid, &target)?;
                 for q in &queues {
                     let queue =

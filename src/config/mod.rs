@@ -43,6 +43,39 @@ pub struct Settings {
     pub outbox: Outbox,
     #[serde(default)]
     pub notify: Notify,
+    #[serde(default)]
+    pub egress: Egress,
+}
+
+/// Outgoing connections to addresses a municipality's administrator sets (records systems, SMS
+/// gateways, IMAP/SMTP servers): internal and special addresses are refused unless allowed here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    /// Addresses, networks (CIDR) and host names (`.example.se`: every name under it) that may be
+    /// reached although they are loopback, private, link-local, CGNAT and the like. A list in the
+    /// file; comma-separated in `ARENDO_EGRESS__ALLOW`. Only the operator sets this.
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub allow: Vec<String>,
+}
+
+/// A TOML list of strings, or one string of comma-separated items (from the environment).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(v) => v,
+        Either::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 /// Notifications to citizens.
@@ -506,6 +539,7 @@ impl Settings {
             ));
         }
         self.server.proxies().map_err(ConfigError::Invalid)?;
+        crate::egress::Policy::new(&self.egress.allow).map_err(ConfigError::Invalid)?;
         if self.notify.link_requests_per_ip == 0 || self.notify.link_mails_per_ticket == 0 {
             return Err(ConfigError::Invalid(
                 "notify.link_requests_per_ip and notify.link_mails_per_ticket must be at least 1"
@@ -685,5 +719,26 @@ mod tests {
             )]),
         );
         assert!(bad.unwrap_err().to_string().contains("proxy.kommun.se"));
+    }
+
+    #[test]
+    fn egress_allow_is_a_list_in_the_file_and_commas_in_the_environment() {
+        let f = Settings::from_parts(
+            "[egress]\nallow = [\"10.20.0.0/16\", \"diariet.intern.example.se\"]\n",
+            None,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(f.egress.allow.len(), 2);
+        let e = Settings::from_parts(
+            "",
+            None,
+            &env(&[("ARENDO_EGRESS__ALLOW", "127.0.0.1, ::1,10.0.0.0/8")]),
+        )
+        .unwrap();
+        assert_eq!(e.egress.allow, ["127.0.0.1", "::1", "10.0.0.0/8"]);
+        assert!(Settings::defaults().egress.allow.is_empty());
+        let bad = Settings::from_parts("", None, &env(&[("ARENDO_EGRESS__ALLOW", "10.0.0.0/99")]));
+        assert!(bad.unwrap_err().to_string().contains("10.0.0.0/99"));
     }
 }

@@ -27,6 +27,8 @@ pub struct TargetView {
     pub method: String,
     /// One `Name: value` per line.
     pub headers: String,
+    /// The names of the secret headers (their values are never shown).
+    pub secret_header_names: Vec<String>,
     /// `none`, `bearer` or `basic`.
     pub auth: String,
     pub auth_user: Option<String>,
@@ -67,7 +69,10 @@ fn view(
 ) -> Result<TargetView> {
     let handlers = store::escalation::handlers_of(c, t, x.id)?;
     let headers: BTreeMap<String, String> = serde_json::from_str(&x.headers).unwrap_or_default();
+    let secret: BTreeMap<String, String> =
+        serde_json::from_str(&x.secret_headers).unwrap_or_default();
     Ok(TargetView {
+        secret_header_names: secret.into_keys().collect(),
         handlers,
         id: x.id,
         name: x.name,
@@ -160,6 +165,9 @@ pub struct RecordsForm {
     pub method: String,
     pub content_type: String,
     pub headers: String,
+    /// One `Name: value` per line; `Name:` alone keeps the stored value; a stored secret header
+    /// not listed is removed.
+    pub secret_headers: String,
     pub auth: String,
     pub auth_user: String,
     pub auth_secret: String,
@@ -179,6 +187,57 @@ fn parse_headers(text: &str) -> Result<BTreeMap<String, String>, InvalidValue> {
         out.insert(k.trim().to_string(), v.trim().to_string());
     }
     Ok(out)
+}
+
+/// The secret headers as typed: a line with a value sets it, `Name:` alone keeps the stored one
+/// (`stored` are the sealed values of the target being edited).
+fn secret_headers(
+    text: &str,
+    stored: &BTreeMap<String, String>,
+    keys: &Keys,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once(':').unwrap_or((line, ""));
+        let (k, v) = (k.trim(), v.trim());
+        let value = if v.is_empty() {
+            let sealed = stored
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(k))
+                .map(|(_, s)| s)
+                .ok_or_else(|| {
+                    InvalidValue::new("secret_headers", format!("{k:?} has no value"))
+                })?;
+            let open = keys
+                .open(sealed)
+                .map_err(|e| Error::Internal(format!("stored secret: {e}")))?;
+            secrecy::ExposeSecret::expose_secret(&open).to_string()
+        } else {
+            v.to_string()
+        };
+        out.insert(k.to_string(), value);
+    }
+    Ok(out)
+}
+
+/// Secret header values as the CLI reads them: `None` keeps the value stored on the tenant's
+/// target `name` (if it has one for that header).
+pub fn secret_values(
+    c: &mut Conn,
+    keys: &Keys,
+    t: crate::domain::TenantId,
+    name: &str,
+    given: Vec<(String, Option<String>)>,
+) -> Result<BTreeMap<String, String>> {
+    let stored: BTreeMap<String, String> = store::escalation::target_by_name(c, t, name.trim())?
+        .map(|x| serde_json::from_str(&x.secret_headers).unwrap_or_default())
+        .unwrap_or_default();
+    let text = given
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {}", v.unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    secret_headers(&text, &stored, keys)
 }
 
 /// The target being edited (same tenant, same kind), or for a new one: that the name is free.
@@ -205,15 +264,27 @@ fn existing(
     }
 }
 
+/// An address written as an IP address that the egress policy refuses is refused when it is
+/// saved (a host name is checked when it is resolved, at every delivery).
+pub(crate) fn refuse_literal(egress: &crate::egress::Policy, url: &str) -> Result<()> {
+    match egress.check_url(url) {
+        Err(crate::egress::EgressError::Refused(r)) => Err(Error::Egress(r)),
+        // Not an address at all: the target's own validation says so.
+        _ => Ok(()),
+    }
+}
+
 /// Create (id None) or change a records-system target. The name of an existing target stays.
 pub async fn save_records(
     db: &Db,
     actor: &Actor,
     keys: std::sync::Arc<Keys>,
+    egress: &crate::egress::Policy,
     id: Option<i64>,
     f: RecordsForm,
 ) -> Result<i64> {
     require_admin(actor)?;
+    refuse_literal(egress, f.url.trim())?;
     let t = actor.tenant;
     db.write(move |c| -> Result<i64> {
         let old = existing(c, t, id, &f.name, "records")?;
@@ -279,6 +350,13 @@ pub async fn save_records(
             url: f.url.trim().to_string(),
             method: f.method.clone(),
             headers: parse_headers(&f.headers)?,
+            secret_headers: secret_headers(
+                &f.secret_headers,
+                &old.as_ref()
+                    .map(|o| serde_json::from_str(&o.secret_headers).unwrap_or_default())
+                    .unwrap_or_default(),
+                &keys,
+            )?,
             auth,
             hmac_secret,
             content_type: match f.content_type.trim() {

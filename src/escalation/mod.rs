@@ -16,6 +16,7 @@ pub mod referral;
 pub mod render;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,6 +24,7 @@ use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
 use crate::domain::{InvalidValue, TenantId, TicketId, TicketNumber, UserId};
+use crate::egress::{EgressError, Policy};
 use crate::error::{Error, Result};
 use crate::outbox::DeliveryError;
 use crate::secrets::Keys;
@@ -46,6 +48,8 @@ pub struct RecordsTarget {
     pub url: String,
     pub method: String,
     pub headers: BTreeMap<String, String>,
+    /// Headers whose values are secret (e.g. `X-Api-Key`): sealed when stored, never shown.
+    pub secret_headers: BTreeMap<String, String>,
     pub auth: Auth,
     /// Shared secret for the signature header (none: requests are not signed).
     pub hmac_secret: Option<String>,
@@ -71,12 +75,27 @@ impl RecordsTarget {
         if !matches!(self.method.as_str(), "POST" | "PUT") {
             return Err(InvalidValue::new("method", "POST or PUT"));
         }
-        for (k, v) in &self.headers {
-            reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| InvalidValue::new("headers", format!("{k:?} is not a header name")))?;
-            reqwest::header::HeaderValue::from_str(v).map_err(|_| {
-                InvalidValue::new("headers", format!("the value of {k} is not valid"))
-            })?;
+        for (field, list) in [
+            ("headers", &self.headers),
+            ("secret_headers", &self.secret_headers),
+        ] {
+            for (k, v) in list {
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|_| InvalidValue::new(field, format!("{k:?} is not a header name")))?;
+                reqwest::header::HeaderValue::from_str(v).map_err(|_| {
+                    InvalidValue::new(field, format!("the value of {k} is not valid"))
+                })?;
+            }
+        }
+        if let Some(k) = self
+            .secret_headers
+            .keys()
+            .find(|k| self.headers.keys().any(|h| h.eq_ignore_ascii_case(k)))
+        {
+            return Err(InvalidValue::new(
+                "secret_headers",
+                format!("{k} is also a plain header"),
+            ));
         }
         if !self.case_pointer.is_empty() && !self.case_pointer.starts_with('/') {
             return Err(InvalidValue::new(
@@ -109,6 +128,13 @@ pub fn save_records_target(
         Auth::Basic(u, p) => ("basic", Some(u.as_str()), Some(keys.seal(p))),
     };
     let hmac = target.hmac_secret.as_deref().map(|s| keys.seal(s));
+    let sealed: BTreeMap<&String, String> = target
+        .secret_headers
+        .iter()
+        .map(|(k, v)| (k, keys.seal(v)))
+        .collect();
+    let secret_headers =
+        serde_json::to_string(&sealed).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(store::escalation::save_target(
         c,
         t,
@@ -118,6 +144,7 @@ pub fn save_records_target(
             url: Some(&target.url),
             method: &target.method,
             headers: &headers,
+            secret_headers: &secret_headers,
             auth,
             auth_user: user,
             auth_secret: secret.as_deref(),
@@ -129,6 +156,54 @@ pub fn save_records_target(
         },
         store::now(),
     )?)
+}
+
+/// Whether a header's name says its value is a credential (`X-Api-Key`, `Authorization`,
+/// `X-Auth-Token`, …).
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "auth",
+        "credential",
+        "signature",
+        "cookie",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Targets stored before headers could be secret: their secret-looking plain headers are
+/// sealed and moved to the secret ones (at start; a no-op once done). Returns how many
+/// headers were sealed.
+pub async fn seal_existing_secret_headers(db: &Db, keys: Arc<Keys>) -> Result<usize> {
+    db.write(move |c| -> Result<usize> {
+        let mut n = 0;
+        for (t, id, plain, secret) in store::escalation::with_plain_headers(c)? {
+            let plain: BTreeMap<String, String> = serde_json::from_str(&plain).unwrap_or_default();
+            let mut secret: BTreeMap<String, String> =
+                serde_json::from_str(&secret).unwrap_or_default();
+            let (moved, kept): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                plain.into_iter().partition(|(k, _)| looks_secret(k));
+            if moved.is_empty() {
+                continue;
+            }
+            n += moved.len();
+            for (k, v) in moved {
+                secret.insert(k, keys.seal(&v));
+            }
+            let json = |m: &BTreeMap<String, String>| {
+                serde_json::to_string(m).map_err(|e| Error::Internal(e.to_string()))
+            };
+            store::escalation::set_headers(c, t, id, &json(&kept)?, &json(&secret)?)?;
+        }
+        Ok(n)
+    })
+    .await
 }
 
 /// Create or replace (by name) a target that transfers the whole ticket to a department's queue.
@@ -302,6 +377,7 @@ fn retry(e: impl std::fmt::Display) -> DeliveryError {
 pub async fn deliver(
     db: &Db,
     keys: &Keys,
+    egress: &Arc<Policy>,
     public_url: &str,
     tenant: TenantId,
     payload: &str,
@@ -327,10 +403,19 @@ pub async fn deliver(
         return Ok(());
     }
     let request = render::request(&target, keys, &input).map_err(DeliveryError::Permanent)?;
-    let outcome = send(&target, &request).await;
+    let sent = send(egress, &target, &request).await;
     let ticket = TicketId::from_db(e.ticket_id);
     let attempt = e.attempts + 1;
     let target_name = target.name.clone();
+    let refused = match &sent {
+        Err(Sent::Refused(r)) => Some(r.clone()),
+        _ => None,
+    };
+    let outcome = sent.map_err(|e| match e {
+        Sent::Failed(d) => d,
+        // Nothing to retry: the address stays what it is until an administrator changes it.
+        Sent::Refused(r) => DeliveryError::Permanent(r.to_string()),
+    });
     let recorded: std::result::Result<String, (String, &'static str)> = match &outcome {
         Ok(case) => Ok(case.clone()),
         Err(DeliveryError::Retry(m)) => Err((m.clone(), "sending")),
@@ -338,6 +423,23 @@ pub async fn deliver(
     };
     db.write(move |c| -> Result<(), Error> {
         let now = store::now();
+        if let Some(r) = &refused {
+            let text = r.to_string();
+            store::escalation::record_attempt(c, tenant, id, "failed", Some(&text), now)?;
+            store::tickets::insert_event(
+                c,
+                tenant,
+                ticket,
+                None,
+                "escalation_refused",
+                &json!({
+                    "target": target_name, "attempt": attempt, "host": r.host,
+                    "address": r.address.to_string(), "blocked": r.kind.key(),
+                }),
+                now,
+            )?;
+            return Ok(());
+        }
         match &recorded {
             Ok(case) => {
                 store::escalation::record_attempt(c, tenant, id, "answered", None, now)?;
@@ -381,43 +483,68 @@ pub async fn deliver(
     outcome.map(|_| ())
 }
 
-/// Send the request; the case number on success. Timeouts, connection failures, 408, 429 and
-/// 5xx are worth retrying; other answers are not.
+/// Why a request did not give a case number.
+enum Sent {
+    Failed(DeliveryError),
+    /// The egress policy refused the address (before anything was sent).
+    Refused(crate::egress::Refused),
+}
+
+/// Send the request through the egress policy; the case number on success. Timeouts,
+/// connection failures, 408, 429 and 5xx are worth retrying; other answers are not. What the
+/// target answered is kept to [`crate::egress::MAX_ERROR_BODY`] bytes.
 async fn send(
+    egress: &Arc<Policy>,
     target: &store::escalation::Target,
     r: &render::Request,
-) -> Result<String, DeliveryError> {
-    let client = crate::tls::http_client(Duration::from_secs(target.timeout_seconds.max(1) as u64))
-        .map_err(retry)?;
+) -> Result<String, Sent> {
+    let failed = |e: DeliveryError| Sent::Failed(e);
+    let client = egress
+        .http_client(Duration::from_secs(target.timeout_seconds.max(1) as u64))
+        .map_err(|e| failed(retry(e)))?;
     let method = reqwest::Method::from_bytes(target.method.as_bytes())
-        .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        .map_err(|e| failed(DeliveryError::Permanent(e.to_string())))?;
     let mut req = client
         .request(method, &r.url)
+        .map_err(|e| match e {
+            EgressError::Refused(x) => Sent::Refused(x),
+            other => failed(DeliveryError::Permanent(other.to_string())),
+        })?
         .header(reqwest::header::CONTENT_TYPE, &r.content_type)
         .body(r.body.clone());
     for (k, v) in &r.headers {
         req = req.header(k, v);
     }
     let resp = req.send().await.map_err(|e| {
-        if e.is_timeout() {
-            DeliveryError::Retry(format!("no answer within {} s", target.timeout_seconds))
+        if let Some(x) = crate::egress::refusal_in(&e) {
+            Sent::Refused(x)
+        } else if e.is_timeout() {
+            failed(DeliveryError::Retry(format!(
+                "no answer within {} s",
+                target.timeout_seconds
+            )))
         } else {
-            DeliveryError::Retry(format!("cannot reach {}: {e}", r.url))
+            failed(DeliveryError::Retry(format!("cannot reach {}: {e}", r.url)))
         }
     })?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
-    let short: String = text.chars().take(300).collect();
+    let short = crate::egress::truncate(&text, crate::egress::MAX_ERROR_BODY);
     if status.is_server_error()
         || status == reqwest::StatusCode::REQUEST_TIMEOUT
         || status == reqwest::StatusCode::TOO_MANY_REQUESTS
     {
-        return Err(DeliveryError::Retry(format!("HTTP {status}: {short}")));
+        return Err(failed(DeliveryError::Retry(format!(
+            "HTTP {status}: {short}"
+        ))));
     }
     if !status.is_success() {
-        return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")));
+        return Err(failed(DeliveryError::Permanent(format!(
+            "HTTP {status}: {short}"
+        ))));
     }
-    render::case_number(&text, &target.case_pointer).map_err(DeliveryError::Permanent)
+    render::case_number(&text, &target.case_pointer)
+        .map_err(|e| failed(DeliveryError::Permanent(e)))
 }
 
 /// An escalation whose delivery was given up: its state says so, and the ticket's history.
@@ -438,12 +565,18 @@ pub(crate) fn on_dead(
         && e.state != "answered"
     {
         store::escalation::set_state(c, tenant, id, "failed", Some(error), now)?;
+        // A refused address: the history already says why, in the reader's language.
+        let refused = error.starts_with(crate::egress::REFUSED_PREFIX);
         store::tickets::insert_event(
             c,
             tenant,
             TicketId::from_db(e.ticket_id),
             None,
-            "escalation_failed",
+            if refused {
+                "escalation_failed_refused"
+            } else {
+                "escalation_failed"
+            },
             &json!({ "error": error }),
             now,
         )?;

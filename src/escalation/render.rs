@@ -245,6 +245,14 @@ pub fn request(
             .map_err(|e| format!("stored headers unreadable: {e}"))?
             .into_iter()
             .collect();
+    // Secret headers (e.g. X-Api-Key): sealed in the database, opened only here.
+    let secret: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&target.secret_headers)
+            .map_err(|e| format!("stored secret headers unreadable: {e}"))?;
+    for (k, sealed) in secret {
+        let v = open(&Some(sealed))?.unwrap_or_default();
+        headers.push((k, v));
+    }
     match target.auth.as_str() {
         "bearer" => {
             let token = open(&target.auth_secret)?.ok_or("no bearer token stored")?;
@@ -284,7 +292,11 @@ pub fn case_number(response: &str, pointer: &str) -> Result<String, String> {
     let text = match found {
         serde_json::Value::String(s) => s.trim().to_string(),
         serde_json::Value::Number(n) => n.to_string(),
-        other => return Err(format!("{pointer} is {other}, not a case number")),
+        other => {
+            let shown = other.to_string();
+            let shown = crate::egress::truncate(&shown, crate::egress::MAX_ERROR_BODY);
+            return Err(format!("{pointer} is {shown}, not a case number"));
+        }
     };
     if text.is_empty() || text.chars().count() > 100 {
         return Err(format!("{pointer} holds no usable case number"));

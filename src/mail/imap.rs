@@ -48,6 +48,8 @@ pub struct Intake {
     /// How long a lease lasts; renewed every third of it.
     pub lease: Duration,
     pub owner: String,
+    /// What the mailboxes' IMAP servers (set by tenants) may be.
+    pub egress: Arc<crate::egress::Policy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,12 @@ enum SyncError {
 
 impl From<async_imap::error::Error> for SyncError {
     fn from(e: async_imap::error::Error) -> Self {
+        SyncError::Imap(e.to_string())
+    }
+}
+
+impl From<crate::egress::EgressError> for SyncError {
+    fn from(e: crate::egress::EgressError) -> Self {
         SyncError::Imap(e.to_string())
     }
 }
@@ -100,12 +108,15 @@ async fn tls(stream: TcpStream, host: &str) -> Result<Box<dyn Io>, SyncError> {
     ))
 }
 
-async fn connect(m: &Mailbox, password: &str) -> Result<Session, SyncError> {
-    let tcp = timed(
-        "connect",
-        TcpStream::connect((m.imap_host.as_str(), m.imap_port as u16)),
-    )
-    .await?;
+/// Connect to the mailbox's server at the address the egress policy allowed for its host name
+/// (resolved once, so the connection goes where the check looked); TLS verifies the host name.
+async fn connect(
+    egress: &crate::egress::Policy,
+    m: &Mailbox,
+    password: &str,
+) -> Result<Session, SyncError> {
+    let addr = timed("resolve", egress.resolve(&m.imap_host, m.imap_port as u16)).await?;
+    let tcp = timed("connect", TcpStream::connect(addr)).await?;
     let stream: Box<dyn Io> = match m.imap_tls.as_str() {
         "implicit" => tls(tcp, &m.imap_host).await?,
         "starttls" => {
@@ -225,7 +236,7 @@ impl Intake {
             .keys
             .open(&m.imap_password_enc)
             .map_err(|e| SyncError::Imap(e.to_string()))?;
-        let mut session = connect(m, password.expose_secret()).await?;
+        let mut session = connect(&self.egress, m, password.expose_secret()).await?;
         let caps = timed("CAPABILITY", session.capabilities()).await?;
         let (can_idle, can_move) = (caps.has_str("IDLE"), caps.has_str("MOVE"));
         // Folder names are configured with "/" between levels; servers use their own delimiter

@@ -8,6 +8,7 @@ use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -150,6 +151,27 @@ pub struct SmtpProfile {
     pub password_enc: Option<String>,
 }
 
+/// Where an SMTP transport connects (`server`, an address or a name, and `port`) and the name
+/// its TLS certificate must carry.
+#[derive(Clone, Copy)]
+struct Remote<'a> {
+    server: &'a str,
+    port: u16,
+    name: &'a str,
+}
+
+/// The address to connect to for a tenant's or mailbox's SMTP server, as the egress policy
+/// allows it (resolved once; the transport connects to exactly this address).
+pub async fn smtp_address(
+    egress: &crate::egress::Policy,
+    p: &SmtpProfile,
+) -> Result<std::net::SocketAddr, DeliveryError> {
+    egress.resolve(&p.host, p.port).await.map_err(|e| match e {
+        crate::egress::EgressError::Dns { .. } => DeliveryError::Retry(e.to_string()),
+        other => DeliveryError::Permanent(other.to_string()),
+    })
+}
+
 /// Where outgoing mail goes.
 #[derive(Clone)]
 pub enum Mailer {
@@ -180,39 +202,53 @@ impl Mailer {
                     .smtp_password
                     .as_ref()
                     .map(|p| p.expose_secret().to_string());
-                Self::smtp(
-                    &m.smtp_host,
-                    m.smtp_port,
-                    m.smtp_tls,
-                    m.smtp_user.as_deref(),
-                    password,
-                )?
+                // The installation's own relay: set by the operator, not subject to the egress
+                // policy.
+                let remote = Remote {
+                    server: &m.smtp_host,
+                    port: m.smtp_port,
+                    name: &m.smtp_host,
+                };
+                Self::smtp(remote, m.smtp_tls, m.smtp_user.as_deref(), password)?
             }
         })
     }
 
-    /// An SMTP transport from a tenant's or mailbox's profile.
-    pub fn from_profile(p: &SmtpProfile, keys: &crate::secrets::Keys) -> anyhow::Result<Mailer> {
+    /// An SMTP transport from a tenant's or mailbox's profile that connects to `addr` (the
+    /// profile's host as the egress policy checked it, [`smtp_address`]); TLS still verifies the
+    /// certificate against the host name.
+    pub fn from_profile(
+        p: &SmtpProfile,
+        addr: std::net::SocketAddr,
+        keys: &crate::secrets::Keys,
+    ) -> anyhow::Result<Mailer> {
         let password = match &p.password_enc {
             Some(sealed) => Some(keys.open(sealed)?.expose_secret().to_string()),
             None => None,
         };
-        Self::smtp(&p.host, p.port, p.tls, p.user.as_deref(), password)
+        let server = addr.ip().to_string();
+        let remote = Remote {
+            server: &server,
+            port: addr.port(),
+            name: &p.host,
+        };
+        Self::smtp(remote, p.tls, p.user.as_deref(), password)
     }
 
     fn smtp(
-        host: &str,
-        port: u16,
+        remote: Remote<'_>,
         tls: SmtpTls,
         user: Option<&str>,
         password: Option<String>,
     ) -> anyhow::Result<Mailer> {
+        let params = || TlsParameters::new(remote.name.to_string());
+        let b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(remote.server);
         let mut b = match tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
-            SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
+            SmtpTls::None => b,
+            SmtpTls::Starttls => b.tls(Tls::Required(params()?)),
+            SmtpTls::Implicit => b.tls(Tls::Wrapper(params()?)),
         }
-        .port(port)
+        .port(remote.port)
         .timeout(Some(std::time::Duration::from_secs(30)));
         if let (Some(u), Some(p)) = (user, password) {
             b = b.credentials(Credentials::new(u.to_string(), p));

@@ -205,6 +205,7 @@ pub fn report_url(public_url: &str, token: &str) -> String {
 pub async fn deliver(
     db: &Db,
     keys: &Keys,
+    egress: &std::sync::Arc<crate::egress::Policy>,
     data_dir: &std::path::Path,
     public_url: &str,
     tenant: TenantId,
@@ -225,7 +226,11 @@ pub async fn deliver(
     }
     let provider_ref = match gateway.provider.as_str() {
         "outbox" => write_local(data_dir, tenant, &sms, &gateway.sender)?,
-        "rest" | "http" => send_rest(keys, &gateway, &sms, public_url).await?,
+        "rest" | "http" => match send_rest(keys, egress, &gateway, &sms, public_url).await {
+            Err(Sent::Refused(r)) => return refused(db, tenant, &sms, r).await,
+            Err(Sent::Failed(e)) => return Err(e),
+            Ok(x) => x,
+        },
         other => {
             return Err(DeliveryError::Permanent(format!(
                 "unknown SMS provider {other}"
@@ -272,12 +277,57 @@ fn write_local(
     Ok(format!("local-{}", sms.id))
 }
 
+/// The gateway's address was refused by the egress policy: the ticket's history says so (the
+/// message is then given up as failed, through the outbox).
+async fn refused(
+    db: &Db,
+    tenant: TenantId,
+    sms: &store::sms::Sms,
+    r: crate::egress::Refused,
+) -> Result<(), DeliveryError> {
+    let text = r.to_string();
+    if let Some(tk) = sms.ticket_id.map(TicketId::from_db) {
+        let to = sms.to_number.clone();
+        db.write(move |c| -> Result<()> {
+            store::tickets::insert_event(
+                c,
+                tenant,
+                tk,
+                None,
+                "sms_refused",
+                &json!({
+                    "to": to, "host": r.host, "address": r.address.to_string(),
+                    "blocked": r.kind.key(),
+                }),
+                store::now(),
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    }
+    Err(DeliveryError::Permanent(text))
+}
+
+/// Why a gateway did not take a message.
+enum Sent {
+    Failed(DeliveryError),
+    Refused(crate::egress::Refused),
+}
+
+impl From<DeliveryError> for Sent {
+    fn from(e: DeliveryError) -> Self {
+        Sent::Failed(e)
+    }
+}
+
 async fn send_rest(
     keys: &Keys,
+    egress: &std::sync::Arc<crate::egress::Policy>,
     g: &store::sms::Gateway,
     sms: &store::sms::Sms,
     public_url: &str,
-) -> Result<String, DeliveryError> {
+) -> Result<String, Sent> {
     use secrecy::ExposeSecret;
     let url = g
         .url
@@ -292,8 +342,15 @@ async fn send_rest(
         ),
         None => None,
     };
-    let client = crate::tls::http_client(Duration::from_secs(15))
+    let client = egress
+        .http_client(Duration::from_secs(15))
         .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    let post = |url: &str| {
+        client.post(url).map_err(|e| match e {
+            crate::egress::EgressError::Refused(r) => Sent::Refused(r),
+            other => Sent::Failed(DeliveryError::Permanent(other.to_string())),
+        })
+    };
     let report = report_url(public_url, &g.report_token);
     let mut req = if g.provider == "http" {
         let data = json!({
@@ -301,12 +358,11 @@ async fn send_rest(
         });
         let body = crate::escalation::render::body_of(&g.body_template, &g.content_type, &data)
             .map_err(DeliveryError::Permanent)?;
-        client
-            .post(url)
+        post(url)?
             .header(reqwest::header::CONTENT_TYPE, &g.content_type)
             .body(body)
     } else {
-        client.post(url).form(&[
+        post(url)?.form(&[
             ("from", g.sender.as_str()),
             ("to", sms.to_number.as_str()),
             ("message", sms.body.as_str()),
@@ -319,15 +375,20 @@ async fn send_rest(
     let resp = req
         .send()
         .await
-        .map_err(|e| DeliveryError::Retry(format!("cannot reach the SMS gateway: {e}")))?;
+        .map_err(|e| match crate::egress::refusal_in(&e) {
+            Some(r) => Sent::Refused(r),
+            None => Sent::Failed(DeliveryError::Retry(format!(
+                "cannot reach the SMS gateway: {e}"
+            ))),
+        })?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
-    let short: String = text.chars().take(300).collect();
+    let short = crate::egress::truncate(&text, crate::egress::MAX_ERROR_BODY);
     if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-        return Err(DeliveryError::Retry(format!("HTTP {status}: {short}")));
+        return Err(DeliveryError::Retry(format!("HTTP {status}: {short}")).into());
     }
     if !status.is_success() {
-        return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")));
+        return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")).into());
     }
     let pointer = if g.provider == "http" {
         g.id_pointer.as_str()
@@ -336,6 +397,7 @@ async fn send_rest(
     };
     crate::escalation::render::case_number(&text, pointer).map_err(|e| {
         DeliveryError::Permanent(format!("the gateway answered without an id ({e}): {short}"))
+            .into()
     })
 }
 
@@ -368,7 +430,7 @@ pub async fn report(db: &Db, token: &str, id: &str, status: &str) -> Result<()> 
         let t = store::sms::tenant_of_report_token(c, &token)?
             .ok_or(Error::NotFound("report address"))?;
         let now = store::now();
-        let sms = store::sms::report(
+        let (sms, applied) = store::sms::report(
             c,
             t,
             &id,
@@ -377,20 +439,27 @@ pub async fn report(db: &Db, token: &str, id: &str, status: &str) -> Result<()> 
             now,
         )?
         .ok_or(Error::NotFound("sms"))?;
+        // A final state stays final: a later report is only recorded in the history.
+        let kind = match (applied, delivered) {
+            (false, _) => "sms_report_not_applied",
+            (true, true) => "sms_delivered",
+            (true, false) => "sms_failed",
+        };
         if let Some(tk) = sms.ticket_id {
             store::tickets::insert_event(
                 c,
                 t,
                 TicketId::from_db(tk),
                 None,
-                if delivered {
-                    "sms_delivered"
-                } else {
-                    "sms_failed"
-                },
-                &json!({ "to": sms.to_number, "status": status }),
+                kind,
+                &json!({
+                    "to": sms.to_number, "status": status, "kept": sms.status,
+                    "reported": if delivered { "delivered" } else { "failed" },
+                }),
                 now,
             )?;
+        } else if !applied {
+            tracing::info!(sms = sms.id, report = %status, kept = %sms.status, "late SMS delivery report recorded, not applied");
         }
         Ok(())
     })
@@ -472,9 +541,15 @@ pub async fn save_gateway_settings(
     db: &Db,
     actor: &Actor,
     keys: std::sync::Arc<Keys>,
+    egress: &crate::egress::Policy,
     mut g: GatewayInput,
 ) -> Result<()> {
     crate::tenants::admin::require_admin(actor)?;
+    if g.provider != "outbox"
+        && let Some(url) = &g.url
+    {
+        crate::escalation::admin::refuse_literal(egress, url.trim())?;
+    }
     let t = actor.tenant;
     db.write(move |c| -> Result<()> {
         if g.password.is_none()

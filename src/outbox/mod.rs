@@ -125,6 +125,8 @@ pub struct Worker {
     citizen: crate::notify::citizen::Config,
     /// How citizens' link requests ("Följ ditt ärende") are answered.
     link_mails: crate::citizen::LinkMails,
+    /// What addresses set by tenants (records systems, SMS gateways, SMTP servers) may be.
+    egress: Arc<crate::egress::Policy>,
 }
 
 impl Worker {
@@ -153,6 +155,7 @@ impl Worker {
                 per_ticket: 3,
             },
             keys,
+            egress: Arc::default(),
         }
     }
 
@@ -161,6 +164,7 @@ impl Worker {
         self.retry = settings.outbox.policy();
         self.public_url = settings.server.public_url.clone();
         self.data_dir = settings.data_dir.clone();
+        self.egress = Arc::new(crate::egress::Policy::from_settings(settings));
         self.citizen = crate::notify::citizen::Config {
             from: settings.mail.from.clone(),
             content_free_from_class: settings.notify.content_free_from_class,
@@ -192,20 +196,24 @@ impl Worker {
         let Some(json) = m.or(t) else {
             return Ok(self.mailer.clone());
         };
-        if let Some(found) = self.profiles.lock().expect("not poisoned").get(&json) {
-            return Ok(found.clone());
-        }
         let profile: SmtpProfile = serde_json::from_str(&json).map_err(|e| {
             DeliveryError::Permanent(format!("stored SMTP settings unreadable: {e}"))
         })?;
+        // A tenant's server passes the egress policy; the transport connects to the checked
+        // address (so it is kept per address).
+        let addr = mail::smtp_address(&self.egress, &profile).await?;
+        let key = format!("{addr} {json}");
+        if let Some(found) = self.profiles.lock().expect("not poisoned").get(&key) {
+            return Ok(found.clone());
+        }
         let mailer = Arc::new(
-            Mailer::from_profile(&profile, &self.keys)
+            Mailer::from_profile(&profile, addr, &self.keys)
                 .map_err(|e| DeliveryError::Permanent(e.to_string()))?,
         );
         self.profiles
             .lock()
             .expect("not poisoned")
-            .insert(json, mailer.clone());
+            .insert(key, mailer.clone());
         Ok(mailer)
     }
 
@@ -295,6 +303,7 @@ impl Worker {
                 crate::escalation::deliver(
                     &self.db,
                     &self.keys,
+                    &self.egress,
                     &self.public_url,
                     TenantId::from_db(item.tenant_id),
                     &item.payload,
@@ -305,6 +314,7 @@ impl Worker {
                 crate::notify::sms::deliver(
                     &self.db,
                     &self.keys,
+                    &self.egress,
                     &self.data_dir,
                     &self.public_url,
                     TenantId::from_db(item.tenant_id),

@@ -40,6 +40,9 @@ pub struct Target {
     pub response_days: Option<i32>,
     pub allow_citizen_reply: bool,
     pub transfer_queue_id: Option<i64>,
+    /// JSON: header name → value sealed with the installation key.
+    #[serde(skip)]
+    pub secret_headers: String,
 }
 
 /// What a target is made of (validated by the domain).
@@ -50,6 +53,8 @@ pub struct TargetRow<'a> {
     pub url: Option<&'a str>,
     pub method: &'a str,
     pub headers: &'a str,
+    /// JSON: header name → sealed value.
+    pub secret_headers: &'a str,
     pub auth: &'a str,
     pub auth_user: Option<&'a str>,
     pub auth_secret: Option<&'a str>,
@@ -74,6 +79,7 @@ pub fn save_target(
             escalation_targets::url.eq(r.url),
             escalation_targets::method.eq(r.method),
             escalation_targets::headers.eq(r.headers),
+            escalation_targets::secret_headers.eq(r.secret_headers),
             escalation_targets::auth.eq(r.auth),
             escalation_targets::auth_user.eq(r.auth_user),
             escalation_targets::auth_secret.eq(r.auth_secret),
@@ -505,4 +511,40 @@ pub fn referrals_for_handler(
             tickets::subject,
         ))
         .load(conn)?)
+}
+
+/// Records-system targets of every tenant whose plain headers are not empty: (tenant, id,
+/// headers, secret headers), for sealing the secret-looking ones at start.
+pub fn with_plain_headers(conn: &mut Conn) -> StoreResult<Vec<(TenantId, i64, String, String)>> {
+    let rows: Vec<(i64, i64, String, String)> = escalation_targets::table
+        .filter(escalation_targets::kind.eq("records"))
+        .filter(escalation_targets::headers.ne("{}"))
+        .select((
+            escalation_targets::tenant_id,
+            escalation_targets::id,
+            escalation_targets::headers,
+            escalation_targets::secret_headers,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, id, h, s)| (TenantId::from_db(t), id, h, s))
+        .collect())
+}
+
+/// Set a target's plain and secret headers (both JSON).
+pub fn set_headers(
+    conn: &mut Conn,
+    t: TenantId,
+    id: i64,
+    headers: &str,
+    secret_headers: &str,
+) -> StoreResult<()> {
+    diesel::update(scoped(t).filter(escalation_targets::id.eq(id)))
+        .set((
+            escalation_targets::headers.eq(headers),
+            escalation_targets::secret_headers.eq(secret_headers),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -449,6 +449,7 @@ diesel::table! {
         response_days -> Nullable<Integer>,
         allow_citizen_reply -> Bool,
         transfer_queue_id -> Nullable<BigInt>,
+        secret_headers -> Text,
     }
 }
 

@@ -199,7 +199,8 @@ pub fn failed(conn: &mut Conn, t: TenantId, id: i64, error: &str) -> StoreResult
     diesel::update(
         sms_messages::table
             .filter(sms_messages::tenant_id.eq(t.get()))
-            .filter(sms_messages::id.eq(id)),
+            .filter(sms_messages::id.eq(id))
+            .filter(sms_messages::status.ne("delivered")),
     )
     .set((
         sms_messages::status.eq("failed"),
@@ -209,8 +210,13 @@ pub fn failed(conn: &mut Conn, t: TenantId, id: i64, error: &str) -> StoreResult
     Ok(())
 }
 
+/// The states a message does not leave: a later report is recorded, not applied.
+pub const FINAL_STATES: [&str; 2] = ["delivered", "failed"];
+
 /// A delivery report: the message the gateway knows as `provider_ref` was delivered or not.
-/// Returns the message when there is one.
+/// Applied only to a message not yet in a final state (in the same statement, so two reports
+/// racing cannot both apply). Returns the message when there is one, and whether the report
+/// was applied.
 pub fn report(
     conn: &mut Conn,
     t: TenantId,
@@ -218,10 +224,11 @@ pub fn report(
     delivered: bool,
     error: Option<&str>,
     now: NaiveDateTime,
-) -> StoreResult<Option<Sms>> {
+) -> StoreResult<Option<(Sms, bool)>> {
     let q = sms_messages::table
         .filter(sms_messages::tenant_id.eq(t.get()))
-        .filter(sms_messages::provider_ref.eq(provider_ref));
+        .filter(sms_messages::provider_ref.eq(provider_ref))
+        .filter(sms_messages::status.ne_all(FINAL_STATES));
     let n = if delivered {
         diesel::update(q)
             .set((
@@ -237,15 +244,13 @@ pub fn report(
             ))
             .execute(conn)?
     };
-    if n == 0 {
-        return Ok(None);
-    }
     Ok(sms_messages::table
         .filter(sms_messages::tenant_id.eq(t.get()))
         .filter(sms_messages::provider_ref.eq(provider_ref))
         .select(Sms::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?
+        .map(|sms| (sms, n > 0)))
 }
 
 /// One department's text messages in a period.

@@ -46,6 +46,7 @@ impl Failure {
                 Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                Error::Egress(_) => StatusCode::UNPROCESSABLE_ENTITY,
             },
         }
     }
@@ -64,6 +65,7 @@ impl Failure {
                 Error::Throttled { .. } => "throttled",
                 Error::Forbidden(_) => "forbidden",
                 Error::Internal(_) => "internal",
+                Error::Egress(_) => "egress_refused",
             },
         }
     }
@@ -88,6 +90,13 @@ impl Failure {
             Failure::Domain(Error::Throttled { retry_after_secs }) => t
                 .text(locale, "error.throttled")
                 .replace("{minutes}", &((retry_after_secs + 59) / 60).to_string()),
+            Failure::Domain(Error::Egress(r)) => t
+                .text(locale, "error.egress_refused")
+                .replace("{address}", &r.address.to_string())
+                .replace(
+                    "{blocked}",
+                    &t.text(locale, &format!("egress.blocked.{}", r.kind.key())),
+                ),
             Failure::Domain(Error::Conflict(detail)) => {
                 t.text(locale, "error.conflict").replace("{detail}", detail)
             }

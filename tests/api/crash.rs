@@ -64,6 +64,7 @@ fn serve(app: &TestApp) -> Proc {
             "ARENDO_SEARCH__INDEX_DIR",
             app.data_dir.join("search-node2"),
         )
+        .env("ARENDO_EGRESS__ALLOW", "127.0.0.1")
         .env("ARENDO_MAIL__IMAP_SUPERVISOR_SECONDS", "1")
         .env("ARENDO_MAIL__IMAP_POLL_SECONDS", "2")
         // The killed process held the mailbox's lease; a short lease lets the restart take over soon.

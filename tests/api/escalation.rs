@@ -101,6 +101,7 @@ fn target(name: &str, url: String) -> RecordsTarget {
         url,
         method: "POST".into(),
         headers: [("X-Kommun".to_string(), "alby".to_string())].into(),
+        secret_headers: Default::default(),
         auth: Auth::Bearer("token-123".into()),
         hmac_secret: Some(SECRET.into()),
         content_type: "application/json".into(),

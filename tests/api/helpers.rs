@@ -131,6 +131,9 @@ pub fn settings_for(
             "ARENDO_DATABASE__CONNECT_TIMEOUT_SECONDS".to_string(),
             "1".to_string(),
         ),
+        // The test servers (records systems, SMS gateways, Dovecot, SMTP) listen on loopback,
+        // which the egress policy refuses unless the operator allows it.
+        ("ARENDO_EGRESS__ALLOW".to_string(), "127.0.0.1".to_string()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::from_parts("", None, &env).unwrap()

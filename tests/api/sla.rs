@@ -152,6 +152,7 @@ async fn breach_fires_exactly_once_with_two_sweepers(b: Backend) {
                     url: "http://127.0.0.1:9/api/arenden".into(),
                     method: "POST".into(),
                     headers: Default::default(),
+                    secret_headers: Default::default(),
                     auth: arendo::escalation::Auth::None,
                     hmac_secret: None,
                     content_type: "application/json".into(),

@@ -29,6 +29,7 @@ pub struct TargetForm {
     method: String,
     content_type: String,
     headers: String,
+    secret_headers: String,
     auth: String,
     auth_user: String,
     auth_secret: String,
@@ -98,6 +99,13 @@ impl TargetForm {
             method: v.method.clone(),
             content_type: v.content_type.clone(),
             headers: v.headers.clone(),
+            // Names only: a stored value is never sent back; `Name:` keeps it.
+            secret_headers: v
+                .secret_header_names
+                .iter()
+                .map(|n| format!("{n}:"))
+                .collect::<Vec<_>>()
+                .join("\n"),
             auth: v.auth.clone(),
             auth_user: v.auth_user.clone().unwrap_or_default(),
             body_template: v.body_template.clone(),
@@ -199,7 +207,7 @@ async fn form_page(
             "is_transfer": f.kind == "transfer",
             "form": {
                 "kind": f.kind, "name": f.name, "url": f.url, "content_type": f.content_type,
-                "headers": f.headers, "auth_user": f.auth_user, "body_template": f.body_template,
+                "headers": f.headers, "secret_headers": f.secret_headers, "auth_user": f.auth_user, "body_template": f.body_template,
                 "case_pointer": f.case_pointer, "timeout_seconds": f.timeout_seconds,
                 "email": f.email, "response_days": f.response_days,
                 "allow_citizen_reply": f.allow_citizen_reply.is_some(),
@@ -256,6 +264,7 @@ async fn submit(
                 method: if f.method == "PUT" { "PUT" } else { "POST" }.into(),
                 content_type: f.content_type.clone(),
                 headers: f.headers.clone(),
+                secret_headers: f.secret_headers.clone(),
                 auth: f.auth.clone(),
                 auth_user: f.auth_user.clone(),
                 auth_secret: f.auth_secret.clone(),
@@ -265,7 +274,8 @@ async fn submit(
                 case_pointer: f.case_pointer.clone(),
                 timeout_seconds: f.timeout_seconds.clone(),
             };
-            targets::save_records(&st.db, actor, st.keys.clone(), id, form).await
+            let egress = crate::egress::Policy::from_settings(&st.settings);
+            targets::save_records(&st.db, actor, st.keys.clone(), &egress, id, form).await
         }
         "referral" => match f.response_days.trim().parse::<i32>() {
             Ok(days) => {
@@ -314,6 +324,16 @@ async fn submit(
             let mut kept = f;
             kept.auth_secret.clear();
             kept.hmac_secret.clear();
+            // Secret header values typed are not echoed either: only their names.
+            kept.secret_headers = kept
+                .secret_headers
+                .lines()
+                .filter_map(|l| l.split(':').next())
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("{n}:"))
+                .collect::<Vec<_>>()
+                .join("\n");
             form_page(
                 req,
                 st,

@@ -204,6 +204,10 @@ fn refusal(locale: &str, form: &str, e: Error) -> Result<Refusal, Error> {
                 },
             })
         }
+        Error::Egress(r) => Ok(Refusal {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: Failure::Domain(Error::Egress(r)).message(locale),
+        }),
         other => Err(other),
     }
 }

@@ -151,7 +151,8 @@ pub async fn save(
                 content_type: opt(&f.content_type).unwrap_or_else(|| "application/json".into()),
                 id_pointer: opt(&f.id_pointer).unwrap_or_else(|| "/id".into()),
             };
-            sms::save_gateway_settings(&st.db, &actor, st.keys.clone(), input).await
+            let egress = crate::egress::Policy::from_settings(&st.settings);
+            sms::save_gateway_settings(&st.db, &actor, st.keys.clone(), &egress, input).await
         }
         Err(e) => Err(e.into()),
     };

@@ -151,6 +151,20 @@ fn event_text(
         )
         .replace("{case_number}", &s("case_number"))
         .replace(
+            "{sms_reported}",
+            &t.text(locale, &format!("sms.status.{}", s("reported"))),
+        )
+        .replace(
+            "{sms_kept}",
+            &t.text(locale, &format!("sms.status.{}", s("kept"))),
+        )
+        .replace("{host}", &s("host"))
+        .replace("{address}", &s("address"))
+        .replace(
+            "{blocked}",
+            &t.text(locale, &format!("egress.blocked.{}", s("blocked"))),
+        )
+        .replace(
             "{attempt}",
             &d.get("attempt")
                 .and_then(|v| v.as_i64())

@@ -1,0 +1,1 @@
+ALTER TABLE escalation_targets DROP COLUMN secret_headers;
