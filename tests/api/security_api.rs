@@ -373,7 +373,11 @@ async fn security_api_path_tokens_never_reach_the_logs(b: Backend) {
         })
         .await
         .unwrap();
-    let link = arendo::citizen::link(&signer, "", tenant, ticket, 30);
+    let link = app
+        .db
+        .read(move |c| arendo::citizen::link(c, &signer, "", tenant, ticket, 30))
+        .await
+        .unwrap();
     let status_token = link.rsplit('/').next().unwrap().to_string();
     // A referral token and an SMS report token need not be valid to be secret in the log.
     let remiss_token = format!(
