@@ -23,3 +23,4 @@ mod smtp;
 mod status;
 mod tickets;
 mod workspace;
+mod security_login;
