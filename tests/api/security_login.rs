@@ -408,7 +408,11 @@ async fn security_login_current_password_check_is_throttled(b: Backend) {
             .unwrap();
         statuses.push(r.status().as_u16());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        5,
+        "{statuses:?}"
+    );
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
     let csrf = app.csrf(&thief, "/account/password").await;
     let r = thief
@@ -432,9 +436,20 @@ async fn security_login_weak_passwords_are_refused(b: Backend) {
     let app = TestApp::spawn(b).await;
     let org = app.org("alby").await;
     let browser = app.browser();
-    app.login(&browser, &org.slug, &org.agent_a.email, &org.agent_a.password)
-        .await;
-    for weak in ["aaaaaaaaaa", "password123", "sommaren2024", "qwertyuiop", "1234567890"] {
+    app.login(
+        &browser,
+        &org.slug,
+        &org.agent_a.email,
+        &org.agent_a.password,
+    )
+    .await;
+    for weak in [
+        "aaaaaaaaaa",
+        "password123",
+        "sommaren2024",
+        "qwertyuiop",
+        "1234567890",
+    ] {
         let csrf = app.csrf(&browser, "/account/password").await;
         let r = browser
             .post(app.url("/account/password"))
@@ -490,11 +505,18 @@ both_backends!(security_login_weak_passwords_are_refused);
 /// Throttle keys are normalised and hashed (a 15 KB address is not stored as such; upper and
 /// lower case count as one account), and IPv6 clients are counted per /64.
 async fn security_login_throttle_keys_are_bounded(b: Backend) {
-    let app =
-        TestApp::spawn_with(b, &[PROXY, ("ARENDO_AUTH__MAX_FAILURES_PER_IP", "3")]).await;
+    let app = TestApp::spawn_with(b, &[PROXY, ("ARENDO_AUTH__MAX_FAILURES_PER_IP", "3")]).await;
     let org = app.org("alby").await;
     let huge = format!("{}@alby.se", "x".repeat(15_000));
-    let r = login_from(&app, &app.browser(), "198.51.100.1", &org.slug, &huge, "fel").await;
+    let r = login_from(
+        &app,
+        &app.browser(),
+        "198.51.100.1",
+        &org.slug,
+        &huge,
+        "fel",
+    )
+    .await;
     assert_eq!(r.status(), 401);
     let longest = count(
         &app.db_url,
@@ -503,7 +525,15 @@ async fn security_login_throttle_keys_are_bounded(b: Backend) {
     assert!(longest <= 80, "longest stored key: {longest} characters");
     // Three failures from three hosts of one /64, then a fourth host of it is throttled.
     for host in ["2001:db8:5:7::1", "2001:db8:5:7::2", "2001:db8:5:7:ffff::3"] {
-        let r = login_from(&app, &app.browser(), host, &org.slug, "nobody@alby.se", "fel").await;
+        let r = login_from(
+            &app,
+            &app.browser(),
+            host,
+            &org.slug,
+            "nobody@alby.se",
+            "fel",
+        )
+        .await;
         assert_eq!(r.status(), 401, "{host}");
     }
     let r = login_from(
@@ -541,8 +571,13 @@ async fn security_login_housekeeping_prunes_expired_rows(b: Backend) {
         &org.agent_a.password,
     )
     .await;
-    app.login(&app.browser(), &org.slug, &org.agent_b.email, "fel-lösenord")
-        .await;
+    app.login(
+        &app.browser(),
+        &org.slug,
+        &org.agent_b.email,
+        "fel-lösenord",
+    )
+    .await;
     let live_sessions = count(&app.db_url, "SELECT COUNT(*) AS n FROM sessions");
     assert_eq!(live_sessions, 1);
     exec(
