@@ -30,6 +30,8 @@ pub struct Application {
     kb_sync: std::time::Duration,
     /// Tells open live streams that the server is stopping.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The sign-in housekeeping job: this node's name and the period.
+    housekeeping: Option<(String, std::time::Duration)>,
 }
 
 /// Open one of the node's indexes. Another process (or a previous instance in this one that is
@@ -101,6 +103,10 @@ impl Application {
             crate::demo::announce(&creds, &settings);
         }
         seal_secret_headers(&db, keys.clone())?;
+        crate::accounts::password::configure(crate::accounts::password::HashingConfig {
+            threads: settings.auth.hash_threads,
+            wait: std::time::Duration::from_millis(settings.auth.hash_wait_ms.max(1)),
+        });
         let mailer = Mailer::from_settings(&settings)?;
         let blobs = crate::store::blobs::BlobStore::new(&settings.data_dir)
             .with_context(|| format!("cannot create {}/blobs", settings.data_dir.display()))?;
@@ -130,6 +136,10 @@ impl Application {
                 owner: node.clone(),
                 egress: Arc::new(crate::egress::Policy::from_settings(&settings)),
             });
+        let housekeeping = Some((
+            node.clone(),
+            std::time::Duration::from_secs(u64::from(settings.auth.housekeeping_seconds.max(1))),
+        ));
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
@@ -182,6 +192,7 @@ impl Application {
             port,
             server,
             stopping,
+            housekeeping,
             worker: Some(
                 outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node)
                     .configured(&settings),
@@ -222,6 +233,13 @@ impl Application {
         });
         if let Some(w) = self.worker.take() {
             tokio::spawn(w.run());
+        }
+        if let Some((node, every)) = self.housekeeping.take() {
+            tokio::spawn(crate::accounts::housekeeping::run(
+                self.db.clone(),
+                node,
+                every,
+            ));
         }
         if let Some(i) = self.intake.take() {
             tokio::spawn(i.supervise());

@@ -26,6 +26,9 @@ pub enum Error {
     BadCredentials,
     #[error("too many failed logins; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: i64 },
+    /// Too many password checks at once (the bounded hashing pool is full); retry shortly.
+    #[error("busy; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: i64 },
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
     #[error("internal error: {0}")]

@@ -4,6 +4,7 @@
 //! (for API tokens) scopes. Every tenant-data use case takes an `&Actor`; its `tenant` is the only
 //! `TenantId` a request ever gets, so a request cannot reach another tenant's rows.
 
+pub mod housekeeping;
 pub mod password;
 pub mod throttle;
 pub mod tokens;
@@ -168,33 +169,42 @@ pub struct LoginAttempt {
     pub email: String,
     pub password: String,
     pub ip: String,
+    /// The browser's device cookie, if it sent one.
+    pub device: Option<String>,
+}
+
+/// A successful sign-in: the session token, the actor, and a fresh device cookie value.
+pub struct SignedIn {
+    pub token: String,
+    pub actor: Actor,
+    pub device: String,
+}
+
+/// What a device cookie says: this browser signed in as `uid` of `tid` before (OWASP "device
+/// cookies"). Signed with the installation key; its own shape, so no other token decodes as one.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceClaims {
+    dvc: String,
+    tid: i64,
+    uid: i64,
+    exp: i64,
 }
 
 /// Check credentials; on success open a session and return its signed token.
 /// Wrong tenant, unknown address, wrong password and deactivated account all give the same
-/// `BadCredentials`. Failures count against the account and the IP address (see `throttle`).
+/// `BadCredentials`. Every attempt is counted before the password is checked (see `throttle`):
+/// per account and client, per client, and per account with growing delays — or, from a browser
+/// with a valid device cookie for the account, only against that cookie. The check itself runs
+/// on the bounded hashing pool (`password`).
 pub async fn login(
     db: &Db,
     signer: &Signer,
     cfg: &config::Auth,
     attempt: LoginAttempt,
-) -> Result<(String, Actor)> {
+) -> Result<SignedIn> {
     let now = store::now();
-    let email_key = attempt.email.trim().to_lowercase();
-    let keys = [
-        throttle::account_key(&attempt.tenant_slug, &email_key),
-        throttle::ip_key(&attempt.ip),
-    ];
-    let locked = {
-        let keys = keys.clone();
-        db.read(move |c| throttle::locked_for(c, &keys, now))
-            .await?
-    };
-    if let Some(secs) = locked {
-        return Err(Error::Throttled {
-            retry_after_secs: secs,
-        });
-    }
+    let rules = throttle::Rules::from_config(cfg);
     let slug = attempt.tenant_slug.clone();
     let email = EmailAddress::parse(&attempt.email).ok();
     let user = db
@@ -206,25 +216,51 @@ pub async fn login(
             Ok(store::users::by_email(c, t.id, &email)?)
         })
         .await?;
+    let device = attempt
+        .device
+        .as_deref()
+        .and_then(|d| signer.verify_claims::<DeviceClaims>(d))
+        .filter(|d| {
+            user.as_ref()
+                .is_some_and(|u| u.id.get() == d.uid && u.tenant.get() == d.tid)
+        });
+    let untrusted = vec![
+        (throttle::ip_key(&attempt.ip), rules.client),
+        (
+            throttle::account_client_key(&attempt.tenant_slug, &attempt.email, &attempt.ip),
+            rules.account_client,
+        ),
+        (
+            throttle::account_key(&attempt.tenant_slug, &attempt.email),
+            rules.account,
+        ),
+    ];
+    let trusted = device
+        .as_ref()
+        .map(|d| vec![(throttle::device_key(&d.dvc), rules.device)]);
+    let (lane, keys) = db
+        .write(move |c| -> Result<_> {
+            // A device cookie that used up its own failures counts as nothing special.
+            if let Some(keys) = trusted
+                && throttle::admit(c, &keys, now)?.is_none()
+            {
+                return Ok((password::Lane::Trusted, keys));
+            }
+            match throttle::admit(c, &untrusted, now)? {
+                Some(secs) => Err(Error::Throttled {
+                    retry_after_secs: secs,
+                }),
+                None => Ok((password::Lane::General, untrusted)),
+            }
+        })
+        .await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let password = attempt.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let ok = password::verify_bounded(attempt.password, stored, lane).await?;
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
-            let cfg = cfg.clone();
-            let locked = db
-                .write(move |c| throttle::record_failure(c, &keys, &cfg, now))
-                .await?;
-            tracing::info!(ip = %attempt.ip, "failed login");
-            return Err(match locked {
-                Some(secs) => Error::Throttled {
-                    retry_after_secs: secs,
-                },
-                None => Error::BadCredentials,
-            });
+            tracing::info!(ip = %attempt.ip, trusted = lane == password::Lane::Trusted, "failed login");
+            return Err(Error::BadCredentials);
         }
     };
     let sid = tokens::new_id();
@@ -238,18 +274,36 @@ pub async fn login(
         exp: exp.and_utc().timestamp(),
         scp: vec![],
     };
-    let account_key = keys[0].clone();
     let (tenant, uid) = (user.tenant, user.id);
     let claims2 = claims.clone();
     let actor = db
         .write(move |c| -> Result<Actor> {
-            throttle::clear(c, &account_key)?;
+            // The address keeps the others' failures; this attempt was not one.
+            for (key, rule) in &keys {
+                if key.starts_with("ip:") {
+                    throttle::forgive(c, key, *rule)?;
+                } else {
+                    throttle::clear(c, key)?;
+                }
+            }
             store::auth::create_session(c, tenant, uid, &sid, now, exp)?;
             load_actor(c, &claims2, now)
         })
         .await?;
+    let device = signer.sign_claims(&DeviceClaims {
+        dvc: tokens::new_id(),
+        tid: tenant.get(),
+        uid: uid.get(),
+        exp: (now + Duration::days(i64::from(cfg.device_cookie_days.max(1))))
+            .and_utc()
+            .timestamp(),
+    });
     tracing::info!(user = %actor.user, tenant = %actor.tenant, "signed in");
-    Ok((signer.sign(&claims), actor))
+    Ok(SignedIn {
+        token: signer.sign(&claims),
+        actor,
+        device,
+    })
 }
 
 pub async fn logout(db: &Db, actor: &Actor) -> Result<()> {
@@ -261,23 +315,57 @@ pub async fn logout(db: &Db, actor: &Actor) -> Result<()> {
     .await
 }
 
-/// Change one's own password. Every other session of the account ends; this one stays.
-pub async fn change_password(db: &Db, actor: &Actor, current: &str, new: &str) -> Result<()> {
+/// Change one's own password. Every other session of the account ends; this one stays. The
+/// current-password check is throttled like a sign-in (per account and client, and per account
+/// with growing delays), counted before the check; both hashes run on the bounded pool.
+pub async fn change_password(
+    db: &Db,
+    actor: &Actor,
+    cfg: &config::Auth,
+    ip: &str,
+    current: &str,
+    new: &str,
+) -> Result<()> {
     let new = NewPassword::parse(new)?;
     let (t, u) = (actor.tenant, actor.user);
-    let user = db
-        .read(move |c| Ok::<_, Error>(store::users::get(c, t, u)?))
-        .await?;
-    let current = current.to_string();
-    let hash = tokio::task::spawn_blocking(move || {
-        password::verify(&current, Some(&user.password_hash)).then(|| new.hash())
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?
-    .ok_or(Error::BadCredentials)?;
+    let now = store::now();
+    let rules = throttle::Rules::from_config(cfg);
+    let account = format!("{}:{}", t.get(), u.get());
+    let keys = vec![
+        (
+            format!("pwip:{account}\u{0}{}", throttle::client_part(ip)),
+            rules.account_client,
+        ),
+        (format!("pw:{account}"), rules.account),
+    ];
+    let user = {
+        let keys = keys.clone();
+        db.write(move |c| -> Result<_> {
+            if let Some(secs) = throttle::admit(c, &keys, now)? {
+                return Err(Error::Throttled {
+                    retry_after_secs: secs,
+                });
+            }
+            Ok(store::users::get(c, t, u)?)
+        })
+        .await?
+    };
+    let ok = password::verify_bounded(
+        current.to_string(),
+        Some(user.password_hash),
+        password::Lane::General,
+    )
+    .await?;
+    if !ok {
+        return Err(Error::BadCredentials);
+    }
+    let hash = new.hash_bounded().await?;
     let keep = (actor.via == Via::Session).then(|| actor.credential_id.clone());
     db.write(move |c| -> Result<()> {
-        store::users::set_password_hash(c, t, u, &hash)?;
+        for (key, _) in &keys {
+            throttle::clear(c, key)?;
+        }
+        store::users::set_password_hash(c, t, u, hash.as_str())?;
         store::auth::revoke_user_sessions(c, t, u, keep.as_deref(), store::now())?;
         Ok(())
     })
@@ -320,23 +408,28 @@ pub mod admin {
         Ok(user)
     }
 
-    /// Set a new password and end all the account's sessions.
+    /// Set a new password (hashed beforehand, outside the transaction: on SQLite the single
+    /// writer must not wait for Argon2) and end all the account's sessions. The account's API
+    /// tokens stay valid: they are separate credentials (revoke them one by one, or deactivate).
     pub fn set_password(
         conn: &mut store::Conn,
         t: TenantId,
         u: UserId,
-        p: &NewPassword,
+        hash: &password::HashedPassword,
     ) -> Result<()> {
-        store::users::set_password_hash(conn, t, u, &p.hash())?;
+        store::users::set_password_hash(conn, t, u, hash.as_str())?;
         store::auth::revoke_user_sessions(conn, t, u, None, store::now())?;
         Ok(())
     }
 
-    /// Deactivate (or reactivate) an account. Deactivation ends all its sessions at once.
+    /// Deactivate (or reactivate) an account. Deactivation ends all its sessions and revokes all
+    /// its API tokens for good: reactivating does not bring them back.
     pub fn set_active(conn: &mut store::Conn, t: TenantId, u: UserId, active: bool) -> Result<()> {
         store::users::set_active(conn, t, u, active)?;
         if !active {
-            store::auth::revoke_user_sessions(conn, t, u, None, store::now())?;
+            let now = store::now();
+            store::auth::revoke_user_sessions(conn, t, u, None, now)?;
+            store::auth::revoke_user_tokens(conn, t, u, now)?;
         }
         Ok(())
     }

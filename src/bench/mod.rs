@@ -7,10 +7,13 @@
 //!   on SQLite and (given a URL) PostgreSQL; prints requests/s and p50/p99 latency.
 //! - `bench seed --tickets N` fills the configured database with a realistic history, and
 //!   `bench pages` then times the workspace pages (list, ticket view, search) against it.
+//! - `bench login --clients N`: a login flood from one and from N addresses; server RSS and the
+//!   agent's sign-in time during it (`login.rs`).
 
 pub mod dovecot;
 mod ingest;
 mod kb;
+mod login;
 mod pages;
 mod seed;
 mod sla;
@@ -83,6 +86,15 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 3000)]
         queries: usize,
     },
+    /// A login flood (wrong passwords from one address, then from many through a trusted
+    /// proxy): server RSS before, at the peak and after, and the agent's sign-in time meanwhile.
+    Login {
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Seconds per flood.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+    },
     /// Mail from a real IMAP server (Dovecot, started here) into durable tickets.
     Ingest {
         #[arg(long, default_value_t = 5000)]
@@ -122,6 +134,7 @@ pub fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
         }
         BenchCmd::Startup { runs } => rt.block_on(startup(runs)),
         BenchCmd::Kb { articles, queries } => kb::run(articles, queries),
+        BenchCmd::Login { clients, seconds } => rt.block_on(login::run(clients, seconds)),
         BenchCmd::Ingest {
             messages,
             backend,

@@ -1315,12 +1315,17 @@ fn user_cmd(cmd: UserCmd, db: &Db) -> anyhow::Result<()> {
                 EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {}", e.reason))?;
             let (password, generated) = read_password(password_stdin)?;
             let shown = password.expose().to_string();
+            // Hashed before the transaction: the (SQLite) writer does not wait for Argon2.
+            let hash = crate::accounts::password::HashedPassword::of(&password);
             db.write_blocking(move |c| {
                 let tid = tenant(c, &t.tenant)?;
                 let u = store::users::by_email(c, tid, &email)?.ok_or(Error::NotFound("user"))?;
-                admin::set_password(c, tid, u.id, &password)
+                admin::set_password(c, tid, u.id, &hash)
             })?;
-            println!("password changed; the account's sessions have ended");
+            println!(
+                "password changed; the account's sessions have ended (its API tokens stay valid: \
+                 revoke them with `arendo token revoke`, or deactivate the account)"
+            );
             if generated {
                 println!("password: {shown}");
             }
@@ -1343,7 +1348,7 @@ fn set_active(db: &Db, t: TenantArg, email: &str, active: bool) -> anyhow::Resul
         if active {
             "account activated"
         } else {
-            "account deactivated; its sessions have ended"
+            "account deactivated; its sessions have ended and its API tokens are revoked for good"
         }
     );
     Ok(())

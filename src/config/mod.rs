@@ -243,16 +243,45 @@ pub struct Database {
 pub struct Auth {
     #[serde(default = "defaults::session_hours")]
     pub session_hours: u32,
-    /// Failed logins for one account within `window_minutes` before it is locked for a while.
+    /// Failed logins for one account from one client address (IPv6: /64) within
+    /// `window_minutes` before that pair is locked for `lockout_minutes`; other addresses and
+    /// browsers with a device cookie are not affected.
     #[serde(default = "defaults::account_failures")]
     pub max_failures_per_account: u32,
-    /// Failed logins from one IP address within `window_minutes` before it is locked for a while.
+    /// Failed logins from one IP address (IPv6: /64) within `window_minutes` before it is locked
+    /// for `lockout_minutes` (browsers with a device cookie are not affected).
     #[serde(default = "defaults::ip_failures")]
     pub max_failures_per_ip: u32,
     #[serde(default = "defaults::window_minutes")]
     pub window_minutes: u32,
     #[serde(default = "defaults::lockout_minutes")]
     pub lockout_minutes: u32,
+    /// Failed logins for one account (from any clients, except browsers with a device cookie)
+    /// before each further failure makes the account wait a growing delay — never a lock-out.
+    #[serde(default = "defaults::account_free_failures")]
+    pub account_free_failures: u32,
+    /// The first delay; it doubles with each further failure, up to `account_delay_max_seconds`.
+    #[serde(default = "defaults::account_delay_base_seconds")]
+    pub account_delay_base_seconds: u32,
+    #[serde(default = "defaults::account_delay_max_seconds")]
+    pub account_delay_max_seconds: u32,
+    /// A browser that signed in gets a signed device cookie for this many days; with it the
+    /// account's and the address's limits do not apply (OWASP "device cookies").
+    #[serde(default = "defaults::device_cookie_days")]
+    pub device_cookie_days: u32,
+    /// Failed logins with one device cookie within `window_minutes` before it counts for nothing.
+    #[serde(default = "defaults::max_failures_per_device")]
+    pub max_failures_per_device: u32,
+    /// Password-hashing threads (each uses 19 MiB while it works). 0: one per core, at most as
+    /// many as a sixteenth of the available memory allows.
+    #[serde(default)]
+    pub hash_threads: usize,
+    /// How long a sign-in waits for a hashing thread before it is answered 503 with Retry-After.
+    #[serde(default = "defaults::hash_wait_ms")]
+    pub hash_wait_ms: u64,
+    /// How often (seconds) expired throttle rows and sessions are deleted (one node does it).
+    #[serde(default = "defaults::housekeeping_seconds")]
+    pub housekeeping_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -394,6 +423,27 @@ mod defaults {
     }
     pub fn lockout_minutes() -> u32 {
         15
+    }
+    pub fn account_free_failures() -> u32 {
+        10
+    }
+    pub fn account_delay_base_seconds() -> u32 {
+        1
+    }
+    pub fn account_delay_max_seconds() -> u32 {
+        30
+    }
+    pub fn device_cookie_days() -> u32 {
+        180
+    }
+    pub fn max_failures_per_device() -> u32 {
+        5
+    }
+    pub fn hash_wait_ms() -> u64 {
+        1000
+    }
+    pub fn housekeeping_seconds() -> u32 {
+        600
     }
     pub fn transport() -> super::MailTransport {
         super::MailTransport::Outbox

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{api_tokens, login_throttle, sessions};
+use super::schema::{api_tokens, login_throttle, periodic_jobs, sessions};
 use super::{Conn, StoreResult};
 use crate::domain::{TenantId, UserId};
 
@@ -159,9 +159,33 @@ pub fn revoke_token(
     Ok(n == 1)
 }
 
+/// Revoke every live API token of a user (deactivation): for good, reactivation does not bring
+/// them back. Returns how many were revoked.
+pub fn revoke_user_tokens(
+    conn: &mut Conn,
+    t: TenantId,
+    user: UserId,
+    now: NaiveDateTime,
+) -> StoreResult<usize> {
+    Ok(diesel::update(
+        api_tokens::table
+            .filter(api_tokens::tenant_id.eq(t.get()))
+            .filter(api_tokens::user_id.eq(user.get()))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
+/// Delete sessions that expired before `before` (housekeeping). Returns how many.
+pub fn prune_sessions(conn: &mut Conn, before: NaiveDateTime) -> StoreResult<usize> {
+    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.lt(before))).execute(conn)?)
+}
+
 // ---- login throttle ----
-// Keys are built by the auth module ("acct:<tenant>:<email>", "ip:<address>"); they are not tenant
-// data, so this table is global.
+// Keys are normalised and hashed by `accounts::throttle` ("<kind>:<sha-256 hex>"); they are not
+// tenant data, so this table is global. Every row carries `expires_at`, after which it says
+// nothing any more and housekeeping deletes it.
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = login_throttle)]
@@ -170,6 +194,7 @@ pub struct Throttle {
     pub failures: i32,
     pub window_start: NaiveDateTime,
     pub locked_until: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
 }
 
 pub fn throttle(conn: &mut Conn, key: &str) -> StoreResult<Option<Throttle>> {
@@ -180,12 +205,50 @@ pub fn throttle(conn: &mut Conn, key: &str) -> StoreResult<Option<Throttle>> {
         .optional()?)
 }
 
+/// The row for `key`, made if missing, and locked for the rest of the transaction (PostgreSQL
+/// `FOR UPDATE`; SQLite has the one writer), so concurrent attempts count one after another.
+pub fn throttle_for_update(
+    conn: &mut Conn,
+    key: &str,
+    now: NaiveDateTime,
+) -> StoreResult<Throttle> {
+    let values = (
+        login_throttle::key.eq(key),
+        login_throttle::failures.eq(0),
+        login_throttle::window_start.eq(now),
+        login_throttle::expires_at.eq(Some(now)),
+    );
+    Ok(match conn {
+        Conn::Pg(c) => {
+            diesel::insert_into(login_throttle::table)
+                .values(values)
+                .on_conflict_do_nothing()
+                .execute(c)?;
+            login_throttle::table
+                .find(key)
+                .select(Throttle::as_select())
+                .for_update()
+                .first(c)?
+        }
+        Conn::Sqlite(c) => {
+            diesel::insert_or_ignore_into(login_throttle::table)
+                .values(values)
+                .execute(c)?;
+            login_throttle::table
+                .find(key)
+                .select(Throttle::as_select())
+                .first(c)?
+        }
+    })
+}
+
 pub fn put_throttle(conn: &mut Conn, t: &Throttle) -> StoreResult<()> {
     let n = diesel::update(login_throttle::table.find(&t.key))
         .set((
             login_throttle::failures.eq(t.failures),
             login_throttle::window_start.eq(t.window_start),
             login_throttle::locked_until.eq(t.locked_until),
+            login_throttle::expires_at.eq(t.expires_at),
         ))
         .execute(conn)?;
     if n == 0 {
@@ -195,6 +258,7 @@ pub fn put_throttle(conn: &mut Conn, t: &Throttle) -> StoreResult<()> {
                 login_throttle::failures.eq(t.failures),
                 login_throttle::window_start.eq(t.window_start),
                 login_throttle::locked_until.eq(t.locked_until),
+                login_throttle::expires_at.eq(t.expires_at),
             ))
             .execute(conn)?;
     }
@@ -204,4 +268,41 @@ pub fn put_throttle(conn: &mut Conn, t: &Throttle) -> StoreResult<()> {
 pub fn clear_throttle(conn: &mut Conn, key: &str) -> StoreResult<()> {
     diesel::delete(login_throttle::table.find(key)).execute(conn)?;
     Ok(())
+}
+
+/// Delete throttle rows that expired before `now` (housekeeping). Returns how many.
+pub fn prune_throttle(conn: &mut Conn, now: NaiveDateTime) -> StoreResult<usize> {
+    Ok(diesel::delete(
+        login_throttle::table.filter(
+            login_throttle::expires_at
+                .lt(now)
+                .or(login_throttle::expires_at.is_null()),
+        ),
+    )
+    .execute(conn)?)
+}
+
+// ---- periodic jobs ----
+
+/// Claim this period's run of the job `name` for `owner`: true for exactly one caller per
+/// `every`, however many nodes ask (one conditional UPDATE; PostgreSQL re-checks the condition
+/// after a concurrent update, SQLite has one writer).
+pub fn claim_periodic(
+    conn: &mut Conn,
+    name: &str,
+    owner: &str,
+    every: chrono::Duration,
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    let n = diesel::update(
+        periodic_jobs::table
+            .filter(periodic_jobs::name.eq(name))
+            .filter(periodic_jobs::last_run_at.le(now - every)),
+    )
+    .set((
+        periodic_jobs::last_run_at.eq(now),
+        periodic_jobs::run_by.eq(owner),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }

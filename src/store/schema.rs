@@ -261,6 +261,15 @@ diesel::table! {
         failures -> Integer,
         window_start -> Timestamp,
         locked_until -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    periodic_jobs (name) {
+        name -> Text,
+        last_run_at -> Timestamp,
+        run_by -> Nullable<Text>,
     }
 }
 
@@ -569,6 +578,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     api_tokens,
     login_throttle,
+    periodic_jobs,
     outbox,
     mailbox_state,
     message_receipts,

@@ -446,10 +446,9 @@ pub struct NewUserInput<'a> {
     pub password: &'a str,
 }
 
+/// On the bounded hashing pool (`accounts::password`), so admin pages cannot exhaust memory.
 async fn hash(p: NewPassword) -> Result<String> {
-    tokio::task::spawn_blocking(move || p.hash())
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))
+    Ok(p.hash_bounded().await?.as_str().to_string())
 }
 
 /// Create an account (admins). The same rules as `accounts::admin::create_user`; the password is

@@ -44,6 +44,7 @@ impl Failure {
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::Unauthenticated | Error::BadCredentials => StatusCode::UNAUTHORIZED,
                 Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 Error::Egress(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -63,6 +64,7 @@ impl Failure {
                 Error::Unauthenticated => "unauthenticated",
                 Error::BadCredentials => "bad_credentials",
                 Error::Throttled { .. } => "throttled",
+                Error::Busy { .. } => "busy",
                 Error::Forbidden(_) => "forbidden",
                 Error::Internal(_) => "internal",
                 Error::Egress(_) => "egress_refused",
@@ -83,6 +85,15 @@ impl Failure {
                     text
                 }
             }
+            Failure::Domain(Error::Invalid(v))
+                if t.text(locale, &format!("error.invalid.{}", v.field))
+                    != format!("error.invalid.{}", v.field) =>
+            {
+                t.text(locale, &format!("error.invalid.{}", v.field))
+            }
+            Failure::Domain(Error::Throttled { retry_after_secs }) if *retry_after_secs < 60 => t
+                .text(locale, "error.throttled_seconds")
+                .replace("{seconds}", &retry_after_secs.max(&1).to_string()),
             Failure::Domain(Error::Invalid(v)) => t
                 .text(locale, "error.invalid")
                 .replace("{field}", v.field)
@@ -113,6 +124,7 @@ impl Failure {
     fn retry_after(&self) -> Option<i64> {
         match self {
             Failure::Domain(Error::Throttled { retry_after_secs }) => Some(*retry_after_secs),
+            Failure::Domain(Error::Busy { retry_after_secs }) => Some(*retry_after_secs),
             _ => None,
         }
     }

@@ -120,6 +120,22 @@ pub async fn login_form(
     render(&req, None, actix_web::http::StatusCode::OK, "login", data)
 }
 
+/// The device cookie: a browser that signed in as an account before is exempt from the
+/// account's and the address's limits (OWASP "device cookies"); it is sent only to /login.
+pub const DEVICE_COOKIE: &str = "arendo_device";
+
+fn device_cookie(st: &AppState, value: String) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(DEVICE_COOKIE, value)
+        .path("/login")
+        .http_only(true)
+        .secure(st.settings.secure_cookies())
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::days(i64::from(
+            st.settings.auth.device_cookie_days.max(1),
+        )))
+        .finish()
+}
+
 #[post("/login")]
 pub async fn login(
     req: HttpRequest,
@@ -131,13 +147,15 @@ pub async fn login(
         email: form.email.clone(),
         password: form.password,
         ip: client_ip(&req),
+        device: req.cookie(DEVICE_COOKIE).map(|c| c.value().to_string()),
     };
     match accounts::login(&st.db, &st.signer, &st.settings.auth, attempt).await {
-        Ok((token, _actor)) => Ok(HttpResponse::SeeOther()
-            .cookie(session_cookie(&st, token))
+        Ok(signed_in) => Ok(HttpResponse::SeeOther()
+            .cookie(session_cookie(&st, signed_in.token))
+            .cookie(device_cookie(&st, signed_in.device))
             .insert_header((header::LOCATION, "/"))
             .finish()),
-        Err(e @ (Error::BadCredentials | Error::Throttled { .. })) => {
+        Err(e @ (Error::BadCredentials | Error::Throttled { .. } | Error::Busy { .. })) => {
             let locale = page_locale(None, &req);
             let failure = Failure::from(e);
             let status = failure.status();
@@ -148,7 +166,10 @@ pub async fn login(
                 "login",
                 login_page_data(&st, &form.email, Some(failure.message(locale))).await?,
             )?;
-            if let Failure::Domain(Error::Throttled { retry_after_secs }) = failure {
+            if let Failure::Domain(
+                Error::Throttled { retry_after_secs } | Error::Busy { retry_after_secs },
+            ) = failure
+            {
                 resp.headers_mut().insert(
                     header::RETRY_AFTER,
                     header::HeaderValue::from(retry_after_secs),
@@ -247,24 +268,63 @@ pub async fn change_password(
     let locale = page_locale(Some(&actor), &req);
     let t = Templates::get();
     let result = if form.new != form.repeat {
-        Err(t.text(locale, "password.mismatch"))
+        Err((
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            t.text(locale, "password.mismatch"),
+            None,
+        ))
     } else {
-        accounts::change_password(&st.db, &actor, &form.current, &form.new)
-            .await
-            .map_err(|e| match e {
-                Error::BadCredentials => t.text(locale, "password.wrong_current"),
-                other => Failure::from(other).message(locale),
-            })
+        let ip = client_ip(&req);
+        accounts::change_password(
+            &st.db,
+            &actor,
+            &st.settings.auth,
+            &ip,
+            &form.current,
+            &form.new,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::BadCredentials => (
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                t.text(locale, "password.wrong_current"),
+                None,
+            ),
+            Error::Throttled { retry_after_secs } => (
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                t.text(locale, "password.throttled")
+                    .replace("{seconds}", &retry_after_secs.to_string()),
+                Some(retry_after_secs),
+            ),
+            other => {
+                let f = Failure::from(other);
+                let retry = match &f {
+                    Failure::Domain(Error::Busy { retry_after_secs }) => Some(*retry_after_secs),
+                    _ => None,
+                };
+                let status = match f.status() {
+                    actix_web::http::StatusCode::INTERNAL_SERVER_ERROR => {
+                        return (f.status(), f.message(locale), None);
+                    }
+                    s if s.is_server_error() => s,
+                    _ => actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                (status, f.message(locale), retry)
+            }
+        })
     };
-    let (status, data) = match result {
+    let (status, data, retry) = match result {
         Ok(()) => (
             actix_web::http::StatusCode::OK,
             json!({ "error": null, "done": true }),
+            None,
         ),
-        Err(msg) => (
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            json!({ "error": msg, "done": false }),
-        ),
+        Err((status, msg, retry)) => (status, json!({ "error": msg, "done": false }), retry),
     };
-    render(&req, Some(&actor), status, "password", data)
+    let mut resp = render(&req, Some(&actor), status, "password", data)?;
+    if let Some(secs) = retry {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    Ok(resp)
 }

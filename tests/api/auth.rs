@@ -135,7 +135,10 @@ async fn form_post_without_csrf_is_forbidden(b: Backend) {
 }
 both_backends!(form_post_without_csrf_is_forbidden);
 
-/// After five wrong passwords the account is locked: even the right password is throttled.
+/// After five wrong passwords from one address, that address may not try the account for a
+/// while: even the right password is throttled (the count is taken before the password is
+/// checked). Other accounts, other addresses and browsers that signed in before are not affected
+/// (see security_login.rs).
 async fn repeated_failed_logins_are_throttled(b: Backend) {
     let app = TestApp::spawn(b).await;
     let org = app.org("alby").await;
@@ -144,8 +147,7 @@ async fn repeated_failed_logins_are_throttled(b: Backend) {
         let r = app
             .login(&browser, &org.slug, &org.agent_a.email, "fel-lösenord-123")
             .await;
-        let want = if i < 4 { 401 } else { 429 };
-        assert_eq!(r.status(), want, "attempt {i}");
+        assert_eq!(r.status(), 401, "attempt {i}");
     }
     let r = app
         .login(
@@ -450,7 +452,7 @@ both_backends!(api_tokens_are_checked);
 async fn failed_logins_from_one_address_are_throttled(b: Backend) {
     let app = TestApp::spawn_with(b, &[("ARENDO_AUTH__MAX_FAILURES_PER_IP", "3")]).await;
     let org = app.org("alby").await;
-    for who in ["a@alby.se", "b@alby.se"] {
+    for who in ["a@alby.se", "b@alby.se", "c@alby.se"] {
         assert_eq!(
             app.login(&app.browser(), &org.slug, who, "gissning-123")
                 .await
@@ -459,7 +461,7 @@ async fn failed_logins_from_one_address_are_throttled(b: Backend) {
         );
     }
     assert_eq!(
-        app.login(&app.browser(), &org.slug, "c@alby.se", "gissning-123")
+        app.login(&app.browser(), &org.slug, "d@alby.se", "gissning-123")
             .await
             .status(),
         429

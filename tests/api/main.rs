@@ -20,6 +20,7 @@ mod routing;
 mod security_api;
 mod security_egress;
 mod security_links;
+mod security_login;
 mod sla;
 mod sms;
 mod smtp;
