@@ -10,6 +10,7 @@ mod tickets;
 use actix_web::web;
 
 use super::errors::{ApiError, Failure};
+use super::input;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -17,7 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(
                 web::JsonConfig::default()
                     .limit(1 << 20)
-                    .error_handler(|e, _| ApiError(Failure::BadRequest(e.to_string())).into()),
+                    .error_handler(|e, req| input::refusal_error(req, input::json_failure(&e))),
             )
             .app_data(
                 web::QueryConfig::default()
