@@ -157,10 +157,7 @@ impl From<Refusal> for Failure {
     }
 }
 
-/// A character no text field may hold: C0 controls except tab, LF and CR; DEL; C1 controls.
-pub fn is_refused_char(c: char) -> bool {
-    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}'
-}
+pub use crate::domain::text::{is_refused_char, strip_controls};
 
 /// Refuse text fields (name, value) holding a refused character: for forms not read through
 /// the scanner (multipart text fields).
@@ -173,15 +170,6 @@ pub fn refuse_controls<'a>(
         }
     }
     Ok(())
-}
-
-/// Text from outside that is kept rather than refused (mail): refused characters removed.
-pub fn strip_controls(s: &str) -> String {
-    if s.chars().any(is_refused_char) {
-        s.chars().filter(|c| !is_refused_char(*c)).collect()
-    } else {
-        s.to_string()
-    }
 }
 
 /// What a body is, for the scanner.
@@ -584,11 +572,5 @@ mod tests {
         assert_eq!(body_limit(&Method::GET, "/knowledge/new", form), DEFAULT_FORM_LIMIT);
         assert!(KB_FORM > 3 * 200_000);
         assert_eq!(MAX_BODY_LIMIT, API_TICKET_JSON.max(KB_FORM));
-    }
-
-    #[test]
-    fn stripping_keeps_the_text() {
-        assert_eq!(strip_controls("a\0b\r\nc\u{1b}"), "ab\r\nc");
-        assert_eq!(strip_controls("Åsa"), "Åsa");
     }
 }

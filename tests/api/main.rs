@@ -17,6 +17,7 @@ mod notify;
 mod ops;
 mod referral;
 mod routing;
+mod security_edge;
 mod sla;
 mod sms;
 mod smtp;
