@@ -2,7 +2,6 @@
 //! tickets, so a newcomer has something to look at. Idempotent: what exists is left alone, and only
 //! accounts created now get (and print) a password.
 
-
 use crate::accounts::admin::{self, NewUser};
 use crate::accounts::password::NewPassword;
 use crate::config::Settings;

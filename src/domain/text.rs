@@ -22,7 +22,10 @@ mod tests {
 
     #[test]
     fn controls_go_text_stays() {
-        assert_eq!(strip_controls("a\0b\r\nc\u{1b}[0m\u{7f}\u{85}\t"), "ab\r\nc[0m\t");
+        assert_eq!(
+            strip_controls("a\0b\r\nc\u{1b}[0m\u{7f}\u{85}\t"),
+            "ab\r\nc[0m\t"
+        );
         assert_eq!(strip_controls("Åsa €"), "Åsa €");
         assert!(is_refused_char('\u{9f}'));
         assert!(!is_refused_char('\u{a0}'));

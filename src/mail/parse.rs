@@ -437,8 +437,14 @@ mod tests {
             m.from_name.clone().unwrap_or_default(),
             m.message_id.clone().unwrap_or_default(),
         ];
-        for t in texts.iter().chain(m.attachments.iter().map(|a| &a.filename)) {
-            assert!(!t.chars().any(crate::domain::text::is_refused_char), "{t:?}");
+        for t in texts
+            .iter()
+            .chain(m.attachments.iter().map(|a| &a.filename))
+        {
+            assert!(
+                !t.chars().any(crate::domain::text::is_refused_char),
+                "{t:?}"
+            );
         }
         assert!(m.text.contains("rad 1"), "{}", m.text);
         assert!(m.subject.starts_with("Hj"), "{}", m.subject);

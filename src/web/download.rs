@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn only_inert_types_pass() {
         assert_eq!(served_type("image/PNG"), "image/png");
-        assert_eq!(served_type("application/pdf; name=x.pdf"), "application/pdf");
+        assert_eq!(
+            served_type("application/pdf; name=x.pdf"),
+            "application/pdf"
+        );
         assert_eq!(served_type("text/plain; charset=iso-8859-1"), "text/plain");
         for bad in [
             "application/javascript",

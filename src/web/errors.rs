@@ -101,9 +101,10 @@ impl Failure {
             Failure::Domain(Error::Conflict(detail)) => {
                 t.text(locale, "error.conflict").replace("{detail}", detail)
             }
-            Failure::BadInput(part) => t
-                .text(locale, "error.bad_input")
-                .replace("{part}", &t.text(locale, &format!("error.bad_input.{part}"))),
+            Failure::BadInput(part) => t.text(locale, "error.bad_input").replace(
+                "{part}",
+                &t.text(locale, &format!("error.bad_input.{part}")),
+            ),
             Failure::TooLarge { limit } => t
                 .text(locale, "error.too_large")
                 .replace("{kb}", &limit.div_ceil(1024).to_string()),

@@ -176,7 +176,9 @@ pub fn refuse_controls<'a>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
     /// URL-encoded; `utf8` unless the form names another charset.
-    Form { utf8: bool },
+    Form {
+        utf8: bool,
+    },
     Json,
 }
 
@@ -213,7 +215,10 @@ enum Esc {
     #[default]
     Plain,
     Backslash,
-    Unicode { digits: u8, value: u32 },
+    Unicode {
+        digits: u8,
+        value: u32,
+    },
 }
 
 /// Checks text as it streams by: UTF-8 (across chunk boundaries) without refused characters.
@@ -275,7 +280,12 @@ impl Scanner {
             Esc::Plain if b == b'\\' => self.esc = Esc::Backslash,
             Esc::Plain => {}
             Esc::Backslash => match b {
-                b'u' => self.esc = Esc::Unicode { digits: 0, value: 0 },
+                b'u' => {
+                    self.esc = Esc::Unicode {
+                        digits: 0,
+                        value: 0,
+                    }
+                }
                 // Backspace and form feed are control characters too.
                 b'b' | b'f' => return false,
                 _ => {}
@@ -420,7 +430,9 @@ pub async fn guard(
         let resp = refusal_error(req.request(), r.into()).error_response();
         return Ok(req.into_response(resp).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// The path for a log line: only its first segment (the rest may hold a link token or the bad
@@ -472,7 +484,8 @@ pub fn form_failure(e: &UrlencodedError, otherwise: Failure) -> Failure {
 pub fn json_failure(e: &JsonPayloadError) -> Failure {
     match e {
         JsonPayloadError::Payload(p) => payload_refusal(p).map(Failure::from),
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             Some(Failure::TooLarge { limit: *limit })
         }
         _ => None,
@@ -566,11 +579,20 @@ mod tests {
     fn limits_follow_the_route() {
         let post = Method::POST;
         let form = BodyKind::Form { utf8: true };
-        assert_eq!(body_limit(&post, "/knowledge/ny-artikel/edit", form), KB_FORM);
+        assert_eq!(
+            body_limit(&post, "/knowledge/ny-artikel/edit", form),
+            KB_FORM
+        );
         assert_eq!(body_limit(&post, "/admin/canned/12", form), CANNED_FORM);
-        assert_eq!(body_limit(&post, "/admin/canned/x", form), DEFAULT_FORM_LIMIT);
-        assert_eq!(body_limit(&Method::GET, "/knowledge/new", form), DEFAULT_FORM_LIMIT);
-        assert!(KB_FORM > 3 * 200_000);
+        assert_eq!(
+            body_limit(&post, "/admin/canned/x", form),
+            DEFAULT_FORM_LIMIT
+        );
+        assert_eq!(
+            body_limit(&Method::GET, "/knowledge/new", form),
+            DEFAULT_FORM_LIMIT
+        );
+        const { assert!(KB_FORM > 3 * 200_000) };
         assert_eq!(MAX_BODY_LIMIT, API_TICKET_JSON.max(KB_FORM));
     }
 }

@@ -102,10 +102,44 @@ fn fill_bad(pattern: &str, values: &[(&str, String)], bad: &str) -> Option<Strin
 }
 
 const FIELDS: &[&str] = &[
-    "tenant", "email", "password", "current", "new", "repeat", "name", "display_name", "title",
-    "slug", "summary", "body", "text", "note", "subject", "tags", "tag", "reason", "query", "q",
-    "id", "status", "to", "phone", "language", "locale", "priority", "queue", "conditions",
-    "actions", "template", "number", "url", "host", "user", "mobile", "words", "rules",
+    "tenant",
+    "email",
+    "password",
+    "current",
+    "new",
+    "repeat",
+    "name",
+    "display_name",
+    "title",
+    "slug",
+    "summary",
+    "body",
+    "text",
+    "note",
+    "subject",
+    "tags",
+    "tag",
+    "reason",
+    "query",
+    "q",
+    "id",
+    "status",
+    "to",
+    "phone",
+    "language",
+    "locale",
+    "priority",
+    "queue",
+    "conditions",
+    "actions",
+    "template",
+    "number",
+    "url",
+    "host",
+    "user",
+    "mobile",
+    "words",
+    "rules",
 ];
 
 fn form_body(csrf: &str, bad: &str) -> String {
@@ -121,7 +155,10 @@ fn json_body(bad: &str) -> String {
     for f in FIELDS {
         m.insert((*f).into(), Value::String(format!("x{bad}y")));
     }
-    m.insert("contact".into(), json!({ "name": format!("a{bad}"), "email": "a@example.org" }));
+    m.insert(
+        "contact".into(),
+        json!({ "name": format!("a{bad}"), "email": "a@example.org" }),
+    );
     Value::Object(m).to_string()
 }
 
@@ -140,7 +177,9 @@ async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
 async fn security_edge_bad_bytes_on_every_route(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let org = app.org("exempel").await;
-    let ticket = app.create_ticket(&org.admin.token, org.queue_a, "Bygglov").await;
+    let ticket = app
+        .create_ticket(&org.admin.token, org.queue_a, "Bygglov")
+        .await;
     let number = ticket["number"].as_str().unwrap().to_string();
     let values = [
         ("number", number.clone()),
@@ -164,7 +203,11 @@ async fn security_edge_bad_bytes_on_every_route(backend: Backend) {
     let api = reqwest::Client::new();
 
     let all = routes();
-    assert!(all.len() > 100, "the enumeration found {} routes", all.len());
+    assert!(
+        all.len() > 100,
+        "the enumeration found {} routes",
+        all.len()
+    );
     let mut failures = vec![];
     let mut checked = BTreeSet::new();
     for (method, pattern) in &all {
@@ -180,7 +223,7 @@ async fn security_edge_bad_bytes_on_every_route(backend: Backend) {
         };
         let mut expect = |what: &str, status: StatusCode, code: &str, want_400: bool| {
             let ok = if want_400 {
-                status == 400 && code.contains("bad_input") || !is_api && status == 400
+                status == 400 && (code.contains("bad_input") || code.contains("styrtecken"))
             } else {
                 !status.is_server_error()
             };
@@ -212,7 +255,11 @@ async fn security_edge_bad_bytes_on_every_route(backend: Backend) {
                 .text("body", "rad\0 ett")
                 .text("text", "rad\0 ett")
                 .text("kind", "note");
-            let r = send(&browser, path.clone()).multipart(form).send().await.unwrap();
+            let r = send(&browser, path.clone())
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
             let (s, c) = error_code(r).await;
             // The workspace form reaches the check; the status page refuses the link first.
             expect("multipart NUL", s, &c, pattern.starts_with("/tickets/"));
@@ -358,7 +405,10 @@ async fn security_edge_mail_with_nul_is_ingested(backend: Backend) {
         .unwrap();
     let body = full.to_string();
     assert!(body.contains("Hej! Jag undrar [2J om bygglovet."), "{body}");
-    assert!(!body.contains("\\u0000") && !body.contains("\\u001b"), "{body}");
+    assert!(
+        !body.contains("\\u0000") && !body.contains("\\u001b"),
+        "{body}"
+    );
 }
 both_backends!(security_edge_mail_with_nul_is_ingested);
 
@@ -368,11 +418,31 @@ async fn security_edge_attachments_are_inert(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let org = app.org("exempel").await;
     let cases = [
-        ("x.js", "application/javascript", "alert(document.cookie)", "application/octet-stream"),
-        ("sida.html", "text/html", "<script>alert(1)</script>", "application/octet-stream"),
-        ("bild.svg", "image/svg+xml", "<svg onload=alert(1)/>", "application/octet-stream"),
+        (
+            "x.js",
+            "application/javascript",
+            "alert(document.cookie)",
+            "application/octet-stream",
+        ),
+        (
+            "sida.html",
+            "text/html",
+            "<script>alert(1)</script>",
+            "application/octet-stream",
+        ),
+        (
+            "bild.svg",
+            "image/svg+xml",
+            "<svg onload=alert(1)/>",
+            "application/octet-stream",
+        ),
         ("ritning åäö.png", "image/png", "PNG", "image/png"),
-        ("beslut.pdf", "application/pdf", "%PDF-1.4", "application/pdf"),
+        (
+            "beslut.pdf",
+            "application/pdf",
+            "%PDF-1.4",
+            "application/pdf",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, (name, ctype, content, _)) in cases.iter().enumerate() {
@@ -390,7 +460,11 @@ async fn security_edge_attachments_are_inert(backend: Backend) {
         std::fs::write(dir.path().join(format!("{i}.eml")), raw).unwrap();
     }
     let out = app.import_dir(&org.slug, "kundtjanst", dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let api = reqwest::Client::new();
     let list: Value = api
         .get(app.url("/api/v1/tickets"))
@@ -494,16 +568,26 @@ async fn security_edge_form_limits(backend: Backend) {
     }
     // Over the article's own limit (200,000 bytes), within the transport limit: the form again,
     // with the reason and the text kept.
-    let r = post("/knowledge/new", kb_form(&csrf, "for-lang", &"å".repeat(100_500)))
-        .await
-        .unwrap();
+    let r = post(
+        "/knowledge/new",
+        kb_form(&csrf, "for-lang", &"å".repeat(100_500)),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
-    assert!(html.contains("200000") && html.contains("åååååå"), "{:.400}", html);
+    assert!(
+        html.contains("200000") && html.contains("åååååå"),
+        "{:.400}",
+        html
+    );
     // Far over: 413 with the limit, in Swedish, not a CSRF refusal.
-    let r = post("/knowledge/new", kb_form(&csrf, "jatte", &"å".repeat(400_000)))
-        .await
-        .unwrap();
+    let r = post(
+        "/knowledge/new",
+        kb_form(&csrf, "jatte", &"å".repeat(400_000)),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 413);
     let html = r.text().await.unwrap();
     assert!(html.contains("för stort") && html.contains("kB"), "{html}");
@@ -562,7 +646,9 @@ async fn security_edge_files_are_private() {
     let data_s = data.display().to_string();
     let app = TestApp::spawn_with(Backend::Sqlite, &[("ARENDO_DATA_DIR", &data_s)]).await;
     let org = app.org("exempel").await;
-    let t = app.create_ticket(&org.admin.token, org.queue_a, "Bygglov").await;
+    let t = app
+        .create_ticket(&org.admin.token, org.queue_a, "Bygglov")
+        .await;
     let number = t["number"].as_str().unwrap();
     // A reply with a file from the ticket page: a blob, and a mail in the outbox folder.
     let browser = app.browser();
@@ -629,7 +715,10 @@ fn security_edge_demo_passwords_stay_in_the_file() {
         .arg("demo")
         .env_remove("ARENDO_CONFIG")
         .env("ARENDO_DATA_DIR", &data)
-        .env("ARENDO_DATABASE__URL", format!("sqlite://{}", data.join("a.db").display()))
+        .env(
+            "ARENDO_DATABASE__URL",
+            format!("sqlite://{}", data.join("a.db").display()),
+        )
         .env("RUST_LOG", "info")
         .output()
         .unwrap();
@@ -648,7 +737,10 @@ fn security_edge_demo_passwords_stay_in_the_file() {
         .collect();
     assert!(!passwords.is_empty(), "{creds}");
     for p in passwords {
-        assert!(!printed.contains(p), "a demo password was printed: {printed}");
+        assert!(
+            !printed.contains(p),
+            "a demo password was printed: {printed}"
+        );
     }
     assert!(printed.contains("demo-credentials.txt"), "{printed}");
 }
@@ -688,7 +780,10 @@ async fn security_edge_headers(backend: Backend) {
         assert_eq!(h(&r, "strict-transport-security"), "", "{path}: http");
     }
     let r = api.get(app.url("/static/app.css")).send().await.unwrap();
-    assert!(h(&r, "cache-control").starts_with("public"), "static assets stay cacheable");
+    assert!(
+        h(&r, "cache-control").starts_with("public"),
+        "static assets stay cacheable"
+    );
 
     let https = TestApp::spawn_with(
         backend,
