@@ -214,7 +214,10 @@ async fn security_edge_bad_bytes_on_every_route(backend: Backend) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let is_api = pattern.starts_with("/api/");
         let send = |client: &reqwest::Client, path: String| {
-            let rb = client.request(m.clone(), app.url(&path));
+            // A stream (`/live`) that is not refused would never end: fail instead of hanging.
+            let rb = client
+                .request(m.clone(), app.url(&path))
+                .timeout(std::time::Duration::from_secs(20));
             if is_api {
                 rb.bearer_auth(&org.admin.token)
             } else {
