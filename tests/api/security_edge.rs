@@ -164,7 +164,11 @@ fn json_body(bad: &str) -> String {
 
 async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
     let status = r.status();
-    let text = r.text().await.unwrap();
+    // A body that never ends (a stream that was not refused) is reported, not waited for.
+    let text = r
+        .text()
+        .await
+        .unwrap_or_else(|e| format!("(body unreadable: {e})"));
     let code = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
