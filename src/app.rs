@@ -84,7 +84,9 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
         crate::tls::install_default_provider();
         let settings = Arc::new(settings);
-        std::fs::create_dir_all(&settings.data_dir)
+        // Files on disk are private (store::private): umask 077, the data dir 0700.
+        crate::store::private::restrict_umask();
+        crate::store::private::create_dir(&settings.data_dir)
             .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
         let keys = Arc::new(Keys::load_or_create(
             settings.secret_key.as_ref(),

@@ -2,8 +2,6 @@
 //! tickets, so a newcomer has something to look at. Idempotent: what exists is left alone, and only
 //! accounts created now get (and print) a password.
 
-use std::io::Write;
-
 use crate::accounts::admin::{self, NewUser};
 use crate::accounts::password::NewPassword;
 use crate::config::Settings;
@@ -329,7 +327,9 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
     Ok(creds)
 }
 
-/// Print the new demo accounts and keep a copy in `<data_dir>/demo-credentials.txt` (mode 0600).
+/// Write the new demo accounts with their passwords to `<data_dir>/demo-credentials.txt` (mode
+/// 0600) and say where they are. The passwords never go to the terminal or the log, which are
+/// often kept and read by others (journald, CI logs).
 pub fn announce(creds: &Credentials, settings: &Settings) {
     if creds.0.is_empty() {
         return;
@@ -342,20 +342,19 @@ pub fn announce(creds: &Credentials, settings: &Settings) {
         "Sign in at {}/login\n",
         settings.server.public_url
     ));
-    eprintln!("\n{text}");
+    let accounts: Vec<&str> = creds.0.iter().map(|(email, _, _)| email.as_str()).collect();
     let path = settings.data_dir.join("demo-credentials.txt");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    match opts
-        .open(&path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-    {
-        Ok(()) => eprintln!("(also written to {})\n", path.display()),
-        Err(e) => tracing::warn!(error = %e, "could not write demo credentials file"),
+    match crate::store::private::write(&path, text.as_bytes()) {
+        Ok(()) => eprintln!(
+            "\nÄrendo demo accounts: {}\nTheir passwords are in {} (readable only by this user).\n\
+             Sign in at {}/login\n",
+            accounts.join(", "),
+            path.display(),
+            settings.server.public_url
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "could not write the demo credentials file; set passwords with `arendo user set-password`"
+        ),
     }
 }

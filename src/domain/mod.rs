@@ -4,6 +4,7 @@
 mod email;
 mod ids;
 mod phone;
+pub mod text;
 mod ticket_number;
 mod vocab;
 

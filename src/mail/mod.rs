@@ -193,7 +193,7 @@ impl Mailer {
         Ok(match s.mail.transport {
             MailTransport::Outbox => {
                 let dir = s.outbox_dir();
-                std::fs::create_dir_all(&dir)?;
+                crate::store::private::create_dir(&dir)?;
                 Mailer::Folder(dir.clone(), AsyncFileTransport::new(dir))
             }
             MailTransport::Smtp => {
@@ -259,11 +259,19 @@ impl Mailer {
     pub async fn send(&self, mail: &OutgoingMail, files: &[Vec<u8>]) -> Result<(), DeliveryError> {
         let msg = mail.build(files)?;
         match self {
-            Mailer::Folder(_, t) => t
-                .send(msg)
-                .await
-                .map(|_| ())
-                .map_err(|e| DeliveryError::Retry(e.to_string())),
+            Mailer::Folder(dir, t) => {
+                let id = t
+                    .send(msg)
+                    .await
+                    .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+                // Mail holds status links: 0600 (the umask already made it so; this holds
+                // whatever the umask).
+                crate::store::private::set_mode(
+                    &dir.join(format!("{id}.eml")),
+                    crate::store::private::FILE_MODE,
+                )
+                .map_err(|e| DeliveryError::Retry(e.to_string()))
+            }
             Mailer::Smtp(t) => match t.send(msg).await {
                 Ok(_) => Ok(()),
                 Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),

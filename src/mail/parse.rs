@@ -78,14 +78,46 @@ fn ids(v: &HeaderValue<'_>) -> Vec<String> {
 /// Parse `raw`. Attachments larger than `max_attachment_bytes` are left out (they stay in the raw
 /// source) and noted in `problems`.
 pub fn parse(raw: &[u8], max_attachment_bytes: usize) -> ParsedMail {
-    match std::panic::catch_unwind(|| parse_inner(raw, max_attachment_bytes)) {
-        Ok(p) => p,
-        Err(_) => ParsedMail {
-            text: String::from_utf8_lossy(raw).into_owned(),
-            problems: vec!["the mail could not be parsed; the text is the raw source".into()],
-            ..Default::default()
+    without_controls(
+        match std::panic::catch_unwind(|| parse_inner(raw, max_attachment_bytes)) {
+            Ok(p) => p,
+            Err(_) => ParsedMail {
+                text: String::from_utf8_lossy(raw).into_owned(),
+                problems: vec!["the mail could not be parsed; the text is the raw source".into()],
+                ..Default::default()
+            },
         },
+    )
+}
+
+/// Mail is kept, not refused: control characters (a NUL in a body, an escape sequence in a
+/// subject) are removed from every text the mail gives us, so ingest succeeds on both backends
+/// (PostgreSQL cannot store NUL in text) and nothing odd reaches a page. The raw source stays
+/// byte for byte in the blob store.
+fn without_controls(mut p: ParsedMail) -> ParsedMail {
+    use crate::domain::text::strip_controls as clean;
+    let opt = |o: &mut Option<String>| {
+        if let Some(s) = o.as_mut() {
+            *s = clean(s);
+        }
+    };
+    let all = |v: &mut Vec<String>| v.iter_mut().for_each(|s| *s = clean(s));
+    opt(&mut p.message_id);
+    all(&mut p.in_reply_to);
+    all(&mut p.references);
+    opt(&mut p.from_name);
+    all(&mut p.to);
+    all(&mut p.cc);
+    p.subject = clean(&p.subject);
+    p.text = clean(&p.text);
+    opt(&mut p.html);
+    all(&mut p.problems);
+    for a in &mut p.attachments {
+        a.filename = clean(&a.filename);
+        a.content_type = clean(&a.content_type);
+        opt(&mut a.content_id);
     }
+    p
 }
 
 fn parse_inner(raw: &[u8], max_attachment_bytes: usize) -> ParsedMail {
@@ -392,5 +424,31 @@ mod tests {
             "{:?}",
             m.problems
         );
+    }
+
+    #[test]
+    fn control_characters_are_removed_from_what_the_mail_says() {
+        let raw = b"From: =?utf-8?q?G=C3=B6ran=00?= <goran@example.org>\r\nSubject: Hj\x00\x1bl[31mp\r\nMessage-ID: <a\x01b@example.org>\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nrad 1\x00\r\nrad\x07 2\r\n--B\r\nContent-Type: text/html\r\n\r\n<p>a\x00b</p>\r\n--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"x\x00.pdf\"\r\n\r\n%PDF\x00\r\n--B--\r\n";
+        let m = parse(raw, LIMIT);
+        let texts = [
+            m.subject.clone(),
+            m.text.clone(),
+            m.html.clone().unwrap_or_default(),
+            m.from_name.clone().unwrap_or_default(),
+            m.message_id.clone().unwrap_or_default(),
+        ];
+        for t in texts
+            .iter()
+            .chain(m.attachments.iter().map(|a| &a.filename))
+        {
+            assert!(
+                !t.chars().any(crate::domain::text::is_refused_char),
+                "{t:?}"
+            );
+        }
+        assert!(m.text.contains("rad 1"), "{}", m.text);
+        assert!(m.subject.starts_with("Hj"), "{}", m.subject);
+        // Attachments stay byte for byte.
+        assert!(m.attachments.iter().any(|a| a.bytes.contains(&0)));
     }
 }

@@ -266,13 +266,13 @@ fn write_local(
     sender: &str,
 ) -> Result<String, DeliveryError> {
     let dir = data_dir.join("sms-outbox");
-    std::fs::create_dir_all(&dir).map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    store::private::create_dir(&dir).map_err(|e| DeliveryError::Retry(e.to_string()))?;
     let name = format!("{}-{}.json", tenant.get(), sms.id);
     let doc = json!({
         "from": sender, "to": sms.to_number, "message": sms.body,
         "encoding": sms.encoding, "segments": sms.segments,
     });
-    std::fs::write(dir.join(&name), doc.to_string())
+    store::private::write(&dir.join(&name), doc.to_string().as_bytes())
         .map_err(|e| DeliveryError::Retry(e.to_string()))?;
     Ok(format!("local-{}", sms.id))
 }

@@ -14,7 +14,7 @@ pub struct BlobStore {
 impl BlobStore {
     pub fn new(data_dir: &Path) -> std::io::Result<BlobStore> {
         let root = data_dir.join("blobs");
-        std::fs::create_dir_all(&root)?;
+        super::private::create_dir(&root)?;
         Ok(BlobStore { root })
     }
 
@@ -42,7 +42,9 @@ impl BlobStore {
             return Ok(hash);
         }
         let dir = path.parent().expect("blob path has a parent");
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            super::private::create_dir(dir)?;
+        }
         let mut tmp = tempfile_in(dir)?;
         tmp.1.write_all(bytes)?;
         std::fs::rename(&tmp.0, &path)?;
@@ -136,10 +138,11 @@ impl Drop for BlobWriter {
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let name = format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>()));
     let path = dir.join(name);
-    let f = std::fs::OpenOptions::new()
+    let f = super::private::open_options()
         .write(true)
         .create_new(true)
         .open(&path)?;
+    super::private::restrict(&f)?;
     Ok((path, f))
 }
 
@@ -174,5 +177,21 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
             .collect();
         assert!(left.is_empty(), "an unfinished upload leaves no file");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn blobs_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: sets this test process's mask (nextest runs each test in its own process).
+        unsafe { libc::umask(0o022) };
+        let store = BlobStore::new(dir.path()).unwrap();
+        let id = store.put(b"personnummer").unwrap();
+        let file = store.path_of(&id).unwrap();
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("blobs")), 0o700);
     }
 }

@@ -124,6 +124,30 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// The SQLite database file exists and is 0600 before SQLite opens it; SQLite gives its WAL and
+/// SHM files the database file's mode. Files of an older installation are tightened too.
+fn private_sqlite_files(target: &str) -> Result<(), StoreError> {
+    let path = std::path::Path::new(target.strip_prefix("file:").unwrap_or(target));
+    if target == ":memory:" || target.contains('?') {
+        return Ok(());
+    }
+    let fail = |e: std::io::Error| StoreError::Config(format!("{}: {e}", path.display()));
+    let f = super::private::open_options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(fail)?;
+    super::private::restrict(&f).map_err(fail)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        super::private::set_mode(std::path::Path::new(&side), super::private::FILE_MODE)
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Open (creating the SQLite file if needed), migrate, and start the SQLite writer.
     pub fn connect(url: &str, pool_size: u32) -> Result<Db, StoreError> {
@@ -140,6 +164,9 @@ impl Db {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::Config(format!("cannot create {}: {e}", parent.display()))
             })?;
+        }
+        if backend == Backend::Sqlite {
+            private_sqlite_files(&target)?;
         }
         let manager = Manager { backend, target };
         // Surface the real error (wrong password, missing database) before r2d2 hides it in retries.

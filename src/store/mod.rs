@@ -18,6 +18,7 @@ macro_rules! per_backend {
 }
 
 mod conn;
+pub mod private;
 mod schema;
 
 pub mod auth;

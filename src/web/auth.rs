@@ -219,8 +219,9 @@ impl<T: DeserializeOwned + HasCsrf + 'static> FromRequest for CsrfForm<T> {
         Box::pin(async move {
             let form = match form.await {
                 Ok(f) => f.into_inner(),
-                // An unreadable form is refused the same way: nothing in it can be trusted.
-                Err(_) => return Err(PageError::from(Failure::Csrf).into()),
+                // `web::input::form_config` answers: too large (413) and bad bytes (400) say
+                // so; any other unreadable form is refused as untrusted (CSRF).
+                Err(e) => return Err(e),
             };
             if !form_trusted(&req, form.csrf()) {
                 return Err(PageError::from(Failure::Csrf).into());

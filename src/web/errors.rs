@@ -19,6 +19,12 @@ pub enum Failure {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Control characters or invalid UTF-8 (`web::input`).
+    #[error("control character or invalid UTF-8 in the {0}")]
+    BadInput(super::input::Part),
+    /// A body over its route's limit (`web::input`).
+    #[error("body larger than {limit} bytes")]
+    TooLarge { limit: usize },
 }
 
 impl From<crate::domain::InvalidValue> for Failure {
@@ -38,6 +44,8 @@ impl Failure {
         match self {
             Failure::Csrf => StatusCode::FORBIDDEN,
             Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Failure::BadInput(_) => StatusCode::BAD_REQUEST,
+            Failure::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Domain(e) => match e {
                 Error::NotFound(_) => StatusCode::NOT_FOUND,
                 Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -57,6 +65,8 @@ impl Failure {
         match self {
             Failure::Csrf => "csrf",
             Failure::BadRequest(_) => "bad_request",
+            Failure::BadInput(_) => "bad_input",
+            Failure::TooLarge { .. } => "too_large",
             Failure::Domain(e) => match e {
                 Error::NotFound(_) => "not_found",
                 Error::Invalid(_) => "invalid",
@@ -111,6 +121,13 @@ impl Failure {
             Failure::Domain(Error::Conflict(detail)) => {
                 t.text(locale, "error.conflict").replace("{detail}", detail)
             }
+            Failure::BadInput(part) => t.text(locale, "error.bad_input").replace(
+                "{part}",
+                &t.text(locale, &format!("error.bad_input.{part}")),
+            ),
+            Failure::TooLarge { limit } => t
+                .text(locale, "error.too_large")
+                .replace("{kb}", &limit.div_ceil(1024).to_string()),
             other => t.text(locale, &format!("error.{}", other.code())),
         }
     }

@@ -4,7 +4,9 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod download;
 pub mod errors;
+pub mod input;
 pub mod kb;
 pub mod pages;
 pub mod referral;
@@ -50,6 +52,14 @@ pub struct AppState {
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// Permissions-Policy: no page of ours uses a device or sensor, so none may ask for one.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), geolocation=(), \
+                                  gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), \
+                                  usb=()";
+
+/// Strict-Transport-Security when `server.public_url` is https: one year (see docs/operations.md).
+const HSTS: &str = "max-age=31536000";
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz)
         .service(readyz)
@@ -75,17 +85,27 @@ pub fn server(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<Server> {
+    let hsts = state.settings.secure_cookies();
     let mut s = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(input::guard))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::X_FRAME_OPTIONS, "DENY"))
                     .add((header::REFERRER_POLICY, "same-origin"))
-                    .add((header::CONTENT_SECURITY_POLICY, CSP)),
+                    .add((header::CONTENT_SECURITY_POLICY, CSP))
+                    .add((header::CACHE_CONTROL, "no-store"))
+                    .add(("permissions-policy", PERMISSIONS_POLICY)),
             )
+            .wrap(actix_web::middleware::Condition::new(
+                hsts,
+                DefaultHeaders::new().add((header::STRICT_TRANSPORT_SECURITY, HSTS)),
+            ))
             .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
             .app_data(state.clone())
+            .app_data(input::form_config())
+            .app_data(input::json_config())
             .configure(routes)
     })
     .listen(listener)?;

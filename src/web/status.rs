@@ -152,6 +152,9 @@ pub async fn reply(
             .await;
         }
     };
+    // Text fields are not read by the edge's body scanner (multipart): NUL and other control
+    // characters are refused here, before anything is stored.
+    crate::web::input::refuse_controls(&up.fields)?;
     let text = up.get("text").to_string();
     let result = match throttled.take() {
         Some(retry_after_secs) => Err(Error::Throttled { retry_after_secs }),

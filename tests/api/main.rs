@@ -18,6 +18,7 @@ mod ops;
 mod referral;
 mod routing;
 mod security_api;
+mod security_edge;
 mod security_egress;
 mod security_links;
 mod security_login;

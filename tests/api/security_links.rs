@@ -625,3 +625,32 @@ async fn citizen_replies_are_limited_per_ticket_and_hour(backend: Backend) {
     assert!(!files.iter().any(|(_, len)| *len == (mb + mb / 2) as u64));
 }
 both_backends!(citizen_replies_are_limited_per_ticket_and_hour);
+
+/// A citizen pastes text with a NUL byte into a reply through a working link: a clear 400, on
+/// PostgreSQL too (which cannot store NUL), and nothing is added to the ticket.
+async fn a_reply_with_control_characters_is_refused_clearly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let org = app.org("alby").await;
+    let ticket = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Bygglov")
+        .await;
+    let number = ticket["number"].as_str().unwrap().to_string();
+    let link = status_link(&app, &number).await;
+    let citizen = app.browser();
+    let (_, html) = get(&app, &citizen, &link).await;
+    let csrf = csrf_in(&html);
+    let before = history_kinds(&app, &number).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("text", "Hej\u{0}då");
+    let r = citizen
+        .post(app.url(&format!("{link}/reply")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("styrtecken"));
+    assert_eq!(history_kinds(&app, &number).await, before);
+}
+both_backends!(a_reply_with_control_characters_is_refused_clearly);

@@ -11,6 +11,7 @@ use actix_web::http::Method;
 use actix_web::web;
 
 use super::errors::{ApiError, Failure};
+use super::input;
 use crate::accounts::Scope;
 
 /// What a route needs of its caller besides a valid token or session.
@@ -82,7 +83,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(
                 web::JsonConfig::default()
                     .limit(1 << 20)
-                    .error_handler(|e, _| ApiError(Failure::BadRequest(e.to_string())).into()),
+                    .error_handler(|e, req| input::refusal_error(req, input::json_failure(&e))),
             )
             .app_data(
                 web::QueryConfig::default()

@@ -243,7 +243,7 @@ pub async fn add_message(
 }
 
 /// GET /api/v1/tickets/{number}/attachments/{id} — the file, byte for byte, always as a download
-/// (`Content-Disposition: attachment`, `nosniff`) so a browser never renders it in our origin.
+/// that cannot act in our origin (`web::download`: inert type, sandbox, RFC 6266 name).
 #[get("/tickets/{number}/attachments/{id}")]
 pub async fn attachment(
     st: web::Data<AppState>,
@@ -252,32 +252,9 @@ pub async fn attachment(
 ) -> Result<HttpResponse, ApiError> {
     let (n, id) = path.into_inner();
     let (row, bytes) = tickets::attachment(&st.db, &st.blobs, &actor, number(&n)?, id).await?;
-    let cd = actix_web::http::header::ContentDisposition {
-        disposition: actix_web::http::header::DispositionType::Attachment,
-        parameters: vec![actix_web::http::header::DispositionParam::Filename(
-            row.filename.clone(),
-        )],
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(safe_content_type(&row.content_type))
-        .insert_header(cd)
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(bytes))
-}
-
-/// A stored content type if it looks like one (type/subtype of token characters), else a binary type.
-fn safe_content_type(ct: &str) -> String {
-    let ok = ct.split_once('/').is_some_and(|(a, b)| {
-        let token = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&c))
-        };
-        token(a) && token(b)
-    });
-    if ok {
-        ct.to_ascii_lowercase()
-    } else {
-        "application/octet-stream".into()
-    }
+    Ok(crate::web::download::file_response(
+        &row.filename,
+        &row.content_type,
+        bytes,
+    ))
 }

@@ -506,6 +506,7 @@ pub async fn post_message(
     if !form_trusted(&req, up.get("csrf")) {
         return Err(Failure::Csrf.into());
     }
+    crate::web::input::refuse_controls(&up.fields)?;
     let mut kb_articles: Vec<i64> = vec![];
     for id in up
         .all("kb_article")
