@@ -43,12 +43,16 @@ impl Dovecot {
             .prefix("arendo-dovecot-")
             .tempdir()?;
         let d = dir.path().to_path_buf();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))?;
-        }
+        // Dovecot's own processes (users dovecot and dovenull) read these: give them explicit
+        // modes, whatever the umask of this process (Ärendo's own files are 0600 under umask 077).
+        use std::os::unix::fs::PermissionsExt;
+        let readable = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        };
+        readable(&d, 0o755)?;
         for sub in ["run", "state", "mail"] {
             std::fs::create_dir_all(d.join(sub))?;
+            readable(&d.join(sub), 0o755)?;
         }
         let (uid, gid) = dovecot_ids()?;
         std::os::unix::fs::chown(d.join("mail"), Some(uid), Some(gid))?;
@@ -56,6 +60,7 @@ impl Dovecot {
         for (u, p) in users {
             writeln!(users_file, "{u}:{{PLAIN}}{p}::::::")?;
         }
+        readable(&d.join("users"), 0o644)?;
         let me = Dovecot {
             port: free_port()?,
             dir,
@@ -82,6 +87,10 @@ impl Dovecot {
             port = self.port
         );
         std::fs::write(self.conf(), conf)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(self.conf(), std::fs::Permissions::from_mode(0o644))?;
+        }
         Ok(())
     }
 
