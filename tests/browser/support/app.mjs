@@ -56,6 +56,9 @@ export async function startApp({ env = {} } = {}) {
     ARENDO_SERVER__LISTEN: `127.0.0.1:${port}`,
     ARENDO_SERVER__PUBLIC_URL: base,
     ARENDO_SERVER__WORKERS: '2',
+    // The test's Dovecot and SMTP peer run on loopback, which the egress policy refuses unless
+    // the operator allows it (docs/security.md).
+    ARENDO_EGRESS__ALLOW: '127.0.0.1',
     RUST_LOG: verbose ? 'info' : 'warn',
     ...env,
   };
