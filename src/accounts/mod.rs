@@ -458,6 +458,11 @@ pub mod admin {
                 "referral handlers sign in on the web; they have no API tokens".into(),
             ));
         }
+        if scopes.contains(&Scope::Admin) && user.role != Role::Admin {
+            return Err(Error::Conflict(
+                "only an administrator's token can carry the admin scope".into(),
+            ));
+        }
         let now = store::now();
         let expires_at = valid_days.map(|d| now + Duration::days(i64::from(d)));
         let id = tokens::new_id();

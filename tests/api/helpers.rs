@@ -257,8 +257,13 @@ impl TestApp {
                             queues: &queues,
                         },
                     )?;
+                    // Every scope the account may hold (the admin scope only for admins).
+                    let scopes: Vec<Scope> = Scope::ALL
+                        .into_iter()
+                        .filter(|s| *s != Scope::Admin || role == Role::Admin)
+                        .collect();
                     let (_, token) =
-                        admin::create_api_token(c, &signer, t.id, u.id, "test", &Scope::ALL, None)?;
+                        admin::create_api_token(c, &signer, t.id, u.id, "test", &scopes, None)?;
                     Ok(Account {
                         email: email.to_string(),
                         password: password.expose().to_string(),

@@ -802,3 +802,33 @@ async fn security_api_live_stream_follows_membership_changes(b: Backend) {
     assert!(end.is_ok(), "a deactivated agent's stream ends");
 }
 both_backends!(security_api_live_stream_follows_membership_changes);
+
+/// An agent's token cannot be given the admin scope: only an administrator's token may carry it
+/// (the role check on the admin routes stays the second line).
+async fn security_api_admin_scope_only_for_administrators(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let org = app.org("alby").await;
+    let signer = Signer::new(&Keys::from_hex(&app.key_hex).unwrap());
+    let email = EmailAddress::parse(&org.agent_a.email).unwrap();
+    let refused = app
+        .db
+        .write(move |c| -> Result<String, Error> {
+            let t = arendo::store::tenants::by_slug(c, "alby")?.unwrap();
+            let u = arendo::store::users::by_email(c, t.id, &email)?.unwrap();
+            let (_, token) =
+                admin::create_api_token(c, &signer, t.id, u.id, "t", &[Scope::Admin], None)?;
+            Ok(token)
+        })
+        .await;
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    // An administrator's token with it works on the admin routes.
+    let token = token_with(&app, "alby", &org.admin.email, vec![Scope::Admin]).await;
+    let r = reqwest::Client::new()
+        .get(app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+both_backends!(security_api_admin_scope_only_for_administrators);
