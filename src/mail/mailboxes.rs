@@ -112,9 +112,16 @@ impl SmtpSpec {
 pub fn add(
     c: &mut Conn,
     keys: &Keys,
+    egress: &crate::egress::Policy,
     t: TenantId,
     spec: MailboxSpec,
 ) -> Result<store::mailboxes::Mailbox> {
+    // A server written as an internal address is refused now; a name that resolves to one is
+    // refused when the intake connects (the reason then shows as the mailbox's last error).
+    egress.check_literal(spec.imap_host.trim())?;
+    if let Some(s) = &spec.smtp {
+        egress.check_literal(s.host.trim())?;
+    }
     let address =
         EmailAddress::parse(&spec.address).map_err(|e| InvalidValue::new("address", e.reason))?;
     let reply_from = match &spec.reply_from {

@@ -577,12 +577,13 @@ pub async fn all_queues(db: &Db, actor: &Actor) -> Result<Vec<Queue>> {
 pub async fn add_mailbox(
     db: &Db,
     keys: Arc<Keys>,
+    egress: Arc<crate::egress::Policy>,
     actor: &Actor,
     spec: MailboxSpec,
 ) -> Result<Mailbox> {
     require_admin(actor)?;
     let t = actor.tenant;
-    db.write(move |c| crate::mail::mailboxes::add(c, &keys, t, spec))
+    db.write(move |c| crate::mail::mailboxes::add(c, &keys, &egress, t, spec))
         .await
 }
 

@@ -865,3 +865,91 @@ async fn secret_headers_are_sealed_and_write_only(backend: Backend) {
     assert!(requests.iter().all(|r| header(r, "x-kommun") == "alby"));
 }
 both_backends!(secret_headers_are_sealed_and_write_only);
+
+/// An admin adds a function mailbox whose IMAP or SMTP server is written as an internal address:
+/// refused at once with the reason (API and admin page alike), and nothing is stored, so no
+/// intake worker ever connects there. A public address is accepted as before.
+async fn a_mailbox_on_the_internal_network_is_refused_when_saved(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[NO_ALLOWANCE, ("ARENDO_MAIL__IMAP_ENABLED", "false")],
+    )
+    .await;
+    let org = app.org("alby").await;
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        http.post(app.url("/api/v1/admin/mailboxes"))
+            .bearer_auth(&org.admin.token)
+            .json(&body)
+            .send()
+    };
+    let spec = |address: &str, imap_host: &str, smtp_host: Option<&str>| {
+        let mut b = serde_json::json!({
+            "address": address, "queue": "va", "imap_host": imap_host, "tls": "implicit",
+            "password": "hemligt", "after_import": "move",
+        });
+        if let Some(h) = smtp_host {
+            b["smtp"] = serde_json::json!({ "host": h, "port": 587, "tls": "starttls" });
+        }
+        b
+    };
+    for (address, imap, smtp) in [
+        ("a@alby.se", "127.0.0.1", None),
+        ("b@alby.se", "169.254.169.254", None),
+        ("c@alby.se", "[::ffff:10.0.0.7]", None),
+        ("d@alby.se", "imap.alby.se", Some("192.168.1.20")),
+    ] {
+        let r = post(spec(address, imap, smtp)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 422, "{address}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "egress_refused", "{body}");
+    }
+    let browser = app.browser();
+    app.login(&browser, "alby", &org.admin.email, &org.admin.password)
+        .await;
+    let csrf = app.csrf(&browser, "/admin/mailboxes/new").await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("address", "e@alby.se"),
+        ("queue", "va"),
+        ("reply_from", ""),
+        ("imap_host", "10.20.30.40"),
+        ("imap_port", ""),
+        ("tls", "implicit"),
+        ("imap_user", ""),
+        ("password", "hemligt"),
+        ("folder", "INBOX"),
+        ("after_import", "move"),
+        ("processed_folder", "Arendo/Importerat"),
+        ("smtp_host", ""),
+        ("smtp_port", ""),
+        ("smtp_tls", "starttls"),
+        ("smtp_user", ""),
+        ("smtp_password", ""),
+    ];
+    let r = browser
+        .post(app.url("/admin/mailboxes"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("ett privat, internt nät"), "{html}");
+    let list: serde_json::Value = http
+        .get(app.url("/api/v1/admin/mailboxes"))
+        .bearer_auth(&org.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["mailboxes"].as_array().unwrap().len(), 0, "{list}");
+    // A public server is accepted.
+    let r = post(spec("f@alby.se", "imap.alby.se", Some("smtp.alby.se")))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+}
+both_backends!(a_mailbox_on_the_internal_network_is_refused_when_saved);

@@ -231,9 +231,15 @@ pub async fn create(
 ) -> Result<HttpResponse, PageError> {
     use_cases::require_admin(&actor).map_err(fail(&actor, &req))?;
     let result = match f.spec() {
-        Ok(spec) => use_cases::add_mailbox(&st.db, st.keys.clone(), &actor, spec)
-            .await
-            .map(|_| ()),
+        Ok(spec) => use_cases::add_mailbox(
+            &st.db,
+            st.keys.clone(),
+            std::sync::Arc::new(crate::egress::Policy::from_settings(&st.settings)),
+            &actor,
+            spec,
+        )
+        .await
+        .map(|_| ()),
         Err(v) => Err(Error::Invalid(v)),
     };
     match result {

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use serde_json::json;
 
 use crate::error::Error;
-use crate::mail::mailboxes::{self, MailboxSpec};
+use crate::mail::mailboxes::MailboxSpec;
 use crate::store;
 use crate::web::AppState;
 use crate::web::auth::ApiActor;
@@ -78,13 +78,11 @@ pub async fn create(
     body: web::Json<MailboxSpec>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&actor)?;
-    let (t, keys, spec) = (actor.tenant, st.keys.clone(), body.into_inner());
-    let (m, q) = st
-        .db
-        .write(move |c| -> Result<_, Error> {
-            let queue = spec.queue.clone();
-            Ok((mailboxes::add(c, &keys, t, spec)?, queue))
-        })
-        .await?;
+    let spec = body.into_inner();
+    let queue = spec.queue.clone();
+    let egress = std::sync::Arc::new(crate::egress::Policy::from_settings(&st.settings));
+    let m =
+        crate::tenants::admin::add_mailbox(&st.db, st.keys.clone(), egress, &actor, spec).await?;
+    let q = queue;
     Ok(HttpResponse::Created().json(view(&m, &q, None)))
 }
