@@ -1388,7 +1388,7 @@ fn mailbox_cmd(cmd: MailboxCmd, db: &Db, settings: &Settings) -> anyhow::Result<
                 smtp: None,
             };
             let keys = Keys::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
-            let egress = crate::egress::Policy::from_settings(&settings);
+            let egress = crate::egress::Policy::from_settings(settings);
             let m = db.write_blocking(move |c| -> Result<_, Error> {
                 let tid = tenant(c, &t.tenant)?;
                 crate::mail::mailboxes::add(c, &keys, &egress, tid, spec)
