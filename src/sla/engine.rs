@@ -148,6 +148,9 @@ pub fn refresh(
     ticket: TicketId,
     now: DateTime<Utc>,
 ) -> Result<Option<(Policy, Calendar)>> {
+    // The ticket before its clocks: the same order as every use case that changes the ticket and
+    // then refreshes (see `store::tickets::lock`).
+    store::tickets::lock(c, t, ticket)?;
     let tk = store::tickets::get(c, t, ticket)?;
     let Some(row) = store::sla::policy(c, t, tk.queue_id, tk.priority)? else {
         // No service level for this queue and priority: clear what an earlier policy left.

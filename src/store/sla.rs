@@ -474,7 +474,20 @@ pub fn claim_due(conn: &mut Conn, now: NaiveDateTime, limit: i64) -> StoreResult
         .limit(limit)
         .select(ticket_sla::id);
     let ids: Vec<i64> = match conn {
-        Conn::Pg(c) => due.for_update().skip_locked().load(c)?,
+        // The clock's ticket is locked with the clock, and a ticket someone is changing right now
+        // is skipped (its change refreshes the clocks anyway): the sweeper never waits for a
+        // ticket while holding its clocks, which would deadlock with a use case that holds the
+        // ticket and refreshes the clocks.
+        Conn::Pg(c) => ticket_sla::table
+            .inner_join(tickets::table)
+            .filter(tickets::tenant_id.eq(ticket_sla::tenant_id))
+            .filter(ticket_sla::next_check_at.le(now))
+            .order(ticket_sla::next_check_at)
+            .limit(limit)
+            .select(ticket_sla::id)
+            .for_update()
+            .skip_locked()
+            .load(c)?,
         Conn::Sqlite(c) => due.load(c)?,
     };
     if ids.is_empty() {

@@ -592,6 +592,21 @@ pub fn insert_message(
         .get_result(conn)?)
 }
 
+/// Hold the ticket's row for the rest of the transaction (PostgreSQL `FOR UPDATE`; SQLite's
+/// single writer already serialises writes). Everything that changes a ticket together with its
+/// clocks takes the ticket first, so two such transactions wait for each other instead of
+/// locking the ticket and its `ticket_sla` rows in opposite orders (a deadlock).
+pub fn lock(conn: &mut Conn, t: TenantId, id: TicketId) -> StoreResult<()> {
+    if let Conn::Pg(c) = conn {
+        scoped(t)
+            .filter(tickets::id.eq(id.get()))
+            .select(tickets::id)
+            .for_update()
+            .load::<i64>(c)?;
+    }
+    Ok(())
+}
+
 /// A ticket by internal id within `t` (for channels, which have no queue restriction).
 pub fn get(conn: &mut Conn, t: TenantId, id: TicketId) -> StoreResult<Ticket> {
     scoped(t)

@@ -744,3 +744,87 @@ async fn only_unused_calendars_can_be_deleted(b: Backend) {
     assert_ne!(r.status(), 303);
 }
 both_backends!(only_unused_calendars_can_be_deleted);
+
+/// Two changes to one ticket at the same moment: an agent's reply (which changes the ticket and
+/// then recomputes its clocks) and the clock follower (which recomputes the same clocks because
+/// the ticket changed before). On PostgreSQL they once locked the ticket and its clocks in
+/// opposite orders and one of them died of "deadlock detected" — the agent saw an internal error.
+/// Both must finish, whatever the order.
+async fn a_reply_and_the_clock_follower_at_the_same_moment_both_finish(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("samtidigt").await;
+    let t = setup(
+        &app,
+        &org.slug,
+        org.queue_b,
+        PolicyInput {
+            first_response: "4h".into(),
+            resolution: "5d".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let number = app
+        .create_ticket(&org.agent_b.token, org.queue_b, "Läcka")
+        .await["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n = TicketNumber::parse(&number).unwrap();
+    let id = app
+        .db
+        .read(move |c| -> Result<_, Error> {
+            Ok(store::tickets::by_number(c, t, &QueueAccess::All, &n)?
+                .unwrap()
+                .id)
+        })
+        .await
+        .unwrap();
+    // The stored clocks are behind the ticket (as after any change the follower has not seen yet).
+    app.db
+        .write(move |c| -> Result<_, Error> {
+            let now = Utc::now().naive_utc();
+            Ok(store::sla::save_clocks(
+                c,
+                t,
+                id,
+                &[],
+                &Default::default(),
+                now,
+            )?)
+        })
+        .await
+        .unwrap();
+    let (changed, wait_changed) = std::sync::mpsc::channel();
+    let db = app.db.clone();
+    let reply = std::thread::spawn(move || {
+        db.write_blocking(move |c| -> Result<(), Error> {
+            let ch = store::tickets::TicketChanges {
+                status: Some(arendo::domain::Status::Open),
+                ..Default::default()
+            };
+            store::tickets::update(c, t, id, &ch, Utc::now().naive_utc())?;
+            changed.send(()).unwrap();
+            // The follower starts its refresh while this transaction holds the ticket.
+            std::thread::sleep(Duration::from_millis(600));
+            arendo::sla::engine::refresh(c, t, id, Utc::now())?;
+            Ok(())
+        })
+    });
+    wait_changed.recv().unwrap();
+    let db = app.db.clone();
+    let follower = std::thread::spawn(move || {
+        db.write_blocking(move |c| -> Result<(), Error> {
+            arendo::sla::engine::refresh(c, t, id, Utc::now())?;
+            Ok(())
+        })
+    });
+    reply.join().unwrap().expect("the reply's transaction");
+    follower
+        .join()
+        .unwrap()
+        .expect("the follower's transaction");
+    let clocks = clocks(&app, t, &number).await;
+    assert!(!clocks.is_empty(), "the clocks are stored again");
+}
+both_backends!(a_reply_and_the_clock_follower_at_the_same_moment_both_finish);
