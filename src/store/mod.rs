@@ -27,6 +27,7 @@ pub mod contacts;
 pub mod escalation;
 pub mod kb;
 pub mod mail;
+pub mod mail_problems;
 pub mod mailboxes;
 pub mod outbox;
 pub mod queues;
