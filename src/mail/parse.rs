@@ -850,4 +850,49 @@ mod tests {
         // Attachments stay byte for byte.
         assert!(m.attachments.iter().any(|a| a.bytes.contains(&0)));
     }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/mail_content/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn raw_8bit_headers_read_in_the_declared_charset() {
+        let m = parse(&fixture("cp1252-raw-subject.eml"), LIMIT);
+        assert_eq!(m.subject, "Slamtömning – när kommer bilen?");
+        assert_eq!(m.from_name.as_deref(), Some("Göran Ståhl"));
+        assert!(m.text.contains("beställt slamtömning till Sjövägen"), "{}", m.text);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+    }
+
+    #[test]
+    fn unknown_8bit_is_read_as_windows_1252() {
+        let m = parse(&fixture("unknown-8bit.eml"), LIMIT);
+        assert!(m.text.contains("Soptunnan på Storgatan 5 har inte tömts på två veckor"), "{}", m.text);
+        assert!(!m.text.contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn broken_parts_are_problems_not_attachments() {
+        let m = parse(&fixture("bad-base64.eml"), LIMIT);
+        assert_eq!(m.problems, vec![Problem::BadBase64 { part: "ansokan.pdf".into() }]);
+        assert!(m.attachments.is_empty(), "{:?}", m.attachments.iter().map(|a| &a.filename).collect::<Vec<_>>());
+        let m = parse(&fixture("truncated.eml"), LIMIT);
+        assert_eq!(m.problems, vec![Problem::Truncated { part: "gungan.jpg".into() }]);
+        assert!(m.text.contains("Gungan i parken"), "{}", m.text);
+    }
+
+    #[test]
+    fn forwarded_and_report_parts_get_names() {
+        let m = parse(&fixture("forwarded.eml"), LIMIT);
+        let names: Vec<_> = m.attachments.iter().map(|a| (a.filename.as_str(), a.content_type.as_str())).collect();
+        assert_eq!(names, vec![("Fakturan för mars-april.eml", "message/rfc822")]);
+        assert!(m.attachments[0].bytes.starts_with(b"From: Alby Energi"));
+        let m = parse(&fixture("dsn.eml"), LIMIT);
+        let names: Vec<_> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(names, vec!["bilaga.txt", "bilaga.txt"], "{:?}", m.attachments.iter().map(|a| &a.content_type).collect::<Vec<_>>());
+    }
 }

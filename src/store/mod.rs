@@ -26,6 +26,7 @@ pub mod blobs;
 pub mod contacts;
 pub mod escalation;
 pub mod kb;
+pub mod leases;
 pub mod mail;
 pub mod mail_problems;
 pub mod mailboxes;
