@@ -71,10 +71,7 @@ pub fn problem_text(
     let t = crate::web::templates::Templates::get();
     t.text(locale, &problem_key(kind, filename))
         .replace("{filename}", filename.unwrap_or(""))
-        .replace(
-            "{size}",
-            &size_bytes.map(human_size).unwrap_or_default(),
-        )
+        .replace("{size}", &size_bytes.map(human_size).unwrap_or_default())
         .replace("{charset}", detail.unwrap_or(""))
 }
 

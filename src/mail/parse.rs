@@ -13,7 +13,9 @@
 //! attachment over the limit) is a [`Problem`], stored on the message and shown to the agent.
 
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::{Address, Encoding, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
+use mail_parser::{
+    Address, Encoding, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType,
+};
 
 use crate::domain::EmailAddress;
 
@@ -467,7 +469,8 @@ fn fallback_charset(msg: &mail_parser::Message<'_>) -> &'static str {
                 "latin1" | "iso8859-1" | "iso_8859-1" => "iso-8859-1".to_string(),
                 _ => cs,
             };
-            if !says_nothing(&cs) && charset_decoder(cs.as_bytes()).is_some()
+            if !says_nothing(&cs)
+                && charset_decoder(cs.as_bytes()).is_some()
                 && let Some(k) = KNOWN.iter().find(|k| **k == cs)
             {
                 return k;
@@ -518,7 +521,9 @@ fn transfer_decoded(part: &mail_parser::MessagePart<'_>, raw: &[u8]) -> Option<V
     let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
     match part.encoding {
         Encoding::None => Some(body.to_vec()),
-        Encoding::QuotedPrintable => mail_parser::decoders::quoted_printable::quoted_printable_decode(body),
+        Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(body)
+        }
         Encoding::Base64 => mail_parser::decoders::base64::base64_decode(body),
     }
 }
@@ -539,7 +544,11 @@ fn part_label(part: &mail_parser::MessagePart<'_>) -> String {
 /// Text parts whose bytes are not UTF-8 and whose charset says nothing (none, `utf-8`,
 /// `unknown-8bit`) or is unknown are read in the fallback charset instead of becoming U+FFFD. An
 /// unknown charset name is a problem the agent is told about.
-fn repair_text_parts(msg: &mut mail_parser::Message<'_>, raw: &[u8], fallback: &str) -> Vec<Problem> {
+fn repair_text_parts(
+    msg: &mut mail_parser::Message<'_>,
+    raw: &[u8],
+    fallback: &str,
+) -> Vec<Problem> {
     let mut problems = vec![];
     for part in &mut msg.parts {
         let text = match &part.body {
@@ -583,7 +592,11 @@ fn repair_text_parts(msg: &mut mail_parser::Message<'_>, raw: &[u8], fallback: &
 
 /// Parts mail-parser could not decode: bad base64, or a part cut off before its boundary. Returns
 /// the indexes of those parts (they are not saved as attachments: their bytes are not the file).
-fn encoding_problems(msg: &mail_parser::Message<'_>, raw: &[u8], problems: &mut Vec<Problem>) -> Vec<usize> {
+fn encoding_problems(
+    msg: &mail_parser::Message<'_>,
+    raw: &[u8],
+    problems: &mut Vec<Problem>,
+) -> Vec<usize> {
     let mut ids = vec![];
     for (i, part) in msg.parts.iter().enumerate() {
         if !part.is_encoding_problem || matches!(part.body, PartType::Multipart(_)) {
@@ -600,7 +613,8 @@ fn encoding_problems(msg: &mail_parser::Message<'_>, raw: &[u8], problems: &mut 
             .unwrap_or_default();
         let label = part_label(part);
         let only_base64 = body.iter().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\r' | b'\n' | b' ' | b'\t')
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'+' | b'/' | b'=' | b'\r' | b'\n' | b' ' | b'\t')
         });
         if declared_base64 && !only_base64 {
             problems.push(Problem::BadBase64 { part: label });
@@ -818,11 +832,7 @@ mod tests {
         }
         let m = parse(b"Subject: Hj\xe4lp\r\n\r\nText utan avs\xe4ndare", LIMIT);
         assert!(m.text.contains("Text utan avs"), "{}", m.text);
-        assert!(
-            m.problems.contains(&Problem::NoSender),
-            "{:?}",
-            m.problems
-        );
+        assert!(m.problems.contains(&Problem::NoSender), "{:?}", m.problems);
     }
 
     #[test]
@@ -864,35 +874,76 @@ mod tests {
         let m = parse(&fixture("cp1252-raw-subject.eml"), LIMIT);
         assert_eq!(m.subject, "Slamtömning – när kommer bilen?");
         assert_eq!(m.from_name.as_deref(), Some("Göran Ståhl"));
-        assert!(m.text.contains("beställt slamtömning till Sjövägen"), "{}", m.text);
+        assert!(
+            m.text.contains("beställt slamtömning till Sjövägen"),
+            "{}",
+            m.text
+        );
         assert!(m.problems.is_empty(), "{:?}", m.problems);
     }
 
     #[test]
     fn unknown_8bit_is_read_as_windows_1252() {
         let m = parse(&fixture("unknown-8bit.eml"), LIMIT);
-        assert!(m.text.contains("Soptunnan på Storgatan 5 har inte tömts på två veckor"), "{}", m.text);
+        assert!(
+            m.text
+                .contains("Soptunnan på Storgatan 5 har inte tömts på två veckor"),
+            "{}",
+            m.text
+        );
         assert!(!m.text.contains('\u{FFFD}'));
     }
 
     #[test]
     fn broken_parts_are_problems_not_attachments() {
         let m = parse(&fixture("bad-base64.eml"), LIMIT);
-        assert_eq!(m.problems, vec![Problem::BadBase64 { part: "ansokan.pdf".into() }]);
-        assert!(m.attachments.is_empty(), "{:?}", m.attachments.iter().map(|a| &a.filename).collect::<Vec<_>>());
+        assert_eq!(
+            m.problems,
+            vec![Problem::BadBase64 {
+                part: "ansokan.pdf".into()
+            }]
+        );
+        assert!(
+            m.attachments.is_empty(),
+            "{:?}",
+            m.attachments
+                .iter()
+                .map(|a| &a.filename)
+                .collect::<Vec<_>>()
+        );
         let m = parse(&fixture("truncated.eml"), LIMIT);
-        assert_eq!(m.problems, vec![Problem::Truncated { part: "gungan.jpg".into() }]);
+        assert_eq!(
+            m.problems,
+            vec![Problem::Truncated {
+                part: "gungan.jpg".into()
+            }]
+        );
         assert!(m.text.contains("Gungan i parken"), "{}", m.text);
     }
 
     #[test]
     fn forwarded_and_report_parts_get_names() {
         let m = parse(&fixture("forwarded.eml"), LIMIT);
-        let names: Vec<_> = m.attachments.iter().map(|a| (a.filename.as_str(), a.content_type.as_str())).collect();
-        assert_eq!(names, vec![("Fakturan för mars-april.eml", "message/rfc822")]);
+        let names: Vec<_> = m
+            .attachments
+            .iter()
+            .map(|a| (a.filename.as_str(), a.content_type.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("Fakturan för mars-april.eml", "message/rfc822")]
+        );
         assert!(m.attachments[0].bytes.starts_with(b"From: Alby Energi"));
         let m = parse(&fixture("dsn.eml"), LIMIT);
         let names: Vec<_> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
-        assert_eq!(names, vec!["bilaga.txt", "bilaga.txt"], "{:?}", m.attachments.iter().map(|a| &a.content_type).collect::<Vec<_>>());
+        assert_eq!(
+            names,
+            vec!["bilaga.txt", "bilaga.txt"],
+            "{:?}",
+            m.attachments
+                .iter()
+                .map(|a| &a.content_type)
+                .collect::<Vec<_>>()
+        );
     }
 }

@@ -46,7 +46,9 @@ pub fn record(
             },
             now,
         )?;
-        noted.push(json!({ "kind": kind, "filename": filename, "size_bytes": size, "detail": detail }));
+        noted.push(
+            json!({ "kind": kind, "filename": filename, "size_bytes": size, "detail": detail }),
+        );
     }
     if !noted.is_empty() {
         store::tickets::insert_event(

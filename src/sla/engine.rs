@@ -478,4 +478,3 @@ pub async fn run(db: Db, notices: Notices, clock: std::sync::Arc<dyn Clock>, nod
         tokio::time::sleep(StdDuration::from_secs(1)).await;
     }
 }
-

@@ -23,18 +23,22 @@ pub struct Reclaimed {
 pub fn reclaim_own(conn: &mut Conn, node: &str) -> StoreResult<Reclaimed> {
     let none_s = None::<String>;
     let none_t = None::<NaiveDateTime>;
-    let mailboxes = diesel::update(mailbox_state::table.filter(mailbox_state::lease_owner.eq(node)))
-        .set((
-            mailbox_state::lease_owner.eq(&none_s),
-            mailbox_state::lease_until.eq(none_t),
-        ))
-        .execute(conn)?;
+    let mailboxes =
+        diesel::update(mailbox_state::table.filter(mailbox_state::lease_owner.eq(node)))
+            .set((
+                mailbox_state::lease_owner.eq(&none_s),
+                mailbox_state::lease_until.eq(none_t),
+            ))
+            .execute(conn)?;
     let outbox = diesel::update(
         outbox::table
             .filter(outbox::lease_owner.eq(node))
             .filter(outbox::done_at.is_null()),
     )
-    .set((outbox::lease_owner.eq(&none_s), outbox::lease_until.eq(none_t)))
+    .set((
+        outbox::lease_owner.eq(&none_s),
+        outbox::lease_until.eq(none_t),
+    ))
     .execute(conn)?;
     let sla = diesel::update(sla_cursor::table.filter(sla_cursor::lease_owner.eq(sla_owner(node))))
         .set((

@@ -32,7 +32,14 @@ fn import(app: &TestApp, files: &[(&str, Vec<u8>)], env: &[(&str, &str)]) {
         std::fs::write(dir.path().join(name), raw).unwrap();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_arendo"))
-        .args(["mail", "import-dir", "--tenant", "alby", "--queue", "kundtjanst"])
+        .args([
+            "mail",
+            "import-dir",
+            "--tenant",
+            "alby",
+            "--queue",
+            "kundtjanst",
+        ])
         .arg(dir.path())
         .env_remove("ARENDO_CONFIG")
         .env("ARENDO_DATA_DIR", &app.data_dir)
@@ -189,7 +196,9 @@ async fn oversize_attachment_is_shown_and_the_original_downloads(b: Backend) {
         assert_eq!(r.status(), 404);
     }
     // A message of another ticket is not this ticket's original.
-    let second = app.create_ticket(&org.agent_a.token, org.queue_a, "Annat").await;
+    let second = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Annat")
+        .await;
     let r = reqwest::Client::new()
         .get(app.url(&format!(
             "/api/v1/tickets/{}/messages/{id}/original",
@@ -320,7 +329,10 @@ async fn forwarded_mails_and_report_parts_have_names(b: Backend) {
         "attachment; filename=\"Fakturan f_r mars-april.eml\"; filename*=UTF-8''Fakturan%20f%C3%B6r%20mars-april.eml"
     );
     let body = r.bytes().await.unwrap();
-    assert!(body.starts_with(b"From: Alby Energi"), "the forwarded mail, whole");
+    assert!(
+        body.starts_with(b"From: Alby Energi"),
+        "the forwarded mail, whole"
+    );
 
     let d = ticket_with_subject(&app, token, "Undelivered Mail Returned to Sender").await;
     let names: Vec<&str> = d["attachments"]
@@ -487,7 +499,9 @@ async fn a_restarted_node_takes_back_its_own_leases_at_once(b: Backend) {
     assert_eq!(
         sql(
             &url,
-            &format!("SELECT COUNT(*) AS n FROM mailbox_state WHERE mailbox_id = {kt} AND lease_owner = '{node}'")
+            &format!(
+                "SELECT COUNT(*) AS n FROM mailbox_state WHERE mailbox_id = {kt} AND lease_owner = '{node}'"
+            )
         ),
         1,
         "the killed node still holds its mailbox's lease"
@@ -502,14 +516,18 @@ async fn a_restarted_node_takes_back_its_own_leases_at_once(b: Backend) {
     let theirs = leased_mail(&app, "theirs@example.org", "node-elsewhere", &until);
     exec(
         &url,
-        &format!("UPDATE mailbox_state SET lease_owner = 'node-elsewhere', lease_until = '{until}' WHERE mailbox_id = {va}"),
+        &format!(
+            "UPDATE mailbox_state SET lease_owner = 'node-elsewhere', lease_until = '{until}' WHERE mailbox_id = {va}"
+        ),
     );
     imap.append(KT, PW, "INBOX", &[send(KT, 3)]).await.unwrap();
     imap.append(VA, PW, "INBOX", &[send(VA, 4)]).await.unwrap();
 
     let _second = serve(&app);
     let started = Instant::now();
-    let done = |id: i64| format!("SELECT COUNT(*) AS n FROM outbox WHERE id = {id} AND done_at IS NOT NULL");
+    let done = |id: i64| {
+        format!("SELECT COUNT(*) AS n FROM outbox WHERE id = {id} AND done_at IS NOT NULL")
+    };
     while sql(&url, &inbound(org.queue_a)) < 2 || sql(&url, &done(mine)) < 1 {
         assert!(
             started.elapsed() < Duration::from_secs(30),
@@ -522,11 +540,17 @@ async fn a_restarted_node_takes_back_its_own_leases_at_once(b: Backend) {
     // A moment more: what another node holds stays its own.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sql(&url, &inbound(org.queue_b)), 1, "va@ is another node's");
-    assert_eq!(sql(&url, &done(theirs)), 0, "the other node's item is its own");
+    assert_eq!(
+        sql(&url, &done(theirs)),
+        0,
+        "the other node's item is its own"
+    );
     assert_eq!(
         sql(
             &url,
-            &format!("SELECT COUNT(*) AS n FROM mailbox_state WHERE mailbox_id = {va} AND lease_owner = 'node-elsewhere'")
+            &format!(
+                "SELECT COUNT(*) AS n FROM mailbox_state WHERE mailbox_id = {va} AND lease_owner = 'node-elsewhere'"
+            )
         ),
         1
     );
