@@ -56,6 +56,7 @@ pub fn human_size(bytes: i64) -> String {
 pub fn problem_key(kind: &str, filename: Option<&str>) -> String {
     match (kind, filename) {
         ("truncated", None) => "mail.problem.truncated_mail".to_string(),
+        ("charset", None) => "mail.problem.charset_body".to_string(),
         _ => format!("mail.problem.{kind}"),
     }
 }

@@ -50,7 +50,8 @@ pub enum Problem {
     Truncated { part: String },
     /// A base64 part with characters base64 does not have.
     BadBase64 { part: String },
-    /// A charset we cannot decode: the text was read as `used` instead.
+    /// A charset we cannot decode: the text was read as `used` instead. `part` is empty for the
+    /// mail's own text.
     Charset {
         charset: String,
         used: String,
@@ -579,7 +580,11 @@ fn repair_text_parts(
             problems.push(Problem::Charset {
                 charset: declared.clone().unwrap_or_default(),
                 used: fallback.to_string(),
-                part: part_label(part),
+                // The mail's own text has no name; an attached text file has.
+                part: part
+                    .attachment_name()
+                    .map(sanitize_filename)
+                    .unwrap_or_default(),
             });
         }
         part.body = match &part.body {

@@ -29,9 +29,11 @@ pub fn record(
             Problem::Truncated { part } | Problem::BadBase64 { part } => {
                 (Some(part.as_str()).filter(|s| !s.is_empty()), None, None)
             }
-            Problem::Charset { charset, part, .. } => {
-                (Some(part.as_str()), None, Some(charset.as_str()))
-            }
+            Problem::Charset { charset, part, .. } => (
+                Some(part.as_str()).filter(|s| !s.is_empty()),
+                None,
+                Some(charset.as_str()),
+            ),
             Problem::Unreadable | Problem::NoSender => (None, None, None),
         };
         store::mail_problems::insert(

@@ -225,6 +225,7 @@ async fn broken_characters_and_parts_reach_the_agent(b: Backend) {
             ("2.eml", fixture("unknown-8bit.eml")),
             ("3.eml", fixture("bad-base64.eml")),
             ("4.eml", fixture("truncated.eml")),
+            ("5.eml", fixture("unknown-charset.eml")),
         ],
         &[],
     );
@@ -251,6 +252,17 @@ async fn broken_characters_and_parts_reach_the_agent(b: Backend) {
         "{text}"
     );
     assert!(!d.to_string().contains('\u{FFFD}'), "{d}");
+    // A charset nobody knows: read as Windows-1252, and the agent is told.
+    let d = ticket_with_subject(&app, token, "Parkering").await;
+    let text = first_inbound(&d)["body_text"].as_str().unwrap();
+    assert!(
+        text.contains("Bilen på gården har stått där i tre veckor."),
+        "{text}"
+    );
+    let p = d["mail_problems"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0]["kind"], "charset");
+    assert_eq!(p[0]["detail"], "x-okand-teckenkodning");
 
     let browser = app.browser();
     app.login(&browser, "alby", &org.agent_a.email, &org.agent_a.password)
@@ -265,6 +277,11 @@ async fn broken_characters_and_parts_reach_the_agent(b: Backend) {
             "Trasig lekplats",
             "truncated",
             "Delen gungan.jpg är avklippt och kan inte visas hel – öppna originalmeddelandet.",
+        ),
+        (
+            "Parkering",
+            "charset",
+            "Mejlets text har en okänd teckenkodning (x-okand-teckenkodning) och kan visas med fel tecken – jämför med originalmeddelandet.",
         ),
     ] {
         let d = ticket_with_subject(&app, token, subject).await;
