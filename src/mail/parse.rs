@@ -194,9 +194,6 @@ fn parse_inner(raw: &[u8], max_attachment_bytes: usize) -> ParsedMail {
     repair_headers(&mut msg, raw, fallback);
     let mut problems = repair_text_parts(&mut msg, raw, fallback);
     let unreadable_parts: Vec<usize> = encoding_problems(&msg, raw, &mut problems);
-    if problems.is_empty() {
-        truncated_mail(&msg, raw, &mut problems);
-    }
     let mut out = ParsedMail {
         message_id: msg
             .message_id()
@@ -616,6 +613,10 @@ fn encoding_problems(
         let body = raw
             .get(part.offset_body as usize..part.offset_end as usize)
             .unwrap_or_default();
+        // A mail that ends after its headers has no body to lose.
+        if body.iter().all(|b| b.is_ascii_whitespace()) && !declared_base64 {
+            continue;
+        }
         let label = part_label(part);
         let only_base64 = body.iter().all(|b| {
             b.is_ascii_alphanumeric()
@@ -631,29 +632,6 @@ fn encoding_problems(
         }
     }
     ids
-}
-
-/// A multipart mail whose closing boundary never comes: it was cut off in transit or by a size
-/// limit on the way.
-fn ends_early(msg: &mail_parser::Message<'_>, raw: &[u8]) -> bool {
-    let Some(boundary) = msg
-        .root_part()
-        .content_type()
-        .filter(|c| c.ctype().eq_ignore_ascii_case("multipart"))
-        .and_then(|c| c.attribute("boundary"))
-    else {
-        return false;
-    };
-    let close = format!("--{boundary}--");
-    !raw.windows(close.len()).any(|w| w == close.as_bytes())
-}
-
-fn truncated_mail(msg: &mail_parser::Message<'_>, raw: &[u8], problems: &mut Vec<Problem>) {
-    if ends_early(msg, raw) {
-        problems.push(Problem::Truncated {
-            part: String::new(),
-        });
-    }
 }
 
 /// A file name safe to show and to send back in Content-Disposition: no paths, no control characters.
@@ -950,5 +928,19 @@ mod tests {
                 .map(|a| &a.content_type)
                 .collect::<Vec<_>>()
         );
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        assert!(parse(&fixture("forwarded.eml"), LIMIT).problems.is_empty());
+    }
+
+    #[test]
+    fn a_mail_with_nothing_to_say_is_not_a_broken_one() {
+        for raw in [
+            &b"From: a@example.org\r\nSubject: Tomt\r\n\r\n"[..],
+            b"From: a@example.org\r\nSubject: Tomt\r\n",
+            b"From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nHej\r\n--B--\r\n",
+        ] {
+            let m = parse(raw, LIMIT);
+            assert!(m.problems.is_empty(), "{:?}: {:?}", String::from_utf8_lossy(raw), m.problems);
+        }
     }
 }
