@@ -336,3 +336,33 @@ async fn stop_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path, node: Option<&str>) -> Settings {
+        let mut env = vec![("ARENDO_DATA_DIR".to_string(), dir.display().to_string())];
+        if let Some(n) = node {
+            env.push(("ARENDO_SERVER__NODE_ID".to_string(), n.to_string()));
+        }
+        Settings::from_parts("", None, &env).unwrap()
+    }
+
+    #[test]
+    fn the_node_id_is_kept_in_the_data_dir_unless_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = node_id(&settings(dir.path(), None)).unwrap();
+        assert!(first.starts_with("node-"), "{first}");
+        assert_eq!(node_id(&settings(dir.path(), None)).unwrap(), first);
+        let kept = std::fs::read_to_string(dir.path().join("node-id")).unwrap();
+        assert_eq!(kept.trim(), first);
+        // Several nodes sharing one data directory each name themselves.
+        assert_eq!(
+            node_id(&settings(dir.path(), Some("node-b"))).unwrap(),
+            "node-b"
+        );
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(node_id(&settings(other.path(), None)).unwrap(), first);
+    }
+}
