@@ -32,6 +32,30 @@ pub struct Application {
     stopping: tokio::sync::watch::Sender<bool>,
     /// The sign-in housekeeping job: this node's name and the period.
     housekeeping: Option<(String, std::time::Duration)>,
+    /// This node's name in leases (`node_id`).
+    node: String,
+}
+
+/// This node's id: `server.node_id` when set, else the one kept in `<data_dir>/node-id` (made
+/// at the first start). It names every lease the node takes, so it must differ between nodes
+/// working one database (nodes sharing a data directory set `server.node_id`).
+pub fn node_id(settings: &Settings) -> anyhow::Result<String> {
+    let configured = settings.server.node_id.trim();
+    if !configured.is_empty() {
+        return Ok(configured.to_string());
+    }
+    let path = settings.data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
+    let id = format!("node-{}", crate::accounts::tokens::new_id());
+    crate::store::private::create_dir(&settings.data_dir)?;
+    std::fs::write(&path, format!("{id}\n"))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
 }
 
 /// Open one of the node's indexes. Another process (or a previous instance in this one that is
@@ -112,11 +136,16 @@ impl Application {
         let mailer = Mailer::from_settings(&settings)?;
         let blobs = crate::store::blobs::BlobStore::new(&settings.data_dir)
             .with_context(|| format!("cannot create {}/blobs", settings.data_dir.display()))?;
-        let node = format!(
-            "{}-{}",
-            std::process::id(),
-            crate::accounts::tokens::new_id()
-        );
+        // This node's name in leases: the same across restarts, so a node that was killed takes
+        // its own leases back at once instead of waiting them out (decision D43).
+        let node = node_id(&settings)?;
+        let reclaimed = {
+            let node = node.clone();
+            db.write_blocking(move |c| crate::store::leases::reclaim_own(c, &node))?
+        };
+        if reclaimed != crate::store::leases::Reclaimed::default() {
+            tracing::info!(node = %node, ?reclaimed, "took back this node's leases from before its restart");
+        }
         let intake = settings
             .mail
             .imap_enabled
@@ -195,6 +224,7 @@ impl Application {
             server,
             stopping,
             housekeeping,
+            node: node.clone(),
             worker: Some(
                 outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node)
                     .configured(&settings),
@@ -254,6 +284,7 @@ impl Application {
                 self.db.clone(),
                 notices,
                 Arc::new(crate::sla::engine::SystemClock),
+                self.node.clone(),
             ));
         }
         // The search indexer follows the database until the server stops; then it finishes its
@@ -303,5 +334,35 @@ async fn stop_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path, node: Option<&str>) -> Settings {
+        let mut env = vec![("ARENDO_DATA_DIR".to_string(), dir.display().to_string())];
+        if let Some(n) = node {
+            env.push(("ARENDO_SERVER__NODE_ID".to_string(), n.to_string()));
+        }
+        Settings::from_parts("", None, &env).unwrap()
+    }
+
+    #[test]
+    fn the_node_id_is_kept_in_the_data_dir_unless_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = node_id(&settings(dir.path(), None)).unwrap();
+        assert!(first.starts_with("node-"), "{first}");
+        assert_eq!(node_id(&settings(dir.path(), None)).unwrap(), first);
+        let kept = std::fs::read_to_string(dir.path().join("node-id")).unwrap();
+        assert_eq!(kept.trim(), first);
+        // Several nodes sharing one data directory each name themselves.
+        assert_eq!(
+            node_id(&settings(dir.path(), Some("node-b"))).unwrap(),
+            "node-b"
+        );
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(node_id(&settings(other.path(), None)).unwrap(), first);
     }
 }

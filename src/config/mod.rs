@@ -130,6 +130,10 @@ pub struct Outbox {
     /// Attempts in all before an item is given up (dead-lettered, shown on its ticket).
     #[serde(default = "defaults::max_attempts")]
     pub max_attempts: u32,
+    /// How long a node holds an item it is delivering; if the node dies, another (or this one
+    /// when it starts again — it reclaims its own leases at once) takes the item after this long.
+    #[serde(default = "defaults::outbox_lease_seconds")]
+    pub lease_seconds: u32,
 }
 
 impl Default for Outbox {
@@ -138,6 +142,7 @@ impl Default for Outbox {
             retry_base_ms: defaults::retry_base_ms(),
             retry_cap_seconds: defaults::retry_cap_seconds(),
             max_attempts: defaults::max_attempts(),
+            lease_seconds: defaults::outbox_lease_seconds(),
         }
     }
 }
@@ -205,6 +210,11 @@ pub struct Server {
     /// header is ignored. Empty: the TCP peer is the client.
     #[serde(default)]
     pub trusted_proxies: String,
+    /// This node's name in leases (mailboxes, outbox items, the SLA follower). Empty: the id
+    /// kept in `<data_dir>/node-id` (made at first start). Set it when several nodes share one
+    /// data directory, so each has its own.
+    #[serde(default)]
+    pub node_id: String,
 }
 
 impl Server {
@@ -390,6 +400,9 @@ mod defaults {
     }
     pub fn max_attempts() -> u32 {
         12
+    }
+    pub fn outbox_lease_seconds() -> u32 {
+        120
     }
     pub fn kb_sync_seconds() -> u32 {
         5

@@ -41,6 +41,41 @@ pub fn safe_html(
     (clean, blocked.load(Ordering::Relaxed))
 }
 
+/// A size as people read it: "30 MB", "1 MB", "120 kB" (the same in Swedish and English).
+pub fn human_size(bytes: i64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    let b = bytes.max(0) as f64;
+    if b >= MB {
+        format!("{} MB", (b / MB).round() as i64)
+    } else {
+        format!("{} kB", ((b / 1024.0).ceil() as i64).max(1))
+    }
+}
+
+/// The locale key of a problem's notice (texts in `locales/*/mail_content.json`).
+pub fn problem_key(kind: &str, filename: Option<&str>) -> String {
+    match (kind, filename) {
+        ("truncated", None) => "mail.problem.truncated_mail".to_string(),
+        ("charset", None) => "mail.problem.charset_body".to_string(),
+        _ => format!("mail.problem.{kind}"),
+    }
+}
+
+/// What the agent is told about one problem of a mail (`message_problems`), from locale keys.
+pub fn problem_text(
+    locale: &str,
+    kind: &str,
+    filename: Option<&str>,
+    size_bytes: Option<i64>,
+    detail: Option<&str>,
+) -> String {
+    let t = crate::web::templates::Templates::get();
+    t.text(locale, &problem_key(kind, filename))
+        .replace("{filename}", filename.unwrap_or(""))
+        .replace("{size}", &size_bytes.map(human_size).unwrap_or_default())
+        .replace("{charset}", detail.unwrap_or(""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +95,12 @@ mod tests {
         let (out, blocked) = safe_html(html, &inline, true);
         assert!(!blocked);
         assert!(out.contains("tracker.example"));
+    }
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_size(30 * 1024 * 1024 + 17), "30 MB");
+        assert_eq!(human_size(1536 * 1024), "2 MB");
+        assert_eq!(human_size(1000), "1 kB");
     }
 }

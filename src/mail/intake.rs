@@ -395,6 +395,7 @@ pub fn ingest(
     for a in attachments {
         store::tickets::insert_attachment(c, t, msg.id, a, now)?;
     }
+    super::problems::record(c, t, ticket.id, msg.id, &mail.problems, now)?;
     store::tickets::insert_event(
         c,
         t,

@@ -21,6 +21,7 @@ pub mod imap;
 pub mod intake;
 pub mod mailboxes;
 pub mod parse;
+pub mod problems;
 
 pub const OUTBOX_KIND: &str = "mail";
 

@@ -16,6 +16,7 @@ use crate::secrets::Keys;
 use crate::store::blobs::BlobStore;
 use crate::store::{self, Db, outbox::Item};
 
+/// The lease on a claimed item unless `outbox.lease_seconds` says otherwise.
 const LEASE_SECS: i64 = 120;
 const BATCH: i64 = 32;
 
@@ -115,6 +116,8 @@ pub struct Worker {
     /// Transports built from tenants' and mailboxes' own SMTP settings, by their JSON.
     profiles: Arc<Mutex<HashMap<String, Arc<Mailer>>>>,
     owner: String,
+    /// How long a claimed item stays this node's (`outbox.lease_seconds`).
+    lease: chrono::Duration,
     blobs: BlobStore,
     retry: RetryPolicy,
     /// For links in what is sent (ticket and attachment addresses).
@@ -136,6 +139,7 @@ impl Worker {
             mailer: Arc::new(mailer),
             profiles: Arc::default(),
             owner: node,
+            lease: chrono::Duration::seconds(LEASE_SECS),
             blobs,
             retry: RetryPolicy::default(),
             public_url: String::new(),
@@ -162,6 +166,7 @@ impl Worker {
     /// Retry with `policy` and make links relative to `public_url`.
     pub fn configured(mut self, settings: &crate::config::Settings) -> Worker {
         self.retry = settings.outbox.policy();
+        self.lease = chrono::Duration::seconds(i64::from(settings.outbox.lease_seconds.max(5)));
         self.public_url = settings.server.public_url.clone();
         self.data_dir = settings.data_dir.clone();
         self.egress = Arc::new(crate::egress::Policy::from_settings(settings));
@@ -220,6 +225,7 @@ impl Worker {
     /// Claim and deliver one batch. Returns how many items were handled.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let owner = self.owner.clone();
+        let lease = self.lease;
         let items: Vec<Item> = self
             .db
             .write(move |c| -> Result<_, store::StoreError> {
@@ -237,7 +243,7 @@ impl Worker {
                     ],
                     &owner,
                     now,
-                    now + chrono::Duration::seconds(LEASE_SECS),
+                    now + lease,
                     BATCH,
                 )
             })

@@ -459,9 +459,11 @@ fn notify(
     Ok(())
 }
 
-/// The SLA worker of a node: follow the change feed and sweep, every second, until shutdown.
-pub async fn run(db: Db, notices: Notices, clock: std::sync::Arc<dyn Clock>) {
-    let owner = format!("sla-{}", uuid_like());
+/// The SLA worker of node `node`: follow the change feed and sweep, every second, until shutdown.
+/// Its lease is in the node's name, so the node's next start can reclaim it
+/// (`store::leases::reclaim_own`).
+pub async fn run(db: Db, notices: Notices, clock: std::sync::Arc<dyn Clock>, node: String) {
+    let owner = crate::store::leases::sla_owner(&node);
     loop {
         let now = clock.now();
         let (db2, owner2, notices2) = (db.clone(), owner.clone(), notices.clone());
@@ -478,9 +480,4 @@ pub async fn run(db: Db, notices: Notices, clock: std::sync::Arc<dyn Clock>) {
         }
         tokio::time::sleep(StdDuration::from_secs(1)).await;
     }
-}
-
-fn uuid_like() -> String {
-    use rand::Rng;
-    format!("{:016x}", rand::rng().random::<u64>())
 }

@@ -597,3 +597,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     routing_rules,
     referral_handlers,
 );
+
+diesel::table! {
+    message_problems (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        message_id -> BigInt,
+        kind -> Text,
+        filename -> Nullable<Text>,
+        size_bytes -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

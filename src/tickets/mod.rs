@@ -254,6 +254,8 @@ pub struct TicketDetail {
     pub contact: Option<store::contacts::Contact>,
     pub messages: Vec<store::tickets::Message>,
     pub attachments: Vec<store::tickets::AttachmentRow>,
+    /// What of the incoming mails could not be shown (over-size attachments, broken parts).
+    pub mail_problems: Vec<store::mail_problems::ProblemRow>,
     /// Related tickets: (number, kind) — only those the actor may see.
     pub links: Vec<(TicketNumber, String)>,
     pub events: Vec<store::tickets::Event>,
@@ -355,6 +357,7 @@ fn detail_in(
         contact_tickets,
         messages: store::tickets::messages(c, t, ticket.id)?,
         attachments: store::tickets::attachments(c, t, ticket.id)?,
+        mail_problems: store::mail_problems::for_ticket(c, t, ticket.id)?,
         links,
         events: store::tickets::events(c, t, ticket.id)?,
         contact,
@@ -1004,4 +1007,35 @@ pub async fn attachment(
         .map_err(|e| Error::Internal(e.to_string()))?
         .map_err(|e| Error::Internal(format!("attachment file: {e}")))?;
     Ok((row, bytes))
+}
+
+/// The original of a message as it arrived (its raw source, byte for byte, as `.eml`), with the
+/// name to download it under. The same access as the ticket: not found unless the actor can see
+/// the ticket and the message is on it and has a stored source.
+pub async fn original_message(
+    db: &Db,
+    blobs: &store::blobs::BlobStore,
+    actor: &Actor,
+    number: TicketNumber,
+    message: i64,
+) -> Result<(String, Vec<u8>)> {
+    actor.require(Scope::TicketsRead)?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    let (subject, sha) = db
+        .read(move |c| -> Result<_> {
+            let ticket = find(c, t, &access, &number)?;
+            let m = store::tickets::messages(c, t, ticket.id)?
+                .into_iter()
+                .find(|m| m.id == message)
+                .ok_or(Error::NotFound("message"))?;
+            let sha = m.raw_sha256.ok_or(Error::NotFound("message"))?;
+            Ok((m.subject, sha))
+        })
+        .await?;
+    let blobs = blobs.clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::Internal(format!("original message file: {e}")))?;
+    Ok((crate::mail::parse::eml_filename(&subject, message), bytes))
 }

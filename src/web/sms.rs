@@ -183,7 +183,7 @@ pub async fn usage_csv(
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"sms-{m}.csv\""),
+            crate::web::download::content_disposition(&format!("sms-{m}.csv")),
         ))
         .body(csv))
 }

@@ -13,6 +13,7 @@ mod escalation;
 mod isolation;
 mod kb;
 mod mail;
+mod mail_content;
 mod notify;
 mod ops;
 mod referral;

@@ -64,6 +64,11 @@ pub const ROUTES: &[ApiRoute] = &[
         "/api/v1/tickets/{number}/attachments/{id}",
         Need::Scope(Scope::TicketsRead),
     ),
+    route(
+        "GET",
+        "/api/v1/tickets/{number}/messages/{id}/original",
+        Need::Scope(Scope::TicketsRead),
+    ),
     route("GET", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
     route("POST", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
 ];
@@ -101,6 +106,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(tickets::update)
             .service(tickets::add_message)
             .service(tickets::attachment)
+            .service(tickets::original)
             .service(admin::list)
             .service(admin::create)
             .default_service(web::to(|| async {

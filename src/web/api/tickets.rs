@@ -258,3 +258,21 @@ pub async fn attachment(
         bytes,
     ))
 }
+
+/// GET /api/v1/tickets/{number}/messages/{id}/original — the message as it arrived (raw source,
+/// `.eml`), for anyone who may read the ticket; served inert like every stored file.
+#[get("/tickets/{number}/messages/{id}/original")]
+pub async fn original(
+    st: web::Data<AppState>,
+    ApiActor(actor): ApiActor,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (n, id) = path.into_inner();
+    let (name, bytes) =
+        tickets::original_message(&st.db, &st.blobs, &actor, number(&n)?, id).await?;
+    Ok(crate::web::download::file_response(
+        &name,
+        "message/rfc822",
+        bytes,
+    ))
+}

@@ -158,6 +158,27 @@ fn event_text(
             "{sms_kept}",
             &t.text(locale, &format!("sms.status.{}", s("kept"))),
         )
+        .replace("{problems}", &{
+            // mail_problems: what of the mail could not be shown, each from its locale key.
+            d.get("problems")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|p| {
+                            let f = |k: &str| p.get(k).and_then(|v| v.as_str());
+                            crate::mail::display::problem_text(
+                                locale,
+                                f("kind").unwrap_or(""),
+                                f("filename"),
+                                p.get("size_bytes").and_then(|v| v.as_i64()),
+                                f("detail"),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
+        })
         .replace("{host}", &s("host"))
         .replace("{address}", &s("address"))
         .replace(
@@ -340,6 +361,16 @@ fn message_view(
         "html": html,
         "images_blocked": blocked,
         "fresh": fresh,
+        // What of the mail could not be shown, and the way to the original (.eml).
+        "problems": d.mail_problems.iter().filter(|p| p.message_id == m.id).map(|p| json!({
+            "key": crate::mail::display::problem_key(&p.kind, p.filename.as_deref()),
+            "filename": p.filename.clone().unwrap_or_default(),
+            "size": p.size_bytes.map(crate::mail::display::human_size).unwrap_or_default(),
+            "charset": p.detail.clone().unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "original": m.raw_sha256.as_ref().map(|_| format!(
+            "/api/v1/tickets/{}/messages/{}/original", d.ticket.number, m.id
+        )),
         "attachments": files.iter().filter(|a| !a.inline || a.content_id.is_none()).map(|a| json!({
             "id": a.id,
             "filename": a.filename,
