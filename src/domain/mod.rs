@@ -13,7 +13,7 @@ pub use ids::{QueueId, TenantId, TicketId, UserId};
 pub use phone::PhoneNumber;
 pub use ticket_number::{TicketNumber, validate_prefix as validate_ticket_prefix};
 pub use vocab::{
-    ArticleStatus, Audience, Channel, Language, MembershipRole, MessageKind, Priority, Role,
+    ArticleStatus, Audience, Channel, IntakeChannel, Language, MembershipRole, MessageKind, Priority, Role,
     SlaClock, Status, WaitingOn,
 };
 
