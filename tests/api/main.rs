@@ -13,6 +13,7 @@ mod escalation;
 mod isolation;
 mod kb;
 mod mail;
+mod new_ticket;
 mod notify;
 mod ops;
 mod referral;
