@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
 use crate::domain::{
-    Channel, EmailAddress, IntakeChannel, InvalidValue, Language, MessageKind, Priority, QueueAccess, QueueId,
-    Status, TenantId, TicketNumber, UserId, WaitingOn,
+    Channel, EmailAddress, IntakeChannel, InvalidValue, Language, MessageKind, Priority,
+    QueueAccess, QueueId, Status, TenantId, TicketNumber, UserId, WaitingOn,
 };
 use crate::error::{Error, Result};
 pub use crate::store::tickets::SlaFilter;
@@ -124,7 +124,9 @@ pub async fn create_registered(
         );
     }
     if reg.intake.is_none() && (reg.answered_directly || reg.acknowledge || note.is_some()) {
-        return Err(InvalidValue::new("channel", "an agent's registration names its channel").into());
+        return Err(
+            InvalidValue::new("channel", "an agent's registration names its channel").into(),
+        );
     }
     if reg.answered_directly && reg.acknowledge {
         return Err(InvalidValue::new(
@@ -215,7 +217,8 @@ pub async fn create_registered(
         }
         // Tickets from e-services and web forms meet the routing rules as mail does; one an
         // agent registers (a phone call) goes where the agent put it.
-        let ticket = if reg.intake.is_none() && matches!(input.channel, Channel::Web | Channel::Api) {
+        let ticket = if reg.intake.is_none() && matches!(input.channel, Channel::Web | Channel::Api)
+        {
             crate::routing::apply_in_tx(
                 c,
                 t,
@@ -232,7 +235,17 @@ pub async fn create_registered(
             ticket
         };
         if let Some(channel) = reg.intake {
-            return register_in_tx(c, t, uid, ticket, channel, &reg, note.as_deref(), contact.is_some(), now);
+            return register_in_tx(
+                c,
+                t,
+                uid,
+                ticket,
+                channel,
+                &reg,
+                note.as_deref(),
+                contact.is_some(),
+                now,
+            );
         }
         // Those who chose text messages hear by SMS that the ticket is registered.
         if contact
@@ -278,7 +291,16 @@ fn register_in_tx(
         now,
     )?;
     if let Some(text) = note {
-        apply_message(c, t, Some(uid), &ticket, NewMessageKind::Note, text, String::new(), &[])?;
+        apply_message(
+            c,
+            t,
+            Some(uid),
+            &ticket,
+            NewMessageKind::Note,
+            text,
+            String::new(),
+            &[],
+        )?;
     }
     if reg.answered_directly {
         // Answered by a person during the contact: that is the first response, and the

@@ -212,7 +212,9 @@ async fn a_call_answered_directly_is_resolved_at_first_contact(b: Backend) {
         .map(|m| m["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["inbound", "note"], "{d}");
-    let i = intake(&app, "alby", &number).await.expect("intake recorded");
+    let i = intake(&app, "alby", &number)
+        .await
+        .expect("intake recorded");
     assert_eq!(i.channel, "phone");
     assert!(i.answered_at_first_contact);
     assert_eq!(i.registered_by, Some(org.agent_a.id));
@@ -335,8 +337,18 @@ async fn contact_search_finds_only_the_municipalitys_own_contacts(b: Backend) {
     let alby = app.org("alby").await;
     let borby = app.org("borby").await;
     for (org, name, email, phone) in [
-        (&alby, "Maria Lind", "maria.lind@example.org", "+46701234567"),
-        (&borby, "Maria Berg", "maria.berg@example.org", "+46709999999"),
+        (
+            &alby,
+            "Maria Lind",
+            "maria.lind@example.org",
+            "+46701234567",
+        ),
+        (
+            &borby,
+            "Maria Berg",
+            "maria.berg@example.org",
+            "+46709999999",
+        ),
     ] {
         app.create_ticket_from(
             &org.agent_a.token,
@@ -363,8 +375,13 @@ async fn contact_search_finds_only_the_municipalitys_own_contacts(b: Backend) {
 
     // Borby's agent finds Borby's Maria only.
     let other = app.browser();
-    app.login(&other, "borby", &borby.agent_a.email, &borby.agent_a.password)
-        .await;
+    app.login(
+        &other,
+        "borby",
+        &borby.agent_a.email,
+        &borby.agent_a.password,
+    )
+    .await;
     let theirs = contacts(&app, &other, "maria").await;
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0]["name"], "Maria Berg");
@@ -393,7 +410,10 @@ async fn contact_search_finds_only_the_municipalitys_own_contacts(b: Backend) {
     let foreign: Vec<(&str, &str)> = foreign.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, html) = register(&app, &agent, &foreign, vec![]).await;
     assert_eq!(status, 422, "{html}");
-    assert!(!html.contains("Maria Berg"), "nothing of Borby's contact shows");
+    assert!(
+        !html.contains("Maria Berg"),
+        "nothing of Borby's contact shows"
+    );
     assert_eq!(ticket_count(&app, &alby.admin.token).await, before);
 
     let signed_out = app
@@ -461,7 +481,10 @@ async fn routing_rules_do_not_move_a_ticket_an_agent_registered(b: Backend) {
     .await;
     assert_eq!(status, 303, "{location}");
     let d = detail(&app, &org.admin.token, &number_in(&location)).await;
-    assert_eq!(d["queue_id"], org.queue_a, "stays where the agent put it: {d}");
+    assert_eq!(
+        d["queue_id"], org.queue_a,
+        "stays where the agent put it: {d}"
+    );
     assert_eq!(d["priority"], "low");
     assert!(!has_event(&d, "routed"), "{d}");
 }
@@ -509,7 +532,10 @@ async fn a_refused_registration_comes_back_with_every_input_kept(b: Backend) {
     bad_mail.push(("contact_email", "karl@"));
     let (status, html) = register(&app, &agent, &bad_mail, vec![]).await;
     assert_eq!(status, 422);
-    assert!(html.contains("E-postadressen ser inte ut att stämma"), "{html}");
+    assert!(
+        html.contains("E-postadressen ser inte ut att stämma"),
+        "{html}"
+    );
     assert!(html.contains("value=\"karl@\""));
     assert_eq!(ticket_count(&app, &org.admin.token).await, 0);
 }

@@ -291,8 +291,15 @@ pub async fn create(
         Ok(x) => x,
         Err(v) => {
             let m = message(Error::Invalid(v), locale);
-            return form_page(&req, &st, &actor, StatusCode::UNPROCESSABLE_ENTITY, kept, Some(m))
-                .await;
+            return form_page(
+                &req,
+                &st,
+                &actor,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                kept,
+                Some(m),
+            )
+            .await;
         }
     };
     reg.attachments = uploads::store(&st.blobs, up.files).await?;
@@ -314,7 +321,15 @@ pub async fn create(
             .finish()),
         Err(e @ (Error::Invalid(_) | Error::NotFound(_) | Error::Conflict(_))) => {
             let m = message(e, locale);
-            form_page(&req, &st, &actor, StatusCode::UNPROCESSABLE_ENTITY, kept, Some(m)).await
+            form_page(
+                &req,
+                &st,
+                &actor,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                kept,
+                Some(m),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
