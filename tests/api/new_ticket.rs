@@ -257,7 +257,9 @@ async fn a_registered_letter_waits_in_the_queue_and_is_acknowledged_when_asked(b
     )
     .await;
     assert_eq!(status, 303, "{quiet}");
-    let scan = b"%PDF-1.4 brevet inskannat".to_vec();
+    // A scanned page is a few hundred kilobytes.
+    let mut scan = b"%PDF-1.4 brevet inskannat\n".to_vec();
+    scan.resize(400 * 1024, b'x');
     let (status, location) = register(
         &app,
         &agent,
