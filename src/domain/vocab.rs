@@ -51,6 +51,10 @@ vocab!(
 );
 vocab!(Priority, "priority", { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" });
 vocab!(Channel, "channel", { Email => "email", Web => "web", Api => "api", Phone => "phone", Sms => "sms" });
+vocab!(
+    /// How a citizen got in touch when an agent registers the ticket by hand ("Nytt ärende").
+    IntakeChannel, "channel", { Phone => "phone", Visit => "visit", Letter => "letter", Email => "email", Sms => "sms" }
+);
 vocab!(MessageKind, "kind", { Inbound => "inbound", Outbound => "outbound", Note => "note" });
 vocab!(
     /// Account role: admins manage the tenant and see every queue; agents see their queues;

@@ -83,6 +83,18 @@ pub(crate) fn enqueue(
     if !events.split(',').any(|e| e.trim() == event.as_str()) {
         return Ok(());
     }
+    enqueue_always(c, t, ticket, event, now)
+}
+
+/// Queue a notification of `event` whatever the queue's settings — when a person asked for it
+/// (an agent ticking "Skicka bekräftelse" for the citizen on the phone).
+pub(crate) fn enqueue_always(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: &store::tickets::Ticket,
+    event: Event,
+    now: chrono::NaiveDateTime,
+) -> Result<(), store::StoreError> {
     store::outbox::enqueue(
         c,
         t,

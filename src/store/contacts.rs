@@ -113,3 +113,41 @@ pub fn update(conn: &mut Conn, t: TenantId, id: i64, c: &ContactChange<'_>) -> S
         .execute(conn)?;
     Ok(n > 0)
 }
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+/// Contacts of `t` whose name, e-mail or phone contains `q` (case-insensitive), at most `limit`,
+/// by name. For finding the caller while an agent types; `q` is matched literally.
+pub fn search(conn: &mut Conn, t: TenantId, q: &str, limit: i64) -> StoreResult<Vec<Contact>> {
+    let needle: String = q.trim().to_lowercase();
+    if needle.is_empty() {
+        return Ok(vec![]);
+    }
+    let escaped = needle
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    // Phone numbers are stored in E.164 (+46701234567); a typed 070… also finds them.
+    let digits: String = needle.chars().filter(|c| c.is_ascii_digit()).collect();
+    let phone_pattern = match digits.strip_prefix('0') {
+        Some(rest) if digits.len() >= 3 => format!("%46{rest}%"),
+        _ if digits.len() >= 3 => format!("%{digits}%"),
+        _ => pattern.clone(),
+    };
+    Ok(scoped(t)
+        .filter(
+            lower(contacts::name.nullable())
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(contacts::email.nullable())
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(contacts::phone.like(pattern).escape('\\'))
+                .or(contacts::phone.like(phone_pattern).escape('\\')),
+        )
+        .order((contacts::name, contacts::id))
+        .limit(limit)
+        .select(Contact::as_select())
+        .load(conn)?)
+}

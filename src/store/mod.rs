@@ -25,6 +25,7 @@ pub mod auth;
 pub mod blobs;
 pub mod contacts;
 pub mod escalation;
+pub mod intake;
 pub mod kb;
 pub mod leases;
 pub mod mail;

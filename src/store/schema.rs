@@ -556,6 +556,16 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+diesel::table! {
+    ticket_intake (ticket_id) {
+        ticket_id -> BigInt,
+        tenant_id -> BigInt,
+        channel -> Text,
+        answered_at_first_contact -> Bool,
+        registered_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
 diesel::joinable!(kb_uses -> kb_articles (article_id));
 diesel::joinable!(kb_revisions -> kb_articles (article_id));
 
@@ -596,6 +606,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sms_messages,
     routing_rules,
     referral_handlers,
+    ticket_intake,
 );
 
 diesel::table! {

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
 use crate::domain::{
-    Channel, EmailAddress, InvalidValue, Language, MessageKind, Priority, QueueAccess, QueueId,
-    Status, TenantId, TicketNumber, UserId, WaitingOn,
+    Channel, EmailAddress, IntakeChannel, InvalidValue, Language, MessageKind, Priority,
+    QueueAccess, QueueId, Status, TenantId, TicketNumber, UserId, WaitingOn,
 };
 use crate::error::{Error, Result};
 pub use crate::store::tickets::SlaFilter;
@@ -20,6 +20,7 @@ use crate::store::{self, Conn, Db};
 
 pub mod actions;
 pub mod canned;
+pub mod contacts;
 pub mod live;
 pub mod tags;
 pub mod views;
@@ -77,9 +78,63 @@ pub struct NewTicketInput {
     pub contact: ContactInput,
 }
 
-/// Create a ticket with its first (inbound) message, as an agent or API client.
+/// What an agent records besides the ticket when registering a contact by hand ("Nytt ärende":
+/// a phone call, a visit, a letter). The API leaves it at its default.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// How the citizen got in touch; Some marks the ticket as registered by an agent (routing
+    /// rules then leave it where the agent put it).
+    pub intake: Option<IntakeChannel>,
+    /// An existing contact of the municipality, picked while typing (instead of `contact`).
+    pub contact_id: Option<i64>,
+    /// An internal note stored with the first message.
+    pub note: Option<String>,
+    /// "Besvarat direkt": answered during the contact — resolved at once, counted as answered at
+    /// first contact.
+    pub answered_directly: bool,
+    /// The knowledge-base article the answer came from.
+    pub kb_article: Option<i64>,
+    /// "Skicka bekräftelse": acknowledge the ticket to the citizen (e-mail or SMS).
+    pub acknowledge: bool,
+    /// Files that came with it (a scanned letter), already in the blob store.
+    pub attachments: Vec<crate::mail::intake::StoredAttachment>,
+}
+
+/// Create a ticket with its first (inbound) message, as an API client.
 pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Ticket> {
+    create_registered(db, actor, input, Registration::default()).await
+}
+
+/// Create a ticket with its first (inbound) message — the one use case behind the API's
+/// `POST /api/v1/tickets` and the workspace's "Nytt ärende" (which adds a `Registration`).
+pub async fn create_registered(
+    db: &Db,
+    actor: &Actor,
+    input: NewTicketInput,
+    reg: Registration,
+) -> Result<Ticket> {
     actor.require(Scope::TicketsWrite)?;
+    let note = match reg.note.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => Some(body(n).map_err(|e| InvalidValue::new("note", e.reason))?),
+        _ => None,
+    };
+    if reg.attachments.len() > MAX_ATTACHMENTS {
+        return Err(
+            InvalidValue::new("attachments", format!("at most {MAX_ATTACHMENTS} files")).into(),
+        );
+    }
+    if reg.intake.is_none() && (reg.answered_directly || reg.acknowledge || note.is_some()) {
+        return Err(
+            InvalidValue::new("channel", "an agent's registration names its channel").into(),
+        );
+    }
+    if reg.answered_directly && reg.acknowledge {
+        return Err(InvalidValue::new(
+            "acknowledge",
+            "a question answered at once is not acknowledged",
+        )
+        .into());
+    }
     let subject = subject(&input.subject)?;
     let body = body(&input.body)?;
     let preferred = match input.contact.preferred_channel {
@@ -99,7 +154,9 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
         let queue = store::queues::lookup(c, t, input.queue)?
             .filter(|q| access.allows(q.id))
             .ok_or(Error::NotFound("queue"))?;
-        let contact = if input.contact.email.is_some() || input.contact.phone.is_some() {
+        let contact = if let Some(id) = reg.contact_id {
+            Some(store::contacts::get(c, t, id)?.ok_or(Error::NotFound("contact"))?)
+        } else if input.contact.email.is_some() || input.contact.phone.is_some() {
             Some(store::contacts::find_or_create(
                 c,
                 t,
@@ -135,7 +192,7 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
                 now,
             },
         )?;
-        store::tickets::insert_message(
+        let first = store::tickets::insert_message(
             c,
             t,
             ticket.id,
@@ -155,9 +212,13 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
                 now,
             },
         )?;
+        for f in &reg.attachments {
+            store::tickets::insert_attachment(c, t, first.id, f, now)?;
+        }
         // Tickets from e-services and web forms meet the routing rules as mail does; one an
         // agent registers (a phone call) goes where the agent put it.
-        let ticket = if matches!(input.channel, Channel::Web | Channel::Api) {
+        let ticket = if reg.intake.is_none() && matches!(input.channel, Channel::Web | Channel::Api)
+        {
             crate::routing::apply_in_tx(
                 c,
                 t,
@@ -173,6 +234,19 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
         } else {
             ticket
         };
+        if let Some(channel) = reg.intake {
+            return register_in_tx(
+                c,
+                t,
+                uid,
+                ticket,
+                channel,
+                &reg,
+                note.as_deref(),
+                contact.is_some(),
+                now,
+            );
+        }
         // Those who chose text messages hear by SMS that the ticket is registered.
         if contact
             .as_ref()
@@ -189,6 +263,81 @@ pub async fn create(db: &Db, actor: &Actor, input: NewTicketInput) -> Result<Tic
         Ok(ticket)
     })
     .await
+}
+
+/// The agent's part of a registration, inside the transaction that created the ticket: the intake
+/// record, the note, the answer given at once (resolved, first contact, the article used) or the
+/// acknowledgement the citizen asked for; then the service-level clocks.
+#[allow(clippy::too_many_arguments)]
+fn register_in_tx(
+    c: &mut Conn,
+    t: TenantId,
+    uid: UserId,
+    ticket: Ticket,
+    channel: IntakeChannel,
+    reg: &Registration,
+    note: Option<&str>,
+    has_contact: bool,
+    now: NaiveDateTime,
+) -> Result<Ticket> {
+    store::intake::insert(c, t, ticket.id, channel, reg.answered_directly, uid, now)?;
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket.id,
+        Some(uid),
+        "registered_by_agent",
+        &json!({ "channel": channel, "answered_directly": reg.answered_directly }),
+        now,
+    )?;
+    if let Some(text) = note {
+        apply_message(
+            c,
+            t,
+            Some(uid),
+            &ticket,
+            NewMessageKind::Note,
+            text,
+            String::new(),
+            &[],
+        )?;
+    }
+    if reg.answered_directly {
+        // Answered by a person during the contact: that is the first response, and the
+        // ticket is resolved — no clock keeps running.
+        let ch = TicketChanges {
+            status: Some(Status::Resolved),
+            first_response_at: Some(now),
+            resolved_at: Some(Some(now)),
+            ..Default::default()
+        };
+        store::tickets::update(c, t, ticket.id, &ch, now)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            Some(uid),
+            "status_changed",
+            &json!({ "from": ticket.status, "to": Status::Resolved, "by": "answered_directly" }),
+            now,
+        )?;
+        if let Some(article) = reg.kb_article {
+            crate::kb::record_use(c, t, uid, ticket.id, article, now)?;
+        }
+    } else if reg.acknowledge {
+        if !has_contact {
+            return Err(InvalidValue::new("acknowledge", "no contact to acknowledge to").into());
+        }
+        crate::notify::citizen::enqueue_always(
+            c,
+            t,
+            &ticket,
+            crate::notify::citizen::Event::Received,
+            now,
+        )?;
+    }
+    crate::sla::engine::refresh(c, t, ticket.id, now.and_utc())?;
+    Ok(store::tickets::get(c, t, ticket.id)?)
 }
 
 pub struct OpenTicket<'a> {

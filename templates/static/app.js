@@ -280,6 +280,8 @@
       }
       case "?": if (help && help.showModal) { help.showModal(); e.preventDefault(); } break;
       case "r": case "n": {
+        // Off the ticket page, "n" registers a new ticket (a call, a visit, a letter).
+        if (!replyBody && e.key === "n") { window.location.href = "/tickets/new"; e.preventDefault(); break; }
         if (!replyBody) break;
         var kind = document.getElementById(e.key === "r" ? "kind-reply" : "kind-note");
         if (kind && !kind.disabled) kind.checked = true;

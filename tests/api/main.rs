@@ -14,6 +14,7 @@ mod isolation;
 mod kb;
 mod mail;
 mod mail_content;
+mod new_ticket;
 mod notify;
 mod ops;
 mod referral;

@@ -65,7 +65,11 @@ fn routes() -> Vec<(String, String)> {
 
 /// Multipart routes (forms with files): their text fields are checked where the multipart body
 /// is read.
-const MULTIPART: &[&str] = &["/tickets/{number}/messages", "/status/{token}/reply"];
+const MULTIPART: &[&str] = &[
+    "/tickets/{number}/messages",
+    "/status/{token}/reply",
+    "/tickets/new",
+];
 
 /// Routes whose handler reads no form or JSON body: nothing posted to them is stored.
 const NO_BODY: &[(&str, &str)] = &[("POST", "/logout")];

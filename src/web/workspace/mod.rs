@@ -4,6 +4,7 @@
 
 mod list;
 mod live;
+mod new_ticket;
 mod search;
 pub mod ticket;
 
@@ -29,6 +30,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(overview)
         .service(list::list)
         .service(list::bulk)
+        // Before `/tickets/{number}`, which would take "new" for a ticket number.
+        .service(new_ticket::form)
+        .service(new_ticket::create)
+        .service(new_ticket::contact_search)
         .service(ticket::row_fragment)
         .service(ticket::view)
         .service(ticket::messages_after)
