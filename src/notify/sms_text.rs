@@ -49,34 +49,56 @@ pub struct Shape {
 /// The encoding and parts of `text` on a gateway that does (`nordic_gsm7`) or does not keep
 /// å, ä, ö in GSM-7.
 pub fn shape(text: &str, nordic_gsm7: bool) -> Shape {
-    let gsm_units = text.chars().try_fold(0usize, |n, c| {
-        if GSM7_BASIC.contains(c) || (nordic_gsm7 && GSM7_ACCENTED.contains(c)) {
-            Some(n + 1)
-        } else if GSM7_EXTENDED.contains(c) {
-            Some(n + 2)
-        } else {
-            None
+    let (encoding, widths) = widths(text, nordic_gsm7);
+    let (single, multi) = match encoding {
+        Encoding::Gsm7 => (160, 153),
+        Encoding::Ucs2 => (70, 67),
+    };
+    let units: usize = widths.iter().sum();
+    if units <= single {
+        return Shape {
+            encoding,
+            units,
+            segments: 1,
+            left_in_last: single - units,
+        };
+    }
+    // Concatenated parts: an escape pair (GSM-7) or a surrogate pair (UCS-2) is never split
+    // between two parts, so a part can end one unit short and the text need one part more
+    // than units / 153 (or 67) says — which is what the gateway bills.
+    let (mut segments, mut used) = (1, 0);
+    for w in widths {
+        if used + w > multi {
+            segments += 1;
+            used = 0;
         }
-    });
-    let (encoding, units, single, multi) = match gsm_units {
-        Some(n) => (Encoding::Gsm7, n, 160, 153),
-        None => (Encoding::Ucs2, text.encode_utf16().count(), 70, 67),
-    };
-    let segments = if units <= single {
-        1
-    } else {
-        units.div_ceil(multi)
-    };
-    let capacity = if segments == 1 {
-        single
-    } else {
-        segments * multi
-    };
+        used += w;
+    }
     Shape {
         encoding,
         units,
         segments,
-        left_in_last: capacity - units,
+        left_in_last: multi - used,
+    }
+}
+
+/// The encoding of `text` and how many units (septets or UTF-16 units) each character takes.
+fn widths(text: &str, nordic_gsm7: bool) -> (Encoding, Vec<usize>) {
+    let gsm: Option<Vec<usize>> = text
+        .chars()
+        .map(|c| {
+            if GSM7_BASIC.contains(c) || (nordic_gsm7 && GSM7_ACCENTED.contains(c)) {
+                Some(1)
+            } else if GSM7_EXTENDED.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .collect();
+    match gsm {
+        Some(w) => (Encoding::Gsm7, w),
+        None => (Encoding::Ucs2, text.chars().map(char::len_utf16).collect()),
     }
 }
 
@@ -128,5 +150,74 @@ mod tests {
     fn emoji_take_two_units() {
         let s = shape("Tack 👍", false);
         assert_eq!((s.encoding, s.units), (Encoding::Ucs2, 7));
+    }
+
+    #[test]
+    fn a_pair_on_a_part_boundary_is_not_split() {
+        // The case: the euro sign would straddle parts one and two.
+        let text = format!("{}€{}", "a".repeat(152), "a".repeat(152));
+        let s = shape(&text, false);
+        assert_eq!((s.encoding, s.units), (Encoding::Gsm7, 306));
+        assert_eq!(s.segments, 3);
+        // A surrogate pair (👍) at the 67th UCS-2 unit moves to the next part.
+        let text = format!("{}👍{}", "a".repeat(66), "a".repeat(66));
+        let s = shape(&text, false);
+        assert_eq!((s.encoding, s.units, s.segments), (Encoding::Ucs2, 134, 3));
+    }
+
+    /// Every position of a two-unit character in texts of many lengths: the count equals the
+    /// parts of an independent split (cut the text into parts greedily, a character never cut)
+    /// and is never below units / part size.
+    #[test]
+    fn the_count_is_never_below_a_real_split() {
+        fn split(text: &str, width: impl Fn(char) -> usize, multi: usize) -> Vec<String> {
+            let mut parts = vec![String::new()];
+            let mut used = 0;
+            for c in text.chars() {
+                if used + width(c) > multi {
+                    parts.push(String::new());
+                    used = 0;
+                }
+                used += width(c);
+                parts.last_mut().unwrap().push(c);
+            }
+            parts
+        }
+        for (pair, filler, single, multi, nordic) in [
+            ("€", 'a', 160, 153, false),
+            ("👍", 'b', 70, 67, false),
+            ("{", 'å', 160, 153, true),
+        ] {
+            for len in [150, 160, 161, 200, 306, 320, 460] {
+                for at in 0..len {
+                    let text: String = (0..len)
+                        .map(|i| {
+                            if i == at {
+                                pair.to_string()
+                            } else {
+                                filler.to_string()
+                            }
+                        })
+                        .collect();
+                    let s = shape(&text, nordic);
+                    let width = |c: char| {
+                        if c.to_string() == pair { 2 } else { 1 }
+                    };
+                    let units: usize = text.chars().map(width).sum();
+                    assert_eq!(s.units, units);
+                    let expected = if units <= single {
+                        1
+                    } else {
+                        let parts = split(&text, width, multi);
+                        assert_eq!(parts.concat(), text);
+                        parts.len()
+                    };
+                    assert_eq!(s.segments, expected, "{pair} at {at} of {len}");
+                    assert!(
+                        s.segments >= units.div_ceil(if units <= single { single } else { multi })
+                    );
+                }
+            }
+        }
     }
 }
