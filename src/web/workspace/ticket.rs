@@ -331,6 +331,7 @@ fn message_view(
     json!({
         "id": m.id,
         "kind": m.kind,
+        "automatic": m.auto_sent,
         "author": names.person_raw(m.author_id),
         "from": m.from_addr,
         "to": m.to_addrs,
