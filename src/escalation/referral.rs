@@ -36,7 +36,7 @@ pub struct ReferralTarget {
     /// Whether the handler may answer the citizen directly.
     pub allow_citizen_reply: bool,
     /// Whether a referral here pauses the ticket's service level ("waiting for external") until
-    /// the answer comes (D46; true unless the department's answer is part of the work).
+    /// the answer comes (D45; true unless the department's answer is part of the work).
     pub pauses_sla: bool,
 }
 
@@ -119,7 +119,7 @@ pub(crate) fn refer_in_tx(
     store::outbox::enqueue(c, t, MAIL_KIND, &payload, Some(ticket), now)?;
     store::outbox::enqueue_at(c, t, DEADLINE_KIND, &payload, Some(ticket), now, due)?;
     // The department's days are not the contact center's time: the ticket waits for an external
-    // party (its clocks paused) until the answer reopens it (D46).
+    // party (its clocks paused) until the answer reopens it (D45).
     if target.referral_pauses_sla {
         let tk = store::tickets::get(c, t, ticket)?;
         if tk.status.is_open() && tk.merged_into_id.is_none() {

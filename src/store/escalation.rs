@@ -43,7 +43,7 @@ pub struct Target {
     /// JSON: header name → value sealed with the installation key.
     #[serde(skip)]
     pub secret_headers: String,
-    /// A referral here puts the ticket in "waiting for external" (its SLA paused) (D46).
+    /// A referral here puts the ticket in "waiting for external" (its SLA paused) (D45).
     pub referral_pauses_sla: bool,
 }
 

@@ -636,16 +636,25 @@ pub async fn restore(
     )))
 }
 
-/// "Insert into reply": the article's text and public link, as plain text for the reply box.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct InsertQuery {
+    /// The whole text instead of the summary and link.
+    full: bool,
+}
+
+/// "Insert into reply": the article's summary and public link (the whole text with `?full=true`),
+/// as plain text for the reply box.
 #[get("/tickets/{number}/kb/{id}")]
 pub async fn reply_text(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
     path: web::Path<(String, i64)>,
+    q: web::Query<InsertQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (raw, id) = path.into_inner();
     TicketNumber::parse(&raw).map_err(|_| Failure::Domain(Error::NotFound("ticket")))?;
-    let text = kb::reply_text(&st.db, &actor, id, &st.settings.server.public_url).await?;
+    let text = kb::reply_text(&st.db, &actor, id, &st.settings.server.public_url, q.full).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -740,7 +749,7 @@ pub async fn public_article(
 ) -> Result<HttpResponse, PageError> {
     let (tenant_slug, slug) = path.into_inner();
     let (tenant, _) = kb::public_tenant(&st.db, &tenant_slug).await?;
-    let a = kb::public_article(&st.db, tenant, &slug).await?;
+    let a = kb::public_article_for(&st.db, tenant, &tenant_slug, &slug).await?;
     render(
         &req,
         None,

@@ -24,5 +24,5 @@ INSERT INTO ticket_events (tenant_id, ticket_id, actor_id, kind, details, create
 SELECT tenant_id, id, NULL, 'sla_corrected', '{"reason":"stopped"}', CURRENT_TIMESTAMP
 FROM tickets WHERE (status IN ('resolved', 'closed') OR merged_into_id IS NOT NULL)
   AND sla_clock IS NOT NULL;
--- D46: a referral pauses the service level unless its target says otherwise.
+-- D45: a referral pauses the service level unless its target says otherwise.
 ALTER TABLE escalation_targets ADD COLUMN referral_pauses_sla BOOLEAN NOT NULL DEFAULT 1;

@@ -42,7 +42,7 @@ pub struct TargetForm {
     email: String,
     response_days: String,
     allow_citizen_reply: Option<String>,
-    /// Checked: a referral keeps the SLA running (unchecked: it pauses, D46).
+    /// Checked: a referral keeps the SLA running (unchecked: it pauses, D45).
     sla_runs: Option<String>,
     // transfer
     queue: String,

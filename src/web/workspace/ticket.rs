@@ -394,6 +394,8 @@ pub struct ViewParams {
     /// Start the reply with this article's text (without JavaScript; with it, the text is
     /// inserted where the cursor is).
     kb: Option<i64>,
+    /// With `kb`: the article's whole text instead of its summary and link.
+    kbfull: Option<String>,
 }
 
 #[get("/tickets/{number}")]
@@ -410,7 +412,14 @@ pub async fn view(
     let ok = super::flash(q.ok.as_deref(), locale);
     let (draft_text, kb_articles) = match q.kb {
         Some(id) => (
-            crate::kb::reply_text(&st.db, &actor, id, &st.settings.server.public_url).await?,
+            crate::kb::reply_text(
+                &st.db,
+                &actor,
+                id,
+                &st.settings.server.public_url,
+                q.kbfull.is_some(),
+            )
+            .await?,
             vec![id],
         ),
         None => (String::new(), vec![]),
