@@ -241,10 +241,9 @@ impl Links<'_> {
         }
         Some(match self {
             Links::Agent => format!("/knowledge/{slug}{anchor}"),
-            Links::Public { base, tenant } => format!(
-                "{}/kb/{tenant}/{slug}{anchor}",
-                base.trim_end_matches('/')
-            ),
+            Links::Public { base, tenant } => {
+                format!("{}/kb/{tenant}/{slug}{anchor}", base.trim_end_matches('/'))
+            }
         })
     }
 }
@@ -257,10 +256,7 @@ fn linked<'a>(md: &'a str, links: Links<'a>) -> impl Iterator<Item = Event<'a>> 
             title,
             id,
         }) => {
-            let dest_url = links
-                .article(&dest_url)
-                .map(Into::into)
-                .unwrap_or(dest_url);
+            let dest_url = links.article(&dest_url).map(Into::into).unwrap_or(dest_url);
             Event::Start(Tag::Link {
                 link_type,
                 dest_url,

@@ -519,6 +519,7 @@ async fn write_revision(
 
 /// Search articles for an agent: published ones of both audiences by default.
 pub async fn search_for_agent(
+    db: &Db,
     kb: &Kb,
     actor: &Actor,
     text: &str,
@@ -527,14 +528,37 @@ pub async fn search_for_agent(
 ) -> Result<(Vec<KbHit>, bool)> {
     actor.require(Scope::TicketsRead)?;
     let (idx, t, text) = (kb.index.clone(), actor.tenant, text.to_string());
-    tokio::task::spawn_blocking(move || search::search(&idx, t, &text, &filter, limit))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+    let (mut hits, more) =
+        tokio::task::spawn_blocking(move || search::search(&idx, t, &text, &filter, limit))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+    mark_internal(db, t, &mut hits).await?;
+    Ok((hits, more))
+}
+
+/// Label the internal articles among `hits` (from the database, the source of truth) (D46).
+async fn mark_internal(db: &Db, t: TenantId, hits: &mut [KbHit]) -> Result<()> {
+    let ids: Vec<i64> = hits.iter().map(|h| h.article_id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let internal: Vec<i64> = db
+        .read(move |c| store::kb::by_ids(c, t, &ids))
+        .await?
+        .into_iter()
+        .filter(|a| a.content.audience == Audience::Internal)
+        .map(|a| a.id)
+        .collect();
+    for h in hits.iter_mut() {
+        h.internal = internal.contains(&h.article_id);
+    }
+    Ok(())
 }
 
 /// The articles that fit a ticket best (its subject and first message from the citizen), for a
 /// ticket the actor has already read (`crate::tickets::get`).
 pub async fn suggest_for_ticket(
+    db: &Db,
     kb: &Kb,
     actor: &Actor,
     d: &crate::tickets::TicketDetail,
@@ -549,11 +573,13 @@ pub async fn suggest_for_ticket(
         .map(|m| m.body_text.clone())
         .unwrap_or_default();
     let (idx, t, subject) = (kb.index.clone(), actor.tenant, d.ticket.subject.clone());
-    tokio::task::spawn_blocking(move || {
+    let mut hits = tokio::task::spawn_blocking(move || {
         search::suggest(&idx, t, &subject, &first, &KbFilter::published(), limit)
     })
     .await
-    .map_err(|e| Error::Internal(e.to_string()))?
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    mark_internal(db, t, &mut hits).await?;
+    Ok(hits)
 }
 
 /// Search what a citizen may read in `tenant`.

@@ -309,7 +309,8 @@ fn run(
             snippet_html: highlight::snippet_html(&snippets, &body),
             title,
             summary: text(f.summary),
-            internal: text(f.audience) == crate::domain::Audience::Internal.as_str(),
+            // The index does not store the audience; `kb` fills this in from the database.
+            internal: false,
             score,
         });
     }

@@ -175,7 +175,10 @@ pub fn refresh(
     for clock in &clocks {
         let before = prior.iter().find(|p| p.target == clock.target.key());
         let (warned, breached) = before.map_or((0, 0), |p| (p.warned_cycle, p.breached_cycle));
-        let warn_at = clock.mark(&cal, policy.warn_percent).map(naive).filter(|_| !done);
+        let warn_at = clock
+            .mark(&cal, policy.warn_percent)
+            .map(naive)
+            .filter(|_| !done);
         let due_at = clock.due(&cal).map(naive).filter(|_| !done);
         if clock.is_open() && !done {
             summary.add(warn_at, due_at);

@@ -44,6 +44,7 @@ fn hits_json(hits: &[KbHit]) -> Vec<Value> {
                 "heading": h.title,
                 "title_html": h.title_html,
                 "snippet_html": h.snippet_html,
+                "internal": h.internal,
             })
         })
         .collect()
@@ -70,11 +71,11 @@ pub async fn ticket_panel(
     let query = query.map(str::trim).filter(|q| !q.is_empty());
     let hits = match query {
         Some(q) => {
-            kb::search_for_agent(&st.kb, actor, q, KbFilter::published(), 5)
+            kb::search_for_agent(&st.db, &st.kb, actor, q, KbFilter::published(), 5)
                 .await?
                 .0
         }
-        None => kb::suggest_for_ticket(&st.kb, actor, ticket, 3).await?,
+        None => kb::suggest_for_ticket(&st.db, &st.kb, actor, ticket, 3).await?,
     };
     let used = kb::used_on_ticket(&st.db, actor, ticket).await?;
     Ok(json!({
@@ -121,7 +122,7 @@ pub async fn home(
             department: department.clone(),
             language,
         };
-        kb::search_for_agent(&st.kb, &actor, &q.q, filter, 20).await?
+        kb::search_for_agent(&st.db, &st.kb, &actor, &q.q, filter, 20).await?
     } else {
         (vec![], false)
     };

@@ -127,7 +127,11 @@ async fn insert_into_reply_gives_the_summary_and_the_public_link(b: Backend) {
         let (s, short) = get(&agent, &format!("{base}/tickets/{number}/kb/{id}")).await;
         assert_eq!(s, 200);
         assert_eq!(short.trim(), format!("{}\n\n{link}", a.summary), "{file}");
-        let (s, full) = get(&agent, &format!("{base}/tickets/{number}/kb/{id}?full=true")).await;
+        let (s, full) = get(
+            &agent,
+            &format!("{base}/tickets/{number}/kb/{id}?full=true"),
+        )
+        .await;
         assert_eq!(s, 200);
         assert!(full.len() > short.len() && full.contains(&link), "{file}");
         assert!(!full.contains("(/kb/"), "{file}: relative links in {full}");
@@ -196,7 +200,10 @@ async fn internal_articles_never_reach_a_citizen(b: Backend) {
     // A reply carrying a passage of the routine (reflowed, as pasted) is refused.
     let body = arendo::kb::article::render_text(&internal.body);
     let passage: Vec<&str> = body.split_whitespace().skip(5).take(30).collect();
-    let reply = format!("Hej Maria!\n\n{}\n\nMed vänlig hälsning", passage.join("\n"));
+    let reply = format!(
+        "Hej Maria!\n\n{}\n\nMed vänlig hälsning",
+        passage.join("\n")
+    );
     let api = reqwest::Client::new();
     let r = api
         .post(app.url(&format!("/api/v1/tickets/{number}/messages")))

@@ -88,7 +88,8 @@ fn clock<'a>(s: &'a State, target: Target) -> Option<&'a store::sla::ClockRow> {
 }
 
 fn running(s: &State) -> bool {
-    s.1.iter().any(|c| c.running_since.is_some() || c.next_check_at.is_some())
+    s.1.iter()
+        .any(|c| c.running_since.is_some() || c.next_check_at.is_some())
 }
 
 fn first_running(s: &State) -> bool {
@@ -97,8 +98,8 @@ fn first_running(s: &State) -> bool {
 
 /// First-response targets met this month in the tenant: (met, in time).
 async fn first_response_met(app: &TestApp, t: TenantId) -> (i64, i64) {
-    let month = arendo::sla::report::month_bounds(Utc::now().date_naive().with_day0(0).unwrap())
-        .unwrap();
+    let month =
+        arendo::sla::report::month_bounds(Utc::now().date_naive().with_day0(0).unwrap()).unwrap();
     app.db
         .read(move |c| -> Result<_, Error> {
             Ok(store::sla::met_counts(c, t, month.0, month.1)?
@@ -221,7 +222,11 @@ async fn resolving_and_merging_stop_every_clock(b: Backend) {
     let org = app.org("slastopp").await;
     let t = policy(&app, &org.slug, org.queue_b).await;
     let mut numbers = vec![];
-    for subject in ["Läcka i källaren", "Vatten på gatan", "Vatten på gatan igen"] {
+    for subject in [
+        "Läcka i källaren",
+        "Vatten på gatan",
+        "Vatten på gatan igen",
+    ] {
         let v = app
             .create_ticket(&org.agent_b.token, org.queue_b, subject)
             .await;
