@@ -83,7 +83,7 @@ async fn wait(
     panic!("{what}: {:?} {:?}", s.0.status, s.1);
 }
 
-fn clock<'a>(s: &'a State, target: Target) -> Option<&'a store::sla::ClockRow> {
+fn clock(s: &State, target: Target) -> Option<&store::sla::ClockRow> {
     s.1.iter().find(|c| c.target == target.key())
 }
 
