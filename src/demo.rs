@@ -245,6 +245,7 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                     email: "miljoforvaltningen@exempelkommun.se".into(),
                     response_days: 10,
                     allow_citizen_reply: false,
+                    pauses_sla: true,
                 },
             )?;
             let mira =

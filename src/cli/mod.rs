@@ -144,6 +144,10 @@ enum EscalationCmd {
         /// The department may answer the citizen directly.
         #[arg(long)]
         allow_citizen_reply: bool,
+        /// A referral here keeps the ticket's SLA running (default: it pauses, waiting for
+        /// external, until the answer).
+        #[arg(long)]
+        sla_runs: bool,
     },
     /// Create or replace (by name) a target that transfers the whole ticket to a department's
     /// queue.
@@ -811,12 +815,14 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
             email,
             days,
             allow_citizen_reply,
+            sla_runs,
         } => {
             let target = crate::escalation::referral::ReferralTarget {
                 name: name.clone(),
                 email,
                 response_days: days,
                 allow_citizen_reply,
+                pauses_sla: !sla_runs,
             };
             db.write_blocking(move |c| -> Result<i64, Error> {
                 let tid = tenant(c, &t.tenant)?;

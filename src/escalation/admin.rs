@@ -41,6 +41,7 @@ pub struct TargetView {
     pub referral_email: Option<String>,
     pub response_days: Option<i32>,
     pub allow_citizen_reply: bool,
+    pub referral_pauses_sla: bool,
     pub transfer_queue: Option<i64>,
     pub transfer_queue_name: Option<String>,
     /// Queues that escalate here by default.
@@ -95,6 +96,7 @@ fn view(
         referral_email: x.referral_email,
         response_days: x.response_days,
         allow_citizen_reply: x.allow_citizen_reply,
+        referral_pauses_sla: x.referral_pauses_sla,
         transfer_queue: x.transfer_queue_id,
         transfer_queue_name: x.transfer_queue_id.and_then(|q| {
             queues

@@ -35,6 +35,9 @@ pub struct ReferralTarget {
     pub response_days: i32,
     /// Whether the handler may answer the citizen directly.
     pub allow_citizen_reply: bool,
+    /// Whether a referral here pauses the ticket's service level ("waiting for external") until
+    /// the answer comes (D45; true unless the department's answer is part of the work).
+    pub pauses_sla: bool,
 }
 
 /// Create or replace (by name) a referral target of the tenant.
@@ -53,7 +56,7 @@ pub fn save_target(c: &mut Conn, t: TenantId, r: &ReferralTarget) -> Result<i64>
         name,
         email.as_str(),
         r.response_days,
-        r.allow_citizen_reply,
+        (r.allow_citizen_reply, r.pauses_sla),
         store::now(),
     )?)
 }
@@ -115,6 +118,19 @@ pub(crate) fn refer_in_tx(
     let payload = json!({ "escalation": escalation });
     store::outbox::enqueue(c, t, MAIL_KIND, &payload, Some(ticket), now)?;
     store::outbox::enqueue_at(c, t, DEADLINE_KIND, &payload, Some(ticket), now, due)?;
+    // The department's days are not the contact center's time: the ticket waits for an external
+    // party (its clocks paused) until the answer reopens it (D45).
+    if target.referral_pauses_sla {
+        let tk = store::tickets::get(c, t, ticket)?;
+        if tk.status.is_open() && tk.merged_into_id.is_none() {
+            let u = crate::tickets::UpdateInput {
+                status: Some(crate::domain::Status::Waiting),
+                waiting_on: Some(crate::domain::WaitingOn::External),
+                ..Default::default()
+            };
+            crate::tickets::apply_update(c, t, None, &tk, &u)?;
+        }
+    }
     Ok(due)
 }
 

@@ -212,11 +212,73 @@ fn parser(md: &str) -> Parser<'_> {
     )
 }
 
+/// Where links between articles lead. Authors write them as `/kb/<slug>` (the starter articles
+/// do); each page that shows a body turns them into the address that works there (D46).
+#[derive(Debug, Clone, Copy)]
+pub enum Links<'a> {
+    /// The workspace: `/knowledge/<slug>`.
+    Agent,
+    /// The municipality's public pages, `{base}/kb/<tenant>/<slug>`; `base` is empty on the
+    /// site itself and `server.public_url` in text that leaves it (a reply to a citizen).
+    Public { base: &'a str, tenant: &'a str },
+}
+
+impl Links<'_> {
+    /// The address for a link written as `dest`; None when it is no link to an article.
+    pub fn article(&self, dest: &str) -> Option<String> {
+        let rest = dest.strip_prefix("/kb/")?;
+        let (slug, anchor) = match rest.find(['#', '?']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let slug = slug.trim_end_matches('/');
+        if slug.is_empty()
+            || !slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return None;
+        }
+        Some(match self {
+            Links::Agent => format!("/knowledge/{slug}{anchor}"),
+            Links::Public { base, tenant } => {
+                format!("{}/kb/{tenant}/{slug}{anchor}", base.trim_end_matches('/'))
+            }
+        })
+    }
+}
+
+fn linked<'a>(md: &'a str, links: Links<'a>) -> impl Iterator<Item = Event<'a>> + 'a {
+    parser(md).map(move |ev| match ev {
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let dest_url = links.article(&dest_url).map(Into::into).unwrap_or(dest_url);
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+        }
+        ev => ev,
+    })
+}
+
 /// The body as HTML safe to put in a page: Markdown rendered, then cleaned by ammonia (no
 /// scripts, styles, event handlers or `javascript:` links; links get `rel="noopener noreferrer"`).
+/// Links between articles lead to the workspace's article pages.
 pub fn render_html(md: &str) -> String {
+    render_html_for(md, Links::Agent)
+}
+
+/// [`render_html`] with links between articles leading where `links` says.
+pub fn render_html_for(md: &str, links: Links<'_>) -> String {
     let mut html = String::with_capacity(md.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, parser(md));
+    pulldown_cmark::html::push_html(&mut html, linked(md, links));
     ammonia::Builder::default()
         .url_schemes(["http", "https", "mailto", "tel"].into())
         .clean(&html)
@@ -226,6 +288,12 @@ pub fn render_html(md: &str) -> String {
 /// The body as plain text for an e-mail reply: paragraphs and headings separated by blank
 /// lines, list items as "- ", links as "text (address)", no markup.
 pub fn render_text(md: &str) -> String {
+    render_text_for(md, Links::Agent)
+}
+
+/// [`render_text`] with links between articles leading where `links` says (absolute public
+/// addresses for a reply to a citizen).
+pub fn render_text_for(md: &str, links: Links<'_>) -> String {
     let mut out = String::with_capacity(md.len());
     let mut lists: Vec<Option<u64>> = Vec::new();
     let mut link: Option<String> = None;
@@ -237,7 +305,7 @@ pub fn render_text(md: &str) -> String {
             out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
         }
     };
-    for ev in parser(md) {
+    for ev in linked(md, links) {
         match ev {
             Event::Start(Tag::List(first)) => {
                 if lists.is_empty() {

@@ -519,6 +519,7 @@ async fn write_revision(
 
 /// Search articles for an agent: published ones of both audiences by default.
 pub async fn search_for_agent(
+    db: &Db,
     kb: &Kb,
     actor: &Actor,
     text: &str,
@@ -527,14 +528,37 @@ pub async fn search_for_agent(
 ) -> Result<(Vec<KbHit>, bool)> {
     actor.require(Scope::TicketsRead)?;
     let (idx, t, text) = (kb.index.clone(), actor.tenant, text.to_string());
-    tokio::task::spawn_blocking(move || search::search(&idx, t, &text, &filter, limit))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+    let (mut hits, more) =
+        tokio::task::spawn_blocking(move || search::search(&idx, t, &text, &filter, limit))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+    mark_internal(db, t, &mut hits).await?;
+    Ok((hits, more))
+}
+
+/// Label the internal articles among `hits` (from the database, the source of truth) (D46).
+async fn mark_internal(db: &Db, t: TenantId, hits: &mut [KbHit]) -> Result<()> {
+    let ids: Vec<i64> = hits.iter().map(|h| h.article_id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let internal: Vec<i64> = db
+        .read(move |c| store::kb::by_ids(c, t, &ids))
+        .await?
+        .into_iter()
+        .filter(|a| a.content.audience == Audience::Internal)
+        .map(|a| a.id)
+        .collect();
+    for h in hits.iter_mut() {
+        h.internal = internal.contains(&h.article_id);
+    }
+    Ok(())
 }
 
 /// The articles that fit a ticket best (its subject and first message from the citizen), for a
 /// ticket the actor has already read (`crate::tickets::get`).
 pub async fn suggest_for_ticket(
+    db: &Db,
     kb: &Kb,
     actor: &Actor,
     d: &crate::tickets::TicketDetail,
@@ -549,11 +573,13 @@ pub async fn suggest_for_ticket(
         .map(|m| m.body_text.clone())
         .unwrap_or_default();
     let (idx, t, subject) = (kb.index.clone(), actor.tenant, d.ticket.subject.clone());
-    tokio::task::spawn_blocking(move || {
+    let mut hits = tokio::task::spawn_blocking(move || {
         search::suggest(&idx, t, &subject, &first, &KbFilter::published(), limit)
     })
     .await
-    .map_err(|e| Error::Internal(e.to_string()))?
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    mark_internal(db, t, &mut hits).await?;
+    Ok(hits)
 }
 
 /// Search what a citizen may read in `tenant`.
@@ -579,6 +605,25 @@ pub async fn search_public(
 
 /// A published public article of `tenant` for a citizen (counts the view). Anything else —
 /// a draft, an internal or archived article, another tenant's — is "not found".
+/// Published public article for citizens, its links between articles leading to the public
+/// pages of the municipality `tenant_slug`.
+pub async fn public_article_for(
+    db: &Db,
+    tenant: TenantId,
+    tenant_slug: &str,
+    slug: &str,
+) -> Result<ArticleView> {
+    let mut a = public_article(db, tenant, slug).await?;
+    a.body_html = article::render_html_for(
+        &a.content.body,
+        article::Links::Public {
+            base: "",
+            tenant: tenant_slug,
+        },
+    );
+    Ok(a)
+}
+
 pub async fn public_article(db: &Db, tenant: TenantId, slug: &str) -> Result<ArticleView> {
     let slug = slug.to_string();
     let a = db
@@ -609,7 +654,17 @@ pub async fn public_list(db: &Db, tenant: TenantId) -> Result<Vec<store::kb::Lis
 
 /// The text "insert into reply" puts in the reply box: the article's answer as plain text and,
 /// for a public article, the link citizens can open.
-pub async fn reply_text(db: &Db, actor: &Actor, id: i64, public_url: &str) -> Result<String> {
+///
+/// By default the summary and the public link (the citizen reads the rest there); `full` puts
+/// the whole text in. Links between articles become absolute public addresses
+/// (`server.public_url`). An internal article is never reply text (D46).
+pub async fn reply_text(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    public_url: &str,
+    full: bool,
+) -> Result<String> {
     actor.require(Scope::TicketsRead)?;
     let t = actor.tenant;
     let (a, tenant_slug) = db
@@ -619,12 +674,23 @@ pub async fn reply_text(db: &Db, actor: &Actor, id: i64, public_url: &str) -> Re
             Ok((a, tenant.slug))
         })
         .await?;
+    if a.content.audience == Audience::Internal {
+        return Err(internal_refused(&a.content.title));
+    }
+    let links = article::Links::Public {
+        base: public_url,
+        tenant: &tenant_slug,
+    };
     let mut text = String::new();
+    let summary_only = !full && !a.content.summary.is_empty() && is_public(&a);
     if !a.content.summary.is_empty() {
         text.push_str(&a.content.summary);
         text.push_str("\n\n");
     }
-    text.push_str(&article::render_text(&a.content.body));
+    if !summary_only {
+        text.push_str(&article::render_text_for(&a.content.body, links));
+    }
+    let mut text = text.trim_end().to_string();
     if is_public(&a) {
         text.push_str(&format!(
             "\n\n{}",
@@ -632,6 +698,59 @@ pub async fn reply_text(db: &Db, actor: &Actor, id: i64, public_url: &str) -> Re
         ));
     }
     Ok(text)
+}
+
+fn internal_refused(title: &str) -> Error {
+    InvalidValue::new(
+        "kb_internal",
+        format!("the reply carries text of the internal article {title:?}"),
+    )
+    .into()
+}
+
+/// Words of at least this many in a row, taken verbatim from an internal article, make a reply
+/// carry that article's text (D46).
+pub const INTERNAL_PASSAGE_WORDS: usize = 12;
+
+/// Lower-case words (letters and digits), for comparing text whatever its layout.
+fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Refuse a reply to a citizen that carries an internal article's text: any passage of
+/// [`INTERNAL_PASSAGE_WORDS`] consecutive words of an internal article's summary or body (as
+/// text, whatever the line breaks, punctuation or case) found in the reply (D46).
+pub(crate) fn guard_reply(c: &mut store::Conn, t: TenantId, reply: &str) -> Result<()> {
+    let reply = words(reply);
+    if reply.len() < INTERNAL_PASSAGE_WORDS {
+        return Ok(());
+    }
+    let said = format!(" {} ", reply.join(" "));
+    let ids: Vec<i64> = store::kb::list(c, t, None)?
+        .into_iter()
+        .filter(|a| a.audience == Audience::Internal.as_str())
+        .map(|a| a.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for a in store::kb::by_ids(c, t, &ids)? {
+        for part in [
+            a.content.summary.clone(),
+            article::render_text(&a.content.body),
+        ] {
+            let w = words(&part);
+            for passage in w.windows(INTERNAL_PASSAGE_WORDS) {
+                if said.contains(&format!(" {} ", passage.join(" "))) {
+                    return Err(internal_refused(&a.content.title));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where citizens read an article.

@@ -107,6 +107,8 @@ pub struct KbHit {
     pub slug: String,
     pub title: String,
     pub summary: String,
+    /// An internal article (staff routines): labelled so, never reply text (D46).
+    pub internal: bool,
     /// The title, escaped, with matched words in `<b>`.
     pub title_html: String,
     /// The best passage of the body, escaped, with matched words in `<b>`.
@@ -307,6 +309,8 @@ fn run(
             snippet_html: highlight::snippet_html(&snippets, &body),
             title,
             summary: text(f.summary),
+            // The index does not store the audience; `kb` fills this in from the database.
+            internal: false,
             score,
         });
     }

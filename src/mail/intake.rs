@@ -545,6 +545,8 @@ fn acknowledge(
             now,
         },
     )?;
+    // Ärendo's own acknowledgement: not a person's answer (D44).
+    store::tickets::mark_auto_sent(c, t, msg.id)?;
     let out = OutgoingMail {
         from: src.reply_from.clone(),
         to: vec![to.to_string()],

@@ -102,6 +102,11 @@ fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Ut
             out.push((at, 0, Fact::Created));
             continue;
         }
+        // A ticket merged into another is closed: its clocks stop there (D45).
+        if kind == "merged_into" {
+            out.push((at, 2, Fact::Status(Status::Closed)));
+            continue;
+        }
         let to = serde_json::from_str::<serde_json::Value>(&details)
             .ok()
             .and_then(|d| d["to"].as_str().and_then(|s| Status::parse(s).ok()));
@@ -109,9 +114,11 @@ fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Ut
             out.push((at, 2, Fact::Status(s)));
         }
     }
-    for (at, kind) in msgs {
+    for (at, kind, auto_sent) in msgs {
         let fact = match kind.as_str() {
             "inbound" => Fact::Inbound,
+            // Only a person's reply is a response; an acknowledgement is not (D44).
+            "outbound" if auto_sent => continue,
             "outbound" => Fact::Outbound,
             _ => continue,
         };
@@ -165,12 +172,18 @@ pub fn refresh(
     let prior = store::sla::clocks(c, t, ticket)?;
     let mut rows = vec![];
     let mut summary = Summary::default();
+    // Resolved, closed and merged tickets have no running or paused clock at all: no badge, no
+    // check for the sweeper (D45).
+    let done = !tk.status.is_open() || tk.merged_into_id.is_some();
     for clock in &clocks {
         let before = prior.iter().find(|p| p.target == clock.target.key());
         let (warned, breached) = before.map_or((0, 0), |p| (p.warned_cycle, p.breached_cycle));
-        let warn_at = clock.mark(&cal, policy.warn_percent).map(naive);
-        let due_at = clock.due(&cal).map(naive);
-        if clock.is_open() {
+        let warn_at = clock
+            .mark(&cal, policy.warn_percent)
+            .map(naive)
+            .filter(|_| !done);
+        let due_at = clock.due(&cal).map(naive).filter(|_| !done);
+        if clock.is_open() && !done {
             summary.add(warn_at, due_at);
         }
         rows.push(ClockRow {
@@ -179,7 +192,7 @@ pub fn refresh(
             cycle: clock.cycle,
             budget_secs: clock.budget.num_seconds(),
             used_secs: clock.used.num_seconds(),
-            running_since: clock.running_since.map(naive),
+            running_since: clock.running_since.map(naive).filter(|_| !done),
             warn_at,
             due_at,
             met_at: clock.met_at.map(naive),

@@ -43,6 +43,8 @@ pub struct Target {
     /// JSON: header name → value sealed with the installation key.
     #[serde(skip)]
     pub secret_headers: String,
+    /// A referral here puts the ticket in "waiting for external" (its SLA paused) (D45).
+    pub referral_pauses_sla: bool,
 }
 
 /// What a target is made of (validated by the domain).
@@ -344,7 +346,7 @@ pub fn save_referral_target(
     name: &str,
     email: &str,
     response_days: i32,
-    allow_citizen_reply: bool,
+    (allow_citizen_reply, pauses_sla): (bool, bool),
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
     let id = named_target(conn, t, name, "referral", now)?;
@@ -355,6 +357,7 @@ pub fn save_referral_target(
             escalation_targets::referral_email.eq(email),
             escalation_targets::response_days.eq(response_days),
             escalation_targets::allow_citizen_reply.eq(allow_citizen_reply),
+            escalation_targets::referral_pauses_sla.eq(pauses_sla),
             escalation_targets::updated_at.eq(now),
         ))
         .execute(conn)?;

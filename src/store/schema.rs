@@ -200,6 +200,7 @@ diesel::table! {
         references_ -> Nullable<Text>,
         raw_sha256 -> Nullable<Text>,
         created_at -> Timestamp,
+        auto_sent -> Bool,
     }
 }
 
@@ -459,6 +460,7 @@ diesel::table! {
         allow_citizen_reply -> Bool,
         transfer_queue_id -> Nullable<BigInt>,
         secret_headers -> Text,
+        referral_pauses_sla -> Bool,
     }
 }
 

@@ -267,7 +267,7 @@ pub fn open_tickets(
 /// (status events as (when, kind, details), messages as (when, kind)).
 pub type History = (
     Vec<(NaiveDateTime, String, String)>,
-    Vec<(NaiveDateTime, String)>,
+    Vec<(NaiveDateTime, String, bool)>,
 );
 
 /// What the follower read: the id it may safely continue after, how many events it read, and
@@ -280,7 +280,12 @@ pub fn history(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<Hi
     let events = ticket_events::table
         .filter(ticket_events::tenant_id.eq(t.get()))
         .filter(ticket_events::ticket_id.eq(ticket.get()))
-        .filter(ticket_events::kind.eq_any(["created", "status_changed", "reopened"]))
+        .filter(ticket_events::kind.eq_any([
+            "created",
+            "status_changed",
+            "reopened",
+            "merged_into",
+        ]))
         .order(ticket_events::id)
         .select((
             ticket_events::created_at,
@@ -293,7 +298,7 @@ pub fn history(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<Hi
         .filter(messages::ticket_id.eq(ticket.get()))
         .filter(messages::kind.ne("note"))
         .order(messages::id)
-        .select((messages::created_at, messages::kind))
+        .select((messages::created_at, messages::kind, messages::auto_sent))
         .load(conn)?;
     Ok((events, msgs))
 }

@@ -546,6 +546,21 @@ pub struct Message {
     pub references_: Option<String>,
     pub raw_sha256: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Sent by Ärendo itself (an acknowledgement), not by a person: never a response for the
+    /// service levels, shown as automatic.
+    pub auto_sent: bool,
+}
+
+/// Mark a message Ärendo sent by itself (an acknowledgement) as automatic.
+pub fn mark_auto_sent(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<()> {
+    diesel::update(
+        messages::table
+            .filter(messages::tenant_id.eq(t.get()))
+            .filter(messages::id.eq(id)),
+    )
+    .set(messages::auto_sent.eq(true))
+    .execute(conn)?;
+    Ok(())
 }
 
 pub struct NewMessage<'a> {

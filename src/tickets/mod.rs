@@ -1071,6 +1071,8 @@ pub(crate) fn apply_message(
     }
     let mut ch = TicketChanges::default();
     if mkind == MessageKind::Outbound {
+        // Internal routines never reach a citizen (D46).
+        crate::kb::guard_reply(c, t, text)?;
         if ticket.first_response_at.is_none() {
             ch.first_response_at = Some(now);
         }

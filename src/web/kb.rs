@@ -44,6 +44,7 @@ fn hits_json(hits: &[KbHit]) -> Vec<Value> {
                 "heading": h.title,
                 "title_html": h.title_html,
                 "snippet_html": h.snippet_html,
+                "internal": h.internal,
             })
         })
         .collect()
@@ -70,11 +71,11 @@ pub async fn ticket_panel(
     let query = query.map(str::trim).filter(|q| !q.is_empty());
     let hits = match query {
         Some(q) => {
-            kb::search_for_agent(&st.kb, actor, q, KbFilter::published(), 5)
+            kb::search_for_agent(&st.db, &st.kb, actor, q, KbFilter::published(), 5)
                 .await?
                 .0
         }
-        None => kb::suggest_for_ticket(&st.kb, actor, ticket, 3).await?,
+        None => kb::suggest_for_ticket(&st.db, &st.kb, actor, ticket, 3).await?,
     };
     let used = kb::used_on_ticket(&st.db, actor, ticket).await?;
     Ok(json!({
@@ -121,7 +122,7 @@ pub async fn home(
             department: department.clone(),
             language,
         };
-        kb::search_for_agent(&st.kb, &actor, &q.q, filter, 20).await?
+        kb::search_for_agent(&st.db, &st.kb, &actor, &q.q, filter, 20).await?
     } else {
         (vec![], false)
     };
@@ -636,16 +637,25 @@ pub async fn restore(
     )))
 }
 
-/// "Insert into reply": the article's text and public link, as plain text for the reply box.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct InsertQuery {
+    /// The whole text instead of the summary and link.
+    full: bool,
+}
+
+/// "Insert into reply": the article's summary and public link (the whole text with `?full=true`),
+/// as plain text for the reply box.
 #[get("/tickets/{number}/kb/{id}")]
 pub async fn reply_text(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
     path: web::Path<(String, i64)>,
+    q: web::Query<InsertQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (raw, id) = path.into_inner();
     TicketNumber::parse(&raw).map_err(|_| Failure::Domain(Error::NotFound("ticket")))?;
-    let text = kb::reply_text(&st.db, &actor, id, &st.settings.server.public_url).await?;
+    let text = kb::reply_text(&st.db, &actor, id, &st.settings.server.public_url, q.full).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -740,7 +750,7 @@ pub async fn public_article(
 ) -> Result<HttpResponse, PageError> {
     let (tenant_slug, slug) = path.into_inner();
     let (tenant, _) = kb::public_tenant(&st.db, &tenant_slug).await?;
-    let a = kb::public_article(&st.db, tenant, &slug).await?;
+    let a = kb::public_article_for(&st.db, tenant, &tenant_slug, &slug).await?;
     render(
         &req,
         None,

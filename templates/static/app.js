@@ -219,11 +219,12 @@
   // Without JavaScript the link reloads the ticket with the article's text as the draft; with it
   // the text goes in where the cursor is, and the reply remembers the article it was written from.
   if (ticketNo && replyBody) {
-    Array.prototype.forEach.call(document.querySelectorAll("a.kb-insert[data-kb]"), function (a) {
+    Array.prototype.forEach.call(document.querySelectorAll("a.kb-insert[data-kb], a.kb-insert-full[data-kb]"), function (a) {
       a.addEventListener("click", function (e) {
         e.preventDefault();
         var id = a.getAttribute("data-kb");
-        fetch("/tickets/" + encodeURIComponent(ticketNo) + "/kb/" + encodeURIComponent(id), { credentials: "same-origin" })
+        var full = a.getAttribute("data-full") ? "?full=true" : "";
+        fetch("/tickets/" + encodeURIComponent(ticketNo) + "/kb/" + encodeURIComponent(id) + full, { credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.text() : ""; })
           .then(function (t) {
             if (!t) return;

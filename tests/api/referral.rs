@@ -21,6 +21,7 @@ async fn target(app: &TestApp, name: &str, email: &str, days: i32) -> i64 {
                     email,
                     response_days: days,
                     allow_citizen_reply: false,
+                    pauses_sla: true,
                 },
             )
         })

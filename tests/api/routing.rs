@@ -98,6 +98,7 @@ async fn new_mail_meets_the_municipalitys_rules(b: Backend) {
                     email: "miljo@alby.se".into(),
                     response_days: 5,
                     allow_citizen_reply: false,
+                    pauses_sla: true,
                 },
             )
         })

@@ -311,6 +311,7 @@ async fn a_referral_page_shows_what_was_sent_not_the_live_conversation(backend: 
                     email: "miljo@alby.se".into(),
                     response_days: 5,
                     allow_citizen_reply: false,
+                    pauses_sla: true,
                 },
             )
         })

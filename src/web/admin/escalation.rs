@@ -42,6 +42,8 @@ pub struct TargetForm {
     email: String,
     response_days: String,
     allow_citizen_reply: Option<String>,
+    /// Checked: a referral keeps the SLA running (unchecked: it pauses, D45).
+    sla_runs: Option<String>,
     // transfer
     queue: String,
     /// Referral: ids of the handler accounts who answer for the department.
@@ -114,6 +116,7 @@ impl TargetForm {
             email: v.referral_email.clone().unwrap_or_default(),
             response_days: v.response_days.unwrap_or(5).to_string(),
             allow_citizen_reply: v.allow_citizen_reply.then(|| "1".into()),
+            sla_runs: (!v.referral_pauses_sla).then(|| "1".into()),
             queue: v.transfer_queue.map(|q| q.to_string()).unwrap_or_default(),
             handlers: v.handlers.iter().map(|h| h.to_string()).collect(),
             ..TargetForm::default()
@@ -211,6 +214,7 @@ async fn form_page(
                 "case_pointer": f.case_pointer, "timeout_seconds": f.timeout_seconds,
                 "email": f.email, "response_days": f.response_days,
                 "allow_citizen_reply": f.allow_citizen_reply.is_some(),
+                "sla_runs": f.sla_runs.is_some(),
                 "put": f.method == "PUT",
                 "auth_none": f.auth != "bearer" && f.auth != "basic",
                 "auth_bearer": f.auth == "bearer",
@@ -284,6 +288,7 @@ async fn submit(
                     email: f.email.clone(),
                     response_days: days,
                     allow_citizen_reply: f.allow_citizen_reply.is_some(),
+                    pauses_sla: f.sla_runs.is_none(),
                 };
                 match f
                     .handlers

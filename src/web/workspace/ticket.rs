@@ -352,6 +352,7 @@ fn message_view(
     json!({
         "id": m.id,
         "kind": m.kind,
+        "automatic": m.auto_sent,
         "author": names.person_raw(m.author_id),
         "from": m.from_addr,
         "to": m.to_addrs,
@@ -424,6 +425,8 @@ pub struct ViewParams {
     /// Start the reply with this article's text (without JavaScript; with it, the text is
     /// inserted where the cursor is).
     kb: Option<i64>,
+    /// With `kb`: the article's whole text instead of its summary and link.
+    kbfull: Option<String>,
 }
 
 #[get("/tickets/{number}")]
@@ -440,7 +443,14 @@ pub async fn view(
     let ok = super::flash(q.ok.as_deref(), locale);
     let (draft_text, kb_articles) = match q.kb {
         Some(id) => (
-            crate::kb::reply_text(&st.db, &actor, id, &st.settings.server.public_url).await?,
+            crate::kb::reply_text(
+                &st.db,
+                &actor,
+                id,
+                &st.settings.server.public_url,
+                q.kbfull.is_some(),
+            )
+            .await?,
             vec![id],
         ),
         None => (String::new(), vec![]),
