@@ -558,12 +558,16 @@ impl Settings {
         env: &[(String, String)],
     ) -> Result<Settings, ConfigError> {
         let path_buf = path.map(Path::to_path_buf).unwrap_or_default();
-        let mut table: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: path_buf.clone(),
-                    message: e.to_string(),
-                })?;
+        // The file must be valid TOML on its own (a clear error naming the file).
+        text.parse::<toml::Table>()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: path_buf.clone(),
+                message: e.to_string(),
+            })?;
+        // ARENDO_SECTION__KEY overrides `[section] key`. The values stay strings until the
+        // setting's own type reads them (the `config` crate): an all-digit SMTP user or
+        // password is a string, `ARENDO_MAIL__SMTP_PORT=2525` a number.
+        let mut vars = std::collections::HashMap::new();
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("ARENDO_") else {
                 continue;
@@ -576,19 +580,31 @@ impl Settings {
             {
                 continue;
             }
-            let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
-            set_path(&mut table, &keys, value).map_err(|message| ConfigError::Env {
-                name: name.clone(),
-                message,
-            })?;
+            if rest.split("__").any(str::is_empty) {
+                return Err(ConfigError::Env {
+                    name: name.clone(),
+                    message: "empty key".into(),
+                });
+            }
+            vars.insert(name.clone(), value.clone());
         }
-        let settings: Settings =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: path_buf,
-                    message: e.to_string(),
-                })?;
+        let layered = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("ARENDO")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .source(Some(vars)),
+            )
+            .build()
+            .map_err(|e| ConfigError::Parse {
+                path: path_buf.clone(),
+                message: e.to_string(),
+            })?;
+        let settings: Settings = layered.try_deserialize().map_err(|e| ConfigError::Parse {
+            path: path_buf,
+            message: e.to_string(),
+        })?;
         settings.check()?;
         Ok(settings)
     }
@@ -657,30 +673,6 @@ impl Settings {
     }
 }
 
-/// Set `keys` (e.g. ["database", "url"]) in `table` to `raw`, typed like TOML would read it
-/// (numbers and booleans as such, anything else as a string).
-fn set_path(table: &mut toml::Table, keys: &[String], raw: &str) -> Result<(), String> {
-    let (last, parents) = keys.split_last().ok_or("empty key")?;
-    let mut cur = table;
-    for k in parents {
-        let entry = cur
-            .entry(k.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("{k} is not a section"))?;
-    }
-    let value = if let Ok(i) = raw.parse::<i64>() {
-        toml::Value::Integer(i)
-    } else if raw == "true" || raw == "false" {
-        toml::Value::Boolean(raw == "true")
-    } else {
-        toml::Value::String(raw.to_string())
-    };
-    cur.insert(last.clone(), value);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -720,6 +712,37 @@ mod tests {
         assert_eq!(s.database_url(), "postgres://a@b/c");
         assert_eq!(s.data_dir, PathBuf::from("/var/lib/arendo"));
         assert!(!s.demo);
+    }
+
+    /// An all-digit SMTP user or password from the environment is a string (it once stopped
+    /// every command with "invalid type: integer"); numeric settings still read numbers.
+    #[test]
+    fn numeric_looking_environment_values_stay_strings_where_the_setting_is_text() {
+        use secrecy::ExposeSecret;
+        let s = Settings::from_parts(
+            "",
+            None,
+            &env(&[
+                ("ARENDO_MAIL__SMTP_USER", "4711"),
+                ("ARENDO_MAIL__SMTP_PASSWORD", "000123"),
+                ("ARENDO_MAIL__SMTP_PORT", "2525"),
+                ("ARENDO_DEMO", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.mail.smtp_user.as_deref(), Some("4711"));
+        assert_eq!(
+            s.mail
+                .smtp_password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string()),
+            Some("000123".to_string())
+        );
+        assert_eq!(s.mail.smtp_port, 2525);
+        assert!(!s.demo);
+        assert!(
+            Settings::from_parts("", None, &env(&[("ARENDO_MAIL__SMTP_PORT", "many")])).is_err()
+        );
     }
 
     #[test]
