@@ -26,5 +26,6 @@ mod sla;
 mod sms;
 mod smtp;
 mod status;
+mod ticket_page;
 mod tickets;
 mod workspace;
