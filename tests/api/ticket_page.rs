@@ -174,8 +174,15 @@ async fn canned_responses_are_listed_by_their_names(b: Backend) {
     let (_, html) = page(&app, &anna, &format!("/tickets/{number}")).await;
     let at = html.find("<select id=\"canned\">").expect("the canned list");
     let list = &html[at..at + html[at..].find("</select>").unwrap()];
-    let mut shown = contents(list, "\">", "</option>");
-    shown.retain(|s| s != "–");
+    let mut shown: Vec<String> = list
+        .split("<option")
+        .skip(1)
+        .map(|o| {
+            let text = &o[o.find('>').unwrap() + 1..];
+            unescape(&text[..text.find("</option>").unwrap()])
+        })
+        .filter(|s| s != "–")
+        .collect();
     let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     shown.sort();
     want.sort();
