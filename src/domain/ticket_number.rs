@@ -68,7 +68,8 @@ impl TicketNumber {
     /// `prefix` and the current `year`.
     pub fn parse_short(input: &str, prefix: &str, year: i32) -> Result<Self, InvalidValue> {
         let s = input.trim();
-        let digits = |p: &str| !p.is_empty() && p.len() <= 12 && p.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |p: &str| !p.is_empty() && p.len() <= 12 && p.bytes().all(|b| b.is_ascii_digit());
         let short = |y: i32, seq: &str| {
             let seq: i64 = seq
                 .parse()
@@ -154,9 +155,15 @@ mod tests {
         assert_eq!(parse("20").unwrap().to_string(), "KC-2026-000020");
         assert_eq!(parse(" 000020 ").unwrap().to_string(), "KC-2026-000020");
         assert_eq!(parse("2025-7").unwrap().to_string(), "KC-2025-000007");
-        assert_eq!(parse("kc-2026-000020").unwrap().to_string(), "KC-2026-000020");
+        assert_eq!(
+            parse("kc-2026-000020").unwrap().to_string(),
+            "KC-2026-000020"
+        );
         // Another municipality's full number stays what it says (it is then not found).
-        assert_eq!(parse("VA-2026-000020").unwrap().to_string(), "VA-2026-000020");
+        assert_eq!(
+            parse("VA-2026-000020").unwrap().to_string(),
+            "VA-2026-000020"
+        );
         for bad in ["", "0", "-3", "2x", "KC-20", "20-2026", "1234567890123"] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }

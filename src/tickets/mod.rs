@@ -524,7 +524,12 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
 /// Would the list `q` show the ticket `number`? The list's own query, cut to that one ticket:
 /// newest first from just above its id, one row (so an open list's live follower takes exactly
 /// the rows the list query would).
-pub async fn list_has(db: &Db, actor: &Actor, mut q: ListQuery, number: TicketNumber) -> Result<bool> {
+pub async fn list_has(
+    db: &Db,
+    actor: &Actor,
+    mut q: ListQuery,
+    number: TicketNumber,
+) -> Result<bool> {
     actor.require(Scope::TicketsRead)?;
     let (t, access) = (actor.tenant, actor.queue_access());
     let ticket = db.read(move |c| find(c, t, &access, &number)).await?;

@@ -85,7 +85,12 @@ fn value_of(html: &str, id: &str) -> String {
 
 /// A ticket number as an agent would type it short: this year's sequence without zeros.
 fn short(number: &str) -> String {
-    number.rsplit('-').next().unwrap().trim_start_matches('0').to_string()
+    number
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .trim_start_matches('0')
+        .to_string()
 }
 
 /// Point 14: every message — the citizen's mail, a reply and a note, each over several lines
@@ -107,7 +112,10 @@ async fn messages_render_exactly_as_stored(b: Backend) {
     let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
     let ticket_page = format!("/tickets/{number}");
     for (kind, body) in [
-        ("reply", "Hej Maria!\nVi kommer i morgon.\n\n    Tid: 08–10\nMvh Anna"),
+        (
+            "reply",
+            "Hej Maria!\nVi kommer i morgon.\n\n    Tid: 08–10\nMvh Anna",
+        ),
         ("note", "Ring VA-jouren först.\n\tKolla ventilen\nKlart"),
     ] {
         let csrf = app.csrf(&anna, &ticket_page).await;
@@ -172,7 +180,9 @@ async fn canned_responses_are_listed_by_their_names(b: Backend) {
     let number = t["number"].as_str().unwrap();
     let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
     let (_, html) = page(&app, &anna, &format!("/tickets/{number}")).await;
-    let at = html.find("<select id=\"canned\">").expect("the canned list");
+    let at = html
+        .find("<select id=\"canned\">")
+        .expect("the canned list");
     let list = &html[at..at + html[at..].find("</select>").unwrap()];
     let mut shown: Vec<String> = list
         .split("<option")
@@ -224,7 +234,11 @@ async fn link_and_merge_boxes_keep_mistakes_and_take_short_numbers(b: Backend) {
             fields.push(("sure", "1"));
         }
         let r = post_form(&app, &anna, &p, &format!("{p}/{action}"), &fields).await;
-        assert_eq!(r.status(), 422, "{action} {input:?} answers on the ticket page");
+        assert_eq!(
+            r.status(),
+            422,
+            "{action} {input:?} answers on the ticket page"
+        );
         let html = r.text().await.unwrap();
         assert!(html.contains("class=\"ticket\""), "the ticket page: {html}");
         assert!(html.contains(&format!("data-ticket=\"{first}\"")));
@@ -243,7 +257,14 @@ async fn link_and_merge_boxes_keep_mistakes_and_take_short_numbers(b: Backend) {
     }
 
     // "2" (say) means this year's ticket 2 of the municipality.
-    let r = post_form(&app, &anna, &p, &format!("{p}/link"), &[("other", &short(&second))]).await;
+    let r = post_form(
+        &app,
+        &anna,
+        &p,
+        &format!("{p}/link"),
+        &[("other", &short(&second))],
+    )
+    .await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let (_, html) = page(&app, &anna, &p).await;
     assert!(
@@ -279,14 +300,19 @@ async fn send_and_set_status_in_one_request(b: Backend) {
     let app = TestApp::spawn(b).await;
     let org = app.org("alby").await;
     let tok = &org.agent_a.token;
-    let number = app.create_ticket(tok, org.queue_a, "Fråga om sophämtning").await["number"]
+    let number = app
+        .create_ticket(tok, org.queue_a, "Fråga om sophämtning")
+        .await["number"]
         .as_str()
         .unwrap()
         .to_string();
     let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
     let p = format!("/tickets/{number}");
     let (_, html) = page(&app, &anna, &p).await;
-    assert!(html.contains("id=\"reply-then-status\""), "the choice is on the page");
+    assert!(
+        html.contains("id=\"reply-then-status\""),
+        "the choice is on the page"
+    );
     for (status, want) in [("waiting", "waiting"), ("resolved", "resolved")] {
         let csrf = app.csrf(&anna, &p).await;
         let form = reqwest::multipart::Form::new()
@@ -345,7 +371,11 @@ async fn filtered_list_takes_only_matching_live_rows(b: Backend) {
     let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
     let queue = org.queue_a.to_string();
     let filters: Vec<(&str, String, Vec<&str>)> = vec![
-        ("priority=urgent", format!("priority=urgent&queue={queue}"), vec![&urgent]),
+        (
+            "priority=urgent",
+            format!("priority=urgent&queue={queue}"),
+            vec![&urgent],
+        ),
         ("priority=normal", "priority=normal".into(), vec![&normal]),
         ("status=resolved", "status=resolved".into(), vec![]),
         ("no filter", String::new(), vec![&normal, &urgent]),

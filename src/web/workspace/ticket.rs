@@ -555,12 +555,26 @@ pub async fn post_message(
             Ok((None, _)) => None,
             Err(e) => {
                 let extra = Extra {
-                    error: Some(Failure::from(Error::from(e)).message(page_locale(Some(&actor), &req))),
+                    error: Some(
+                        Failure::from(Error::from(e)).message(page_locale(Some(&actor), &req)),
+                    ),
                     draft_text: text,
-                    draft_kind: if up.get("kind") == "note" { "note" } else { "reply" },
+                    draft_kind: if up.get("kind") == "note" {
+                        "note"
+                    } else {
+                        "reply"
+                    },
                     ..Default::default()
                 };
-                return page(&req, &st, &actor, n, StatusCode::UNPROCESSABLE_ENTITY, extra).await;
+                return page(
+                    &req,
+                    &st,
+                    &actor,
+                    n,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    extra,
+                )
+                .await;
             }
         }
     } else {
@@ -853,7 +867,15 @@ pub async fn merge(
                 merge_other: f.other,
                 ..Default::default()
             };
-            page(&req, &st, &actor, n, StatusCode::UNPROCESSABLE_ENTITY, extra).await
+            page(
+                &req,
+                &st,
+                &actor,
+                n,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                extra,
+            )
+            .await
         }
     }
 }
@@ -880,7 +902,15 @@ pub async fn link(
                 link_other: f.other,
                 ..Default::default()
             };
-            page(&req, &st, &actor, n, StatusCode::UNPROCESSABLE_ENTITY, extra).await
+            page(
+                &req,
+                &st,
+                &actor,
+                n,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                extra,
+            )
+            .await
         }
     }
 }
