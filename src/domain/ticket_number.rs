@@ -63,6 +63,32 @@ impl TicketNumber {
         TicketNumber::new(&prefix, year, seq)
     }
 
+    /// What an agent types for a ticket of their own municipality: the full number, or a short
+    /// one — `20` (this year's ticket 20) or `2025-20` — completed with the municipality's
+    /// `prefix` and the current `year`.
+    pub fn parse_short(input: &str, prefix: &str, year: i32) -> Result<Self, InvalidValue> {
+        let s = input.trim();
+        let digits =
+            |p: &str| !p.is_empty() && p.len() <= 12 && p.bytes().all(|b| b.is_ascii_digit());
+        let short = |y: i32, seq: &str| {
+            let seq: i64 = seq
+                .parse()
+                .map_err(|_| InvalidValue::new("ticket_number", "bad number"))?;
+            TicketNumber::new(prefix, y, seq)
+        };
+        if digits(s) {
+            return short(year, s);
+        }
+        if let Some((y, seq)) = s.split_once('-')
+            && y.len() == 4
+            && digits(y)
+            && digits(seq)
+        {
+            return short(y.parse().unwrap_or(0), seq);
+        }
+        TicketNumber::parse(s)
+    }
+
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
@@ -121,6 +147,26 @@ mod tests {
         assert_eq!(TicketNumber::parse("kc-2026-000123").unwrap(), n);
         let big = TicketNumber::new("VA", 2027, 1_234_567).unwrap();
         assert_eq!(TicketNumber::parse(&big.to_string()).unwrap(), big);
+    }
+
+    #[test]
+    fn short_numbers_mean_this_year_of_the_municipality() {
+        let parse = |s| TicketNumber::parse_short(s, "KC", 2026);
+        assert_eq!(parse("20").unwrap().to_string(), "KC-2026-000020");
+        assert_eq!(parse(" 000020 ").unwrap().to_string(), "KC-2026-000020");
+        assert_eq!(parse("2025-7").unwrap().to_string(), "KC-2025-000007");
+        assert_eq!(
+            parse("kc-2026-000020").unwrap().to_string(),
+            "KC-2026-000020"
+        );
+        // Another municipality's full number stays what it says (it is then not found).
+        assert_eq!(
+            parse("VA-2026-000020").unwrap().to_string(),
+            "VA-2026-000020"
+        );
+        for bad in ["", "0", "-3", "2x", "KC-20", "20-2026", "1234567890123"] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]

@@ -673,6 +673,30 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
     .await
 }
 
+/// Would the list `q` show the ticket `number`? The list's own query, cut to that one ticket:
+/// newest first from just above its id, one row (so an open list's live follower takes exactly
+/// the rows the list query would).
+pub async fn list_has(
+    db: &Db,
+    actor: &Actor,
+    mut q: ListQuery,
+    number: TicketNumber,
+) -> Result<bool> {
+    actor.require(Scope::TicketsRead)?;
+    let (t, access) = (actor.tenant, actor.queue_access());
+    let ticket = db.read(move |c| find(c, t, &access, &number)).await?;
+    let id = ticket.id.get();
+    // The "due" order shows only tickets with a due time; the cut-down query orders by id.
+    if q.sort == Sort::Due && ticket.sla_due_at.is_none() {
+        return Ok(false);
+    }
+    q.sort = Sort::Newest;
+    q.cursor = Some(encode_cursor(Cursor::Id(id + 1)));
+    q.limit = Some(1);
+    let page = list(db, actor, q).await?;
+    Ok(page.tickets.first().is_some_and(|t| t.id.get() == id))
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct UpdateInput {
     pub status: Option<Status>,
@@ -834,6 +858,7 @@ pub async fn add_message(
         attachments: vec![],
         seen_message: None,
         kb_articles: vec![],
+        then_status: None,
     };
     match add_message_checked(db, actor, number, draft, mail_from).await? {
         Posted::Done(m) => Ok(*m),
@@ -853,6 +878,9 @@ pub struct Draft {
     /// Knowledge-base articles the reply was written from ("insert into reply"): recorded on the
     /// ticket with the reply. Ignored for notes.
     pub kb_articles: Vec<i64>,
+    /// "Skicka och sätt status": the status the ticket takes once the message is stored, in the
+    /// same transaction (None leaves it as the message left it).
+    pub then_status: Option<(Status, Option<WaitingOn>)>,
 }
 
 #[derive(Debug)]
@@ -967,6 +995,18 @@ pub async fn add_message_checked(
         if draft.kind == NewMessageKind::Reply {
             for id in &draft.kb_articles {
                 crate::kb::record_use(c, t, uid, ticket.id, *id, now)?;
+            }
+        }
+        if let Some((status, waiting_on)) = draft.then_status {
+            // As the message left the ticket (a reply may have opened it).
+            let after = find(c, t, &access, &number)?;
+            let u = UpdateInput {
+                status: Some(status),
+                waiting_on,
+                ..Default::default()
+            };
+            if apply_update(c, t, Some(uid), &after, &u)? {
+                crate::sla::engine::refresh(c, t, ticket.id, chrono::Utc::now())?;
             }
         }
         // Done writing: colleagues' "NN is writing" goes away now, not when the heartbeat expires.

@@ -27,9 +27,19 @@
   // ---- live list updates ----
   var me = body.getAttribute("data-me") || "";
   function listTables() { return Array.prototype.slice.call(document.querySelectorAll("table[data-live-list]")); }
+  // On a ticket list (/tickets?…) the server judges the row with the list's own filter: a
+  // ticket the list would not show comes back empty (204) and does not join the list.
+  function listFilter() {
+    if (window.location.pathname !== "/tickets") return "";
+    var p = new URLSearchParams(window.location.search);
+    p.delete("cursor");
+    p.delete("done");
+    p.set("list", "1");
+    return "?" + p.toString();
+  }
   function fetchRow(number) {
-    return fetch("/tickets/" + encodeURIComponent(number) + "/row", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : null; })
+    return fetch("/tickets/" + encodeURIComponent(number) + "/row" + listFilter(), { credentials: "same-origin" })
+      .then(function (r) { return r.ok && r.status !== 204 ? r.text() : null; })
       .then(function (html) {
         if (!html) return null;
         var t = document.createElement("tbody");
@@ -115,14 +125,47 @@
         });
       });
   }
+  // Every change to the open ticket arrives live: new messages are appended (whatever made
+  // them: mail, the status page, a colleague), and the parts that show the ticket's state
+  // (header, properties, tags, links, referrals, contact, history) are replaced with the server's
+  // current rendering — except a part the agent is editing; then "changed, reload" shows (the
+  // reply draft survives the reload, see below).
+  var refreshing = null;
+  function refreshParts() {
+    if (refreshing) return refreshing;
+    refreshing = fetch("/tickets/" + encodeURIComponent(ticketNo), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        refreshing = null;
+        if (!html) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var stale = false;
+        Array.prototype.forEach.call(document.querySelectorAll("[data-live-part]"), function (part) {
+          var fresh = doc.getElementById(part.id);
+          if (!fresh || fresh.innerHTML === part.innerHTML) return;
+          if (part.contains(document.activeElement) || part.hasAttribute("data-dirty")) { stale = true; return; }
+          part.replaceWith(document.importNode(fresh, true));
+        });
+        if (stale) {
+          var changed = document.getElementById("changed");
+          if (changed) changed.hidden = false;
+        }
+      }, function () { refreshing = null; });
+    return refreshing;
+  }
+  document.addEventListener("input", function (e) {
+    var part = e.target.closest && e.target.closest("[data-live-part]");
+    if (part) part.setAttribute("data-dirty", "1");
+  });
+  document.addEventListener("change", function (e) {
+    var part = e.target.closest && e.target.closest("[data-live-part]");
+    if (part) part.setAttribute("data-dirty", "1");
+  });
   function onTicketForView(ev) {
     if (ev.number !== ticketNo) return;
-    if (/^(mail_received|mail_copy_received|reply_sent|note_added|merged_from)$/.test(ev.kind)) {
-      appendMessages();
-    } else if (ev.kind !== "acknowledged" && ev.kind !== "not_acknowledged") {
-      var changed = document.getElementById("changed");
-      if (changed) changed.hidden = false;
-    }
+    if (ev.kind === "presence") return;
+    appendMessages();
+    refreshParts();
   }
   var writers = {};
   function showWriters() {
@@ -147,7 +190,48 @@
       showWriters();
     });
     es.addEventListener("resync", function () {
-      if (ticketNo) appendMessages();
+      if (ticketNo) { appendMessages(); refreshParts(); }
+    });
+  }
+
+  // ---- the reply draft survives reloads ----
+  // Kept in this browser per municipality and ticket while it is unsent; cleared once the server
+  // says it was sent (the page after sending carries ?ok=…).
+  if (ticketNo && replyBody && window.localStorage) {
+    var draftKey = "arendo.draft." + (ticketEl.getAttribute("data-tenant") || "") + "." + ticketNo;
+    var params = new URLSearchParams(window.location.search);
+    var sentOk = /^(reply_sent|note_added|sent_and_status)$/.test(params.get("ok") || "");
+    var saveDraft = function () {
+      try {
+        if (replyBody.value.trim()) {
+          var note = document.getElementById("kind-note");
+          localStorage.setItem(draftKey, JSON.stringify({ text: replyBody.value, note: !!(note && note.checked) }));
+        } else {
+          localStorage.removeItem(draftKey);
+        }
+      } catch (e) { /* storage full or off: the draft just is not kept */ }
+    };
+    try {
+      if (sentOk) {
+        localStorage.removeItem(draftKey);
+        // A reload of this page must not clear a draft written after sending.
+        params.delete("ok");
+        var rest = params.toString();
+        window.history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : "") + window.location.hash);
+      } else if (replyBody.value.trim()) {
+        saveDraft(); // the server gave the draft back (refused or stale): keep that one
+      } else {
+        var kept = JSON.parse(localStorage.getItem(draftKey) || "null");
+        if (kept && kept.text) {
+          replyBody.value = kept.text;
+          var kindEl = document.getElementById(kept.note ? "kind-note" : "kind-reply");
+          if (kindEl && !kindEl.disabled) kindEl.checked = true;
+        }
+      }
+    } catch (e) { /* ignore unreadable storage */ }
+    replyBody.addEventListener("input", saveDraft);
+    Array.prototype.forEach.call(document.querySelectorAll('input[name="kind"]'), function (r) {
+      r.addEventListener("change", saveDraft);
     });
   }
 

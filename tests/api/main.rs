@@ -30,5 +30,6 @@ mod sla_correctness;
 mod sms;
 mod smtp;
 mod status;
+mod ticket_page;
 mod tickets;
 mod workspace;

@@ -46,7 +46,7 @@ fn opt(s: &str) -> Option<&str> {
 }
 
 impl ListParams {
-    fn query(&self) -> Result<ListQuery, InvalidValue> {
+    pub(crate) fn query(&self) -> Result<ListQuery, InvalidValue> {
         let statuses = match self.status.as_str() {
             "" => vec![Status::New, Status::Open, Status::Waiting],
             "all" => vec![],

@@ -60,6 +60,11 @@ struct Extra {
     sms_text: String,
     sms_shape: Option<crate::notify::sms_text::Shape>,
     sms_error: Option<String>,
+    /// What was typed in the link or merge box, and why it was refused (shown next to it).
+    link_other: String,
+    link_error: Option<String>,
+    merge_other: String,
+    merge_error: Option<String>,
 }
 
 fn event_text(
@@ -302,6 +307,13 @@ async fn page(
             })).collect::<Vec<_>>(),
         },
     });
+    // The link and merge boxes keep what was typed; the tenant keys the browser's reply draft.
+    let mut data = data;
+    data["tenant"] = json!(actor.tenant);
+    data["link_other"] = json!(extra.link_other);
+    data["link_error"] = json!(extra.link_error);
+    data["merge_other"] = json!(extra.merge_other);
+    data["merge_error"] = json!(extra.merge_error);
     let mut resp = render(req, Some(actor), status, "ticket", data)?;
     if remote_allowed {
         // The agent asked for this mail's remote images: allow images from anywhere on this page.
@@ -466,6 +478,14 @@ pub async fn view(
     page(&req, &st, &actor, n, StatusCode::OK, extra).await
 }
 
+#[derive(Deserialize)]
+pub struct RowParams {
+    /// "1": the row is for a ticket list whose filter is the rest of the query string
+    /// (`/tickets?…`); a ticket the list would not show gets 204 No Content.
+    #[serde(default)]
+    list: String,
+}
+
 /// One list row (HTML fragment), for live insertion into an open list.
 #[get("/tickets/{number}/row")]
 pub async fn row_fragment(
@@ -473,9 +493,16 @@ pub async fn row_fragment(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
     path: web::Path<String>,
+    q: web::Query<RowParams>,
+    filter: web::Query<super::list::ListParams>,
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
     let locale = page_locale(Some(&actor), &req);
+    if q.list == "1" && !tickets::list_has(&st.db, &actor, filter.query()?, n.clone()).await? {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     let d = tickets::get(&st.db, &actor, n).await?;
     let names = Names::load(&st, &actor).await?;
     let mut data = row(&d.ticket, &names, locale);
@@ -562,6 +589,39 @@ pub async fn post_message(
         _ => NewMessageKind::Reply,
     };
     let text = up.get("body").to_string();
+    // "Skicka och sätt status": the status goes with the message, in one use case call.
+    let then_status = if up.get("and_status") == "1" {
+        match super::parse_status_choice(up.get("then_status")) {
+            Ok((Some(status), waiting_on)) => Some((status, waiting_on)),
+            Ok((None, _)) => None,
+            Err(e) => {
+                let extra = Extra {
+                    error: Some(
+                        Failure::from(Error::from(e)).message(page_locale(Some(&actor), &req)),
+                    ),
+                    draft_text: text,
+                    draft_kind: if up.get("kind") == "note" {
+                        "note"
+                    } else {
+                        "reply"
+                    },
+                    ..Default::default()
+                };
+                return page(
+                    &req,
+                    &st,
+                    &actor,
+                    n,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    extra,
+                )
+                .await;
+            }
+        }
+    } else {
+        None
+    };
+    let with_status = then_status.is_some();
     let seen = if up.get("send_anyway") == "1" {
         None
     } else {
@@ -574,6 +634,7 @@ pub async fn post_message(
         attachments: stored,
         seen_message: seen,
         kb_articles: kb_articles.clone(),
+        then_status,
     };
     let from = st.settings.mail.from.clone();
     let kind_name = if kind == NewMessageKind::Note {
@@ -584,7 +645,9 @@ pub async fn post_message(
     match tickets::add_message_checked(&st.db, &actor, n.clone(), draft, from).await {
         Ok(Posted::Done(_)) => Ok(back_to(
             &n,
-            if kind == NewMessageKind::Note {
+            if with_status {
+                "sent_and_status"
+            } else if kind == NewMessageKind::Note {
                 "note_added"
             } else {
                 "reply_sent"
@@ -799,6 +862,28 @@ pub async fn transfer(
     }
 }
 
+/// The other ticket of a link or merge box: a full number or a short one ("20" is this year's
+/// ticket 20 of the municipality — the prefix is the open ticket's own).
+fn other_number(n: &TicketNumber, raw: &str) -> Result<TicketNumber, InvalidValue> {
+    use chrono::Datelike;
+    TicketNumber::parse_short(raw, n.prefix(), chrono::Utc::now().year())
+}
+
+/// Why the link or merge box's number was refused, as the agent reads it.
+fn other_error(locale: &str, raw: &str, e: Error) -> Result<String, PageError> {
+    let t = Templates::get();
+    Ok(match e {
+        Error::Invalid(_) => t
+            .text(locale, "ticket_page.other.bad_number")
+            .replace("{input}", raw.trim()),
+        Error::NotFound(_) => t
+            .text(locale, "ticket_page.other.not_found")
+            .replace("{input}", raw.trim()),
+        e @ Error::Conflict(_) => Failure::from(e).message(locale),
+        e => return Err(e.into()),
+    })
+}
+
 #[post("/tickets/{number}/merge")]
 pub async fn merge(
     req: HttpRequest,
@@ -808,7 +893,7 @@ pub async fn merge(
     CsrfForm(f): CsrfForm<OtherForm>,
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
-    let result = match TicketNumber::parse(f.other.trim()) {
+    let result = match other_number(&n, &f.other) {
         Ok(target) => actions::merge(&st.db, &actor, n.clone(), target.clone())
             .await
             .map(|_| target),
@@ -816,7 +901,23 @@ pub async fn merge(
     };
     match result {
         Ok(target) => Ok(back_to(&target, "merged")),
-        Err(e) => act(&req, &st, &actor, n, "merged", Err(e)).await,
+        Err(e) => {
+            let locale = page_locale(Some(&actor), &req);
+            let extra = Extra {
+                merge_error: Some(other_error(locale, &f.other, e)?),
+                merge_other: f.other,
+                ..Default::default()
+            };
+            page(
+                &req,
+                &st,
+                &actor,
+                n,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                extra,
+            )
+            .await
+        }
     }
 }
 
@@ -829,11 +930,30 @@ pub async fn link(
     CsrfForm(f): CsrfForm<OtherForm>,
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
-    let result = match TicketNumber::parse(f.other.trim()) {
+    let result = match other_number(&n, &f.other) {
         Ok(other) => actions::link(&st.db, &actor, n.clone(), other).await,
         Err(e) => Err(e.into()),
     };
-    act(&req, &st, &actor, n, "linked", result).await
+    match result {
+        Ok(()) => Ok(back_to(&n, "linked")),
+        Err(e) => {
+            let locale = page_locale(Some(&actor), &req);
+            let extra = Extra {
+                link_error: Some(other_error(locale, &f.other, e)?),
+                link_other: f.other,
+                ..Default::default()
+            };
+            page(
+                &req,
+                &st,
+                &actor,
+                n,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                extra,
+            )
+            .await
+        }
+    }
 }
 
 #[post("/tickets/{number}/tags")]
