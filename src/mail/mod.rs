@@ -131,6 +131,11 @@ impl OutgoingMail {
                 "auto-replied".into(),
             ));
         }
+        // Our own mark: mail carrying it is never imported as a citizen's mail (a loop).
+        msg.headers_mut().insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str(parse::ORIGIN_HEADER),
+            "arendo".into(),
+        ));
         // Ask out-of-office responders not to answer us.
         msg.headers_mut().insert_raw(HeaderValue::new(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
