@@ -273,6 +273,21 @@ pub fn ingest(
                 ticket: Some(ticket.number),
             });
         }
+        if let Some(ticket_id) = store::mail::ticket_of_sent(c, t, std::slice::from_ref(mid))? {
+            let ticket = store::tickets::get(c, t, ticket_id)?;
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket_id,
+                None,
+                "own_mail_ignored",
+                &json!({ "message_id": mid, "mailbox": src.mailbox }),
+                now,
+            )?;
+            return Ok(Outcome::Ignored {
+                ticket: Some(ticket.number),
+            });
+        }
         let stored = store::mail::inbound_with_message_id(c, t, mid)?;
         let same = stored.iter().find(|m| {
             m.raw_sha256.as_deref() == Some(raw_sha256)
@@ -311,9 +326,11 @@ pub fn ingest(
         let mut ids = mail.in_reply_to.clone();
         ids.extend(mail.references.iter().cloned());
         ids.extend(original_message_ids(mail));
-        if let Some((out_row, ticket_id, kind)) = store::mail::find_by_message_ids(c, t, &ids)?
-            && kind == "outbound"
-        {
+        let bounced = match store::mail::find_by_message_ids(c, t, &ids)? {
+            Some((row, ticket, kind)) if kind == "outbound" => Some((Some(row), ticket)),
+            _ => store::mail::ticket_of_sent(c, t, &ids)?.map(|tk| (None, tk)),
+        };
+        if let Some((out_row, ticket_id)) = bounced {
             let ticket = store::tickets::get(c, t, ticket_id)?;
             let msg = store_message(
                 c,
@@ -368,7 +385,11 @@ pub fn ingest(
     let mut thread_ids = mail.in_reply_to.clone();
     thread_ids.extend(mail.references.iter().cloned());
     let mut existing: Option<TicketId> =
-        store::mail::find_by_message_ids(c, t, &thread_ids)?.map(|(_, tk, _)| tk);
+        match store::mail::find_by_message_ids(c, t, &thread_ids)? {
+            Some((_, tk, _)) => Some(tk),
+            // An answer to a notification, status-link or referral mail.
+            None => store::mail::ticket_of_sent(c, t, &thread_ids)?,
+        };
     let mut mention: Option<store::tickets::Ticket> = None;
     if existing.is_none()
         && let Some(n) = tagged_number(&mail.subject, &tenant.ticket_prefix)

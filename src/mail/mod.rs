@@ -70,6 +70,26 @@ pub fn new_message_id(ticket: &crate::domain::TicketNumber, from: &str) -> Strin
     )
 }
 
+/// The sender and Message-ID of a mail Ärendo sends about a ticket outside its conversation
+/// (status notifications, status-link and referral mails, SLA notices): From the ticket's
+/// function mailbox (else its queue's first mailbox, else `default_from`), so that the citizen
+/// can answer; the Message-ID is recorded so that the answer lands on the ticket and the mail,
+/// should it come back to one of our mailboxes, is recognised as our own.
+pub fn about_ticket(
+    c: &mut crate::store::Conn,
+    t: crate::domain::TenantId,
+    tk: &crate::store::tickets::Ticket,
+    default_from: &str,
+    kind: &str,
+    now: chrono::NaiveDateTime,
+) -> crate::error::Result<(String, String)> {
+    let from = crate::store::mail::ticket_sender_address(c, t, tk.mailbox_id, tk.queue_id.get())?
+        .unwrap_or_else(|| default_from.to_string());
+    let id = new_message_id(&tk.number, &from);
+    crate::store::mail::record_sent(c, t, tk.id, &id, kind, now)?;
+    Ok((from, id))
+}
+
 fn bracket(id: &str) -> String {
     format!(
         "<{}>",

@@ -495,3 +495,68 @@ pub fn mailbox_addresses(
         .map(|(i, a, q, r)| (i, a.to_lowercase(), q, r))
         .collect())
 }
+
+/// The address mail about a ticket is sent from: its function mailbox's reply address, else the
+/// first mailbox of its queue. None when neither exists.
+pub fn ticket_sender_address(
+    conn: &mut Conn,
+    t: TenantId,
+    mailbox: Option<i64>,
+    queue: i64,
+) -> StoreResult<Option<String>> {
+    if let Some(id) = mailbox
+        && let Some(r) = mailboxes::table
+            .filter(mailboxes::tenant_id.eq(t.get()))
+            .filter(mailboxes::id.eq(id))
+            .select(mailboxes::reply_from)
+            .first::<String>(conn)
+            .optional()?
+    {
+        return Ok(Some(r));
+    }
+    Ok(mailboxes::table
+        .filter(mailboxes::tenant_id.eq(t.get()))
+        .filter(mailboxes::queue_id.eq(queue))
+        .order(mailboxes::id)
+        .select(mailboxes::reply_from)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+/// Record the Message-ID of a mail Ärendo sent about a ticket (outside the conversation).
+pub fn record_sent(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    message_id: &str,
+    kind: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    use super::schema::sent_mail;
+    diesel::insert_into(sent_mail::table)
+        .values((
+            sent_mail::tenant_id.eq(t.get()),
+            sent_mail::ticket_id.eq(ticket.get()),
+            sent_mail::message_id.eq(message_id),
+            sent_mail::kind.eq(kind),
+            sent_mail::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The ticket a mail Ärendo sent (one of these Message-IDs) was about, newest first.
+pub fn ticket_of_sent(conn: &mut Conn, t: TenantId, ids: &[String]) -> StoreResult<Option<TicketId>> {
+    use super::schema::sent_mail;
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    Ok(sent_mail::table
+        .filter(sent_mail::tenant_id.eq(t.get()))
+        .filter(sent_mail::message_id.eq_any(ids))
+        .order(sent_mail::id.desc())
+        .select(sent_mail::ticket_id)
+        .first::<i64>(conn)
+        .optional()?
+        .map(TicketId::from_db))
+}
