@@ -474,13 +474,14 @@ pub(crate) fn answer_link_request(
     let subject = templates
         .text(lang, "notify.subject.link")
         .replace("{number}", &tk.number.to_string());
+    let (from, message_id) = crate::mail::about_ticket(c, t, &tk, &cfg.from, "status_link", now)?;
     store::outbox::enqueue(
         c,
         t,
         crate::mail::OUTBOX_KIND,
         &serde_json::to_value(crate::mail::OutgoingMail {
-            message_id: Some(crate::mail::new_message_id(&tk.number, &cfg.from)),
-            from: cfg.from.clone(),
+            message_id: Some(message_id),
+            from,
             to: vec![contact_email],
             subject,
             text: text.trim().to_string(),

@@ -1622,6 +1622,17 @@ fn mail_cmd(cmd: MailCmd, db: &Db, settings: &Settings) -> anyhow::Result<()> {
                         dupes += 1;
                         "already stored".into()
                     }
+                    Outcome::Ignored { ticket } => {
+                        dupes += 1;
+                        match ticket {
+                            Some(t) => format!("Ärendo's own mail about {t}, not imported"),
+                            None => "Ärendo's own mail, not imported".into(),
+                        }
+                    }
+                    Outcome::DeliveryFailure { ticket } => {
+                        threaded += 1;
+                        format!("delivery failure recorded on {ticket}")
+                    }
                 };
                 println!("{}: {what}", f.display());
             }

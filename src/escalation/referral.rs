@@ -195,13 +195,14 @@ pub(crate) fn mail_department(
         .text("sv", "referral.mail.subject")
         .replace("{number}", &tk.number.to_string())
         .replace("{subject}", &tk.subject);
+    let (from, message_id) = crate::mail::about_ticket(c, t, &tk, &links.from, "referral", now)?;
     store::outbox::enqueue(
         c,
         t,
         crate::mail::OUTBOX_KIND,
         &serde_json::to_value(crate::mail::OutgoingMail {
-            message_id: Some(crate::mail::new_message_id(&tk.number, &links.from)),
-            from: links.from.clone(),
+            message_id: Some(message_id),
+            from,
             to: vec![to],
             subject,
             text: text.trim().to_string(),
@@ -424,13 +425,15 @@ pub(crate) fn deadline(c: &mut Conn, t: TenantId, payload: &str, from: &str) -> 
         .replace("{number}", &tk.number.to_string())
         .replace("{subject}", &tk.subject)
         .replace("{department}", &target);
+    let (sender, message_id) =
+        crate::mail::about_ticket(c, t, &tk, from, "referral_overdue", now)?;
     store::outbox::enqueue(
         c,
         t,
         crate::mail::OUTBOX_KIND,
         &serde_json::to_value(crate::mail::OutgoingMail {
-            message_id: Some(crate::mail::new_message_id(&tk.number, from)),
-            from: from.to_string(),
+            message_id: Some(message_id),
+            from: sender,
             to,
             subject,
             text,

@@ -48,6 +48,8 @@ pub struct Policy {
     /// Acknowledgements per sender and hour.
     pub ack_per_hour: i64,
     pub public_url: String,
+    /// The installation's sender address (`mail.from`): mail from it is Ärendo's own.
+    pub installation_from: String,
 }
 
 /// An attachment already written to the blob store.
@@ -67,6 +69,10 @@ pub enum Outcome {
     AlreadyStored,
     /// The same Message-ID came through another mailbox; recorded on the stored message.
     SameMessage { ticket: TicketNumber },
+    /// Mail Ärendo sent itself came back (a loop); not imported. The ticket it was about, if known.
+    Ignored { ticket: Option<TicketNumber> },
+    /// A bounce of our own mail, recorded as a delivery failure on the ticket it bounced from.
+    DeliveryFailure { ticket: TicketNumber },
     /// Added to an existing ticket.
     Threaded {
         ticket: TicketNumber,
@@ -126,6 +132,7 @@ impl Policy {
             reopen_days: i64::from(s.mail.reopen_days),
             ack_per_hour: i64::from(s.mail.ack_per_hour),
             public_url: s.server.public_url.clone(),
+            installation_from: s.mail.from.clone(),
         }
     }
 }
@@ -174,6 +181,8 @@ pub struct Cache {
     own_addresses: Option<Vec<String>>,
     /// queue id → (name, own acknowledgement template)
     queues: std::collections::HashMap<i64, (String, Option<String>)>,
+    /// The tenant's function mailboxes (id, address, queue, reply address).
+    mailboxes: Option<Vec<(i64, String, i64, String)>>,
 }
 
 impl Cache {
@@ -236,11 +245,18 @@ pub fn ingest(
             },
         )
     };
+    let sender = mail.from.as_ref().map(|e| e.as_str().to_lowercase());
+    // 1. Copies. A mail is a copy of a stored one only when the Message-ID matches *and* the
+    // content is the same (raw bytes, or sender and text when a relay rewrote headers): scanners,
+    // web forms and some phones reuse Message-IDs for different mails. Mail without a Message-ID
+    // is a copy when its raw bytes are.
+    let mut collision: Option<TicketNumber> = None;
     if let Some(mid) = &mail.message_id {
         store::mail::lock_message_id(c, t, mid)?;
+        // Ärendo's own mail coming back (a lead's address is a function mailbox): a loop.
         if let Some((row, ticket_id, kind)) =
             store::mail::find_by_message_ids(c, t, std::slice::from_ref(mid))?
-            && kind == "inbound"
+            && kind != "inbound"
         {
             receipt(c, row)?;
             let ticket = store::tickets::get(c, t, ticket_id)?;
@@ -249,19 +265,110 @@ pub fn ingest(
                 t,
                 ticket_id,
                 None,
-                "mail_copy_received",
+                "own_mail_ignored",
                 &json!({ "message": row, "mailbox": src.mailbox }),
                 now,
             )?;
-            return Ok(Outcome::SameMessage {
+            return Ok(Outcome::Ignored {
+                ticket: Some(ticket.number),
+            });
+        }
+        if let Some(ticket_id) = store::mail::ticket_of_sent(c, t, std::slice::from_ref(mid))? {
+            let ticket = store::tickets::get(c, t, ticket_id)?;
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket_id,
+                None,
+                "own_mail_ignored",
+                &json!({ "message_id": mid, "mailbox": src.mailbox }),
+                now,
+            )?;
+            return Ok(Outcome::Ignored {
+                ticket: Some(ticket.number),
+            });
+        }
+        let stored = store::mail::inbound_with_message_id(c, t, mid)?;
+        let same = stored.iter().find(|m| {
+            m.raw_sha256.as_deref() == Some(raw_sha256)
+                || (m.from_addr.as_deref().map(str::to_lowercase) == sender
+                    && body_hash(&m.body_text) == body_hash(&mail.text))
+        });
+        if let Some(m) = same {
+            return copy_received(c, t, src, m.row, m.ticket, "message_id", now, receipt);
+        }
+        if let Some(first) = stored.first() {
+            collision = Some(store::tickets::get(c, t, first.ticket)?.number);
+        }
+    } else {
+        store::mail::lock_message_id(c, t, &format!("sha256:{raw_sha256}"))?;
+        if let Some((row, ticket)) = store::mail::inbound_with_raw(c, t, raw_sha256)? {
+            return copy_received(c, t, src, row, ticket, "raw_sha256", now, receipt);
+        }
+    }
+
+    // Mail Ärendo sent itself (its own header, or the installation's sender address) is never a
+    // citizen's mail.
+    if mail.arendo_origin
+        || sender
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(&policy.installation_from))
+    {
+        tracing::info!(
+            message_id = mail.message_id.as_deref().unwrap_or(""),
+            "mail sent by Ärendo itself came back; not imported"
+        );
+        return Ok(Outcome::Ignored { ticket: None });
+    }
+
+    // A bounce of our own outgoing mail: a delivery failure on the ticket it bounced from.
+    if mail.automatic == Some(super::parse::Automatic::Bounce) {
+        let mut ids = mail.in_reply_to.clone();
+        ids.extend(mail.references.iter().cloned());
+        ids.extend(original_message_ids(mail));
+        let bounced = match store::mail::find_by_message_ids(c, t, &ids)? {
+            Some((row, ticket, kind)) if kind == "outbound" => Some((Some(row), ticket)),
+            _ => store::mail::ticket_of_sent(c, t, &ids)?.map(|tk| (None, tk)),
+        };
+        if let Some((out_row, ticket_id)) = bounced {
+            let ticket = store::tickets::get(c, t, ticket_id)?;
+            let msg = store_message(
+                c,
+                t,
+                ticket_id,
+                MessageKind::Note,
+                sender.as_deref(),
+                mail,
+                raw_sha256,
+                now,
+            )?;
+            receipt(c, msg.id)?;
+            for a in attachments {
+                store::tickets::insert_attachment(c, t, msg.id, a, now)?;
+            }
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket_id,
+                None,
+                "delivery_failed",
+                &json!({ "message": msg.id, "bounced": out_row, "from": sender }),
+                now,
+            )?;
+            return Ok(Outcome::DeliveryFailure {
                 ticket: ticket.number,
             });
         }
     }
 
     let tenant = cache.tenant(c, t)?;
-    let sender = mail.from.as_ref().map(|e| e.as_str().to_lowercase());
+    // From one of the municipality's own addresses: never the citizen; stored as internal.
+    let own_sender = match &sender {
+        Some(s) => cache.own(c, t)?.contains(s),
+        None => false,
+    };
     let contact = match &mail.from {
+        Some(_) if own_sender => None,
         Some(e) => Some(store::contacts::find_or_create(
             c,
             t,
@@ -278,7 +385,11 @@ pub fn ingest(
     let mut thread_ids = mail.in_reply_to.clone();
     thread_ids.extend(mail.references.iter().cloned());
     let mut existing: Option<TicketId> =
-        store::mail::find_by_message_ids(c, t, &thread_ids)?.map(|(_, tk, _)| tk);
+        match store::mail::find_by_message_ids(c, t, &thread_ids)? {
+            Some((_, tk, _)) => Some(tk),
+            // An answer to a notification, status-link or referral mail.
+            None => store::mail::ticket_of_sent(c, t, &thread_ids)?,
+        };
     let mut mention: Option<store::tickets::Ticket> = None;
     if existing.is_none()
         && let Some(n) = tagged_number(&mail.subject, &tenant.ticket_prefix)
@@ -291,6 +402,7 @@ pub fn ingest(
             None => None,
         };
         let known = match &sender {
+            Some(_) if own_sender => true,
             Some(s) => {
                 contact_email.as_deref() == Some(s.as_str())
                     || store::mail::participants(c, t, tagged.id)?.contains(s)
@@ -318,7 +430,9 @@ pub fn ingest(
                 follow_up_of = Some(tk);
                 None
             } else {
-                reopened = crate::tickets::open_for_citizen_message(c, t, &tk, now)?;
+                if !own_sender {
+                    reopened = crate::tickets::open_for_citizen_message(c, t, &tk, now)?;
+                }
                 Some(tk)
             }
         }
@@ -326,6 +440,13 @@ pub fn ingest(
     };
 
     let is_new = target.is_none();
+    // 5. One mail to several function mailboxes: the first of ours in To:, then in Cc:, then the
+    // mailbox it arrived through — never the order in which the mailboxes were fetched.
+    let routed = match &target {
+        Some(_) => src.clone(),
+        None => addressed_mailbox(c, t, cache, mail, src)?,
+    };
+    let src = &routed;
     let ticket = match target {
         Some(tk) => tk,
         None => {
@@ -369,29 +490,44 @@ pub fn ingest(
         )?;
     }
 
-    let msg = store::tickets::insert_message(
+    let kind = if own_sender {
+        MessageKind::Note
+    } else {
+        MessageKind::Inbound
+    };
+    let msg = store_message(
         c,
         t,
         ticket.id,
-        NewMessage {
-            kind: MessageKind::Inbound,
-            author: None,
-            from_addr: sender.as_deref(),
-            to_addrs: &mail.to.join(", "),
-            cc_addrs: &mail.cc.join(", "),
-            subject: &mail.subject,
-            body_text: &mail.text,
-            body_html: mail.html.as_deref(),
-            message_id: mail.message_id.as_deref(),
-            in_reply_to: mail.in_reply_to.first().map(String::as_str),
-            references: (!mail.references.is_empty())
-                .then(|| mail.references.join(" "))
-                .as_deref(),
-            raw_sha256: Some(raw_sha256),
-            now,
-        },
+        kind,
+        sender.as_deref(),
+        mail,
+        raw_sha256,
+        now,
     )?;
     receipt(c, msg.id)?;
+    if own_sender {
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            None,
+            "mail_from_own_address",
+            &json!({ "message": msg.id, "from": sender }),
+            now,
+        )?;
+    }
+    if let Some(other) = &collision {
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            None,
+            "message_id_collision",
+            &json!({ "message": msg.id, "message_id": mail.message_id, "ticket": other }),
+            now,
+        )?;
+    }
     for a in attachments {
         store::tickets::insert_attachment(c, t, msg.id, a, now)?;
     }
@@ -491,6 +627,134 @@ pub fn ingest(
         linked: linked.map(|l| l.number.clone()),
         acknowledged,
     })
+}
+
+/// The text of a mail as compared for copies: line endings and trailing space do not count.
+fn body_hash(text: &str) -> String {
+    use sha2::Digest;
+    let normal: String = text
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n");
+    hex::encode(sha2::Sha256::digest(normal.trim().as_bytes()))
+}
+
+/// A copy of a stored message arrived (another mailbox, a re-delivery): only a receipt and a
+/// history line — one ticket, one acknowledgement.
+#[allow(clippy::too_many_arguments)]
+fn copy_received(
+    c: &mut Conn,
+    t: TenantId,
+    src: &Source,
+    row: i64,
+    ticket_id: TicketId,
+    by: &str,
+    now: NaiveDateTime,
+    receipt: impl Fn(&mut Conn, i64) -> store::StoreResult<()>,
+) -> Result<Outcome> {
+    receipt(c, row)?;
+    let ticket = store::tickets::get(c, t, ticket_id)?;
+    store::tickets::insert_event(
+        c,
+        t,
+        ticket_id,
+        None,
+        "mail_copy_received",
+        &json!({ "message": row, "mailbox": src.mailbox, "by": by }),
+        now,
+    )?;
+    Ok(Outcome::SameMessage {
+        ticket: ticket.number,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn store_message(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    kind: MessageKind,
+    sender: Option<&str>,
+    mail: &ParsedMail,
+    raw_sha256: &str,
+    now: NaiveDateTime,
+) -> Result<store::tickets::Message> {
+    Ok(store::tickets::insert_message(
+        c,
+        t,
+        ticket,
+        NewMessage {
+            kind,
+            author: None,
+            from_addr: sender,
+            to_addrs: &mail.to.join(", "),
+            cc_addrs: &mail.cc.join(", "),
+            subject: &mail.subject,
+            body_text: &mail.text,
+            body_html: mail.html.as_deref(),
+            message_id: mail.message_id.as_deref(),
+            in_reply_to: mail.in_reply_to.first().map(String::as_str),
+            references: (!mail.references.is_empty())
+                .then(|| mail.references.join(" "))
+                .as_deref(),
+            raw_sha256: Some(raw_sha256),
+            now,
+        },
+    )?)
+}
+
+/// The Message-IDs in a bounce's attached original (message/rfc822 or text/rfc822-headers).
+fn original_message_ids(mail: &ParsedMail) -> Vec<String> {
+    let mut out = vec![];
+    for a in &mail.attachments {
+        let ct = a.content_type.to_ascii_lowercase();
+        if !(ct.starts_with("message/") || ct == "text/rfc822-headers") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&a.bytes);
+        for line in text.lines() {
+            if let Some((name, value)) = line.split_once(':')
+                && name.trim().eq_ignore_ascii_case("message-id")
+            {
+                let id = value.trim().trim_start_matches('<').trim_end_matches('>');
+                if !id.is_empty() {
+                    out.push(id.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The function mailbox a new ticket belongs to: the first of ours in To:, then in Cc:, else the
+/// one the mail arrived through.
+fn addressed_mailbox(
+    c: &mut Conn,
+    t: TenantId,
+    cache: &mut Cache,
+    mail: &ParsedMail,
+    src: &Source,
+) -> Result<Source> {
+    if cache.mailboxes.is_none() {
+        cache.mailboxes = Some(store::mail::mailbox_addresses(c, t)?);
+    }
+    let boxes = cache.mailboxes.as_deref().unwrap_or_default();
+    for addr in mail.to.iter().chain(mail.cc.iter()) {
+        let addr = addr.to_lowercase();
+        if let Some((id, _, queue, reply_from)) = boxes.iter().find(|(_, a, _, _)| *a == addr) {
+            if Some(*id) == src.mailbox {
+                return Ok(src.clone());
+            }
+            return Ok(Source {
+                mailbox: Some(*id),
+                queue: QueueId::from_db(*queue),
+                reply_from: reply_from.clone(),
+                ..src.clone()
+            });
+        }
+    }
+    Ok(src.clone())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -71,6 +71,26 @@ pub fn new_message_id(ticket: &crate::domain::TicketNumber, from: &str) -> Strin
     )
 }
 
+/// The sender and Message-ID of a mail Ärendo sends about a ticket outside its conversation
+/// (status notifications, status-link and referral mails, SLA notices): From the ticket's
+/// function mailbox (else its queue's first mailbox, else `default_from`), so that the citizen
+/// can answer; the Message-ID is recorded so that the answer lands on the ticket and the mail,
+/// should it come back to one of our mailboxes, is recognised as our own.
+pub fn about_ticket(
+    c: &mut crate::store::Conn,
+    t: crate::domain::TenantId,
+    tk: &crate::store::tickets::Ticket,
+    default_from: &str,
+    kind: &str,
+    now: chrono::NaiveDateTime,
+) -> crate::error::Result<(String, String)> {
+    let from = crate::store::mail::ticket_sender_address(c, t, tk.mailbox_id, tk.queue_id.get())?
+        .unwrap_or_else(|| default_from.to_string());
+    let id = new_message_id(&tk.number, &from);
+    crate::store::mail::record_sent(c, t, tk.id, &id, kind, now)?;
+    Ok((from, id))
+}
+
 fn bracket(id: &str) -> String {
     format!(
         "<{}>",
@@ -132,6 +152,11 @@ impl OutgoingMail {
                 "auto-replied".into(),
             ));
         }
+        // Our own mark: mail carrying it is never imported as a citizen's mail (a loop).
+        msg.headers_mut().insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str(parse::ORIGIN_HEADER),
+            "arendo".into(),
+        ));
         // Ask out-of-office responders not to answer us.
         msg.headers_mut().insert_raw(HeaderValue::new(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),

@@ -105,6 +105,8 @@ pub struct ParsedMail {
     pub automatic: Option<Automatic>,
     /// What could not be read or was left out (e.g. an attachment over the size limit).
     pub problems: Vec<Problem>,
+    /// The mail carries Ärendo's own `X-Arendo-Origin` header: Ärendo sent it (a loop).
+    pub arendo_origin: bool,
 }
 
 fn addresses(a: Option<&Address<'_>>) -> Vec<String> {
@@ -274,8 +276,12 @@ fn parse_inner(raw: &[u8], max_attachment_bytes: usize) -> ParsedMail {
     }
 
     out.automatic = automatic(&msg, out.from.as_ref());
+    out.arendo_origin = msg.header_raw(ORIGIN_HEADER).is_some();
     out
 }
+
+/// The header Ärendo puts on every mail it sends, so that its own mail is never imported.
+pub const ORIGIN_HEADER: &str = "X-Arendo-Origin";
 
 fn automatic(msg: &mail_parser::Message<'_>, from: Option<&EmailAddress>) -> Option<Automatic> {
     let header = |name: &str| msg.header_raw(name).map(|v| v.trim().to_ascii_lowercase());

@@ -243,12 +243,14 @@ fn write(
             let subject = templates
                 .text(lang, &format!("notify.subject.{}", event.as_str()))
                 .replace("{number}", &tk.number.to_string());
+            let (from, message_id) =
+                crate::mail::about_ticket(c, t, &tk, &cfg.from, "notification", now)?;
             let mail = crate::mail::OutgoingMail {
-                from: cfg.from.clone(),
+                from,
                 to: vec![to],
                 subject,
                 text,
-                message_id: Some(crate::mail::new_message_id(&tk.number, &cfg.from)),
+                message_id: Some(message_id),
                 in_reply_to: None,
                 references: vec![],
                 message_row: None,

@@ -448,12 +448,14 @@ fn notify(
     let subject = tx
         .render_text("mail/sla_notice_subject.sv", &data)
         .map_err(|e| Error::Internal(e.to_string()))?;
+    let (from, message_id) =
+        crate::mail::about_ticket(c, t, tk, &notices.from, "sla_notice", naive(now))?;
     let mail = OutgoingMail {
-        from: notices.from.clone(),
+        from,
         to,
         subject: subject.trim().to_string(),
         text,
-        message_id: None,
+        message_id: Some(message_id),
         in_reply_to: None,
         references: vec![],
         message_row: None,

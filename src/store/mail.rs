@@ -415,3 +415,148 @@ pub fn inbound_count_at(conn: &mut Conn, at: NaiveDateTime) -> StoreResult<i64> 
         .count()
         .get_result(conn)?)
 }
+
+/// A stored inbound message, as far as telling copies from other mails needs it.
+#[derive(Debug, Clone)]
+pub struct StoredInbound {
+    pub row: i64,
+    pub ticket: TicketId,
+    pub raw_sha256: Option<String>,
+    pub from_addr: Option<String>,
+    pub body_text: String,
+}
+
+/// Every inbound message of `t` with this Message-ID, oldest first (several when senders reused
+/// one).
+pub fn inbound_with_message_id(
+    conn: &mut Conn,
+    t: TenantId,
+    message_id: &str,
+) -> StoreResult<Vec<StoredInbound>> {
+    let rows: Vec<(i64, i64, Option<String>, Option<String>, String)> = messages::table
+        .filter(messages::tenant_id.eq(t.get()))
+        .filter(messages::message_id.eq(message_id))
+        .filter(messages::kind.eq("inbound"))
+        .order(messages::id)
+        .select((
+            messages::id,
+            messages::ticket_id,
+            messages::raw_sha256,
+            messages::from_addr,
+            messages::body_text,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, tk, raw, from, body)| StoredInbound {
+            row,
+            ticket: TicketId::from_db(tk),
+            raw_sha256: raw,
+            from_addr: from,
+            body_text: body,
+        })
+        .collect())
+}
+
+/// The first inbound message of `t` stored from exactly these raw bytes (by SHA-256).
+pub fn inbound_with_raw(
+    conn: &mut Conn,
+    t: TenantId,
+    raw_sha256: &str,
+) -> StoreResult<Option<(i64, TicketId)>> {
+    Ok(messages::table
+        .filter(messages::tenant_id.eq(t.get()))
+        .filter(messages::raw_sha256.eq(raw_sha256))
+        .filter(messages::kind.eq_any(["inbound", "note"]))
+        .order(messages::id)
+        .select((messages::id, messages::ticket_id))
+        .first::<(i64, i64)>(conn)
+        .optional()?
+        .map(|(m, tk)| (m, TicketId::from_db(tk))))
+}
+
+/// The tenant's function mailboxes: (id, address lower-cased, queue id, reply address).
+pub fn mailbox_addresses(
+    conn: &mut Conn,
+    t: TenantId,
+) -> StoreResult<Vec<(i64, String, i64, String)>> {
+    let rows: Vec<(i64, String, i64, String)> = mailboxes::table
+        .filter(mailboxes::tenant_id.eq(t.get()))
+        .order(mailboxes::id)
+        .select((
+            mailboxes::id,
+            mailboxes::address,
+            mailboxes::queue_id,
+            mailboxes::reply_from,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(i, a, q, r)| (i, a.to_lowercase(), q, r))
+        .collect())
+}
+
+/// The address mail about a ticket is sent from: its function mailbox's reply address, else the
+/// first mailbox of its queue. None when neither exists.
+pub fn ticket_sender_address(
+    conn: &mut Conn,
+    t: TenantId,
+    mailbox: Option<i64>,
+    queue: i64,
+) -> StoreResult<Option<String>> {
+    if let Some(id) = mailbox
+        && let Some(r) = mailboxes::table
+            .filter(mailboxes::tenant_id.eq(t.get()))
+            .filter(mailboxes::id.eq(id))
+            .select(mailboxes::reply_from)
+            .first::<String>(conn)
+            .optional()?
+    {
+        return Ok(Some(r));
+    }
+    Ok(mailboxes::table
+        .filter(mailboxes::tenant_id.eq(t.get()))
+        .filter(mailboxes::queue_id.eq(queue))
+        .order(mailboxes::id)
+        .select(mailboxes::reply_from)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+/// Record the Message-ID of a mail Ärendo sent about a ticket (outside the conversation).
+pub fn record_sent(
+    conn: &mut Conn,
+    t: TenantId,
+    ticket: TicketId,
+    message_id: &str,
+    kind: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    use super::schema::sent_mail;
+    diesel::insert_into(sent_mail::table)
+        .values((
+            sent_mail::tenant_id.eq(t.get()),
+            sent_mail::ticket_id.eq(ticket.get()),
+            sent_mail::message_id.eq(message_id),
+            sent_mail::kind.eq(kind),
+            sent_mail::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The ticket a mail Ärendo sent (one of these Message-IDs) was about, newest first.
+pub fn ticket_of_sent(conn: &mut Conn, t: TenantId, ids: &[String]) -> StoreResult<Option<TicketId>> {
+    use super::schema::sent_mail;
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    Ok(sent_mail::table
+        .filter(sent_mail::tenant_id.eq(t.get()))
+        .filter(sent_mail::message_id.eq_any(ids))
+        .order(sent_mail::id.desc())
+        .select(sent_mail::ticket_id)
+        .first::<i64>(conn)
+        .optional()?
+        .map(TicketId::from_db))
+}

@@ -571,6 +571,17 @@ diesel::table! {
 diesel::joinable!(kb_uses -> kb_articles (article_id));
 diesel::joinable!(kb_revisions -> kb_articles (article_id));
 
+diesel::table! {
+    sent_mail (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        message_id -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     sla_calendars,
@@ -609,6 +620,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     routing_rules,
     referral_handlers,
     ticket_intake,
+    sent_mail,
 );
 
 diesel::table! {
