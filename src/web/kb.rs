@@ -739,13 +739,13 @@ pub async fn public_article(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (tenant_slug, slug) = path.into_inner();
-    let (tenant, _) = kb::public_tenant(&st.db, &tenant_slug).await?;
+    let (tenant, tenant_name) = kb::public_tenant(&st.db, &tenant_slug).await?;
     let a = kb::public_article(&st.db, tenant, &slug).await?;
     render(
         &req,
         None,
         StatusCode::OK,
         "kb/public_article",
-        json!({ "tenant_slug": tenant_slug, "updated": local_time(a.updated_at), "article": a }),
+        json!({ "tenant_slug": tenant_slug, "tenant_name": tenant_name, "updated": local_time(a.updated_at), "article": a }),
     )
 }
