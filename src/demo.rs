@@ -63,7 +63,7 @@ const CANNED: [(&str, &str, &str); 3] = [
         "",
         "Behöver mer information",
         "Hej {{contact.name}}!\n\nFör att kunna hjälpa dig behöver vi veta lite mer. Kan du \
-         beskriva var och när det hände? Svara gärna på det här mejlet så hamnar svaret i ärende \
+         beskriva var och när det hände? Svara gärna på det här e-postmeddelandet så hamnar svaret i ärende \
          {{ticket.number}}.\n\nVänliga hälsningar\n{{agent.name}}",
     ),
     (

@@ -147,7 +147,7 @@ fn answer(r: &mut StdRng, agent: &str) -> String {
     format!(
         "Hej!\n\nTack för ditt meddelande. Vi har tittat på ärendet och räknar med att det är \
          åtgärdat inom {days} arbetsdagar. Hör av dig igen om du har fler frågor – svara bara på \
-         det här mejlet.\n\nVänliga hälsningar\n{agent}"
+         det här e-postmeddelandet.\n\nVänliga hälsningar\n{agent}"
     )
 }
 

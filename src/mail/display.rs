@@ -38,7 +38,49 @@ pub fn safe_html(
         })
         .clean(html)
         .to_string();
-    (clean, blocked.load(Ordering::Relaxed))
+    (with_alt(&clean), blocked.load(Ordering::Relaxed))
+}
+
+/// Give every image without a text alternative an empty one (a mail's images carry none we could
+/// trust; screen readers then skip them instead of reading the address). `html` is ammonia's
+/// output: attributes in double quotes.
+fn with_alt(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + 16);
+    let mut rest = html;
+    while let Some(at) = rest.find("<img") {
+        let (before, tag) = rest.split_at(at);
+        out.push_str(before);
+        // The tag ends at the first `>` outside a quoted value.
+        let mut quoted = false;
+        let end = tag
+            .char_indices()
+            .find(|(_, c)| {
+                if *c == '"' {
+                    quoted = !quoted;
+                }
+                *c == '>' && !quoted
+            })
+            .map_or(tag.len(), |(i, _)| i + 1);
+        let (img, after) = tag.split_at(end);
+        let mut quoted = false;
+        let mut has_alt = false;
+        for (i, c) in img.char_indices() {
+            if c == '"' {
+                quoted = !quoted;
+            } else if !quoted && img[i..].starts_with(" alt=") {
+                has_alt = true;
+            }
+        }
+        if has_alt {
+            out.push_str(img);
+        } else {
+            out.push_str("<img alt=\"\"");
+            out.push_str(&img[4..]);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A size as people read it: "30 MB", "1 MB", "120 kB" (the same in Swedish and English).
@@ -102,5 +144,19 @@ mod tests {
         assert_eq!(human_size(30 * 1024 * 1024 + 17), "30 MB");
         assert_eq!(human_size(1536 * 1024), "2 MB");
         assert_eq!(human_size(1000), "1 kB");
+    }
+
+    #[test]
+    fn images_without_a_text_alternative_get_an_empty_one() {
+        let html = r#"<img src="cid:a@x"><img src="cid:b@x" alt="Karta" title="a > b"><p>t</p>"#;
+        let inline = HashMap::from([
+            ("a@x".to_string(), "/a/1".to_string()),
+            ("b@x".to_string(), "/a/2".to_string()),
+        ]);
+        let (out, _) = safe_html(html, &inline, false);
+        assert_eq!(out.matches("<img").count(), 2);
+        assert_eq!(out.matches(" alt=").count(), 2, "{out}");
+        assert!(out.contains(r#"<img alt="" src="/a/1">"#), "{out}");
+        assert!(out.contains(r#"alt="Karta""#), "{out}");
     }
 }

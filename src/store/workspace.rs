@@ -383,3 +383,82 @@ pub fn last_change_id(conn: &mut Conn, t: TenantId) -> StoreResult<i64> {
         .first::<Option<i64>>(conn)?
         .unwrap_or(0))
 }
+
+// ---- list rows: what a ticket row shows besides the ticket itself ----
+
+/// Each ticket's referral state among `ids`: (ticket id, "sent" | "answered"), from its latest
+/// referral (escalation to a target of kind `referral`) that went out. Tickets never referred are
+/// absent.
+pub fn referral_states(
+    conn: &mut Conn,
+    t: TenantId,
+    ids: &[i64],
+) -> StoreResult<Vec<(i64, String)>> {
+    use super::schema::{escalation_targets, escalations};
+    let rows: Vec<(i64, i64, String)> = escalations::table
+        .inner_join(
+            escalation_targets::table.on(escalation_targets::id
+                .eq(escalations::target_id)
+                .and(escalation_targets::tenant_id.eq(escalations::tenant_id))),
+        )
+        .filter(escalations::tenant_id.eq(t.get()))
+        .filter(escalations::ticket_id.eq_any(ids.to_vec()))
+        .filter(escalation_targets::kind.eq("referral"))
+        .filter(escalations::state.eq_any(["sent", "answered"]))
+        .order((escalations::ticket_id, escalations::id))
+        .select((escalations::ticket_id, escalations::id, escalations::state))
+        .load(conn)?;
+    // The latest per ticket wins (ordered by id within a ticket).
+    let mut out: Vec<(i64, String)> = vec![];
+    for (ticket, _, state) in rows {
+        match out.last_mut() {
+            Some((last, s)) if *last == ticket => *s = state,
+            _ => out.push((ticket, state)),
+        }
+    }
+    Ok(out)
+}
+
+/// The contacts' names (else e-mail, else phone) among `ids`: (contact id, label).
+pub fn contact_labels(
+    conn: &mut Conn,
+    t: TenantId,
+    ids: &[i64],
+) -> StoreResult<Vec<(i64, String)>> {
+    use super::schema::contacts;
+    let rows: Vec<(i64, Option<String>, Option<String>, Option<String>)> = contacts::table
+        .filter(contacts::tenant_id.eq(t.get()))
+        .filter(contacts::id.eq_any(ids.to_vec()))
+        .select((contacts::id, contacts::name, contacts::email, contacts::phone))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, name, email, phone)| {
+            [name, email, phone]
+                .into_iter()
+                .flatten()
+                .map(|s| s.trim().to_string())
+                .find(|s| !s.is_empty())
+                .map(|l| (id, l))
+        })
+        .collect())
+}
+
+/// When each ticket among `ids` last had a message (any direction): (ticket id, time).
+pub fn last_messages(
+    conn: &mut Conn,
+    t: TenantId,
+    ids: &[i64],
+) -> StoreResult<Vec<(i64, NaiveDateTime)>> {
+    use super::schema::messages;
+    let rows: Vec<(i64, Option<NaiveDateTime>)> = messages::table
+        .filter(messages::tenant_id.eq(t.get()))
+        .filter(messages::ticket_id.eq_any(ids.to_vec()))
+        .group_by(messages::ticket_id)
+        .select((messages::ticket_id, diesel::dsl::max(messages::created_at)))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| at.map(|a| (id, a)))
+        .collect())
+}

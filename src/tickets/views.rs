@@ -14,9 +14,9 @@ const OPEN: [Status; 3] = [Status::New, Status::Open, Status::Waiting];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MyWork {
-    /// Open tickets assigned to me, most urgent first.
+    /// Open tickets assigned to me, least SLA time left first (`sla_first`).
     pub mine: Vec<Ticket>,
-    /// Open tickets nobody has taken in my queues, most urgent first.
+    /// Open tickets nobody has taken in my queues, least SLA time left first.
     pub unassigned: Vec<Ticket>,
     /// SLA warnings for me: open tickets past their warning instant that are mine or in a queue
     /// I lead (the people the notice rules mail), soonest due first.
@@ -62,12 +62,38 @@ pub async fn my_work(db: &Db, actor: &Actor, limit: i64) -> Result<MyWork> {
         at_risk.sort_by_key(|tk| (tk.sla_due_at, tk.id.get()));
         at_risk.truncate(limit as usize);
         Ok(MyWork {
-            mine: store::tickets::list(c, t, &access, &f(AssigneeFilter::User(me)))?.0,
-            unassigned: store::tickets::list(c, t, &access, &f(AssigneeFilter::Nobody))?.0,
+            mine: sla_first(c, t, &access, f(AssigneeFilter::User(me)))?,
+            unassigned: sla_first(c, t, &access, f(AssigneeFilter::Nobody))?,
             at_risk,
         })
     })
     .await
+}
+
+/// Mitt arbete's order (D50): least SLA time left first — the lists' "SLA-tid, tidigast först"
+/// sort (overdue ones lead) — then the tickets no service level runs for, by the lists' "Mest
+/// brådskande först" sort. Both halves are the store's own list orderings, not a copy.
+fn sla_first(
+    c: &mut store::Conn,
+    t: crate::domain::TenantId,
+    access: &crate::domain::QueueAccess,
+    mut f: TicketFilter,
+) -> Result<Vec<Ticket>> {
+    let limit = f.limit.max(1) as usize;
+    f.sort = Sort::Due;
+    let mut out = store::tickets::list(c, t, access, &f)?.0;
+    f.sort = Sort::Urgent;
+    f.limit = 200;
+    while out.len() < limit {
+        let (page, next) = store::tickets::list(c, t, access, &f)?;
+        out.extend(page.into_iter().filter(|tk| tk.sla_due_at.is_none()));
+        match next {
+            Some(cur) => f.after = Some(cur),
+            None => break,
+        }
+    }
+    out.truncate(limit);
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -203,4 +229,48 @@ pub async fn tags(db: &Db, actor: &Actor) -> Result<Vec<String>> {
         .unwrap_or_else(|p| p.into_inner())
         .insert(t, (Instant::now(), tags.clone()));
     Ok(tags)
+}
+
+/// What a list row shows besides the ticket (D51): the contact, the referral state and the last
+/// activity (the latest message or change).
+#[derive(Debug, Clone, Default)]
+pub struct RowExtras {
+    pub contact: std::collections::HashMap<i64, String>,
+    /// "sent" (out on referral) or "answered" (the answer is back), per ticket id.
+    pub referral: std::collections::HashMap<i64, String>,
+    pub last_message: std::collections::HashMap<i64, NaiveDateTime>,
+}
+
+impl RowExtras {
+    /// When the ticket last had a message or a change.
+    pub fn last_activity(&self, t: &Ticket) -> NaiveDateTime {
+        self.last_message
+            .get(&t.id.get())
+            .map_or(t.updated_at, |m| (*m).max(t.updated_at))
+    }
+}
+
+/// Row extras for tickets the actor already listed (tenant-scoped; ids come from their list).
+pub async fn row_extras(db: &Db, actor: &Actor, tickets: &[&Ticket]) -> Result<RowExtras> {
+    actor.require(Scope::TicketsRead)?;
+    let t = actor.tenant;
+    let ids: Vec<i64> = tickets.iter().map(|tk| tk.id.get()).collect();
+    let contacts: Vec<i64> = tickets.iter().filter_map(|tk| tk.contact_id).collect();
+    if ids.is_empty() {
+        return Ok(RowExtras::default());
+    }
+    db.read(move |c| -> Result<RowExtras> {
+        Ok(RowExtras {
+            contact: store::workspace::contact_labels(c, t, &contacts)?
+                .into_iter()
+                .collect(),
+            referral: store::workspace::referral_states(c, t, &ids)?
+                .into_iter()
+                .collect(),
+            last_message: store::workspace::last_messages(c, t, &ids)?
+                .into_iter()
+                .collect(),
+        })
+    })
+    .await
 }

@@ -110,9 +110,16 @@ pub async fn home(
     let status = kb::parse_optional(&q.status, ArticleStatus::parse)?;
     let department = Some(q.department.trim().to_string()).filter(|d| !d.is_empty());
     let all = kb::list(&st.db, &actor, None).await?;
-    let mut departments: Vec<String> = all.iter().map(|a| a.department.clone()).collect();
-    departments.sort();
-    departments.dedup();
+    let mut used: Vec<String> = all.iter().map(|a| a.department.clone()).collect();
+    used.sort();
+    used.dedup();
+    let options = department_options(&st, &actor, used.clone()).await?;
+    // The filter offers the departments articles have, by name.
+    let departments: Vec<Value> = options
+        .iter()
+        .filter(|(slug, _)| used.contains(slug))
+        .map(|(value, name)| json!({ "value": value, "name": name }))
+        .collect();
     let locale = page_locale(Some(&actor), &req);
     let searched = !q.q.trim().is_empty();
     let (hits, fuzzy) = if searched {
@@ -137,6 +144,7 @@ pub async fn home(
         .map(|a| {
             json!({
                 "slug": a.slug, "heading": a.title, "department": a.department,
+                "department_name": department_name(&options, &a.department),
                 "audience": a.audience, "language": a.language, "status": a.status,
                 "uses": a.uses, "updated": local_time(a.updated_at),
             })
@@ -249,6 +257,30 @@ struct FormPage<'a> {
     from_ticket: bool,
 }
 
+/// Departments as people read them (D52): the tenant's queues by name (slug → name); a stored
+/// department no queue has any more shows as itself. Sorted by what is shown.
+async fn department_options(
+    st: &AppState,
+    actor: &Actor,
+    stored: impl IntoIterator<Item = String>,
+) -> Result<Vec<(String, String)>, PageError> {
+    let mut all = kb::department_names(&st.db, actor.tenant).await?;
+    for d in stored {
+        if !all.iter().any(|(slug, _)| *slug == d) {
+            all.push((d.clone(), d));
+        }
+    }
+    all.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(all)
+}
+
+fn department_name(options: &[(String, String)], slug: &str) -> String {
+    options
+        .iter()
+        .find(|(s, _)| s == slug)
+        .map_or_else(|| slug.to_string(), |(_, n)| n.clone())
+}
+
 async fn form_page(
     req: &HttpRequest,
     st: &AppState,
@@ -256,15 +288,16 @@ async fn form_page(
     p: FormPage<'_>,
 ) -> Result<HttpResponse, PageError> {
     let locale = page_locale(Some(actor), req);
-    let mut departments: Vec<String> = kb::list(&st.db, actor, None)
+    let stored = kb::list(&st.db, actor, None)
         .await?
         .into_iter()
-        .map(|a| a.department)
-        .chain(kb::department_choices(&st.db, actor).await?)
-        .collect();
-    departments.sort();
-    departments.dedup();
+        .map(|a| a.department);
     let f = p.form;
+    let departments: Vec<Value> = department_options(st, actor, stored)
+        .await?
+        .into_iter()
+        .map(|(value, name)| json!({ "selected": value == f.department, "value": value, "name": name }))
+        .collect();
     let status = p.error.as_ref().map_or(StatusCode::OK, Failure::status);
     let field = match &p.error {
         Some(Failure::Domain(Error::Invalid(v))) => v.field,
@@ -456,6 +489,7 @@ pub async fn view(
         "kb/article",
         json!({
             "nav": "kb",
+            "department_name": department_name(&kb::department_names(&st.db, actor.tenant).await?, &shown.content.department),
             "article": shown,
             "updated": local_time(shown.updated_at),
             "viewing_revision": (shown.revision != current.revision).then_some(shown.revision),
@@ -749,13 +783,13 @@ pub async fn public_article(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (tenant_slug, slug) = path.into_inner();
-    let (tenant, _) = kb::public_tenant(&st.db, &tenant_slug).await?;
+    let (tenant, tenant_name) = kb::public_tenant(&st.db, &tenant_slug).await?;
     let a = kb::public_article_for(&st.db, tenant, &tenant_slug, &slug).await?;
     render(
         &req,
         None,
         StatusCode::OK,
         "kb/public_article",
-        json!({ "tenant_slug": tenant_slug, "updated": local_time(a.updated_at), "article": a }),
+        json!({ "tenant_slug": tenant_slug, "tenant_name": tenant_name, "updated": local_time(a.updated_at), "article": a }),
     )
 }

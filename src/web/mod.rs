@@ -150,9 +150,15 @@ async fn asset(path: web::Path<String>) -> HttpResponse {
                 Some("ico") => "image/x-icon",
                 _ => "application/octet-stream",
             };
+            // The favicon never changes under its name: a long cache (a year); the rest an hour.
+            let cache = if path.as_str() == "favicon.svg" {
+                "public, max-age=31536000, immutable"
+            } else {
+                "public, max-age=3600"
+            };
             HttpResponse::Ok()
                 .content_type(mime)
-                .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+                .insert_header((header::CACHE_CONTROL, cache))
                 .body(f.data.into_owned())
         }
         None => HttpResponse::NotFound().finish(),

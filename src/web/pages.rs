@@ -49,6 +49,19 @@ pub(crate) fn render(
     if data.get("nav").is_none() {
         data["nav"] = json!("");
     }
+    // Citizen pages carry the municipality's name (from the page's tenant), not the product's.
+    if data.get("org_name").is_none() {
+        let org = match actor {
+            None => data
+                .get("tenant_name")
+                .or_else(|| data.pointer("/ticket/tenant"))
+                .or_else(|| data.pointer("/view/tenant"))
+                .filter(|v| v.is_string())
+                .cloned(),
+            Some(_) => None,
+        };
+        data["org_name"] = org.unwrap_or(Value::Null);
+    }
     if let Some(a) = actor {
         let leads = a
             .memberships

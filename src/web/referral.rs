@@ -47,9 +47,12 @@ pub async fn mine(
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn show(
     req: &HttpRequest,
     st: &AppState,
+    // A signed-in handler gets the workspace header (Mina remisser, log out) on the page.
+    actor: Option<&crate::accounts::Actor>,
     token: &str,
     status: StatusCode,
     sent: bool,
@@ -65,7 +68,7 @@ async fn show(
                 .collect();
             let mut r = render(
                 req,
-                None,
+                actor,
                 status,
                 "referral/page",
                 json!({
@@ -103,8 +106,20 @@ pub async fn page(
     st: web::Data<AppState>,
     path: web::Path<String>,
     q: web::Query<PageQuery>,
+    actor: Option<crate::web::auth::PageActor>,
 ) -> Result<HttpResponse, PageError> {
-    show(&req, &st, &path, StatusCode::OK, q.ok == "sent", None, "").await
+    let actor = actor.map(|a| a.0);
+    show(
+        &req,
+        &st,
+        actor.as_ref(),
+        &path,
+        StatusCode::OK,
+        q.ok == "sent",
+        None,
+        "",
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -121,7 +136,9 @@ pub async fn answer(
     st: web::Data<AppState>,
     path: web::Path<String>,
     form: web::Form<AnswerForm>,
+    actor: Option<crate::web::auth::PageActor>,
 ) -> Result<HttpResponse, PageError> {
+    let actor = actor.map(|a| a.0);
     if !form_trusted(&req, &form.csrf) {
         return Err(Failure::Csrf.into());
     }
@@ -152,6 +169,7 @@ pub async fn answer(
             show(
                 &req,
                 &st,
+                actor.as_ref(),
                 &path,
                 failure.status(),
                 false,

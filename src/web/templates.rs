@@ -87,7 +87,8 @@ impl Templates {
                         .get("locale")
                         .and_then(|v| v.as_str())
                         .unwrap_or(DEFAULT_LOCALE);
-                    let mut s = lookup(&t, locale, key).to_string();
+                    let n = h.hash_get("n").and_then(|v| v.value().as_i64());
+                    let mut s = plural(&t, locale, key, n).to_string();
                     for (name, v) in h.hash() {
                         let val = match v.value() {
                             serde_json::Value::String(s) => s.clone(),
@@ -96,6 +97,32 @@ impl Templates {
                         s = s.replace(&format!("{{{name}}}"), &val);
                     }
                     out.write(&handlebars::html_escape(&s))?;
+                    Ok(())
+                },
+            ),
+        );
+        let t = texts.clone();
+        hb.register_helper(
+            "duration",
+            Box::new(
+                move |h: &Helper,
+                      _: &Handlebars,
+                      ctx: &Context,
+                      _: &mut RenderContext,
+                      out: &mut dyn Output|
+                      -> HelperResult {
+                    let num = |i| h.param(i).and_then(|p| p.value().as_i64()).unwrap_or(0);
+                    let locale = ctx
+                        .data()
+                        .get("locale")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or(DEFAULT_LOCALE);
+                    out.write(&handlebars::html_escape(&duration_in(
+                        &t,
+                        locale,
+                        num(0),
+                        num(1),
+                    )))?;
                     Ok(())
                 },
             ),
@@ -151,9 +178,45 @@ impl Templates {
         hb.render_template(template, data)
     }
 
+    /// A duration as people read it (`{{duration h m}}` in templates): no zero units.
+    pub fn duration(&self, locale: &str, hours: i64, minutes: i64) -> String {
+        duration_in(&self.texts, locale, hours, minutes)
+    }
+
+    /// A count-dependent text (`key.one` / `key.other`), with `{n}` filled in.
+    pub fn text_n(&self, locale: &str, key: &str, n: i64) -> String {
+        plural(&self.texts, locale, key, Some(n)).replace("{n}", &n.to_string())
+    }
+
     /// A text from the locale files, for messages built outside templates (JSON errors).
     pub fn text(&self, locale: &str, key: &str) -> String {
         lookup(&self.texts, locale, key).to_string()
+    }
+}
+
+/// A text that depends on a count `n`: `key.one` when n is 1, `key.other` otherwise, when the
+/// locale files have them; else `key` itself.
+fn plural<'a>(texts: &'a Texts, locale: &str, key: &'a str, n: Option<i64>) -> &'a str {
+    if let Some(n) = n {
+        let form = format!("{key}.{}", if n == 1 { "one" } else { "other" });
+        let has = |l: &str| texts.get(l).is_some_and(|m| m.contains_key(&form));
+        if has(locale) || has(DEFAULT_LOCALE) {
+            let l = if has(locale) { locale } else { DEFAULT_LOCALE };
+            return texts[l][&form].as_str();
+        }
+    }
+    lookup(texts, locale, key)
+}
+
+/// "2 tim 5 min", "3 tim", "1 min": hours and minutes without the zero units (`0 min` only when
+/// both are zero).
+fn duration_in(texts: &Texts, locale: &str, hours: i64, minutes: i64) -> String {
+    let h = lookup(texts, locale, "duration.hours").replace("{n}", &hours.to_string());
+    let m = lookup(texts, locale, "duration.minutes").replace("{n}", &minutes.to_string());
+    match (hours, minutes) {
+        (0, _) => m,
+        (_, 0) => h,
+        _ => format!("{h} {m}"),
     }
 }
 

@@ -89,7 +89,7 @@ pub async fn list(
                 // Not `title`: inside the layout partial that names the page's title.
                 "heading": c.title,
                 "queue": queue_name(&queues, c.queue()),
-                "updated_at": c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+                "updated_at": crate::web::workspace::local_time(c.updated_at),
             })
         })
         .collect();

@@ -156,6 +156,8 @@ fn page(
     mut data: Value,
 ) -> Result<HttpResponse, PageError> {
     data["section"] = json!(section);
+    // Every admin page highlights the "Administration" tab.
+    data["nav"] = json!("admin");
     data["is_admin"] = json!(actor.is_admin());
     data["flash"] = json!(flash(req));
     render(req, Some(actor), status, name, data)

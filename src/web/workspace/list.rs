@@ -112,7 +112,9 @@ pub async fn list(
     let page = tickets::list(&st.db, &actor, p.query()?).await?;
     let queues = views::queues(&st.db, &actor).await?;
     let people = views::people(&st.db, &actor).await?;
-    let names = Names::new(&queues, &people);
+    let names = Names::new(&queues, &people)
+        .with_rows(&st, &actor, &page.tickets)
+        .await?;
     let tags = views::tags(&st.db, &actor).await?;
     let rows: Vec<Value> = page
         .tickets
@@ -210,6 +212,11 @@ fn parse_action(action: &str, target: &str) -> Result<BulkAction, InvalidValue> 
     })
 }
 
+/// A page the bulk form may return to: a ticket list (`/tickets…`) or Mitt arbete (`/`, `/?…`).
+fn is_list_page(back: &str) -> bool {
+    (back.starts_with("/tickets") || back == "/" || back.starts_with("/?")) && !back.starts_with("//")
+}
+
 #[post("/tickets/bulk")]
 pub async fn bulk(
     req: HttpRequest,
@@ -217,16 +224,18 @@ pub async fn bulk(
     PageActor(actor): PageActor,
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<HttpResponse, PageError> {
-    let numbers = form
-        .0
-        .iter()
-        .filter(|(k, _)| k == "t")
-        .map(|(_, v)| TicketNumber::parse(v))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut numbers: Vec<TicketNumber> = vec![];
+    for (_, v) in form.0.iter().filter(|(k, _)| k == "t") {
+        // Mitt arbete can show one ticket in two tables (at risk and mine): choose it once.
+        let n = TicketNumber::parse(v)?;
+        if !numbers.contains(&n) {
+            numbers.push(n);
+        }
+    }
     let action = parse_action(form.get("action"), form.get("target"))?;
-    // Only go back to a ticket list of ours.
+    // Only go back to a ticket list of ours (a queue list or Mitt arbete).
     let back = Some(form.get("back"))
-        .filter(|b| b.starts_with("/tickets") && !b.starts_with("//"))
+        .filter(|b| is_list_page(b))
         .unwrap_or("/tickets")
         .to_string();
     if numbers.is_empty() {

@@ -81,6 +81,8 @@ pub(crate) struct Names {
     /// Each queue's opening hours, for SLA time left.
     calendars: HashMap<QueueId, std::sync::Arc<crate::sla::Calendar>>,
     now: chrono::DateTime<chrono::Utc>,
+    /// Contact, referral state and last activity of the tickets about to be listed.
+    extras: views::RowExtras,
 }
 
 impl Names {
@@ -96,7 +98,19 @@ impl Names {
             people: people.iter().map(|p| (p.id, p.name.clone())).collect(),
             calendars: queues.iter().map(|q| (q.id, q.calendar.clone())).collect(),
             now: chrono::Utc::now(),
+            extras: views::RowExtras::default(),
         }
+    }
+    /// Load what the rows of `tickets` show besides the ticket (contact, referral, activity).
+    pub(crate) async fn with_rows<'a>(
+        mut self,
+        st: &AppState,
+        actor: &Actor,
+        tickets: impl IntoIterator<Item = &'a Ticket>,
+    ) -> Result<Names, PageError> {
+        let list: Vec<&Ticket> = tickets.into_iter().collect();
+        self.extras = views::row_extras(&st.db, actor, &list).await?;
+        Ok(self)
     }
     /// The ticket's SLA badge (None: no service level applies).
     pub(crate) fn sla(&self, t: &Ticket) -> Option<crate::sla::Badge> {
@@ -173,6 +187,9 @@ pub(crate) fn row(t: &Ticket, names: &Names, locale: &str) -> Value {
         "created": local_time(t.created_at),
         "age": age(t.created_at, locale),
         "updated": local_time(t.updated_at),
+        "contact": t.contact_id.and_then(|c| names.extras.contact.get(&c).cloned()),
+        "referral": names.extras.referral.get(&t.id.get()),
+        "last_activity": local_time(names.extras.last_activity(t)),
         "fresh": false,
         "sla": sla_view(names, t),
     })
@@ -191,6 +208,8 @@ pub(crate) fn sla_view(names: &Names, t: &Ticket) -> Option<Value> {
 #[derive(serde::Deserialize)]
 pub struct Flash {
     ok: Option<String>,
+    /// How many tickets a bulk action changed (back from the confirm page).
+    done: Option<usize>,
 }
 
 /// A confirmation text for `?ok=<key>` (only known keys; anything else shows nothing).
@@ -216,7 +235,11 @@ pub async fn my_work(
     let locale = page_locale(Some(&actor), &req);
     let ok = flash(q.ok.as_deref(), locale);
     let work = views::my_work(&st.db, &actor, 50).await?;
-    let names = Names::load(&st, &actor).await?;
+    let queues = views::queues(&st.db, &actor).await?;
+    let people = views::people(&st.db, &actor).await?;
+    let names = Names::new(&queues, &people)
+        .with_rows(&st, &actor, work.mine.iter().chain(&work.unassigned).chain(&work.at_risk))
+        .await?;
     let mine: Vec<Value> = work.mine.iter().map(|t| row(t, &names, locale)).collect();
     let unassigned: Vec<Value> = work
         .unassigned
@@ -233,7 +256,13 @@ pub async fn my_work(
         Some(&actor),
         actix_web::http::StatusCode::OK,
         "work",
-        json!({ "nav": "work", "mine": mine, "unassigned": unassigned, "at_risk_count": at_risk.len(), "at_risk": at_risk, "ok": ok }),
+        json!({
+            "nav": "work", "mine": mine, "unassigned": unassigned, "at_risk_count": at_risk.len(), "at_risk": at_risk, "ok": ok,
+            "done": q.done,
+            // The bulk form's choices, as on the queue lists.
+            "people": people.iter().filter(|x| x.active).map(|x| json!({ "id": x.id, "name": x.name })).collect::<Vec<_>>(),
+            "all_queues": queues.iter().map(|q| json!({ "id": q.id, "name": q.name })).collect::<Vec<_>>(),
+        }),
     )
 }
 
