@@ -425,8 +425,7 @@ pub(crate) fn deadline(c: &mut Conn, t: TenantId, payload: &str, from: &str) -> 
         .replace("{number}", &tk.number.to_string())
         .replace("{subject}", &tk.subject)
         .replace("{department}", &target);
-    let (sender, message_id) =
-        crate::mail::about_ticket(c, t, &tk, from, "referral_overdue", now)?;
+    let (sender, message_id) = crate::mail::about_ticket(c, t, &tk, from, "referral_overdue", now)?;
     store::outbox::enqueue(
         c,
         t,

@@ -384,12 +384,12 @@ pub fn ingest(
     // 2. Threading.
     let mut thread_ids = mail.in_reply_to.clone();
     thread_ids.extend(mail.references.iter().cloned());
-    let mut existing: Option<TicketId> =
-        match store::mail::find_by_message_ids(c, t, &thread_ids)? {
-            Some((_, tk, _)) => Some(tk),
-            // An answer to a notification, status-link or referral mail.
-            None => store::mail::ticket_of_sent(c, t, &thread_ids)?,
-        };
+    let mut existing: Option<TicketId> = match store::mail::find_by_message_ids(c, t, &thread_ids)?
+    {
+        Some((_, tk, _)) => Some(tk),
+        // An answer to a notification, status-link or referral mail.
+        None => store::mail::ticket_of_sent(c, t, &thread_ids)?,
+    };
     let mut mention: Option<store::tickets::Ticket> = None;
     if existing.is_none()
         && let Some(n) = tagged_number(&mail.subject, &tenant.ticket_prefix)

@@ -546,7 +546,11 @@ pub fn record_sent(
 }
 
 /// The ticket a mail Ärendo sent (one of these Message-IDs) was about, newest first.
-pub fn ticket_of_sent(conn: &mut Conn, t: TenantId, ids: &[String]) -> StoreResult<Option<TicketId>> {
+pub fn ticket_of_sent(
+    conn: &mut Conn,
+    t: TenantId,
+    ids: &[String],
+) -> StoreResult<Option<TicketId>> {
     use super::schema::sent_mail;
     if ids.is_empty() {
         return Ok(None);

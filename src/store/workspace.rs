@@ -429,7 +429,12 @@ pub fn contact_labels(
     let rows: Vec<(i64, Option<String>, Option<String>, Option<String>)> = contacts::table
         .filter(contacts::tenant_id.eq(t.get()))
         .filter(contacts::id.eq_any(ids.to_vec()))
-        .select((contacts::id, contacts::name, contacts::email, contacts::phone))
+        .select((
+            contacts::id,
+            contacts::name,
+            contacts::email,
+            contacts::phone,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()

@@ -214,7 +214,8 @@ fn parse_action(action: &str, target: &str) -> Result<BulkAction, InvalidValue> 
 
 /// A page the bulk form may return to: a ticket list (`/tickets…`) or Mitt arbete (`/`, `/?…`).
 fn is_list_page(back: &str) -> bool {
-    (back.starts_with("/tickets") || back == "/" || back.starts_with("/?")) && !back.starts_with("//")
+    (back.starts_with("/tickets") || back == "/" || back.starts_with("/?"))
+        && !back.starts_with("//")
 }
 
 #[post("/tickets/bulk")]

@@ -238,7 +238,14 @@ pub async fn my_work(
     let queues = views::queues(&st.db, &actor).await?;
     let people = views::people(&st.db, &actor).await?;
     let names = Names::new(&queues, &people)
-        .with_rows(&st, &actor, work.mine.iter().chain(&work.unassigned).chain(&work.at_risk))
+        .with_rows(
+            &st,
+            &actor,
+            work.mine
+                .iter()
+                .chain(&work.unassigned)
+                .chain(&work.at_risk),
+        )
         .await?;
     let mine: Vec<Value> = work.mine.iter().map(|t| row(t, &names, locale)).collect();
     let unassigned: Vec<Value> = work
