@@ -433,7 +433,8 @@ pub fn inbound_with_message_id(
     t: TenantId,
     message_id: &str,
 ) -> StoreResult<Vec<StoredInbound>> {
-    let rows: Vec<(i64, i64, Option<String>, Option<String>, String)> = messages::table
+    type Row = (i64, i64, Option<String>, Option<String>, String);
+    let rows: Vec<Row> = messages::table
         .filter(messages::tenant_id.eq(t.get()))
         .filter(messages::message_id.eq(message_id))
         .filter(messages::kind.eq("inbound"))

@@ -426,7 +426,8 @@ pub fn contact_labels(
     ids: &[i64],
 ) -> StoreResult<Vec<(i64, String)>> {
     use super::schema::contacts;
-    let rows: Vec<(i64, Option<String>, Option<String>, Option<String>)> = contacts::table
+    type Row = (i64, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = contacts::table
         .filter(contacts::tenant_id.eq(t.get()))
         .filter(contacts::id.eq_any(ids.to_vec()))
         .select((
