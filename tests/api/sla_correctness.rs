@@ -363,8 +363,9 @@ async fn a_referral_pauses_the_sla_until_its_answer(b: Backend) {
             303
         );
     }
+    // The follower stores the clocks moments after the referral: wait for both.
     let s = wait(&app, t, &paused, "the referral pauses", |s| {
-        s.0.status == Status::Waiting && !running(s)
+        s.0.status == Status::Waiting && !running(s) && s.0.sla_clock == Some(SlaClock::Paused)
     })
     .await;
     assert_eq!(
