@@ -297,6 +297,7 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                         channel: Channel::Email,
                         contact_id: Some(contact.id),
                         mailbox: None,
+                        automatic: None,
                         actor: None,
                         now,
                     },

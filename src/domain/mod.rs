@@ -13,8 +13,8 @@ pub use ids::{QueueId, TenantId, TicketId, UserId};
 pub use phone::PhoneNumber;
 pub use ticket_number::{TicketNumber, validate_prefix as validate_ticket_prefix};
 pub use vocab::{
-    ArticleStatus, Audience, Channel, IntakeChannel, Language, MembershipRole, MessageKind,
-    Priority, Role, SlaClock, Status, WaitingOn,
+    ArticleStatus, Audience, Automatic, Channel, IntakeChannel, Language, MembershipRole,
+    MessageKind, Priority, Role, SlaClock, Status, WaitingOn,
 };
 
 /// Why a value was refused. `field` names what was wrong; the web layer turns it into Swedish text.

@@ -55,6 +55,14 @@ vocab!(
     /// How a citizen got in touch when an agent registers the ticket by hand ("Nytt ärende").
     IntakeChannel, "channel", { Phone => "phone", Visit => "visit", Letter => "letter", Email => "email", Sms => "sms" }
 );
+vocab!(
+    /// Why a mail is automatic (RFC 3834 and common practice): never acknowledged; a ticket it
+    /// opens runs no service-level clock and is marked automatic in the lists (D56).
+    Automatic, "automatic", {
+        AutoSubmitted => "auto_submitted", Bulk => "bulk", MailingList => "mailing_list",
+        AutoReplyHeader => "auto_reply_header", Bounce => "bounce"
+    }
+);
 vocab!(MessageKind, "kind", { Inbound => "inbound", Outbound => "outbound", Note => "note" });
 vocab!(
     /// Account role: admins manage the tenant and see every queue; agents see their queues;

@@ -430,7 +430,9 @@ pub fn ingest(
                 follow_up_of = Some(tk);
                 None
             } else {
-                if !own_sender {
+                // An out-of-office reply or a list mail in the thread is not the citizen
+                // writing: it reopens nothing (D56).
+                if !own_sender && mail.automatic.is_none() {
                     reopened = crate::tickets::open_for_citizen_message(c, t, &tk, now)?;
                 }
                 Some(tk)
@@ -465,6 +467,7 @@ pub fn ingest(
                     channel: Channel::Email,
                     contact_id: contact.as_ref().map(|c| c.id),
                     mailbox: src.mailbox,
+                    automatic: mail.automatic,
                     actor: None,
                     now,
                 },
@@ -506,6 +509,25 @@ pub fn ingest(
         now,
     )?;
     receipt(c, msg.id)?;
+    if mail.automatic.is_some() {
+        // Not a person writing: no response is owed, the service levels do not see it (D56).
+        store::tickets::mark_auto_sent(c, t, msg.id)?;
+    } else if !own_sender
+        && !is_new
+        && ticket.automatic.is_some()
+        && store::tickets::clear_automatic(c, t, ticket.id)?
+    {
+        // A person wrote in the thread an automatic mail opened: now it is people's work.
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            None,
+            "automatic_cleared",
+            &json!({ "message": msg.id }),
+            now,
+        )?;
+    }
     if own_sender {
         store::tickets::insert_event(
             c,

@@ -20,20 +20,7 @@ use mail_parser::{
 use crate::domain::EmailAddress;
 
 /// Why a mail is automatic and must never be acknowledged (RFC 3834 and common practice).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Automatic {
-    /// `Auto-Submitted:` other than `no`.
-    AutoSubmitted,
-    /// `Precedence: bulk | junk | list`.
-    Bulk,
-    /// Mail from a mailing list (`List-Id`).
-    MailingList,
-    /// `X-Autoreply`, `X-Autorespond`, `X-Auto-Response-Suppress`.
-    AutoReplyHeader,
-    /// A delivery status notification (multipart/report, or from mailer-daemon / postmaster).
-    Bounce,
-}
+pub use crate::domain::Automatic;
 
 /// What of a mail could not be read or shown. Stored on the message (`message_problems`) so the
 /// agent sees a notice and knows to open the original.

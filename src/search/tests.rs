@@ -179,7 +179,7 @@ pub(crate) async fn ticket(
         db,
         actor,
         NewTicketInput {
-            queue: queue.get(),
+            queue: tickets::QueueRef::Id(queue.get()),
             subject: subject.into(),
             body: body.into(),
             priority: Priority::Normal,
@@ -725,6 +725,7 @@ async fn a_transaction_committing_late_on_postgres_is_still_indexed() {
                     channel: Channel::Web,
                     contact_id: None,
                     mailbox: None,
+                    automatic: None,
                     actor: Some(user),
                     now: store::now(),
                 },

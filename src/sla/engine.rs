@@ -116,6 +116,8 @@ fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Ut
     }
     for (at, kind, auto_sent) in msgs {
         let fact = match kind.as_str() {
+            // An automatic mail (out-of-office, list) in the thread is no one asking (D56).
+            "inbound" if auto_sent => continue,
             "inbound" => Fact::Inbound,
             // Only a person's reply is a response; an acknowledgement is not (D44).
             "outbound" if auto_sent => continue,
@@ -159,8 +161,15 @@ pub fn refresh(
     // then refreshes (see `store::tickets::lock`).
     store::tickets::lock(c, t, ticket)?;
     let tk = store::tickets::get(c, t, ticket)?;
-    let Some(row) = store::sla::policy(c, t, tk.queue_id, tk.priority)? else {
-        // No service level for this queue and priority: clear what an earlier policy left.
+    // A ticket an automatic mail opened owes nobody an answer: no clocks until a person writes
+    // (D56).
+    let row = match tk.automatic {
+        Some(_) => None,
+        None => store::sla::policy(c, t, tk.queue_id, tk.priority)?,
+    };
+    let Some(row) = row else {
+        // No service level for this queue and priority (or an automatic ticket): clear what an
+        // earlier policy left.
         if tk.sla_clock.is_some() || tk.sla_due_at.is_some() || tk.sla_warn_at.is_some() {
             store::sla::save_clocks(c, t, ticket, &[], &Summary::default(), naive(now))?;
         }

@@ -122,6 +122,7 @@ diesel::table! {
         waiting_on -> Nullable<Text>,
         diarienummer -> Nullable<Text>,
         status_link_version -> BigInt,
+        automatic -> Nullable<Text>,
     }
 }
 

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use super::schema::{attachments, messages, ticket_counters, ticket_events, ticket_tags, tickets};
 use super::{Conn, StoreError, StoreResult};
 use crate::domain::{
-    Channel, MessageKind, Priority, QueueAccess, QueueId, SlaClock, Status, TenantId, TicketId,
-    TicketNumber, UserId, WaitingOn,
+    Automatic, Channel, MessageKind, Priority, QueueAccess, QueueId, SlaClock, Status, TenantId,
+    TicketId, TicketNumber, UserId, WaitingOn,
 };
 
 type Scoped = dsl::Filter<tickets::table, dsl::Eq<tickets::tenant_id, i64>>;
@@ -42,6 +42,7 @@ struct Row {
     sla_warn_at: Option<NaiveDateTime>,
     sla_clock: Option<String>,
     waiting_on: Option<String>,
+    automatic: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -74,6 +75,9 @@ pub struct Ticket {
     pub sla_clock: Option<SlaClock>,
     /// Whom it waits for (only while the status is `waiting`).
     pub waiting_on: Option<WaitingOn>,
+    /// Opened by an automatic mail (auto-reply, bulk, list, bounce): no service-level clock, marked
+    /// in the lists and left out of Mitt arbete by default (D56).
+    pub automatic: Option<Automatic>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -112,6 +116,12 @@ impl TryFrom<Row> for Ticket {
                 .waiting_on
                 .as_deref()
                 .map(WaitingOn::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            automatic: r
+                .automatic
+                .as_deref()
+                .map(Automatic::parse)
                 .transpose()
                 .map_err(corrupt)?,
         })
@@ -162,6 +172,7 @@ pub struct NewTicket<'a> {
     pub contact_id: Option<i64>,
     pub channel: Channel,
     pub mailbox: Option<i64>,
+    pub automatic: Option<Automatic>,
     pub now: NaiveDateTime,
 }
 
@@ -179,6 +190,7 @@ pub fn insert(conn: &mut Conn, t: TenantId, n: NewTicket<'_>) -> StoreResult<Tic
             tickets::contact_id.eq(n.contact_id),
             tickets::channel.eq(n.channel.as_str()),
             tickets::mailbox_id.eq(n.mailbox),
+            tickets::automatic.eq(n.automatic.map(|a| a.as_str())),
             tickets::created_at.eq(n.now),
             tickets::updated_at.eq(n.now),
         ))
@@ -252,6 +264,8 @@ pub struct TicketFilter {
     pub tag: Option<String>,
     /// Standing filter, judged at the given instant.
     pub sla: Option<(SlaFilter, NaiveDateTime)>,
+    /// Some(false): only tickets people wrote; Some(true): only automatic ones (D56).
+    pub automatic: Option<bool>,
     pub sort: Sort,
     pub after: Option<Cursor>,
     pub limit: i64,
@@ -326,6 +340,11 @@ pub fn list(
     match f.sla {
         Some((SlaFilter::AtRisk, now)) => q = q.filter(tickets::sla_warn_at.le(now)),
         Some((SlaFilter::Breached, now)) => q = q.filter(tickets::sla_due_at.le(now)),
+        None => {}
+    }
+    match f.automatic {
+        Some(false) => q = q.filter(tickets::automatic.is_null()),
+        Some(true) => q = q.filter(tickets::automatic.is_not_null()),
         None => {}
     }
     if f.sort == Sort::Due {
@@ -546,12 +565,13 @@ pub struct Message {
     pub references_: Option<String>,
     pub raw_sha256: Option<String>,
     pub created_at: NaiveDateTime,
-    /// Sent by Ärendo itself (an acknowledgement), not by a person: never a response for the
-    /// service levels, shown as automatic.
+    /// Not written by a person: sent by Ärendo itself (an acknowledgement) or an automatic mail
+    /// that came in (out-of-office, list, bounce). Never a response or a question for the
+    /// service levels; shown as automatic (D44, D56).
     pub auto_sent: bool,
 }
 
-/// Mark a message Ärendo sent by itself (an acknowledgement) as automatic.
+/// Mark a message as automatic: an acknowledgement Ärendo sent, or an automatic mail received.
 pub fn mark_auto_sent(conn: &mut Conn, t: TenantId, id: i64) -> StoreResult<()> {
     diesel::update(
         messages::table
@@ -904,4 +924,33 @@ pub fn bump_status_link_version(conn: &mut Conn, t: TenantId, id: TicketId) -> S
         .set(tickets::status_link_version.eq(tickets::status_link_version + 1))
         .returning(tickets::status_link_version)
         .get_result(conn)?)
+}
+
+/// A person wrote on a ticket an automatic mail opened: from now on it is people's work (D56).
+pub fn clear_automatic(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<bool> {
+    let n = diesel::update(
+        scoped(t)
+            .filter(tickets::id.eq(ticket.get()))
+            .filter(tickets::automatic.is_not_null()),
+    )
+    .set(tickets::automatic.eq(None::<String>))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// How many tickets in `statuses` automatic mail opened, in the queues `access` allows.
+pub fn count_automatic_open(
+    conn: &mut Conn,
+    t: TenantId,
+    access: &QueueAccess,
+    statuses: &[Status],
+) -> StoreResult<i64> {
+    let mut q = scoped(t)
+        .filter(tickets::automatic.is_not_null())
+        .filter(tickets::status.eq_any(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
+        .into_boxed();
+    if let QueueAccess::Only(ids) = access {
+        q = q.filter(tickets::queue_id.eq_any(ids.iter().map(|q| q.get()).collect::<Vec<_>>()));
+    }
+    Ok(q.count().get_result(conn)?)
 }

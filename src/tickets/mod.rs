@@ -70,12 +70,30 @@ pub struct ContactInput {
 
 #[derive(Debug, Clone)]
 pub struct NewTicketInput {
-    pub queue: i64,
+    pub queue: QueueRef,
     pub subject: String,
     pub body: String,
     pub priority: Priority,
     pub channel: Channel,
     pub contact: ContactInput,
+}
+
+/// A queue as a caller names it: by id (the admin page shows it) or by its slug ("kundtjanst"),
+/// which stays the same across installations and is what integrations are configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueRef {
+    Id(i64),
+    Slug(String),
+}
+
+impl QueueRef {
+    /// The queue in `t`, if it exists there.
+    fn find(&self, c: &mut Conn, t: TenantId) -> Result<Option<store::queues::Queue>> {
+        Ok(match self {
+            QueueRef::Id(id) => store::queues::lookup(c, t, *id)?,
+            QueueRef::Slug(slug) => store::queues::by_slug(c, t, slug.trim())?,
+        })
+    }
 }
 
 /// What an agent records besides the ticket when registering a contact by hand ("Nytt ärende":
@@ -151,7 +169,9 @@ pub async fn create_registered(
     };
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<Ticket> {
-        let queue = store::queues::lookup(c, t, input.queue)?
+        let queue = input
+            .queue
+            .find(c, t)?
             .filter(|q| access.allows(q.id))
             .ok_or(Error::NotFound("queue"))?;
         let contact = if let Some(id) = reg.contact_id {
@@ -188,6 +208,7 @@ pub async fn create_registered(
                 channel: input.channel,
                 contact_id: contact.as_ref().map(|c| c.id),
                 mailbox: None,
+                automatic: None,
                 actor: Some(uid),
                 now,
             },
@@ -347,6 +368,8 @@ pub struct OpenTicket<'a> {
     pub channel: Channel,
     pub contact_id: Option<i64>,
     pub mailbox: Option<i64>,
+    /// Why the mail that opens it is automatic, if it is (no service-level clock: D56).
+    pub automatic: Option<crate::domain::Automatic>,
     pub actor: Option<UserId>,
     pub now: NaiveDateTime,
 }
@@ -381,6 +404,7 @@ pub fn open_ticket_with_prefix(
             contact_id: o.contact_id,
             channel: o.channel,
             mailbox: o.mailbox,
+            automatic: o.automatic,
             now: o.now,
         },
     )?;
@@ -390,7 +414,7 @@ pub fn open_ticket_with_prefix(
         ticket.id,
         o.actor,
         "created",
-        &json!({ "queue": o.queue, "channel": o.channel, "priority": o.priority }),
+        &json!({ "queue": o.queue, "channel": o.channel, "priority": o.priority, "automatic": o.automatic }),
         o.now,
     )?;
     Ok(ticket)
@@ -525,6 +549,8 @@ pub struct ListQuery {
     pub tag: Option<String>,
     /// Only tickets at risk (warned or breached) or breached.
     pub sla: Option<SlaFilter>,
+    /// Some(false): only tickets people wrote; Some(true): only those automatic mail opened.
+    pub automatic: Option<bool>,
     pub sort: Sort,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
@@ -660,6 +686,7 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
             contact_id: None,
             tag,
             sla: q.sla.map(|f| (f, chrono::Utc::now().naive_utc())),
+            automatic: q.automatic,
             sort: q.sort,
             after,
             limit,

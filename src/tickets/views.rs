@@ -21,9 +21,13 @@ pub struct MyWork {
     /// SLA warnings for me: open tickets past their warning instant that are mine or in a queue
     /// I lead (the people the notice rules mail), soonest due first.
     pub at_risk: Vec<Ticket>,
+    /// Open tickets in my queues that automatic mail opened (auto-replies, lists) and that the
+    /// lists above leave out; 0 when they are shown (D56).
+    pub automatic_hidden: i64,
 }
 
-pub async fn my_work(db: &Db, actor: &Actor, limit: i64) -> Result<MyWork> {
+/// Mitt arbete. Tickets automatic mail opened are left out unless `with_automatic` (D56).
+pub async fn my_work(db: &Db, actor: &Actor, limit: i64, with_automatic: bool) -> Result<MyWork> {
     actor.require(Scope::TicketsRead)?;
     let (t, access, me) = (actor.tenant, actor.queue_access(), actor.user);
     let led: Vec<QueueId> = actor
@@ -34,9 +38,11 @@ pub async fn my_work(db: &Db, actor: &Actor, limit: i64) -> Result<MyWork> {
         .collect();
     let now = chrono::Utc::now().naive_utc();
     db.read(move |c| -> Result<MyWork> {
+        let automatic = (!with_automatic).then_some(false);
         let f = |assignee| TicketFilter {
             statuses: OPEN.to_vec(),
             assignee: Some(assignee),
+            automatic,
             sort: Sort::Urgent,
             limit,
             ..Default::default()
@@ -61,10 +67,15 @@ pub async fn my_work(db: &Db, actor: &Actor, limit: i64) -> Result<MyWork> {
         }
         at_risk.sort_by_key(|tk| (tk.sla_due_at, tk.id.get()));
         at_risk.truncate(limit as usize);
+        let automatic_hidden = match with_automatic {
+            true => 0,
+            false => store::tickets::count_automatic_open(c, t, &access, &OPEN)?,
+        };
         Ok(MyWork {
             mine: sla_first(c, t, &access, f(AssigneeFilter::User(me)))?,
             unassigned: sla_first(c, t, &access, f(AssigneeFilter::Nobody))?,
             at_risk,
+            automatic_hidden,
         })
     })
     .await

@@ -53,6 +53,8 @@
     var scope = table.getAttribute("data-live-list");
     var assignee = row.getAttribute("data-assignee") || "";
     var open = /^(new|open|waiting)$/.test(row.getAttribute("data-status") || "");
+    // Mitt arbete leaves out what automatic mail opened unless asked to show it (D56).
+    if ((scope === "mine" || scope === "all") && row.hasAttribute("data-automatic") && table.hasAttribute("data-hide-automatic")) return false;
     if (scope === "mine") return open && assignee === me;
     if (scope === "all") return open && assignee === "";
     // SLA warnings: rows already there stay up to date while open; new ones come with a reload.

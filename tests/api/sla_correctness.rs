@@ -424,3 +424,209 @@ async fn a_referral_pauses_the_sla_until_its_answer(b: Backend) {
     assert_eq!(s.0.sla_clock, Some(SlaClock::Running));
 }
 both_backends!(a_referral_pauses_the_sla_until_its_answer);
+
+/// Mails into Kundtjänst's import folder (one file each, in this order).
+fn import(app: &TestApp, slug: &str, mails: &[Vec<u8>]) {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, raw) in mails.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i:02}.eml")), raw).unwrap();
+    }
+    let out = app.import_dir(slug, "kundtjanst", dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn ticket_by_subject(app: &TestApp, token: &str, subject: &str) -> String {
+    let list: Value = reqwest::Client::new()
+        .get(app.url("/api/v1/tickets?limit=200"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["subject"] == subject)
+        .unwrap_or_else(|| panic!("a ticket {subject:?} in {list}"))["number"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An out-of-office notice and a newsletter reach kundtjanst@, then Maria's question. Maria's
+/// ticket runs its clock; the two automatic ones run none, are marked "Automatiskt" in the list
+/// and on the ticket, and stay out of Mitt arbete until the agent asks to see them. When Kalle
+/// (who sent the out-of-office) writes for real in that thread, his ticket becomes people's
+/// work and its clock starts. Kalle's out-of-office answering Anna's reply to Maria neither
+/// reopens Maria's resolved ticket nor counts as her writing (issue 17, point 10).
+async fn automatic_mail_runs_no_clock_and_stays_out_of_my_work(b: Backend) {
+    let app = TestApp::spawn_with(b, &[("ARENDO_MAIL__IMAP_ENABLED", "false")]).await;
+    let org = app.org("alby").await;
+    let t = policy(&app, &org.slug, org.queue_a).await;
+    let mail = crate::mail::mail;
+    import(
+        &app,
+        &org.slug,
+        &[
+            mail(
+                "Kalle Berg <kalle@example.org>",
+                "kundtjanst@alby.se",
+                "Frånvarobesked: Semester",
+                "ooo-1@example.org",
+                "Auto-Submitted: auto-replied\r\n",
+                "Jag är på semester till 4 januari.",
+            ),
+            mail(
+                "Nyhetsbrev <news@lista.example>",
+                "kundtjanst@alby.se",
+                "Veckans nyheter",
+                "news-7@lista.example",
+                "Precedence: bulk\r\nList-Id: <nyheter.lista.example>\r\n",
+                "Här är veckans nyheter.",
+            ),
+            mail(
+                "Maria Lind <maria@example.org>",
+                "kundtjanst@alby.se",
+                "Fråga om sophämtning",
+                "sopor-1@example.org",
+                "",
+                "Hej! När töms kärlen i Alby?",
+            ),
+        ],
+    );
+    let token = &org.agent_a.token;
+    let maria = ticket_by_subject(&app, token, "Fråga om sophämtning").await;
+    let ooo = ticket_by_subject(&app, token, "Frånvarobesked: Semester").await;
+    let news = ticket_by_subject(&app, token, "Veckans nyheter").await;
+    // The follower refreshes in order of change: once Maria's clock runs, the earlier two have
+    // been refreshed as well.
+    wait(&app, t, &maria, "Maria's clock", first_running).await;
+    for n in [&ooo, &news] {
+        let s = state(&app, t, n).await;
+        assert!(s.0.automatic.is_some(), "{n} is marked automatic");
+        assert!(s.1.is_empty(), "{n} runs no clock: {:?}", s.1);
+        assert_eq!((s.0.sla_due_at, s.0.sla_clock), (None, None));
+    }
+    let api: Value = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/tickets/{ooo}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["automatic"], "auto_submitted");
+
+    let agent = app.browser();
+    app.login(&agent, "alby", &org.agent_a.email, &org.agent_a.password)
+        .await;
+    let page = |path: String| {
+        let agent = agent.clone();
+        let url = app.url(&path);
+        async move {
+            let r = agent.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let work = page("/".into()).await;
+    assert!(work.contains(&maria), "Maria's ticket is in Mitt arbete");
+    assert!(
+        !work.contains(&ooo) && !work.contains(&news),
+        "automatic tickets are left out of Mitt arbete"
+    );
+    assert!(
+        work.contains("2 ärenden från automatisk e-post") && work.contains("/?automatiska=1"),
+        "Mitt arbete says what it leaves out and how to see it"
+    );
+    let all = page("/?automatiska=1".into()).await;
+    assert!(all.contains(&ooo) && all.contains(&news) && all.contains(&maria));
+    let list = page(format!("/tickets?queue={}", org.queue_a)).await;
+    let row_of = |html: &str, n: &str| {
+        let at = html.find(&format!("data-number=\"{n}\"")).unwrap();
+        html[at..at + html[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row_of(&list, &ooo).contains("badge-automatic"));
+    assert!(row_of(&list, &news).contains("Automatiskt"));
+    assert!(!row_of(&list, &maria).contains("badge-automatic"));
+    let ticket = page(format!("/tickets/{ooo}")).await;
+    assert!(ticket.contains("badge-automatic") && ticket.contains("Automatisk e-post"));
+
+    // Kalle writes for real in his thread: people's work from now on.
+    import(
+        &app,
+        &org.slug,
+        &[mail(
+            "Kalle Berg <kalle@example.org>",
+            "kundtjanst@alby.se",
+            "Re: Frånvarobesked: Semester",
+            "kalle-2@example.org",
+            "In-Reply-To: <ooo-1@example.org>\r\n",
+            "Nu är jag tillbaka. Var kan jag hämta nya sopkärl?",
+        )],
+    );
+    let s = wait(&app, t, &ooo, "Kalle's clock once he writes", first_running).await;
+    assert_eq!(s.0.automatic, None);
+    assert!(page("/".into()).await.contains(&ooo));
+
+    // Anna answers Maria and resolves; an out-of-office answering that reply changes nothing.
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/tickets/{maria}/messages")))
+        .bearer_auth(token)
+        .json(&json!({ "kind": "reply", "body": "Hej Maria! Kärlen töms på tisdagar." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    app.patch_ticket(token, &maria, json!({ "status": "resolved" }))
+        .await;
+    let done = wait(&app, t, &maria, "Maria's ticket resolved", |s| {
+        s.0.status == Status::Resolved && !running(s)
+    })
+    .await;
+    import(
+        &app,
+        &org.slug,
+        &[mail(
+            "Maria Lind <maria@example.org>",
+            "kundtjanst@alby.se",
+            "Automatiskt svar: Fråga om sophämtning",
+            "maria-ooo@example.org",
+            "Auto-Submitted: auto-replied\r\nIn-Reply-To: <sopor-1@example.org>\r\n",
+            "Jag är ledig till måndag.",
+        )],
+    );
+    let after = state(&app, t, &maria).await;
+    assert_eq!(after.0.status, Status::Resolved, "not reopened");
+    assert!(!running(&after), "{:?}", after.1);
+    assert_eq!(after.0.first_response_at, done.0.first_response_at);
+    let events: Value = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/tickets/{maria}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let msgs = events["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs.len(),
+        4,
+        "question, acknowledgement, reply, out-of-office"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m["kind"] == "inbound" && m["auto_sent"] == true),
+        "the out-of-office is kept, marked automatic"
+    );
+}
+both_backends!(automatic_mail_runs_no_clock_and_stays_out_of_my_work);

@@ -29,6 +29,8 @@ pub struct ListParams {
     /// newest (default), oldest, urgent or updated.
     /// `at_risk` or `breached` (service level).
     sla: Option<String>,
+    /// `false`: only tickets people wrote; `true`: only those automatic mail opened.
+    automatic: Option<bool>,
     sort: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -61,6 +63,7 @@ pub async fn list(
         channel: q.channel.as_deref().map(Channel::parse).transpose()?,
         tag: q.tag,
         sla: tickets::parse_sla_filter(q.sla.as_deref().unwrap_or(""))?,
+        automatic: q.automatic,
         sort: tickets::parse_sort(q.sort.as_deref().unwrap_or(""))?,
         cursor: q.cursor,
         limit: q.limit,
@@ -83,12 +86,44 @@ pub struct ContactBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    queue: i64,
+    /// The queue's id or its slug (`"kundtjanst"`).
+    queue: QueueField,
     subject: String,
     body: String,
     priority: Option<String>,
     channel: Option<String>,
     contact: Option<ContactBody>,
+}
+
+/// `"queue": 3` or `"queue": "kundtjanst"`.
+#[derive(Debug)]
+enum QueueField {
+    Id(i64),
+    Slug(String),
+}
+
+impl<'de> Deserialize<'de> for QueueField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = QueueField;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a queue id or slug")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<QueueField, E> {
+                Ok(QueueField::Id(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<QueueField, E> {
+                i64::try_from(v)
+                    .map(QueueField::Id)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<QueueField, E> {
+                Ok(QueueField::Slug(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 fn contact(c: Option<ContactBody>) -> Result<ContactInput, InvalidValue> {
@@ -136,7 +171,10 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = NewTicketInput {
-        queue: b.queue,
+        queue: match b.queue {
+            QueueField::Id(id) => tickets::QueueRef::Id(id),
+            QueueField::Slug(s) => tickets::QueueRef::Slug(s),
+        },
         subject: b.subject,
         body: b.body,
         priority: b

@@ -65,6 +65,7 @@ impl ListParams {
             channel: opt(&self.channel).map(Channel::parse).transpose()?,
             tag: opt(&self.tag).map(str::to_string),
             sla: tickets::parse_sla_filter(&self.sla)?,
+            automatic: None,
             sort: tickets::parse_sort(self.sort.trim())?,
             cursor: opt(&self.cursor).map(str::to_string),
             limit: Some(50),

@@ -189,6 +189,7 @@ pub(crate) fn row(t: &Ticket, names: &Names, locale: &str) -> Value {
         "updated": local_time(t.updated_at),
         "contact": t.contact_id.and_then(|c| names.extras.contact.get(&c).cloned()),
         "referral": names.extras.referral.get(&t.id.get()),
+        "automatic": t.automatic,
         "last_activity": local_time(names.extras.last_activity(t)),
         "fresh": false,
         "sla": sla_view(names, t),
@@ -210,6 +211,9 @@ pub struct Flash {
     ok: Option<String>,
     /// How many tickets a bulk action changed (back from the confirm page).
     done: Option<usize>,
+    /// Mitt arbete: show tickets automatic mail opened too (`?automatiska=1`; D56).
+    #[serde(default)]
+    automatiska: Option<String>,
 }
 
 /// A confirmation text for `?ok=<key>` (only known keys; anything else shows nothing).
@@ -234,7 +238,11 @@ pub async fn my_work(
     }
     let locale = page_locale(Some(&actor), &req);
     let ok = flash(q.ok.as_deref(), locale);
-    let work = views::my_work(&st.db, &actor, 50).await?;
+    let with_automatic = q
+        .automatiska
+        .as_deref()
+        .is_some_and(|v| !v.is_empty() && v != "0");
+    let work = views::my_work(&st.db, &actor, 50, with_automatic).await?;
     let queues = views::queues(&st.db, &actor).await?;
     let people = views::people(&st.db, &actor).await?;
     let names = Names::new(&queues, &people)
@@ -266,6 +274,7 @@ pub async fn my_work(
         json!({
             "nav": "work", "mine": mine, "unassigned": unassigned, "at_risk_count": at_risk.len(), "at_risk": at_risk, "ok": ok,
             "done": q.done,
+            "with_automatic": with_automatic, "hide_automatic": !with_automatic, "automatic_hidden": work.automatic_hidden,
             // The bulk form's choices, as on the queue lists.
             "people": people.iter().filter(|x| x.active).map(|x| json!({ "id": x.id, "name": x.name })).collect::<Vec<_>>(),
             "all_queues": queues.iter().map(|q| json!({ "id": q.id, "name": q.name })).collect::<Vec<_>>(),

@@ -119,7 +119,7 @@ impl Kept {
         };
         Ok((
             NewTicketInput {
-                queue,
+                queue: crate::tickets::QueueRef::Id(queue),
                 subject: self.subject.clone(),
                 body: self.body.clone(),
                 priority,

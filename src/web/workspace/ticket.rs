@@ -259,6 +259,7 @@ async fn page(
             "age": age(tk.created_at, locale),
             "updated": local_time(tk.updated_at),
             "merged_into": d.merged_into,
+            "automatic": tk.automatic,
             "open": tk.status.is_open(),
         },
         "contact": d.contact.as_ref().map(|c| json!({
