@@ -25,6 +25,14 @@ pub enum Failure {
     /// A body over its route's limit (`web::input`).
     #[error("body larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// A JSON body that does not fit the route's type: which field, and what is wrong with it
+    /// (`web::api::json`). `detail` is serde's own description, for the machine-readable answer.
+    #[error("JSON field {field:?}: {detail}")]
+    BadJson {
+        field: String,
+        problem: super::api::json::JsonProblem,
+        detail: String,
+    },
 }
 
 impl From<crate::domain::InvalidValue> for Failure {
@@ -46,6 +54,10 @@ impl Failure {
             Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
             Failure::BadInput(_) => StatusCode::BAD_REQUEST,
             Failure::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::BadJson { problem, .. } => match problem {
+                super::api::json::JsonProblem::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                _ => StatusCode::BAD_REQUEST,
+            },
             Failure::Domain(e) => match e {
                 Error::NotFound(_) => StatusCode::NOT_FOUND,
                 Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -67,6 +79,7 @@ impl Failure {
             Failure::BadRequest(_) => "bad_request",
             Failure::BadInput(_) => "bad_input",
             Failure::TooLarge { .. } => "too_large",
+            Failure::BadJson { .. } => "bad_json",
             Failure::Domain(e) => match e {
                 Error::NotFound(_) => "not_found",
                 Error::Invalid(_) => "invalid",
@@ -128,6 +141,7 @@ impl Failure {
             Failure::TooLarge { limit } => t
                 .text(locale, "error.too_large")
                 .replace("{kb}", &limit.div_ceil(1024).to_string()),
+            Failure::BadJson { field, problem, .. } => json_message(locale, field, problem),
             other => t.text(locale, &format!("error.{}", other.code())),
         }
     }
@@ -145,6 +159,45 @@ impl Failure {
             _ => None,
         }
     }
+}
+
+/// A JSON body's problem in words: which field (its label when the locale files have one) and
+/// what is wrong, from `error.json.*`.
+fn json_message(locale: &str, field: &str, problem: &super::api::json::JsonProblem) -> String {
+    use super::api::json::JsonProblem as P;
+    let t = Templates::get();
+    let expected = |e: &super::api::json::Expected| {
+        t.text(locale, &format!("error.json.expected.{}", e.key()))
+    };
+    let what = match problem {
+        P::Syntax { line, column } => {
+            return t
+                .text(locale, "error.json.syntax")
+                .replace("{line}", &line.to_string())
+                .replace("{column}", &column.to_string());
+        }
+        P::NotJson => return t.text(locale, "error.json.not_json"),
+        P::WrongType { expected: e } => t
+            .text(locale, "error.json.wrong_type")
+            .replace("{expected}", &expected(e)),
+        P::OutOfRange { expected: e } => t
+            .text(locale, "error.json.out_of_range")
+            .replace("{expected}", &expected(e)),
+        P::NotOneOf { value, allowed } => t
+            .text(locale, "error.json.not_one_of")
+            .replace("{value}", value)
+            .replace("{allowed}", allowed),
+        other => t.text(locale, &format!("error.json.{}", other.key())),
+    };
+    // The field as the API spells it; list positions count from 1 for people.
+    let label_key = format!("field.{field}");
+    let label = match t.text(locale, &label_key) {
+        l if l != label_key => format!("{l} ({field})"),
+        _ => field.to_string(),
+    };
+    t.text(locale, "error.json")
+        .replace("{field}", &label)
+        .replace("{problem}", &what)
 }
 
 /// Error of a JSON API handler.
@@ -168,6 +221,16 @@ impl ResponseError for ApiError {
         let mut body = json!({
             "error": { "code": self.0.code(), "message": self.0.message(DEFAULT_LOCALE) }
         });
+        if let Failure::BadJson {
+            field,
+            problem,
+            detail,
+        } = &self.0
+        {
+            body["error"]["field"] = json!(field);
+            body["error"]["reason"] = json!(problem.key());
+            body["error"]["detail"] = json!(detail);
+        }
         if let Failure::Domain(Error::Invalid(v)) = &self.0 {
             body["error"]["field"] = json!(v.field);
             body["error"]["reason"] = json!(v.reason);

@@ -488,6 +488,19 @@ pub fn json_failure(e: &JsonPayloadError) -> Failure {
         | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             Some(Failure::TooLarge { limit: *limit })
         }
+        JsonPayloadError::ContentType => Some(Failure::BadJson {
+            field: String::new(),
+            problem: super::api::json::JsonProblem::NotJson,
+            detail: e.to_string(),
+        }),
+        JsonPayloadError::Deserialize(d) if d.is_syntax() || d.is_eof() => Some(Failure::BadJson {
+            field: String::new(),
+            problem: super::api::json::JsonProblem::Syntax {
+                line: d.line(),
+                column: d.column(),
+            },
+            detail: d.to_string(),
+        }),
         _ => None,
     }
     .unwrap_or_else(|| Failure::BadRequest(e.to_string()))

@@ -59,6 +59,8 @@ const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(
 
 /// Strict-Transport-Security when `server.public_url` is https: one year (see docs/operations.md).
 const HSTS: &str = "max-age=31536000";
+/// How long an idle keep-alive connection stays open (see `server`).
+pub const KEEP_ALIVE_SECS: u64 = 75;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz)
@@ -108,6 +110,11 @@ pub fn server(
             .app_data(input::json_config())
             .configure(routes)
     })
+    // Idle connections stay open longer than the reverse proxy's (nginx keeps upstream connections
+    // 60 s) and than a client's pool reuses them without a check: a server that closes first
+    // races the next request on that connection, which then fails with a reset (seen under load
+    // with actix's default of 5 s).
+    .keep_alive(std::time::Duration::from_secs(KEEP_ALIVE_SECS))
     .listen(listener)?;
     if workers > 0 {
         s = s.workers(workers);

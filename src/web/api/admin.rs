@@ -75,7 +75,7 @@ pub async fn list(
 pub async fn create(
     st: web::Data<AppState>,
     ApiActor(actor): ApiActor,
-    body: web::Json<MailboxSpec>,
+    body: super::json::ApiJson<MailboxSpec>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&actor)?;
     let spec = body.into_inner();

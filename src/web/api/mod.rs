@@ -4,6 +4,7 @@
 //! 404, exactly like a ticket that does not exist.
 
 mod admin;
+pub mod json;
 mod queues;
 mod tickets;
 

@@ -167,7 +167,7 @@ fn contact(c: Option<ContactBody>) -> Result<ContactInput, InvalidValue> {
 pub async fn create(
     st: web::Data<AppState>,
     ApiActor(actor): ApiActor,
-    body: web::Json<CreateBody>,
+    body: super::json::ApiJson<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = NewTicketInput {
@@ -232,7 +232,7 @@ pub async fn update(
     st: web::Data<AppState>,
     ApiActor(actor): ApiActor,
     path: web::Path<String>,
-    body: web::Json<UpdateBody>,
+    body: super::json::ApiJson<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = UpdateInput {
@@ -260,7 +260,7 @@ pub async fn add_message(
     st: web::Data<AppState>,
     ApiActor(actor): ApiActor,
     path: web::Path<String>,
-    body: web::Json<MessageBody>,
+    body: super::json::ApiJson<MessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let kind = match b.kind.as_str() {
