@@ -17,11 +17,11 @@ use arendo::accounts::password::NewPassword;
 use arendo::domain::{EmailAddress, MembershipRole, Priority, QueueAccess, Role, TicketNumber};
 use arendo::error::Error;
 use arendo::mail::OutgoingMail;
+use arendo::sla::Calendar;
 use arendo::sla::admin::{PolicyInput, save_calendar, save_policy};
 use arendo::sla::calendar::DayHours;
 use arendo::sla::engine::{Notices, sweep};
 use arendo::sla::policy::{Action, Level, Rule};
-use arendo::sla::Calendar;
 use arendo::store;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
@@ -53,7 +53,14 @@ fn import(app: &TestApp, mailbox: &str, mails: &[Vec<u8>]) -> String {
         std::fs::write(dir.path().join(format!("{i:02}.eml")), raw).unwrap();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_arendo"))
-        .args(["mail", "import-dir", "--tenant", "alby", "--mailbox", mailbox])
+        .args([
+            "mail",
+            "import-dir",
+            "--tenant",
+            "alby",
+            "--mailbox",
+            mailbox,
+        ])
         .arg(dir.path())
         .env_remove("ARENDO_CONFIG")
         .env("ARENDO_DATA_DIR", &app.data_dir)
@@ -171,7 +178,13 @@ fn rewrite(raw: &[u8], drop: &[&str], set: &[(&str, &str)]) -> Vec<u8> {
             _ => fields.push(line.to_string()),
         }
     }
-    let name = |f: &str| f.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+    let name = |f: &str| {
+        f.split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
     let mut out: Vec<String> = vec![];
     for f in fields {
         let n = name(&f);
@@ -233,7 +246,10 @@ async fn different_mails_sharing_a_message_id_stay_apart(b: Backend) {
     let noted = events(&per_tk, "message_id_collision");
     assert_eq!(noted.len(), 1, "{per_tk:#}");
     assert_eq!(noted[0]["details"]["ticket"], maria_n.as_str());
-    assert_eq!(noted[0]["details"]["message_id"], "scan0001@skrivare.alby.se");
+    assert_eq!(
+        noted[0]["details"]["message_id"],
+        "scan0001@skrivare.alby.se"
+    );
     assert!(events(&maria_tk, "message_id_collision").is_empty());
 
     // Maria's mail again, byte for byte, and as a relay passed it on once more.
@@ -428,7 +444,10 @@ async fn a_mail_to_two_function_mailboxes_lands_by_to_then_cc(b: Backend) {
         .iter()
         .find(|x| x["subject"] == "Fakturafråga")
         .expect("Anna's ticket");
-    assert_eq!(anna["queue_id"], w.org.queue_a, "Kundtjänst's, from its To:");
+    assert_eq!(
+        anna["queue_id"], w.org.queue_a,
+        "Kundtjänst's, from its To:"
+    );
     w.deliver(KT, to_kt).await;
     both_processed().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -476,7 +495,11 @@ async fn a_bounce_of_our_acknowledgement_is_a_delivery_failure_on_its_ticket(b: 
         report.contains(&format!("delivery failure recorded on {number}")),
         "{report}"
     );
-    assert_eq!(tickets(&app, token).await.len(), 1, "no ticket for the bounce");
+    assert_eq!(
+        tickets(&app, token).await.len(),
+        1,
+        "no ticket for the bounce"
+    );
     let d = detail(&app, token, &number).await;
     let failed = events(&d, "delivery_failed");
     assert_eq!(failed.len(), 1, "{d:#}");
@@ -485,7 +508,11 @@ async fn a_bounce_of_our_acknowledgement_is_a_delivery_failure_on_its_ticket(b: 
         .find(|m| m["message_id"] == ack_id.as_str())
         .expect("the acknowledgement is stored on the ticket");
     assert_eq!(failed[0]["details"]["bounced"], ack_row["id"]);
-    assert_eq!(messages(&d, "inbound").len(), 1, "the report is not Maria's");
+    assert_eq!(
+        messages(&d, "inbound").len(),
+        1,
+        "the report is not Maria's"
+    );
     assert!(
         app.outbox_mails("MAILER-DAEMON@mx.example.org")
             .await
@@ -543,12 +570,8 @@ async fn mail_about_a_ticket_comes_from_its_mailbox_and_answers_thread(b: Backen
     assert_eq!(t.len(), 1);
     assert_eq!(t[0]["queue_id"], org.queue_b);
     let number = number_of(&t[0]);
-    app.patch_ticket(
-        &org.agent_b.token,
-        &number,
-        json!({ "status": "resolved" }),
-    )
-    .await;
+    app.patch_ticket(&org.agent_b.token, &number, json!({ "status": "resolved" }))
+        .await;
     let told = mail_to(&app, "maria@example.org", "är löst").await;
     assert_eq!(told["from"], VA_A, "the notification comes from va@");
     assert_ne!(told["from"], INSTALLATION_FROM);
@@ -770,11 +793,7 @@ async fn our_own_sla_notices_are_never_imported(b: Backend) {
             // A relay dropped Ärendo's header: the Message-ID is still ours.
             rewrite(&as_sent(&breach), &[origin], &[]),
             // Forwarded under a new Message-ID: the header is still ours.
-            rewrite(
-                &warning_raw,
-                &[],
-                &[("Message-ID", "<vidare-1@alby.se>")],
-            ),
+            rewrite(&warning_raw, &[], &[("Message-ID", "<vidare-1@alby.se>")]),
             // Neither header nor Message-ID, but the installation's sender address.
             rewrite(
                 &warning_raw,
