@@ -15,6 +15,7 @@ mod kb;
 mod kb_panel;
 mod mail;
 mod mail_content;
+mod mail_identity;
 mod new_ticket;
 mod notify;
 mod ops;
