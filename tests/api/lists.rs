@@ -403,10 +403,10 @@ async fn a_referral_shows_in_the_lists_out_and_answered(b: Backend) {
     assert_eq!(status, 200);
     check_row(&live, Some(("sent", "Remiss ute")));
     for filter in [
-        "assignee=me".to_string(),
-        format!("queue={}", org.queue_b),
-        "status=resolved".to_string(),
-        "priority=urgent".to_string(),
+        "assignee=me",
+        "status=resolved",
+        "priority=urgent",
+        "sla=breached",
     ] {
         let (status, body) = page(
             &app,
