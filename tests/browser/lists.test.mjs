@@ -111,6 +111,7 @@ test('b. checkboxes are aligned with their labels on the queue page and the SLA 
     try {
       const check = (what, go) => t.test(`${what} (${size})`, async () => {
         await go();
+        await shot(page, `lists-checkboxes-${what.replace(/\W+/g, '-')}-${size}`);
         const all = await checkboxesAndLabels(page);
         assert.ok(all.length >= 2, `${what} has checkboxes`);
         for (const { name, box, text } of all) {
@@ -124,7 +125,6 @@ test('b. checkboxes are aligned with their labels on the queue page and the SLA 
           assert.ok(text.left >= box.right && text.left - box.right <= 24,
             `${what}: ${name}'s label starts ${Math.round(text.left - box.right)} px from the box`);
         }
-        await shot(page, `lists-checkboxes-${what.replace(/\W+/g, '-')}-${size}`);
       });
       await check('the admin queue page', () => openAdminQueue(page, 'Kundtjänst'));
       await check('the SLA calendar page', async () => {
