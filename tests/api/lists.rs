@@ -210,7 +210,11 @@ async fn my_work_has_bulk_actions_and_the_least_sla_time_left_first(b: Backend) 
         free.push(number(&app.create_ticket(tok, org.queue_a, s).await));
     }
     let (_, work) = page(&app, &anna, "/").await;
-    let form = between(&work, "<form method=\"post\" action=\"/tickets/bulk\"", "</form>");
+    let form = between(
+        &work,
+        "<form method=\"post\" action=\"/tickets/bulk\"",
+        "</form>",
+    );
     assert!(form.contains("id=\"bulk\""), "{form}");
     assert!(form.contains("name=\"back\" value=\"/\""), "{form}");
     assert!(form.contains("value=\"assign_me\""), "{form}");
@@ -343,7 +347,10 @@ async fn a_referral_shows_in_the_lists_out_and_answered(b: Backend) {
         &app.create_ticket(tok, org.queue_a, "Buller från fläkten på taket")
             .await,
     );
-    let plain = number(&app.create_ticket(tok, org.queue_a, "Fråga om sophämtning").await);
+    let plain = number(
+        &app.create_ticket(tok, org.queue_a, "Fråga om sophämtning")
+            .await,
+    );
     let anna = signed_in(&app, &org.slug, &org.agent_a.email, &org.agent_a.password).await;
     assert_eq!(
         app.escalate(&anna, &referred, &miljo, "Kan ni mäta bullret?")
@@ -473,7 +480,10 @@ async fn durations_and_counts_read_as_people_write_them(b: Backend) {
     let (_, sla) = page(&app, &admin, "/admin/sla").await;
     assert!(sla.contains(">1 min<"), "one minute: {sla}");
     assert!(sla.contains(">2 tim<"), "two hours: {sla}");
-    assert!(!sla.contains("0 tim") && !sla.contains("tim 0 min"), "{sla}");
+    assert!(
+        !sla.contains("0 tim") && !sla.contains("tim 0 min"),
+        "{sla}"
+    );
 
     let n = number(
         &app.create_ticket(&org.agent_a.token, org.queue_a, "Fråga om bygglov")
@@ -549,7 +559,11 @@ fn the_swedish_texts_say_e_post() {
             }
         }
     }
-    assert!(files > 5, "the Swedish locale files are at {}", dir.display());
+    assert!(
+        files > 5,
+        "the Swedish locale files are at {}",
+        dir.display()
+    );
     assert!(found.is_empty(), "say e-post:\n{}", found.join("\n"));
 }
 
@@ -655,7 +669,14 @@ async fn pages_name_their_municipality_time_and_departments(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("1.eml"),
-        crate::mail::mail("Per Ek <per@example.org>", "kundtjanst@alby.se", "Vattenläcka i källaren", "lacka@example.org", "", "Det läcker."),
+        crate::mail::mail(
+            "Per Ek <per@example.org>",
+            "kundtjanst@alby.se",
+            "Vattenläcka i källaren",
+            "lacka@example.org",
+            "",
+            "Det läcker.",
+        ),
     )
     .unwrap();
     // Maria's answer in HTML, with a map and a tracking pixel.
@@ -708,7 +729,11 @@ async fn pages_name_their_municipality_time_and_departments(b: Backend) {
 
     // Knowledge base: departments by the queues' names, chosen from a select.
     let (_, form) = page(&app, &admin, "/knowledge/new").await;
-    let select = between(&form, "<select id=\"a-dep\" name=\"department\"", "</select>");
+    let select = between(
+        &form,
+        "<select id=\"a-dep\" name=\"department\"",
+        "</select>",
+    );
     assert!(
         select.contains("<option value=\"kundtjanst\">Kundtjänst</option>")
             && select.contains("<option value=\"va\">VA</option>"),

@@ -162,7 +162,9 @@ async fn oversize_attachment_is_shown_and_the_original_downloads(b: Backend) {
         "the page links the original"
     );
     assert!(
-        html.contains(&format!("kunde inte visa allt i ett e-postmeddelande: {notice}")),
+        html.contains(&format!(
+            "kunde inte visa allt i ett e-postmeddelande: {notice}"
+        )),
         "the history notes it"
     );
 
