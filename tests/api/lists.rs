@@ -538,7 +538,7 @@ async fn durations_and_counts_read_as_people_write_them(b: Backend) {
 both_backends!(durations_and_counts_read_as_people_write_them);
 
 /// Point 21: Swedish has one word for e-mail in Ärendo, "e-post" — no "mejl" or "e-brev" in any
-/// text of the Swedish locale files.
+/// text of the Swedish locale files, nor in the Swedish mail and SMS templates.
 #[test]
 fn the_swedish_texts_say_e_post() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/locales/sv");
@@ -564,6 +564,21 @@ fn the_swedish_texts_say_e_post() {
         "the Swedish locale files are at {}",
         dir.display()
     );
+    // The Swedish mails and SMS the citizens get, too.
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.to_string_lossy().ends_with(".sv.hbs") {
+                let lower = std::fs::read_to_string(&path).unwrap().to_lowercase();
+                if lower.contains("mejl") || lower.contains("e-brev") {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
     assert!(found.is_empty(), "say e-post:\n{}", found.join("\n"));
 }
 
