@@ -162,7 +162,9 @@ async fn oversize_attachment_is_shown_and_the_original_downloads(b: Backend) {
         "the page links the original"
     );
     assert!(
-        html.contains(&format!("kunde inte visa allt i ett mejl: {notice}")),
+        html.contains(&format!(
+            "kunde inte visa allt i ett e-postmeddelande: {notice}"
+        )),
         "the history notes it"
     );
 
@@ -281,7 +283,7 @@ async fn broken_characters_and_parts_reach_the_agent(b: Backend) {
         (
             "Parkering",
             "charset",
-            "Mejlets text har en okänd teckenkodning (x-okand-teckenkodning) och kan visas med fel tecken – jämför med originalmeddelandet.",
+            "E-postmeddelandets text har en okänd teckenkodning (x-okand-teckenkodning) och kan visas med fel tecken – jämför med originalmeddelandet.",
         ),
     ] {
         let d = ticket_with_subject(&app, token, subject).await;

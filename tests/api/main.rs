@@ -13,6 +13,7 @@ mod escalation;
 mod isolation;
 mod kb;
 mod kb_panel;
+mod lists;
 mod mail;
 mod mail_content;
 mod mail_identity;

@@ -160,7 +160,11 @@ test('b. a ticket transferred to VA appears live in the VA list a colleague has 
     await row.waitFor({ timeout: LIVE_MS });
     assert.ok(await sameDocument(), 'the VA list was reloaded; the row should have come in live');
     assert.ok((await row.innerText()).includes(subject));
-    assert.equal((await row.locator('td.opt').first().innerText()).trim(), 'VA');
+    // The live row has the columns of a rendered one: the contact first, then the queue.
+    const rendered = await vera.page.locator('table.tickets thead th').count();
+    assert.equal(await row.locator('td').count(), rendered, 'as many cells as the table has columns');
+    assert.notEqual((await row.locator('td.opt.contact').innerText()).trim(), '–', 'the contact is shown');
+    assert.equal((await row.locator('td.opt:not(.contact)').first().innerText()).trim(), 'VA');
 
     await row.getByRole('link', { name: subject }).click();
     await vera.page.waitForURL(app.url(`/tickets/${number}`));

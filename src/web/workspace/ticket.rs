@@ -505,7 +505,11 @@ pub async fn row_fragment(
             .finish());
     }
     let d = tickets::get(&st.db, &actor, n).await?;
-    let names = Names::load(&st, &actor).await?;
+    // The same row as the list renders: contact, referral badge and last activity included.
+    let names = Names::load(&st, &actor)
+        .await?
+        .with_rows(&st, &actor, [&d.ticket])
+        .await?;
     let mut data = row(&d.ticket, &names, locale);
     data["locale"] = json!(locale);
     data["fresh"] = json!(true);
