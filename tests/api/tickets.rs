@@ -416,3 +416,168 @@ async fn data_survives_restart(b: Backend) {
     );
 }
 both_backends!(data_survives_restart);
+
+/// An e-service integration posts tickets naming the queue by its slug, as it is configured
+/// everywhere; whatever it gets wrong comes back as a 400 that names the field and says what is
+/// wrong, in Swedish, with serde's own text kept apart as machine detail (issue 17, point 27).
+async fn the_api_takes_the_queue_slug_and_names_the_field_of_every_mistake(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let org = app.org("alby").await;
+    let other = app.org("borg").await;
+    let post = |token: String, body: String, content_type: &'static str| {
+        let url = app.url("/api/v1/tickets");
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let json = "application/json";
+    let anna = org.agent_a.token.clone();
+
+    let (s, t) = post(
+        anna.clone(),
+        json!({ "queue": "kundtjanst", "subject": "Bygglov", "body": "Hej!" }).to_string(),
+        json,
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    assert_eq!(t["queue_id"], org.queue_a, "the slug names Kundtjänst");
+    let (s, t) = post(
+        anna.clone(),
+        json!({ "queue": org.queue_a, "subject": "Bygglov", "body": "Hej!" }).to_string(),
+        json,
+    )
+    .await;
+    assert_eq!(
+        (s, &t["queue_id"]),
+        (201, &json!(org.queue_a)),
+        "ids still work"
+    );
+    // Another queue's slug (Anna is not in VA) and another municipality's are not found.
+    for (token, slug) in [
+        (anna.clone(), "va"),
+        (other.admin.token.clone(), "kundtjanst-x"),
+    ] {
+        let (s, e) = post(
+            token,
+            json!({ "queue": slug, "subject": "x", "body": "y" }).to_string(),
+            json,
+        )
+        .await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{e}"
+        );
+    }
+
+    let swedish = |e: &Value| {
+        let m = e["error"]["message"].as_str().unwrap().to_string();
+        for english in [
+            "expected",
+            "invalid type",
+            "missing field",
+            "unknown field",
+            " at line ",
+        ] {
+            assert!(!m.contains(english), "no English in {m:?}");
+        }
+        m
+    };
+    let cases: [(Value, &str, &str, &str); 6] = [
+        (
+            json!({ "queue": true, "subject": "x", "body": "y" }),
+            "queue",
+            "wrong_type",
+            "köns nummer eller kortnamn",
+        ),
+        (
+            json!({ "queue": "kundtjanst", "body": "y" }),
+            "subject",
+            "missing",
+            "saknas",
+        ),
+        (
+            json!({ "queue": "kundtjanst", "subject": 17, "body": "y" }),
+            "subject",
+            "wrong_type",
+            "en text",
+        ),
+        (
+            json!({ "queue": "kundtjanst", "subject": "x", "body": "y", "contact": { "email": 5 } }),
+            "contact.email",
+            "wrong_type",
+            "en text",
+        ),
+        (
+            json!({ "queue": "kundtjanst", "subject": "x", "body": "y", "contact": { "mail": "a@b.se" } }),
+            "contact.mail",
+            "unknown_field",
+            "finns inte",
+        ),
+        (
+            json!({ "queue": "kundtjanst", "subject": "x", "body": "y", "prio": "hög" }),
+            "prio",
+            "unknown_field",
+            "finns inte",
+        ),
+    ];
+    for (body, field, reason, words) in cases {
+        let (s, e) = post(anna.clone(), body.to_string(), json).await;
+        assert_eq!(s, 400, "{body}: {e}");
+        assert_eq!(e["error"]["code"], "bad_json");
+        assert_eq!(e["error"]["field"], field, "{body}: {e}");
+        assert_eq!(e["error"]["reason"], reason, "{body}: {e}");
+        assert!(e["error"]["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        let m = swedish(&e);
+        assert!(m.contains(field) && m.contains(words), "{body}: {m}");
+    }
+    // A value of the right kind that the domain refuses: 422 with the field.
+    let (s, e) = post(
+        anna.clone(),
+        json!({ "queue": "kundtjanst", "subject": "x", "body": "y", "priority": "akut" })
+            .to_string(),
+        json,
+    )
+    .await;
+    assert_eq!((s, &e["error"]["field"]), (422, &json!("priority")), "{e}");
+    // Not JSON at all, and JSON sent as something else.
+    let (s, e) = post(anna.clone(), "{\"queue\": \"kundtjanst\",".into(), json).await;
+    assert_eq!(
+        (s, e["error"]["reason"].as_str()),
+        (400, Some("syntax")),
+        "{e}"
+    );
+    assert!(swedish(&e).contains("giltig JSON"));
+    let (s, e) = post(
+        anna.clone(),
+        json!({ "queue": 1 }).to_string(),
+        "text/plain",
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["reason"].as_str()),
+        (415, Some("not_json")),
+        "{e}"
+    );
+    // Nothing was saved by any of the refused requests.
+    let list: Value = reqwest::Client::new()
+        .get(app.url("/api/v1/tickets"))
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["tickets"].as_array().unwrap().len(), 2);
+}
+both_backends!(the_api_takes_the_queue_slug_and_names_the_field_of_every_mistake);
