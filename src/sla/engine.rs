@@ -95,11 +95,18 @@ pub fn calendars_by_queue(
 /// The ticket's history as facts for the clocks.
 fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Utc>, Fact)>> {
     let (events, msgs) = store::sla::history(c, t, ticket)?;
+    // A ticket automatic mail opened owed nobody anything until a person wrote in it: its clocks
+    // start then, as if it had been opened by that mail (D56).
+    let people_from = events
+        .iter()
+        .filter(|(_, kind, _)| kind == "automatic_cleared")
+        .map(|(at, ..)| at.and_utc())
+        .next_back();
     let mut out: Vec<(DateTime<Utc>, u8, Fact)> = vec![];
     for (at, kind, details) in events {
         let at = at.and_utc();
         if kind == "created" {
-            out.push((at, 0, Fact::Created));
+            out.push((people_from.unwrap_or(at), 0, Fact::Created));
             continue;
         }
         // A ticket merged into another is closed: its clocks stop there (D45).
@@ -125,6 +132,9 @@ fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Ut
             _ => continue,
         };
         out.push((at.and_utc(), 1, fact));
+    }
+    if let Some(from) = people_from {
+        out.retain(|(at, order, _)| *order == 0 || *at >= from);
     }
     // Stable: at one instant, creation first, then messages, then the status they caused.
     out.sort_by_key(|(at, order, _)| (*at, *order));

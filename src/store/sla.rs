@@ -285,6 +285,7 @@ pub fn history(conn: &mut Conn, t: TenantId, ticket: TicketId) -> StoreResult<Hi
             "status_changed",
             "reopened",
             "merged_into",
+            "automatic_cleared",
         ]))
         .order(ticket_events::id)
         .select((

@@ -575,6 +575,15 @@ async fn automatic_mail_runs_no_clock_and_stays_out_of_my_work(b: Backend) {
     );
     let s = wait(&app, t, &ooo, "Kalle's clock once he writes", first_running).await;
     assert_eq!(s.0.automatic, None);
+    let since = clock(&s, Target::FirstResponse)
+        .unwrap()
+        .running_since
+        .unwrap();
+    assert!(
+        since > s.0.created_at,
+        "the clock starts when Kalle wrote ({since}), not when his out-of-office came ({})",
+        s.0.created_at
+    );
     assert!(page("/".into()).await.contains(&ooo));
 
     // Anna answers Maria and resolves; an out-of-office answering that reply changes nothing.
