@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Names, age, local_time, row};
 use crate::accounts::Actor;
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, Priority, TicketNumber};
 use crate::error::Error;
 use crate::tickets::{self, Draft, NewMessageKind, Posted, UpdateInput, actions, canned, views};
@@ -739,7 +740,7 @@ pub async fn update(
                 "none" => Some(None),
                 raw => {
                     Some(Some(raw.parse::<i64>().map_err(|_| {
-                        InvalidValue::new("assignee", "choose a person")
+                        InvalidValue::new("assignee", Reason::Choose)
                     })?))
                 }
             },
@@ -816,7 +817,7 @@ pub async fn escalate(
         raw => raw
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| InvalidValue::new("target", "choose a target").into()),
+            .map_err(|_| InvalidValue::new("target", Reason::Choose).into()),
     };
     let result = match result {
         Ok(target) => crate::escalation::escalate(&st.db, &actor, n.clone(), target, &f.reason)
@@ -844,7 +845,7 @@ pub async fn transfer(
     let n = number(&path)?;
     let result = match f.queue.parse::<i64>() {
         Ok(q) => actions::transfer(&st.db, &actor, n.clone(), q, &f.note, false).await,
-        Err(_) => Err(InvalidValue::new("queue", "choose a queue").into()),
+        Err(_) => Err(InvalidValue::new("queue", Reason::Choose).into()),
     };
     match result {
         // After a transfer out of the agent's own queues the ticket may no longer be visible.
