@@ -292,6 +292,11 @@ pub fn reason_text(locale: &str, r: &Reason) -> String {
     fill(locale, &r.key(), &r.params())
 }
 
+/// A reason as a sentence of its own (where the form box already names the field).
+pub fn reason_sentence(locale: &str, r: &Reason) -> String {
+    format!("{}.", capitalized(&reason_text(locale, r)))
+}
+
 /// A conflict in `locale`, its parameters filled in.
 pub fn conflict_text(locale: &str, c: &Conflict) -> String {
     fill(locale, &c.key(), &c.params())

@@ -874,9 +874,11 @@ fn other_number(n: &TicketNumber, raw: &str) -> Result<TicketNumber, InvalidValu
 fn other_error(locale: &str, raw: &str, e: Error) -> Result<String, PageError> {
     let t = Templates::get();
     Ok(match e {
-        Error::Invalid(_) => t
+        Error::Invalid(v) if v.field == "ticket_number" => t
             .text(locale, "ticket_page.other.bad_number")
             .replace("{input}", raw.trim()),
+        // A good number that the action refuses (the ticket itself): the rule, not "bad number".
+        Error::Invalid(v) => crate::web::errors::reason_sentence(locale, &v.reason),
         Error::NotFound(_) => t
             .text(locale, "ticket_page.other.not_found")
             .replace("{input}", raw.trim()),
