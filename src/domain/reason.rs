@@ -1,7 +1,7 @@
 //! Why a value was refused, as data: a small set of typed reasons. Each has a locale key
 //! (`reason.<snake>`, texts in templates/locales/*/errors.json) and typed parameters; the web
 //! layer (`web::errors`) turns them into Swedish or English text. Parameters carry numbers and
-//! what the person typed, never prose. `Display` is English for logs only.
+//! what the person typed, never prose. `Display` is English, for logs and the CLI only.
 
 use std::fmt;
 
@@ -133,6 +133,40 @@ impl FormatKind {
     }
 }
 
+impl fmt::Display for FormatKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FormatKind::TicketNumber => "a ticket number like KC-2026-000123",
+            FormatKind::TicketPrefix => "1–8 capital letters A–Z, e.g. KC",
+            FormatKind::Time => "a time like 08:30",
+            FormatKind::Interval => "an interval like 08:00-16:30",
+            FormatKind::Month => "a month like 2026-11",
+            FormatKind::Date => "a date like 2026-12-24",
+            FormatKind::Duration => "a duration like 90, 1:30, 4h or 2d",
+            FormatKind::Domain => "a domain like @lansstyrelsen.se",
+            FormatKind::AddressOrDomain => "an address or a domain like @kommun.se",
+            FormatKind::WordOrPhrase => "a word or phrase (a * may only end it)",
+            FormatKind::PrefixThreeLetters => "at least three letters before a *",
+            FormatKind::HeaderName => "a header name",
+            FormatKind::HeaderLine => "a header line \"Name: value\"",
+            FormatKind::Url => "an address (URL)",
+            FormatKind::UrlHttp => "an http:// or https:// address",
+            FormatKind::JsonPointer => "a JSON pointer such as /id",
+            FormatKind::SmsSender => "1–11 letters a–z and digits, or a phone number",
+            FormatKind::Price => "a price such as 0,45",
+            FormatKind::Host => "a host name or IP address",
+            FormatKind::Folder => "a folder name (/ between levels)",
+            FormatKind::Slug => "1–40 characters a–z, 0–9 and -",
+            FormatKind::Tag => "letters, digits, - or _",
+            FormatKind::Phone => "a phone number with country code (+46…) or a leading 0",
+            FormatKind::Email => "an e-mail address",
+            FormatKind::SpecialDay => "a date and hours, e.g. 2026-12-23 08:00-12:00",
+            FormatKind::SlaRule => "a rule such as breach:raise_priority",
+            FormatKind::UserRef => "me, none or a user id",
+        })
+    }
+}
+
 /// A typed parameter of a reason (or conflict).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Param {
@@ -153,126 +187,186 @@ impl fmt::Display for Param {
     }
 }
 
-/// Why a value was refused. Generic variants first, then the domain rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a value was refused. Generic variants first, then the domain rules. `Display` is English,
+/// for logs and the CLI only; people read the locale text (`key`, `params`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Reason {
     /// Nothing was given.
+    #[error("empty")]
     Empty,
     /// At most `max` characters.
+    #[error("at most {max} characters")]
     TooLong { max: usize },
     /// At most `max` bytes.
+    #[error("at most {max} bytes")]
     TooLongBytes { max: usize },
     /// At least `min` characters.
+    #[error("at least {min} characters")]
     TooShort { min: usize },
     /// `min`–`max` characters.
+    #[error("{min}–{max} characters")]
     Length { min: usize, max: usize },
     /// A number from `min` to `max`.
+    #[error("a number from {min} to {max}")]
     Range { min: usize, max: usize },
     /// Not a whole number.
+    #[error("not a whole number")]
     NotANumber,
     /// Pick one from the list.
+    #[error("choose one from the list")]
     Choose,
     /// Pick at least one.
+    #[error("choose at least one")]
     ChooseAtLeastOne,
     /// At most `max` of them.
+    #[error("at most {max} at a time")]
     TooMany { max: usize },
     /// At most `max` files.
+    #[error("at most {max} files")]
     TooManyFiles { max: usize },
     /// At most `mb` MB in all.
+    #[error("at most {mb} MB in all")]
     TooBig { mb: usize },
     /// `value` is not one of the codes in `allowed` (comma-separated).
+    #[error("{value:?} is not one of {allowed}")]
     NotOneOf { value: String, allowed: String },
     /// One of the codes in `allowed` (comma-separated).
+    #[error("one of {allowed}")]
     OneOf { allowed: String },
     /// `value` names nothing that exists here.
+    #[error("{value:?} does not exist")]
     Unknown { value: String },
     /// `value` is not in the expected form.
+    #[error("{value:?} is not {kind}")]
     Format { value: String, kind: FormatKind },
     /// A value that only the system produces (a cursor, a link payload) was damaged.
+    #[error("damaged (not one the system made)")]
     Damaged,
     /// A template that cannot be read or filled in.
+    #[error("the template cannot be read or filled in")]
     Template,
     /// A template with an error at `line`, `column`.
+    #[error("template error at line {line}, column {column}")]
     TemplateAt { line: usize, column: usize },
     /// An article file does not start with a `+++` line.
+    #[error("the file must start with a +++ line")]
     FrontMatterStart,
     /// An article file has no closing `+++` line.
+    #[error("no closing +++ line")]
     FrontMatterEnd,
     /// An article's front matter has an unknown or missing key (about `line` of the file).
+    #[error("an unknown or missing key (line {line})")]
     FrontMatterKeys { line: usize },
     /// Another one already has this name.
+    #[error("the name is taken")]
     NameTaken,
     /// A routing rule needs a condition.
+    #[error("give at least one condition: a queue, senders or words")]
     NeedCondition,
     /// A routing rule needs an action.
+    #[error("give at least one action: priority, queue, tag or escalation")]
     NeedAction,
     /// The two passwords differ.
+    #[error("the passwords differ")]
     PasswordsDiffer,
     /// A password that is easy to guess.
+    #[error("too easy to guess (a common password, word or pattern)")]
     PasswordWeak,
     /// Only spaces.
+    #[error("only spaces")]
     OnlySpaces,
     /// Admins cannot deactivate their own account.
+    #[error("you cannot deactivate your own account")]
     OwnAccount,
     /// Admins change their own password under "change password".
+    #[error("use change password for your own")]
     OwnPassword,
     /// The box confirming that the links stop working was not ticked.
+    #[error("confirm that the links are to stop working")]
     ConfirmStop,
     /// A reply carries the text of an internal article.
+    #[error("the reply carries text of the internal article {title:?}")]
     KbInternal { title: String },
     /// An unencrypted connection only to a server on this host.
+    #[error("an unencrypted connection is only allowed to a server on this host")]
     PlainOnlyLocal,
     /// A ticket cannot be merged into itself.
+    #[error("a ticket cannot be merged into itself")]
     MergeIntoItself,
     /// A ticket cannot be linked to itself.
+    #[error("a ticket cannot be linked to itself")]
     LinkToItself,
     /// SMS as the preferred channel needs a phone number.
+    #[error("sms needs a phone number")]
     SmsNeedsPhone,
     /// E-mail as the preferred channel needs an address.
+    #[error("e-mail needs an address; the contact has none")]
     EmailNeedsAddress,
     /// The contact has no phone number.
+    #[error("the contact has no phone number")]
     NoContactPhone,
     /// No SMS gateway is set up.
+    #[error("no SMS gateway is set up")]
     NoSmsGateway,
     /// The rest provider needs an address.
+    #[error("the rest provider needs an address")]
     RestNeedsUrl,
     /// The http provider needs a body.
+    #[error("the http provider needs a body")]
     HttpNeedsBody,
     /// An agent's registration names its channel.
+    #[error("an agent's registration names its channel")]
     ChannelRequired,
     /// A question answered at once is not acknowledged.
+    #[error("a question answered at once is not acknowledged")]
     AnsweredNotAcknowledged,
     /// No contact to acknowledge to.
+    #[error("no contact to acknowledge to")]
     NoContactToAcknowledge,
     /// The cursor does not fit the sort order.
+    #[error("does not fit the sort order")]
     CursorMismatch,
     /// Only a waiting ticket waits for someone.
+    #[error("only a waiting ticket waits for someone")]
     WaitingOnNotWaiting,
     /// Only replies carry files.
+    #[error("only replies carry files")]
     NoteNoFiles,
     /// An interval must end after it starts, within the day.
+    #[error("an interval must end after it starts, within the day")]
     IntervalOrder,
     /// The intervals of a day overlap.
+    #[error("the intervals of a day overlap")]
     IntervalsOverlap,
     /// A calendar must be open on some day of the week.
+    #[error("a calendar must be open some day of the week")]
     CalendarClosed,
     /// A target must be at least one minute.
+    #[error("a target must be at least one minute")]
     TargetMinute,
     /// The user is not a referral handler of this municipality.
+    #[error("user {user} is not a handler of this municipality")]
     NotAHandler { user: String },
     /// This department answers the agent only.
+    #[error("this department answers the agent only")]
     AgentOnly,
     /// The referral target has no address.
+    #[error("the referral target has no address")]
     TargetNoAddress,
     /// The transfer target has no queue.
+    #[error("the transfer target has no queue")]
     TransferNoQueue,
     /// The queue has no escalation target.
+    #[error("the queue has no escalation target; choose one")]
     NoEscalationTarget,
     /// A secret header is also a plain header.
+    #[error("{name} is also a plain header")]
     SecretAlsoPlain { name: String },
     /// A secret header has no value.
+    #[error("{name:?} has no value")]
     SecretNoValue { name: String },
     /// A header's value is not valid.
+    #[error("the value of {name} is not valid")]
     HeaderValue { name: String },
 }
 
@@ -521,16 +615,6 @@ impl Reason {
     }
 }
 
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())?;
-        for (k, v) in self.params() {
-            write!(f, " {k}={v}")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,10 +646,10 @@ mod tests {
     }
 
     #[test]
-    fn reason_display_is_for_logs() {
+    fn reason_display_is_english_for_logs_and_the_cli() {
         assert_eq!(
-            Reason::Length { min: 1, max: 80 }.to_string(),
-            "length min=1 max=80"
+            Reason::format("snart", FormatKind::Duration).to_string(),
+            "\"snart\" is not a duration like 90, 1:30, 4h or 2d"
         );
     }
 }
