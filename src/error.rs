@@ -1,6 +1,10 @@
 //! Error policy.
 //!
 //! - The store returns `StoreError`; value types return `InvalidValue`.
+//! - Nothing below the web layer writes prose for people: a refused value carries a typed
+//!   `domain::Reason`, a refused change a typed `Conflict` (below). Each has a locale key and
+//!   typed parameters; `web::errors` renders them in Swedish or English, with the field's label
+//!   (`field.<name>`). Their `Display` is English, for logs and the CLI only.
 //! - Domain use cases (accounts, tickets, tenants) return `Error` below: a small set of outcomes a
 //!   caller can act on. Unexpected failures are `Error::Internal`, logged once at the HTTP edge.
 //! - `web::errors` is the one place that maps `Error` to HTTP status, a stable machine code and a
