@@ -12,6 +12,7 @@ pub mod tokens;
 use chrono::{Duration, NaiveDateTime};
 
 use crate::config;
+use crate::domain::Reason;
 use crate::domain::{EmailAddress, MembershipRole, QueueAccess, QueueId, Role, TenantId, UserId};
 use crate::error::{Error, Result};
 use crate::store::{self, Db};
@@ -56,7 +57,7 @@ impl Scope {
                 let all: Vec<&str> = Scope::ALL.iter().map(|x| x.as_str()).collect();
                 crate::domain::InvalidValue::new(
                     "scope",
-                    format!("{s:?} is not one of {}", all.join(", ")),
+                    crate::domain::Reason::not_one_of(s.trim(), &all),
                 )
             })
     }
@@ -391,15 +392,16 @@ pub mod admin {
     ) -> Result<store::users::User> {
         let name = n.display_name.trim();
         if name.is_empty() || name.chars().count() > 120 {
-            return Err(
-                crate::domain::InvalidValue::new("display_name", "1–120 characters").into(),
-            );
+            return Err(crate::domain::InvalidValue::new(
+                "display_name",
+                Reason::Length { min: 1, max: 120 },
+            )
+            .into());
         }
         if store::users::by_email(conn, t, n.email)?.is_some() {
-            return Err(Error::Conflict(format!(
-                "a user {} already exists",
-                n.email
-            )));
+            return Err(Error::Conflict(crate::error::Conflict::UserExists {
+                email: n.email.to_string(),
+            }));
         }
         let user = store::users::create(conn, t, n.email, name, n.role, &n.password.hash())?;
         for (q, role) in n.queues {
@@ -445,23 +447,17 @@ pub mod admin {
         valid_days: Option<u32>,
     ) -> Result<(String, String)> {
         if scopes.is_empty() {
-            return Err(
-                crate::domain::InvalidValue::new("scope", "give at least one scope").into(),
-            );
+            return Err(crate::domain::InvalidValue::new("scope", Reason::ChooseAtLeastOne).into());
         }
         let user = store::users::get(conn, t, u)?;
         if !user.active {
-            return Err(Error::Conflict("the account is deactivated".into()));
+            return Err(Error::Conflict(crate::error::Conflict::AccountDeactivated));
         }
         if user.role == Role::Handler {
-            return Err(Error::Conflict(
-                "referral handlers sign in on the web; they have no API tokens".into(),
-            ));
+            return Err(Error::Conflict(crate::error::Conflict::HandlerNoTokens));
         }
         if scopes.contains(&Scope::Admin) && user.role != Role::Admin {
-            return Err(Error::Conflict(
-                "only an administrator's token can carry the admin scope".into(),
-            ));
+            return Err(Error::Conflict(crate::error::Conflict::AdminScope));
         }
         let now = store::now();
         let expires_at = valid_days.map(|d| now + Duration::days(i64::from(d)));

@@ -20,6 +20,7 @@ use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
 use tokio::sync::Semaphore;
 
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 use crate::error::{Error, Result};
 
 pub const MIN_LEN: usize = 10;
@@ -87,23 +88,20 @@ impl NewPassword {
         if n < MIN_LEN {
             return Err(InvalidValue::new(
                 "password",
-                format!("at least {MIN_LEN} characters"),
+                Reason::TooShort { min: MIN_LEN },
             ));
         }
         if n > MAX_LEN {
             return Err(InvalidValue::new(
                 "password",
-                format!("at most {MAX_LEN} characters"),
+                Reason::TooLong { max: MAX_LEN },
             ));
         }
         if s.trim().is_empty() {
-            return Err(InvalidValue::new("password", "only spaces"));
+            return Err(InvalidValue::new("password", Reason::OnlySpaces));
         }
         if zxcvbn::zxcvbn(s, SWEDISH_COMMON).score() < zxcvbn::Score::Three {
-            return Err(InvalidValue::new(
-                "password_strength",
-                "too easy to guess (a common password, word or pattern)",
-            ));
+            return Err(InvalidValue::new("password_strength", Reason::PasswordWeak));
         }
         Ok(NewPassword(s.to_string()))
     }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::accounts::tokens::Signer;
 use crate::accounts::{Actor, Scope};
+use crate::domain::Reason;
 use crate::domain::{
     EmailAddress, InvalidValue, MessageKind, Status, TenantId, TicketId, TicketNumber,
 };
@@ -285,17 +286,23 @@ pub async fn reply(
     let (t, id, version) = verify(signer, token)?;
     let text = text.trim().replace("\r\n", "\n");
     if text.is_empty() && files.is_empty() {
-        return Err(InvalidValue::new("text", "write something or attach a file").into());
+        return Err(InvalidValue::new("text", Reason::Empty).into());
     }
     if text.chars().count() > MAX_REPLY_CHARS {
-        return Err(
-            InvalidValue::new("text", format!("at most {MAX_REPLY_CHARS} characters")).into(),
-        );
+        return Err(InvalidValue::new(
+            "text",
+            Reason::TooLong {
+                max: MAX_REPLY_CHARS,
+            },
+        )
+        .into());
     }
     if files.len() > crate::tickets::MAX_ATTACHMENTS {
         return Err(InvalidValue::new(
             "files",
-            format!("at most {} files", crate::tickets::MAX_ATTACHMENTS),
+            Reason::TooManyFiles {
+                max: crate::tickets::MAX_ATTACHMENTS,
+            },
         )
         .into());
     }
@@ -428,7 +435,7 @@ pub(crate) fn answer_link_request(
     cfg: &LinkMails,
 ) -> Result<()> {
     let v: serde_json::Value =
-        serde_json::from_str(payload).map_err(|e| InvalidValue::new("payload", e.to_string()))?;
+        serde_json::from_str(payload).map_err(|_| InvalidValue::new("payload", Reason::Damaged))?;
     let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
     let (Ok(number), Ok(email)) = (
         TicketNumber::parse(field("number")),

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::InvalidValue;
+use super::{FormatKind, InvalidValue, Reason};
 
 /// A syntactically valid e-mail address, trimmed, with the domain lower-cased.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -10,10 +10,10 @@ impl EmailAddress {
     pub fn parse(input: &str) -> Result<Self, InvalidValue> {
         let s = input.trim();
         if s.is_empty() {
-            return Err(InvalidValue::new("email", "empty"));
+            return Err(InvalidValue::new("email", Reason::Empty));
         }
         if s.len() > 254 {
-            return Err(InvalidValue::new("email", "longer than 254 characters"));
+            return Err(InvalidValue::new("email", Reason::TooLong { max: 254 }));
         }
         let parsed = email_address::EmailAddress::parse_with_options(
             s,
@@ -21,10 +21,13 @@ impl EmailAddress {
                 .without_display_text()
                 .without_domain_literal(),
         )
-        .map_err(|e| InvalidValue::new("email", e.to_string()))?;
+        .map_err(|_| InvalidValue::new("email", Reason::format(s, FormatKind::Email)))?;
         let (local, domain) = (parsed.local_part(), parsed.domain());
         if !domain.contains('.') && domain != "localhost" {
-            return Err(InvalidValue::new("email", "domain has no dot"));
+            return Err(InvalidValue::new(
+                "email",
+                Reason::format(s, FormatKind::Email),
+            ));
         }
         Ok(EmailAddress(format!("{local}@{}", domain.to_lowercase())))
     }

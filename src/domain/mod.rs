@@ -4,6 +4,7 @@
 mod email;
 mod ids;
 mod phone;
+mod reason;
 pub mod text;
 mod ticket_number;
 mod vocab;
@@ -11,26 +12,25 @@ mod vocab;
 pub use email::EmailAddress;
 pub use ids::{QueueId, TenantId, TicketId, UserId};
 pub use phone::PhoneNumber;
+pub use reason::{FormatKind, Param, Reason};
 pub use ticket_number::{TicketNumber, validate_prefix as validate_ticket_prefix};
 pub use vocab::{
     ArticleStatus, Audience, Automatic, Channel, IntakeChannel, Language, MembershipRole,
     MessageKind, Priority, Role, SlaClock, Status, WaitingOn,
 };
 
-/// Why a value was refused. `field` names what was wrong; the web layer turns it into Swedish text.
+/// Why a value was refused. `field` names what was wrong (its label is the locale key
+/// `field.<field>`); `reason` is typed; the web layer turns both into Swedish or English text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {reason}")]
 pub struct InvalidValue {
     pub field: &'static str,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 impl InvalidValue {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        InvalidValue {
-            field,
-            reason: reason.into(),
-        }
+    pub fn new(field: &'static str, reason: Reason) -> Self {
+        InvalidValue { field, reason }
     }
 }
 

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::InvalidValue;
+use super::{FormatKind, InvalidValue, Reason};
 
 /// A phone number in E.164 form (`+46701234567`). Swedish national numbers (`070-123 45 67`,
 /// `08-123 456 78`) are accepted and given the +46 country code; `00` prefixes become `+`.
@@ -11,7 +11,7 @@ impl PhoneNumber {
     pub fn parse(input: &str) -> Result<Self, InvalidValue> {
         let s = input.trim();
         if s.is_empty() {
-            return Err(InvalidValue::new("phone", "empty"));
+            return Err(InvalidValue::new("phone", Reason::Empty));
         }
         let mut digits = String::with_capacity(s.len());
         for (i, ch) in s.chars().enumerate() {
@@ -22,7 +22,7 @@ impl PhoneNumber {
                 _ => {
                     return Err(InvalidValue::new(
                         "phone",
-                        format!("unexpected character {ch:?}"),
+                        Reason::format(s, FormatKind::Phone),
                     ));
                 }
             }
@@ -37,23 +37,26 @@ impl PhoneNumber {
         } else {
             return Err(InvalidValue::new(
                 "phone",
-                "give the number with country code (+46…) or a leading 0",
+                Reason::format(s, FormatKind::Phone),
             ));
         };
         if international.starts_with('0') {
             return Err(InvalidValue::new(
                 "phone",
-                "country code cannot start with 0",
+                Reason::format(s, FormatKind::Phone),
             ));
         }
         if !(8..=15).contains(&international.len()) {
             return Err(InvalidValue::new(
                 "phone",
-                "an E.164 number has 8–15 digits",
+                Reason::format(s, FormatKind::Phone),
             ));
         }
         if international.starts_with("46") && international.as_bytes().get(2) == Some(&b'0') {
-            return Err(InvalidValue::new("phone", "no 0 after +46"));
+            return Err(InvalidValue::new(
+                "phone",
+                Reason::format(s, FormatKind::Phone),
+            ));
         }
         Ok(PhoneNumber(format!("+{international}")))
     }

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::InvalidValue;
+use super::{FormatKind, InvalidValue, Reason};
 
 /// The human ticket number: `<PREFIX>-<YEAR>-<SEQUENCE>`, e.g. `KC-2026-000123`. The prefix is the
 /// tenant's (1–8 capital letters A–Z), the sequence restarts every year and has at least six digits.
@@ -16,12 +16,21 @@ impl TicketNumber {
     pub fn new(prefix: &str, year: i32, seq: i64) -> Result<Self, InvalidValue> {
         validate_prefix(prefix)?;
         if !(1970..=9999).contains(&year) {
-            return Err(InvalidValue::new("ticket_number", "year out of range"));
+            return Err(InvalidValue::new(
+                "ticket_number",
+                Reason::format(
+                    format!("{prefix}-{year}-{seq:06}"),
+                    FormatKind::TicketNumber,
+                ),
+            ));
         }
         if seq < 1 {
             return Err(InvalidValue::new(
                 "ticket_number",
-                "sequence must be positive",
+                Reason::format(
+                    format!("{prefix}-{year}-{seq:06}"),
+                    FormatKind::TicketNumber,
+                ),
             ));
         }
         Ok(TicketNumber {
@@ -38,28 +47,28 @@ impl TicketNumber {
         else {
             return Err(InvalidValue::new(
                 "ticket_number",
-                "expected PREFIX-YEAR-NUMBER",
+                Reason::format(s, FormatKind::TicketNumber),
             ));
         };
         let prefix = prefix.to_ascii_uppercase();
         if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
             return Err(InvalidValue::new(
                 "ticket_number",
-                "year must have four digits",
+                Reason::format(s, FormatKind::TicketNumber),
             ));
         }
         if seq.len() < 6 || seq.len() > 12 || !seq.bytes().all(|b| b.is_ascii_digit()) {
             return Err(InvalidValue::new(
                 "ticket_number",
-                "number must have 6–12 digits",
+                Reason::format(s, FormatKind::TicketNumber),
             ));
         }
-        let year: i32 = year
-            .parse()
-            .map_err(|_| InvalidValue::new("ticket_number", "bad year"))?;
-        let seq: i64 = seq
-            .parse()
-            .map_err(|_| InvalidValue::new("ticket_number", "bad number"))?;
+        let year: i32 = year.parse().map_err(|_| {
+            InvalidValue::new("ticket_number", Reason::format(s, FormatKind::TicketNumber))
+        })?;
+        let seq: i64 = seq.parse().map_err(|_| {
+            InvalidValue::new("ticket_number", Reason::format(s, FormatKind::TicketNumber))
+        })?;
         TicketNumber::new(&prefix, year, seq)
     }
 
@@ -71,9 +80,9 @@ impl TicketNumber {
         let digits =
             |p: &str| !p.is_empty() && p.len() <= 12 && p.bytes().all(|b| b.is_ascii_digit());
         let short = |y: i32, seq: &str| {
-            let seq: i64 = seq
-                .parse()
-                .map_err(|_| InvalidValue::new("ticket_number", "bad number"))?;
+            let seq: i64 = seq.parse().map_err(|_| {
+                InvalidValue::new("ticket_number", Reason::format(s, FormatKind::TicketNumber))
+            })?;
             TicketNumber::new(prefix, y, seq)
         };
         if digits(s) {
@@ -104,7 +113,7 @@ pub fn validate_prefix(prefix: &str) -> Result<(), InvalidValue> {
     if prefix.is_empty() || prefix.len() > 8 || !prefix.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(InvalidValue::new(
             "ticket_prefix",
-            "1–8 capital letters A–Z, e.g. KC",
+            Reason::format(prefix, FormatKind::TicketPrefix),
         ));
     }
     Ok(())

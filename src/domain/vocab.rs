@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::InvalidValue;
+use super::{InvalidValue, Reason};
 
 macro_rules! vocab {
     ($(#[$m:meta])* $name:ident, $field:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -23,7 +23,7 @@ macro_rules! vocab {
                     $($text => Ok($name::$variant),)+
                     other => Err(InvalidValue::new(
                         $field,
-                        format!("{other:?} is not one of {}", [$($text),+].join(", ")),
+                        Reason::not_one_of(other, &[$($text),+]),
                     )),
                 }
             }

@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::referral::ReferralTarget;
 use super::{Auth, RecordsTarget};
 use crate::accounts::Actor;
+use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 use crate::error::{Error, Result};
 use crate::secrets::Keys;
 use crate::store::{self, Conn, Db};
@@ -184,7 +186,7 @@ fn parse_headers(text: &str) -> Result<BTreeMap<String, String>, InvalidValue> {
     let mut out = BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (k, v) = line.split_once(':').ok_or_else(|| {
-            InvalidValue::new("headers", format!("{line:?} is not \"Name: value\""))
+            InvalidValue::new("headers", Reason::format(line, FormatKind::HeaderLine))
         })?;
         out.insert(k.trim().to_string(), v.trim().to_string());
     }
@@ -208,7 +210,12 @@ fn secret_headers(
                 .find(|(name, _)| name.eq_ignore_ascii_case(k))
                 .map(|(_, s)| s)
                 .ok_or_else(|| {
-                    InvalidValue::new("secret_headers", format!("{k:?} has no value"))
+                    InvalidValue::new(
+                        "secret_headers",
+                        Reason::SecretNoValue {
+                            name: k.to_string(),
+                        },
+                    )
                 })?;
             let open = keys
                 .open(sealed)
@@ -259,7 +266,9 @@ fn existing(
         }
         None => {
             if store::escalation::target_by_name(c, t, name.trim())?.is_some() {
-                return Err(Error::Conflict(format!("a target named {name:?} exists")));
+                return Err(Error::Conflict(crate::error::Conflict::TargetExists {
+                    name: name.trim().to_string(),
+                }));
             }
             Ok(None)
         }
@@ -310,25 +319,23 @@ pub async fn save_records(
         };
         let auth = match f.auth.as_str() {
             "none" | "" => Auth::None,
-            "bearer" => Auth::Bearer(
-                secret.ok_or_else(|| InvalidValue::new("auth_secret", "the token is missing"))?,
-            ),
+            "bearer" => {
+                Auth::Bearer(secret.ok_or_else(|| InvalidValue::new("auth_secret", Reason::Empty))?)
+            }
             "basic" => {
                 let user = f.auth_user.trim();
                 if user.is_empty() {
-                    return Err(InvalidValue::new("auth_user", "the user name is missing").into());
+                    return Err(InvalidValue::new("auth_user", Reason::Empty).into());
                 }
                 Auth::Basic(
                     user.to_string(),
-                    secret.ok_or_else(|| {
-                        InvalidValue::new("auth_secret", "the password is missing")
-                    })?,
+                    secret.ok_or_else(|| InvalidValue::new("auth_secret", Reason::Empty))?,
                 )
             }
             other => {
                 return Err(InvalidValue::new(
                     "auth",
-                    format!("{other:?} is not none, bearer or basic"),
+                    Reason::not_one_of(other, &["none", "bearer", "basic"]),
                 )
                 .into());
             }
@@ -367,11 +374,9 @@ pub async fn save_records(
             },
             body_template: f.body_template.clone(),
             case_pointer: f.case_pointer.trim().to_string(),
-            timeout_seconds: f
-                .timeout_seconds
-                .trim()
-                .parse()
-                .map_err(|_| InvalidValue::new("timeout_seconds", "1–120"))?,
+            timeout_seconds: f.timeout_seconds.trim().parse().map_err(|_| {
+                InvalidValue::new("timeout_seconds", Reason::Range { min: 1, max: 120 })
+            })?,
         };
         super::save_records_target(c, &keys, t, &target)
     })
@@ -400,7 +405,9 @@ pub async fn save_referral(
         {
             return Err(InvalidValue::new(
                 "handlers",
-                format!("user {bad} is not a handler of this municipality"),
+                Reason::NotAHandler {
+                    user: bad.to_string(),
+                },
             )
             .into());
         }
@@ -427,7 +434,7 @@ pub async fn save_transfer(
             None => name,
         };
         let q = store::queues::lookup(c, t, queue)?
-            .ok_or_else(|| InvalidValue::new("queue", "choose a queue from the list"))?;
+            .ok_or_else(|| InvalidValue::new("queue", Reason::Choose))?;
         super::save_transfer_target(c, t, &name, &q.slug)
     })
     .await

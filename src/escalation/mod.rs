@@ -23,6 +23,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, TenantId, TicketId, TicketNumber, UserId};
 use crate::egress::{EgressError, Policy};
 use crate::error::{Error, Result};
@@ -65,25 +67,41 @@ impl RecordsTarget {
     fn validate(&self) -> Result<(), InvalidValue> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 80 {
-            return Err(InvalidValue::new("name", "1–80 characters"));
+            return Err(InvalidValue::new(
+                "name",
+                Reason::Length { min: 1, max: 80 },
+            ));
         }
-        let url = url::Url::parse(&self.url)
-            .map_err(|e| InvalidValue::new("url", format!("not an address: {e}")))?;
+        let url = url::Url::parse(&self.url).map_err(|_| {
+            InvalidValue::new("url", Reason::format(self.url.as_str(), FormatKind::Url))
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(InvalidValue::new("url", "must be http:// or https://"));
+            return Err(InvalidValue::new(
+                "url",
+                Reason::format(self.url.as_str(), FormatKind::UrlHttp),
+            ));
         }
         if !matches!(self.method.as_str(), "POST" | "PUT") {
-            return Err(InvalidValue::new("method", "POST or PUT"));
+            return Err(InvalidValue::new(
+                "method",
+                Reason::one_of(&["POST", "PUT"]),
+            ));
         }
         for (field, list) in [
             ("headers", &self.headers),
             ("secret_headers", &self.secret_headers),
         ] {
             for (k, v) in list {
-                reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                    .map_err(|_| InvalidValue::new(field, format!("{k:?} is not a header name")))?;
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                    InvalidValue::new(field, Reason::format(k.as_str(), FormatKind::HeaderName))
+                })?;
                 reqwest::header::HeaderValue::from_str(v).map_err(|_| {
-                    InvalidValue::new(field, format!("the value of {k} is not valid"))
+                    InvalidValue::new(
+                        field,
+                        Reason::HeaderValue {
+                            name: k.to_string(),
+                        },
+                    )
                 })?;
             }
         }
@@ -94,17 +112,22 @@ impl RecordsTarget {
         {
             return Err(InvalidValue::new(
                 "secret_headers",
-                format!("{k} is also a plain header"),
+                Reason::SecretAlsoPlain {
+                    name: k.to_string(),
+                },
             ));
         }
         if !self.case_pointer.is_empty() && !self.case_pointer.starts_with('/') {
             return Err(InvalidValue::new(
                 "case_pointer",
-                "a JSON pointer such as /caseNumber",
+                Reason::format(self.case_pointer.as_str(), FormatKind::JsonPointer),
             ));
         }
         if !(1..=120).contains(&self.timeout_seconds) {
-            return Err(InvalidValue::new("timeout_seconds", "1–120"));
+            return Err(InvalidValue::new(
+                "timeout_seconds",
+                Reason::Range { min: 1, max: 120 },
+            ));
         }
         render::check_template(&self.body_template)?;
         Ok(())
@@ -215,7 +238,7 @@ pub fn save_transfer_target(
 ) -> Result<i64> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
-        return Err(InvalidValue::new("name", "1–80 characters").into());
+        return Err(InvalidValue::new("name", Reason::Length { min: 1, max: 80 }).into());
     }
     let q = store::queues::by_slug(c, t, queue_slug)?.ok_or(Error::NotFound("queue"))?;
     Ok(store::escalation::save_transfer_target(
@@ -262,7 +285,7 @@ pub(crate) fn escalate_in_tx(
         // The whole ticket moves to the department's queue, as an agent's transfer would.
         let queue = target
             .transfer_queue_id
-            .ok_or_else(|| InvalidValue::new("target", "the transfer target has no queue"))?;
+            .ok_or_else(|| InvalidValue::new("target", Reason::TransferNoQueue))?;
         let tk = store::tickets::get(c, t, ticket)?;
         let u = crate::tickets::UpdateInput {
             queue: Some(queue),
@@ -303,16 +326,15 @@ pub async fn escalate(
     actor.require(Scope::TicketsWrite)?;
     let reason = reason.trim().to_string();
     if reason.chars().count() > 2000 {
-        return Err(InvalidValue::new("reason", "at most 2,000 characters").into());
+        return Err(InvalidValue::new("reason", Reason::TooLong { max: 2_000 }).into());
     }
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<i64> {
         let ticket = crate::tickets::find(c, t, &access, &number)?;
         let target_id = match target {
             Some(id) => id,
-            None => store::escalation::queue_default(c, t, ticket.queue_id)?.ok_or_else(|| {
-                InvalidValue::new("target", "the queue has no escalation target; choose one")
-            })?,
+            None => store::escalation::queue_default(c, t, ticket.queue_id)?
+                .ok_or_else(|| InvalidValue::new("target", Reason::NoEscalationTarget))?,
         };
         let target = store::escalation::target(c, t, target_id)?
             .ok_or(Error::NotFound("escalation target"))?;

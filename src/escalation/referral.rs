@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::accounts::tokens::Signer;
+use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, MessageKind, TenantId, TicketId};
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
@@ -44,11 +45,11 @@ pub struct ReferralTarget {
 pub fn save_target(c: &mut Conn, t: TenantId, r: &ReferralTarget) -> Result<i64> {
     let name = r.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
-        return Err(InvalidValue::new("name", "1–80 characters").into());
+        return Err(InvalidValue::new("name", Reason::Length { min: 1, max: 80 }).into());
     }
     let email = EmailAddress::parse(&r.email)?;
     if !(0..=90).contains(&r.response_days) {
-        return Err(InvalidValue::new("response_days", "0–90").into());
+        return Err(InvalidValue::new("response_days", Reason::Range { min: 0, max: 90 }).into());
     }
     Ok(store::escalation::save_referral_target(
         c,
@@ -150,7 +151,7 @@ pub(crate) fn mail_department(
     links: &Links,
 ) -> Result<()> {
     let Some(id) = escalation_of(payload) else {
-        return Err(InvalidValue::new("payload", "no escalation").into());
+        return Err(InvalidValue::new("payload", Reason::Damaged).into());
     };
     let e = store::escalation::get(c, t, id)?.ok_or(Error::NotFound("referral"))?;
     let target =
@@ -174,7 +175,7 @@ pub(crate) fn mail_department(
     let to = target
         .referral_email
         .clone()
-        .ok_or_else(|| InvalidValue::new("target", "the referral target has no address"))?;
+        .ok_or_else(|| InvalidValue::new("target", Reason::TargetNoAddress))?;
     let tk = store::tickets::get(c, t, ticket)?;
     let messages: Vec<_> = sent_with(c, t, &e)?
         .into_iter()
@@ -320,23 +321,23 @@ pub async fn answer(
     let (t, id) = verify(signer, token)?;
     let text = text.trim().replace("\r\n", "\n");
     if text.is_empty() {
-        return Err(InvalidValue::new("text", "must not be empty").into());
+        return Err(InvalidValue::new("text", Reason::Empty).into());
     }
     if text.chars().count() > 20_000 {
-        return Err(InvalidValue::new("text", "at most 20,000 characters").into());
+        return Err(InvalidValue::new("text", Reason::TooLong { max: 20_000 }).into());
     }
     let mail_from = mail_from.to_string();
     db.write(move |c| -> Result<()> {
         let now = store::now();
         let (e, tk) = linked(c, t, id)?;
         if e.state == "answered" {
-            return Err(Error::Conflict("the referral is already answered".into()));
+            return Err(Error::Conflict(crate::error::Conflict::ReferralAnswered));
         }
         let target = store::escalation::target(c, t, e.target_id)?.ok_or(Error::NotFound("referral"))?;
         let ticket = TicketId::from_db(e.ticket_id);
         match to {
             AnswerTo::Citizen if !target.allow_citizen_reply => {
-                return Err(InvalidValue::new("to", "this department answers the agent only").into());
+                return Err(InvalidValue::new("to", Reason::AgentOnly).into());
             }
             AnswerTo::Citizen => {
                 crate::tickets::apply_message(

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use sha2::Sha256;
 
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, TenantId, TicketId};
 use crate::error::Result;
 use crate::secrets::Keys;
@@ -174,7 +175,7 @@ pub fn check_template(template: &str) -> Result<(), InvalidValue> {
     }
     handlebars::Template::compile(template)
         .map(|_| ())
-        .map_err(|e| InvalidValue::new("body_template", e.to_string()))
+        .map_err(|e| InvalidValue::new("body_template", Reason::template_at(e.pos())))
 }
 
 /// The body for `input` under the target's template (empty: the built-in records body).

@@ -5,6 +5,8 @@
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{ArticleStatus, Audience, InvalidValue, Language};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -55,13 +57,10 @@ pub struct RawContent {
 fn text(s: &str, field: &'static str, max: usize, required: bool) -> Result<String, InvalidValue> {
     let s = s.trim();
     if required && s.is_empty() {
-        return Err(InvalidValue::new(field, "must not be empty"));
+        return Err(InvalidValue::new(field, Reason::Empty));
     }
     if s.chars().count() > max {
-        return Err(InvalidValue::new(
-            field,
-            format!("at most {max} characters"),
-        ));
+        return Err(InvalidValue::new(field, Reason::TooLong { max }));
     }
     Ok(s.to_string())
 }
@@ -73,11 +72,13 @@ impl RawContent {
         if body.len() > MAX_BODY_BYTES {
             return Err(InvalidValue::new(
                 "body",
-                format!("at most {MAX_BODY_BYTES} bytes"),
+                Reason::TooLongBytes {
+                    max: MAX_BODY_BYTES,
+                },
             ));
         }
         if body.is_empty() {
-            return Err(InvalidValue::new("body", "must not be empty"));
+            return Err(InvalidValue::new("body", Reason::Empty));
         }
         Ok(ArticleContent {
             slug: crate::tenants::slug(&self.slug, "slug")?,
@@ -106,16 +107,17 @@ pub fn parse_tags<'a>(
         if t.chars().count() > MAX_TAG_CHARS || t.contains(',') {
             return Err(InvalidValue::new(
                 "tags",
-                format!("each tag at most {MAX_TAG_CHARS} characters, no commas"),
+                if t.contains(',') {
+                    Reason::format(t.as_str(), FormatKind::Tag)
+                } else {
+                    Reason::TooLong { max: MAX_TAG_CHARS }
+                },
             ));
         }
         out.push(t);
     }
     if out.len() > MAX_TAGS {
-        return Err(InvalidValue::new(
-            "tags",
-            format!("at most {MAX_TAGS} tags"),
-        ));
+        return Err(InvalidValue::new("tags", Reason::TooMany { max: MAX_TAGS }));
     }
     Ok(out)
 }
@@ -134,11 +136,11 @@ pub fn parse_file(text: &str) -> Result<ArticleContent, InvalidValue> {
         .replace("\r\n", "\n");
     let rest = text
         .strip_prefix("+++\n")
-        .ok_or_else(|| InvalidValue::new("front matter", "the file must start with a +++ line"))?;
+        .ok_or_else(|| InvalidValue::new("front matter", Reason::FrontMatterStart))?;
     let end = rest
         .find("\n+++\n")
         .or_else(|| rest.strip_suffix("\n+++").map(|r| r.len()))
-        .ok_or_else(|| InvalidValue::new("front matter", "no closing +++ line"))?;
+        .ok_or_else(|| InvalidValue::new("front matter", Reason::FrontMatterEnd))?;
     let (front, body) = (&rest[..end], rest.get(end + 5..).unwrap_or(""));
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -162,8 +164,13 @@ pub fn parse_file(text: &str) -> Result<ArticleContent, InvalidValue> {
     fn published() -> String {
         "published".into()
     }
-    let f: Front = toml::from_str(front)
-        .map_err(|e| InvalidValue::new("front matter", e.message().to_string()))?;
+    let f: Front = toml::from_str(front).map_err(|e| {
+        // The line of the file (after the opening +++ line) where the front matter went wrong.
+        let at = e
+            .span()
+            .map_or(0, |s| front[..s.start].matches('\n').count());
+        InvalidValue::new("front matter", Reason::FrontMatterKeys { line: at + 2 })
+    })?;
     RawContent {
         slug: f.slug,
         title: f.title,
@@ -378,7 +385,7 @@ mod tests {
         let e = parse_file("slug = \"x\"\n").unwrap_err();
         assert_eq!(e.field, "front matter");
         let e = parse_file("+++\nslug = \"x\"\n").unwrap_err();
-        assert!(e.reason.contains("closing"), "{e}");
+        assert_eq!(e.reason, Reason::FrontMatterEnd);
         let e =
             parse_file(&FILE.replace("audience = \"public\"", "audience = \"alla\"")).unwrap_err();
         assert_eq!(e.field, "audience");
@@ -386,7 +393,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.field, "slug");
         let e = parse_file(&FILE.replace("status", "stat")).unwrap_err();
-        assert!(e.reason.contains("stat"), "{e}");
+        // `stat` is on the ninth line of the file.
+        assert_eq!(e.reason, Reason::FrontMatterKeys { line: 9 }, "{e}");
     }
 
     #[test]

@@ -34,9 +34,11 @@ use rust_embed::RustEmbed;
 use serde::Serialize;
 
 use crate::accounts::{Actor, Scope};
+use crate::domain::Reason;
 use crate::domain::{
     ArticleStatus, Audience, InvalidValue, Language, MembershipRole, TenantId, TicketNumber,
 };
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::store::{self, Db};
 pub use article::{ArticleContent, RawContent};
@@ -394,10 +396,9 @@ pub async fn create(db: &Db, kb: &Kb, actor: &Actor, raw: RawContent) -> Result<
     let a = db
         .write(move |c| -> Result<Article> {
             if store::kb::by_slug(c, t, &content.slug)?.is_some() {
-                return Err(Error::Conflict(format!(
-                    "an article with the address {:?} exists",
-                    content.slug
-                )));
+                return Err(Error::Conflict(Conflict::ArticleExists {
+                    slug: content.slug.clone(),
+                }));
             }
             let change = store::kb::Change {
                 author: Some(uid),
@@ -500,10 +501,9 @@ async fn write_revision(
             let content = next(c, &a)?;
             if content.slug != a.content.slug && store::kb::by_slug(c, t, &content.slug)?.is_some()
             {
-                return Err(Error::Conflict(format!(
-                    "an article with the address {:?} exists",
-                    content.slug
-                )));
+                return Err(Error::Conflict(Conflict::ArticleExists {
+                    slug: content.slug.clone(),
+                }));
             }
             let change = store::kb::Change {
                 author: Some(uid),
@@ -703,7 +703,9 @@ pub async fn reply_text(
 fn internal_refused(title: &str) -> Error {
     InvalidValue::new(
         "kb_internal",
-        format!("the reply carries text of the internal article {title:?}"),
+        Reason::KbInternal {
+            title: title.to_string(),
+        },
     )
     .into()
 }

@@ -537,7 +537,7 @@ impl Intake {
                 // The position moves in the same transaction, and only while we hold the lease.
                 let max = stored.iter().copied().max().unwrap_or(0);
                 if max > 0 && !store::mail::save_position(c, id, &owner, uidvalidity, max, now)? {
-                    return Err(crate::error::Error::Conflict("lease lost".into()));
+                    return Err(crate::error::Error::Conflict(crate::error::Conflict::LeaseLost));
                 }
                 Ok(stored)
             })

@@ -4,7 +4,10 @@ use serde::Deserialize;
 
 use super::SmtpProfile;
 use crate::config::SmtpTls;
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, TenantId};
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::secrets::Keys;
 use crate::store::{self, Conn};
@@ -71,7 +74,10 @@ pub fn is_loopback(host: &str) -> bool {
 fn host(field: &'static str, h: &str) -> Result<String, InvalidValue> {
     let h = h.trim();
     if h.is_empty() || h.len() > 253 || h.contains(|c: char| c.is_whitespace() || c == '/') {
-        return Err(InvalidValue::new(field, "a host name or IP address"));
+        return Err(InvalidValue::new(
+            field,
+            Reason::format(h, FormatKind::Host),
+        ));
     }
     Ok(h.to_string())
 }
@@ -84,16 +90,21 @@ impl SmtpSpec {
             "none" => SmtpTls::None,
             "starttls" => SmtpTls::Starttls,
             "implicit" => SmtpTls::Implicit,
-            _ => return Err(InvalidValue::new("smtp.tls", "none, starttls or implicit")),
+            _ => {
+                return Err(InvalidValue::new(
+                    "smtp.tls",
+                    Reason::one_of(&["none", "starttls", "implicit"]),
+                ));
+            }
         };
         if tls == SmtpTls::None && !is_loopback(&host) {
-            return Err(InvalidValue::new(
-                "smtp.tls",
-                "none is only allowed for a relay on this host",
-            ));
+            return Err(InvalidValue::new("smtp.tls", Reason::PlainOnlyLocal));
         }
         if self.port == 0 {
-            return Err(InvalidValue::new("smtp.port", "1–65535"));
+            return Err(InvalidValue::new(
+                "smtp.port",
+                Reason::Range { min: 1, max: 65535 },
+            ));
         }
         Ok(SmtpProfile {
             host,
@@ -132,17 +143,19 @@ pub fn add(
     let default_port = match spec.tls.as_str() {
         "implicit" => 993,
         "starttls" | "plain" => 143,
-        _ => return Err(InvalidValue::new("tls", "implicit, starttls or plain").into()),
+        _ => {
+            return Err(InvalidValue::new(
+                "tls",
+                Reason::one_of(&["implicit", "starttls", "plain"]),
+            )
+            .into());
+        }
     };
     if spec.tls == "plain" && !is_loopback(&imap_host) {
-        return Err(InvalidValue::new(
-            "tls",
-            "plain is only allowed for an IMAP server on this host (127.0.0.1/localhost)",
-        )
-        .into());
+        return Err(InvalidValue::new("tls", Reason::PlainOnlyLocal).into());
     }
     if !["move", "seen"].contains(&spec.after_import.as_str()) {
-        return Err(InvalidValue::new("after_import", "move or seen").into());
+        return Err(InvalidValue::new("after_import", Reason::one_of(&["move", "seen"])).into());
     }
     for (field, folder) in [
         ("folder", &spec.folder),
@@ -152,11 +165,15 @@ pub fn add(
             || folder.len() > 200
             || folder.contains(['\r', '\n', '"', '*', '%'])
         {
-            return Err(InvalidValue::new(field, "a folder name (use / between levels)").into());
+            return Err(InvalidValue::new(
+                field,
+                Reason::format(folder.as_str(), FormatKind::Folder),
+            )
+            .into());
         }
     }
     if spec.password.is_empty() {
-        return Err(InvalidValue::new("password", "empty").into());
+        return Err(InvalidValue::new("password", Reason::Empty).into());
     }
     let smtp = spec
         .smtp
@@ -169,9 +186,9 @@ pub fn add(
         .iter()
         .any(|(m, _)| m.address.eq_ignore_ascii_case(address.as_str()))
     {
-        return Err(Error::Conflict(format!(
-            "a mailbox {address} already exists"
-        )));
+        return Err(Error::Conflict(Conflict::MailboxExists {
+            address: address.to_string(),
+        }));
     }
     let user = spec.imap_user.unwrap_or_else(|| address.to_string());
     let m = store::mailboxes::create(

@@ -14,6 +14,8 @@ use serde_json::json;
 
 use super::sms_text::{self, Shape};
 use crate::accounts::{Actor, Scope};
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, PhoneNumber, TenantId, TicketId, TicketNumber};
 use crate::error::{Error, Result};
 use crate::outbox::DeliveryError;
@@ -50,31 +52,32 @@ fn validate(g: &GatewayInput) -> Result<(), InvalidValue> {
             let url = g
                 .url
                 .as_deref()
-                .ok_or_else(|| InvalidValue::new("url", "the rest provider needs an address"))?;
-            let u = url::Url::parse(url).map_err(|e| InvalidValue::new("url", e.to_string()))?;
+                .ok_or_else(|| InvalidValue::new("url", Reason::RestNeedsUrl))?;
+            let u = url::Url::parse(url)
+                .map_err(|_| InvalidValue::new("url", Reason::format(url, FormatKind::Url)))?;
             if !matches!(u.scheme(), "http" | "https") {
-                return Err(InvalidValue::new("url", "must be http:// or https://"));
+                return Err(InvalidValue::new(
+                    "url",
+                    Reason::format(url, FormatKind::UrlHttp),
+                ));
             }
         }
         other => {
             return Err(InvalidValue::new(
                 "provider",
-                format!("{other:?} is not one of outbox, rest, http"),
+                Reason::not_one_of(other, &["outbox", "rest", "http"]),
             ));
         }
     }
     if g.provider == "http" {
         if g.body_template.trim().is_empty() {
-            return Err(InvalidValue::new(
-                "body_template",
-                "the http provider needs a body",
-            ));
+            return Err(InvalidValue::new("body_template", Reason::HttpNeedsBody));
         }
         crate::escalation::render::check_template(&g.body_template)?;
         if !g.id_pointer.starts_with('/') {
             return Err(InvalidValue::new(
                 "id_pointer",
-                "a JSON pointer such as /id",
+                Reason::format(g.id_pointer.as_str(), FormatKind::JsonPointer),
             ));
         }
     }
@@ -83,11 +86,17 @@ fn validate(g: &GatewayInput) -> Result<(), InvalidValue> {
     if !alnum && PhoneNumber::parse(s).is_err() {
         return Err(InvalidValue::new(
             "sender",
-            "1–11 letters a–z and digits, or a phone number",
+            Reason::format(s, FormatKind::SmsSender),
         ));
     }
     if !(0..=100_000).contains(&g.price_ore) {
-        return Err(InvalidValue::new("price_ore", "0–100000"));
+        return Err(InvalidValue::new(
+            "price_ore",
+            Reason::Range {
+                min: 0,
+                max: 100_000,
+            },
+        ));
     }
     Ok(())
 }
@@ -140,10 +149,10 @@ pub async fn send_to_contact(
     actor.require(Scope::TicketsWrite)?;
     let text = text.trim().replace("\r\n", "\n");
     if text.is_empty() {
-        return Err(InvalidValue::new("text", "must not be empty").into());
+        return Err(InvalidValue::new("text", Reason::Empty).into());
     }
     if text.chars().count() > MAX_CHARS {
-        return Err(InvalidValue::new("text", format!("at most {MAX_CHARS} characters")).into());
+        return Err(InvalidValue::new("text", Reason::TooLong { max: MAX_CHARS }).into());
     }
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<i64> {
@@ -152,10 +161,10 @@ pub async fn send_to_contact(
             Some(id) => store::contacts::get(c, t, id)?.and_then(|x| x.phone),
             None => None,
         }
-        .ok_or_else(|| InvalidValue::new("phone", "the contact has no phone number"))?;
+        .ok_or_else(|| InvalidValue::new("phone", Reason::NoContactPhone))?;
         let phone = PhoneNumber::parse(&phone)?;
         let gateway = store::sms::gateway(c, t)?
-            .ok_or_else(|| InvalidValue::new("sms", "no SMS gateway is set up"))?;
+            .ok_or_else(|| InvalidValue::new("sms", Reason::NoSmsGateway))?;
         let shape = sms_text::shape(&text, gateway.nordic_gsm7);
         let now = store::now();
         let id = store::sms::insert(
@@ -420,9 +429,7 @@ pub async fn report(db: &Db, token: &str, id: &str, status: &str) -> Result<()> 
         "delivered" => true,
         "failed" | "undelivered" | "expired" | "rejected" => false,
         other => {
-            return Err(
-                InvalidValue::new("status", format!("{other:?} is not a delivery status")).into(),
-            );
+            return Err(InvalidValue::new("status", Reason::unknown(other)).into());
         }
     };
     let (token, id, status) = (token.to_string(), id.trim().to_string(), status.to_string());

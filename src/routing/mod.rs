@@ -18,6 +18,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::accounts::Actor;
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, Priority, QueueId, TenantId};
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
@@ -45,7 +47,7 @@ impl MatchIn {
             "subject_text" | "" => Ok(MatchIn::SubjectText),
             other => Err(InvalidValue::new(
                 "match_in",
-                format!("{other:?} is not subject or subject_text"),
+                Reason::not_one_of(other, &["subject", "subject_text"]),
             )),
         }
     }
@@ -70,7 +72,7 @@ impl Sender {
             if !ok {
                 return Err(InvalidValue::new(
                     "match_senders",
-                    format!("{s:?} is not a domain such as @lansstyrelsen.se"),
+                    Reason::format(s.as_str(), FormatKind::Domain),
                 ));
             }
             return Ok(Sender::Domain(domain.to_string()));
@@ -80,7 +82,7 @@ impl Sender {
             .map_err(|_| {
                 InvalidValue::new(
                     "match_senders",
-                    format!("{s:?} is neither an address nor a domain such as @kommun.se"),
+                    Reason::format(s.as_str(), FormatKind::AddressOrDomain),
                 )
             })
     }
@@ -113,13 +115,13 @@ impl Words {
         if words.is_empty() || body.contains('*') {
             return Err(InvalidValue::new(
                 "match_words",
-                format!("{s:?} is not a word or phrase (a * may only end it)"),
+                Reason::format(s, FormatKind::WordOrPhrase),
             ));
         }
         if prefix && words.last().is_some_and(|w| w.chars().count() < 3) {
             return Err(InvalidValue::new(
                 "match_words",
-                format!("{s:?}: a prefix needs at least three letters before the *"),
+                Reason::format(s, FormatKind::PrefixThreeLetters),
             ));
         }
         Ok(Words { words, prefix })
@@ -414,17 +416,17 @@ fn optional_id(field: &'static str, s: &str) -> Result<Option<i64>, InvalidValue
         v => v
             .parse()
             .map(Some)
-            .map_err(|_| InvalidValue::new(field, "choose one from the list")),
+            .map_err(|_| InvalidValue::new(field, Reason::Choose)),
     }
 }
 
 fn check(c: &mut Conn, t: TenantId, id: Option<i64>, i: &RuleInput) -> Result<Checked> {
     let name = i.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 80 {
-        return Err(InvalidValue::new("name", "1–80 characters").into());
+        return Err(InvalidValue::new("name", Reason::Length { min: 1, max: 80 }).into());
     }
     if store::routing::name_taken(c, t, &name, id)? {
-        return Err(InvalidValue::new("name", "another rule has this name").into());
+        return Err(InvalidValue::new("name", Reason::NameTaken).into());
     }
     let senders = split_list(&i.match_senders)
         .map(Sender::parse)
@@ -438,7 +440,7 @@ fn check(c: &mut Conn, t: TenantId, id: Option<i64>, i: &RuleInput) -> Result<Ch
             None => Ok(None),
             Some(raw) => Ok(Some(
                 store::queues::lookup(c, t, raw)?
-                    .ok_or_else(|| InvalidValue::new(field, "choose one from the list"))?
+                    .ok_or_else(|| InvalidValue::new(field, Reason::Choose))?
                     .id
                     .get(),
             )),
@@ -460,23 +462,15 @@ fn check(c: &mut Conn, t: TenantId, id: Option<i64>, i: &RuleInput) -> Result<Ch
         None => None,
         Some(raw) => Some(
             store::escalation::target(c, t, raw)?
-                .ok_or_else(|| InvalidValue::new("escalate_to", "choose one from the list"))?
+                .ok_or_else(|| InvalidValue::new("escalate_to", Reason::Choose))?
                 .id,
         ),
     };
     if senders.is_empty() && words.is_empty() && match_queue.is_none() {
-        return Err(InvalidValue::new(
-            "conditions",
-            "give at least one condition: a queue, senders or words",
-        )
-        .into());
+        return Err(InvalidValue::new("conditions", Reason::NeedCondition).into());
     }
     if priority.is_none() && set_queue.is_none() && tag.is_none() && target.is_none() {
-        return Err(InvalidValue::new(
-            "actions",
-            "give at least one action: priority, queue, tag or escalation",
-        )
-        .into());
+        return Err(InvalidValue::new("actions", Reason::NeedAction).into());
     }
     // Stored as the parsed lists, normalised, so the rule reads the same wherever it is shown.
     let senders = senders
@@ -644,7 +638,7 @@ pub async fn try_rules(
     let t = actor.tenant;
     db.read(move |c| -> Result<Vec<String>> {
         let q = store::queues::lookup(c, t, queue)?
-            .ok_or_else(|| InvalidValue::new("queue", "choose one from the list"))?;
+            .ok_or_else(|| InvalidValue::new("queue", Reason::Choose))?;
         let rules = store::routing::list(c, t)?
             .iter()
             .map(Rule::from_row)

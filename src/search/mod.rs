@@ -47,6 +47,7 @@ use tantivy::schema::Value;
 use tantivy::snippet::SnippetGenerator;
 
 use crate::accounts::{Actor, Scope};
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, Priority, QueueId, Status, TicketNumber};
 use crate::error::{Error, Result};
 use crate::store::{self, Db};
@@ -142,11 +143,25 @@ pub async fn search_tickets(
     actor.require(Scope::TicketsRead)?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(InvalidValue::new("limit", format!("1–{MAX_LIMIT}")).into());
+        return Err(InvalidValue::new(
+            "limit",
+            Reason::Range {
+                min: 1,
+                max: MAX_LIMIT,
+            },
+        )
+        .into());
     }
     let offset = q.offset.unwrap_or(0);
     if offset > MAX_OFFSET {
-        return Err(InvalidValue::new("offset", format!("0–{MAX_OFFSET}")).into());
+        return Err(InvalidValue::new(
+            "offset",
+            Reason::Range {
+                min: 0,
+                max: MAX_OFFSET,
+            },
+        )
+        .into());
     }
     let (t, access) = (actor.tenant, actor.queue_access());
     let queue = match q.queue {

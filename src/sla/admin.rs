@@ -15,7 +15,10 @@ use super::holidays::Holiday;
 use super::policy::{Action, Level, Policy, Rule, parse_minutes};
 use super::timeline::Target;
 use crate::accounts::Actor;
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, Priority, QueueId, TenantId};
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
 
@@ -76,21 +79,20 @@ impl CalendarInput {
     pub fn calendar(&self) -> std::result::Result<Calendar, InvalidValue> {
         let mut week: [DayHours; 7] = std::array::from_fn(|_| DayHours::closed());
         for (i, text) in self.week.iter().enumerate() {
-            week[i] = DayHours::parse(text)
-                .map_err(|e| InvalidValue::new(WEEKDAYS[i], format!("{text:?}: {}", e.reason)))?;
+            week[i] =
+                DayHours::parse(text).map_err(|e| InvalidValue::new(WEEKDAYS[i], e.reason))?;
         }
         let closed_holidays = self
             .closed_holidays
             .iter()
             .map(|k| {
-                Holiday::parse(k)
-                    .ok_or_else(|| InvalidValue::new("holidays", format!("{k:?} is no holiday")))
+                Holiday::parse(k).ok_or_else(|| InvalidValue::new("holidays", Reason::unknown(k)))
             })
             .collect::<std::result::Result<_, _>>()?;
         let date = |field: &'static str, s: &str| {
-            s.trim().parse::<NaiveDate>().map_err(|_| {
-                InvalidValue::new(field, format!("{:?} is not a date (YYYY-MM-DD)", s.trim()))
-            })
+            s.trim()
+                .parse::<NaiveDate>()
+                .map_err(|_| InvalidValue::new(field, Reason::format(s.trim(), FormatKind::Date)))
         };
         let lines = |s: &str| {
             s.split(['\n', ','])
@@ -111,14 +113,10 @@ impl CalendarInput {
             .filter(|l| !l.is_empty())
         {
             let (d, h) = line.split_once([' ', '=']).ok_or_else(|| {
-                InvalidValue::new(
-                    "special_days",
-                    format!("{line:?}: write e.g. 2026-12-23 08:00-12:00"),
-                )
+                InvalidValue::new("special_days", Reason::format(line, FormatKind::SpecialDay))
             })?;
-            let hours = DayHours::parse(h).map_err(|e| {
-                InvalidValue::new("special_days", format!("{line:?}: {}", e.reason))
-            })?;
+            let hours =
+                DayHours::parse(h).map_err(|e| InvalidValue::new("special_days", e.reason))?;
             special_days.insert(date("special_days", d)?, hours);
         }
         Ok(Calendar {
@@ -134,12 +132,7 @@ impl CalendarInput {
 /// `breach:move_to_queue=<queue slug>`, `breach:assign=<e-mail>`, `breach:escalate=<hook>`,
 /// optionally limited to targets: `breach:raise_priority@first_response,resolution`.
 pub fn parse_rule(c: &mut Conn, t: TenantId, text: &str) -> Result<Rule> {
-    let bad = || {
-        InvalidValue::new(
-            "rules",
-            format!("{:?}: write e.g. breach:raise_priority", text.trim()),
-        )
-    };
+    let bad = || InvalidValue::new("rules", Reason::format(text.trim(), FormatKind::SlaRule));
     let (rule, targets) = text.split_once('@').unwrap_or((text, ""));
     let (on, what) = rule.split_once(':').ok_or_else(bad)?;
     let on = match on.trim() {
@@ -154,7 +147,7 @@ pub fn parse_rule(c: &mut Conn, t: TenantId, text: &str) -> Result<Rule> {
         "raise_priority" => Action::RaisePriority,
         "move_to_queue" => Action::MoveToQueue {
             queue: store::queues::by_slug(c, t, arg)?
-                .ok_or_else(|| InvalidValue::new("rules", format!("no queue {arg:?}")))?
+                .ok_or_else(|| InvalidValue::new("rules", Reason::unknown(arg)))?
                 .id
                 .get(),
         },
@@ -163,7 +156,7 @@ pub fn parse_rule(c: &mut Conn, t: TenantId, text: &str) -> Result<Rule> {
             Action::Assign {
                 user: store::users::by_email(c, t, &email)?
                     .filter(|u| u.active)
-                    .ok_or_else(|| InvalidValue::new("rules", format!("no active user {arg}")))?
+                    .ok_or_else(|| InvalidValue::new("rules", Reason::unknown(arg)))?
                     .id
                     .get(),
             }
@@ -177,9 +170,7 @@ pub fn parse_rule(c: &mut Conn, t: TenantId, text: &str) -> Result<Rule> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            Target::parse(s).map_err(|_| InvalidValue::new("rules", format!("{s:?} is no target")))
-        })
+        .map(|s| Target::parse(s).map_err(|_| InvalidValue::new("rules", Reason::unknown(s))))
         .collect::<std::result::Result<_, _>>()?;
     Ok(Rule {
         on,
@@ -222,12 +213,10 @@ pub fn save_calendar(
 ) -> Result<i64> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(InvalidValue::new("name", "a calendar needs a name").into());
+        return Err(InvalidValue::new("name", Reason::Empty).into());
     }
     if !cal.ever_open() {
-        return Err(
-            InvalidValue::new("hours", "a calendar must be open some day of the week").into(),
-        );
+        return Err(InvalidValue::new("hours", Reason::CalendarClosed).into());
     }
     let spec = serde_json::to_string(cal).map_err(|e| Error::Internal(e.to_string()))?;
     let id = store::sla::save_calendar(c, t, name, &spec, default, store::now())?;
@@ -282,7 +271,7 @@ pub fn save_policy(
 ) -> Result<()> {
     let warn = p.warn_percent.unwrap_or(80);
     if !(1..=99).contains(&warn) {
-        return Err(InvalidValue::new("warn_percent", "between 1 and 99").into());
+        return Err(InvalidValue::new("warn_percent", Reason::Range { min: 1, max: 99 }).into());
     }
     let rules = json!(p.rules).to_string();
     store::sla::save_policy(
@@ -391,7 +380,7 @@ pub async fn save_calendar_form(
         let existing = store::sla::calendars(c, t)?;
         let name = input.name.trim();
         if existing.iter().any(|r| r.name == name && Some(r.id) != id) {
-            return Err(Error::Conflict("a calendar with that name exists".into()));
+            return Err(Error::Conflict(Conflict::CalendarExists));
         }
         if let Some(id) = id {
             if !existing.iter().any(|r| r.id == id) {
@@ -415,15 +404,13 @@ pub async fn delete_calendar(db: &Db, actor: &Actor, id: i64) -> Result<()> {
             .find(|r| r.id == id)
             .ok_or(Error::NotFound("calendar"))?;
         if cal.is_default {
-            return Err(Error::Conflict(
-                "the default calendar cannot be deleted".into(),
-            ));
+            return Err(Error::Conflict(Conflict::DefaultCalendar));
         }
         if store::sla::queue_calendar_ids(c, t)?
             .iter()
             .any(|(_, own)| *own == Some(id))
         {
-            return Err(Error::Conflict("a queue works by this calendar".into()));
+            return Err(Error::Conflict(Conflict::CalendarInUse));
         }
         store::sla::delete_calendar(c, t, id)?;
         Ok(())
@@ -504,7 +491,7 @@ pub async fn save_policy_form(
             w.trim_end_matches('%')
                 .trim()
                 .parse::<i32>()
-                .map_err(|_| InvalidValue::new("warn_percent", "a whole number of percent"))?,
+                .map_err(|_| InvalidValue::new("warn_percent", Reason::NotANumber))?,
         ),
     };
     let t = actor.tenant;

@@ -15,7 +15,9 @@ use chrono_tz::Europe::Stockholm;
 use serde::{Deserialize, Serialize};
 
 use super::holidays::Holiday;
+use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 
 /// How far `add` looks ahead before it gives up (a calendar that is never open).
 const MAX_DAYS: u32 = 3 * 366;
@@ -32,10 +34,7 @@ impl Span {
         if start < end && end <= 1440 {
             Ok(Span { start, end })
         } else {
-            Err(InvalidValue::new(
-                "hours",
-                "an interval must end after it starts, within the day",
-            ))
+            Err(InvalidValue::new("hours", Reason::IntervalOrder))
         }
     }
     pub fn minutes(self) -> u32 {
@@ -48,7 +47,7 @@ fn hhmm(m: u16) -> String {
 }
 
 fn parse_hhmm(s: &str) -> Result<u16, InvalidValue> {
-    let bad = || InvalidValue::new("hours", format!("{s:?} is not a time like 08:30"));
+    let bad = || InvalidValue::new("hours", Reason::format(s.trim(), FormatKind::Time));
     let (h, m) = s.trim().split_once([':', '.']).ok_or_else(bad)?;
     let (h, m): (u16, u16) = (
         h.trim().parse().map_err(|_| bad())?,
@@ -84,17 +83,14 @@ impl DayHours {
             .split(',')
             .map(|part| {
                 let (a, b) = part.split_once(['-', '–']).ok_or_else(|| {
-                    InvalidValue::new(
-                        "hours",
-                        format!("{part:?} is not an interval like 08:00-16:30"),
-                    )
+                    InvalidValue::new("hours", Reason::format(part.trim(), FormatKind::Interval))
                 })?;
                 Span::new(parse_hhmm(a)?, parse_hhmm(b)?)
             })
             .collect::<Result<Vec<_>, _>>()?;
         spans.sort();
         if spans.windows(2).any(|w| w[1].start < w[0].end) {
-            return Err(InvalidValue::new("hours", "the intervals of a day overlap"));
+            return Err(InvalidValue::new("hours", Reason::IntervalsOverlap));
         }
         Ok(DayHours(spans))
     }

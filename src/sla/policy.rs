@@ -5,7 +5,9 @@ use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use super::timeline::{Budgets, Target};
+use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 use crate::store::sla::PolicyRow;
 
 /// When a rule acts.
@@ -73,10 +75,7 @@ fn minutes(m: Option<i32>, field: &'static str) -> Result<Option<TimeDelta>, Inv
     match m {
         None => Ok(None),
         Some(m) if m > 0 => Ok(Some(TimeDelta::minutes(i64::from(m)))),
-        Some(_) => Err(InvalidValue::new(
-            field,
-            "a target must be at least one minute",
-        )),
+        Some(_) => Err(InvalidValue::new(field, Reason::TargetMinute)),
     }
 }
 
@@ -85,7 +84,7 @@ impl Policy {
         let warn_percent = u8::try_from(row.warn_percent)
             .ok()
             .filter(|p| (1..=99).contains(p))
-            .ok_or_else(|| InvalidValue::new("warn_percent", "between 1 and 99"))?;
+            .ok_or_else(|| InvalidValue::new("warn_percent", Reason::Range { min: 1, max: 99 }))?;
         Ok(Policy {
             budgets: Budgets {
                 first_response: minutes(row.first_response_minutes, "first_response")?,
@@ -101,7 +100,7 @@ impl Policy {
 /// Rules as stored (a JSON list), e.g.
 /// `[{"on":"warning","do":"notify"},{"on":"breach","do":"raise_priority"}]`.
 pub fn parse_rules(json: &str) -> Result<Vec<Rule>, InvalidValue> {
-    serde_json::from_str(json).map_err(|e| InvalidValue::new("rules", e.to_string()))
+    serde_json::from_str(json).map_err(|_| InvalidValue::new("rules", Reason::Damaged))
 }
 
 /// Business minutes from "90", "1:30", "4h", "2d" (a business day is eight hours here only as a
@@ -111,12 +110,7 @@ pub fn parse_minutes(s: &str) -> Result<Option<i32>, InvalidValue> {
     if s.is_empty() || s == "-" {
         return Ok(None);
     }
-    let bad = || {
-        InvalidValue::new(
-            "target",
-            format!("{s:?} is not a duration like 90, 1:30, 4h or 2d"),
-        )
-    };
+    let bad = || InvalidValue::new("target", Reason::format(s.as_str(), FormatKind::Duration));
     let n = |x: &str| x.trim().parse::<i32>().map_err(|_| bad());
     let m = if let Some((h, m)) = s.split_once(':') {
         n(h)? * 60 + n(m)?

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use super::timeline::Target;
 use crate::accounts::{Actor, Scope};
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, QueueId};
 use crate::error::Result;
 use crate::store::{self, Db};
@@ -33,7 +35,14 @@ impl Share {
 /// `YYYY-MM` → the month's first day.
 pub fn parse_month(s: &str) -> Result<NaiveDate, InvalidValue> {
     NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d")
-        .map_err(|_| InvalidValue::new("month", format!("{s:?} is not a month like 2026-11")))
+        .map_err(|_| InvalidValue::new("month", Reason::format(s, FormatKind::Month)))
+}
+
+fn out_of_range(first_day: NaiveDate) -> InvalidValue {
+    InvalidValue::new(
+        "month",
+        Reason::format(first_day.format("%Y-%m").to_string(), FormatKind::Month),
+    )
 }
 
 /// A calendar month in Stockholm as UTC instants `[from, to)`.
@@ -42,13 +51,13 @@ pub fn month_bounds(
 ) -> Result<(chrono::NaiveDateTime, chrono::NaiveDateTime), InvalidValue> {
     let next = first_day
         .checked_add_months(chrono::Months::new(1))
-        .ok_or_else(|| InvalidValue::new("month", "out of range"))?;
+        .ok_or_else(|| out_of_range(first_day))?;
     let utc = |d: NaiveDate| {
         Stockholm
             .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
             .earliest()
             .map(|t| t.naive_utc())
-            .ok_or_else(|| InvalidValue::new("month", "out of range"))
+            .ok_or_else(|| out_of_range(first_day))
     };
     Ok((utc(first_day)?, utc(next)?))
 }

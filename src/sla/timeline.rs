@@ -21,6 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::calendar::Calendar;
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, Status};
 
 /// What an SLA measures.
@@ -51,7 +52,7 @@ impl Target {
         Target::ALL
             .into_iter()
             .find(|t| t.key() == s.trim())
-            .ok_or_else(|| InvalidValue::new("target", format!("{s:?} is not an SLA target")))
+            .ok_or_else(|| InvalidValue::new("target", Reason::unknown(s)))
     }
 }
 

@@ -314,7 +314,7 @@ pub fn update(
     .execute(conn)?;
     if n == 0 {
         return Err(match by_id(conn, t, id)? {
-            Some(_) => StoreError::Conflict("the article was changed by someone else".into()),
+            Some(_) => StoreError::Changed,
             None => StoreError::NotFound,
         });
     }

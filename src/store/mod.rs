@@ -61,6 +61,9 @@ pub enum StoreError {
     NotFound,
     #[error("already exists: {0}")]
     Conflict(String),
+    /// An optimistic update found the record changed by someone else in between.
+    #[error("changed by someone else")]
+    Changed,
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("database query failed: {0}")]

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::accounts::Actor;
 use crate::accounts::password::NewPassword;
+use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, MembershipRole, QueueId, Role, UserId};
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::mail::mailboxes::MailboxSpec;
 use crate::secrets::Keys;
@@ -94,7 +96,10 @@ fn user_in_tenant(c: &mut Conn, actor: &Actor, raw: i64) -> Result<User> {
 fn display_name(s: &str) -> Result<String, InvalidValue> {
     let s = s.trim();
     if s.is_empty() || s.chars().count() > 120 {
-        return Err(InvalidValue::new("display_name", "1–120 characters"));
+        return Err(InvalidValue::new(
+            "display_name",
+            Reason::Length { min: 1, max: 120 },
+        ));
     }
     Ok(s.to_string())
 }
@@ -102,7 +107,10 @@ fn display_name(s: &str) -> Result<String, InvalidValue> {
 fn queue_name(s: &str) -> Result<String, InvalidValue> {
     let s = s.trim();
     if s.is_empty() || s.chars().count() > 120 {
-        return Err(InvalidValue::new("name", "1–120 characters"));
+        return Err(InvalidValue::new(
+            "name",
+            Reason::Length { min: 1, max: 120 },
+        ));
     }
     Ok(s.to_string())
 }
@@ -245,7 +253,7 @@ fn member_role(s: &str) -> Result<MembershipRole, InvalidValue> {
 fn raw_user(s: &str) -> Result<i64, InvalidValue> {
     s.trim()
         .parse()
-        .map_err(|_| InvalidValue::new("user", "choose an account"))
+        .map_err(|_| InvalidValue::new("user", Reason::Choose))
 }
 
 /// Add an account to a queue as lead or agent (admins; the queue's leads). Already a member:
@@ -261,10 +269,10 @@ pub async fn add_member(db: &Db, actor: &Actor, queue: i64, user: &str, role: &s
             .iter()
             .any(|m| m.user == u.id)
         {
-            return Err(Error::Conflict(format!(
-                "{} is already a member of {}",
-                u.email, q.slug
-            )));
+            return Err(Error::Conflict(Conflict::AlreadyMember {
+                user: u.email,
+                queue: q.slug,
+            }));
         }
         Ok(store::queues::add_member(c, a.tenant, q.id, u.id, role)?)
     })
@@ -335,6 +343,11 @@ pub fn ack_example(queue: &str, tenant: &str, prefix: &str) -> Value {
     })
 }
 
+/// Where a template failed to render, when handlebars knows.
+fn render_reason(e: &handlebars::RenderError) -> Reason {
+    Reason::template_at(e.line_no.zip(e.column_no))
+}
+
 /// Check an acknowledgement template as an operator typed it. Blank means "use the default"
 /// (`None`). A template must compile and render with example values: mail intake renders it for
 /// every new ticket, so a broken one is refused here, not there.
@@ -346,14 +359,16 @@ pub fn check_ack_template(text: &str) -> Result<Option<String>, InvalidValue> {
     if text.chars().count() > MAX_ACK_TEMPLATE {
         return Err(InvalidValue::new(
             "ack_template",
-            format!("at most {MAX_ACK_TEMPLATE} characters"),
+            Reason::TooLong {
+                max: MAX_ACK_TEMPLATE,
+            },
         ));
     }
     let t = Templates::get();
     t.check_str(&text)
-        .map_err(|e| InvalidValue::new("ack_template", e.to_string()))?;
+        .map_err(|e| InvalidValue::new("ack_template", Reason::template_at(e.pos())))?;
     t.render_str(&text, &ack_example("Kundtjänst", "Exempel kommun", "KC"))
-        .map_err(|e| InvalidValue::new("ack_template", e.to_string()))?;
+        .map_err(|e| InvalidValue::new("ack_template", render_reason(&e)))?;
     Ok(Some(text))
 }
 
@@ -379,7 +394,7 @@ pub async fn ack_preview(
         Some(custom) => t.render_str(custom, &data),
         None => t.render_text("mail/ack.sv", &data),
     }
-    .map_err(|e| InvalidValue::new("ack_template", e.to_string()).into())
+    .map_err(|e| InvalidValue::new("ack_template", render_reason(&e)).into())
 }
 
 /// Set (or, with a blank text, clear) a queue's acknowledgement template (admins; the queue's
@@ -462,7 +477,9 @@ pub async fn create_user(db: &Db, actor: &Actor, input: NewUserInput<'_>) -> Res
     let t = actor.tenant;
     db.write(move |c| -> Result<User> {
         if store::users::by_email(c, t, &email)?.is_some() {
-            return Err(Error::Conflict(format!("a user {email} already exists")));
+            return Err(Error::Conflict(Conflict::UserExists {
+                email: email.to_string(),
+            }));
         }
         Ok(store::users::create(c, t, &email, &name, role, &hash)?)
     })
@@ -477,9 +494,7 @@ pub async fn set_user_active(db: &Db, actor: &Actor, user: i64, active: bool) ->
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
         if !active && u.id == a.user {
-            return Err(
-                InvalidValue::new("active", "you cannot deactivate your own account").into(),
-            );
+            return Err(InvalidValue::new("active", Reason::OwnAccount).into());
         }
         crate::accounts::admin::set_active(c, a.tenant, u.id, active)
     })
@@ -495,9 +510,7 @@ pub async fn set_user_password(db: &Db, actor: &Actor, user: i64, password: &str
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
         if u.id == a.user {
-            return Err(
-                InvalidValue::new("own_password", "use change password for your own").into(),
-            );
+            return Err(InvalidValue::new("own_password", Reason::OwnPassword).into());
         }
         store::users::set_password_hash(c, a.tenant, u.id, &hash)?;
         store::auth::revoke_user_sessions(c, a.tenant, u.id, None, store::now())?;
@@ -512,7 +525,7 @@ pub async fn set_user_locale(db: &Db, actor: &Actor, user: i64, locale: &str) ->
     let locale = LOCALES
         .into_iter()
         .find(|l| *l == locale.trim())
-        .ok_or_else(|| InvalidValue::new("locale", "sv or en"))?;
+        .ok_or_else(|| InvalidValue::new("locale", Reason::one_of(&["sv", "en"])))?;
     let a = actor.clone();
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
@@ -526,7 +539,7 @@ pub async fn set_own_locale(db: &Db, actor: &Actor, locale: &str) -> Result<()> 
     let locale = LOCALES
         .into_iter()
         .find(|l| *l == locale.trim())
-        .ok_or_else(|| InvalidValue::new("locale", "sv or en"))?;
+        .ok_or_else(|| InvalidValue::new("locale", Reason::one_of(&["sv", "en"])))?;
     let (t, me) = (actor.tenant, actor.user);
     db.write(move |c| -> Result<()> { Ok(store::users::set_locale(c, t, me, locale)?) })
         .await
@@ -655,9 +668,9 @@ pub async fn canned_preview(
     let body = body.replace("\r\n", "\n");
     let t = Templates::get();
     t.check_str(&body)
-        .map_err(|e| InvalidValue::new("body", e.to_string()))?;
+        .map_err(|e| InvalidValue::new("body", Reason::template_at(e.pos())))?;
     t.render_str(&body, &vars)
-        .map_err(|e| InvalidValue::new("body", e.to_string()).into())
+        .map_err(|e| InvalidValue::new("body", render_reason(&e)).into())
 }
 
 /// What a queue tells citizens and where its tickets are escalated by default.
@@ -710,20 +723,20 @@ pub async fn set_citizen_settings(
     let mut list: Vec<&str> = Vec::new();
     for e in events {
         let ev = crate::notify::citizen::Event::parse(e)
-            .ok_or_else(|| InvalidValue::new("events", format!("{e:?} is not an event")))?;
+            .ok_or_else(|| InvalidValue::new("events", Reason::unknown(e)))?;
         if !list.contains(&ev.as_str()) {
             list.push(ev.as_str());
         }
     }
     if !(1..=4).contains(&info_class) {
-        return Err(InvalidValue::new("info_class", "1–4").into());
+        return Err(InvalidValue::new("info_class", Reason::Range { min: 1, max: 4 }).into());
     }
     let (a, joined) = (actor.clone(), list.join(","));
     db.write(move |c| -> Result<()> {
         let q = queue_in_tenant(c, &a, queue)?;
         if let Some(id) = target {
             store::escalation::target(c, a.tenant, id)?
-                .ok_or_else(|| InvalidValue::new("escalation_target", "no such target"))?;
+                .ok_or_else(|| InvalidValue::new("escalation_target", Reason::Choose))?;
         }
         store::queues::set_notify_settings(c, a.tenant, q.id, &joined, info_class)?;
         store::escalation::set_queue_default(c, a.tenant, q.id, target)?;

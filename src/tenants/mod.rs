@@ -6,7 +6,10 @@ pub mod admin;
 use serde::Serialize;
 
 use crate::accounts::{Actor, Scope};
+use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
 
@@ -20,7 +23,10 @@ pub fn slug(s: &str, field: &'static str) -> Result<String, InvalidValue> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         || s.starts_with('-')
     {
-        return Err(InvalidValue::new(field, "1–40 characters a–z, 0–9 and -"));
+        return Err(InvalidValue::new(
+            field,
+            Reason::format(s, FormatKind::Slug),
+        ));
     }
     Ok(s.to_string())
 }
@@ -28,7 +34,10 @@ pub fn slug(s: &str, field: &'static str) -> Result<String, InvalidValue> {
 fn name(s: &str, field: &'static str) -> Result<String, InvalidValue> {
     let s = s.trim();
     if s.is_empty() || s.chars().count() > 120 {
-        return Err(InvalidValue::new(field, "1–120 characters"));
+        return Err(InvalidValue::new(
+            field,
+            Reason::Length { min: 1, max: 120 },
+        ));
     }
     Ok(s.to_string())
 }
@@ -43,7 +52,7 @@ pub fn create_tenant(
     let n = name(display, "name")?;
     crate::domain::validate_ticket_prefix(prefix)?;
     if store::tenants::by_slug(c, &s)?.is_some() {
-        return Err(Error::Conflict(format!("tenant {s} already exists")));
+        return Err(Error::Conflict(Conflict::TenantExists { slug: s }));
     }
     Ok(store::tenants::create(c, &s, &n, prefix)?)
 }
@@ -61,7 +70,7 @@ pub fn create_queue(
     let s = slug(slug_text, "slug")?;
     let n = name(display, "name")?;
     if store::queues::by_slug(c, t, &s)?.is_some() {
-        return Err(Error::Conflict(format!("queue {s} already exists")));
+        return Err(Error::Conflict(Conflict::QueueExists { slug: s }));
     }
     Ok(store::queues::create(c, t, &s, &n)?)
 }

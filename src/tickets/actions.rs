@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::{NewMessageKind, UpdateInput, apply_message, apply_update, find, tags};
 use crate::accounts::{Actor, Scope};
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, Status, TicketNumber};
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::store::tickets::TicketChanges;
 use crate::store::{self, Db};
@@ -59,19 +61,21 @@ pub async fn merge(
 ) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;
     if source == target {
-        return Err(InvalidValue::new("target", "a ticket cannot be merged into itself").into());
+        return Err(InvalidValue::new("target", Reason::MergeIntoItself).into());
     }
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<()> {
         let src = find(c, t, &access, &source)?;
         let dst = find(c, t, &access, &target)?;
         if src.merged_into_id.is_some() {
-            return Err(Error::Conflict(format!("{source} is already merged")));
+            return Err(Error::Conflict(Conflict::AlreadyMerged {
+                ticket: source.to_string(),
+            }));
         }
         if dst.merged_into_id.is_some() {
-            return Err(Error::Conflict(format!(
-                "{target} was itself merged into another ticket"
-            )));
+            return Err(Error::Conflict(Conflict::MergeLoop {
+                ticket: target.to_string(),
+            }));
         }
         let now = store::now();
         let moved = store::tickets::move_messages(c, t, src.id, dst.id)?;
@@ -124,7 +128,7 @@ pub async fn merge(
 pub async fn link(db: &Db, actor: &Actor, a: TicketNumber, b: TicketNumber) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;
     if a == b {
-        return Err(InvalidValue::new("other", "a ticket cannot be linked to itself").into());
+        return Err(InvalidValue::new("other", Reason::LinkToItself).into());
     }
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<()> {
@@ -179,7 +183,7 @@ pub async fn update_contact(
     actor.require(Scope::TicketsWrite)?;
     let name = edit.name.trim().to_string();
     if name.chars().count() > 120 {
-        return Err(InvalidValue::new("contact.name", "at most 120 characters").into());
+        return Err(InvalidValue::new("contact.name", Reason::TooLong { max: 120 }).into());
     }
     let phone = match edit.phone.trim() {
         "" => None,
@@ -191,12 +195,16 @@ pub async fn update_contact(
     let preferred = match edit.preferred_channel.trim() {
         "email" => "email",
         "sms" => "sms",
-        _ => return Err(InvalidValue::new("contact.preferred_channel", "email or sms").into()),
+        _ => {
+            return Err(InvalidValue::new(
+                "contact.preferred_channel",
+                Reason::one_of(&["email", "sms"]),
+            )
+            .into());
+        }
     };
     if preferred == "sms" && phone.is_none() {
-        return Err(
-            InvalidValue::new("contact.preferred_channel", "sms needs a phone number").into(),
-        );
+        return Err(InvalidValue::new("contact.preferred_channel", Reason::SmsNeedsPhone).into());
     }
     let language = crate::domain::Language::parse(&edit.language)
         .map_err(|e| InvalidValue::new("contact.language", e.reason))?;
@@ -210,11 +218,9 @@ pub async fn update_contact(
             .flatten()
             .ok_or(Error::NotFound("contact"))?;
         if preferred == "email" && contact.email.is_none() {
-            return Err(InvalidValue::new(
-                "contact.preferred_channel",
-                "e-mail needs an address; the contact has none",
-            )
-            .into());
+            return Err(
+                InvalidValue::new("contact.preferred_channel", Reason::EmailNeedsAddress).into(),
+            );
         }
         let name = (!name.is_empty()).then_some(name);
         let phone = phone.as_ref().map(|p| p.as_str().to_string());
@@ -309,10 +315,10 @@ pub async fn bulk(
 ) -> Result<usize> {
     actor.require(Scope::TicketsWrite)?;
     if numbers.is_empty() {
-        return Err(InvalidValue::new("tickets", "choose at least one ticket").into());
+        return Err(InvalidValue::new("tickets", Reason::ChooseAtLeastOne).into());
     }
     if numbers.len() > MAX_BULK {
-        return Err(InvalidValue::new("tickets", format!("at most {MAX_BULK} at a time")).into());
+        return Err(InvalidValue::new("tickets", Reason::TooMany { max: MAX_BULK }).into());
     }
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     let u = match action {

@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, MembershipRole, QueueId, TicketNumber};
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::store::workspace::Canned;
 use crate::store::{self, Db};
@@ -31,15 +33,29 @@ struct Checked {
 fn check(c: &mut store::Conn, actor: &Actor, input: CannedInput) -> Result<Checked> {
     let title = input.title.trim().to_string();
     if title.is_empty() || title.chars().count() > MAX_TITLE {
-        return Err(InvalidValue::new("title", format!("1–{MAX_TITLE} characters")).into());
+        return Err(InvalidValue::new(
+            "title",
+            Reason::Length {
+                min: 1,
+                max: MAX_TITLE,
+            },
+        )
+        .into());
     }
     let body = input.body.replace("\r\n", "\n");
     if body.trim().is_empty() || body.chars().count() > MAX_BODY {
-        return Err(InvalidValue::new("body", format!("1–{MAX_BODY} characters")).into());
+        return Err(InvalidValue::new(
+            "body",
+            Reason::Length {
+                min: 1,
+                max: MAX_BODY,
+            },
+        )
+        .into());
     }
     Templates::get()
         .check_str(&body)
-        .map_err(|e| InvalidValue::new("body", format!("template error: {e}")))?;
+        .map_err(|e| InvalidValue::new("body", Reason::template_at(e.pos())))?;
     let queue = match input.queue {
         Some(raw) => Some(
             store::queues::lookup(c, actor.tenant, raw)?
@@ -186,5 +202,8 @@ pub async fn render_for_ticket(
         .await?;
     Templates::get()
         .render_str(&canned.body, &vars)
-        .map_err(|e| Error::Conflict(format!("the canned response cannot be filled in: {e}")))
+        .map_err(|e| {
+            tracing::debug!(error = %e, "canned response not filled in");
+            Error::Conflict(Conflict::CannedFill)
+        })
 }

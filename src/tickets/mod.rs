@@ -6,10 +6,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::accounts::{Actor, Scope};
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{
     Channel, EmailAddress, IntakeChannel, InvalidValue, Language, MessageKind, Priority,
     QueueAccess, QueueId, Status, TenantId, TicketNumber, UserId, WaitingOn,
 };
+use crate::error::Conflict;
 use crate::error::{Error, Result};
 pub use crate::store::tickets::SlaFilter;
 pub use crate::store::tickets::Sort;
@@ -32,12 +35,12 @@ pub const MAX_BODY: usize = 200_000;
 fn subject(s: &str) -> Result<String, InvalidValue> {
     let s: String = s.trim().chars().filter(|c| !c.is_control()).collect();
     if s.is_empty() {
-        return Err(InvalidValue::new("subject", "empty"));
+        return Err(InvalidValue::new("subject", Reason::Empty));
     }
     if s.chars().count() > MAX_SUBJECT {
         return Err(InvalidValue::new(
             "subject",
-            format!("longer than {MAX_SUBJECT} characters"),
+            Reason::TooLong { max: MAX_SUBJECT },
         ));
     }
     Ok(s)
@@ -45,13 +48,10 @@ fn subject(s: &str) -> Result<String, InvalidValue> {
 
 fn body(s: &str) -> Result<String, InvalidValue> {
     if s.trim().is_empty() {
-        return Err(InvalidValue::new("body", "empty"));
+        return Err(InvalidValue::new("body", Reason::Empty));
     }
     if s.chars().count() > MAX_BODY {
-        return Err(InvalidValue::new(
-            "body",
-            format!("longer than {MAX_BODY} characters"),
-        ));
+        return Err(InvalidValue::new("body", Reason::TooLong { max: MAX_BODY }));
     }
     Ok(s.replace("\r\n", "\n"))
 }
@@ -137,34 +137,36 @@ pub async fn create_registered(
         _ => None,
     };
     if reg.attachments.len() > MAX_ATTACHMENTS {
-        return Err(
-            InvalidValue::new("attachments", format!("at most {MAX_ATTACHMENTS} files")).into(),
-        );
-    }
-    if reg.intake.is_none() && (reg.answered_directly || reg.acknowledge || note.is_some()) {
-        return Err(
-            InvalidValue::new("channel", "an agent's registration names its channel").into(),
-        );
-    }
-    if reg.answered_directly && reg.acknowledge {
         return Err(InvalidValue::new(
-            "acknowledge",
-            "a question answered at once is not acknowledged",
+            "attachments",
+            Reason::TooManyFiles {
+                max: MAX_ATTACHMENTS,
+            },
         )
         .into());
+    }
+    if reg.intake.is_none() && (reg.answered_directly || reg.acknowledge || note.is_some()) {
+        return Err(InvalidValue::new("channel", Reason::ChannelRequired).into());
+    }
+    if reg.answered_directly && reg.acknowledge {
+        return Err(InvalidValue::new("acknowledge", Reason::AnsweredNotAcknowledged).into());
     }
     let subject = subject(&input.subject)?;
     let body = body(&input.body)?;
     let preferred = match input.contact.preferred_channel {
         Some(Channel::Sms) if input.contact.phone.is_none() => {
             return Err(
-                InvalidValue::new("contact.preferred_channel", "sms needs a phone number").into(),
+                InvalidValue::new("contact.preferred_channel", Reason::SmsNeedsPhone).into(),
             );
         }
         Some(Channel::Sms) => "sms",
         Some(Channel::Email) | None => "email",
         Some(_) => {
-            return Err(InvalidValue::new("contact.preferred_channel", "email or sms").into());
+            return Err(InvalidValue::new(
+                "contact.preferred_channel",
+                Reason::one_of(&["email", "sms"]),
+            )
+            .into());
         }
     };
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
@@ -347,7 +349,7 @@ fn register_in_tx(
         }
     } else if reg.acknowledge {
         if !has_contact {
-            return Err(InvalidValue::new("acknowledge", "no contact to acknowledge to").into());
+            return Err(InvalidValue::new("acknowledge", Reason::NoContactToAcknowledge).into());
         }
         crate::notify::citizen::enqueue_always(
             c,
@@ -575,7 +577,7 @@ fn encode_cursor(c: Cursor) -> String {
 
 fn decode_cursor(s: &str) -> Result<Cursor, InvalidValue> {
     use base64::Engine as _;
-    let bad = || InvalidValue::new("cursor", "not a cursor from this list");
+    let bad = || InvalidValue::new("cursor", Reason::Damaged);
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .ok()
@@ -612,7 +614,7 @@ pub fn parse_sort(s: &str) -> Result<Sort, InvalidValue> {
         "due" => Ok(Sort::Due),
         other => Err(InvalidValue::new(
             "sort",
-            format!("{other:?} is not one of newest, oldest, urgent, updated, due"),
+            Reason::not_one_of(other, &["newest", "oldest", "urgent", "updated", "due"]),
         )),
     }
 }
@@ -625,7 +627,7 @@ pub fn parse_sla_filter(s: &str) -> Result<Option<SlaFilter>, InvalidValue> {
         "breached" => Ok(Some(SlaFilter::Breached)),
         other => Err(InvalidValue::new(
             "sla",
-            format!("{other:?} is not at_risk or breached"),
+            Reason::not_one_of(other, &["at_risk", "breached"]),
         )),
     }
 }
@@ -637,9 +639,9 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
         Some("me") => Some(AssigneeFilter::User(actor.user)),
         Some("none") => Some(AssigneeFilter::Nobody),
         Some(other) => {
-            let raw: i64 = other
-                .parse()
-                .map_err(|_| InvalidValue::new("assignee", "me, none or a user id"))?;
+            let raw: i64 = other.parse().map_err(|_| {
+                InvalidValue::new("assignee", Reason::format(other, FormatKind::UserRef))
+            })?;
             // Unknown ids simply match nothing.
             Some(AssigneeFilter::User(UserId::from_db(raw)))
         }
@@ -653,11 +655,11 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
             | (Sort::Updated | Sort::Due, Some(Cursor::Time(..)))
     );
     if !fits {
-        return Err(InvalidValue::new("cursor", "does not fit the sort order").into());
+        return Err(InvalidValue::new("cursor", Reason::CursorMismatch).into());
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(InvalidValue::new("limit", "1–200").into());
+        return Err(InvalidValue::new("limit", Reason::Range { min: 1, max: 200 }).into());
     }
     let tag = q
         .tag
@@ -772,9 +774,7 @@ pub(crate) fn apply_update(
     let mut events: Vec<(&str, serde_json::Value)> = vec![];
     let status = u.status.unwrap_or(ticket.status);
     if u.waiting_on.is_some() && status != Status::Waiting {
-        return Err(
-            InvalidValue::new("waiting_on", "only a waiting ticket waits for someone").into(),
-        );
+        return Err(InvalidValue::new("waiting_on", Reason::WaitingOnNotWaiting).into());
     }
     let waiting_on = (status == Status::Waiting).then(|| {
         u.waiting_on
@@ -841,7 +841,7 @@ pub(crate) fn apply_update(
             Some(raw) => {
                 let user = store::users::lookup(c, t, raw)?
                     .filter(|u| u.active)
-                    .ok_or_else(|| InvalidValue::new("assignee", "no active user with that id"))?;
+                    .ok_or_else(|| InvalidValue::new("assignee", Reason::Choose))?;
                 Some(user.id)
             }
             None => None,
@@ -989,12 +989,16 @@ pub async fn add_message_checked(
     actor.require(Scope::TicketsWrite)?;
     let text = body(&draft.text)?;
     if draft.attachments.len() > MAX_ATTACHMENTS {
-        return Err(
-            InvalidValue::new("attachments", format!("at most {MAX_ATTACHMENTS} files")).into(),
-        );
+        return Err(InvalidValue::new(
+            "attachments",
+            Reason::TooManyFiles {
+                max: MAX_ATTACHMENTS,
+            },
+        )
+        .into());
     }
     if draft.kind == NewMessageKind::Note && !draft.attachments.is_empty() {
-        return Err(InvalidValue::new("attachments", "only replies carry files").into());
+        return Err(InvalidValue::new("attachments", Reason::NoteNoFiles).into());
     }
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
     db.write(move |c| -> Result<Posted> {
@@ -1078,9 +1082,9 @@ pub(crate) fn apply_message(
                     now,
                 )?;
             }
-            let to = contact.and_then(|c| c.email).ok_or_else(|| {
-                Error::Conflict("the ticket has no contact e-mail address to reply to".into())
-            })?;
+            let to = contact
+                .and_then(|c| c.email)
+                .ok_or(Error::Conflict(Conflict::NoContactEmail))?;
             (
                 MessageKind::Outbound,
                 to,

@@ -1,6 +1,8 @@
 //! Tags: short lower-case labels agents put on tickets ("vattenläcka", "faktura-fel").
 
+use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 
 pub const MAX_TAG: usize = 40;
 
@@ -8,21 +10,18 @@ pub const MAX_TAG: usize = 40;
 pub fn parse(s: &str) -> Result<String, InvalidValue> {
     let tag = s.trim().to_lowercase();
     if tag.is_empty() {
-        return Err(InvalidValue::new("tag", "empty"));
+        return Err(InvalidValue::new("tag", Reason::Empty));
     }
     if tag.chars().count() > MAX_TAG {
-        return Err(InvalidValue::new(
-            "tag",
-            format!("longer than {MAX_TAG} characters"),
-        ));
+        return Err(InvalidValue::new("tag", Reason::TooLong { max: MAX_TAG }));
     }
-    if let Some(c) = tag
+    if tag
         .chars()
-        .find(|c| !(c.is_alphanumeric() || *c == '-' || *c == '_'))
+        .any(|c| !(c.is_alphanumeric() || c == '-' || c == '_'))
     {
         return Err(InvalidValue::new(
             "tag",
-            format!("{c:?} is not allowed; use letters, digits, - or _"),
+            Reason::format(tag.as_str(), FormatKind::Tag),
         ));
     }
     Ok(tag)

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::domain::Reason;
 use crate::error::Error;
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, PageActor, form_trusted};
@@ -139,7 +140,9 @@ pub async fn reply(
             }
             let v = crate::domain::InvalidValue::new(
                 "attachments",
-                format!("at most {} MB in all", limit / 1024 / 1024),
+                crate::domain::Reason::TooBig {
+                    mb: (limit / 1024 / 1024) as usize,
+                },
             );
             let msg = Failure::from(v).message(page_locale(None, &req));
             return show(
@@ -256,7 +259,7 @@ pub async fn revoke(
     if f.sure != "1" {
         return Err(Error::from(crate::domain::InvalidValue::new(
             "sure",
-            "confirm that the links are to stop working",
+            Reason::ConfirmStop,
         ))
         .into());
     }

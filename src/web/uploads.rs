@@ -6,6 +6,7 @@
 use futures_util::StreamExt as _;
 
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 use crate::error::Error;
 use crate::mail::intake::StoredAttachment;
 use crate::store::blobs::BlobStore;
@@ -73,7 +74,9 @@ pub async fn read(
             if total > MAX_UPLOAD {
                 return Err(UploadError::TooBig(InvalidValue::new(
                     "attachments",
-                    format!("at most {} MB in all", MAX_UPLOAD / 1024 / 1024),
+                    Reason::TooBig {
+                        mb: MAX_UPLOAD / 1024 / 1024,
+                    },
                 )));
             }
             bytes.extend_from_slice(&chunk);

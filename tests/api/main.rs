@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod cli;
 mod crash;
+mod errors;
 mod escalation;
 mod isolation;
 mod kb;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{fail, invalid_field, page, refusal, see_other, use_cases};
 use crate::accounts::Actor;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 use crate::error::Error;
 use crate::store::queues::Queue;
 use crate::tickets::canned::{self, CannedInput};
@@ -54,7 +55,7 @@ impl CannedForm {
             "" => None,
             q => Some(
                 q.parse()
-                    .map_err(|_| InvalidValue::new("queue", "choose a queue"))?,
+                    .map_err(|_| InvalidValue::new("queue", Reason::Choose))?,
             ),
         };
         Ok(CannedInput {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{fail, invalid_field, page, refusal, see_other};
 use crate::accounts::Actor;
+use crate::domain::Reason;
 use crate::escalation::admin::{self as targets, RecordsForm, TargetView};
 use crate::escalation::referral::ReferralTarget;
 use crate::web::AppState;
@@ -297,18 +298,20 @@ async fn submit(
                     .collect::<Result<Vec<_>, _>>()
                 {
                     Ok(hs) => targets::save_referral(&st.db, actor, id, r, hs).await,
-                    Err(_) => Err(crate::domain::InvalidValue::new(
-                        "handlers",
-                        "choose handlers from the list",
-                    )
-                    .into()),
+                    Err(_) => {
+                        Err(crate::domain::InvalidValue::new("handlers", Reason::Choose).into())
+                    }
                 }
             }
-            Err(_) => Err(crate::domain::InvalidValue::new("response_days", "0–90").into()),
+            Err(_) => Err(crate::domain::InvalidValue::new(
+                "response_days",
+                Reason::Range { min: 0, max: 90 },
+            )
+            .into()),
         },
         "transfer" => match f.queue.trim().parse::<i64>() {
             Ok(q) => targets::save_transfer(&st.db, actor, id, f.name.clone(), q).await,
-            Err(_) => Err(crate::domain::InvalidValue::new("queue", "choose a queue").into()),
+            Err(_) => Err(crate::domain::InvalidValue::new("queue", Reason::Choose).into()),
         },
         _ => Err(crate::error::Error::NotFound("escalation target kind")),
     };

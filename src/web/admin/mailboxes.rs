@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{fail, invalid_field, page, refusal, see_other, use_cases};
 use crate::accounts::Actor;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 use crate::error::Error;
 use crate::mail::mailboxes::{MailboxSpec, SmtpSpec};
 use crate::web::AppState;
@@ -72,14 +73,14 @@ fn port(field: &'static str, s: &str) -> Result<Option<u16>, InvalidValue> {
             .ok()
             .filter(|p| *p > 0)
             .map(Some)
-            .ok_or_else(|| InvalidValue::new(field, "1–65535")),
+            .ok_or_else(|| InvalidValue::new(field, Reason::Range { min: 1, max: 65535 })),
     }
 }
 
 impl MailboxForm {
     fn spec(&self) -> Result<MailboxSpec, InvalidValue> {
         if self.queue.trim().is_empty() {
-            return Err(InvalidValue::new("queue", "choose a queue"));
+            return Err(InvalidValue::new("queue", Reason::Choose));
         }
         let smtp = match optional(&self.smtp_host) {
             None => None,

@@ -174,7 +174,7 @@ struct Refusal {
 ///
 /// Messages: `admin.<form>.invalid.<field>`, else `admin.invalid.<field>`, else the generic
 /// "invalid value" text; a conflict is `admin.<form>.exists`. `{reason}` in a text is replaced by
-/// the technical reason (e.g. where a template has a syntax error).
+/// the reason's own text (e.g. where in a template the error is).
 fn refusal(locale: &str, form: &str, e: Error) -> Result<Refusal, Error> {
     let t = Templates::get();
     match e {
@@ -187,7 +187,12 @@ fn refusal(locale: &str, form: &str, e: Error) -> Result<Refusal, Error> {
                 .iter()
                 .map(|k| (k, t.text(locale, k)))
                 .find(|(k, text)| text != *k)
-                .map(|(_, text)| text.replace("{reason}", &v.reason))
+                .map(|(_, text)| {
+                    text.replace(
+                        "{reason}",
+                        &crate::web::errors::reason_text(locale, &v.reason),
+                    )
+                })
                 .unwrap_or_else(|| Failure::Domain(Error::Invalid(v)).message(locale));
             Ok(Refusal {
                 status: StatusCode::UNPROCESSABLE_ENTITY,

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::{fail, invalid_field, page, refusal, see_other};
 use crate::accounts::Actor;
 use crate::domain::Priority;
+use crate::domain::Reason;
 use crate::error::Error;
 use crate::sla::Holiday;
 use crate::sla::admin::{self as use_cases, CalendarInput, PolicyText, WEEKDAYS};
@@ -365,7 +366,9 @@ pub async fn delete_calendar(
                 .find(|c| c.id == id)
                 .ok_or_else(|| fail(&actor, &req)(Error::NotFound("calendar")))?;
             let key = match &e {
-                Error::Conflict(m) if m.contains("default") => "admin.sla.delete_default",
+                Error::Conflict(crate::error::Conflict::DefaultCalendar) => {
+                    "admin.sla.delete_default"
+                }
                 _ => "admin.sla.delete_in_use",
             };
             let message =
@@ -397,9 +400,7 @@ pub async fn queue_calendar(
     let calendar = match f.calendar.trim() {
         "" => None,
         raw => Some(raw.parse::<i64>().map_err(|_| {
-            fail(&actor, &req)(
-                crate::domain::InvalidValue::new("calendar", "choose a calendar").into(),
-            )
+            fail(&actor, &req)(crate::domain::InvalidValue::new("calendar", Reason::Choose).into())
         })?),
     };
     use_cases::use_calendar_form(&st.db, &actor, path.into_inner(), calendar)

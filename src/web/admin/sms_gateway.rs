@@ -9,6 +9,8 @@ use serde_json::json;
 
 use super::{fail, invalid_field, page, refusal, see_other};
 use crate::accounts::Actor;
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::notify::sms::{self, GatewayInput};
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
@@ -40,7 +42,8 @@ impl HasCsrf for GatewayForm {
 
 /// "0,45" or "0.45" kronor → 45 öre.
 fn parse_price(s: &str) -> Result<i32, crate::domain::InvalidValue> {
-    let bad = || crate::domain::InvalidValue::new("price_ore", "a price such as 0,45");
+    let bad =
+        || crate::domain::InvalidValue::new("price_ore", Reason::format(s, FormatKind::Price));
     let s = s.trim().replace(',', ".");
     if s.is_empty() {
         return Err(bad());

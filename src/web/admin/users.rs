@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{fail, invalid_field, page, refusal, see_other, use_cases};
 use crate::accounts::Actor;
 use crate::domain::InvalidValue;
+use crate::domain::Reason;
 use crate::error::Error;
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
@@ -120,7 +121,7 @@ fn same_passwords(a: &str, b: &str) -> Result<(), Error> {
     if a == b {
         Ok(())
     } else {
-        Err(InvalidValue::new("repeat", "the passwords differ").into())
+        Err(InvalidValue::new("repeat", Reason::PasswordsDiffer).into())
     }
 }
 

@@ -2,6 +2,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::domain::Reason;
 use crate::domain::{
     Channel, EmailAddress, InvalidValue, PhoneNumber, Priority, Status, TicketNumber, WaitingOn,
 };
@@ -266,7 +267,7 @@ pub async fn add_message(
     let kind = match b.kind.as_str() {
         "reply" => NewMessageKind::Reply,
         "note" => NewMessageKind::Note,
-        _ => return Err(InvalidValue::new("kind", "reply or note").into()),
+        _ => return Err(InvalidValue::new("kind", Reason::one_of(&["reply", "note"])).into()),
     };
     let msg = tickets::add_message(
         &st.db,

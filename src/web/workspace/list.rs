@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Names, row};
+use crate::domain::Reason;
 use crate::domain::{Channel, InvalidValue, Priority, Status, TicketNumber};
 use crate::tickets::actions::{self, BulkAction};
 use crate::tickets::{self, ListQuery, views};
@@ -58,7 +59,7 @@ impl ListParams {
             queue: opt(&self.queue)
                 .map(|q| {
                     q.parse::<i64>()
-                        .map_err(|_| InvalidValue::new("queue", "not a queue id"))
+                        .map_err(|_| InvalidValue::new("queue", Reason::Choose))
                 })
                 .transpose()?,
             assignee: opt(&self.assignee).map(str::to_string),
@@ -196,7 +197,7 @@ fn parse_action(action: &str, target: &str) -> Result<BulkAction, InvalidValue> 
     let id = || {
         target
             .parse::<i64>()
-            .map_err(|_| InvalidValue::new("target", "choose who or where"))
+            .map_err(|_| InvalidValue::new("target", Reason::Choose))
     };
     Ok(match action {
         "assign_me" => BulkAction::AssignToMe,
@@ -205,10 +206,7 @@ fn parse_action(action: &str, target: &str) -> Result<BulkAction, InvalidValue> 
         "move" => BulkAction::MoveTo(id()?),
         "close" => BulkAction::Close,
         other => {
-            return Err(InvalidValue::new(
-                "action",
-                format!("{other:?} is not a bulk action"),
-            ));
+            return Err(InvalidValue::new("action", Reason::unknown(other)));
         }
     })
 }
@@ -241,7 +239,7 @@ pub async fn bulk(
         .unwrap_or("/tickets")
         .to_string();
     if numbers.is_empty() {
-        return Err(InvalidValue::new("tickets", "choose at least one ticket").into());
+        return Err(InvalidValue::new("tickets", Reason::ChooseAtLeastOne).into());
     }
     if form.get("confirmed") != "1" {
         let names = Names::load(&st, &actor).await?;

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::accounts::Actor;
+use crate::domain::FormatKind;
+use crate::domain::Reason;
 use crate::domain::{
     ArticleStatus, Channel, EmailAddress, IntakeChannel, InvalidValue, PhoneNumber, Priority,
 };
@@ -65,12 +67,12 @@ impl Kept {
     /// The use case's input; a value that does not parse names its field.
     fn input(&self) -> Result<(NewTicketInput, Registration), InvalidValue> {
         let channel = IntakeChannel::parse(&self.channel)
-            .map_err(|_| InvalidValue::new("channel", "choose a channel"))?;
+            .map_err(|_| InvalidValue::new("channel", Reason::Choose))?;
         let queue = self
             .queue
             .trim()
             .parse::<i64>()
-            .map_err(|_| InvalidValue::new("queue", "choose a queue"))?;
+            .map_err(|_| InvalidValue::new("queue", Reason::Choose))?;
         let priority = match self.priority.trim() {
             "" => Priority::Normal,
             p => Priority::parse(p)?,
@@ -79,7 +81,7 @@ impl Kept {
         let contact_id = match opt(&self.contact_id) {
             Some(id) => Some(
                 id.parse::<i64>()
-                    .map_err(|_| InvalidValue::new("contact", "pick a contact"))?,
+                    .map_err(|_| InvalidValue::new("contact", Reason::Choose))?,
             ),
             None => None,
         };
@@ -91,11 +93,21 @@ impl Kept {
                 email: opt(&self.contact_email)
                     .map(|e| EmailAddress::parse(&e))
                     .transpose()
-                    .map_err(|_| InvalidValue::new("contact.email", "not an e-mail address"))?,
+                    .map_err(|_| {
+                        InvalidValue::new(
+                            "contact.email",
+                            Reason::format(self.contact_email.trim(), FormatKind::Email),
+                        )
+                    })?,
                 phone: opt(&self.contact_phone)
                     .map(|p| PhoneNumber::parse(&p))
                     .transpose()
-                    .map_err(|_| InvalidValue::new("contact.phone", "not a phone number"))?,
+                    .map_err(|_| {
+                        InvalidValue::new(
+                            "contact.phone",
+                            Reason::format(self.contact_phone.trim(), FormatKind::Phone),
+                        )
+                    })?,
                 preferred_channel: match self.preferred.trim() {
                     "sms" => Some(Channel::Sms),
                     _ => None,
@@ -106,7 +118,7 @@ impl Kept {
         let kb_article = match opt(&self.kb_article) {
             Some(a) if self.answered => Some(
                 a.parse::<i64>()
-                    .map_err(|_| InvalidValue::new("kb_article", "pick an article"))?,
+                    .map_err(|_| InvalidValue::new("kb_article", Reason::Choose))?,
             ),
             _ => None,
         };

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Names, local_time};
+use crate::domain::Reason;
 use crate::domain::Status;
 use crate::search::{SearchQuery, search_tickets};
 use crate::tickets::views;
@@ -48,7 +49,7 @@ pub async fn search(
         "" => None,
         q => Some(
             q.parse::<i64>()
-                .map_err(|_| crate::domain::InvalidValue::new("queue", "not a queue id"))?,
+                .map_err(|_| crate::domain::InvalidValue::new("queue", Reason::Choose))?,
         ),
     };
     let text = p.q.trim().to_string();

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Names, age, local_time, row};
 use crate::accounts::Actor;
+use crate::domain::Reason;
 use crate::domain::{InvalidValue, Priority, TicketNumber};
 use crate::error::Error;
 use crate::tickets::{self, Draft, NewMessageKind, Posted, UpdateInput, actions, canned, views};
@@ -744,7 +745,7 @@ pub async fn update(
                 "none" => Some(None),
                 raw => {
                     Some(Some(raw.parse::<i64>().map_err(|_| {
-                        InvalidValue::new("assignee", "choose a person")
+                        InvalidValue::new("assignee", Reason::Choose)
                     })?))
                 }
             },
@@ -821,7 +822,7 @@ pub async fn escalate(
         raw => raw
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| InvalidValue::new("target", "choose a target").into()),
+            .map_err(|_| InvalidValue::new("target", Reason::Choose).into()),
     };
     let result = match result {
         Ok(target) => crate::escalation::escalate(&st.db, &actor, n.clone(), target, &f.reason)
@@ -849,7 +850,7 @@ pub async fn transfer(
     let n = number(&path)?;
     let result = match f.queue.parse::<i64>() {
         Ok(q) => actions::transfer(&st.db, &actor, n.clone(), q, &f.note, false).await,
-        Err(_) => Err(InvalidValue::new("queue", "choose a queue").into()),
+        Err(_) => Err(InvalidValue::new("queue", Reason::Choose).into()),
     };
     match result {
         // After a transfer out of the agent's own queues the ticket may no longer be visible.
@@ -878,9 +879,11 @@ fn other_number(n: &TicketNumber, raw: &str) -> Result<TicketNumber, InvalidValu
 fn other_error(locale: &str, raw: &str, e: Error) -> Result<String, PageError> {
     let t = Templates::get();
     Ok(match e {
-        Error::Invalid(_) => t
+        Error::Invalid(v) if v.field == "ticket_number" => t
             .text(locale, "ticket_page.other.bad_number")
             .replace("{input}", raw.trim()),
+        // A good number that the action refuses (the ticket itself): the rule, not "bad number".
+        Error::Invalid(v) => crate::web::errors::reason_sentence(locale, &v.reason),
         Error::NotFound(_) => t
             .text(locale, "ticket_page.other.not_found")
             .replace("{input}", raw.trim()),
