@@ -95,7 +95,7 @@ test('b. an agent answers a ticket with a suggested article', async () => {
     assert.equal(await page.locator('#reply-form input[name="kb_article"]').count(), 1);
 
     await page.locator('#reply-send').click();
-    await page.waitForURL(/ok=reply_sent/);
+    await page.locator('p.flash', { hasText: 'Svaret är sparat och skickas till medborgaren.' }).waitFor();
     assert.match(await page.locator('section.kb-panel').innerText(), /Besvarat med:\s*Vattenläcka/);
     assert.match(await page.content(), /Besvarat med artikeln/);
   } finally {

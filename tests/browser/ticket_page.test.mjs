@@ -108,7 +108,9 @@ test('the properties stay in view while the conversation scrolls; canned respons
       await page.locator('#kind-note').check();
       await page.locator('#reply-body').fill(Array.from({ length: 25 }, (_, l) => `Anteckning ${i}, rad ${l + 1}`).join('\n'));
       await page.getByRole('button', { name: 'Skicka', exact: true }).click();
-      await page.waitForURL(/ok=note_added/);
+      // The page after sending says so (and then drops ?ok= from its address, so a reload does
+      // not clear a newer draft): wait for what it says, not for the address.
+      await page.locator('p.flash', { hasText: 'Anteckningen är sparad.' }).waitFor();
     }
     await page.goto(app.url(path));
     const scrolled = await page.evaluate(() => {
