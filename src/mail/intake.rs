@@ -12,6 +12,8 @@
 //! 4. New tickets get an acknowledgement (outbox), unless the mail is automatic (auto-reply, bulk,
 //!    list, bounce), comes from one of our own addresses, or the sender hit the rate limit.
 
+use std::ops::ControlFlow;
+
 use chrono::{Duration, NaiveDateTime};
 use serde_json::json;
 
@@ -212,7 +214,9 @@ impl Cache {
 }
 
 /// Store one mail. Call inside a write transaction; blobs (raw source, attachments) are written
-/// before, so nothing here can fail half-way outside the database.
+/// before, so nothing here can fail half-way outside the database. The steps read as the story:
+/// receive → copies and loops → bounces → who wrote → thread or open → store → route →
+/// acknowledge.
 #[allow(clippy::too_many_arguments)]
 pub fn ingest(
     c: &mut Conn,
@@ -225,352 +229,61 @@ pub fn ingest(
     cache: &mut Cache,
     now: NaiveDateTime,
 ) -> Result<Outcome> {
-    if src.uid > 0
-        && src.mailbox.is_some()
-        && store::mail::has_receipt(c, src.mailbox.unwrap_or(0), src.uidvalidity, src.uid)?
-    {
+    let m = Incoming {
+        t,
+        src,
+        raw_sha256,
+        mail,
+        attachments,
+        policy,
+        now,
+        sender: mail.from.as_ref().map(|e| e.as_str().to_lowercase()),
+    };
+    if m.already_received(c)? {
         return Ok(Outcome::AlreadyStored);
     }
-    let receipt = |c: &mut Conn, row: i64| {
-        store::mail::add_receipt(
-            c,
-            t,
-            store::mail::NewReceipt {
-                message_row: row,
-                mailbox: src.mailbox,
-                uidvalidity: src.uidvalidity,
-                uid: src.uid,
-                source: src.kind,
-                now,
-            },
-        )
+    let collision = match m.copy_or_loop(c)? {
+        ControlFlow::Break(outcome) => return Ok(outcome),
+        ControlFlow::Continue(collision) => collision,
     };
-    let sender = mail.from.as_ref().map(|e| e.as_str().to_lowercase());
-    // 1. Copies. A mail is a copy of a stored one only when the Message-ID matches *and* the
-    // content is the same (raw bytes, or sender and text when a relay rewrote headers): scanners,
-    // web forms and some phones reuse Message-IDs for different mails. Mail without a Message-ID
-    // is a copy when its raw bytes are.
-    let mut collision: Option<TicketNumber> = None;
-    if let Some(mid) = &mail.message_id {
-        store::mail::lock_message_id(c, t, mid)?;
-        // Ärendo's own mail coming back (a lead's address is a function mailbox): a loop.
-        if let Some((row, ticket_id, kind)) =
-            store::mail::find_by_message_ids(c, t, std::slice::from_ref(mid))?
-            && kind != "inbound"
-        {
-            receipt(c, row)?;
-            let ticket = store::tickets::get(c, t, ticket_id)?;
-            store::tickets::insert_event(
-                c,
-                t,
-                ticket_id,
-                None,
-                "own_mail_ignored",
-                &json!({ "message": row, "mailbox": src.mailbox }),
-                now,
-            )?;
-            return Ok(Outcome::Ignored {
-                ticket: Some(ticket.number),
-            });
-        }
-        if let Some(ticket_id) = store::mail::ticket_of_sent(c, t, std::slice::from_ref(mid))? {
-            let ticket = store::tickets::get(c, t, ticket_id)?;
-            store::tickets::insert_event(
-                c,
-                t,
-                ticket_id,
-                None,
-                "own_mail_ignored",
-                &json!({ "message_id": mid, "mailbox": src.mailbox }),
-                now,
-            )?;
-            return Ok(Outcome::Ignored {
-                ticket: Some(ticket.number),
-            });
-        }
-        let stored = store::mail::inbound_with_message_id(c, t, mid)?;
-        let same = stored.iter().find(|m| {
-            m.raw_sha256.as_deref() == Some(raw_sha256)
-                || (m.from_addr.as_deref().map(str::to_lowercase) == sender
-                    && body_hash(&m.body_text) == body_hash(&mail.text))
-        });
-        if let Some(m) = same {
-            return copy_received(c, t, src, m.row, m.ticket, "message_id", now, receipt);
-        }
-        if let Some(first) = stored.first() {
-            collision = Some(store::tickets::get(c, t, first.ticket)?.number);
-        }
-    } else {
-        store::mail::lock_message_id(c, t, &format!("sha256:{raw_sha256}"))?;
-        if let Some((row, ticket)) = store::mail::inbound_with_raw(c, t, raw_sha256)? {
-            return copy_received(c, t, src, row, ticket, "raw_sha256", now, receipt);
-        }
-    }
-
-    // Mail Ärendo sent itself (its own header, or the installation's sender address) is never a
-    // citizen's mail.
-    if mail.arendo_origin
-        || sender
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case(&policy.installation_from))
-    {
+    if m.sent_by_us() {
         tracing::info!(
             message_id = mail.message_id.as_deref().unwrap_or(""),
             "mail sent by Ärendo itself came back; not imported"
         );
         return Ok(Outcome::Ignored { ticket: None });
     }
-
-    // A bounce of our own outgoing mail: a delivery failure on the ticket it bounced from.
-    if mail.automatic == Some(super::parse::Automatic::Bounce) {
-        let mut ids = mail.in_reply_to.clone();
-        ids.extend(mail.references.iter().cloned());
-        ids.extend(original_message_ids(mail));
-        let bounced = match store::mail::find_by_message_ids(c, t, &ids)? {
-            Some((row, ticket, kind)) if kind == "outbound" => Some((Some(row), ticket)),
-            _ => store::mail::ticket_of_sent(c, t, &ids)?.map(|tk| (None, tk)),
-        };
-        if let Some((out_row, ticket_id)) = bounced {
-            let ticket = store::tickets::get(c, t, ticket_id)?;
-            let msg = store_message(
-                c,
-                t,
-                ticket_id,
-                MessageKind::Note,
-                sender.as_deref(),
-                mail,
-                raw_sha256,
-                now,
-            )?;
-            receipt(c, msg.id)?;
-            for a in attachments {
-                store::tickets::insert_attachment(c, t, msg.id, a, now)?;
-            }
-            store::tickets::insert_event(
-                c,
-                t,
-                ticket_id,
-                None,
-                "delivery_failed",
-                &json!({ "message": msg.id, "bounced": out_row, "from": sender }),
-                now,
-            )?;
-            return Ok(Outcome::DeliveryFailure {
-                ticket: ticket.number,
-            });
-        }
+    if let Some(outcome) = m.bounce_of_our_mail(c)? {
+        return Ok(outcome);
     }
-
     let tenant = cache.tenant(c, t)?;
-    // From one of the municipality's own addresses: never the citizen; stored as internal.
-    let own_sender = match &sender {
+    let own_sender = match &m.sender {
         Some(s) => cache.own(c, t)?.contains(s),
         None => false,
     };
-    let contact = match &mail.from {
-        Some(_) if own_sender => None,
-        Some(e) => Some(store::contacts::find_or_create(
-            c,
-            t,
-            mail.from_name.as_deref(),
-            Some(e),
-            None,
-            "email",
-            crate::domain::Language::of_citizen_text(&format!("{}\n{}", mail.subject, mail.text)),
-        )?),
-        None => None,
-    };
-
-    // 2. Threading.
-    let mut thread_ids = mail.in_reply_to.clone();
-    thread_ids.extend(mail.references.iter().cloned());
-    let mut existing: Option<TicketId> = match store::mail::find_by_message_ids(c, t, &thread_ids)?
-    {
-        Some((_, tk, _)) => Some(tk),
-        // An answer to a notification, status-link or referral mail.
-        None => store::mail::ticket_of_sent(c, t, &thread_ids)?,
-    };
-    let mut mention: Option<store::tickets::Ticket> = None;
-    if existing.is_none()
-        && let Some(n) = tagged_number(&mail.subject, &tenant.ticket_prefix)
-        && let Some(tagged) = store::tickets::by_number(c, t, &QueueAccess::All, &n)?
-    {
-        let contact_email = match tagged.contact_id {
-            Some(id) => store::contacts::get(c, t, id)?
-                .and_then(|c| c.email)
-                .map(|e| e.to_lowercase()),
-            None => None,
-        };
-        let known = match &sender {
-            Some(_) if own_sender => true,
-            Some(s) => {
-                contact_email.as_deref() == Some(s.as_str())
-                    || store::mail::participants(c, t, tagged.id)?.contains(s)
-            }
-            None => false,
-        };
-        if known {
-            existing = Some(tagged.id);
-        } else {
-            mention = Some(tagged);
-        }
-    }
-
-    // 3. Reopen, or follow up in a new ticket when the old one was resolved long ago.
-    let mut follow_up_of: Option<store::tickets::Ticket> = None;
-    let mut reopened = false;
-    let target: Option<store::tickets::Ticket> = match existing {
-        Some(id) => {
-            let tk = store::tickets::get(c, t, id)?;
-            let long_ago = tk
-                .resolved_at
-                .or(tk.closed_at)
-                .is_some_and(|r| now - r > Duration::days(policy.reopen_days));
-            if matches!(tk.status, Status::Resolved | Status::Closed) && long_ago {
-                follow_up_of = Some(tk);
-                None
-            } else {
-                // An out-of-office reply or a list mail in the thread is not the citizen
-                // writing: it reopens nothing (D56).
-                if !own_sender && mail.automatic.is_none() {
-                    reopened = crate::tickets::open_for_citizen_message(c, t, &tk, now)?;
-                }
-                Some(tk)
-            }
-        }
-        None => None,
-    };
-
-    let is_new = target.is_none();
-    // 5. One mail to several function mailboxes: the first of ours in To:, then in Cc:, then the
-    // mailbox it arrived through — never the order in which the mailboxes were fetched.
-    let routed = match &target {
-        Some(_) => src.clone(),
-        None => addressed_mailbox(c, t, cache, mail, src)?,
-    };
-    let src = &routed;
-    let ticket = match target {
-        Some(tk) => tk,
-        None => {
-            let queue = follow_up_of
-                .as_ref()
-                .map(|o| o.queue_id)
-                .unwrap_or(src.queue);
-            open_ticket_with_prefix(
-                c,
-                t,
-                &tenant.ticket_prefix,
-                OpenTicket {
-                    queue,
-                    subject: &clean_subject(&mail.subject),
-                    priority: Priority::Normal,
-                    channel: Channel::Email,
-                    contact_id: contact.as_ref().map(|c| c.id),
-                    mailbox: src.mailbox,
-                    automatic: mail.automatic,
-                    actor: None,
-                    now,
-                },
-            )?
-        }
-    };
-    let linked = follow_up_of.as_ref().or(mention.as_ref());
+    let contact = m.contact(c, own_sender)?;
+    let mut place = m.place(c, &tenant, own_sender)?;
+    let is_new = place.target.is_none();
+    let follow_up_queue = place.follow_up_of.as_ref().map(|o| o.queue_id);
+    let (ticket, routed) = m.join_or_open(
+        c,
+        cache,
+        &tenant,
+        place.target.take(),
+        follow_up_queue,
+        &contact,
+    )?;
+    let linked = place.follow_up_of.as_ref().or(place.mention.as_ref());
     if let Some(other) = linked {
-        let kind = if follow_up_of.is_some() {
-            "follow_up"
-        } else {
-            "mentions"
-        };
-        store::mail::link(c, t, ticket.id, other.id, kind, now)?;
-        store::tickets::insert_event(
-            c,
-            t,
-            ticket.id,
-            None,
-            "linked",
-            &json!({ "ticket": other.number, "kind": kind }),
-            now,
-        )?;
+        m.link(c, &ticket, other, place.follow_up_of.is_some())?;
     }
-
-    let kind = if own_sender {
-        MessageKind::Note
-    } else {
-        MessageKind::Inbound
-    };
-    let msg = store_message(
-        c,
-        t,
-        ticket.id,
-        kind,
-        sender.as_deref(),
-        mail,
-        raw_sha256,
-        now,
-    )?;
-    receipt(c, msg.id)?;
-    if mail.automatic.is_some() {
-        // Not a person writing: no response is owed, the service levels do not see it (D56).
-        store::tickets::mark_auto_sent(c, t, msg.id)?;
-    } else if !own_sender
-        && !is_new
-        && ticket.automatic.is_some()
-        && store::tickets::clear_automatic(c, t, ticket.id)?
-    {
-        // A person wrote in the thread an automatic mail opened: now it is people's work.
-        store::tickets::insert_event(
-            c,
-            t,
-            ticket.id,
-            None,
-            "automatic_cleared",
-            &json!({ "message": msg.id }),
-            now,
-        )?;
-    }
-    if own_sender {
-        store::tickets::insert_event(
-            c,
-            t,
-            ticket.id,
-            None,
-            "mail_from_own_address",
-            &json!({ "message": msg.id, "from": sender }),
-            now,
-        )?;
-    }
-    if let Some(other) = &collision {
-        store::tickets::insert_event(
-            c,
-            t,
-            ticket.id,
-            None,
-            "message_id_collision",
-            &json!({ "message": msg.id, "message_id": mail.message_id, "ticket": other }),
-            now,
-        )?;
-    }
-    for a in attachments {
-        store::tickets::insert_attachment(c, t, msg.id, a, now)?;
-    }
-    super::problems::record(c, t, ticket.id, msg.id, &mail.problems, now)?;
-    store::tickets::insert_event(
-        c,
-        t,
-        ticket.id,
-        None,
-        "mail_received",
-        &json!({ "message": msg.id, "mailbox": src.mailbox, "automatic": mail.automatic, "problems": mail.problems }),
-        now,
-    )?;
-
+    m.store(c, &ticket, own_sender, is_new, collision.as_ref(), &routed)?;
     if !is_new {
         return Ok(Outcome::Threaded {
             ticket: ticket.number,
-            reopened,
+            reopened: place.reopened,
         });
     }
-
     // The municipality's routing rules: priority, queue, tag, escalation — before the
     // acknowledgement, so it names the queue the ticket ended up in.
     let ticket = crate::routing::apply_in_tx(
@@ -578,77 +291,511 @@ pub fn ingest(
         t,
         ticket,
         &crate::routing::Facts {
-            queue: src.queue,
-            sender: sender.as_deref(),
+            queue: routed.queue,
+            sender: m.sender.as_deref(),
             subject: &mail.subject,
             text: &mail.text,
         },
         now,
     )?;
-
-    // 4. Acknowledge.
-    let acknowledged = match (&sender, mail.automatic) {
-        (Some(s), None) => {
-            let own = cache.own(c, t)?.contains(s);
-            let recent = store::mail::acks_since(c, t, s, now - Duration::hours(1))?;
-            if own || s.eq_ignore_ascii_case(&src.reply_from) {
-                store::tickets::insert_event(
-                    c,
-                    t,
-                    ticket.id,
-                    None,
-                    "not_acknowledged",
-                    &json!({ "reason": "own_address" }),
-                    now,
-                )?;
-                false
-            } else if recent >= policy.ack_per_hour {
-                store::tickets::insert_event(
-                    c,
-                    t,
-                    ticket.id,
-                    None,
-                    "not_acknowledged",
-                    &json!({ "reason": "rate_limited" }),
-                    now,
-                )?;
-                false
-            } else {
-                let queue = cache.queue(c, t, ticket.queue_id)?;
-                acknowledge(
-                    c,
-                    t,
-                    &tenant.name,
-                    queue,
-                    &ticket,
-                    s,
-                    contact.as_ref(),
-                    mail,
-                    src,
-                    now,
-                )?;
-                true
-            }
-        }
-        (_, Some(kind)) => {
-            store::tickets::insert_event(
-                c,
-                t,
-                ticket.id,
-                None,
-                "not_acknowledged",
-                &json!({ "reason": "automatic", "kind": kind }),
-                now,
-            )?;
-            false
-        }
-        (None, None) => false,
-    };
+    let acknowledged = m.acknowledge_new(c, cache, &tenant, &ticket, contact.as_ref(), &routed)?;
     Ok(Outcome::NewTicket {
         ticket: ticket.number,
         linked: linked.map(|l| l.number.clone()),
         acknowledged,
     })
+}
+
+/// One mail on its way in, with what every step needs.
+struct Incoming<'a> {
+    t: TenantId,
+    src: &'a Source,
+    raw_sha256: &'a str,
+    mail: &'a ParsedMail,
+    attachments: &'a [StoredAttachment],
+    policy: &'a Policy,
+    now: NaiveDateTime,
+    /// The sender's address, lower-case.
+    sender: Option<String>,
+}
+
+/// Where a mail belongs: the ticket it answers (None: a new one), and what the new one relates to.
+struct Place {
+    target: Option<store::tickets::Ticket>,
+    /// A resolved ticket answered after `reopen_days`: the new ticket follows up on it.
+    follow_up_of: Option<store::tickets::Ticket>,
+    /// A ticket the mail names by its tag, from someone not on it: linked, not joined.
+    mention: Option<store::tickets::Ticket>,
+    reopened: bool,
+}
+
+impl Incoming<'_> {
+    /// This IMAP message (mailbox, UIDVALIDITY, UID) was stored before.
+    fn already_received(&self, c: &mut Conn) -> Result<bool> {
+        Ok(match self.src.mailbox {
+            Some(mailbox) if self.src.uid > 0 => {
+                store::mail::has_receipt(c, mailbox, self.src.uidvalidity, self.src.uid)?
+            }
+            _ => false,
+        })
+    }
+
+    /// Record that this mail (IMAP message or import) is stored as message `row`.
+    fn receipt(&self, c: &mut Conn, row: i64) -> store::StoreResult<()> {
+        store::mail::add_receipt(
+            c,
+            self.t,
+            store::mail::NewReceipt {
+                message_row: row,
+                mailbox: self.src.mailbox,
+                uidvalidity: self.src.uidvalidity,
+                uid: self.src.uid,
+                source: self.src.kind,
+                now: self.now,
+            },
+        )
+    }
+
+    /// 1. Copies and loops (D38, D39). A mail is a copy of a stored one only when the Message-ID
+    /// matches *and* the content is the same (raw bytes, or sender and text when a relay rewrote
+    /// headers): scanners, web forms and some phones reuse Message-IDs for different mails. Mail
+    /// without a Message-ID is a copy when its raw bytes are. Ärendo's own mail coming back (a
+    /// lead's address is a function mailbox) is a loop. Continues with the ticket whose mail
+    /// shares the Message-ID, if any (a collision to note).
+    fn copy_or_loop(&self, c: &mut Conn) -> Result<ControlFlow<Outcome, Option<TicketNumber>>> {
+        let t = self.t;
+        let Some(mid) = &self.mail.message_id else {
+            store::mail::lock_message_id(c, t, &format!("sha256:{}", self.raw_sha256))?;
+            if let Some((row, ticket)) = store::mail::inbound_with_raw(c, t, self.raw_sha256)? {
+                return Ok(ControlFlow::Break(self.copy_received(
+                    c,
+                    row,
+                    ticket,
+                    "raw_sha256",
+                )?));
+            }
+            return Ok(ControlFlow::Continue(None));
+        };
+        store::mail::lock_message_id(c, t, mid)?;
+        let ids = std::slice::from_ref(mid);
+        if let Some((row, ticket_id, kind)) = store::mail::find_by_message_ids(c, t, ids)?
+            && kind != "inbound"
+        {
+            self.receipt(c, row)?;
+            let details = json!({ "message": row, "mailbox": self.src.mailbox });
+            return Ok(ControlFlow::Break(
+                self.loop_ignored(c, ticket_id, &details)?,
+            ));
+        }
+        if let Some(ticket_id) = store::mail::ticket_of_sent(c, t, ids)? {
+            let details = json!({ "message_id": mid, "mailbox": self.src.mailbox });
+            return Ok(ControlFlow::Break(
+                self.loop_ignored(c, ticket_id, &details)?,
+            ));
+        }
+        let stored = store::mail::inbound_with_message_id(c, t, mid)?;
+        let same = stored.iter().find(|m| {
+            m.raw_sha256.as_deref() == Some(self.raw_sha256)
+                || (m.from_addr.as_deref().map(str::to_lowercase) == self.sender
+                    && body_hash(&m.body_text) == body_hash(&self.mail.text))
+        });
+        if let Some(m) = same {
+            return Ok(ControlFlow::Break(self.copy_received(
+                c,
+                m.row,
+                m.ticket,
+                "message_id",
+            )?));
+        }
+        Ok(ControlFlow::Continue(match stored.first() {
+            Some(first) => Some(store::tickets::get(c, t, first.ticket)?.number),
+            None => None,
+        }))
+    }
+
+    fn loop_ignored(
+        &self,
+        c: &mut Conn,
+        ticket_id: TicketId,
+        details: &serde_json::Value,
+    ) -> Result<Outcome> {
+        let ticket = store::tickets::get(c, self.t, ticket_id)?;
+        store::tickets::insert_event(
+            c,
+            self.t,
+            ticket_id,
+            None,
+            "own_mail_ignored",
+            details,
+            self.now,
+        )?;
+        Ok(Outcome::Ignored {
+            ticket: Some(ticket.number),
+        })
+    }
+
+    /// A copy of a stored message arrived (another mailbox, a re-delivery): only a receipt and a
+    /// history line — one ticket, one acknowledgement.
+    fn copy_received(
+        &self,
+        c: &mut Conn,
+        row: i64,
+        ticket_id: TicketId,
+        by: &str,
+    ) -> Result<Outcome> {
+        self.receipt(c, row)?;
+        let ticket = store::tickets::get(c, self.t, ticket_id)?;
+        store::tickets::insert_event(
+            c,
+            self.t,
+            ticket_id,
+            None,
+            "mail_copy_received",
+            &json!({ "message": row, "mailbox": self.src.mailbox, "by": by }),
+            self.now,
+        )?;
+        Ok(Outcome::SameMessage {
+            ticket: ticket.number,
+        })
+    }
+
+    /// Mail Ärendo sent itself (its own header, or the installation's sender address) is never a
+    /// citizen's mail (D39).
+    fn sent_by_us(&self) -> bool {
+        self.mail.arendo_origin
+            || self
+                .sender
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(&self.policy.installation_from))
+    }
+
+    /// A bounce of our own outgoing mail: a delivery failure on the ticket it bounced from (D40).
+    /// None when it is no bounce, or one of nothing we sent (it then opens a ticket, marked
+    /// automatic).
+    fn bounce_of_our_mail(&self, c: &mut Conn) -> Result<Option<Outcome>> {
+        if self.mail.automatic != Some(super::parse::Automatic::Bounce) {
+            return Ok(None);
+        }
+        let t = self.t;
+        let mut ids = self.mail.in_reply_to.clone();
+        ids.extend(self.mail.references.iter().cloned());
+        ids.extend(original_message_ids(self.mail));
+        let bounced = match store::mail::find_by_message_ids(c, t, &ids)? {
+            Some((row, ticket, kind)) if kind == "outbound" => Some((Some(row), ticket)),
+            _ => store::mail::ticket_of_sent(c, t, &ids)?.map(|tk| (None, tk)),
+        };
+        let Some((out_row, ticket_id)) = bounced else {
+            return Ok(None);
+        };
+        let ticket = store::tickets::get(c, t, ticket_id)?;
+        let msg = self.store_message(c, ticket_id, MessageKind::Note)?;
+        self.receipt(c, msg.id)?;
+        for a in self.attachments {
+            store::tickets::insert_attachment(c, t, msg.id, a, self.now)?;
+        }
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket_id,
+            None,
+            "delivery_failed",
+            &json!({ "message": msg.id, "bounced": out_row, "from": self.sender }),
+            self.now,
+        )?;
+        Ok(Some(Outcome::DeliveryFailure {
+            ticket: ticket.number,
+        }))
+    }
+
+    /// The citizen who wrote — never one of the municipality's own addresses (D39).
+    fn contact(&self, c: &mut Conn, own_sender: bool) -> Result<Option<store::contacts::Contact>> {
+        Ok(match &self.mail.from {
+            Some(_) if own_sender => None,
+            Some(e) => Some(store::contacts::find_or_create(
+                c,
+                self.t,
+                self.mail.from_name.as_deref(),
+                Some(e),
+                None,
+                "email",
+                crate::domain::Language::of_citizen_text(&format!(
+                    "{}\n{}",
+                    self.mail.subject, self.mail.text
+                )),
+            )?),
+            None => None,
+        })
+    }
+
+    /// 2–3. Threading and reopening: In-Reply-To/References matching a stored message or a mail we
+    /// sent; else the ticket tag, but only from the ticket's contact or a participant. A resolved
+    /// ticket reopens, or after `reopen_days` the mail opens a new ticket that follows up on it.
+    fn place(
+        &self,
+        c: &mut Conn,
+        tenant: &store::tenants::Tenant,
+        own_sender: bool,
+    ) -> Result<Place> {
+        let t = self.t;
+        let mut thread_ids = self.mail.in_reply_to.clone();
+        thread_ids.extend(self.mail.references.iter().cloned());
+        let mut existing: Option<TicketId> =
+            match store::mail::find_by_message_ids(c, t, &thread_ids)? {
+                Some((_, tk, _)) => Some(tk),
+                // An answer to a notification, status-link or referral mail.
+                None => store::mail::ticket_of_sent(c, t, &thread_ids)?,
+            };
+        let mut mention = None;
+        if existing.is_none()
+            && let Some(n) = tagged_number(&self.mail.subject, &tenant.ticket_prefix)
+            && let Some(tagged) = store::tickets::by_number(c, t, &QueueAccess::All, &n)?
+        {
+            if own_sender || self.on_ticket(c, &tagged)? {
+                existing = Some(tagged.id);
+            } else {
+                mention = Some(tagged);
+            }
+        }
+        let mut place = Place {
+            target: None,
+            follow_up_of: None,
+            mention,
+            reopened: false,
+        };
+        let Some(id) = existing else {
+            return Ok(place);
+        };
+        let tk = store::tickets::get(c, t, id)?;
+        let long_ago = tk
+            .resolved_at
+            .or(tk.closed_at)
+            .is_some_and(|r| self.now - r > Duration::days(self.policy.reopen_days));
+        if matches!(tk.status, Status::Resolved | Status::Closed) && long_ago {
+            place.follow_up_of = Some(tk);
+            return Ok(place);
+        }
+        // An out-of-office reply or a list mail in the thread is not the citizen writing: it
+        // reopens nothing (D56).
+        if !own_sender && self.mail.automatic.is_none() {
+            place.reopened = crate::tickets::open_for_citizen_message(c, t, &tk, self.now)?;
+        }
+        place.target = Some(tk);
+        Ok(place)
+    }
+
+    /// Whether the sender is the ticket's contact or already took part in it.
+    fn on_ticket(&self, c: &mut Conn, tagged: &store::tickets::Ticket) -> Result<bool> {
+        let Some(s) = &self.sender else {
+            return Ok(false);
+        };
+        let contact_email = match tagged.contact_id {
+            Some(id) => store::contacts::get(c, self.t, id)?
+                .and_then(|c| c.email)
+                .map(|e| e.to_lowercase()),
+            None => None,
+        };
+        Ok(contact_email.as_deref() == Some(s.as_str())
+            || store::mail::participants(c, self.t, tagged.id)?.contains(s))
+    }
+
+    /// The ticket the mail joins, or a new one in the queue its headers name (D40): the first of
+    /// our mailboxes in To:, then in Cc:, then the mailbox it arrived through — never the order
+    /// in which the mailboxes were fetched. Returns the source as routed.
+    fn join_or_open(
+        &self,
+        c: &mut Conn,
+        cache: &mut Cache,
+        tenant: &store::tenants::Tenant,
+        target: Option<store::tickets::Ticket>,
+        follow_up_queue: Option<QueueId>,
+        contact: &Option<store::contacts::Contact>,
+    ) -> Result<(store::tickets::Ticket, Source)> {
+        if let Some(tk) = target {
+            return Ok((tk, self.src.clone()));
+        }
+        let routed = addressed_mailbox(c, self.t, cache, self.mail, self.src)?;
+        let queue = follow_up_queue.unwrap_or(routed.queue);
+        let ticket = open_ticket_with_prefix(
+            c,
+            self.t,
+            &tenant.ticket_prefix,
+            OpenTicket {
+                queue,
+                subject: &clean_subject(&self.mail.subject),
+                priority: Priority::Normal,
+                channel: Channel::Email,
+                contact_id: contact.as_ref().map(|c| c.id),
+                mailbox: routed.mailbox,
+                automatic: self.mail.automatic,
+                actor: None,
+                now: self.now,
+            },
+        )?;
+        Ok((ticket, routed))
+    }
+
+    /// A new ticket that follows up on, or mentions, another.
+    fn link(
+        &self,
+        c: &mut Conn,
+        ticket: &store::tickets::Ticket,
+        other: &store::tickets::Ticket,
+        follow_up: bool,
+    ) -> Result<()> {
+        let kind = if follow_up { "follow_up" } else { "mentions" };
+        store::mail::link(c, self.t, ticket.id, other.id, kind, self.now)?;
+        store::tickets::insert_event(
+            c,
+            self.t,
+            ticket.id,
+            None,
+            "linked",
+            &json!({ "ticket": other.number, "kind": kind }),
+            self.now,
+        )?;
+        Ok(())
+    }
+
+    /// The message itself, its receipt, attachments, decoding problems and history.
+    fn store(
+        &self,
+        c: &mut Conn,
+        ticket: &store::tickets::Ticket,
+        own_sender: bool,
+        is_new: bool,
+        collision: Option<&TicketNumber>,
+        routed: &Source,
+    ) -> Result<()> {
+        let (t, now) = (self.t, self.now);
+        let kind = if own_sender {
+            MessageKind::Note
+        } else {
+            MessageKind::Inbound
+        };
+        let msg = self.store_message(c, ticket.id, kind)?;
+        self.receipt(c, msg.id)?;
+        if self.mail.automatic.is_some() {
+            // Not a person writing: no response is owed, the service levels do not see it (D56).
+            store::tickets::mark_auto_sent(c, t, msg.id)?;
+        } else if !own_sender
+            && !is_new
+            && ticket.automatic.is_some()
+            && store::tickets::clear_automatic(c, t, ticket.id)?
+        {
+            // A person wrote in the thread an automatic mail opened: now it is people's work.
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket.id,
+                None,
+                "automatic_cleared",
+                &json!({ "message": msg.id }),
+                now,
+            )?;
+        }
+        if own_sender {
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket.id,
+                None,
+                "mail_from_own_address",
+                &json!({ "message": msg.id, "from": self.sender }),
+                now,
+            )?;
+        }
+        if let Some(other) = collision {
+            store::tickets::insert_event(
+                c,
+                t,
+                ticket.id,
+                None,
+                "message_id_collision",
+                &json!({ "message": msg.id, "message_id": self.mail.message_id, "ticket": other }),
+                now,
+            )?;
+        }
+        for a in self.attachments {
+            store::tickets::insert_attachment(c, t, msg.id, a, now)?;
+        }
+        super::problems::record(c, t, ticket.id, msg.id, &self.mail.problems, now)?;
+        store::tickets::insert_event(
+            c,
+            t,
+            ticket.id,
+            None,
+            "mail_received",
+            &json!({ "message": msg.id, "mailbox": routed.mailbox, "automatic": self.mail.automatic, "problems": self.mail.problems }),
+            now,
+        )?;
+        Ok(())
+    }
+
+    fn store_message(
+        &self,
+        c: &mut Conn,
+        ticket: TicketId,
+        kind: MessageKind,
+    ) -> Result<store::tickets::Message> {
+        store_message(
+            c,
+            self.t,
+            ticket,
+            kind,
+            self.sender.as_deref(),
+            self.mail,
+            self.raw_sha256,
+            self.now,
+        )
+    }
+
+    /// 4. A new ticket is acknowledged, unless the mail is automatic, comes from one of our own
+    /// addresses, or the sender hit the hourly limit; each "not" is in the history.
+    fn acknowledge_new(
+        &self,
+        c: &mut Conn,
+        cache: &mut Cache,
+        tenant: &store::tenants::Tenant,
+        ticket: &store::tickets::Ticket,
+        contact: Option<&store::contacts::Contact>,
+        routed: &Source,
+    ) -> Result<bool> {
+        let (t, now) = (self.t, self.now);
+        let not = |c: &mut Conn, details: serde_json::Value| {
+            store::tickets::insert_event(c, t, ticket.id, None, "not_acknowledged", &details, now)
+        };
+        let s = match (&self.sender, self.mail.automatic) {
+            (Some(s), None) => s,
+            (_, Some(kind)) => {
+                not(c, json!({ "reason": "automatic", "kind": kind }))?;
+                return Ok(false);
+            }
+            (None, None) => return Ok(false),
+        };
+        let own = cache.own(c, t)?.contains(s);
+        if own || s.eq_ignore_ascii_case(&routed.reply_from) {
+            not(c, json!({ "reason": "own_address" }))?;
+            return Ok(false);
+        }
+        if store::mail::acks_since(c, t, s, now - Duration::hours(1))? >= self.policy.ack_per_hour {
+            not(c, json!({ "reason": "rate_limited" }))?;
+            return Ok(false);
+        }
+        let queue = cache.queue(c, t, ticket.queue_id)?;
+        acknowledge(
+            c,
+            t,
+            &tenant.name,
+            queue,
+            ticket,
+            s,
+            contact,
+            self.mail,
+            routed,
+            now,
+        )?;
+        Ok(true)
+    }
 }
 
 /// The text of a mail as compared for copies: line endings and trailing space do not count.
@@ -660,35 +807,6 @@ fn body_hash(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n");
     hex::encode(sha2::Sha256::digest(normal.trim().as_bytes()))
-}
-
-/// A copy of a stored message arrived (another mailbox, a re-delivery): only a receipt and a
-/// history line — one ticket, one acknowledgement.
-#[allow(clippy::too_many_arguments)]
-fn copy_received(
-    c: &mut Conn,
-    t: TenantId,
-    src: &Source,
-    row: i64,
-    ticket_id: TicketId,
-    by: &str,
-    now: NaiveDateTime,
-    receipt: impl Fn(&mut Conn, i64) -> store::StoreResult<()>,
-) -> Result<Outcome> {
-    receipt(c, row)?;
-    let ticket = store::tickets::get(c, t, ticket_id)?;
-    store::tickets::insert_event(
-        c,
-        t,
-        ticket_id,
-        None,
-        "mail_copy_received",
-        &json!({ "message": row, "mailbox": src.mailbox, "by": by }),
-        now,
-    )?;
-    Ok(Outcome::SameMessage {
-        ticket: ticket.number,
-    })
 }
 
 #[allow(clippy::too_many_arguments)]
