@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admin;
+mod api_types;
 mod auth;
 mod cli;
 mod crash;

@@ -2,7 +2,6 @@
 //! are write-only: accepted, sealed, never returned.
 
 use actix_web::{HttpResponse, get, post, web};
-use serde_json::json;
 
 use crate::error::Error;
 use crate::mail::mailboxes::MailboxSpec;
@@ -11,41 +10,14 @@ use crate::web::AppState;
 use crate::web::auth::ApiActor;
 use crate::web::errors::ApiError;
 
+use super::types::{self, MailboxRow};
+
 fn admin_only(actor: &crate::accounts::Actor) -> Result<(), ApiError> {
     if actor.is_admin() {
         Ok(())
     } else {
         Err(Error::Forbidden("administrators only").into())
     }
-}
-
-fn view(
-    m: &store::mailboxes::Mailbox,
-    queue: &str,
-    st: Option<&store::mail::MailboxState>,
-) -> serde_json::Value {
-    json!({
-        "id": m.id,
-        "address": m.address,
-        "queue": queue,
-        "imap_host": m.imap_host,
-        "imap_port": m.imap_port,
-        "tls": m.imap_tls,
-        "imap_user": m.imap_user,
-        "folder": m.folder,
-        "after_import": m.after_import,
-        "processed_folder": m.processed_folder,
-        "reply_from": m.reply_from,
-        "enabled": m.enabled,
-        "own_smtp": m.smtp.is_some(),
-        "state": st.map(|s| json!({
-            "uidvalidity": s.uidvalidity,
-            "last_uid": s.last_uid,
-            "last_ok_at": s.last_ok_at,
-            "last_error": s.last_error,
-            "worked_by": s.lease_owner,
-        })),
-    })
 }
 
 /// GET /api/v1/admin/mailboxes — the tenant's function mailboxes and their IMAP state.
@@ -60,14 +32,18 @@ pub async fn list(
         .db
         .read(move |c| -> Result<_, Error> {
             let mut out = vec![];
-            for (m, q) in store::mailboxes::list(c, t)? {
-                let state = store::mail::state(c, t, m.id)?;
-                out.push(view(&m, &q, state.as_ref()));
+            for (mailbox, queue) in store::mailboxes::list(c, t)? {
+                let state = store::mail::state(c, t, mailbox.id)?;
+                out.push(types::Mailbox::from(MailboxRow {
+                    mailbox,
+                    queue,
+                    state,
+                }));
             }
             Ok(out)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "mailboxes": rows })))
+    Ok(HttpResponse::Ok().json(types::MailboxList { mailboxes: rows }))
 }
 
 /// POST /api/v1/admin/mailboxes — add a function mailbox (see `MailboxSpec` for the fields).
@@ -83,6 +59,11 @@ pub async fn create(
     let egress = std::sync::Arc::new(crate::egress::Policy::from_settings(&st.settings));
     let m =
         crate::tenants::admin::add_mailbox(&st.db, st.keys.clone(), egress, &actor, spec).await?;
-    let q = queue;
-    Ok(HttpResponse::Created().json(view(&m, &q, None)))
+    Ok(
+        HttpResponse::Created().json(types::Mailbox::from(MailboxRow {
+            mailbox: m,
+            queue,
+            state: None,
+        })),
+    )
 }

@@ -7,6 +7,7 @@ mod admin;
 pub mod json;
 mod queues;
 mod tickets;
+pub mod types;
 
 use actix_web::http::Method;
 use actix_web::web;

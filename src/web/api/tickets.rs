@@ -1,6 +1,5 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::domain::Reason;
 use crate::domain::{
@@ -11,6 +10,8 @@ use crate::tickets::{self, ContactInput, ListQuery, NewMessageKind, NewTicketInp
 use crate::web::AppState;
 use crate::web::auth::ApiActor;
 use crate::web::errors::ApiError;
+
+use super::types;
 
 /// A ticket number from the path; malformed numbers are simply not found.
 fn number(raw: &str) -> Result<TicketNumber, ApiError> {
@@ -70,7 +71,7 @@ pub async fn list(
         limit: q.limit,
     };
     let page = tickets::list(&st.db, &actor, query).await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().json(types::TicketPage::from(page)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,7 +196,7 @@ pub async fn create(
     let ticket = tickets::create(&st.db, &actor, input).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/tickets/{}", ticket.number)))
-        .json(ticket))
+        .json(types::Ticket::from(ticket)))
 }
 
 /// GET /api/v1/tickets/{number} — the ticket with contact, messages and event history.
@@ -206,7 +207,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let detail = tickets::get(&st.db, &actor, number(&path)?).await?;
-    Ok(HttpResponse::Ok().json(detail))
+    Ok(HttpResponse::Ok().json(types::TicketDetails::from(detail)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,7 +245,7 @@ pub async fn update(
         assignee: b.assignee,
     };
     let ticket = tickets::update(&st.db, &actor, number(&path)?, input).await?;
-    Ok(HttpResponse::Ok().json(ticket))
+    Ok(HttpResponse::Ok().json(types::Ticket::from(ticket)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,7 +279,7 @@ pub async fn add_message(
         st.settings.mail.from.clone(),
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!(msg)))
+    Ok(HttpResponse::Created().json(types::Message::from(msg)))
 }
 
 /// GET /api/v1/tickets/{number}/attachments/{id} — the file, byte for byte, always as a download
