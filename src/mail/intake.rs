@@ -356,7 +356,7 @@ impl Incoming<'_> {
         )
     }
 
-    /// 1. Copies and loops (D38, D39). A mail is a copy of a stored one only when the Message-ID
+    /// Step 1, copies and loops (D38, D39). A mail is a copy of a stored one only when the Message-ID
     /// matches *and* the content is the same (raw bytes, or sender and text when a relay rewrote
     /// headers): scanners, web forms and some phones reuse Message-IDs for different mails. Mail
     /// without a Message-ID is a copy when its raw bytes are. Ärendo's own mail coming back (a
@@ -527,7 +527,7 @@ impl Incoming<'_> {
         })
     }
 
-    /// 2–3. Threading and reopening: In-Reply-To/References matching a stored message or a mail we
+    /// Steps 2 and 3, threading and reopening: In-Reply-To/References matching a stored message or a mail we
     /// sent; else the ticket tag, but only from the ticket's contact or a participant. A resolved
     /// ticket reopens, or after `reopen_days` the mail opens a new ticket that follows up on it.
     fn place(
@@ -749,7 +749,7 @@ impl Incoming<'_> {
         )
     }
 
-    /// 4. A new ticket is acknowledged, unless the mail is automatic, comes from one of our own
+    /// Step 4: a new ticket is acknowledged, unless the mail is automatic, comes from one of our own
     /// addresses, or the sender hit the hourly limit; each "not" is in the history.
     fn acknowledge_new(
         &self,
