@@ -20,6 +20,7 @@ mod mail_content;
 mod mail_identity;
 mod new_ticket;
 mod notify;
+mod outbox;
 mod ops;
 mod referral;
 mod routing;
