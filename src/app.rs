@@ -292,9 +292,7 @@ impl Application {
             stopping,
             housekeeping,
             node: node.clone(),
-            worker: Some(
-                outbox::Worker::new(db.clone(), jobs, node).configured(&settings.outbox),
-            ),
+            worker: Some(outbox::Worker::new(db.clone(), jobs, node).configured(&settings.outbox)),
             intake,
             live: Some(live),
             search: Some(search),

@@ -153,7 +153,6 @@ impl Default for Outbox {
     }
 }
 
-
 /// The knowledge base: its node-local index and the starter articles.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

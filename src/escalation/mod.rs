@@ -436,7 +436,13 @@ impl crate::outbox::Job for EscalationJob {
         error: &str,
         now: chrono::NaiveDateTime,
     ) -> Result<(), store::StoreError> {
-        on_dead(c, TenantId::from_db(item.tenant_id), &item.payload, error, now)
+        on_dead(
+            c,
+            TenantId::from_db(item.tenant_id),
+            &item.payload,
+            error,
+            now,
+        )
     }
 
     fn on_revive(

@@ -45,12 +45,7 @@ pub async fn dead_letters(db: &Db, actor: &Actor) -> Result<Vec<DeadLetter>> {
 
 /// "Try again": a given-up item gets a new round of attempts from now (admins). Its ticket's
 /// history says who asked; its job may note more (an escalation is back to "sending").
-pub async fn retry(
-    db: &Db,
-    jobs: &std::sync::Arc<Registry>,
-    actor: &Actor,
-    id: i64,
-) -> Result<()> {
+pub async fn retry(db: &Db, jobs: &std::sync::Arc<Registry>, actor: &Actor, id: i64) -> Result<()> {
     if !actor.is_admin() {
         return Err(Error::Forbidden("only admins retry deliveries"));
     }
