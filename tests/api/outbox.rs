@@ -114,7 +114,10 @@ async fn a_hanging_records_system_does_not_hold_up_citizens_mail(b: Backend) {
         escalated.push(number);
     }
     // The worker is inside the first escalation's request, which gets no answer.
-    let hanging = w.app.eventually(|| accepted.load(Ordering::SeqCst) >= 1).await;
+    let hanging = w
+        .app
+        .eventually(|| accepted.load(Ordering::SeqCst) >= 1)
+        .await;
     assert!(hanging, "the records system was called");
 
     let started = Instant::now();
@@ -178,3 +181,99 @@ async fn a_hanging_records_system_does_not_hold_up_citizens_mail(b: Backend) {
     }
 }
 both_backends!(a_hanging_records_system_does_not_hold_up_citizens_mail);
+
+/// A records system that answers every request after `delay` with a new case number; returns
+/// its URL and how many requests it has had.
+fn start_slow_records_system(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = web::Data::new(requests.clone());
+    let server = HttpServer::new(move || {
+        App::new().app_data(count.clone()).route(
+            "/api/arenden",
+            web::post().to(move |n: web::Data<Arc<AtomicUsize>>| async move {
+                let k = n.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(delay).await;
+                HttpResponse::Created().json(json!({ "caseNumber": format!("KS 2026/{k:04}") }))
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/api/arenden"), requests)
+}
+
+/// A records system that takes longer to answer than the outbox lease (5 s): the node renews the
+/// lease while it waits, so the item is never claimed a second time (by this node or another)
+/// and the records system is asked once.
+async fn a_slow_delivery_keeps_its_lease(b: Backend) {
+    let (url, requests) = start_slow_records_system(Duration::from_secs(8));
+    let w = World::new_with(b, &[("ARENDO_OUTBOX__LEASE_SECONDS", "5")]).await;
+    let keys = Keys::from_hex(&w.app.key_hex).unwrap();
+    let queue = w.org.queue_a;
+    w.app
+        .db
+        .write(move |c| -> Result<(), arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            let target = RecordsTarget {
+                name: "Diariet".into(),
+                url,
+                method: "POST".into(),
+                headers: Default::default(),
+                secret_headers: Default::default(),
+                auth: Auth::Bearer("token-123".into()),
+                hmac_secret: None,
+                content_type: "application/json".into(),
+                body_template: String::new(),
+                case_pointer: "/caseNumber".into(),
+                timeout_seconds: 30,
+            };
+            let id = arendo::escalation::save_records_target(c, &keys, t, &target)?;
+            let q = arendo::store::queues::lookup(c, t, queue)?.unwrap().id;
+            arendo::store::escalation::set_queue_default(c, t, q, Some(id))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let agent = w.app.browser();
+    let a = &w.org.agent_a;
+    w.app.login(&agent, "alby", &a.email, &a.password).await;
+    let t = w
+        .app
+        .create_ticket(&a.token, queue, "Överklagan av parkeringsbot")
+        .await;
+    let number = t["number"].as_str().unwrap().to_string();
+    assert_eq!(
+        w.app.escalate(&agent, &number, "", "Ska diarieföras").await,
+        303
+    );
+    let mut states = vec![];
+    for _ in 0..300 {
+        states = escalation_states(&w, &number).await;
+        if states == ["answered"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(states, ["answered"], "the slow records system answered");
+    let items = w
+        .app
+        .db
+        .read(|c| -> Result<_, arendo::error::Error> {
+            let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
+            Ok(arendo::store::outbox::recent(c, t, 200)?)
+        })
+        .await
+        .unwrap();
+    let item = items.iter().find(|i| i.kind == "escalation").unwrap();
+    assert!(item.done_at.is_some());
+    assert_eq!(
+        item.attempts, 1,
+        "claimed once: its lease was renewed while it was delivered"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "asked once");
+}
+both_backends!(a_slow_delivery_keeps_its_lease);
