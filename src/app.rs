@@ -104,6 +104,72 @@ fn seal_secret_headers(db: &Db, keys: Arc<Keys>) -> anyhow::Result<()> {
     .context("cannot seal the escalation targets' secret headers")
 }
 
+/// The outbox's job kinds: each capability's handler, built from the settings. The worker claims
+/// only these kinds (and knows nothing else about them).
+fn outbox_jobs(
+    settings: &Settings,
+    db: &Db,
+    mailer: Mailer,
+    keys: &Arc<Keys>,
+    blobs: &crate::store::blobs::BlobStore,
+) -> outbox::Registry {
+    let egress = Arc::new(crate::egress::Policy::from_settings(settings));
+    let signer = Signer::new(keys);
+    let public_url = settings.server.public_url.clone();
+    let [referral_mail, referral_deadline] = crate::escalation::referral::ReferralJob::both(
+        db,
+        &crate::escalation::referral::Links {
+            signer: signer.clone(),
+            public_url: public_url.clone(),
+            from: settings.mail.from.clone(),
+        },
+    );
+    outbox::Registry::new(vec![
+        Arc::new(crate::mail::delivery::MailJob::new(
+            db.clone(),
+            mailer,
+            keys.clone(),
+            blobs.clone(),
+            egress.clone(),
+        )),
+        Arc::new(crate::escalation::EscalationJob {
+            db: db.clone(),
+            keys: keys.clone(),
+            egress: egress.clone(),
+            public_url: public_url.clone(),
+        }),
+        Arc::new(crate::notify::sms::SmsJob {
+            db: db.clone(),
+            keys: keys.clone(),
+            egress,
+            data_dir: settings.data_dir.clone(),
+            public_url: public_url.clone(),
+        }),
+        Arc::new(crate::notify::citizen::NotificationJob {
+            db: db.clone(),
+            cfg: crate::notify::citizen::Config {
+                from: settings.mail.from.clone(),
+                content_free_from_class: settings.notify.content_free_from_class,
+                public_url: public_url.clone(),
+                signer: signer.clone(),
+                status_link_days: i64::from(settings.notify.status_link_days),
+            },
+        }),
+        Arc::new(referral_mail),
+        Arc::new(referral_deadline),
+        Arc::new(crate::citizen::LinkRequestJob {
+            db: db.clone(),
+            cfg: crate::citizen::LinkMails {
+                signer,
+                public_url,
+                from: settings.mail.from.clone(),
+                days: i64::from(settings.notify.status_link_days),
+                per_ticket: settings.notify.link_mails_per_ticket,
+            },
+        }),
+    ])
+}
+
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
         crate::tls::install_default_provider();
@@ -174,7 +240,7 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
-        let keys_for_worker = keys.clone();
+        let jobs = Arc::new(outbox_jobs(&settings, &db, mailer, &keys, &blobs));
         let live = crate::tickets::live::Live::new();
         let search = open_index(&settings.search_dir(), crate::search::TicketIndex::open)?;
         let kb = crate::kb::Kb::new(open_index(&settings.kb_dir(), crate::kb::KbIndex::open)?);
@@ -211,6 +277,7 @@ impl Application {
             proxies: Arc::new(settings.server.proxies().map_err(|e| anyhow::anyhow!(e))?),
             settings: settings.clone(),
             blobs: blobs.clone(),
+            jobs: jobs.clone(),
         });
         let server = web::server(state, listener, settings.server.workers)?;
         tracing::info!(
@@ -225,10 +292,7 @@ impl Application {
             stopping,
             housekeeping,
             node: node.clone(),
-            worker: Some(
-                outbox::Worker::new(db.clone(), mailer, keys_for_worker, blobs, node)
-                    .configured(&settings),
-            ),
+            worker: Some(outbox::Worker::new(db.clone(), jobs, node).configured(&settings.outbox)),
             intake,
             live: Some(live),
             search: Some(search),

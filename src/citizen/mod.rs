@@ -425,6 +425,34 @@ pub struct LinkMails {
     pub per_ticket: u32,
 }
 
+/// Delivers [`LINK_REQUEST_KIND`] items: only writes (the link mail goes through the outbox
+/// again), in a lane per tenant.
+pub struct LinkRequestJob {
+    pub db: Db,
+    pub cfg: LinkMails,
+}
+
+impl crate::outbox::Job for LinkRequestJob {
+    fn kind(&self) -> &'static str {
+        LINK_REQUEST_KIND
+    }
+
+    fn lane(&self, item: &store::outbox::Item) -> String {
+        format!("tenant {}", item.tenant_id)
+    }
+
+    fn deliver<'a>(&'a self, item: &'a store::outbox::Item) -> crate::outbox::Delivery<'a> {
+        let (payload, cfg) = (item.payload.clone(), self.cfg.clone());
+        let tenant = TenantId::from_db(item.tenant_id);
+        Box::pin(async move {
+            self.db
+                .write(move |c| answer_link_request(c, tenant, &payload, &cfg))
+                .await
+                .map_err(crate::outbox::DeliveryError::from_use_case)
+        })
+    }
+}
+
 /// The worker's half of [`request_link`] (one transaction): when the number is a ticket of the
 /// tenant and the address is its contact's, queue the link mail to that address — at most
 /// `per_ticket` an hour (nobody can flood a citizen's inbox); otherwise nothing.

@@ -134,6 +134,11 @@ pub struct Outbox {
     /// when it starts again — it reclaims its own leases at once) takes the item after this long.
     #[serde(default = "defaults::outbox_lease_seconds")]
     pub lease_seconds: u32,
+    /// Deliveries at once on this node, over all lanes (a lane is a job kind and destination:
+    /// a mailbox's SMTP server, a records system, an SMS gateway). One lane delivers one item at
+    /// a time, so a records system that hangs holds up only its own items.
+    #[serde(default = "defaults::outbox_concurrency")]
+    pub concurrency: u32,
 }
 
 impl Default for Outbox {
@@ -143,16 +148,7 @@ impl Default for Outbox {
             retry_cap_seconds: defaults::retry_cap_seconds(),
             max_attempts: defaults::max_attempts(),
             lease_seconds: defaults::outbox_lease_seconds(),
-        }
-    }
-}
-
-impl Outbox {
-    pub fn policy(&self) -> crate::outbox::RetryPolicy {
-        crate::outbox::RetryPolicy {
-            base: std::time::Duration::from_millis(self.retry_base_ms.max(1)),
-            cap: std::time::Duration::from_secs(self.retry_cap_seconds.max(1)),
-            max_attempts: self.max_attempts.clamp(1, 100) as i32,
+            concurrency: defaults::outbox_concurrency(),
         }
     }
 }
@@ -403,6 +399,9 @@ mod defaults {
     }
     pub fn outbox_lease_seconds() -> u32 {
         120
+    }
+    pub fn outbox_concurrency() -> u32 {
+        8
     }
     pub fn kb_sync_seconds() -> u32 {
         5

@@ -32,7 +32,8 @@ use crate::outbox::DeliveryError;
 use crate::secrets::Keys;
 use crate::store::{self, Conn, Db};
 
-/// The outbox kind of an escalation to deliver; the payload is `{"escalation": id}`.
+/// The outbox kind of an escalation to deliver; the payload is `{"escalation": id, "target": id}`
+/// (the target names the item's delivery lane).
 pub const OUTBOX_KIND: &str = "escalation";
 
 /// How a target authenticates.
@@ -298,7 +299,7 @@ pub(crate) fn escalate_in_tx(
             c,
             t,
             OUTBOX_KIND,
-            &json!({ "escalation": id }),
+            &json!({ "escalation": id, "target": target.id }),
             Some(ticket),
             now,
         )?;
@@ -389,6 +390,69 @@ pub(crate) fn for_ticket_in(
         .collect();
     let targets = all.into_iter().map(|x| (x.id, x.name)).collect();
     Ok((list, targets))
+}
+
+/// Delivers [`OUTBOX_KIND`] items. A lane per records system (target): one that hangs holds up
+/// only the escalations to it.
+pub struct EscalationJob {
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    pub egress: Arc<Policy>,
+    /// For links in what is sent.
+    pub public_url: String,
+}
+
+impl crate::outbox::Job for EscalationJob {
+    fn kind(&self) -> &'static str {
+        OUTBOX_KIND
+    }
+
+    fn lane(&self, item: &store::outbox::Item) -> String {
+        // (Items written before the payload named the target share one lane per tenant.)
+        match serde_json::from_str::<serde_json::Value>(&item.payload)
+            .ok()
+            .and_then(|v| v.get("target").and_then(serde_json::Value::as_i64))
+        {
+            Some(target) => format!("target {target}"),
+            None => format!("tenant {}", item.tenant_id),
+        }
+    }
+
+    fn deliver<'a>(&'a self, item: &'a store::outbox::Item) -> crate::outbox::Delivery<'a> {
+        Box::pin(deliver(
+            &self.db,
+            &self.keys,
+            &self.egress,
+            &self.public_url,
+            TenantId::from_db(item.tenant_id),
+            &item.payload,
+        ))
+    }
+
+    fn on_dead(
+        &self,
+        c: &mut Conn,
+        item: &store::outbox::Item,
+        error: &str,
+        now: chrono::NaiveDateTime,
+    ) -> Result<(), store::StoreError> {
+        on_dead(
+            c,
+            TenantId::from_db(item.tenant_id),
+            &item.payload,
+            error,
+            now,
+        )
+    }
+
+    fn on_revive(
+        &self,
+        c: &mut Conn,
+        item: &store::outbox::Item,
+        now: chrono::NaiveDateTime,
+    ) -> Result<(), store::StoreError> {
+        on_retry(c, TenantId::from_db(item.tenant_id), &item.payload, now)
+    }
 }
 
 fn retry(e: impl std::fmt::Display) -> DeliveryError {

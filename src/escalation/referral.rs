@@ -229,6 +229,52 @@ pub struct Links {
     pub from: String,
 }
 
+/// Delivers the referral kinds ([`MAIL_KIND`] and [`DEADLINE_KIND`]): both only write (the mail
+/// to the department goes through the outbox again), in a lane per ticket.
+pub struct ReferralJob {
+    pub kind: &'static str,
+    pub db: Db,
+    pub links: Links,
+}
+
+impl ReferralJob {
+    /// The two jobs, for the outbox registry.
+    pub fn both(db: &Db, links: &Links) -> [ReferralJob; 2] {
+        [MAIL_KIND, DEADLINE_KIND].map(|kind| ReferralJob {
+            kind,
+            db: db.clone(),
+            links: links.clone(),
+        })
+    }
+}
+
+impl crate::outbox::Job for ReferralJob {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn lane(&self, item: &store::outbox::Item) -> String {
+        format!("ticket {}", item.ticket_id.unwrap_or_default())
+    }
+
+    fn deliver<'a>(&'a self, item: &'a store::outbox::Item) -> crate::outbox::Delivery<'a> {
+        let (kind, payload, links) = (self.kind, item.payload.clone(), self.links.clone());
+        let tenant = TenantId::from_db(item.tenant_id);
+        Box::pin(async move {
+            self.db
+                .write(move |c| {
+                    if kind == MAIL_KIND {
+                        mail_department(c, tenant, &payload, &links)
+                    } else {
+                        deadline(c, tenant, &payload, &links.from)
+                    }
+                })
+                .await
+                .map_err(crate::outbox::DeliveryError::from_use_case)
+        })
+    }
+}
+
 /// The handler's page.
 #[derive(Debug, Clone, Serialize)]
 pub struct HandlerView {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, MailTransport, SmtpTls};
 use crate::outbox::DeliveryError;
 
+pub mod delivery;
 pub mod display;
 pub mod imap;
 pub mod intake;

@@ -110,6 +110,32 @@ pub(crate) fn enqueue_always(
     Ok(())
 }
 
+/// Delivers [`OUTBOX_KIND`] items: it only writes (the mail or SMS goes through the outbox
+/// again), in a lane per ticket, so a ticket's notifications keep their order.
+pub struct NotificationJob {
+    pub db: Db,
+    pub cfg: Config,
+}
+
+impl crate::outbox::Job for NotificationJob {
+    fn kind(&self) -> &'static str {
+        OUTBOX_KIND
+    }
+
+    fn lane(&self, item: &store::outbox::Item) -> String {
+        format!("ticket {}", item.ticket_id.unwrap_or_default())
+    }
+
+    fn deliver<'a>(&'a self, item: &'a store::outbox::Item) -> crate::outbox::Delivery<'a> {
+        Box::pin(deliver(
+            &self.db,
+            &self.cfg,
+            TenantId::from_db(item.tenant_id),
+            &item.payload,
+        ))
+    }
+}
+
 /// Turn a queued notification into a mail or SMS in the outbox (the worker calls this).
 pub async fn deliver(
     db: &Db,

@@ -210,6 +210,50 @@ pub fn report_url(public_url: &str, token: &str) -> String {
     format!("{}/sms/reports/{token}", public_url.trim_end_matches('/'))
 }
 
+/// Delivers [`OUTBOX_KIND`] items, in a lane per tenant (its one gateway).
+pub struct SmsJob {
+    pub db: Db,
+    pub keys: std::sync::Arc<Keys>,
+    pub egress: std::sync::Arc<crate::egress::Policy>,
+    /// Where the local provider writes its files.
+    pub data_dir: std::path::PathBuf,
+    /// For the delivery-report address.
+    pub public_url: String,
+}
+
+impl crate::outbox::Job for SmsJob {
+    fn kind(&self) -> &'static str {
+        OUTBOX_KIND
+    }
+
+    fn lane(&self, item: &store::outbox::Item) -> String {
+        format!("tenant {}", item.tenant_id)
+    }
+
+    fn deliver<'a>(&'a self, item: &'a store::outbox::Item) -> crate::outbox::Delivery<'a> {
+        Box::pin(deliver(
+            &self.db,
+            &self.keys,
+            &self.egress,
+            &self.data_dir,
+            &self.public_url,
+            TenantId::from_db(item.tenant_id),
+            &item.payload,
+        ))
+    }
+
+    fn on_dead(
+        &self,
+        c: &mut Conn,
+        item: &store::outbox::Item,
+        error: &str,
+        now: chrono::NaiveDateTime,
+    ) -> Result<(), store::StoreError> {
+        on_dead(c, TenantId::from_db(item.tenant_id), &item.payload, error)?;
+        crate::outbox::dead_letter_event(c, item, error, now)
+    }
+}
+
 /// Deliver one queued SMS (the outbox worker calls this for [`OUTBOX_KIND`] items).
 pub async fn deliver(
     db: &Db,

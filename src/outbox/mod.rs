@@ -1,24 +1,45 @@
-//! Delivery of outbox items. Workers on every node claim due items with a lease, deliver them, and
-//! record the outcome; failures are retried with exponential backoff and jitter, and after
-//! `MAX_ATTEMPTS` the item is dead-lettered (kept, with its last error, for an operator).
-//! Delivery is at-least-once: an item whose worker dies after sending but before recording is sent
-//! again when its lease expires, so receivers get an idempotency key (the Message-ID for mail).
+//! Delivery of outbox items: a shared service that knows no job kind of its own.
+//!
+//! Each capability implements [`Job`] for the kinds it enqueues (mail, escalation, SMS, citizen
+//! notification, referral mail and deadline, status-link requests) and the start-up code builds
+//! the worker with a [`Registry`] of them; the worker claims only the registered kinds. The
+//! dependency points from the capabilities to this module, never back.
+//!
+//! Workers on every node claim due items with a lease and deliver them in *lanes*: a lane is a
+//! job kind plus a destination (a mailbox's SMTP server, a records system, a tenant's SMS
+//! gateway). Items of one lane are delivered one at a time, in the order claimed; different lanes
+//! run at the same time, at most `outbox.concurrency` deliveries at once, so a records system that
+//! hangs delays only its own lane. The node renews the lease of every item it holds (delivering or
+//! waiting in its lane) every third of `outbox.lease_seconds`, so a slow delivery is never taken
+//! over by another node while this one still works on it; a node that dies stops renewing and its
+//! items are taken over when their leases run out.
+//!
+//! Failures are retried with exponential backoff and jitter, and after `max_attempts` the item is
+//! dead-lettered (kept, with its last error, for an operator; the job's [`Job::on_dead`] says so
+//! on the ticket). Delivery is at-least-once: an item whose worker dies after sending but before
+//! recording is sent again when its lease expires, so receivers get an idempotency key (the
+//! Message-ID for mail).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
 use crate::domain::TenantId;
-use crate::mail::{self, Mailer, OutgoingMail, SmtpProfile};
-use crate::secrets::Keys;
-use crate::store::blobs::BlobStore;
 use crate::store::{self, Db, outbox::Item};
 
 /// The lease on a claimed item unless `outbox.lease_seconds` says otherwise.
 const LEASE_SECS: i64 = 120;
+/// Items claimed in one round.
 const BATCH: i64 = 32;
+/// Items one node holds at most (delivering or waiting in their lanes); no more is claimed
+/// until some are done.
+const MAX_HELD: usize = 1000;
+/// Deliveries at once unless `outbox.concurrency` says otherwise.
+const CONCURRENCY: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -28,40 +49,105 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
-/// An item given up on: its ticket's history says so (an escalation also changes its state).
-fn dead_letter(
-    c: &mut store::Conn,
-    kind: &str,
-    payload: &str,
-    tenant: TenantId,
-    ticket: Option<i64>,
-    error: &str,
-    now: NaiveDateTime,
-) -> Result<(), store::StoreError> {
-    match kind {
-        crate::escalation::OUTBOX_KIND => {
-            crate::escalation::on_dead(c, tenant, payload, error, now)
+impl DeliveryError {
+    /// A use case's error as a delivery outcome: an internal error (the database) is retried,
+    /// anything else (not found, invalid) will not get better.
+    pub fn from_use_case(e: crate::error::Error) -> DeliveryError {
+        match e {
+            crate::error::Error::Internal(m) => DeliveryError::Retry(m),
+            other => DeliveryError::Permanent(other.to_string()),
         }
-        crate::notify::sms::OUTBOX_KIND => {
-            crate::notify::sms::on_dead(c, tenant, payload, error)?;
-            dead_letter_event(c, tenant, ticket, error, now)
-        }
-        _ => dead_letter_event(c, tenant, ticket, error, now),
     }
 }
 
-/// A mail that will not be delivered shows on its ticket.
-fn dead_letter_event(
+/// What a delivery returns: a boxed future, so that jobs of different types live in one registry.
+pub type Delivery<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
+
+/// One kind of outbox item and how it is delivered. A capability implements it for each kind it
+/// enqueues and hands it to the [`Registry`] at start-up.
+pub trait Job: Send + Sync {
+    /// The `outbox.kind` this job delivers.
+    fn kind(&self) -> &'static str;
+    /// The destination within the kind: items with the same destination are delivered one at a
+    /// time and in order; different destinations do not wait for each other. Read from the item
+    /// alone (no I/O), e.g. the mailbox whose SMTP server sends it or the records system.
+    fn lane(&self, item: &Item) -> String;
+    /// Deliver the item once.
+    fn deliver<'a>(&'a self, item: &'a Item) -> Delivery<'a>;
+    /// The item was given up (dead-lettered), in the transaction that records it. By default its
+    /// ticket's history says that it could not be delivered.
+    fn on_dead(
+        &self,
+        c: &mut store::Conn,
+        item: &Item,
+        error: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), store::StoreError> {
+        dead_letter_event(c, item, error, now)
+    }
+    /// An admin asked to try a given-up item again (in the same transaction). Nothing by default.
+    fn on_revive(
+        &self,
+        _c: &mut store::Conn,
+        _item: &Item,
+        _now: NaiveDateTime,
+    ) -> Result<(), store::StoreError> {
+        Ok(())
+    }
+}
+
+/// The registered job kinds.
+#[derive(Default)]
+pub struct Registry {
+    jobs: HashMap<&'static str, Arc<dyn Job>>,
+}
+
+impl Registry {
+    /// # Panics
+    /// When two jobs claim the same kind (a programming error, found at start-up).
+    pub fn new(jobs: Vec<Arc<dyn Job>>) -> Registry {
+        let mut r = Registry::default();
+        for job in jobs {
+            let kind = job.kind();
+            assert!(
+                r.jobs.insert(kind, job).is_none(),
+                "outbox kind {kind} registered twice"
+            );
+        }
+        r
+    }
+
+    /// The kinds the worker claims, sorted.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut k: Vec<&'static str> = self.jobs.keys().copied().collect();
+        k.sort_unstable();
+        k
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn Job>> {
+        self.jobs.get(kind)
+    }
+
+    /// The item's lane: its kind and the job's destination.
+    pub fn lane(&self, item: &Item) -> String {
+        match self.get(&item.kind) {
+            Some(job) => format!("{} {}", item.kind, job.lane(item)),
+            None => item.kind.clone(),
+        }
+    }
+}
+
+/// A mail or other item that will not be delivered shows on its ticket.
+pub fn dead_letter_event(
     c: &mut store::Conn,
-    tenant: TenantId,
-    ticket: Option<i64>,
+    item: &Item,
     error: &str,
     now: NaiveDateTime,
 ) -> Result<(), store::StoreError> {
-    if let Some(tk) = ticket {
+    if let Some(tk) = item.ticket_id {
         store::tickets::insert_event(
             c,
-            tenant,
+            TenantId::from_db(item.tenant_id),
             crate::domain::TicketId::from_db(tk),
             None,
             "delivery_failed",
@@ -93,6 +179,16 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    pub fn from_settings(o: &crate::config::Outbox) -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(o.retry_base_ms.max(1)),
+            cap: Duration::from_secs(o.retry_cap_seconds.max(1)),
+            max_attempts: o.max_attempts.clamp(1, 100) as i32,
+        }
+    }
+}
+
 /// When to try again after `attempts` failed attempts: base, 2 × base, 4 × base … capped, ±20 %
 /// (jitter, so many items failing together do not come back together); `None`: give up.
 pub fn backoff(policy: RetryPolicy, attempts: i32, now: NaiveDateTime) -> Option<NaiveDateTime> {
@@ -107,359 +203,210 @@ pub fn backoff(policy: RetryPolicy, attempts: i32, now: NaiveDateTime) -> Option
     Some(now + chrono::Duration::milliseconds((wait + jitter).max(1)))
 }
 
-#[derive(Clone)]
+/// What a node holds: the items waiting in each busy lane (a lane is in the map exactly while a
+/// task delivers it) and the ids of every held item (whose leases it renews).
+#[derive(Default)]
+struct Held {
+    lanes: HashMap<String, VecDeque<Item>>,
+    ids: HashSet<i64>,
+}
+
+/// The delivery worker of one node.
 pub struct Worker {
     db: Db,
-    /// The installation's default transport (config `[mail]`).
-    mailer: Arc<Mailer>,
-    keys: Arc<Keys>,
-    /// Transports built from tenants' and mailboxes' own SMTP settings, by their JSON.
-    profiles: Arc<Mutex<HashMap<String, Arc<Mailer>>>>,
+    jobs: Arc<Registry>,
     owner: String,
-    /// How long a claimed item stays this node's (`outbox.lease_seconds`).
+    /// How long a claimed item stays this node's (`outbox.lease_seconds`); renewed while held.
     lease: chrono::Duration,
-    blobs: BlobStore,
     retry: RetryPolicy,
-    /// For links in what is sent (ticket and attachment addresses).
-    public_url: String,
-    /// Where the local SMS provider writes its files.
-    data_dir: std::path::PathBuf,
-    /// How notifications to citizens are written.
-    citizen: crate::notify::citizen::Config,
-    /// How citizens' link requests ("Följ ditt ärende") are answered.
-    link_mails: crate::citizen::LinkMails,
-    /// What addresses set by tenants (records systems, SMS gateways, SMTP servers) may be.
-    egress: Arc<crate::egress::Policy>,
+    /// Deliveries at once, over all lanes (`outbox.concurrency`).
+    concurrency: usize,
+    held: Mutex<Held>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Worker {
-    pub fn new(db: Db, mailer: Mailer, keys: Arc<Keys>, blobs: BlobStore, node: String) -> Worker {
+    pub fn new(db: Db, jobs: Arc<Registry>, node: String) -> Worker {
         Worker {
             db,
-            mailer: Arc::new(mailer),
-            profiles: Arc::default(),
+            jobs,
             owner: node,
             lease: chrono::Duration::seconds(LEASE_SECS),
-            blobs,
             retry: RetryPolicy::default(),
-            public_url: String::new(),
-            data_dir: std::path::PathBuf::from("data"),
-            citizen: crate::notify::citizen::Config {
-                from: String::new(),
-                content_free_from_class: 2,
-                public_url: String::new(),
-                signer: crate::accounts::tokens::Signer::new(&keys),
-                status_link_days: 30,
-            },
-            link_mails: crate::citizen::LinkMails {
-                signer: crate::accounts::tokens::Signer::new(&keys),
-                public_url: String::new(),
-                from: String::new(),
-                days: 30,
-                per_ticket: 3,
-            },
-            keys,
-            egress: Arc::default(),
+            concurrency: CONCURRENCY,
+            held: Mutex::default(),
+            permits: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)),
         }
     }
 
-    /// Retry with `policy` and make links relative to `public_url`.
-    pub fn configured(mut self, settings: &crate::config::Settings) -> Worker {
-        self.retry = settings.outbox.policy();
-        self.lease = chrono::Duration::seconds(i64::from(settings.outbox.lease_seconds.max(5)));
-        self.public_url = settings.server.public_url.clone();
-        self.data_dir = settings.data_dir.clone();
-        self.egress = Arc::new(crate::egress::Policy::from_settings(settings));
-        self.citizen = crate::notify::citizen::Config {
-            from: settings.mail.from.clone(),
-            content_free_from_class: settings.notify.content_free_from_class,
-            public_url: settings.server.public_url.clone(),
-            signer: crate::accounts::tokens::Signer::new(&self.keys),
-            status_link_days: i64::from(settings.notify.status_link_days),
-        };
-        self.link_mails = crate::citizen::LinkMails {
-            signer: crate::accounts::tokens::Signer::new(&self.keys),
-            public_url: settings.server.public_url.clone(),
-            from: settings.mail.from.clone(),
-            days: i64::from(settings.notify.status_link_days),
-            per_ticket: settings.notify.link_mails_per_ticket,
-        };
+    /// Retries, lease and concurrency from `[outbox]`.
+    pub fn configured(mut self, settings: &crate::config::Outbox) -> Worker {
+        self.retry = RetryPolicy::from_settings(settings);
+        self.lease = chrono::Duration::seconds(i64::from(settings.lease_seconds.max(5)));
+        self.concurrency = settings.concurrency.clamp(1, 256) as usize;
+        self.permits = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
         self
     }
 
-    /// The transport for a mail: the mailbox's SMTP settings, else the tenant's, else the default.
-    async fn mailer_for(
-        &self,
-        tenant: TenantId,
-        mailbox: Option<i64>,
-    ) -> Result<Arc<Mailer>, DeliveryError> {
-        let (t, m) = self
-            .db
-            .read(move |c| store::mail::smtp_settings(c, tenant, mailbox))
-            .await
-            .map_err(|e| DeliveryError::Retry(e.to_string()))?;
-        let Some(json) = m.or(t) else {
-            return Ok(self.mailer.clone());
-        };
-        let profile: SmtpProfile = serde_json::from_str(&json).map_err(|e| {
-            DeliveryError::Permanent(format!("stored SMTP settings unreadable: {e}"))
-        })?;
-        // A tenant's server passes the egress policy; the transport connects to the checked
-        // address (so it is kept per address).
-        let addr = mail::smtp_address(&self.egress, &profile).await?;
-        let key = format!("{addr} {json}");
-        if let Some(found) = self.profiles.lock().expect("not poisoned").get(&key) {
-            return Ok(found.clone());
+    /// Run until the process stops: claim due items (often while there is work, every half
+    /// second otherwise), hand each to its lane, and renew the leases of what is held.
+    pub async fn run(self) {
+        let me = Arc::new(self);
+        let renew_every = (me.lease / 3).to_std().unwrap_or(Duration::from_secs(1));
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            let claimed = match me.claim().await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox worker");
+                    vec![]
+                }
+            };
+            let full = claimed.len() as i64 >= BATCH;
+            for item in claimed {
+                Self::assign(&me, item);
+            }
+            if renewed.elapsed() >= renew_every {
+                if let Err(e) = me.renew().await {
+                    tracing::error!(error = %e, "outbox lease renewal");
+                }
+                renewed = tokio::time::Instant::now();
+            }
+            if !full {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
-        let mailer = Arc::new(
-            Mailer::from_profile(&profile, addr, &self.keys)
-                .map_err(|e| DeliveryError::Permanent(e.to_string()))?,
-        );
-        self.profiles
-            .lock()
-            .expect("not poisoned")
-            .insert(key, mailer.clone());
-        Ok(mailer)
     }
 
-    /// Claim and deliver one batch. Returns how many items were handled.
-    pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let owner = self.owner.clone();
-        let lease = self.lease;
-        let items: Vec<Item> = self
+    /// Claim due items of the registered kinds, as many as fit into what this node may hold.
+    async fn claim(&self) -> anyhow::Result<Vec<Item>> {
+        let room = MAX_HELD.saturating_sub(self.held.lock().expect("not poisoned").ids.len());
+        if room == 0 {
+            return Ok(vec![]);
+        }
+        let (owner, lease, kinds) = (self.owner.clone(), self.lease, self.jobs.kinds());
+        let limit = BATCH.min(room as i64);
+        Ok(self
             .db
             .write(move |c| -> Result<_, store::StoreError> {
                 let now = store::now();
-                store::outbox::claim(
-                    c,
-                    &[
-                        mail::OUTBOX_KIND,
-                        crate::escalation::OUTBOX_KIND,
-                        crate::notify::sms::OUTBOX_KIND,
-                        crate::notify::citizen::OUTBOX_KIND,
-                        crate::escalation::referral::MAIL_KIND,
-                        crate::escalation::referral::DEADLINE_KIND,
-                        crate::citizen::LINK_REQUEST_KIND,
-                    ],
-                    &owner,
-                    now,
-                    now + lease,
-                    BATCH,
-                )
+                store::outbox::claim(c, &kinds, &owner, now, now + lease, limit)
             })
-            .await?;
-        let n = items.len();
-        for item in items {
-            let outcome = self.deliver(&item).await;
-            let owner = self.owner.clone();
-            let id = item.id;
-            let attempts = item.attempts;
-            let (tenant, ticket) = (TenantId::from_db(item.tenant_id), item.ticket_id);
-            let (kind, payload) = (item.kind.clone(), item.payload.clone());
-            let policy = self.retry;
-            self.db
-                .write(move |c| -> Result<(), store::StoreError> {
-                    let now = store::now();
-                    match outcome {
-                        Ok(()) => {
-                            store::outbox::complete(c, id, &owner, now)?;
-                        }
-                        Err(DeliveryError::Retry(e)) => {
-                            let retry = backoff(policy, attempts, now);
-                            tracing::warn!(item = id, attempts, error = %e, "delivery failed");
-                            store::outbox::fail(c, id, &owner, &e, retry, now)?;
-                            if retry.is_none() {
-                                dead_letter(c, &kind, &payload, tenant, ticket, &e, now)?;
-                            }
-                        }
-                        Err(DeliveryError::Permanent(e)) => {
-                            tracing::error!(item = id, error = %e, "delivery failed permanently");
-                            store::outbox::fail(c, id, &owner, &e, None, now)?;
-                            dead_letter(c, &kind, &payload, tenant, ticket, &e, now)?;
-                        }
-                    }
-                    Ok(())
-                })
-                .await?;
+            .await?)
+    }
+
+    /// Put a claimed item at the end of its lane; start the lane when it was idle.
+    fn assign(me: &Arc<Worker>, item: Item) {
+        let lane = me.jobs.lane(&item);
+        let mut held = me.held.lock().expect("not poisoned");
+        if !held.ids.insert(item.id) {
+            return; // already held (its lease ran out while it waited, and it was claimed again)
         }
-        Ok(n)
+        if let Some(waiting) = held.lanes.get_mut(&lane) {
+            waiting.push_back(item);
+            return;
+        }
+        held.lanes.insert(lane.clone(), VecDeque::new());
+        drop(held);
+        let me = me.clone();
+        tokio::spawn(async move { me.drive(lane, item).await });
+    }
+
+    /// Deliver a lane's items one after the other until it is empty.
+    async fn drive(self: Arc<Self>, lane: String, first: Item) {
+        let mut item = first;
+        loop {
+            {
+                let _permit = self.permits.acquire().await.expect("never closed");
+                let id = item.id;
+                let outcome = self.deliver(&item).await;
+                if let Err(e) = self.record(item, outcome).await {
+                    // The lease runs out and the item is claimed again.
+                    tracing::error!(item = id, error = %e, "outbox: recording a delivery failed");
+                }
+                self.held.lock().expect("not poisoned").ids.remove(&id);
+            }
+            let mut held = self.held.lock().expect("not poisoned");
+            match held.lanes.get_mut(&lane).and_then(VecDeque::pop_front) {
+                Some(next) => item = next,
+                None => {
+                    held.lanes.remove(&lane);
+                    return;
+                }
+            }
+        }
     }
 
     async fn deliver(&self, item: &Item) -> Result<(), DeliveryError> {
-        match item.kind.as_str() {
-            mail::OUTBOX_KIND => {
-                let m: OutgoingMail = serde_json::from_str(&item.payload)
-                    .map_err(|e| DeliveryError::Permanent(format!("bad payload: {e}")))?;
-                let mailer = self
-                    .mailer_for(TenantId::from_db(item.tenant_id), m.mailbox)
-                    .await?;
-                let (blobs, wanted) = (self.blobs.clone(), m.attachments.clone());
-                let files = tokio::task::spawn_blocking(move || {
-                    wanted
-                        .iter()
-                        .map(|a| blobs.get(&a.sha256))
-                        .collect::<std::io::Result<Vec<_>>>()
-                })
-                .await
-                .map_err(|e| DeliveryError::Retry(e.to_string()))?
-                .map_err(|e| DeliveryError::Retry(format!("attachment file: {e}")))?;
-                mailer.send(&m, &files).await
-            }
-            crate::escalation::OUTBOX_KIND => {
-                crate::escalation::deliver(
-                    &self.db,
-                    &self.keys,
-                    &self.egress,
-                    &self.public_url,
-                    TenantId::from_db(item.tenant_id),
-                    &item.payload,
-                )
-                .await
-            }
-            crate::notify::sms::OUTBOX_KIND => {
-                crate::notify::sms::deliver(
-                    &self.db,
-                    &self.keys,
-                    &self.egress,
-                    &self.data_dir,
-                    &self.public_url,
-                    TenantId::from_db(item.tenant_id),
-                    &item.payload,
-                )
-                .await
-            }
-            crate::notify::citizen::OUTBOX_KIND => {
-                crate::notify::citizen::deliver(
-                    &self.db,
-                    &self.citizen,
-                    TenantId::from_db(item.tenant_id),
-                    &item.payload,
-                )
-                .await
-            }
-            crate::escalation::referral::MAIL_KIND | crate::escalation::referral::DEADLINE_KIND => {
-                let (kind, payload) = (item.kind.clone(), item.payload.clone());
-                let links = crate::escalation::referral::Links {
-                    signer: self.citizen.signer.clone(),
-                    public_url: self.public_url.clone(),
-                    from: self.citizen.from.clone(),
-                };
-                let tenant = TenantId::from_db(item.tenant_id);
-                self.db
-                    .write(move |c| {
-                        if kind == crate::escalation::referral::MAIL_KIND {
-                            crate::escalation::referral::mail_department(
-                                c, tenant, &payload, &links,
-                            )
-                        } else {
-                            crate::escalation::referral::deadline(c, tenant, &payload, &links.from)
-                        }
-                    })
-                    .await
-                    .map_err(|e| match e {
-                        crate::error::Error::Internal(m) => DeliveryError::Retry(m),
-                        other => DeliveryError::Permanent(other.to_string()),
-                    })
-            }
-            crate::citizen::LINK_REQUEST_KIND => {
-                let (payload, cfg) = (item.payload.clone(), self.link_mails.clone());
-                let tenant = TenantId::from_db(item.tenant_id);
-                self.db
-                    .write(move |c| crate::citizen::answer_link_request(c, tenant, &payload, &cfg))
-                    .await
-                    .map_err(|e| match e {
-                        crate::error::Error::Internal(m) => DeliveryError::Retry(m),
-                        other => DeliveryError::Permanent(other.to_string()),
-                    })
-            }
-            other => Err(DeliveryError::Permanent(format!(
-                "unknown outbox kind {other}"
+        match self.jobs.get(&item.kind) {
+            Some(job) => job.deliver(item).await,
+            None => Err(DeliveryError::Permanent(format!(
+                "unknown outbox kind {}",
+                item.kind
             ))),
         }
     }
 
-    /// Run until the process stops: poll often while there is work, every second otherwise.
-    pub async fn run(self) {
-        loop {
-            match self.run_once().await {
-                Ok(n) if n as i64 >= BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "outbox worker"),
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+    /// Record the outcome: done, retry later, or given up (with the job's own dead-letter step).
+    async fn record(
+        &self,
+        item: Item,
+        outcome: Result<(), DeliveryError>,
+    ) -> Result<(), store::StoreError> {
+        let (owner, policy, jobs) = (self.owner.clone(), self.retry, self.jobs.clone());
+        self.db
+            .write(move |c| -> Result<(), store::StoreError> {
+                let now = store::now();
+                let (id, attempts) = (item.id, item.attempts);
+                let dead = |c: &mut store::Conn, e: &str| match jobs.get(&item.kind) {
+                    Some(job) => job.on_dead(c, &item, e, now),
+                    None => dead_letter_event(c, &item, e, now),
+                };
+                match outcome {
+                    Ok(()) => {
+                        store::outbox::complete(c, id, &owner, now)?;
+                    }
+                    Err(DeliveryError::Retry(e)) => {
+                        let retry = backoff(policy, attempts, now);
+                        tracing::warn!(item = id, attempts, error = %e, "delivery failed");
+                        store::outbox::fail(c, id, &owner, &e, retry, now)?;
+                        if retry.is_none() {
+                            dead(c, &e)?;
+                        }
+                    }
+                    Err(DeliveryError::Permanent(e)) => {
+                        tracing::error!(item = id, error = %e, "delivery failed permanently");
+                        store::outbox::fail(c, id, &owner, &e, None, now)?;
+                        dead(c, &e)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
     }
-}
 
-/// Something that could not be delivered, as the admin page shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DeadLetter {
-    pub id: i64,
-    pub kind: String,
-    pub ticket: Option<String>,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub given_up_at: Option<NaiveDateTime>,
-}
-
-/// What was given up in the actor's tenant, newest first (admins).
-pub async fn dead_letters(
-    db: &Db,
-    actor: &crate::accounts::Actor,
-) -> crate::error::Result<Vec<DeadLetter>> {
-    if !actor.is_admin() {
-        return Err(crate::error::Error::Forbidden(
-            "only admins see failed deliveries",
-        ));
-    }
-    let t = actor.tenant;
-    Ok(db
-        .read(move |c| store::outbox::dead(c, t, 200))
-        .await?
-        .into_iter()
-        .map(|(i, number)| DeadLetter {
-            id: i.id,
-            kind: i.kind,
-            ticket: number,
-            attempts: i.attempts,
-            last_error: i.last_error,
-            created_at: i.created_at,
-            given_up_at: i.dead_at,
-        })
-        .collect())
-}
-
-/// "Try again": a given-up item gets a new round of attempts from now (admins). Its ticket's
-/// history says who asked; an escalation is back to "sending".
-pub async fn retry(db: &Db, actor: &crate::accounts::Actor, id: i64) -> crate::error::Result<()> {
-    if !actor.is_admin() {
-        return Err(crate::error::Error::Forbidden(
-            "only admins retry deliveries",
-        ));
-    }
-    let (t, uid) = (actor.tenant, actor.user);
-    db.write(move |c| -> crate::error::Result<()> {
-        let now = store::now();
-        let item = store::outbox::revive(c, t, id, now)?
-            .ok_or(crate::error::Error::NotFound("delivery"))?;
-        if item.kind == crate::escalation::OUTBOX_KIND {
-            crate::escalation::on_retry(c, t, &item.payload, now)?;
+    /// Extend the lease of every item this node holds, so a slow delivery (or an item waiting
+    /// behind one in its lane) stays this node's.
+    async fn renew(&self) -> Result<(), store::StoreError> {
+        let ids: Vec<i64> = self
+            .held
+            .lock()
+            .expect("not poisoned")
+            .ids
+            .iter()
+            .copied()
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
         }
-        if let Some(ticket) = item.ticket_id {
-            store::tickets::insert_event(
-                c,
-                t,
-                crate::domain::TicketId::from_db(ticket),
-                Some(uid),
-                "delivery_retried",
-                &serde_json::json!({ "kind": item.kind }),
-                now,
-            )?;
-        }
-        Ok(())
-    })
-    .await
+        let (owner, lease) = (self.owner.clone(), self.lease);
+        self.db
+            .write(move |c| {
+                let now = store::now();
+                store::outbox::renew(c, &ids, &owner, now + lease).map(|_| ())
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -105,6 +105,30 @@ pub fn claim(
         .load(conn)?)
 }
 
+/// Extend the lease of items `owner` still holds (and has not finished) to `lease_until`.
+/// Returns how many were extended; an item another node took over is left alone.
+pub fn renew(
+    conn: &mut Conn,
+    ids: &[i64],
+    owner: &str,
+    lease_until: NaiveDateTime,
+) -> StoreResult<usize> {
+    let mut n = 0;
+    // (In chunks: SQLite limits the parameters of one statement.)
+    for chunk in ids.chunks(500) {
+        n += diesel::update(
+            outbox::table
+                .filter(outbox::id.eq_any(chunk))
+                .filter(outbox::lease_owner.eq(owner))
+                .filter(outbox::done_at.is_null())
+                .filter(outbox::dead_at.is_null()),
+        )
+        .set(outbox::lease_until.eq(lease_until))
+        .execute(conn)?;
+    }
+    Ok(n)
+}
+
 /// Mark delivered. Only the lease holder can, so a worker whose lease ran out cannot overwrite.
 pub fn complete(conn: &mut Conn, id: i64, owner: &str, now: NaiveDateTime) -> StoreResult<bool> {
     Ok(diesel::update(

@@ -2,6 +2,7 @@
 //! sees of the queues.
 
 pub mod admin;
+pub mod deliveries;
 
 use serde::Serialize;
 

@@ -41,6 +41,8 @@ pub struct AppState {
     pub live: crate::tickets::live::Live,
     pub search: crate::search::TicketIndex,
     pub kb: crate::kb::Kb,
+    /// The outbox's registered job kinds (what a revived delivery means for its ticket).
+    pub jobs: Arc<crate::outbox::Registry>,
     /// `server.trusted_proxies`, parsed once.
     pub proxies: Arc<Vec<ipnet::IpNet>>,
     /// Becomes true when the server is told to stop: open live streams end at once, so the

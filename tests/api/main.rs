@@ -22,6 +22,7 @@ mod mail_identity;
 mod new_ticket;
 mod notify;
 mod ops;
+mod outbox;
 mod referral;
 mod routing;
 mod security_api;

@@ -18,7 +18,7 @@ pub async fn list(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
 ) -> Result<HttpResponse, PageError> {
-    let items = crate::outbox::dead_letters(&st.db, &actor)
+    let items = crate::tenants::deliveries::dead_letters(&st.db, &actor)
         .await
         .map_err(fail(&actor, &req))?;
     let rows: Vec<Value> = items
@@ -64,7 +64,7 @@ pub async fn retry(
     path: web::Path<i64>,
     CsrfForm(_): CsrfForm<RetryForm>,
 ) -> Result<HttpResponse, PageError> {
-    crate::outbox::retry(&st.db, &actor, path.into_inner())
+    crate::tenants::deliveries::retry(&st.db, &st.jobs, &actor, path.into_inner())
         .await
         .map_err(fail(&actor, &req))?;
     Ok(see_other("/admin/deliveries?ok=retried".into()))
