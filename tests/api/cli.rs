@@ -437,7 +437,10 @@ fn cli_product_binary_has_no_bench_command_or_code() {
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout).to_lowercase();
     assert!(help.contains("serve") && help.contains("mailbox"), "{help}");
-    assert!(!help.contains("bench"), "the product's help offers benchmarks:\n{help}");
+    assert!(
+        !help.contains("bench"),
+        "the product's help offers benchmarks:\n{help}"
+    );
 
     let old = run(&["bench", "startup", "--runs", "1"]);
     assert_eq!(old.status.code(), Some(2), "{old:?}");
