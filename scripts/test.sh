@@ -56,6 +56,9 @@ cargo fmt --check
 
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
+# The benchmarks (arendo-bench, D60) are only compiled with the bench feature: keep them compiling.
+log "cargo clippy --all-targets --features bench -- -D warnings"
+cargo clippy --all-targets --features bench --quiet -- -D warnings
 
 log "tests (unit + integration, SQLite and PostgreSQL)"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -6,6 +6,8 @@
 
 pub mod accounts;
 pub mod app;
+/// Benchmarks (`arendo-bench`): only with `--features bench`, never in the product binary (D60).
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod citizen;
 pub mod cli;

@@ -1,4 +1,4 @@
-//! `arendo bench ingest`: mail from a real IMAP server (a throw-away Dovecot) into durable tickets.
+//! `arendo-bench ingest`: mail from a real IMAP server (a throw-away Dovecot) into durable tickets.
 //!
 //! Phase 1 (throughput): N generated mails — mixed sizes, UTF-8 / ISO-8859-1 quoted-printable /
 //! HTML-only, every tenth with a 40 kB PDF attachment — are APPENDed to the inbox, then the server
@@ -96,7 +96,7 @@ fn stored(
     Option<chrono::NaiveDateTime>,
     Option<chrono::NaiveDateTime>,
 )> {
-    Ok(db.read_blocking(|c| Ok::<_, Error>(store::mail::inbound_stats(c)?))?)
+    Ok(db.read_blocking(|c| Ok::<_, Error>(store::seed::inbound_stats(c)?))?)
 }
 
 pub async fn run(
@@ -181,7 +181,7 @@ async fn run_on(
     // Each batch's messages share its timestamp, taken as the batch starts to be written, so the
     // first batch's work lies before `first`: count only the mails after it.
     let first_batch =
-        db.read_blocking(move |c| Ok::<_, Error>(store::mail::inbound_count_at(c, first)?))?;
+        db.read_blocking(move |c| Ok::<_, Error>(store::seed::inbound_count_at(c, first)?))?;
     let rate = (count - first_batch) as f64 / span;
 
     // Phase 2: latency, one APPEND at a time while the worker IDLEs.
@@ -195,7 +195,7 @@ async fn run_on(
         let created = loop {
             let id2 = id.clone();
             if let Some(at) =
-                db.read_blocking(move |c| Ok::<_, Error>(store::mail::created_at_of(c, &id2)?))?
+                db.read_blocking(move |c| Ok::<_, Error>(store::seed::created_at_of(c, &id2)?))?
             {
                 break at;
             }

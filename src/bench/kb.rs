@@ -1,4 +1,4 @@
-//! `arendo bench kb --articles N`: the knowledge-base index on its own (no database): build an
+//! `arendo-bench kb --articles N`: the knowledge-base index on its own (no database): build an
 //! index of N articles on disk, then time a few thousand searches as agents and citizens type
 //! them, and "more like this" suggestions for real citizen mails.
 //!

@@ -1,5 +1,5 @@
-//! `arendo bench login --clients N`: a login flood against the real server (this binary, started
-//! as a child process; build with `--release` for the figures). N parallel clients send wrong
+//! `arendo-bench login --clients N`: a login flood against the real server (the `arendo` binary,
+//! started as a child process; build with `--release` for the figures). N parallel clients send wrong
 //! passwords for `--seconds`, once all from one address and once from N addresses (through a
 //! trusted proxy: `X-Forwarded-For` from 127.0.0.1). Meanwhile the agent signs in every second from
 //! another address, with the browser she used before (device cookie) and with a new browser.

@@ -1,16 +1,25 @@
-//! `arendo bench …`: measurements that print their figures. They start the real binary as a child
-//! process (the same executable), talk to it over real HTTP on 127.0.0.1, and clean up after.
+//! `arendo-bench …`: measurements that print their figures. A binary of its own, built only with
+//! the `bench` feature (`cargo build --release --features bench`), so the product binary `arendo`
+//! carries none of this code (D60). The benchmarks start the product binary `arendo` next to this
+//! one (or `$ARENDO_BENCH_BIN`) as a child process, talk to it over real HTTP on 127.0.0.1, and
+//! clean up after.
 //!
-//! - `bench startup`: cold start with an empty database (migrations, key generation) until
-//!   /readyz answers, over several runs; then idle RSS after start.
-//! - `bench api`: 16 concurrent clients drive ticket create and ticket list through the JSON API,
-//!   on SQLite and (given a URL) PostgreSQL; prints requests/s and p50/p99 latency.
-//! - `bench seed --tickets N` fills the configured database with a realistic history, and
-//!   `bench pages` then times the workspace pages (list, ticket view, search) against it.
-//! - `bench login --clients N`: a login flood from one and from N addresses; server RSS and the
-//!   agent's sign-in time during it (`login.rs`).
+//! - `startup`: cold start with an empty database (migrations, key generation) until /readyz
+//!   answers, over several runs; then idle RSS after start.
+//! - `api`: 16 concurrent clients drive ticket create and ticket list through the JSON API, on
+//!   SQLite and (given a URL) PostgreSQL; prints requests/s and p50/p99 latency.
+//! - `seed --tickets N` fills the configured database with a realistic history, and `pages` then
+//!   times the workspace pages (list, ticket view, search) against it.
+//! - `login --clients N`: a login flood from one and from N addresses; server RSS and the agent's
+//!   sign-in time during it (`login.rs`).
 
-pub mod dovecot;
+// The throw-away Dovecot the tests use too: one file, in the test tree (tests/support).
+#[expect(
+    dead_code,
+    reason = "shared with the test suite, which uses more of it than `ingest` does"
+)]
+#[path = "../../tests/support/dovecot.rs"]
+mod dovecot;
 mod ingest;
 mod kb;
 mod login;
@@ -18,12 +27,12 @@ mod pages;
 mod seed;
 mod sla;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use clap::Subcommand;
+use clap::{Parser, Subcommand};
 
 use crate::accounts::admin::{self, NewUser};
 use crate::accounts::password::NewPassword;
@@ -35,8 +44,43 @@ use crate::secrets::Keys;
 use crate::store::Db;
 use crate::tenants;
 
+#[derive(Parser, Debug)]
+#[command(
+    name = "arendo-bench",
+    version,
+    about = "Ärendo – benchmarks (docs/benchmarks.md); they start the arendo binary next to this one"
+)]
+pub struct BenchCli {
+    /// Configuration file (TOML) for seed, pages and sla. Default: $ARENDO_CONFIG, else
+    /// ./arendo.toml if present.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: BenchCmd,
+}
+
+/// The `arendo-bench` executable (src/bin/arendo-bench.rs).
+pub fn main() -> ExitCode {
+    let cli = BenchCli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("arendo-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&settings.log.format, &settings.log.level);
+    match run(cli.command, settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("arendo-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
-pub enum BenchCmd {
+enum BenchCmd {
     /// Cold start time with an empty database, and idle memory after start.
     Startup {
         #[arg(long, default_value_t = 5)]
@@ -114,7 +158,7 @@ pub enum BenchCmd {
     },
 }
 
-pub fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
+fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -187,6 +231,23 @@ impl Drop for Server {
     }
 }
 
+/// The product binary the benchmarks measure: `$ARENDO_BENCH_BIN`, else `arendo` next to this
+/// executable (`cargo build --features bench` puts both in target/<profile>/).
+fn product_binary() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ARENDO_BENCH_BIN") {
+        return Ok(p.into());
+    }
+    let p = std::env::current_exe()?.with_file_name("arendo");
+    if !p.exists() {
+        bail!(
+            "{} is missing: build both binaries with `cargo build --release --features bench`, \
+             or name the arendo binary in ARENDO_BENCH_BIN",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
 fn spawn_server(
     data_dir: &Path,
     db_url: Option<&str>,
@@ -202,7 +263,7 @@ fn spawn_server_with(
     extra_env: &[(&str, &str)],
 ) -> anyhow::Result<(Server, Instant)> {
     let port = free_port()?;
-    let mut cmd = Command::new(std::env::current_exe()?);
+    let mut cmd = Command::new(product_binary()?);
     cmd.arg("serve")
         .env_remove("ARENDO_CONFIG")
         .env("ARENDO_DATA_DIR", data_dir)
@@ -285,9 +346,10 @@ async fn startup(runs: usize) -> anyhow::Result<()> {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "bench startup ({} runs, empty SQLite database, release={})",
+        "bench startup ({} runs, empty SQLite database, release={}, {})",
         times.len(),
-        !cfg!(debug_assertions)
+        !cfg!(debug_assertions),
+        product_binary()?.display()
     );
     println!(
         "  cold start to /readyz: median {:.0} ms, max {:.0} ms   (target ≤ 1000 ms)",

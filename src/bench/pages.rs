@@ -1,6 +1,6 @@
-//! `arendo bench pages`: the workspace pages an agent uses all day, measured against the
-//! configured database (fill it first with `arendo bench seed`). Starts the server from this
-//! binary, signs in as the seeded agent, and times sequential requests over loopback (so the
+//! `arendo-bench pages`: the workspace pages an agent uses all day, measured against the
+//! configured database (fill it first with `arendo-bench seed`). Starts the server (the `arendo`
+//! binary), signs in as the seeded agent, and times sequential requests over loopback (so the
 //! figures are server time plus a fraction of a millisecond of HTTP): the queue list in several
 //! forms, the ticket view, and search. Prints p50/p99 per page.
 
@@ -48,7 +48,7 @@ async fn time(client: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, 
 pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
     let data_dir = settings.data_dir.clone();
     let creds = std::fs::read_to_string(data_dir.join("bench-credentials.txt"))
-        .context("no bench-credentials.txt in the data dir: run `arendo bench seed` first")?;
+        .context("no bench-credentials.txt in the data dir: run `arendo-bench seed` first")?;
     let parts: Vec<&str> = creds.split_whitespace().collect();
     let (tenant, email, password) = (parts[0], parts[1], parts[2]);
     // The installation key (made now if the seeded data dir has none yet).
@@ -124,7 +124,7 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
         }
     }
     if numbers.is_empty() || queues.is_empty() {
-        bail!("the seeded agent sees no tickets: run `arendo bench seed` first");
+        bail!("the seeded agent sees no tickets: run `arendo-bench seed` first");
     }
     let mut r = StdRng::seed_from_u64(7);
     // A second page of a long list, to time keyset paging too.

@@ -1,4 +1,4 @@
-//! `arendo bench seed --tickets N`: a municipality with a realistic history — six department
+//! `arendo-bench seed --tickets N`: a municipality with a realistic history — six department
 //! queues, thirty agents, a few hundred thousand citizens, tickets over three years (most of them
 //! closed, a working set open), one to four messages each in Swedish, events and some tags.
 

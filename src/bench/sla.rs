@@ -1,5 +1,5 @@
-//! `arendo bench sla`: the SLA sweeper against the configured database (fill it first with
-//! `arendo bench seed`). Gives the first `--tickets` tickets a running first-response clock, of
+//! `arendo-bench sla`: the SLA sweeper against the configured database (fill it first with
+//! `arendo-bench seed`). Gives the first `--tickets` tickets a running first-response clock, of
 //! which `--due` per sweep are past due, then runs `--sweeps` sweeps, each at the moment the next
 //! batch falls due, and prints p50/p99 of one sweep (claim, fire, record, reschedule, commit).
 
@@ -26,7 +26,7 @@ pub fn run(db: &Db, tickets: i64, due: i64, sweeps: i64) -> anyhow::Result<()> {
     })?;
     if (all.len() as i64) < tickets {
         bail!(
-            "the database has {} tickets; run `arendo bench seed --tickets {tickets}` first",
+            "the database has {} tickets; run `arendo-bench seed --tickets {tickets}` first",
             all.len()
         );
     }

@@ -80,9 +80,6 @@ enum Command {
     /// The knowledge base: import article files, rebuild this node's index.
     #[command(subcommand)]
     Kb(KbCmd),
-    /// Measure start-up and API speed.
-    #[command(subcommand)]
-    Bench(crate::bench::BenchCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -693,7 +690,6 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
             println!("SMS gateway saved");
             Ok(())
         }
-        Command::Bench(c) => crate::bench::run(c, settings),
     }
 }
 

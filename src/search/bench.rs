@@ -1,7 +1,7 @@
 //! Search over a million synthetic tickets: indexing time and query latency. Not run by default:
 //!
 //! ```sh
-//! ARENDO_SEARCH_BENCH_DOCS=1000000 cargo test --release --lib search::bench -- --ignored --nocapture
+//! ARENDO_SEARCH_BENCH_DOCS=1000000 cargo test --release --features bench --lib search::bench -- --ignored --nocapture
 //! ```
 //!
 //! The corpus: ten tenants (one holding half the tickets), eight queues each, a subject of 4–9

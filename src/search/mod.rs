@@ -27,7 +27,7 @@
 //! - `indexer.rs`: the background follower ([`indexer::run`]) and [`indexer::reindex`].
 
 pub mod analyzer;
-#[cfg(test)]
+#[cfg(all(test, feature = "bench"))]
 mod bench;
 pub mod collect;
 pub mod highlight;

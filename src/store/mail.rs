@@ -381,41 +381,6 @@ pub fn lock_message_id(conn: &mut Conn, t: TenantId, message_id: &str) -> StoreR
     Ok(())
 }
 
-/// (count, first created_at, last created_at) of inbound messages in the whole database — for
-/// `arendo bench ingest`, which owns its scratch database.
-pub fn inbound_stats(
-    conn: &mut Conn,
-) -> StoreResult<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>)> {
-    use diesel::dsl::{count_star, max, min};
-    Ok(messages::table
-        .filter(messages::kind.eq("inbound"))
-        .select((
-            count_star(),
-            min(messages::created_at),
-            max(messages::created_at),
-        ))
-        .first(conn)?)
-}
-
-/// When the inbound message with this Message-ID was stored (bench).
-pub fn created_at_of(conn: &mut Conn, message_id: &str) -> StoreResult<Option<NaiveDateTime>> {
-    Ok(messages::table
-        .filter(messages::message_id.eq(message_id))
-        .filter(messages::kind.eq("inbound"))
-        .select(messages::created_at)
-        .first(conn)
-        .optional()?)
-}
-
-/// Inbound messages stored with exactly this timestamp (one intake batch shares it; bench).
-pub fn inbound_count_at(conn: &mut Conn, at: NaiveDateTime) -> StoreResult<i64> {
-    Ok(messages::table
-        .filter(messages::kind.eq("inbound"))
-        .filter(messages::created_at.eq(at))
-        .count()
-        .get_result(conn)?)
-}
-
 /// A stored inbound message, as far as telling copies from other mails needs it.
 #[derive(Debug, Clone)]
 pub struct StoredInbound {

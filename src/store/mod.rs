@@ -35,6 +35,7 @@ pub mod outbox;
 pub mod queues;
 pub mod routing;
 pub mod search;
+#[cfg(feature = "bench")]
 pub mod seed;
 pub mod sla;
 pub mod sms;

@@ -418,3 +418,45 @@ fn cli_on_postgres() {
     let pg = PgScratch::new();
     operator_sets_up_a_municipality(&pg.url);
 }
+
+/// Issue 18.6 (D60): the benchmarks are a binary of their own (`arendo-bench`, feature `bench`).
+/// An operator's `arendo` neither offers nor runs them, and none of their code is linked into it —
+/// its help lists no `bench`, `arendo bench startup` is refused as an unknown command, and no text
+/// the benchmarks print is in the executable. (No database involved, so one run, not per backend.)
+#[test]
+fn cli_product_binary_has_no_bench_command_or_code() {
+    let bin = env!("CARGO_BIN_EXE_arendo");
+    let run = |args: &[&str]| {
+        Command::new(bin)
+            .args(args)
+            .env_remove("ARENDO_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout).to_lowercase();
+    assert!(help.contains("serve") && help.contains("mailbox"), "{help}");
+    assert!(
+        !help.contains("bench"),
+        "the product's help offers benchmarks:\n{help}"
+    );
+
+    let old = run(&["bench", "startup", "--runs", "1"]);
+    assert_eq!(old.status.code(), Some(2), "{old:?}");
+    assert!(String::from_utf8_lossy(&old.stderr).contains("unrecognized subcommand 'bench'"));
+
+    // grep is fast on the 250 MB debug executable; exit 1 means no line matched.
+    let found = Command::new("grep")
+        .args(["-a", "-F", "-c"])
+        .args(["-e", "cold start to /readyz", "-e", "bench-credentials.txt"])
+        .arg(bin)
+        .output()
+        .unwrap();
+    assert_eq!(
+        found.status.code(),
+        Some(1),
+        "benchmark text in {bin}: {}",
+        String::from_utf8_lossy(&found.stdout)
+    );
+}

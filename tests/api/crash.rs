@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arendo::bench::dovecot::Dovecot;
+use crate::dovecot::Dovecot;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use crate::both_backends;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use arendo::bench::dovecot::Dovecot;
+use crate::dovecot::Dovecot;
 use arendo::secrets::Keys;
 use serde_json::{Value, json};
 

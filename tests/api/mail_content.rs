@@ -8,7 +8,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arendo::bench::dovecot::Dovecot;
+use crate::dovecot::Dovecot;
 use base64::Engine as _;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use serde_json::Value;

@@ -4,6 +4,9 @@
 //! scripts/test.sh starts a server when none runs).
 
 mod helpers;
+// The throw-away Dovecot IMAP server (shared with `arendo-bench ingest`).
+#[path = "../support/dovecot.rs"]
+mod dovecot;
 
 mod admin;
 mod api_types;

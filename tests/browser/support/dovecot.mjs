@@ -1,4 +1,4 @@
-// A throw-away Dovecot IMAP server on a free 127.0.0.1 port, set up like src/bench/dovecot.rs:
+// A throw-away Dovecot IMAP server on a free 127.0.0.1 port, set up like tests/support/dovecot.rs:
 // plain-text logins (no TLS), a passwd-file with {PLAIN} passwords, Maildir under a temp directory
 // owned by the `dovecot` user. Needs Debian's dovecot-imapd and root (scripts/test.sh installs it).
 //

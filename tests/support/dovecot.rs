@@ -1,6 +1,6 @@
-//! A throw-away Dovecot IMAP server on a free loopback port, for the test suite and
-//! `arendo bench ingest`. Needs Debian's `dovecot-imapd` (scripts/test.sh installs it) and root (the
-//! master process runs as root; mail is stored as the `dovecot` user).
+//! A throw-away Dovecot IMAP server on a free loopback port, for the test suite (tests/api) and
+//! `arendo-bench ingest` (src/bench includes this file with `#[path]`, under the `bench` feature). Needs Debian's `dovecot-imapd` (scripts/test.sh installs it) and
+//! root (the master process runs as root; mail is stored as the `dovecot` user).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use futures_util::StreamExt;
 
 pub const DOVECOT: &str = "/usr/sbin/dovecot";
 
@@ -148,10 +147,6 @@ impl Dovecot {
         self.launch()
     }
 
-    pub fn url(&self) -> (String, u16) {
-        ("127.0.0.1".into(), self.port)
-    }
-
     /// APPEND raw mails to `folder` of `user` (creating the folder if needed).
     pub async fn append(
         &self,
@@ -203,31 +198,6 @@ impl Dovecot {
         };
         let _ = s.logout().await;
         Ok(n)
-    }
-
-    /// Read the raw mails in a folder (for checks).
-    pub async fn fetch_all(
-        &self,
-        user: &str,
-        password: &str,
-        folder: &str,
-    ) -> anyhow::Result<Vec<Vec<u8>>> {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-        let mut client = async_imap::Client::new(tcp);
-        client.read_response().await?;
-        let mut s = client.login(user, password).await.map_err(|(e, _)| e)?;
-        s.examine(folder).await?;
-        let mut out = vec![];
-        {
-            let mut st = s.fetch("1:*", "BODY.PEEK[]").await?;
-            while let Some(f) = st.next().await {
-                if let Some(b) = f?.body() {
-                    out.push(b.to_vec());
-                }
-            }
-        }
-        let _ = s.logout().await;
-        Ok(out)
     }
 }
 
