@@ -458,3 +458,49 @@ pub fn csrf_in(html: &str) -> String {
     let end = html[start..].find('"').unwrap();
     html[start..start + end].to_string()
 }
+
+/// A browser signed in as `email` (the login answered 303).
+pub async fn signed_in(
+    app: &TestApp,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Client {
+    let b = app.browser();
+    let r = app.login(&b, tenant, email, password).await;
+    assert_eq!(r.status(), 303, "sign-in of {email}");
+    b
+}
+
+/// A page as `b` sees it: status and body.
+pub async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
+    let r = b.get(app.url(path)).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Post a form with the CSRF token of `from_page` (as the browser would).
+pub async fn post_form(
+    app: &TestApp,
+    b: &reqwest::Client,
+    from_page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = app.csrf(b, from_page).await;
+    let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    b.post(app.url(action)).form(&form).send().await.unwrap()
+}
+
+/// GET an API path as `token`, as JSON.
+pub async fn api(app: &TestApp, token: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

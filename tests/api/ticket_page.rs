@@ -6,32 +6,7 @@
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp};
-
-async fn signed_in(app: &TestApp, tenant: &str, email: &str, password: &str) -> reqwest::Client {
-    let b = app.browser();
-    let r = app.login(&b, tenant, email, password).await;
-    assert_eq!(r.status(), 303, "login failed");
-    b
-}
-
-async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
-    let r = b.get(app.url(path)).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post_form(
-    app: &TestApp,
-    b: &reqwest::Client,
-    from_page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let csrf = app.csrf(b, from_page).await;
-    let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
-    form.extend_from_slice(fields);
-    b.post(app.url(action)).form(&form).send().await.unwrap()
-}
+use crate::helpers::{Backend, TestApp, page, post_form, signed_in};
 
 async fn ticket_json(app: &TestApp, token: &str, number: &str) -> Value {
     reqwest::Client::new()
