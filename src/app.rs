@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use crate::accounts::tokens::Signer;
 use crate::config::Settings;
-use crate::mail::Mailer;
+use crate::delivery::mail::Mailer;
 use crate::outbox;
 use crate::secrets::Keys;
 use crate::store::Db;
@@ -51,7 +51,7 @@ pub fn node_id(settings: &Settings) -> anyhow::Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
     }
-    let id = format!("node-{}", crate::accounts::tokens::new_id());
+    let id = format!("node-{}", crate::secrets::new_id());
     crate::store::private::create_dir(&settings.data_dir)?;
     std::fs::write(&path, format!("{id}\n"))
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -125,7 +125,7 @@ fn outbox_jobs(
         },
     );
     outbox::Registry::new(vec![
-        Arc::new(crate::mail::delivery::MailJob::new(
+        Arc::new(crate::delivery::mail::MailJob::new(
             db.clone(),
             mailer,
             keys.clone(),

@@ -147,7 +147,7 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                     content_type: "application/json",
                     id_pointer: "/id",
                 },
-                &crate::accounts::tokens::new_id(),
+                &crate::secrets::new_id(),
                 store::now(),
             )?;
         }

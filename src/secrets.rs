@@ -141,6 +141,11 @@ impl Keys {
     }
 }
 
+/// A random id for sessions, tokens and Message-IDs (128 bits, hex).
+pub fn new_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

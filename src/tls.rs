@@ -49,17 +49,3 @@ pub fn http_client(
         .tls_backend_preconfigured(tls)
         .build()
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_http_client_takes_our_tls_configuration() {
-        // reqwest refuses a preconfigured TLS of another rustls than its own.
-        let policy = std::sync::Arc::new(crate::egress::Policy::default());
-        assert!(
-            policy
-                .http_client(std::time::Duration::from_secs(1))
-                .is_ok()
-        );
-    }
-}

@@ -6,6 +6,7 @@
 
 pub mod housekeeping;
 pub mod password;
+pub mod permissions;
 pub mod throttle;
 pub mod tokens;
 
@@ -264,7 +265,7 @@ pub async fn login(
             return Err(Error::BadCredentials);
         }
     };
-    let sid = tokens::new_id();
+    let sid = crate::secrets::new_id();
     let exp = now + Duration::hours(i64::from(cfg.session_hours));
     let claims = Claims {
         sub: user.id.get(),
@@ -292,7 +293,7 @@ pub async fn login(
         })
         .await?;
     let device = signer.sign_claims(&DeviceClaims {
-        dvc: tokens::new_id(),
+        dvc: crate::secrets::new_id(),
         tid: tenant.get(),
         uid: uid.get(),
         exp: (now + Duration::days(i64::from(cfg.device_cookie_days.max(1))))
@@ -461,7 +462,7 @@ pub mod admin {
         }
         let now = store::now();
         let expires_at = valid_days.map(|d| now + Duration::days(i64::from(d)));
-        let id = tokens::new_id();
+        let id = crate::secrets::new_id();
         let scope_text: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         store::auth::create_token(
             conn,

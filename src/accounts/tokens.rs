@@ -82,11 +82,6 @@ impl Signer {
     }
 }
 
-/// A random id for sessions and tokens (128 bits, hex).
-pub fn new_id() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,7 +94,7 @@ mod tests {
         let c = Claims {
             sub: 1,
             tid: 2,
-            jti: new_id(),
+            jti: crate::secrets::new_id(),
             typ: TokenKind::Session,
             iat: now,
             exp: now + 60,

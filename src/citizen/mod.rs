@@ -499,7 +499,7 @@ pub(crate) fn answer_link_request(
     }
     crate::accounts::throttle::count(c, &ticket_key[0], cfg.per_ticket, hour, hour, now)?;
     let url = link(c, &cfg.signer, &cfg.public_url, t, tk.id, cfg.days)?;
-    let templates = crate::web::templates::Templates::get();
+    let templates = crate::text::Templates::get();
     let text = templates
         .render_text(
             &format!("notify/link.mail.{lang}"),
@@ -509,12 +509,13 @@ pub(crate) fn answer_link_request(
     let subject = templates
         .text(lang, "notify.subject.link")
         .replace("{number}", &tk.number.to_string());
-    let (from, message_id) = crate::mail::about_ticket(c, t, &tk, &cfg.from, "status_link", now)?;
+    let (from, message_id) =
+        crate::delivery::mail::about_ticket(c, t, &tk, &cfg.from, "status_link", now)?;
     store::outbox::enqueue(
         c,
         t,
-        crate::mail::OUTBOX_KIND,
-        &serde_json::to_value(crate::mail::OutgoingMail {
+        crate::delivery::mail::OUTBOX_KIND,
+        &serde_json::to_value(crate::delivery::mail::OutgoingMail {
             message_id: Some(message_id),
             from,
             to: vec![contact_email],

@@ -1157,7 +1157,7 @@ fn queue_cmd(cmd: QueueCmd, db: &Db) -> anyhow::Result<()> {
                 (Some(f), false) => {
                     let text = std::fs::read_to_string(&f)
                         .with_context(|| format!("cannot read {}", f.display()))?;
-                    crate::web::templates::Templates::get()
+                    crate::text::Templates::get()
                         .check_str(&text)
                         .map_err(|e| anyhow!("the template does not compile: {e}"))?;
                     Some(text)

@@ -617,7 +617,7 @@ impl Settings {
             ));
         }
         self.server.proxies().map_err(ConfigError::Invalid)?;
-        crate::egress::Policy::new(&self.egress.allow).map_err(ConfigError::Invalid)?;
+        crate::domain::net::parse_allow_list(&self.egress.allow).map_err(ConfigError::Invalid)?;
         if self.notify.link_requests_per_ip == 0 || self.notify.link_mails_per_ticket == 0 {
             return Err(ConfigError::Invalid(
                 "notify.link_requests_per_ip and notify.link_mails_per_ticket must be at least 1"

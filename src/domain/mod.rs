@@ -1,14 +1,17 @@
 //! Value types shared by every capability. Each can only hold a valid value: build them with
 //! `parse` (input from people and the network) and pass them on without checking again.
 
+mod article;
 mod email;
 mod ids;
+pub mod net;
 mod phone;
 mod reason;
 pub mod text;
 mod ticket_number;
 mod vocab;
 
+pub use article::ArticleContent;
 pub use email::EmailAddress;
 pub use ids::{QueueId, TenantId, TicketId, UserId};
 pub use phone::PhoneNumber;

@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::domain::net::{AllowRule, normal_host, parse_allow_list};
+
 /// Why an address is refused. `key()` names its locale text `egress.blocked.<key>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blocked {
@@ -203,40 +205,15 @@ pub struct Policy {
     hosts: Vec<String>,
 }
 
-fn normal_host(h: &str) -> String {
-    h.trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-}
-
 impl Policy {
     /// From `[egress] allow`: addresses, networks (CIDR) and host names (`.example.se` for all
     /// names under it).
     pub fn new(allow: &[String]) -> Result<Policy, String> {
         let mut p = Policy::default();
-        for raw in allow.iter().map(|x| x.trim()).filter(|x| !x.is_empty()) {
-            if let Ok(net) = raw.parse::<IpNet>() {
-                p.nets.push(net.trunc());
-            } else if let Ok(ip) = normal_host(raw).parse::<IpAddr>() {
-                p.nets.push(IpNet::from(ip));
-            } else {
-                let h = normal_host(raw);
-                let name = h.trim_start_matches('.');
-                let ok = !name.is_empty()
-                    && name.len() <= 253
-                    && name.split('.').all(|l| {
-                        !l.is_empty()
-                            && l.len() <= 63
-                            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    });
-                if !ok {
-                    return Err(format!(
-                        "egress.allow: {raw:?} is not an address, network or host name"
-                    ));
-                }
-                p.hosts.push(h);
+        for rule in parse_allow_list(allow)? {
+            match rule {
+                AllowRule::Net(net) => p.nets.push(net),
+                AllowRule::Host(h) => p.hosts.push(h),
             }
         }
         Ok(p)

@@ -198,3 +198,10 @@ fn truncation_keeps_characters_whole() {
     assert_eq!(truncate("abc", 10), "abc");
     assert_eq!(truncate(&"x".repeat(600), MAX_ERROR_BODY).len(), 512);
 }
+
+#[test]
+fn the_http_client_takes_our_tls_configuration() {
+    // reqwest refuses a preconfigured TLS of another rustls than its own (tls::http_client).
+    let policy = Arc::new(Policy::default());
+    assert!(policy.http_client(Duration::from_secs(1)).is_ok());
+}

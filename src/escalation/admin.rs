@@ -10,13 +10,13 @@ use serde::Serialize;
 use super::referral::ReferralTarget;
 use super::{Auth, RecordsTarget};
 use crate::accounts::Actor;
+use crate::accounts::permissions::require_admin;
 use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
 use crate::domain::Reason;
 use crate::error::{Error, Result};
 use crate::secrets::Keys;
 use crate::store::{self, Conn, Db};
-use crate::tenants::admin::require_admin;
 
 /// A target as the admin pages show it (no secrets).
 #[derive(Debug, Clone, Serialize)]

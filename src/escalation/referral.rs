@@ -21,7 +21,7 @@ use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, MessageKind, TenantId, TicketId};
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
-use crate::web::templates::Templates;
+use crate::text::Templates;
 
 /// The outbox kind of a referral's deadline; the payload is `{"escalation": id}`.
 pub const DEADLINE_KIND: &str = "referral_deadline";
@@ -186,7 +186,7 @@ pub(crate) fn mail_department(
     let link = handler_link(&links.signer, &links.public_url, t, id, due);
     let data = json!({
         "tenant": tenant.name, "number": tk.number, "subject": tk.subject, "reason": e.reason,
-        "due": crate::web::workspace::local_time(due), "link": link, "messages": messages,
+        "due": crate::text::time::local_time(due), "link": link, "messages": messages,
     });
     let templates = Templates::get();
     let text = templates
@@ -196,12 +196,13 @@ pub(crate) fn mail_department(
         .text("sv", "referral.mail.subject")
         .replace("{number}", &tk.number.to_string())
         .replace("{subject}", &tk.subject);
-    let (from, message_id) = crate::mail::about_ticket(c, t, &tk, &links.from, "referral", now)?;
+    let (from, message_id) =
+        crate::delivery::mail::about_ticket(c, t, &tk, &links.from, "referral", now)?;
     store::outbox::enqueue(
         c,
         t,
-        crate::mail::OUTBOX_KIND,
-        &serde_json::to_value(crate::mail::OutgoingMail {
+        crate::delivery::mail::OUTBOX_KIND,
+        &serde_json::to_value(crate::delivery::mail::OutgoingMail {
             message_id: Some(message_id),
             from,
             to: vec![to],
@@ -472,12 +473,13 @@ pub(crate) fn deadline(c: &mut Conn, t: TenantId, payload: &str, from: &str) -> 
         .replace("{number}", &tk.number.to_string())
         .replace("{subject}", &tk.subject)
         .replace("{department}", &target);
-    let (sender, message_id) = crate::mail::about_ticket(c, t, &tk, from, "referral_overdue", now)?;
+    let (sender, message_id) =
+        crate::delivery::mail::about_ticket(c, t, &tk, from, "referral_overdue", now)?;
     store::outbox::enqueue(
         c,
         t,
-        crate::mail::OUTBOX_KIND,
-        &serde_json::to_value(crate::mail::OutgoingMail {
+        crate::delivery::mail::OUTBOX_KIND,
+        &serde_json::to_value(crate::delivery::mail::OutgoingMail {
             message_id: Some(message_id),
             from: sender,
             to,

@@ -15,21 +15,7 @@ pub const MAX_BODY_BYTES: usize = 200_000;
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 60;
 
-/// Everything an author decides about an article, validated: one revision's content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ArticleContent {
-    pub slug: String,
-    pub title: String,
-    pub summary: String,
-    /// Markdown.
-    pub body: String,
-    pub tags: Vec<String>,
-    /// The owning department, as a slug (e.g. `va`, `bygglov`).
-    pub department: String,
-    pub audience: Audience,
-    pub language: Language,
-    pub status: ArticleStatus,
-}
+pub use crate::domain::ArticleContent;
 
 /// Unvalidated fields, as read from a form or a file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -81,12 +67,12 @@ impl RawContent {
             return Err(InvalidValue::new("body", Reason::Empty));
         }
         Ok(ArticleContent {
-            slug: crate::tenants::slug(&self.slug, "slug")?,
+            slug: crate::domain::text::slug(&self.slug, "slug")?,
             title: text(&self.title, "title", MAX_TITLE_CHARS, true)?,
             summary: text(&self.summary, "summary", MAX_SUMMARY_CHARS, false)?,
             body,
             tags: parse_tags(self.tags.iter().map(String::as_str))?,
-            department: crate::tenants::slug(&self.department, "department")?,
+            department: crate::domain::text::slug(&self.department, "department")?,
             audience: Audience::parse(&self.audience)?,
             language: Language::parse(&self.language)?,
             status: ArticleStatus::parse(&self.status)?,

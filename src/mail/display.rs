@@ -111,7 +111,7 @@ pub fn problem_text(
     size_bytes: Option<i64>,
     detail: Option<&str>,
 ) -> String {
-    let t = crate::web::templates::Templates::get();
+    let t = crate::text::Templates::get();
     t.text(locale, &problem_key(kind, filename))
         .replace("{filename}", filename.unwrap_or(""))
         .replace("{size}", &size_bytes.map(human_size).unwrap_or_default())

@@ -18,15 +18,15 @@ use chrono::{Duration, NaiveDateTime};
 use serde_json::json;
 
 use super::parse::ParsedMail;
-use super::{OUTBOX_KIND, OutgoingMail};
+use crate::delivery::mail::{OUTBOX_KIND, OutgoingMail};
 use crate::domain::{
     Channel, MessageKind, Priority, QueueAccess, QueueId, Status, TenantId, TicketId, TicketNumber,
 };
 use crate::error::{Error, Result};
 use crate::store::tickets::NewMessage;
 use crate::store::{self, Conn};
+use crate::text::Templates;
 use crate::tickets::{OpenTicket, open_ticket_with_prefix};
-use crate::web::templates::Templates;
 
 /// Where a mail came from.
 #[derive(Debug, Clone)]
@@ -54,16 +54,7 @@ pub struct Policy {
     pub installation_from: String,
 }
 
-/// An attachment already written to the blob store.
-#[derive(Debug, Clone)]
-pub struct StoredAttachment {
-    pub filename: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
-    pub inline: bool,
-    pub content_id: Option<String>,
-}
+pub use crate::store::tickets::StoredAttachment;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -926,7 +917,7 @@ fn acknowledge(
     let subject = templates
         .text(lang, "mail.ack.subject")
         .replace("{number}", &ticket.number.to_string());
-    let message_id = super::new_message_id(&ticket.number, &src.reply_from);
+    let message_id = crate::delivery::mail::new_message_id(&ticket.number, &src.reply_from);
     let mut references = mail.references.clone();
     references.extend(mail.message_id.clone());
     let msg = store::tickets::insert_message(

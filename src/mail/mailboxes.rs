@@ -1,16 +1,23 @@
-//! Configuring function mailboxes (CLI `arendo mailbox add` and the admin API share this).
+//! Function mailboxes: the use cases of the admin pages, the API and `arendo mailbox` (admins),
+//! and the checks every new mailbox passes.
+
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::SmtpProfile;
+use crate::accounts::Actor;
+use crate::accounts::permissions::require_admin;
 use crate::config::SmtpTls;
+use crate::delivery::mail::SmtpProfile;
 use crate::domain::FormatKind;
 use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, TenantId};
 use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::secrets::Keys;
-use crate::store::{self, Conn};
+use crate::store::mail::MailboxState;
+use crate::store::mailboxes::Mailbox;
+use crate::store::{self, Conn, Db};
 
 /// A mailbox as an operator describes it. Defaults: port from the TLS mode, user = address,
 /// folder INBOX, move to `Arendo/Importerat` after import, replies from the address.
@@ -212,4 +219,78 @@ pub fn add(
         store::mailboxes::set_smtp(c, t, m.id, Some(&json))?;
     }
     Ok(m)
+}
+
+// ---- use cases (admins) ----
+
+#[derive(Debug, Clone)]
+pub struct MailboxRow {
+    pub mailbox: Mailbox,
+    /// The queue it feeds: its slug and its name.
+    pub queue_slug: String,
+    pub queue_name: String,
+    /// None: never polled, or just created.
+    pub state: Option<MailboxState>,
+}
+
+/// The tenant's function mailboxes with their queue and IMAP state (admins).
+pub async fn list(db: &Db, actor: &Actor) -> Result<Vec<MailboxRow>> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.read(move |c| -> Result<Vec<MailboxRow>> {
+        let queues = store::queues::list(c, t)?;
+        let mut out = vec![];
+        for (m, slug) in store::mailboxes::list(c, t)? {
+            let state = store::mail::state(c, t, m.id)?;
+            let queue_name = queues
+                .iter()
+                .find(|q| q.id.get() == m.queue_id)
+                .map_or(slug.clone(), |q| q.name.clone());
+            out.push(MailboxRow {
+                mailbox: m,
+                queue_slug: slug,
+                queue_name,
+                state,
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Add a function mailbox (admins). The IMAP (and SMTP) password is sealed and never shown again.
+pub async fn create(
+    db: &Db,
+    keys: Arc<Keys>,
+    egress: Arc<crate::egress::Policy>,
+    actor: &Actor,
+    spec: MailboxSpec,
+) -> Result<MailboxRow> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| {
+        let mailbox = add(c, &keys, &egress, t, spec)?;
+        let queue =
+            store::queues::lookup(c, t, mailbox.queue_id)?.ok_or(Error::NotFound("queue"))?;
+        Ok(MailboxRow {
+            mailbox,
+            queue_slug: queue.slug,
+            queue_name: queue.name,
+            state: None,
+        })
+    })
+    .await
+}
+
+/// Switch a mailbox's intake on or off (admins).
+pub async fn set_enabled(db: &Db, actor: &Actor, id: i64, enabled: bool) -> Result<()> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| -> Result<()> {
+        store::mailboxes::set_enabled(c, t, id, enabled).map_err(|e| match e {
+            store::StoreError::NotFound => Error::NotFound("mailbox"),
+            other => other.into(),
+        })
+    })
+    .await
 }

@@ -267,8 +267,7 @@ fn parse_inner(raw: &[u8], max_attachment_bytes: usize) -> ParsedMail {
     out
 }
 
-/// The header Ärendo puts on every mail it sends, so that its own mail is never imported.
-pub const ORIGIN_HEADER: &str = "X-Arendo-Origin";
+pub use crate::delivery::mail::ORIGIN_HEADER;
 
 fn automatic(msg: &mail_parser::Message<'_>, from: Option<&EmailAddress>) -> Option<Automatic> {
     let header = |name: &str| msg.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
@@ -335,38 +334,7 @@ fn part_filename(part: &mail_parser::MessagePart<'_>, content_type: &str) -> Str
     }
 }
 
-/// The name a stored mail is downloaded under: `<its subject>.eml`, or `meddelande-<id>.eml`.
-pub fn eml_filename(subject: &str, id: i64) -> String {
-    let stem = subject_stem(subject);
-    if stem.is_empty() {
-        format!("meddelande-{id}.eml")
-    } else {
-        format!("{stem}.eml")
-    }
-}
-
-/// A subject as a file name stem: no path separators or characters file systems refuse, no
-/// control characters, at most 150 characters.
-fn subject_stem(subject: &str) -> String {
-    let mapped: String = subject
-        .chars()
-        .filter(|c| !c.is_control() && *c != ':')
-        .map(|c| {
-            if matches!(c, '/' | '\\' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '-'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let words: Vec<&str> = mapped.split_whitespace().collect();
-    words
-        .join(" ")
-        .trim_matches(|c: char| c == '.' || c == ' ')
-        .chars()
-        .take(150)
-        .collect()
-}
+pub use crate::domain::text::{eml_filename, subject_stem};
 
 /// The usual file extension of a MIME type, for parts that carry no name.
 pub fn extension_for(content_type: &str) -> Option<&'static str> {

@@ -17,7 +17,7 @@ use crate::domain::{PhoneNumber, TenantId, TicketId};
 use crate::error::{Error, Result};
 use crate::outbox::DeliveryError;
 use crate::store::{self, Conn, Db};
-use crate::web::templates::Templates;
+use crate::text::Templates;
 
 /// The outbox kind; the payload is `{"ticket": id, "event": "...", "key": "..."}`.
 pub const OUTBOX_KIND: &str = "notification";
@@ -270,8 +270,8 @@ fn write(
                 .text(lang, &format!("notify.subject.{}", event.as_str()))
                 .replace("{number}", &tk.number.to_string());
             let (from, message_id) =
-                crate::mail::about_ticket(c, t, &tk, &cfg.from, "notification", now)?;
-            let mail = crate::mail::OutgoingMail {
+                crate::delivery::mail::about_ticket(c, t, &tk, &cfg.from, "notification", now)?;
+            let mail = crate::delivery::mail::OutgoingMail {
                 from,
                 to: vec![to],
                 subject,
@@ -287,7 +287,7 @@ fn write(
             store::outbox::enqueue(
                 c,
                 t,
-                crate::mail::OUTBOX_KIND,
+                crate::delivery::mail::OUTBOX_KIND,
                 &serde_json::to_value(mail).map_err(|e| Error::Internal(e.to_string()))?,
                 Some(ticket_id),
                 now,

@@ -528,7 +528,7 @@ pub struct Usage {
 
 /// Messages, parts and cost per department in a calendar month (admins and queue leads).
 pub async fn usage(db: &Db, actor: &Actor, first_day: chrono::NaiveDate) -> Result<Vec<Usage>> {
-    if !crate::kb::can_edit(actor) {
+    if !crate::accounts::permissions::may_administer(actor) {
         return Err(Error::Forbidden(
             "only admins and queue leads see SMS costs",
         ));
@@ -567,7 +567,7 @@ pub struct GatewayView {
 
 /// The tenant's gateway, if it has one (administrators).
 pub async fn gateway_settings(db: &Db, actor: &Actor) -> Result<Option<GatewayView>> {
-    crate::tenants::admin::require_admin(actor)?;
+    crate::accounts::permissions::require_admin(actor)?;
     let t = actor.tenant;
     Ok(db
         .read(move |c| store::sms::gateway(c, t))
@@ -595,7 +595,7 @@ pub async fn save_gateway_settings(
     egress: &crate::egress::Policy,
     mut g: GatewayInput,
 ) -> Result<()> {
-    crate::tenants::admin::require_admin(actor)?;
+    crate::accounts::permissions::require_admin(actor)?;
     if g.provider != "outbox"
         && let Some(url) = &g.url
     {

@@ -18,12 +18,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::accounts::Actor;
+use crate::accounts::permissions::require_admin;
 use crate::domain::FormatKind;
 use crate::domain::Reason;
 use crate::domain::{InvalidValue, Priority, QueueId, TenantId};
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
-use crate::tenants::admin::require_admin;
 
 /// Where word conditions look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -322,7 +322,7 @@ pub struct Setup {
 }
 
 fn require_admin(actor: &Actor) -> Result<()> {
-    crate::tenants::admin::require_admin(actor)
+    crate::accounts::permissions::require_admin(actor)
 }
 
 pub async fn setup(db: &Db, actor: &Actor) -> Result<Setup> {

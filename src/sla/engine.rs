@@ -20,12 +20,12 @@ use serde_json::json;
 use super::calendar::Calendar;
 use super::policy::{Action, Level, Policy};
 use super::timeline::{Fact, Target, replay};
+use crate::delivery::mail::OutgoingMail;
 use crate::domain::{Priority, Status, TenantId, TicketId};
 use crate::error::{Error, Result};
-use crate::mail::OutgoingMail;
 use crate::store::sla::{ClockRow, Reschedule, Summary};
 use crate::store::{self, Conn, Db};
-use crate::web::templates::Templates;
+use crate::text::Templates;
 
 /// Where "now" comes from: the system clock in production, a set instant in tests.
 pub trait Clock: Send + Sync {
@@ -468,7 +468,7 @@ fn notify(
         .render_text("mail/sla_notice_subject.sv", &data)
         .map_err(|e| Error::Internal(e.to_string()))?;
     let (from, message_id) =
-        crate::mail::about_ticket(c, t, tk, &notices.from, "sla_notice", naive(now))?;
+        crate::delivery::mail::about_ticket(c, t, tk, &notices.from, "sla_notice", naive(now))?;
     let mail = OutgoingMail {
         from,
         to,
@@ -485,7 +485,7 @@ fn notify(
     store::outbox::enqueue(
         c,
         t,
-        crate::mail::OUTBOX_KIND,
+        crate::delivery::mail::OUTBOX_KIND,
         &serde_json::to_value(mail).map_err(|e| Error::Internal(e.to_string()))?,
         Some(tk.id),
         naive(now),

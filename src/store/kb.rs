@@ -11,8 +11,9 @@ use diesel::prelude::*;
 
 use super::schema::{kb_articles, kb_revisions, kb_uses, messages, tickets};
 use super::{Conn, StoreError, StoreResult};
-use crate::domain::{ArticleStatus, Audience, Language, QueueId, TenantId, TicketId, UserId};
-use crate::kb::article::ArticleContent;
+use crate::domain::{
+    ArticleContent, ArticleStatus, Audience, Language, QueueId, TenantId, TicketId, UserId,
+};
 
 type Scoped = dsl::Filter<kb_articles::table, dsl::Eq<kb_articles::tenant_id, i64>>;
 

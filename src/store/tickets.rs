@@ -840,11 +840,22 @@ pub struct AttachmentRow {
     pub content_id: Option<String>,
 }
 
+/// An attachment already written to the blob store.
+#[derive(Debug, Clone)]
+pub struct StoredAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
 pub fn insert_attachment(
     conn: &mut Conn,
     t: TenantId,
     message: i64,
-    a: &crate::mail::intake::StoredAttachment,
+    a: &StoredAttachment,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
     diesel::insert_into(attachments::table)

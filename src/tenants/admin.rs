@@ -9,8 +9,6 @@
 //! outside (a queue or user id in a URL or form) are looked up within that tenant first, so another
 //! tenant's queue or user is `NotFound` — the same answer as one that does not exist.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
 use crate::accounts::Actor;
@@ -19,52 +17,19 @@ use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, MembershipRole, QueueId, Role, UserId};
 use crate::error::Conflict;
 use crate::error::{Error, Result};
-use crate::mail::mailboxes::MailboxSpec;
-use crate::secrets::Keys;
-use crate::store::mail::MailboxState;
-use crate::store::mailboxes::Mailbox;
 use crate::store::queues::{Member, Queue};
 use crate::store::users::{QueueMembership, User};
 use crate::store::{self, Conn, Db};
-use crate::web::templates::{LOCALES, TemplateFiles, Templates};
+use crate::text::{LOCALES, TemplateFiles, Templates};
 
 /// Longest acknowledgement template accepted (characters).
 pub const MAX_ACK_TEMPLATE: usize = 20_000;
 
 // ---- who may do what ----
 
-/// Whether the actor leads queue `q`.
-pub fn leads(actor: &Actor, q: QueueId) -> bool {
-    actor
-        .memberships
-        .iter()
-        .any(|(id, r)| *id == q && *r == MembershipRole::Lead)
-}
-
-/// Whether the actor may open the admin pages at all (an admin, or the lead of some queue).
-pub fn may_administer(actor: &Actor) -> bool {
-    actor.is_admin()
-        || actor
-            .memberships
-            .iter()
-            .any(|(_, r)| *r == MembershipRole::Lead)
-}
-
-pub fn require_admin(actor: &Actor) -> Result<()> {
-    if actor.is_admin() {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("administrators only"))
-    }
-}
-
-pub fn require_admin_or_lead(actor: &Actor) -> Result<()> {
-    if may_administer(actor) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("administrators and queue leads only"))
-    }
-}
+pub use crate::accounts::permissions::{
+    leads, may_administer, require_admin, require_admin_or_lead,
+};
 
 fn require_manages_queue(actor: &Actor, q: QueueId) -> Result<()> {
     if actor.is_admin() || leads(actor, q) {
@@ -545,38 +510,7 @@ pub async fn set_own_locale(db: &Db, actor: &Actor, locale: &str) -> Result<()> 
         .await
 }
 
-// ---- function mailboxes ----
-
-#[derive(Debug, Clone)]
-pub struct MailboxRow {
-    pub mailbox: Mailbox,
-    pub queue_name: String,
-    pub state: Option<MailboxState>,
-}
-
-/// The tenant's function mailboxes with their queue and IMAP state (admins).
-pub async fn mailboxes(db: &Db, actor: &Actor) -> Result<Vec<MailboxRow>> {
-    require_admin(actor)?;
-    let t = actor.tenant;
-    db.read(move |c| -> Result<Vec<MailboxRow>> {
-        let queues = store::queues::list(c, t)?;
-        let mut out = vec![];
-        for (m, slug) in store::mailboxes::list(c, t)? {
-            let state = store::mail::state(c, t, m.id)?;
-            let queue_name = queues
-                .iter()
-                .find(|q| q.id.get() == m.queue_id)
-                .map_or(slug, |q| q.name.clone());
-            out.push(MailboxRow {
-                mailbox: m,
-                queue_name,
-                state,
-            });
-        }
-        Ok(out)
-    })
-    .await
-}
+// ---- queues a mailbox can feed (the mailboxes themselves: `mail::mailboxes`) ----
 
 /// The queues a mailbox can feed (admins).
 pub async fn all_queues(db: &Db, actor: &Actor) -> Result<Vec<Queue>> {
@@ -584,33 +518,6 @@ pub async fn all_queues(db: &Db, actor: &Actor) -> Result<Vec<Queue>> {
     let t = actor.tenant;
     db.read(move |c| Ok::<_, Error>(store::queues::list(c, t)?))
         .await
-}
-
-/// Add a function mailbox (admins). The IMAP (and SMTP) password is sealed and never shown again.
-pub async fn add_mailbox(
-    db: &Db,
-    keys: Arc<Keys>,
-    egress: Arc<crate::egress::Policy>,
-    actor: &Actor,
-    spec: MailboxSpec,
-) -> Result<Mailbox> {
-    require_admin(actor)?;
-    let t = actor.tenant;
-    db.write(move |c| crate::mail::mailboxes::add(c, &keys, &egress, t, spec))
-        .await
-}
-
-/// Switch a mailbox's intake on or off (admins).
-pub async fn set_mailbox_enabled(db: &Db, actor: &Actor, id: i64, enabled: bool) -> Result<()> {
-    require_admin(actor)?;
-    let t = actor.tenant;
-    db.write(move |c| -> Result<()> {
-        store::mailboxes::set_enabled(c, t, id, enabled).map_err(|e| match e {
-            store::StoreError::NotFound => Error::NotFound("mailbox"),
-            other => other.into(),
-        })
-    })
-    .await
 }
 
 // ---- canned responses (the use cases are in `tickets::canned`) ----

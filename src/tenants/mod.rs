@@ -7,30 +7,13 @@ pub mod deliveries;
 use serde::Serialize;
 
 use crate::accounts::{Actor, Scope};
-use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
 use crate::domain::Reason;
 use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
 
-/// A slug: 1–40 of a–z, 0–9 and '-', used in URLs and CLI arguments.
-pub fn slug(s: &str, field: &'static str) -> Result<String, InvalidValue> {
-    let s = s.trim();
-    if s.is_empty()
-        || s.len() > 40
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        || s.starts_with('-')
-    {
-        return Err(InvalidValue::new(
-            field,
-            Reason::format(s, FormatKind::Slug),
-        ));
-    }
-    Ok(s.to_string())
-}
+pub use crate::domain::text::slug;
 
 fn name(s: &str, field: &'static str) -> Result<String, InvalidValue> {
     let s = s.trim();

@@ -11,7 +11,7 @@ use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::store::workspace::Canned;
 use crate::store::{self, Db};
-use crate::web::templates::Templates;
+use crate::text::Templates;
 
 pub const MAX_TITLE: usize = 120;
 pub const MAX_BODY: usize = 20_000;

@@ -1112,7 +1112,7 @@ pub(crate) fn apply_message(
         .unwrap_or_default();
     references.extend(in_reply_to.clone());
     let message_id = (mkind == MessageKind::Outbound)
-        .then(|| crate::mail::new_message_id(&ticket.number, &mail_from));
+        .then(|| crate::delivery::mail::new_message_id(&ticket.number, &mail_from));
     let msg = store::tickets::insert_message(
         c,
         t,
@@ -1153,8 +1153,8 @@ pub(crate) fn apply_message(
         store::outbox::enqueue(
             c,
             t,
-            crate::mail::OUTBOX_KIND,
-            &serde_json::to_value(crate::mail::OutgoingMail {
+            crate::delivery::mail::OUTBOX_KIND,
+            &serde_json::to_value(crate::delivery::mail::OutgoingMail {
                 from: mail_from.clone(),
                 to: vec![to.clone()],
                 subject: subject.clone(),
@@ -1167,7 +1167,7 @@ pub(crate) fn apply_message(
                 auto_submitted: false,
                 attachments: files
                     .iter()
-                    .map(|f| crate::mail::MailAttachment {
+                    .map(|f| crate::delivery::mail::MailAttachment {
                         filename: f.filename.clone(),
                         content_type: f.content_type.clone(),
                         sha256: f.sha256.clone(),
@@ -1259,5 +1259,5 @@ pub async fn original_message(
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
         .map_err(|e| Error::Internal(format!("original message file: {e}")))?;
-    Ok((crate::mail::parse::eml_filename(&subject, message), bytes))
+    Ok((crate::domain::text::eml_filename(&subject, message), bytes))
 }

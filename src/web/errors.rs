@@ -7,9 +7,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use super::templates::{DEFAULT_LOCALE, Templates};
 use crate::domain::{Param, Reason};
 use crate::error::{Conflict, Error};
+use crate::text::{DEFAULT_LOCALE, Templates};
 
 /// Everything a handler can fail with: a domain outcome or a web-level refusal.
 #[derive(Debug, thiserror::Error)]

@@ -10,11 +10,11 @@ use crate::accounts::Actor;
 use crate::domain::{ArticleStatus, Audience, Language, TicketNumber};
 use crate::error::Error;
 use crate::kb::{self, ArticleView, KbFilter, KbHit, RawContent, article};
+use crate::text::Templates;
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
 use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
-use crate::web::templates::Templates;
 use crate::web::workspace::local_time;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -10,9 +10,9 @@ pub mod input;
 pub mod kb;
 pub mod pages;
 pub mod referral;
+pub mod request_log;
 pub mod sms;
 pub mod status;
-pub mod templates;
 pub mod uploads;
 pub mod workspace;
 
@@ -106,7 +106,7 @@ pub fn server(
                 hsts,
                 DefaultHeaders::new().add((header::STRICT_TRANSPORT_SECURITY, HSTS)),
             ))
-            .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
+            .wrap(TracingLogger::<request_log::RedactingRootSpan>::new())
             .app_data(state.clone())
             .app_data(input::form_config())
             .app_data(input::json_config())

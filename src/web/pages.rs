@@ -10,10 +10,10 @@ use super::auth::{
     CsrfForm, HasCsrf, PageActor, clear_session_cookie, client_ip, csrf_token, session_cookie,
 };
 use super::errors::{Failure, PageError};
-use super::templates::{Templates, locale_from_accept_language};
 use crate::accounts::{self, Actor, LoginAttempt};
 use crate::error::Error;
 use crate::store;
+use crate::text::{Templates, locale_from_accept_language};
 
 pub(crate) fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static str {
     match actor.map(|a| a.locale.as_str()) {

@@ -207,7 +207,7 @@ async fn too_much(
 ) -> Result<HttpResponse, PageError> {
     let locale = page_locale(None, req);
     let minutes = (retry_after_secs.max(1) + 59) / 60;
-    let t = crate::web::templates::Templates::get();
+    let t = crate::text::Templates::get();
     let msg = if bytes_left > 0 {
         t.text(locale, "status.reply.too_many_bytes").replace(
             "{mb}",

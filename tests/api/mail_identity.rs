@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use arendo::accounts::admin::{self, NewUser};
 use arendo::accounts::password::NewPassword;
+use arendo::delivery::mail::OutgoingMail;
 use arendo::domain::{EmailAddress, MembershipRole, Priority, QueueAccess, Role, TicketNumber};
 use arendo::error::Error;
-use arendo::mail::OutgoingMail;
 use arendo::sla::Calendar;
 use arendo::sla::admin::{PolicyInput, save_calendar, save_policy};
 use arendo::sla::calendar::DayHours;

@@ -546,7 +546,7 @@ async fn a_tenant_smtp_server_on_the_internal_network_is_refused(backend: Backen
                         reply_from: "kontakt@alby.se",
                     },
                 )?;
-                let profile = arendo::mail::SmtpProfile {
+                let profile = arendo::delivery::mail::SmtpProfile {
                     host: "localhost".into(),
                     port: internal_port,
                     tls: arendo::config::SmtpTls::None,

@@ -13,12 +13,12 @@ use crate::domain::InvalidValue;
 use crate::domain::Reason;
 use crate::error::Error;
 use crate::store::queues::Queue;
+use crate::text::Templates;
 use crate::tickets::canned::{self, CannedInput};
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
 use crate::web::errors::PageError;
 use crate::web::pages::page_locale;
-use crate::web::templates::Templates;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]

@@ -365,7 +365,7 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let f = posted(&req, form.into_inner())?;
-    crate::tenants::admin::require_admin(&actor).map_err(fail(&actor, &req))?;
+    crate::accounts::permissions::require_admin(&actor).map_err(fail(&actor, &req))?;
     submit(&req, &st, &actor, None, None, f).await
 }
 

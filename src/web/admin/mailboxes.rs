@@ -158,7 +158,7 @@ pub async fn list(
     st: web::Data<AppState>,
     PageActor(actor): PageActor,
 ) -> Result<HttpResponse, PageError> {
-    let rows = use_cases::mailboxes(&st.db, &actor)
+    let rows = crate::mail::mailboxes::list(&st.db, &actor)
         .await
         .map_err(fail(&actor, &req))?;
     let mailboxes: Vec<Value> = rows
@@ -232,7 +232,7 @@ pub async fn create(
 ) -> Result<HttpResponse, PageError> {
     use_cases::require_admin(&actor).map_err(fail(&actor, &req))?;
     let result = match f.spec() {
-        Ok(spec) => use_cases::add_mailbox(
+        Ok(spec) => crate::mail::mailboxes::create(
             &st.db,
             st.keys.clone(),
             std::sync::Arc::new(crate::egress::Policy::from_settings(&st.settings)),
@@ -272,7 +272,7 @@ pub async fn set_enabled(
     CsrfForm(f): CsrfForm<EnabledForm>,
 ) -> Result<HttpResponse, PageError> {
     let enabled = f.enabled == "true";
-    use_cases::set_mailbox_enabled(&st.db, &actor, path.into_inner(), enabled)
+    crate::mail::mailboxes::set_enabled(&st.db, &actor, path.into_inner(), enabled)
         .await
         .map_err(fail(&actor, &req))?;
     Ok(see_other(format!(

@@ -26,10 +26,10 @@ use super::AppState;
 use super::auth::PageActor;
 use super::errors::{Failure, PageError};
 use super::pages::{page_locale, render};
-use super::templates::Templates;
 use crate::accounts::Actor;
 use crate::error::Error;
 use crate::tenants::admin as use_cases;
+use crate::text::Templates;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(index)

@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 
 use super::{fail, invalid_field, page, refusal, see_other, use_cases};
 use crate::accounts::Actor;
+use crate::text::Templates;
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
 use crate::web::errors::PageError;
 use crate::web::pages::page_locale;
-use crate::web::templates::Templates;
 
 #[derive(Deserialize)]
 pub struct NewQueueForm {

@@ -327,7 +327,7 @@ pub async fn create(
     PageActor(actor): PageActor,
     CsrfForm(f): CsrfForm<RuleForm>,
 ) -> Result<HttpResponse, PageError> {
-    crate::tenants::admin::require_admin(&actor).map_err(fail(&actor, &req))?;
+    crate::accounts::permissions::require_admin(&actor).map_err(fail(&actor, &req))?;
     submit(&req, &st, &actor, None, f).await
 }
 

@@ -239,7 +239,7 @@ pub async fn new_calendar(
     req: HttpRequest,
     PageActor(actor): PageActor,
 ) -> Result<HttpResponse, PageError> {
-    crate::tenants::admin::require_admin(&actor).map_err(fail(&actor, &req))?;
+    crate::accounts::permissions::require_admin(&actor).map_err(fail(&actor, &req))?;
     let input = CalendarInput::of("", false, &crate::sla::Calendar::default());
     calendar_page(
         &req,
@@ -371,8 +371,7 @@ pub async fn delete_calendar(
                 }
                 _ => "admin.sla.delete_in_use",
             };
-            let message =
-                crate::web::templates::Templates::get().text(page_locale(Some(&actor), &req), key);
+            let message = crate::text::Templates::get().text(page_locale(Some(&actor), &req), key);
             calendar_page(
                 &req,
                 &actor,

@@ -5,12 +5,11 @@ use actix_web::{HttpResponse, get, post, web};
 
 use crate::error::Error;
 use crate::mail::mailboxes::MailboxSpec;
-use crate::store;
 use crate::web::AppState;
 use crate::web::auth::ApiActor;
 use crate::web::errors::ApiError;
 
-use super::types::{self, MailboxRow};
+use super::types;
 
 fn admin_only(actor: &crate::accounts::Actor) -> Result<(), ApiError> {
     if actor.is_admin() {
@@ -27,22 +26,11 @@ pub async fn list(
     ApiActor(actor): ApiActor,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&actor)?;
-    let t = actor.tenant;
-    let rows = st
-        .db
-        .read(move |c| -> Result<_, Error> {
-            let mut out = vec![];
-            for (mailbox, queue) in store::mailboxes::list(c, t)? {
-                let state = store::mail::state(c, t, mailbox.id)?;
-                out.push(types::Mailbox::from(MailboxRow {
-                    mailbox,
-                    queue,
-                    state,
-                }));
-            }
-            Ok(out)
-        })
-        .await?;
+    let rows = crate::mail::mailboxes::list(&st.db, &actor)
+        .await?
+        .into_iter()
+        .map(types::Mailbox::from)
+        .collect();
     Ok(HttpResponse::Ok().json(types::MailboxList { mailboxes: rows }))
 }
 
@@ -54,16 +42,9 @@ pub async fn create(
     body: super::json::ApiJson<MailboxSpec>,
 ) -> Result<HttpResponse, ApiError> {
     admin_only(&actor)?;
-    let spec = body.into_inner();
-    let queue = spec.queue.clone();
     let egress = std::sync::Arc::new(crate::egress::Policy::from_settings(&st.settings));
     let m =
-        crate::tenants::admin::add_mailbox(&st.db, st.keys.clone(), egress, &actor, spec).await?;
-    Ok(
-        HttpResponse::Created().json(types::Mailbox::from(MailboxRow {
-            mailbox: m,
-            queue,
-            state: None,
-        })),
-    )
+        crate::mail::mailboxes::create(&st.db, st.keys.clone(), egress, &actor, body.into_inner())
+            .await?;
+    Ok(HttpResponse::Created().json(types::Mailbox::from(m)))
 }

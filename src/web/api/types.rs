@@ -419,20 +419,13 @@ pub struct Mailbox {
     pub state: Option<MailboxState>,
 }
 
-/// A mailbox row, its queue's slug and its IMAP state (None: never polled, or just created).
-pub struct MailboxRow {
-    pub mailbox: store::mailboxes::Mailbox,
-    pub queue: String,
-    pub state: Option<store::mail::MailboxState>,
-}
-
-impl From<MailboxRow> for Mailbox {
-    fn from(r: MailboxRow) -> Self {
+impl From<crate::mail::mailboxes::MailboxRow> for Mailbox {
+    fn from(r: crate::mail::mailboxes::MailboxRow) -> Self {
         let m = r.mailbox;
         Mailbox {
             id: m.id,
             address: m.address,
-            queue: r.queue,
+            queue: r.queue_slug,
             imap_host: m.imap_host,
             imap_port: m.imap_port,
             tls: m.imap_tls,

@@ -19,10 +19,10 @@ use super::AppState;
 use super::auth::PageActor;
 use super::errors::PageError;
 use super::pages::{page_locale, render};
-use super::templates::Templates;
 use crate::accounts::Actor;
 use crate::domain::{InvalidValue, QueueId, Status, UserId, WaitingOn};
 use crate::store::tickets::Ticket;
+use crate::text::Templates;
 use crate::tickets::views;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -52,13 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(search::search);
 }
 
-/// Stockholm wall-clock time for people.
-pub fn local_time(t: NaiveDateTime) -> String {
-    t.and_utc()
-        .with_timezone(&chrono_tz::Europe::Stockholm)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
+pub use crate::text::time::local_time;
 
 /// "5 min", "3 h", "2 d" — how long ago, in the page's language.
 pub(crate) fn age(t: NaiveDateTime, locale: &str) -> String {

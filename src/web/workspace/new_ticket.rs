@@ -14,12 +14,12 @@ use crate::domain::{
     ArticleStatus, Channel, EmailAddress, IntakeChannel, InvalidValue, PhoneNumber, Priority,
 };
 use crate::error::Error;
+use crate::text::Templates;
 use crate::tickets::{self, ContactInput, NewTicketInput, Registration, views};
 use crate::web::AppState;
 use crate::web::auth::{PageActor, form_trusted};
 use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
-use crate::web::templates::Templates;
 use crate::web::uploads::{self, UploadError};
 
 /// What the agent typed, kept to show the form again.

@@ -12,12 +12,12 @@ use crate::accounts::Actor;
 use crate::domain::Reason;
 use crate::domain::{InvalidValue, Priority, TicketNumber};
 use crate::error::Error;
+use crate::text::Templates;
 use crate::tickets::{self, Draft, NewMessageKind, Posted, UpdateInput, actions, canned, views};
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor, form_trusted};
 use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
-use crate::web::templates::Templates;
 
 /// The ticket page with a text message being written: its parts shown (`shape`), or the reason
 /// it was refused (`error`, status 422).

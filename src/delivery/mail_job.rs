@@ -10,7 +10,7 @@ use crate::secrets::Keys;
 use crate::store::blobs::BlobStore;
 use crate::store::{self, Db, outbox::Item};
 
-use super::{Mailer, OUTBOX_KIND, OutgoingMail, SmtpProfile, smtp_address};
+use super::mail::{Mailer, OUTBOX_KIND, OutgoingMail, SmtpProfile, smtp_address};
 
 /// Delivers [`OUTBOX_KIND`] items. A lane per tenant and function mailbox: the mailbox's (or
 /// the tenant's) SMTP server, so a slow server holds up only its own mail.
