@@ -116,9 +116,9 @@ fn outbox_jobs(
     let egress = Arc::new(crate::egress::Policy::from_settings(settings));
     let signer = Signer::new(keys);
     let public_url = settings.server.public_url.clone();
-    let [referral_mail, referral_deadline] = crate::escalation::referral::ReferralJob::both(
+    let [referral_mail, referral_deadline] = crate::referral::ReferralJob::both(
         db,
-        &crate::escalation::referral::Links {
+        &crate::referral::Links {
             signer: signer.clone(),
             public_url: public_url.clone(),
             from: settings.mail.from.clone(),

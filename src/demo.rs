@@ -237,10 +237,10 @@ pub fn seed(db: &Db) -> anyhow::Result<Credentials> {
                 store::workspace::insert_canned(c, t, queue, title, text, store::now())?;
             }
             // A referral department with its handler account.
-            let miljo = crate::escalation::referral::save_target(
+            let miljo = crate::escalation::save_referral_target(
                 c,
                 t,
-                &crate::escalation::referral::ReferralTarget {
+                &crate::escalation::ReferralTarget {
                     name: "Miljöförvaltningen".into(),
                     email: "miljoforvaltningen@exempelkommun.se".into(),
                     response_days: 10,

@@ -22,6 +22,7 @@ pub mod kb;
 pub mod mail;
 pub mod notify;
 pub mod outbox;
+pub mod referral;
 pub mod routing;
 pub mod search;
 pub mod secrets;

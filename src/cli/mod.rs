@@ -639,7 +639,7 @@ fn run(cmd: Command, settings: Settings) -> anyhow::Result<()> {
                 let tk =
                     store::tickets::by_number(c, tid, &crate::domain::QueueAccess::All, &number)?
                         .ok_or(Error::NotFound("ticket"))?;
-                crate::citizen::link(c, &signer, &public_url, tid, tk.id, days)
+                crate::notify::status_link::link(c, &signer, &public_url, tid, tk.id, days)
             })?;
             println!("{link}");
             Ok(())
@@ -813,7 +813,7 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
             allow_citizen_reply,
             sla_runs,
         } => {
-            let target = crate::escalation::referral::ReferralTarget {
+            let target = crate::escalation::ReferralTarget {
                 name: name.clone(),
                 email,
                 response_days: days,
@@ -822,7 +822,7 @@ fn escalation_cmd(cmd: EscalationCmd, db: &Db, settings: &Settings) -> anyhow::R
             };
             db.write_blocking(move |c| -> Result<i64, Error> {
                 let tid = tenant(c, &t.tenant)?;
-                crate::escalation::referral::save_target(c, tid, &target)
+                crate::escalation::save_referral_target(c, tid, &target)
             })?;
             println!("referral target {name:?} saved");
             Ok(())

@@ -2,5 +2,6 @@
 //! job `mail_job`) and templated HTTP bodies for records systems and SMS gateways (`http`).
 //! Every address a tenant sets passes the egress policy (`egress`) on the way out.
 
+pub mod http;
 pub mod mail;
 mod mail_job;

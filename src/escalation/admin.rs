@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::referral::ReferralTarget;
+use super::ReferralTarget;
 use super::{Auth, RecordsTarget};
 use crate::accounts::Actor;
 use crate::accounts::permissions::require_admin;
+use crate::delivery::http::refuse_literal;
 use crate::domain::FormatKind;
 use crate::domain::InvalidValue;
 use crate::domain::Reason;
@@ -275,16 +276,6 @@ fn existing(
     }
 }
 
-/// An address written as an IP address that the egress policy refuses is refused when it is
-/// saved (a host name is checked when it is resolved, at every delivery).
-pub(crate) fn refuse_literal(egress: &crate::egress::Policy, url: &str) -> Result<()> {
-    match egress.check_url(url) {
-        Err(crate::egress::EgressError::Refused(r)) => Err(Error::Egress(r)),
-        // Not an address at all: the target's own validation says so.
-        _ => Ok(()),
-    }
-}
-
 /// Create (id None) or change a records-system target. The name of an existing target stays.
 pub async fn save_records(
     db: &Db,
@@ -411,7 +402,7 @@ pub async fn save_referral(
             )
             .into());
         }
-        let target = super::referral::save_target(c, t, &r)?;
+        let target = super::save_referral_target(c, t, &r)?;
         store::escalation::set_handlers(c, t, target, &handlers, store::now())?;
         Ok(target)
     })

@@ -12,8 +12,12 @@
 //! body with the target's shared secret, when it has one) and the target's auth and headers.
 
 pub mod admin;
-pub mod referral;
+mod referral_target;
 pub mod render;
+
+pub use referral_target::{
+    REFERRAL_DEADLINE_KIND, REFERRAL_MAIL_KIND, ReferralTarget, save_target as save_referral_target,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,10 +26,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::accounts::{Actor, Scope};
 use crate::domain::FormatKind;
 use crate::domain::Reason;
-use crate::domain::{InvalidValue, TenantId, TicketId, TicketNumber, UserId};
+use crate::domain::{InvalidValue, TenantId, TicketId};
 use crate::egress::{EgressError, Policy};
 use crate::error::{Error, Result};
 use crate::outbox::DeliveryError;
@@ -252,96 +255,8 @@ pub fn save_transfer_target(
 }
 
 /// A fresh idempotency key: 128 random bits, hex.
-fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     hex::encode(rand::random::<[u8; 16]>())
-}
-
-/// Write an escalation of `ticket` to `target` with its outbox item and history event, inside
-/// the caller's transaction (an agent's action or an SLA breach rule).
-pub(crate) fn escalate_in_tx(
-    c: &mut Conn,
-    t: TenantId,
-    ticket: TicketId,
-    target: &store::escalation::Target,
-    requested_by: Option<UserId>,
-    reason: &str,
-) -> Result<i64> {
-    let now = store::now();
-    let key = new_key();
-    let id = store::escalation::insert(
-        c,
-        t,
-        &store::escalation::NewEscalation {
-            ticket,
-            target: target.id,
-            key: &key,
-            requested_by,
-            reason,
-        },
-        now,
-    )?;
-    if target.kind == "referral" {
-        referral::refer_in_tx(c, t, ticket, id, target)?;
-    } else if target.kind == "transfer" {
-        // The whole ticket moves to the department's queue, as an agent's transfer would.
-        let queue = target
-            .transfer_queue_id
-            .ok_or_else(|| InvalidValue::new("target", Reason::TransferNoQueue))?;
-        let tk = store::tickets::get(c, t, ticket)?;
-        let u = crate::tickets::UpdateInput {
-            queue: Some(queue),
-            ..Default::default()
-        };
-        crate::tickets::apply_update(c, t, requested_by, &tk, &u)?;
-        store::escalation::set_state(c, t, id, "sent", None, now)?;
-    } else {
-        store::outbox::enqueue(
-            c,
-            t,
-            OUTBOX_KIND,
-            &json!({ "escalation": id, "target": target.id }),
-            Some(ticket),
-            now,
-        )?;
-    }
-    store::tickets::insert_event(
-        c,
-        t,
-        ticket,
-        requested_by,
-        "escalated",
-        &json!({ "target": target.name, "reason": reason }),
-        now,
-    )?;
-    Ok(id)
-}
-
-/// An agent escalates a ticket to a target (by id), or to its queue's default target.
-pub async fn escalate(
-    db: &Db,
-    actor: &Actor,
-    number: TicketNumber,
-    target: Option<i64>,
-    reason: &str,
-) -> Result<i64> {
-    actor.require(Scope::TicketsWrite)?;
-    let reason = reason.trim().to_string();
-    if reason.chars().count() > 2000 {
-        return Err(InvalidValue::new("reason", Reason::TooLong { max: 2_000 }).into());
-    }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
-    db.write(move |c| -> Result<i64> {
-        let ticket = crate::tickets::find(c, t, &access, &number)?;
-        let target_id = match target {
-            Some(id) => id,
-            None => store::escalation::queue_default(c, t, ticket.queue_id)?
-                .ok_or_else(|| InvalidValue::new("target", Reason::NoEscalationTarget))?,
-        };
-        let target = store::escalation::target(c, t, target_id)?
-            .ok_or(Error::NotFound("escalation target"))?;
-        escalate_in_tx(c, t, ticket.id, &target, Some(uid), &reason)
-    })
-    .await
 }
 
 /// A ticket's escalations as the ticket page shows them.

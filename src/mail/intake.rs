@@ -277,7 +277,7 @@ pub fn ingest(
     }
     // The municipality's routing rules: priority, queue, tag, escalation — before the
     // acknowledgement, so it names the queue the ticket ended up in.
-    let ticket = crate::routing::apply_in_tx(
+    let ticket = crate::tickets::route_in_tx(
         c,
         t,
         ticket,

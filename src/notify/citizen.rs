@@ -223,7 +223,7 @@ fn write(
         "queue": queue,
         "tenant": tenant.name,
         "diarienummer": store::escalation::diarienummer(c, t, ticket_id)?,
-        "link": crate::citizen::link(c, &cfg.signer, &cfg.public_url, t, ticket_id, cfg.status_link_days)?,
+        "link": crate::notify::status_link::link(c, &cfg.signer, &cfg.public_url, t, ticket_id, cfg.status_link_days)?,
     });
     let templates = Templates::get();
     let render = |name: String| {

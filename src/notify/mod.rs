@@ -5,3 +5,4 @@
 pub mod citizen;
 pub mod sms;
 pub mod sms_text;
+pub mod status_link;

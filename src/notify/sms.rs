@@ -16,7 +16,7 @@ use super::sms_text::{self, Shape};
 use crate::accounts::{Actor, Scope};
 use crate::domain::FormatKind;
 use crate::domain::Reason;
-use crate::domain::{InvalidValue, PhoneNumber, TenantId, TicketId, TicketNumber};
+use crate::domain::{InvalidValue, PhoneNumber, TenantId, TicketId};
 use crate::error::{Error, Result};
 use crate::outbox::DeliveryError;
 use crate::secrets::Keys;
@@ -73,7 +73,7 @@ fn validate(g: &GatewayInput) -> Result<(), InvalidValue> {
         if g.body_template.trim().is_empty() {
             return Err(InvalidValue::new("body_template", Reason::HttpNeedsBody));
         }
-        crate::escalation::render::check_template(&g.body_template)?;
+        crate::delivery::http::check_template(&g.body_template)?;
         if !g.id_pointer.starts_with('/') {
             return Err(InvalidValue::new(
                 "id_pointer",
@@ -136,66 +136,6 @@ pub async fn preview(db: &Db, actor: &Actor, text: &str) -> Result<Shape> {
         .await?
         .is_some_and(|g| g.nordic_gsm7);
     Ok(sms_text::shape(text, nordic))
-}
-
-/// Send a text message to a ticket's contact (their phone number), through the outbox; the
-/// ticket's history records it with its parts.
-pub async fn send_to_contact(
-    db: &Db,
-    actor: &Actor,
-    number: TicketNumber,
-    text: &str,
-) -> Result<i64> {
-    actor.require(Scope::TicketsWrite)?;
-    let text = text.trim().replace("\r\n", "\n");
-    if text.is_empty() {
-        return Err(InvalidValue::new("text", Reason::Empty).into());
-    }
-    if text.chars().count() > MAX_CHARS {
-        return Err(InvalidValue::new("text", Reason::TooLong { max: MAX_CHARS }).into());
-    }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
-    db.write(move |c| -> Result<i64> {
-        let ticket = crate::tickets::find(c, t, &access, &number)?;
-        let phone = match ticket.contact_id {
-            Some(id) => store::contacts::get(c, t, id)?.and_then(|x| x.phone),
-            None => None,
-        }
-        .ok_or_else(|| InvalidValue::new("phone", Reason::NoContactPhone))?;
-        let phone = PhoneNumber::parse(&phone)?;
-        let gateway = store::sms::gateway(c, t)?
-            .ok_or_else(|| InvalidValue::new("sms", Reason::NoSmsGateway))?;
-        let shape = sms_text::shape(&text, gateway.nordic_gsm7);
-        let now = store::now();
-        let id = store::sms::insert(
-            c,
-            t,
-            &store::sms::NewSms {
-                ticket: Some(ticket.id),
-                queue: Some(ticket.queue_id),
-                to: phone.as_str(),
-                body: &text,
-                encoding: shape.encoding.as_str(),
-                segments: shape.segments as i32,
-                cost_ore: shape.segments as i64 * i64::from(gateway.price_ore),
-                provider: &gateway.provider,
-                sent_by: Some(uid),
-            },
-            now,
-        )?;
-        store::outbox::enqueue(c, t, OUTBOX_KIND, &json!({ "sms": id }), Some(ticket.id), now)?;
-        store::tickets::insert_event(
-            c,
-            t,
-            ticket.id,
-            Some(uid),
-            "sms_queued",
-            &json!({ "to": phone.as_str(), "segments": shape.segments, "encoding": shape.encoding }),
-            now,
-        )?;
-        Ok(id)
-    })
-    .await
 }
 
 fn payload_id(payload: &str) -> Option<i64> {
@@ -409,7 +349,7 @@ async fn send_rest(
         let data = json!({
             "from": g.sender, "to": sms.to_number, "message": sms.body, "report_url": report,
         });
-        let body = crate::escalation::render::body_of(&g.body_template, &g.content_type, &data)
+        let body = crate::delivery::http::body_of(&g.body_template, &g.content_type, &data)
             .map_err(DeliveryError::Permanent)?;
         post(url)?
             .header(reqwest::header::CONTENT_TYPE, &g.content_type)
@@ -448,7 +388,7 @@ async fn send_rest(
     } else {
         "/id"
     };
-    crate::escalation::render::case_number(&text, pointer).map_err(|e| {
+    crate::delivery::http::case_number(&text, pointer).map_err(|e| {
         DeliveryError::Permanent(format!("the gateway answered without an id ({e}): {short}"))
             .into()
     })
@@ -533,7 +473,7 @@ pub async fn usage(db: &Db, actor: &Actor, first_day: chrono::NaiveDate) -> Resu
             "only admins and queue leads see SMS costs",
         ));
     }
-    let (from, to) = crate::sla::report::month_bounds(first_day)?;
+    let (from, to) = crate::domain::period::month_bounds(first_day)?;
     let t = actor.tenant;
     Ok(db
         .read(move |c| store::sms::usage(c, t, from, to))
@@ -599,7 +539,7 @@ pub async fn save_gateway_settings(
     if g.provider != "outbox"
         && let Some(url) = &g.url
     {
-        crate::escalation::admin::refuse_literal(egress, url.trim())?;
+        crate::delivery::http::refuse_literal(egress, url.trim())?;
     }
     let t = actor.tenant;
     db.write(move |c| -> Result<()> {

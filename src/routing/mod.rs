@@ -4,8 +4,8 @@
 //! An administrator writes rules such as "mail to kundtjanst@ that mentions *vattenläcka* goes to
 //! the VA queue with high priority" or "mail from @lansstyrelsen.se is escalated to the records
 //! system". The rules of a municipality are checked in order when a channel opens a new ticket
-//! (`apply_in_tx`, inside the intake's transaction, so the change, its history and any escalation
-//! outbox item are written together with the ticket). A rule matches when all its conditions
+//! (`matching_in_tx`, inside the intake's transaction; `tickets::route_in_tx` carries them out, so
+//! the change, its history and any escalation outbox item are written together with the ticket). A rule matches when all its conditions
 //! hold; every matching rule acts, unless one before it said "stop". Later rules win where two
 //! set the same thing. Each match is counted, so the admin page shows which rules are used.
 //!
@@ -15,7 +15,6 @@
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::accounts::Actor;
 use crate::accounts::permissions::require_admin;
@@ -274,65 +273,27 @@ pub fn matching<'r>(rules: &'r [Rule], f: &Facts<'_>) -> Vec<&'r Rule> {
     out
 }
 
-/// Check a ticket a channel has just opened against the tenant's rules and carry out what the
-/// matching ones say, inside the channel's transaction. Returns the ticket as it now is.
-pub(crate) fn apply_in_tx(
+/// The rules of the tenant that match a ticket a channel has just opened, in order (counted as
+/// used). Inside the channel's transaction; `tickets::route_in_tx` carries out what they say.
+pub fn matching_in_tx(
     c: &mut Conn,
     t: TenantId,
-    ticket: store::tickets::Ticket,
     f: &Facts<'_>,
     now: NaiveDateTime,
-) -> Result<store::tickets::Ticket> {
+) -> Result<Vec<Rule>> {
     let rows = store::routing::enabled(c, t)?;
     if rows.is_empty() {
-        return Ok(ticket);
+        return Ok(vec![]);
     }
     let rules = rows
         .iter()
         .map(Rule::from_row)
         .collect::<Result<Vec<_>>>()?;
-    let mut ticket = ticket;
-    for rule in matching(&rules, f) {
+    let hits: Vec<Rule> = matching(&rules, f).into_iter().cloned().collect();
+    for rule in &hits {
         store::routing::hit(c, t, rule.id, now)?;
-        store::tickets::insert_event(
-            c,
-            t,
-            ticket.id,
-            None,
-            "routed",
-            &json!({ "rule": rule.name }),
-            now,
-        )?;
-        let u = crate::tickets::UpdateInput {
-            priority: rule.priority,
-            queue: rule.move_to.map(|q| q.get()),
-            ..Default::default()
-        };
-        if crate::tickets::apply_update(c, t, None, &ticket, &u)? {
-            ticket = store::tickets::get(c, t, ticket.id)?;
-        }
-        if let Some(tag) = &rule.tag
-            && store::workspace::add_tag(c, t, ticket.id, tag, now)?
-        {
-            store::tickets::insert_event(
-                c,
-                t,
-                ticket.id,
-                None,
-                "tag_added",
-                &json!({ "tag": tag }),
-                now,
-            )?;
-        }
-        if let Some(target) = rule.escalate_to {
-            let target = store::escalation::target(c, t, target)?
-                .ok_or(Error::NotFound("escalation target"))?;
-            let reason = format!("Regel: {}", rule.name);
-            crate::escalation::escalate_in_tx(c, t, ticket.id, &target, None, &reason)?;
-            ticket = store::tickets::get(c, t, ticket.id)?;
-        }
     }
-    Ok(ticket)
+    Ok(hits)
 }
 
 /// A rule as an administrator writes it (the form's fields).
@@ -454,9 +415,9 @@ fn check(c: &mut Conn, t: TenantId, id: Option<i64>, i: &RuleInput) -> Result<Ch
     };
     let tag = match i.add_tag.trim() {
         "" => None,
-        s => Some(
-            crate::tickets::tags::parse(s).map_err(|e| InvalidValue::new("add_tag", e.reason))?,
-        ),
+        s => {
+            Some(crate::domain::tag::parse(s).map_err(|e| InvalidValue::new("add_tag", e.reason))?)
+        }
     };
     let target = match optional_id("escalate_to", &i.escalate_to)? {
         None => None,

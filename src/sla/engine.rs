@@ -399,7 +399,8 @@ fn act(
             let reason = format!("sla_{}:{}", level.key(), target.key());
             return match found {
                 Some(to) => {
-                    crate::escalation::escalate_in_tx(c, t, ticket, &to, None, &reason).map(|_| ())
+                    crate::tickets::escalate::escalate_in_tx(c, t, ticket, &to, None, &reason)
+                        .map(|_| ())
                 }
                 // No such target (any more): the request stays on the ticket for an agent.
                 None => Ok(store::tickets::insert_event(

@@ -1,7 +1,6 @@
 //! How often service levels were met: per queue, target and month.
 
-use chrono::{NaiveDate, TimeZone};
-use chrono_tz::Europe::Stockholm;
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::timeline::Target;
@@ -38,29 +37,7 @@ pub fn parse_month(s: &str) -> Result<NaiveDate, InvalidValue> {
         .map_err(|_| InvalidValue::new("month", Reason::format(s, FormatKind::Month)))
 }
 
-fn out_of_range(first_day: NaiveDate) -> InvalidValue {
-    InvalidValue::new(
-        "month",
-        Reason::format(first_day.format("%Y-%m").to_string(), FormatKind::Month),
-    )
-}
-
-/// A calendar month in Stockholm as UTC instants `[from, to)`.
-pub fn month_bounds(
-    first_day: NaiveDate,
-) -> Result<(chrono::NaiveDateTime, chrono::NaiveDateTime), InvalidValue> {
-    let next = first_day
-        .checked_add_months(chrono::Months::new(1))
-        .ok_or_else(|| out_of_range(first_day))?;
-    let utc = |d: NaiveDate| {
-        Stockholm
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-            .earliest()
-            .map(|t| t.naive_utc())
-            .ok_or_else(|| out_of_range(first_day))
-    };
-    Ok((utc(first_day)?, utc(next)?))
-}
+pub use crate::domain::period::month_bounds;
 
 /// The shares for the queues the actor may see, in a calendar month (Stockholm time).
 pub async fn month(db: &Db, actor: &Actor, first_day: NaiveDate) -> Result<Vec<Share>> {

@@ -24,8 +24,12 @@ use crate::store::{self, Conn, Db};
 pub mod actions;
 pub mod canned;
 pub mod contacts;
+pub mod escalate;
 pub mod live;
-pub mod tags;
+mod routed;
+pub use routed::route_in_tx;
+pub mod sms;
+pub use crate::domain::tag as tags;
 pub mod views;
 
 pub const MAX_SUBJECT: usize = 300;
@@ -242,7 +246,7 @@ pub async fn create_registered(
         // agent registers (a phone call) goes where the agent put it.
         let ticket = if reg.intake.is_none() && matches!(input.channel, Channel::Web | Channel::Api)
         {
-            crate::routing::apply_in_tx(
+            route_in_tx(
                 c,
                 t,
                 ticket,

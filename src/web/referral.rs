@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::Error;
-use crate::escalation::referral::{self, AnswerTo};
+use crate::referral::{self, AnswerTo};
 use crate::web::AppState;
 use crate::web::auth::form_trusted;
 use crate::web::errors::{Failure, PageError};

@@ -61,7 +61,7 @@ pub async fn send(
         )
         .await;
     }
-    match sms::send_to_contact(&st.db, &actor, n.clone(), &f.text).await {
+    match crate::tickets::sms::send_to_contact(&st.db, &actor, n.clone(), &f.text).await {
         Ok(_) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/tickets/{n}?ok=sms_queued")))
             .finish()),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use arendo::escalation::referral::ReferralTarget;
+use arendo::escalation::ReferralTarget;
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, csrf_in};
@@ -13,7 +13,7 @@ async fn target(app: &TestApp, name: &str, email: &str, days: i32) -> i64 {
     app.db
         .write(move |c| -> Result<i64, arendo::error::Error> {
             let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
-            arendo::escalation::referral::save_target(
+            arendo::escalation::save_referral_target(
                 c,
                 t,
                 &ReferralTarget {

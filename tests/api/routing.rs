@@ -1,7 +1,7 @@
 //! Routing rules: an administrator writes rules on the admin page; new mail meets them as it
 //! arrives (through the same pipeline as IMAP), and tickets from other municipalities never do.
 
-use arendo::escalation::referral::ReferralTarget;
+use arendo::escalation::ReferralTarget;
 use serde_json::Value;
 
 use crate::both_backends;
@@ -90,7 +90,7 @@ async fn new_mail_meets_the_municipalitys_rules(b: Backend) {
     app.db
         .write(|c| -> Result<i64, arendo::error::Error> {
             let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
-            arendo::escalation::referral::save_target(
+            arendo::escalation::save_referral_target(
                 c,
                 t,
                 &ReferralTarget {

@@ -375,7 +375,7 @@ async fn security_api_path_tokens_never_reach_the_logs(b: Backend) {
         .unwrap();
     let link = app
         .db
-        .read(move |c| arendo::citizen::link(c, &signer, "", tenant, ticket, 30))
+        .read(move |c| arendo::notify::status_link::link(c, &signer, "", tenant, ticket, 30))
         .await
         .unwrap();
     let status_token = link.rsplit('/').next().unwrap().to_string();

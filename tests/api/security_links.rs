@@ -303,10 +303,10 @@ async fn a_referral_page_shows_what_was_sent_not_the_live_conversation(backend: 
         .db
         .write(|c| -> Result<i64, Error> {
             let t = arendo::tenants::tenant_by_slug(c, "alby")?.id;
-            arendo::escalation::referral::save_target(
+            arendo::escalation::save_referral_target(
                 c,
                 t,
-                &arendo::escalation::referral::ReferralTarget {
+                &arendo::escalation::ReferralTarget {
                     name: "Miljöförvaltningen".into(),
                     email: "miljo@alby.se".into(),
                     response_days: 5,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use arendo::domain::{Priority, QueueAccess, SlaClock, Status, TenantId, TicketNumber};
 use arendo::error::Error;
-use arendo::escalation::referral::ReferralTarget;
+use arendo::escalation::ReferralTarget;
 use arendo::sla::admin::{PolicyInput, save_calendar, save_policy};
 use arendo::sla::calendar::DayHours;
 use arendo::sla::engine::{Notices, sweep};
@@ -312,7 +312,7 @@ async fn referral_target(app: &TestApp, slug: &str, name: &str, pauses_sla: bool
     app.db
         .write(move |c| -> Result<i64, Error> {
             let t = store::tenants::by_slug(c, &slug)?.unwrap().id;
-            arendo::escalation::referral::save_target(
+            arendo::escalation::save_referral_target(
                 c,
                 t,
                 &ReferralTarget {

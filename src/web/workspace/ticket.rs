@@ -825,9 +825,11 @@ pub async fn escalate(
             .map_err(|_| InvalidValue::new("target", Reason::Choose).into()),
     };
     let result = match result {
-        Ok(target) => crate::escalation::escalate(&st.db, &actor, n.clone(), target, &f.reason)
-            .await
-            .map(|_| ()),
+        Ok(target) => {
+            crate::tickets::escalate::escalate(&st.db, &actor, n.clone(), target, &f.reason)
+                .await
+                .map(|_| ())
+        }
         Err(e) => Err(e),
     };
     // A transfer to another department's queue may take the ticket out of the agent's sight.

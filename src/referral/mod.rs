@@ -18,49 +18,14 @@ use serde_json::json;
 
 use crate::accounts::tokens::Signer;
 use crate::domain::Reason;
-use crate::domain::{EmailAddress, InvalidValue, MessageKind, TenantId, TicketId};
+use crate::domain::{InvalidValue, MessageKind, TenantId, TicketId};
 use crate::error::{Error, Result};
 use crate::store::{self, Conn, Db};
 use crate::text::Templates;
 
-/// The outbox kind of a referral's deadline; the payload is `{"escalation": id}`.
-pub const DEADLINE_KIND: &str = "referral_deadline";
-
-/// A department to refer tickets to, as an operator describes it.
-#[derive(Debug, Clone)]
-pub struct ReferralTarget {
-    pub name: String,
-    /// Where the referral mail goes (the department's function mailbox).
-    pub email: String,
-    /// Days the department has to answer (0: due at once).
-    pub response_days: i32,
-    /// Whether the handler may answer the citizen directly.
-    pub allow_citizen_reply: bool,
-    /// Whether a referral here pauses the ticket's service level ("waiting for external") until
-    /// the answer comes (D45; true unless the department's answer is part of the work).
-    pub pauses_sla: bool,
-}
-
-/// Create or replace (by name) a referral target of the tenant.
-pub fn save_target(c: &mut Conn, t: TenantId, r: &ReferralTarget) -> Result<i64> {
-    let name = r.name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(InvalidValue::new("name", Reason::Length { min: 1, max: 80 }).into());
-    }
-    let email = EmailAddress::parse(&r.email)?;
-    if !(0..=90).contains(&r.response_days) {
-        return Err(InvalidValue::new("response_days", Reason::Range { min: 0, max: 90 }).into());
-    }
-    Ok(store::escalation::save_referral_target(
-        c,
-        t,
-        name,
-        email.as_str(),
-        r.response_days,
-        (r.allow_citizen_reply, r.pauses_sla),
-        store::now(),
-    )?)
-}
+pub use crate::escalation::{
+    REFERRAL_DEADLINE_KIND as DEADLINE_KIND, REFERRAL_MAIL_KIND as MAIL_KIND,
+};
 
 const KIND: &str = "referral";
 
@@ -99,40 +64,6 @@ fn verify(signer: &Signer, token: &str) -> Result<(TenantId, i64)> {
         .filter(|c: &HandlerClaims| c.k == KIND)
         .ok_or(Error::Forbidden("the link is invalid or has expired"))?;
     Ok((TenantId::from_db(c.t), c.e))
-}
-
-/// The outbox kind that mails a referral to its department; the payload is `{"escalation": id}`.
-pub const MAIL_KIND: &str = "referral";
-
-/// Write a referral inside the escalation's transaction: its deadline, the item that mails the
-/// department (rendered by the worker, which has the link's key) and the deadline item.
-pub(crate) fn refer_in_tx(
-    c: &mut Conn,
-    t: TenantId,
-    ticket: TicketId,
-    escalation: i64,
-    target: &store::escalation::Target,
-) -> Result<NaiveDateTime> {
-    let now = store::now();
-    let due = now + Duration::days(i64::from(target.response_days.unwrap_or(5)));
-    store::escalation::referral_sent(c, t, escalation, due, now)?;
-    let payload = json!({ "escalation": escalation });
-    store::outbox::enqueue(c, t, MAIL_KIND, &payload, Some(ticket), now)?;
-    store::outbox::enqueue_at(c, t, DEADLINE_KIND, &payload, Some(ticket), now, due)?;
-    // The department's days are not the contact center's time: the ticket waits for an external
-    // party (its clocks paused) until the answer reopens it (D45).
-    if target.referral_pauses_sla {
-        let tk = store::tickets::get(c, t, ticket)?;
-        if tk.status.is_open() && tk.merged_into_id.is_none() {
-            let u = crate::tickets::UpdateInput {
-                status: Some(crate::domain::Status::Waiting),
-                waiting_on: Some(crate::domain::WaitingOn::External),
-                ..Default::default()
-            };
-            crate::tickets::apply_update(c, t, None, &tk, &u)?;
-        }
-    }
-    Ok(due)
 }
 
 fn escalation_of(payload: &str) -> Option<i64> {
