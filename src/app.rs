@@ -301,6 +301,7 @@ impl Application {
             sla: Some(crate::sla::engine::Notices {
                 from: settings.mail.from.clone(),
                 public_url: settings.server.public_url.clone(),
+                apply: crate::tickets::breach::apply,
             }),
             db,
         })

@@ -12,7 +12,7 @@
 //! - The CLI and background workers use `anyhow` on top.
 
 use crate::domain::{InvalidValue, Param};
-use crate::store::StoreError;
+pub use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

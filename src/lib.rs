@@ -34,3 +34,6 @@ pub mod text;
 pub mod tickets;
 pub mod tls;
 pub mod web;
+
+/// The database handle every use case takes, and the attachment store (files by content hash).
+pub use store::{Db, blobs::BlobStore};

@@ -70,6 +70,7 @@ pub fn run(db: &Db, tickets: i64, due: i64, sweeps: i64) -> anyhow::Result<()> {
     let notices = Notices {
         from: "bench@example.org".into(),
         public_url: "http://127.0.0.1".into(),
+        apply: crate::tickets::breach::apply,
     };
     let mut times = vec![];
     for i in 0..sweeps {

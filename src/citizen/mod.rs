@@ -17,8 +17,8 @@ use crate::domain::{
     EmailAddress, InvalidValue, MessageKind, Status, TenantId, TicketId, TicketNumber,
 };
 use crate::error::{Error, Result};
-use crate::mail::intake::StoredAttachment;
 use crate::notify::status_link::{INVALID_LINK, verify};
+use crate::store::tickets::StoredAttachment;
 use crate::store::{self, Conn, Db};
 
 /// The ticket a verified link names, while the link still works: the ticket exists, was not

@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::accounts::{Actor, Scope};
 use crate::domain::Reason;
 use crate::domain::{
-    ArticleStatus, Audience, InvalidValue, Language, MembershipRole, TenantId, TicketNumber,
+    ArticleStatus, Audience, InvalidValue, Language, MembershipRole, QueueId, TenantId, TicketId,
 };
 use crate::error::Conflict;
 use crate::error::{Error, Result};
@@ -555,26 +555,21 @@ async fn mark_internal(db: &Db, t: TenantId, hits: &mut [KbHit]) -> Result<()> {
     Ok(())
 }
 
-/// The articles that fit a ticket best (its subject and first message from the citizen), for a
-/// ticket the actor has already read (`crate::tickets::get`).
-pub async fn suggest_for_ticket(
+/// The articles that fit a question best: its subject and text (for a ticket, the citizen's
+/// first message — `tickets::knowledge::suggestions`).
+pub async fn suggest(
     db: &Db,
     kb: &Kb,
     actor: &Actor,
-    d: &crate::tickets::TicketDetail,
+    subject: &str,
+    text: &str,
     limit: usize,
 ) -> Result<Vec<KbHit>> {
     actor.require(Scope::TicketsRead)?;
-    let first = d
-        .messages
-        .iter()
-        .find(|m| m.kind == "inbound")
-        .or(d.messages.first())
-        .map(|m| m.body_text.clone())
-        .unwrap_or_default();
-    let (idx, t, subject) = (kb.index.clone(), actor.tenant, d.ticket.subject.clone());
+    let (idx, t) = (kb.index.clone(), actor.tenant);
+    let (subject, text) = (subject.to_string(), text.to_string());
     let mut hits = tokio::task::spawn_blocking(move || {
-        search::suggest(&idx, t, &subject, &first, &KbFilter::published(), limit)
+        search::suggest(&idx, t, &subject, &text, &KbFilter::published(), limit)
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))??;
@@ -763,33 +758,27 @@ pub fn public_link(public_url: &str, tenant_slug: &str, slug: &str) -> String {
     )
 }
 
-/// A draft article pre-filled from a ticket: the citizen's question and the agent's answer with
-/// personal data stripped, owned by the ticket's queue, public, for the author to review and save.
-pub async fn draft_from_ticket(db: &Db, actor: &Actor, number: TicketNumber) -> Result<RawContent> {
+/// What a draft article is made from: a ticket's subject, the citizen's question and the agent's
+/// answer, the names and addresses to strip, and the queue that owns it.
+#[derive(Debug, Clone)]
+pub struct DraftSource {
+    pub subject: String,
+    pub question: String,
+    pub answer: String,
+    pub names: Vec<String>,
+    pub queue: QueueId,
+}
+
+/// A draft article pre-filled from a ticket (`tickets::knowledge::draft_article`): question and
+/// answer with personal data stripped, owned by the ticket's queue, public, for the author to
+/// review and save.
+pub async fn draft(db: &Db, actor: &Actor, src: DraftSource) -> Result<RawContent> {
     require_editor(actor)?;
-    let d = crate::tickets::get(db, actor, number).await?;
-    let mut names: Vec<String> = Vec::new();
-    if let Some(c) = &d.contact {
-        names.extend(c.name.clone());
-        names.extend(c.email.clone());
-    }
-    names.push(actor.name.clone());
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let question = d
-        .messages
-        .iter()
-        .find(|m| m.kind == "inbound")
-        .map(|m| redact::strip_personal_data(&m.body_text, &names))
-        .unwrap_or_default();
-    let answer = d
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.kind == "outbound")
-        .map(|m| redact::strip_personal_data(&m.body_text, &names))
-        .unwrap_or_default();
-    let title = redact::strip_personal_data(&d.ticket.subject, &names);
-    let (t, qid) = (actor.tenant, d.ticket.queue_id);
+    let names: Vec<&str> = src.names.iter().map(String::as_str).collect();
+    let question = redact::strip_personal_data(&src.question, &names);
+    let answer = redact::strip_personal_data(&src.answer, &names);
+    let title = redact::strip_personal_data(&src.subject, &names);
+    let (t, qid) = (actor.tenant, src.queue);
     let department = db
         .read(move |c| store::queues::list(c, t))
         .await?
@@ -890,15 +879,16 @@ pub async fn revision_view(
     })
 }
 
-/// The articles a ticket the actor has already read was answered with: (id, slug, title).
-pub async fn used_on_ticket(
+/// The articles a ticket was answered with: (id, slug, title). For a ticket the actor has
+/// already read (`tickets::knowledge::articles_used`).
+pub async fn used_on(
     db: &Db,
     actor: &Actor,
-    d: &crate::tickets::TicketDetail,
+    ticket: TicketId,
 ) -> Result<Vec<(i64, String, String)>> {
     actor.require(Scope::TicketsRead)?;
-    let (t, id) = (actor.tenant, d.ticket.id);
-    Ok(db.read(move |c| store::kb::used_on(c, t, id)).await?)
+    let t = actor.tenant;
+    Ok(db.read(move |c| store::kb::used_on(c, t, ticket)).await?)
 }
 
 /// Department slugs to offer in the editor: the tenant's queues.

@@ -15,7 +15,7 @@ use crate::domain::{EmailAddress, InvalidValue, TenantId};
 use crate::error::Conflict;
 use crate::error::{Error, Result};
 use crate::secrets::Keys;
-use crate::store::mail::MailboxState;
+pub use crate::store::mail::MailboxState;
 use crate::store::mailboxes::Mailbox;
 use crate::store::{self, Conn, Db};
 

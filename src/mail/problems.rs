@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::parse::Problem;
 use crate::domain::{TenantId, TicketId};
+pub use crate::store::mail_problems::ProblemRow;
 use crate::store::{self, Conn};
 
 /// Store `problems` of message `message` (part of `ticket`) and note them in the history. Call in

@@ -5,4 +5,5 @@
 pub mod citizen;
 pub mod sms;
 pub mod sms_text;
+pub mod staff;
 pub mod status_link;

@@ -390,7 +390,7 @@ pub(crate) fn deadline(c: &mut Conn, t: TenantId, payload: &str, from: &str) -> 
         now,
     )?;
     let tk = store::tickets::get(c, t, ticket)?;
-    let to = crate::tickets::responsible_addresses(c, t, &tk)?;
+    let to = crate::notify::staff::responsible_addresses(c, t, &tk)?;
     if to.is_empty() {
         return Ok(());
     }

@@ -40,13 +40,36 @@ impl Clock for SystemClock {
     }
 }
 
-/// What the engine needs from the configuration to notify people.
+/// A change a breach rule makes to the ticket itself.
 #[derive(Debug, Clone)]
+pub enum Change {
+    /// Priority, queue or assignee, through the same update as an agent's change.
+    Update {
+        priority: Option<Priority>,
+        queue: Option<i64>,
+        assignee: Option<i64>,
+    },
+    /// Escalate to one of the tenant's targets.
+    Escalate {
+        target: store::escalation::Target,
+        reason: String,
+    },
+}
+
+/// Carries out a [`Change`] inside the sweeper's transaction. The ticket capability does it
+/// (`tickets::breach::apply`); whoever starts the sweeper hands it in, so that `sla` — which
+/// `tickets` asks for clocks — never reaches up into `tickets`.
+pub type ApplyChange = fn(&mut Conn, TenantId, &store::tickets::Ticket, &Change) -> Result<()>;
+
+/// What the engine needs from the configuration to notify people.
+#[derive(Clone)]
 pub struct Notices {
     /// Sender of SLA notices (`mail.from`).
     pub from: String,
     /// Base URL of the workspace, for the link to the ticket.
     pub public_url: String,
+    /// How breach rules change tickets.
+    pub apply: ApplyChange,
 }
 
 fn naive(t: DateTime<Utc>) -> NaiveDateTime {
@@ -374,18 +397,27 @@ fn act(
     let (t, ticket) = (d.tenant(), d.ticket());
     let tk = store::tickets::get(c, t, ticket)?;
     // The actions that change the ticket go through the same update as an agent's change.
-    let mut u = crate::tickets::UpdateInput::default();
-    match action {
+    let change = match action {
         Action::Notify => return notify(c, t, &tk, level, target, d.due_at, now, notices),
-        Action::RaisePriority => {
-            u.priority = Some(match tk.priority {
+        Action::RaisePriority => Change::Update {
+            priority: Some(match tk.priority {
                 Priority::Low => Priority::Normal,
                 Priority::Normal => Priority::High,
                 Priority::High | Priority::Urgent => Priority::Urgent,
-            });
-        }
-        Action::MoveToQueue { queue } => u.queue = Some(*queue),
-        Action::Assign { user } => u.assignee = Some(Some(*user)),
+            }),
+            queue: None,
+            assignee: None,
+        },
+        Action::MoveToQueue { queue } => Change::Update {
+            priority: None,
+            queue: Some(*queue),
+            assignee: None,
+        },
+        Action::Assign { user } => Change::Update {
+            priority: None,
+            queue: None,
+            assignee: Some(*user),
+        },
         Action::Escalate { hook } => {
             // The hook names an escalation target of the tenant ("default": the queue's own).
             let found = if hook == "default" {
@@ -397,26 +429,24 @@ fn act(
                 store::escalation::target_by_name(c, t, hook)?
             };
             let reason = format!("sla_{}:{}", level.key(), target.key());
-            return match found {
-                Some(to) => {
-                    crate::tickets::escalate::escalate_in_tx(c, t, ticket, &to, None, &reason)
-                        .map(|_| ())
-                }
+            match found {
+                Some(to) => Change::Escalate { target: to, reason },
                 // No such target (any more): the request stays on the ticket for an agent.
-                None => Ok(store::tickets::insert_event(
-                    c,
-                    t,
-                    ticket,
-                    None,
-                    "escalation_requested",
-                    &json!({ "hook": hook, "reason": reason, "target": target }),
-                    naive(now),
-                )?),
-            };
+                None => {
+                    return Ok(store::tickets::insert_event(
+                        c,
+                        t,
+                        ticket,
+                        None,
+                        "escalation_requested",
+                        &json!({ "hook": hook, "reason": reason, "target": target }),
+                        naive(now),
+                    )?);
+                }
+            }
         }
-    }
-    crate::tickets::apply_update(c, t, None, &tk, &u)?;
-    Ok(())
+    };
+    (notices.apply)(c, t, &tk, &change)
 }
 
 /// E-mail the assignee and the queue's leads through the outbox.
@@ -431,7 +461,7 @@ fn notify(
     now: DateTime<Utc>,
     notices: &Notices,
 ) -> Result<()> {
-    let to = crate::tickets::responsible_addresses(c, t, tk)?;
+    let to = crate::notify::staff::responsible_addresses(c, t, tk)?;
     if to.is_empty() {
         return Ok(());
     }

@@ -17,8 +17,8 @@ use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, MembershipRole, QueueId, Role, UserId};
 use crate::error::Conflict;
 use crate::error::{Error, Result};
-use crate::store::queues::{Member, Queue};
-use crate::store::users::{QueueMembership, User};
+pub use crate::store::queues::{Member, Queue};
+pub use crate::store::users::{QueueMembership, User};
 use crate::store::{self, Conn, Db};
 use crate::text::{LOCALES, TemplateFiles, Templates};
 

@@ -41,6 +41,17 @@ pub fn create_tenant(
     Ok(store::tenants::create(c, &s, &n, prefix)?)
 }
 
+/// The municipalities served here, as the sign-in page offers them: (slug, name). Anyone may
+/// see them (the sign-in page is public).
+pub async fn for_sign_in(db: &Db) -> Result<Vec<(String, String)>> {
+    Ok(db
+        .read(|c| store::tenants::list(c))
+        .await?
+        .into_iter()
+        .map(|t| (t.slug, t.name))
+        .collect())
+}
+
 pub fn tenant_by_slug(c: &mut Conn, s: &str) -> Result<store::tenants::Tenant> {
     store::tenants::by_slug(c, s.trim())?.ok_or(Error::NotFound("tenant"))
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::accounts::{Actor, Scope};
 use crate::error::Result;
+pub use crate::store::contacts::Contact;
 use crate::store::{self, Db};
 
 /// At most this many suggestions per search.

@@ -17,14 +17,19 @@ use crate::error::{Error, Result};
 pub use crate::store::tickets::SlaFilter;
 pub use crate::store::tickets::Sort;
 use crate::store::tickets::{
-    AssigneeFilter, Cursor, NewMessage, NewTicket, Ticket, TicketChanges, TicketFilter,
+    AssigneeFilter, Cursor, NewMessage, NewTicket, TicketChanges, TicketFilter,
 };
+/// A ticket, its messages, history events and attachments as the ticket capability hands them
+/// out (read models; the JSON API has its own types in `web::api::types`).
+pub use crate::store::tickets::{AttachmentRow, Event, Message, StoredAttachment, Ticket};
 use crate::store::{self, Conn, Db};
 
 pub mod actions;
+pub mod breach;
 pub mod canned;
 pub mod contacts;
 pub mod escalate;
+pub mod knowledge;
 pub mod live;
 mod routed;
 pub use routed::route_in_tx;
@@ -119,7 +124,7 @@ pub struct Registration {
     /// "Skicka bekräftelse": acknowledge the ticket to the citizen (e-mail or SMS).
     pub acknowledge: bool,
     /// Files that came with it (a scanned letter), already in the blob store.
-    pub attachments: Vec<crate::mail::intake::StoredAttachment>,
+    pub attachments: Vec<crate::store::tickets::StoredAttachment>,
 }
 
 /// Create a ticket with its first (inbound) message, as an API client.
@@ -902,7 +907,7 @@ pub async fn add_message(
 pub struct Draft {
     pub kind: NewMessageKind,
     pub text: String,
-    pub attachments: Vec<crate::mail::intake::StoredAttachment>,
+    pub attachments: Vec<crate::store::tickets::StoredAttachment>,
     /// The newest message id the agent had seen when they began writing. When a citizen has
     /// written since, the draft is not sent (`Posted::Stale`) unless this is None.
     pub seen_message: Option<i64>,
@@ -921,28 +926,6 @@ pub enum Posted {
     Stale {
         newer: usize,
     },
-}
-
-/// Whom to tell when something goes wrong with a ticket (an SLA target, a referral's deadline):
-/// its assignee and the leads of its queue, active accounts only, each address once.
-pub(crate) fn responsible_addresses(
-    c: &mut Conn,
-    t: TenantId,
-    tk: &Ticket,
-) -> Result<Vec<String>, store::StoreError> {
-    let mut to: Vec<String> = vec![];
-    if let Some(a) = tk.assignee_id {
-        let u = store::users::get(c, t, a)?;
-        if u.active {
-            to.push(u.email);
-        }
-    }
-    for m in store::queues::members(c, t, tk.queue_id)? {
-        if m.active && m.role == crate::domain::MembershipRole::Lead && !to.contains(&m.email) {
-            to.push(m.email);
-        }
-    }
-    Ok(to)
 }
 
 /// A citizen wrote on a ticket (mail reply, status page): a waiting, resolved or closed ticket
@@ -1063,7 +1046,7 @@ pub(crate) fn apply_message(
     kind: NewMessageKind,
     text: &str,
     mail_from: String,
-    files: &[crate::mail::intake::StoredAttachment],
+    files: &[crate::store::tickets::StoredAttachment],
 ) -> Result<store::tickets::Message> {
     let now = store::now();
     let (mkind, to, subject) = match kind {

@@ -42,8 +42,8 @@ impl From<crate::domain::InvalidValue> for Failure {
     }
 }
 
-impl From<crate::store::StoreError> for Failure {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::error::StoreError> for Failure {
+    fn from(e: crate::error::StoreError) -> Self {
         Failure::Domain(e.into())
     }
 }

@@ -75,9 +75,9 @@ pub async fn ticket_panel(
                 .await?
                 .0
         }
-        None => kb::suggest_for_ticket(&st.db, &st.kb, actor, ticket, 3).await?,
+        None => crate::tickets::knowledge::suggestions(&st.db, &st.kb, actor, ticket, 3).await?,
     };
-    let used = kb::used_on_ticket(&st.db, actor, ticket).await?;
+    let used = crate::tickets::knowledge::articles_used(&st.db, actor, ticket).await?;
     Ok(json!({
         "query": query.unwrap_or(""),
         "hits": hits_json(&hits),
@@ -392,7 +392,7 @@ pub async fn from_ticket(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let n = TicketNumber::parse(&path).map_err(|_| Failure::Domain(Error::NotFound("ticket")))?;
-    let raw = kb::draft_from_ticket(&st.db, &actor, n.clone()).await?;
+    let raw = crate::tickets::knowledge::draft_article(&st.db, &actor, n.clone()).await?;
     let form = ArticleForm::from_raw(&raw, 0);
     form_page(
         &req,

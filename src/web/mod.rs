@@ -26,10 +26,10 @@ use actix_web::{App, HttpResponse, HttpServer, get, web};
 use rust_embed::RustEmbed;
 use tracing_actix_web::TracingLogger;
 
+use crate::Db;
 use crate::accounts::tokens::Signer;
 use crate::config::Settings;
 use crate::secrets::Keys;
-use crate::store::Db;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -37,7 +37,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keys: Arc<Keys>,
     pub signer: Arc<Signer>,
-    pub blobs: crate::store::blobs::BlobStore,
+    pub blobs: crate::BlobStore,
     pub live: crate::tickets::live::Live,
     pub search: crate::search::TicketIndex,
     pub kb: crate::kb::Kb,

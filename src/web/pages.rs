@@ -12,7 +12,6 @@ use super::auth::{
 use super::errors::{Failure, PageError};
 use crate::accounts::{self, Actor, LoginAttempt};
 use crate::error::Error;
-use crate::store;
 use crate::text::{Templates, locale_from_accept_language};
 
 pub(crate) fn page_locale(actor: Option<&Actor>, req: &HttpRequest) -> &'static str {
@@ -107,18 +106,15 @@ async fn login_page_data(
     email: &str,
     error: Option<String>,
 ) -> Result<Value, PageError> {
-    let tenants = st
-        .db
-        .read(|c| Ok::<_, Error>(store::tenants::list(c)?))
-        .await?;
+    let tenants = crate::tenants::for_sign_in(&st.db).await?;
     let choices: Vec<Value> = tenants
         .iter()
-        .map(|t| json!({ "slug": t.slug, "name": t.name }))
+        .map(|(slug, name)| json!({ "slug": slug, "name": name }))
         .collect();
     Ok(json!({
         "tenants": choices,
         "single_tenant": tenants.len() == 1,
-        "only_tenant": tenants.first().map(|t| t.slug.clone()).unwrap_or_default(),
+        "only_tenant": tenants.first().map(|(slug, _)| slug.clone()).unwrap_or_default(),
         "email": email,
         "error": error,
     }))

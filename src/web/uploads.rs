@@ -5,11 +5,11 @@
 
 use futures_util::StreamExt as _;
 
+use crate::BlobStore;
 use crate::domain::InvalidValue;
 use crate::domain::Reason;
 use crate::error::Error;
-use crate::mail::intake::StoredAttachment;
-use crate::store::blobs::BlobStore;
+use crate::tickets::StoredAttachment;
 use crate::web::errors::Failure;
 
 /// Largest upload per form (all files together).

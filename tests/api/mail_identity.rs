@@ -759,6 +759,7 @@ async fn our_own_sla_notices_are_never_imported(b: Backend) {
     let notices = Notices {
         from: INSTALLATION_FROM.into(),
         public_url: "http://127.0.0.1".into(),
+        apply: arendo::tickets::breach::apply,
     };
     let db = app.db.clone();
     let now = (since + TimeDelta::minutes(61)).and_utc();

@@ -10,6 +10,7 @@ mod dovecot;
 
 mod admin;
 mod api_types;
+mod architecture;
 mod auth;
 mod cli;
 mod crash;

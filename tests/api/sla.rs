@@ -21,6 +21,7 @@ fn notices() -> Notices {
     Notices {
         from: "arendo@example.org".into(),
         public_url: "http://127.0.0.1".into(),
+        apply: arendo::tickets::breach::apply,
     }
 }
 

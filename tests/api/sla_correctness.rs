@@ -280,6 +280,7 @@ async fn resolving_and_merging_stop_every_clock(b: Backend) {
     let notices = Notices {
         from: "arendo@example.org".into(),
         public_url: "http://127.0.0.1".into(),
+        apply: arendo::tickets::breach::apply,
     };
     let db = app.db.clone();
     tokio::task::spawn_blocking(move || sweep(&db, &notices, later, 500))

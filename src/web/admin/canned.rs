@@ -12,7 +12,7 @@ use crate::accounts::Actor;
 use crate::domain::InvalidValue;
 use crate::domain::Reason;
 use crate::error::Error;
-use crate::store::queues::Queue;
+use crate::tenants::admin::Queue;
 use crate::text::Templates;
 use crate::tickets::canned::{self, CannedInput};
 use crate::web::AppState;

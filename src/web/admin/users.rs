@@ -66,7 +66,7 @@ macro_rules! has_csrf {
 }
 has_csrf!(NewUserForm, ActiveForm, PasswordForm, LocaleForm);
 
-fn queues_view(queues: &[crate::store::users::QueueMembership]) -> Vec<Value> {
+fn queues_view(queues: &[crate::tenants::admin::QueueMembership]) -> Vec<Value> {
     queues
         .iter()
         .map(|(id, name, role)| json!({ "id": id, "name": name, "role": role }))

@@ -16,7 +16,6 @@ use crate::domain::{
     Automatic, Channel, MembershipRole, Priority, QueueId, Role, SlaClock, Status, TenantId,
     TicketNumber, UserId, WaitingOn,
 };
-use crate::store;
 use crate::tenants::QueueSummary;
 use crate::tickets::{Page, TicketDetail};
 
@@ -61,8 +60,8 @@ pub struct Ticket {
     pub sla_clock: Option<SlaClock>,
 }
 
-impl From<store::tickets::Ticket> for Ticket {
-    fn from(t: store::tickets::Ticket) -> Self {
+impl From<crate::tickets::Ticket> for Ticket {
+    fn from(t: crate::tickets::Ticket) -> Self {
         Ticket {
             number: t.number,
             subject: t.subject,
@@ -117,8 +116,8 @@ pub struct Contact {
     pub created_at: Timestamp,
 }
 
-impl From<store::contacts::Contact> for Contact {
-    fn from(c: store::contacts::Contact) -> Self {
+impl From<crate::tickets::contacts::Contact> for Contact {
+    fn from(c: crate::tickets::contacts::Contact) -> Self {
         Contact {
             id: c.id,
             name: c.name,
@@ -153,8 +152,8 @@ pub struct Message {
     pub created_at: Timestamp,
 }
 
-impl From<store::tickets::Message> for Message {
-    fn from(m: store::tickets::Message) -> Self {
+impl From<crate::tickets::Message> for Message {
+    fn from(m: crate::tickets::Message) -> Self {
         Message {
             id: m.id,
             kind: m.kind,
@@ -188,8 +187,8 @@ pub struct Attachment {
     pub content_id: Option<String>,
 }
 
-impl From<store::tickets::AttachmentRow> for Attachment {
-    fn from(a: store::tickets::AttachmentRow) -> Self {
+impl From<crate::tickets::AttachmentRow> for Attachment {
+    fn from(a: crate::tickets::AttachmentRow) -> Self {
         Attachment {
             id: a.id,
             message_id: a.message_id,
@@ -216,8 +215,8 @@ pub struct MailProblem {
     pub detail: Option<String>,
 }
 
-impl From<store::mail_problems::ProblemRow> for MailProblem {
-    fn from(p: store::mail_problems::ProblemRow) -> Self {
+impl From<crate::mail::problems::ProblemRow> for MailProblem {
+    fn from(p: crate::mail::problems::ProblemRow) -> Self {
         MailProblem {
             message_id: p.message_id,
             kind: p.kind,
@@ -252,8 +251,8 @@ pub struct Event {
     pub created_at: Timestamp,
 }
 
-impl From<store::tickets::Event> for Event {
-    fn from(e: store::tickets::Event) -> Self {
+impl From<crate::tickets::Event> for Event {
+    fn from(e: crate::tickets::Event) -> Self {
         Event {
             kind: e.kind,
             actor_id: e.actor_id,
@@ -386,8 +385,8 @@ pub struct MailboxState {
     pub worked_by: Option<String>,
 }
 
-impl From<store::mail::MailboxState> for MailboxState {
-    fn from(s: store::mail::MailboxState) -> Self {
+impl From<crate::mail::mailboxes::MailboxState> for MailboxState {
+    fn from(s: crate::mail::mailboxes::MailboxState) -> Self {
         MailboxState {
             uidvalidity: s.uidvalidity,
             last_uid: s.last_uid,

@@ -21,8 +21,8 @@ use super::errors::PageError;
 use super::pages::{page_locale, render};
 use crate::accounts::Actor;
 use crate::domain::{InvalidValue, QueueId, Status, UserId, WaitingOn};
-use crate::store::tickets::Ticket;
 use crate::text::Templates;
+use crate::tickets::Ticket;
 use crate::tickets::views;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -56,7 +56,7 @@ pub use crate::text::time::local_time;
 
 /// "5 min", "3 h", "2 d" — how long ago, in the page's language.
 pub(crate) fn age(t: NaiveDateTime, locale: &str) -> String {
-    let mins = (crate::store::now() - t).num_minutes().max(0);
+    let mins = (chrono::Utc::now().naive_utc() - t).num_minutes().max(0);
     let tx = Templates::get();
     let (n, key) = if mins < 60 {
         (mins, "age.minutes")

@@ -69,7 +69,7 @@ struct Extra {
 }
 
 fn event_text(
-    e: &crate::store::tickets::Event,
+    e: &crate::tickets::Event,
     names: &Names,
     locale: &str,
     people_by_raw: &dyn Fn(Option<i64>) -> Option<String>,
@@ -334,13 +334,13 @@ async fn page(
 /// One message as the conversation shows it: sanitized HTML (inline `cid:` images pointing at
 /// their attachment; remote images only when `allow_remote`), and its other attachments.
 fn message_view(
-    m: &crate::store::tickets::Message,
+    m: &crate::tickets::Message,
     d: &tickets::TicketDetail,
     names: &Names,
     allow_remote: bool,
     fresh: bool,
 ) -> Value {
-    let files: Vec<&crate::store::tickets::AttachmentRow> = d
+    let files: Vec<&crate::tickets::AttachmentRow> = d
         .attachments
         .iter()
         .filter(|a| a.message_id == m.id)
