@@ -51,7 +51,7 @@ pub enum Change {
     },
     /// Escalate to one of the tenant's targets.
     Escalate {
-        target: store::escalation::Target,
+        target: Box<store::escalation::Target>,
         reason: String,
     },
 }
@@ -430,7 +430,10 @@ fn act(
             };
             let reason = format!("sla_{}:{}", level.key(), target.key());
             match found {
-                Some(to) => Change::Escalate { target: to, reason },
+                Some(to) => Change::Escalate {
+                    target: Box::new(to),
+                    reason,
+                },
                 // No such target (any more): the request stays on the ticket for an agent.
                 None => {
                     return Ok(store::tickets::insert_event(
