@@ -45,7 +45,7 @@ pub fn create_tenant(
 /// see them (the sign-in page is public).
 pub async fn for_sign_in(db: &Db) -> Result<Vec<(String, String)>> {
     Ok(db
-        .read(|c| store::tenants::list(c))
+        .read(store::tenants::list)
         .await?
         .into_iter()
         .map(|t| (t.slug, t.name))
