@@ -7,13 +7,12 @@
 //! with basic auth, answered with JSON carrying the message's `id`. The gateway later POSTs
 //! `id` and `status` (`delivered` or `failed`) to the report address.
 
-use std::time::Duration;
-
 use serde::Serialize;
 use serde_json::json;
 
 use super::sms_text::{self, Shape};
 use crate::accounts::{Actor, Scope};
+use crate::delivery::sms::Sent;
 use crate::domain::FormatKind;
 use crate::domain::Reason;
 use crate::domain::{InvalidValue, PhoneNumber, TenantId, TicketId};
@@ -145,10 +144,7 @@ fn payload_id(payload: &str) -> Option<i64> {
         .as_i64()
 }
 
-/// Where the gateway reports deliveries for `token`.
-pub fn report_url(public_url: &str, token: &str) -> String {
-    format!("{}/sms/reports/{token}", public_url.trim_end_matches('/'))
-}
+pub use crate::delivery::sms::report_url;
 
 /// Delivers [`OUTBOX_KIND`] items, in a lane per tenant (its one gateway).
 pub struct SmsJob {
@@ -217,18 +213,16 @@ pub async fn deliver(
     if sms.status != "queued" {
         return Ok(());
     }
-    let provider_ref = match gateway.provider.as_str() {
-        "outbox" => write_local(data_dir, tenant, &sms, &gateway.sender)?,
-        "rest" | "http" => match send_rest(keys, egress, &gateway, &sms, public_url).await {
-            Err(Sent::Refused(r)) => return refused(db, tenant, &sms, r).await,
-            Err(Sent::Failed(e)) => return Err(e),
-            Ok(x) => x,
-        },
-        other => {
-            return Err(DeliveryError::Permanent(format!(
-                "unknown SMS provider {other}"
-            )));
-        }
+    let gw = crate::delivery::sms::Gateway {
+        keys,
+        egress,
+        data_dir,
+        public_url,
+    };
+    let provider_ref = match gw.send(tenant, &gateway, &sms).await {
+        Err(Sent::Refused(r)) => return refused(db, tenant, &sms, r).await,
+        Err(Sent::Failed(e)) => return Err(e),
+        Ok(x) => x,
     };
     let ticket = sms.ticket_id.map(TicketId::from_db);
     db.write(move |c| -> Result<()> {
@@ -249,25 +243,6 @@ pub async fn deliver(
     })
     .await
     .map_err(|e| DeliveryError::Retry(e.to_string()))
-}
-
-/// The demo provider: one JSON file per message in `<data_dir>/sms-outbox`.
-fn write_local(
-    data_dir: &std::path::Path,
-    tenant: TenantId,
-    sms: &store::sms::Sms,
-    sender: &str,
-) -> Result<String, DeliveryError> {
-    let dir = data_dir.join("sms-outbox");
-    store::private::create_dir(&dir).map_err(|e| DeliveryError::Retry(e.to_string()))?;
-    let name = format!("{}-{}.json", tenant.get(), sms.id);
-    let doc = json!({
-        "from": sender, "to": sms.to_number, "message": sms.body,
-        "encoding": sms.encoding, "segments": sms.segments,
-    });
-    store::private::write(&dir.join(&name), doc.to_string().as_bytes())
-        .map_err(|e| DeliveryError::Retry(e.to_string()))?;
-    Ok(format!("local-{}", sms.id))
 }
 
 /// The gateway's address was refused by the egress policy: the ticket's history says so (the
@@ -300,98 +275,6 @@ async fn refused(
         .map_err(|e| DeliveryError::Retry(e.to_string()))?;
     }
     Err(DeliveryError::Permanent(text))
-}
-
-/// Why a gateway did not take a message.
-enum Sent {
-    Failed(DeliveryError),
-    Refused(crate::egress::Refused),
-}
-
-impl From<DeliveryError> for Sent {
-    fn from(e: DeliveryError) -> Self {
-        Sent::Failed(e)
-    }
-}
-
-async fn send_rest(
-    keys: &Keys,
-    egress: &std::sync::Arc<crate::egress::Policy>,
-    g: &store::sms::Gateway,
-    sms: &store::sms::Sms,
-    public_url: &str,
-) -> Result<String, Sent> {
-    use secrecy::ExposeSecret;
-    let url = g
-        .url
-        .as_deref()
-        .ok_or_else(|| DeliveryError::Permanent("the gateway has no address".into()))?;
-    let password = match &g.password {
-        Some(sealed) => Some(
-            keys.open(sealed)
-                .map_err(|e| DeliveryError::Permanent(format!("stored password unreadable: {e}")))?
-                .expose_secret()
-                .to_string(),
-        ),
-        None => None,
-    };
-    let client = egress
-        .http_client(Duration::from_secs(15))
-        .map_err(|e| DeliveryError::Retry(e.to_string()))?;
-    let post = |url: &str| {
-        client.post(url).map_err(|e| match e {
-            crate::egress::EgressError::Refused(r) => Sent::Refused(r),
-            other => Sent::Failed(DeliveryError::Permanent(other.to_string())),
-        })
-    };
-    let report = report_url(public_url, &g.report_token);
-    let mut req = if g.provider == "http" {
-        let data = json!({
-            "from": g.sender, "to": sms.to_number, "message": sms.body, "report_url": report,
-        });
-        let body = crate::delivery::http::body_of(&g.body_template, &g.content_type, &data)
-            .map_err(DeliveryError::Permanent)?;
-        post(url)?
-            .header(reqwest::header::CONTENT_TYPE, &g.content_type)
-            .body(body)
-    } else {
-        post(url)?.form(&[
-            ("from", g.sender.as_str()),
-            ("to", sms.to_number.as_str()),
-            ("message", sms.body.as_str()),
-            ("whendelivered", report.as_str()),
-        ])
-    };
-    if let Some(user) = &g.username {
-        req = req.basic_auth(user, password);
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| match crate::egress::refusal_in(&e) {
-            Some(r) => Sent::Refused(r),
-            None => Sent::Failed(DeliveryError::Retry(format!(
-                "cannot reach the SMS gateway: {e}"
-            ))),
-        })?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    let short = crate::egress::truncate(&text, crate::egress::MAX_ERROR_BODY);
-    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-        return Err(DeliveryError::Retry(format!("HTTP {status}: {short}")).into());
-    }
-    if !status.is_success() {
-        return Err(DeliveryError::Permanent(format!("HTTP {status}: {short}")).into());
-    }
-    let pointer = if g.provider == "http" {
-        g.id_pointer.as_str()
-    } else {
-        "/id"
-    };
-    crate::delivery::http::case_number(&text, pointer).map_err(|e| {
-        DeliveryError::Permanent(format!("the gateway answered without an id ({e}): {short}"))
-            .into()
-    })
 }
 
 /// An SMS that was given up: marked failed (its ticket's history says so through the outbox).
