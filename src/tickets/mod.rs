@@ -1036,7 +1036,9 @@ pub async fn add_message_checked(
 
 pub const MAX_ATTACHMENTS: usize = 10;
 
-/// Store a reply or note inside a write transaction; a reply also goes to the outbox.
+/// Store a reply or note inside a write transaction; a reply also goes to the outbox. The story:
+/// whom it goes to, from which mailbox, threaded under the citizen's latest mail; stored with its
+/// files; a reply checked and queued as mail; the ticket's state, history and clocks updated.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_message(
     c: &mut Conn,
@@ -1046,60 +1048,23 @@ pub(crate) fn apply_message(
     kind: NewMessageKind,
     text: &str,
     mail_from: String,
-    files: &[crate::store::tickets::StoredAttachment],
+    files: &[StoredAttachment],
 ) -> Result<store::tickets::Message> {
     let now = store::now();
     let (mkind, to, subject) = match kind {
         NewMessageKind::Note => (MessageKind::Note, String::new(), String::new()),
-        NewMessageKind::Reply => {
-            let contact = match ticket.contact_id {
-                Some(id) => store::contacts::get(c, t, id)?,
-                None => None,
-            };
-            // A contact who chose text messages is also told by SMS that a reply came.
-            if contact
-                .as_ref()
-                .is_some_and(|c| c.preferred_channel == "sms")
-            {
-                crate::notify::citizen::enqueue(
-                    c,
-                    t,
-                    ticket,
-                    crate::notify::citizen::Event::Answered,
-                    now,
-                )?;
-            }
-            let to = contact
-                .and_then(|c| c.email)
-                .ok_or(Error::Conflict(Conflict::NoContactEmail))?;
-            (
-                MessageKind::Outbound,
-                to,
-                format!("Re: {} [{}]", ticket.subject, ticket.number),
-            )
-        }
+        NewMessageKind::Reply => (
+            MessageKind::Outbound,
+            reply_recipient(c, t, ticket, now)?,
+            format!("Re: {} [{}]", ticket.subject, ticket.number),
+        ),
     };
-    // Replies go out from the function mailbox the ticket came in through.
-    let mail_from = match ticket.mailbox_id {
-        Some(id) => store::mailboxes::get(c, t, id)?
-            .map(|m| m.reply_from)
-            .unwrap_or(mail_from),
-        None => mail_from,
-    };
-    // Thread under the citizen's latest message.
-    let history = store::tickets::messages(c, t, ticket.id)?;
-    let last_in = history
-        .iter()
-        .rev()
-        .find(|m| m.kind == "inbound" && m.message_id.is_some());
-    let in_reply_to = last_in.and_then(|m| m.message_id.clone());
-    let mut references: Vec<String> = last_in
-        .and_then(|m| m.references_.clone())
-        .map(|r| r.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
-    references.extend(in_reply_to.clone());
-    let message_id = (mkind == MessageKind::Outbound)
-        .then(|| crate::delivery::mail::new_message_id(&ticket.number, &mail_from));
+    let outbound = mkind == MessageKind::Outbound;
+    let mail_from = reply_sender(c, t, ticket, mail_from)?;
+    let thread = Thread::under_latest_citizen_mail(c, t, ticket)?;
+    let message_id =
+        outbound.then(|| crate::delivery::mail::new_message_id(&ticket.number, &mail_from));
+    let references = thread.references.join(" ");
     let msg = store::tickets::insert_message(
         c,
         t,
@@ -1107,19 +1072,15 @@ pub(crate) fn apply_message(
         NewMessage {
             kind: mkind,
             author: uid,
-            from_addr: (mkind == MessageKind::Outbound).then_some(mail_from.as_str()),
+            from_addr: outbound.then_some(mail_from.as_str()),
             to_addrs: &to,
             cc_addrs: "",
             subject: &subject,
             body_text: text,
             body_html: None,
             message_id: message_id.as_deref(),
-            in_reply_to: in_reply_to
-                .as_deref()
-                .filter(|_| mkind == MessageKind::Outbound),
-            references: (mkind == MessageKind::Outbound && !references.is_empty())
-                .then(|| references.join(" "))
-                .as_deref(),
+            in_reply_to: thread.in_reply_to.as_deref().filter(|_| outbound),
+            references: (outbound && !references.is_empty()).then_some(references.as_str()),
             raw_sha256: None,
             now,
         },
@@ -1128,7 +1089,7 @@ pub(crate) fn apply_message(
         store::tickets::insert_attachment(c, t, msg.id, f, now)?;
     }
     let mut ch = TicketChanges::default();
-    if mkind == MessageKind::Outbound {
+    if outbound {
         // Internal routines never reach a citizen (D46).
         crate::kb::guard_reply(c, t, text)?;
         if ticket.first_response_at.is_none() {
@@ -1137,34 +1098,20 @@ pub(crate) fn apply_message(
         if ticket.status == Status::New {
             ch.status = Some(Status::Open);
         }
-        store::outbox::enqueue(
-            c,
-            t,
-            crate::delivery::mail::OUTBOX_KIND,
-            &serde_json::to_value(crate::delivery::mail::OutgoingMail {
-                from: mail_from.clone(),
-                to: vec![to.clone()],
-                subject: subject.clone(),
-                text: text.to_string(),
-                message_id: message_id.clone(),
-                in_reply_to,
-                references,
-                message_row: Some(msg.id),
-                mailbox: ticket.mailbox_id,
-                auto_submitted: false,
-                attachments: files
-                    .iter()
-                    .map(|f| crate::delivery::mail::MailAttachment {
-                        filename: f.filename.clone(),
-                        content_type: f.content_type.clone(),
-                        sha256: f.sha256.clone(),
-                    })
-                    .collect(),
-            })
-            .map_err(|e| Error::Internal(e.to_string()))?,
-            Some(ticket.id),
-            now,
-        )?;
+        let mail = crate::delivery::mail::OutgoingMail {
+            from: mail_from,
+            to: vec![to],
+            subject,
+            text: text.to_string(),
+            message_id,
+            in_reply_to: thread.in_reply_to,
+            references: thread.references,
+            message_row: Some(msg.id),
+            mailbox: ticket.mailbox_id,
+            auto_submitted: false,
+            attachments: files.iter().map(mail_attachment).collect(),
+        };
+        queue_mail(c, t, ticket, &mail, now)?;
     }
     store::tickets::update(c, t, ticket.id, &ch, now)?;
     store::tickets::insert_event(
@@ -1179,11 +1126,91 @@ pub(crate) fn apply_message(
         &json!({ "message_id": msg.id, "attachments": files.len() }),
         now,
     )?;
-    if mkind == MessageKind::Outbound {
+    if outbound {
         // A reply meets a target: the badge shows it at once.
         crate::sla::engine::refresh(c, t, ticket.id, now.and_utc())?;
     }
     Ok(msg)
+}
+
+/// Where a reply goes: the contact's e-mail address. A contact who chose text messages is also
+/// told by SMS that a reply came.
+fn reply_recipient(c: &mut Conn, t: TenantId, ticket: &Ticket, now: NaiveDateTime) -> Result<String> {
+    let contact = match ticket.contact_id {
+        Some(id) => store::contacts::get(c, t, id)?,
+        None => None,
+    };
+    if contact
+        .as_ref()
+        .is_some_and(|c| c.preferred_channel == "sms")
+    {
+        crate::notify::citizen::enqueue(c, t, ticket, crate::notify::citizen::Event::Answered, now)?;
+    }
+    contact
+        .and_then(|c| c.email)
+        .ok_or(Error::Conflict(Conflict::NoContactEmail))
+}
+
+/// Replies go out from the function mailbox the ticket came in through.
+fn reply_sender(c: &mut Conn, t: TenantId, ticket: &Ticket, fallback: String) -> Result<String> {
+    Ok(match ticket.mailbox_id {
+        Some(id) => store::mailboxes::get(c, t, id)?
+            .map(|m| m.reply_from)
+            .unwrap_or(fallback),
+        None => fallback,
+    })
+}
+
+/// The threading headers of a reply: under the citizen's latest mail.
+struct Thread {
+    in_reply_to: Option<String>,
+    references: Vec<String>,
+}
+
+impl Thread {
+    fn under_latest_citizen_mail(c: &mut Conn, t: TenantId, ticket: &Ticket) -> Result<Thread> {
+        let history = store::tickets::messages(c, t, ticket.id)?;
+        let last_in = history
+            .iter()
+            .rev()
+            .find(|m| m.kind == "inbound" && m.message_id.is_some());
+        let in_reply_to = last_in.and_then(|m| m.message_id.clone());
+        let mut references: Vec<String> = last_in
+            .and_then(|m| m.references_.clone())
+            .map(|r| r.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        references.extend(in_reply_to.clone());
+        Ok(Thread {
+            in_reply_to,
+            references,
+        })
+    }
+}
+
+fn mail_attachment(f: &StoredAttachment) -> crate::delivery::mail::MailAttachment {
+    crate::delivery::mail::MailAttachment {
+        filename: f.filename.clone(),
+        content_type: f.content_type.clone(),
+        sha256: f.sha256.clone(),
+    }
+}
+
+fn queue_mail(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: &Ticket,
+    mail: &crate::delivery::mail::OutgoingMail,
+    now: NaiveDateTime,
+) -> Result<()> {
+    store::outbox::enqueue(
+        c,
+        t,
+        crate::delivery::mail::OUTBOX_KIND,
+        &serde_json::to_value(mail).map_err(|e| Error::Internal(e.to_string()))?,
+        Some(ticket.id),
+        now,
+    )?;
+    Ok(())
 }
 
 /// An attachment's metadata and bytes, if its ticket is visible to the actor.
