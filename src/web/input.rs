@@ -55,7 +55,7 @@ const KB_FORM: usize = 3 * crate::kb::article::MAX_BODY_BYTES
 const CANNED_FORM: usize =
     encoded(crate::tickets::canned::MAX_BODY + crate::tickets::canned::MAX_TITLE) + SMALL_FIELDS;
 const ACK_FORM: usize = encoded(crate::tenants::admin::MAX_ACK_TEMPLATE) + SMALL_FIELDS;
-/// A referral answer: at most 20,000 characters (`escalation::referral::answer`).
+/// A referral answer: at most 20,000 characters (`referral::answer`).
 const REFERRAL_ANSWER_FORM: usize = encoded(20_000) + SMALL_FIELDS;
 /// An escalation target: its body template and custom headers.
 const ESCALATION_FORM: usize = encoded(20_000) + SMALL_FIELDS;
