@@ -33,3 +33,7 @@ pub mod text;
 pub mod tickets;
 pub mod tls;
 pub mod web;
+
+/// The database handle, for the channels (web, CLI) that hand it to use cases without touching
+/// `store` themselves.
+pub use store::Db;

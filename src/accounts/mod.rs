@@ -68,12 +68,19 @@ impl Scope {
 pub enum Via {
     Session,
     ApiToken,
+    /// The installation's operator at the command line (`arendo …`): the tenant's administrator,
+    /// but no person of the tenant.
+    Operator,
+    /// A background worker acting for the installation.
+    System,
 }
 
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub tenant: TenantId,
-    pub user: UserId,
+    /// The signed-in person; None for the operator and the system, who are nobody's account.
+    /// Read it with `user()` (where a person is needed) or `person()` (to compare).
+    person: Option<UserId>,
     pub email: String,
     pub name: String,
     pub role: Role,
@@ -86,6 +93,73 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A person signed in by session or API token (`load_actor`; the tests build theirs).
+    #[allow(clippy::too_many_arguments)]
+    pub fn signed_in(
+        tenant: TenantId,
+        user: UserId,
+        email: String,
+        name: String,
+        role: Role,
+        locale: String,
+        memberships: Vec<(QueueId, MembershipRole)>,
+        scopes: Vec<Scope>,
+        via: Via,
+        credential_id: String,
+    ) -> Actor {
+        Actor {
+            tenant,
+            person: Some(user),
+            email,
+            name,
+            role,
+            locale,
+            memberships,
+            scopes,
+            via,
+            credential_id,
+        }
+    }
+
+    /// The installation's operator acting on one tenant (the command line): an administrator
+    /// with every scope, member of no queue, and no person — a use case that needs one (assign to
+    /// me, author a message, change one's own password) refuses it with `Forbidden`.
+    pub fn operator(tenant: TenantId) -> Actor {
+        Actor::installation(tenant, Via::Operator, "operator")
+    }
+
+    /// A background worker acting for the installation on one tenant.
+    pub fn system(tenant: TenantId) -> Actor {
+        Actor::installation(tenant, Via::System, "system")
+    }
+
+    fn installation(tenant: TenantId, via: Via, name: &str) -> Actor {
+        Actor {
+            tenant,
+            person: None,
+            email: String::new(),
+            name: name.to_string(),
+            role: Role::Admin,
+            locale: "en".into(),
+            memberships: vec![],
+            scopes: Scope::ALL.to_vec(),
+            via,
+            credential_id: name.to_string(),
+        }
+    }
+
+    /// The person acting, where a use case needs one (assignment, authorship, "me", sessions):
+    /// `Forbidden` for the operator and the system.
+    pub fn user(&self) -> Result<UserId> {
+        self.person
+            .ok_or(Error::Forbidden("the operator is no person of the tenant"))
+    }
+
+    /// The person acting, if any (to compare: "is this me?" is false for the operator).
+    pub fn person(&self) -> Option<UserId> {
+        self.person
+    }
+
     pub fn queue_access(&self) -> QueueAccess {
         match self.role {
             Role::Admin => QueueAccess::All,
@@ -146,18 +220,18 @@ fn load_actor(conn: &mut store::Conn, claims: &Claims, now: NaiveDateTime) -> Re
         }
     };
     let memberships = store::users::memberships(conn, tenant, user.id)?;
-    Ok(Actor {
+    Ok(Actor::signed_in(
         tenant,
-        user: user.id,
-        email: user.email,
-        name: user.display_name,
-        role: user.role,
-        locale: user.locale,
+        user.id,
+        user.email,
+        user.display_name,
+        user.role,
+        user.locale,
         memberships,
         scopes,
         via,
-        credential_id: claims.jti.clone(),
-    })
+        claims.jti.clone(),
+    ))
 }
 
 /// Authenticate a session cookie or bearer token.
@@ -300,7 +374,7 @@ pub async fn login(
             .and_utc()
             .timestamp(),
     });
-    tracing::info!(user = %actor.user, tenant = %actor.tenant, "signed in");
+    tracing::info!(user = %uid, tenant = %actor.tenant, "signed in");
     Ok(SignedIn {
         token: signer.sign(&claims),
         actor,
@@ -329,7 +403,7 @@ pub async fn change_password(
     new: &str,
 ) -> Result<()> {
     let new = NewPassword::parse(new)?;
-    let (t, u) = (actor.tenant, actor.user);
+    let (t, u) = (actor.tenant, actor.user()?);
     let now = store::now();
     let rules = throttle::Rules::from_config(cfg);
     let account = format!("{}:{}", t.get(), u.get());

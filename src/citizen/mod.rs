@@ -101,7 +101,7 @@ fn linked_ticket(
 /// ticket's own address.
 pub async fn revoke_links(db: &Db, actor: &Actor, number: TicketNumber) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let tk = crate::tickets::find(c, t, &access, &number)?;
         let version = store::tickets::bump_status_link_version(c, t, tk.id)?;

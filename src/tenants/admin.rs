@@ -458,7 +458,7 @@ pub async fn set_user_active(db: &Db, actor: &Actor, user: i64, active: bool) ->
     let a = actor.clone();
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
-        if !active && u.id == a.user {
+        if !active && a.person() == Some(u.id) {
             return Err(InvalidValue::new("active", Reason::OwnAccount).into());
         }
         crate::accounts::admin::set_active(c, a.tenant, u.id, active)
@@ -474,7 +474,7 @@ pub async fn set_user_password(db: &Db, actor: &Actor, user: i64, password: &str
     let a = actor.clone();
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
-        if u.id == a.user {
+        if a.person() == Some(u.id) {
             return Err(InvalidValue::new("own_password", Reason::OwnPassword).into());
         }
         store::users::set_password_hash(c, a.tenant, u.id, &hash)?;
@@ -505,7 +505,7 @@ pub async fn set_own_locale(db: &Db, actor: &Actor, locale: &str) -> Result<()> 
         .into_iter()
         .find(|l| *l == locale.trim())
         .ok_or_else(|| InvalidValue::new("locale", Reason::one_of(&["sv", "en"])))?;
-    let (t, me) = (actor.tenant, actor.user);
+    let (t, me) = (actor.tenant, actor.user()?);
     db.write(move |c| -> Result<()> { Ok(store::users::set_locale(c, t, me, locale)?) })
         .await
 }

@@ -169,7 +169,7 @@ pub async fn create_registered(
             .into());
         }
     };
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<Ticket> {
         let queue = input
             .queue
@@ -636,7 +636,7 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
     actor.require(Scope::TicketsRead)?;
     let assignee = match q.assignee.as_deref() {
         None | Some("") => None,
-        Some("me") => Some(AssigneeFilter::User(actor.user)),
+        Some("me") => Some(AssigneeFilter::User(actor.user()?)),
         Some("none") => Some(AssigneeFilter::Nobody),
         Some(other) => {
             let raw: i64 = other.parse().map_err(|_| {
@@ -744,7 +744,7 @@ pub async fn update(
     u: UpdateInput,
 ) -> Result<Ticket> {
     actor.require(Scope::TicketsWrite)?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<Ticket> {
         let ticket = find(c, t, &access, &number)?;
         if !apply_update(c, t, Some(uid), &ticket, &u)? {
@@ -1000,7 +1000,7 @@ pub async fn add_message_checked(
     if draft.kind == NewMessageKind::Note && !draft.attachments.is_empty() {
         return Err(InvalidValue::new("attachments", Reason::NoteNoFiles).into());
     }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<Posted> {
         let ticket = find(c, t, &access, &number)?;
         if let Some(seen) = draft.seen_message {

@@ -192,7 +192,7 @@ async fn detail_page(
                 "email": m.email,
                 "active": m.active,
                 "role": m.role,
-                "me": m.user == actor.user,
+                "me": actor.person() == Some(m.user),
             })
         })
         .collect();
@@ -335,7 +335,7 @@ fn after_member_change(
     still_lead: bool,
     ok: &str,
 ) -> HttpResponse {
-    if user == actor.user.get() && !actor.is_admin() && !still_lead {
+    if actor.person().is_some_and(|u| u.get() == user) && !actor.is_admin() && !still_lead {
         return see_other("/".into());
     }
     back(id, ok)

@@ -206,7 +206,7 @@ async fn detail_page(
                 "active": r.user.active,
                 "locale": r.user.locale,
                 "queues": queues_view(&r.queues),
-                "me": r.user.id == actor.user,
+                "me": actor.person() == Some(r.user.id),
             },
             "active_error": forms.active_error,
             "password_error": forms.password_error,
