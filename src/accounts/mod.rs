@@ -460,12 +460,29 @@ pub mod admin {
         pub queues: &'a [(QueueId, MembershipRole)],
     }
 
+    /// Create an account in the caller's transaction (the demo, the benchmarks and the tests seed
+    /// so; the admin page and the CLI go through `tenants::admin::create_user`). Hashes here.
     pub fn create_user(
         conn: &mut store::Conn,
         t: TenantId,
         n: NewUser<'_>,
     ) -> Result<store::users::User> {
-        let name = n.display_name.trim();
+        let hash = password::HashedPassword::of(n.password);
+        insert_user(conn, t, n.email, n.display_name, n.role, &hash, n.queues)
+    }
+
+    /// The one way an account comes to be: a display name of 1–120 characters, an address not
+    /// yet in the tenant (`Conflict`), and its queue memberships (queues of the tenant).
+    pub fn insert_user(
+        conn: &mut store::Conn,
+        t: TenantId,
+        email: &EmailAddress,
+        display_name: &str,
+        role: Role,
+        hash: &password::HashedPassword,
+        queues: &[(QueueId, MembershipRole)],
+    ) -> Result<store::users::User> {
+        let name = display_name.trim();
         if name.is_empty() || name.chars().count() > 120 {
             return Err(crate::domain::InvalidValue::new(
                 "display_name",
@@ -473,13 +490,13 @@ pub mod admin {
             )
             .into());
         }
-        if store::users::by_email(conn, t, n.email)?.is_some() {
+        if store::users::by_email(conn, t, email)?.is_some() {
             return Err(Error::Conflict(crate::error::Conflict::UserExists {
-                email: n.email.to_string(),
+                email: email.to_string(),
             }));
         }
-        let user = store::users::create(conn, t, n.email, name, n.role, &n.password.hash())?;
-        for (q, role) in n.queues {
+        let user = store::users::create(conn, t, email, name, role, hash.as_str())?;
+        for (q, role) in queues {
             store::queues::add_member(conn, t, *q, user.id, *role)?;
         }
         Ok(user)
@@ -564,5 +581,48 @@ pub mod admin {
             scp: scope_text.iter().map(|s| s.to_string()).collect(),
         };
         Ok((id, signer.sign(&claims)))
+    }
+
+    /// Create an API token for an account of the actor's tenant (admins; `arendo token create`).
+    /// Returns (token id, signed token); the token is shown once.
+    pub async fn create_token(
+        db: &Db,
+        signer: Signer,
+        actor: &Actor,
+        user: &EmailAddress,
+        name: &str,
+        scopes: Vec<Scope>,
+        valid_days: Option<u32>,
+    ) -> Result<(String, String)> {
+        permissions::require_admin(actor)?;
+        let (t, user, name) = (actor.tenant, user.clone(), name.to_string());
+        db.write(move |c| {
+            let u = store::users::by_email(c, t, &user)?.ok_or(Error::NotFound("user"))?;
+            create_api_token(c, &signer, t, u.id, &name, &scopes, valid_days)
+        })
+        .await
+    }
+
+    /// The tenant's API tokens, newest first, without the tokens themselves (admins).
+    pub async fn tokens(db: &Db, actor: &Actor) -> Result<Vec<store::auth::ApiToken>> {
+        permissions::require_admin(actor)?;
+        let t = actor.tenant;
+        db.read(move |c| -> Result<_> { Ok(store::auth::tokens(c, t)?) })
+            .await
+    }
+
+    /// Revoke an API token of the tenant for good (admins). An unknown or already revoked token
+    /// is `NotFound`.
+    pub async fn revoke_token(db: &Db, actor: &Actor, id: &str) -> Result<()> {
+        permissions::require_admin(actor)?;
+        let (t, id) = (actor.tenant, id.trim().to_string());
+        db.write(move |c| -> Result<()> {
+            if store::auth::revoke_token(c, t, &id, store::now())? {
+                Ok(())
+            } else {
+                Err(Error::NotFound("active token"))
+            }
+        })
+        .await
     }
 }

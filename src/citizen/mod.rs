@@ -34,6 +34,25 @@ pub fn link(
     Ok(sign_link(signer, public_url, tenant, ticket, version, days))
 }
 
+/// A fresh link to the status page of ticket `number` for an actor who may see the ticket (e.g.
+/// the operator giving it to a citizen on the phone: `arendo status-link`).
+pub async fn status_link(
+    db: &Db,
+    signer: Signer,
+    actor: &Actor,
+    number: TicketNumber,
+    public_url: String,
+    days: i64,
+) -> Result<String> {
+    let (t, access) = (actor.tenant, actor.queue_access());
+    db.write(move |c| -> Result<String> {
+        let tk = store::tickets::by_number(c, t, &access, &number)?
+            .ok_or(Error::NotFound("ticket"))?;
+        link(c, &signer, &public_url, t, tk.id, days)
+    })
+    .await
+}
+
 fn sign_link(
     signer: &Signer,
     public_url: &str,

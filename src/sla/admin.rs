@@ -520,3 +520,13 @@ pub async fn save_policy_form(
     })
     .await
 }
+
+/// Create or replace (by name) a calendar (admins; `arendo sla calendar`). The admin form's
+/// `save_calendar_form` refuses a name in use instead: there a new calendar is meant.
+pub async fn put_calendar(db: &Db, actor: &Actor, input: CalendarInput) -> Result<i64> {
+    require_admin(actor)?;
+    let cal = input.calendar()?;
+    let t = actor.tenant;
+    db.write(move |c| save_calendar(c, t, &input.name, &cal, input.default))
+        .await
+}

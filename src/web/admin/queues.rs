@@ -478,7 +478,7 @@ pub async fn save_citizen(
         .collect();
     let class = get("info_class").parse::<i32>().unwrap_or(0);
     let target = get("escalation_target").parse::<i64>().ok();
-    use_cases::set_citizen_settings(&st.db, &actor, id, &events, class, target)
+    use_cases::set_citizen_settings(&st.db, &actor, id, &events, class, Some(target))
         .await
         .map_err(fail(&actor, &req))?;
     Ok(back(id, "citizen_saved"))

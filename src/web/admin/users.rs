@@ -137,6 +137,7 @@ pub async fn create(
         email: &f.email,
         role: &f.role,
         password: &f.password,
+        queues: &[],
     };
     // Permission first: a non-admin gets 403 whatever the form says.
     use_cases::require_admin(&actor).map_err(fail(&actor, &req))?;
