@@ -46,8 +46,8 @@ pub async fn status_link(
 ) -> Result<String> {
     let (t, access) = (actor.tenant, actor.queue_access());
     db.write(move |c| -> Result<String> {
-        let tk = store::tickets::by_number(c, t, &access, &number)?
-            .ok_or(Error::NotFound("ticket"))?;
+        let tk =
+            store::tickets::by_number(c, t, &access, &number)?.ok_or(Error::NotFound("ticket"))?;
         link(c, &signer, &public_url, t, tk.id, days)
     })
     .await

@@ -692,8 +692,6 @@ pub async fn set_tenant_smtp(
         }
     };
     let t = actor.tenant;
-    db.write(move |c| -> Result<()> {
-        Ok(store::mail::set_tenant_smtp(c, t, json.as_deref())?)
-    })
-    .await
+    db.write(move |c| -> Result<()> { Ok(store::mail::set_tenant_smtp(c, t, json.as_deref())?) })
+        .await
 }

@@ -68,7 +68,9 @@ pub mod installation {
     /// The operator acting on the tenant `slug` (`NotFound` for an unknown slug).
     pub async fn operator(db: &Db, slug: &str) -> Result<Actor> {
         let slug = slug.to_string();
-        let t: TenantId = db.read(move |c| tenant_by_slug(c, &slug).map(|t| t.id)).await?;
+        let t: TenantId = db
+            .read(move |c| tenant_by_slug(c, &slug).map(|t| t.id))
+            .await?;
         Ok(Actor::operator(t))
     }
 }
