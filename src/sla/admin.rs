@@ -1,9 +1,9 @@
 //! Setting up service levels: calendars and policies, for the admin pages, the CLI and the demo.
 //!
 //! - The functions taking a `Conn` run inside the caller's write transaction and leave permission
-//!   checks to the caller (the CLI is the operator; the demo seeds).
-//! - The async use cases at the end check that the actor is a tenant admin; the admin pages call
-//!   those.
+//!   checks to the caller (the demo seeds so).
+//! - The async use cases at the end check that the actor is a tenant admin; the admin pages and
+//!   the CLI (as `Actor::operator`) call those.
 //! - Both write through the same steps, so a saved calendar or policy recomputes the affected open
 //!   tickets at once, whichever way it came in.
 
