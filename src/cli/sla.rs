@@ -253,6 +253,9 @@ async fn show(db: &Db, t: TenantArg) -> anyhow::Result<()> {
             let m = |v: Option<chrono::TimeDelta>| {
                 v.map_or("–".into(), |d| d.num_minutes().to_string())
             };
+            // The rules as `--rule` writes them (the admin form's text).
+            let (_, form) = admin::policy_form(db, &actor, q.id.get(), *priority).await?;
+            let rules: Vec<&str> = form.rules.lines().collect();
             println!(
                 "  queue {} {}: first {} next {} resolution {} warn {}% rules {}",
                 q.name,
@@ -261,7 +264,11 @@ async fn show(db: &Db, t: TenantArg) -> anyhow::Result<()> {
                 m(p.budgets.next_response),
                 m(p.budgets.resolution),
                 p.warn_percent,
-                p.rules.len()
+                if rules.is_empty() {
+                    "–".to_string()
+                } else {
+                    rules.join(", ")
+                }
             );
         }
     }
