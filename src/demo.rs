@@ -206,13 +206,7 @@ fn accounts(c: &mut Conn, t: TenantId) -> Result<Credentials> {
 fn service_levels(c: &mut Conn, t: TenantId) -> Result<()> {
     // Service levels: office hours with every Swedish holiday closed; a first answer
     // within a working day (two hours when urgent), resolution within a week.
-    crate::sla::admin::save_calendar(
-        c,
-        t,
-        "Kontorstid",
-        &crate::sla::Calendar::default(),
-        true,
-    )?;
+    crate::sla::admin::save_calendar(c, t, "Kontorstid", &crate::sla::Calendar::default(), true)?;
     for (slug, _) in QUEUES {
         let q = store::queues::by_slug(c, t, slug)?.ok_or(Error::NotFound("queue"))?;
         for (priority, first, next, resolution) in [
@@ -279,17 +273,15 @@ fn referral_department(c: &mut Conn, t: TenantId) -> Result<()> {
             pauses_sla: true,
         },
     )?;
-    let mira =
-        store::users::by_email(c, t, &EmailAddress::parse("miljo@exempelkommun.se")?)?
-            .ok_or(Error::NotFound("user"))?;
+    let mira = store::users::by_email(c, t, &EmailAddress::parse("miljo@exempelkommun.se")?)?
+        .ok_or(Error::NotFound("user"))?;
     store::escalation::set_handlers(c, t, miljo, &[mira.id.get()], store::now())?;
     Ok(())
 }
 
 fn routing_rule(c: &mut Conn, t: TenantId) -> Result<()> {
     // A routing rule to show: water leaks mailed to customer service go straight to VA.
-    let kundtjanst =
-        store::queues::by_slug(c, t, "kundtjanst")?.ok_or(Error::NotFound("queue"))?;
+    let kundtjanst = store::queues::by_slug(c, t, "kundtjanst")?.ok_or(Error::NotFound("queue"))?;
     let va = store::queues::by_slug(c, t, "va")?.ok_or(Error::NotFound("queue"))?;
     store::routing::insert(
         c,

@@ -1,7 +1,9 @@
 //! Agent accounts, sign-in and who may do what.
 //!
-//! An `Actor` is the authenticated caller of a use case: tenant, user, role, queue memberships and
-//! (for API tokens) scopes. Every tenant-data use case takes an `&Actor`; its `tenant` is the only
+//! An `Actor` is the caller of a use case: tenant, person, role, queue memberships and (for API
+//! tokens) scopes. Most are people signed in by session or API token; `Actor::operator` is the
+//! installation's operator at the command line and `Actor::system` a background worker — tenant
+//! administrators that are no person, so `Actor::user()` refuses them where a person is needed. Every tenant-data use case takes an `&Actor`; its `tenant` is the only
 //! `TenantId` a request ever gets, so a request cannot reach another tenant's rows.
 
 pub mod housekeeping;
@@ -68,12 +70,19 @@ impl Scope {
 pub enum Via {
     Session,
     ApiToken,
+    /// The installation's operator at the command line (`arendo …`): the tenant's administrator,
+    /// but no person of the tenant.
+    Operator,
+    /// A background worker acting for the installation.
+    System,
 }
 
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub tenant: TenantId,
-    pub user: UserId,
+    /// The signed-in person; None for the operator and the system, who are nobody's account.
+    /// Read it with `user()` (where a person is needed) or `person()` (to compare).
+    person: Option<UserId>,
     pub email: String,
     pub name: String,
     pub role: Role,
@@ -86,6 +95,73 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A person signed in by session or API token (`load_actor`; the tests build theirs).
+    #[allow(clippy::too_many_arguments)]
+    pub fn signed_in(
+        tenant: TenantId,
+        user: UserId,
+        email: String,
+        name: String,
+        role: Role,
+        locale: String,
+        memberships: Vec<(QueueId, MembershipRole)>,
+        scopes: Vec<Scope>,
+        via: Via,
+        credential_id: String,
+    ) -> Actor {
+        Actor {
+            tenant,
+            person: Some(user),
+            email,
+            name,
+            role,
+            locale,
+            memberships,
+            scopes,
+            via,
+            credential_id,
+        }
+    }
+
+    /// The installation's operator acting on one tenant (the command line): an administrator
+    /// with every scope, member of no queue, and no person — a use case that needs one (assign to
+    /// me, author a message, change one's own password) refuses it with `Forbidden`.
+    pub fn operator(tenant: TenantId) -> Actor {
+        Actor::installation(tenant, Via::Operator, "operator")
+    }
+
+    /// A background worker acting for the installation on one tenant.
+    pub fn system(tenant: TenantId) -> Actor {
+        Actor::installation(tenant, Via::System, "system")
+    }
+
+    fn installation(tenant: TenantId, via: Via, name: &str) -> Actor {
+        Actor {
+            tenant,
+            person: None,
+            email: String::new(),
+            name: name.to_string(),
+            role: Role::Admin,
+            locale: "en".into(),
+            memberships: vec![],
+            scopes: Scope::ALL.to_vec(),
+            via,
+            credential_id: name.to_string(),
+        }
+    }
+
+    /// The person acting, where a use case needs one (assignment, authorship, "me", sessions):
+    /// `Forbidden` for the operator and the system.
+    pub fn user(&self) -> Result<UserId> {
+        self.person
+            .ok_or(Error::Forbidden("the operator is no person of the tenant"))
+    }
+
+    /// The person acting, if any (to compare: "is this me?" is false for the operator).
+    pub fn person(&self) -> Option<UserId> {
+        self.person
+    }
+
     pub fn queue_access(&self) -> QueueAccess {
         match self.role {
             Role::Admin => QueueAccess::All,
@@ -146,18 +222,18 @@ fn load_actor(conn: &mut store::Conn, claims: &Claims, now: NaiveDateTime) -> Re
         }
     };
     let memberships = store::users::memberships(conn, tenant, user.id)?;
-    Ok(Actor {
+    Ok(Actor::signed_in(
         tenant,
-        user: user.id,
-        email: user.email,
-        name: user.display_name,
-        role: user.role,
-        locale: user.locale,
+        user.id,
+        user.email,
+        user.display_name,
+        user.role,
+        user.locale,
         memberships,
         scopes,
         via,
-        credential_id: claims.jti.clone(),
-    })
+        claims.jti.clone(),
+    ))
 }
 
 /// Authenticate a session cookie or bearer token.
@@ -300,7 +376,7 @@ pub async fn login(
             .and_utc()
             .timestamp(),
     });
-    tracing::info!(user = %actor.user, tenant = %actor.tenant, "signed in");
+    tracing::info!(user = %uid, tenant = %actor.tenant, "signed in");
     Ok(SignedIn {
         token: signer.sign(&claims),
         actor,
@@ -329,7 +405,7 @@ pub async fn change_password(
     new: &str,
 ) -> Result<()> {
     let new = NewPassword::parse(new)?;
-    let (t, u) = (actor.tenant, actor.user);
+    let (t, u) = (actor.tenant, actor.user()?);
     let now = store::now();
     let rules = throttle::Rules::from_config(cfg);
     let account = format!("{}:{}", t.get(), u.get());
@@ -386,12 +462,29 @@ pub mod admin {
         pub queues: &'a [(QueueId, MembershipRole)],
     }
 
+    /// Create an account in the caller's transaction (the demo, the benchmarks and the tests seed
+    /// so; the admin page and the CLI go through `tenants::admin::create_user`). Hashes here.
     pub fn create_user(
         conn: &mut store::Conn,
         t: TenantId,
         n: NewUser<'_>,
     ) -> Result<store::users::User> {
-        let name = n.display_name.trim();
+        let hash = password::HashedPassword::of(n.password);
+        insert_user(conn, t, n.email, n.display_name, n.role, &hash, n.queues)
+    }
+
+    /// The one way an account comes to be: a display name of 1–120 characters, an address not
+    /// yet in the tenant (`Conflict`), and its queue memberships (queues of the tenant).
+    pub fn insert_user(
+        conn: &mut store::Conn,
+        t: TenantId,
+        email: &EmailAddress,
+        display_name: &str,
+        role: Role,
+        hash: &password::HashedPassword,
+        queues: &[(QueueId, MembershipRole)],
+    ) -> Result<store::users::User> {
+        let name = display_name.trim();
         if name.is_empty() || name.chars().count() > 120 {
             return Err(crate::domain::InvalidValue::new(
                 "display_name",
@@ -399,13 +492,13 @@ pub mod admin {
             )
             .into());
         }
-        if store::users::by_email(conn, t, n.email)?.is_some() {
+        if store::users::by_email(conn, t, email)?.is_some() {
             return Err(Error::Conflict(crate::error::Conflict::UserExists {
-                email: n.email.to_string(),
+                email: email.to_string(),
             }));
         }
-        let user = store::users::create(conn, t, n.email, name, n.role, &n.password.hash())?;
-        for (q, role) in n.queues {
+        let user = store::users::create(conn, t, email, name, role, hash.as_str())?;
+        for (q, role) in queues {
             store::queues::add_member(conn, t, *q, user.id, *role)?;
         }
         Ok(user)
@@ -490,5 +583,48 @@ pub mod admin {
             scp: scope_text.iter().map(|s| s.to_string()).collect(),
         };
         Ok((id, signer.sign(&claims)))
+    }
+
+    /// Create an API token for an account of the actor's tenant (admins; `arendo token create`).
+    /// Returns (token id, signed token); the token is shown once.
+    pub async fn create_token(
+        db: &Db,
+        signer: Signer,
+        actor: &Actor,
+        user: &EmailAddress,
+        name: &str,
+        scopes: Vec<Scope>,
+        valid_days: Option<u32>,
+    ) -> Result<(String, String)> {
+        permissions::require_admin(actor)?;
+        let (t, user, name) = (actor.tenant, user.clone(), name.to_string());
+        db.write(move |c| {
+            let u = store::users::by_email(c, t, &user)?.ok_or(Error::NotFound("user"))?;
+            create_api_token(c, &signer, t, u.id, &name, &scopes, valid_days)
+        })
+        .await
+    }
+
+    /// The tenant's API tokens, newest first, without the tokens themselves (admins).
+    pub async fn tokens(db: &Db, actor: &Actor) -> Result<Vec<store::auth::ApiToken>> {
+        permissions::require_admin(actor)?;
+        let t = actor.tenant;
+        db.read(move |c| -> Result<_> { Ok(store::auth::tokens(c, t)?) })
+            .await
+    }
+
+    /// Revoke an API token of the tenant for good (admins). An unknown or already revoked token
+    /// is `NotFound`.
+    pub async fn revoke_token(db: &Db, actor: &Actor, id: &str) -> Result<()> {
+        permissions::require_admin(actor)?;
+        let (t, id) = (actor.tenant, id.trim().to_string());
+        db.write(move |c| -> Result<()> {
+            if store::auth::revoke_token(c, t, &id, store::now())? {
+                Ok(())
+            } else {
+                Err(Error::NotFound("active token"))
+            }
+        })
+        .await
     }
 }

@@ -21,6 +21,25 @@ use crate::notify::status_link::{INVALID_LINK, verify};
 use crate::store::tickets::StoredAttachment;
 use crate::store::{self, Conn, Db};
 
+/// A fresh link to the status page of ticket `number` for an actor who may see the ticket (e.g.
+/// the operator giving it to a citizen on the phone: `arendo status-link`).
+pub async fn status_link(
+    db: &Db,
+    signer: Signer,
+    actor: &Actor,
+    number: TicketNumber,
+    public_url: String,
+    days: i64,
+) -> Result<String> {
+    let (t, access) = (actor.tenant, actor.queue_access());
+    db.write(move |c| -> Result<String> {
+        let tk =
+            store::tickets::by_number(c, t, &access, &number)?.ok_or(Error::NotFound("ticket"))?;
+        crate::notify::status_link::link(c, &signer, &public_url, t, tk.id, days)
+    })
+    .await
+}
+
 /// The ticket a verified link names, while the link still works: the ticket exists, was not
 /// merged into another, and its links were not revoked since the link was made.
 fn linked_ticket(
@@ -41,7 +60,7 @@ fn linked_ticket(
 /// ticket's own address.
 pub async fn revoke_links(db: &Db, actor: &Actor, number: TicketNumber) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let tk = crate::tickets::find(c, t, &access, &number)?;
         let version = store::tickets::bump_status_link_version(c, t, tk.id)?;

@@ -430,3 +430,54 @@ pub async fn save_transfer(
     })
     .await
 }
+
+// ---- by name, as the command line writes them ----
+
+/// A records-system target as `arendo escalation records` gives it: secrets typed (None for a
+/// secret header: keep the stored value), and the queues (slugs) it becomes the default of.
+pub struct RecordsByName {
+    pub target: RecordsTarget,
+    pub secret_headers: Vec<(String, Option<String>)>,
+    pub default_for: Vec<String>,
+}
+
+/// Create or replace (by name) a records-system target and make it the default of queues
+/// (admins). An address the egress policy refuses is refused here, as on the admin page.
+pub async fn put_records(
+    db: &Db,
+    actor: &Actor,
+    keys: std::sync::Arc<Keys>,
+    egress: &crate::egress::Policy,
+    r: RecordsByName,
+) -> Result<i64> {
+    require_admin(actor)?;
+    refuse_literal(egress, r.target.url.trim())?;
+    let t = actor.tenant;
+    db.write(move |c| -> Result<i64> {
+        let mut target = r.target;
+        target.secret_headers = secret_values(c, &keys, t, &target.name, r.secret_headers)?;
+        let id = super::save_records_target(c, &keys, t, &target)?;
+        for slug in &r.default_for {
+            let q = store::queues::by_slug(c, t, slug.trim())?.ok_or(Error::NotFound("queue"))?;
+            store::escalation::set_queue_default(c, t, q.id, Some(id))?;
+        }
+        Ok(id)
+    })
+    .await
+}
+
+/// Create or replace (by name) a referral target, keeping who answers for it (admins).
+pub async fn put_referral(db: &Db, actor: &Actor, r: ReferralTarget) -> Result<i64> {
+    require_admin(actor)?;
+    let t = actor.tenant;
+    db.write(move |c| super::save_referral_target(c, t, &r))
+        .await
+}
+
+/// Create or replace (by name) a transfer target to the queue `queue` (a slug; admins).
+pub async fn put_transfer(db: &Db, actor: &Actor, name: &str, queue: &str) -> Result<i64> {
+    require_admin(actor)?;
+    let (t, name, queue) = (actor.tenant, name.to_string(), queue.to_string());
+    db.write(move |c| super::save_transfer_target(c, t, &name, &queue))
+        .await
+}

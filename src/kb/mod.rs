@@ -392,7 +392,7 @@ pub async fn list(
 pub async fn create(db: &Db, kb: &Kb, actor: &Actor, raw: RawContent) -> Result<ArticleView> {
     require_editor(actor)?;
     let content = raw.parse()?;
-    let (t, uid) = (actor.tenant, actor.user);
+    let (t, uid) = (actor.tenant, actor.user()?);
     let a = db
         .write(move |c| -> Result<Article> {
             if store::kb::by_slug(c, t, &content.slug)?.is_some() {
@@ -494,7 +494,7 @@ async fn write_revision(
     note: &'static str,
     next: impl FnOnce(&mut store::Conn, &Article) -> Result<ArticleContent> + Send + 'static,
 ) -> Result<ArticleView> {
-    let (t, uid) = (actor.tenant, actor.user);
+    let (t, uid) = (actor.tenant, actor.user()?);
     let a = db
         .write(move |c| -> Result<Article> {
             let a = store::kb::by_id(c, t, id)?.ok_or(Error::NotFound("article"))?;

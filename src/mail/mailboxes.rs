@@ -126,8 +126,8 @@ impl SmtpSpec {
     }
 }
 
-/// Validate `spec` and store the mailbox (password sealed). Within one write transaction.
-pub fn add(
+/// Validate `spec` and store the mailbox (password sealed). Within `create`'s transaction.
+fn add(
     c: &mut Conn,
     keys: &Keys,
     egress: &crate::egress::Policy,

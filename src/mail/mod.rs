@@ -5,6 +5,7 @@
 
 pub mod display;
 pub mod imap;
+pub mod import;
 pub mod intake;
 pub mod mailboxes;
 pub mod parse;

@@ -454,7 +454,7 @@ pub async fn for_handler(
     if actor.role != crate::domain::Role::Handler {
         return Err(Error::Forbidden("only referral handlers have referrals"));
     }
-    let (t, user) = (actor.tenant, actor.user.get());
+    let (t, user) = (actor.tenant, actor.user()?.get());
     let rows = db
         .read(move |c| store::escalation::referrals_for_handler(c, t, user))
         .await?;

@@ -101,18 +101,18 @@ fn actor(
     role: Role,
     memberships: Vec<(QueueId, MembershipRole)>,
 ) -> Actor {
-    Actor {
-        tenant: user.tenant,
-        user: user.id,
-        email: user.email.clone(),
-        name: user.display_name.clone(),
+    Actor::signed_in(
+        user.tenant,
+        user.id,
+        user.email.clone(),
+        user.display_name.clone(),
         role,
-        locale: "sv".into(),
+        "sv".into(),
         memberships,
-        scopes: Scope::ALL.to_vec(),
-        via: Via::Session,
-        credential_id: "test".into(),
-    }
+        Scope::ALL.to_vec(),
+        Via::Session,
+        "test".into(),
+    )
 }
 
 async fn org(db: &Db, slug: &'static str, prefix: &'static str) -> Org {
@@ -710,7 +710,7 @@ async fn a_transaction_committing_late_on_postgres_is_still_indexed() {
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let (url, t, queue, user) = (w.url.clone(), a.tenant, a.bygg, a.admin.user);
+    let (url, t, queue, user) = (w.url.clone(), a.tenant, a.bygg, a.admin.user().unwrap());
     let slow = std::thread::spawn(move || {
         use diesel::Connection;
         let mut conn = store::Conn::Pg(diesel::PgConnection::establish(&url).unwrap());

@@ -1,9 +1,9 @@
 //! Setting up service levels: calendars and policies, for the admin pages, the CLI and the demo.
 //!
 //! - The functions taking a `Conn` run inside the caller's write transaction and leave permission
-//!   checks to the caller (the CLI is the operator; the demo seeds).
-//! - The async use cases at the end check that the actor is a tenant admin; the admin pages call
-//!   those.
+//!   checks to the caller (the demo seeds so).
+//! - The async use cases at the end check that the actor is a tenant admin; the admin pages and
+//!   the CLI (as `Actor::operator`) call those.
 //! - Both write through the same steps, so a saved calendar or policy recomputes the affected open
 //!   tickets at once, whichever way it came in.
 
@@ -519,4 +519,14 @@ pub async fn save_policy_form(
         )
     })
     .await
+}
+
+/// Create or replace (by name) a calendar (admins; `arendo sla calendar`). The admin form's
+/// `save_calendar_form` refuses a name in use instead: there a new calendar is meant.
+pub async fn put_calendar(db: &Db, actor: &Actor, input: CalendarInput) -> Result<i64> {
+    require_admin(actor)?;
+    let cal = input.calendar()?;
+    let t = actor.tenant;
+    db.write(move |c| save_calendar(c, t, &input.name, &cal, input.default))
+        .await
 }

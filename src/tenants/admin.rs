@@ -424,31 +424,50 @@ pub struct NewUserInput<'a> {
     /// `admin` or `agent`.
     pub role: &'a str,
     pub password: &'a str,
+    /// Queues (slugs) the account joins, with its role in each; an unknown slug is `NotFound`.
+    pub queues: &'a [(String, MembershipRole)],
 }
 
 /// On the bounded hashing pool (`accounts::password`), so admin pages cannot exhaust memory.
-async fn hash(p: NewPassword) -> Result<String> {
-    Ok(p.hash_bounded().await?.as_str().to_string())
+async fn hash(p: NewPassword) -> Result<crate::accounts::password::HashedPassword> {
+    p.hash_bounded().await
 }
 
-/// Create an account (admins). The same rules as `accounts::admin::create_user`; the password is
-/// hashed before the write, so the (single, on SQLite) writer does not wait for Argon2.
+/// Create an account (admins; the admin page and `arendo user create`). The rules are
+/// `accounts::admin::insert_user`'s; the password is hashed before the write, so the (single, on
+/// SQLite) writer does not wait for Argon2.
 pub async fn create_user(db: &Db, actor: &Actor, input: NewUserInput<'_>) -> Result<User> {
     require_admin(actor)?;
     let name = display_name(input.display_name)?;
     let email = EmailAddress::parse(input.email)?;
     let role = Role::parse(input.role)?;
     let hash = hash(NewPassword::parse(input.password)?).await?;
-    let t = actor.tenant;
+    let (t, queues) = (actor.tenant, input.queues.to_vec());
     db.write(move |c| -> Result<User> {
-        if store::users::by_email(c, t, &email)?.is_some() {
-            return Err(Error::Conflict(Conflict::UserExists {
-                email: email.to_string(),
-            }));
+        let mut qs = vec![];
+        for (slug, r) in &queues {
+            let q = store::queues::by_slug(c, t, slug.trim())?.ok_or(Error::NotFound("queue"))?;
+            qs.push((q.id, *r));
         }
-        Ok(store::users::create(c, t, &email, &name, role, &hash)?)
+        crate::accounts::admin::insert_user(c, t, &email, &name, role, &hash, &qs)
     })
     .await
+}
+
+/// A queue of the actor's tenant by its slug (admins; the command line names queues so).
+pub async fn queue_by_slug(db: &Db, actor: &Actor, slug: &str) -> Result<Queue> {
+    require_admin(actor)?;
+    let (t, slug) = (actor.tenant, slug.trim().to_string());
+    db.read(move |c| store::queues::by_slug(c, t, &slug)?.ok_or(Error::NotFound("queue")))
+        .await
+}
+
+/// An account of the actor's tenant by its address (admins; the command line names accounts so).
+pub async fn user_by_email(db: &Db, actor: &Actor, email: &EmailAddress) -> Result<User> {
+    require_admin(actor)?;
+    let (t, email) = (actor.tenant, email.clone());
+    db.read(move |c| store::users::by_email(c, t, &email)?.ok_or(Error::NotFound("user")))
+        .await
 }
 
 /// Deactivate or reactivate an account (admins). Deactivation ends its sessions at once. Admins
@@ -458,7 +477,7 @@ pub async fn set_user_active(db: &Db, actor: &Actor, user: i64, active: bool) ->
     let a = actor.clone();
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
-        if !active && u.id == a.user {
+        if !active && a.person() == Some(u.id) {
             return Err(InvalidValue::new("active", Reason::OwnAccount).into());
         }
         crate::accounts::admin::set_active(c, a.tenant, u.id, active)
@@ -466,20 +485,19 @@ pub async fn set_user_active(db: &Db, actor: &Actor, user: i64, active: bool) ->
     .await
 }
 
-/// Set a new password for an account (admins); all its sessions end. Not for one's own account:
-/// that goes through "change password", which asks for the current one.
+/// Set a new password for an account (admins; the admin page and `arendo user set-password`); all
+/// its sessions end, its API tokens stay valid. Not for one's own account: that goes through
+/// "change password", which asks for the current one.
 pub async fn set_user_password(db: &Db, actor: &Actor, user: i64, password: &str) -> Result<()> {
     require_admin(actor)?;
     let hash = hash(NewPassword::parse(password)?).await?;
     let a = actor.clone();
     db.write(move |c| -> Result<()> {
         let u = user_in_tenant(c, &a, user)?;
-        if u.id == a.user {
+        if a.person() == Some(u.id) {
             return Err(InvalidValue::new("own_password", Reason::OwnPassword).into());
         }
-        store::users::set_password_hash(c, a.tenant, u.id, &hash)?;
-        store::auth::revoke_user_sessions(c, a.tenant, u.id, None, store::now())?;
-        Ok(())
+        crate::accounts::admin::set_password(c, a.tenant, u.id, &hash)
     })
     .await
 }
@@ -505,7 +523,7 @@ pub async fn set_own_locale(db: &Db, actor: &Actor, locale: &str) -> Result<()> 
         .into_iter()
         .find(|l| *l == locale.trim())
         .ok_or_else(|| InvalidValue::new("locale", Reason::one_of(&["sv", "en"])))?;
-    let (t, me) = (actor.tenant, actor.user);
+    let (t, me) = (actor.tenant, actor.user()?);
     db.write(move |c| -> Result<()> { Ok(store::users::set_locale(c, t, me, locale)?) })
         .await
 }
@@ -616,15 +634,16 @@ pub async fn citizen_settings(db: &Db, actor: &Actor, queue: i64) -> Result<Citi
     .await
 }
 
-/// Set what a queue tells citizens, its information class and default escalation target
-/// (admins: the class decides what leaves the municipality).
+/// Set what a queue tells citizens, its information class and (`target` Some) its default
+/// escalation target (admins: the class decides what leaves the municipality). The admin page
+/// sets all three; `arendo queue notify` leaves the target as it is (`target` None).
 pub async fn set_citizen_settings(
     db: &Db,
     actor: &Actor,
     queue: i64,
     events: &[String],
     info_class: i32,
-    target: Option<i64>,
+    target: Option<Option<i64>>,
 ) -> Result<()> {
     require_admin(actor)?;
     let mut list: Vec<&str> = Vec::new();
@@ -641,13 +660,38 @@ pub async fn set_citizen_settings(
     let (a, joined) = (actor.clone(), list.join(","));
     db.write(move |c| -> Result<()> {
         let q = queue_in_tenant(c, &a, queue)?;
-        if let Some(id) = target {
+        if let Some(Some(id)) = target {
             store::escalation::target(c, a.tenant, id)?
                 .ok_or_else(|| InvalidValue::new("escalation_target", Reason::Choose))?;
         }
         store::queues::set_notify_settings(c, a.tenant, q.id, &joined, info_class)?;
-        store::escalation::set_queue_default(c, a.tenant, q.id, target)?;
+        if let Some(target) = target {
+            store::escalation::set_queue_default(c, a.tenant, q.id, target)?;
+        }
         Ok(())
     })
     .await
+}
+
+// ---- the tenant's outgoing mail ----
+
+/// Give the tenant its own SMTP server for outgoing mail (admins; `arendo tenant smtp`), or with
+/// None inherit the installation's `[mail]`. The password is sealed and never shown again.
+pub async fn set_tenant_smtp(
+    db: &Db,
+    actor: &Actor,
+    keys: &crate::secrets::Keys,
+    smtp: Option<crate::mail::mailboxes::SmtpSpec>,
+) -> Result<()> {
+    require_admin(actor)?;
+    let json = match smtp {
+        None => None,
+        Some(spec) => {
+            let profile = spec.into_profile(keys)?;
+            Some(serde_json::to_string(&profile).map_err(|e| Error::Internal(e.to_string()))?)
+        }
+    };
+    let t = actor.tenant;
+    db.write(move |c| -> Result<()> { Ok(store::mail::set_tenant_smtp(c, t, json.as_deref())?) })
+        .await
 }

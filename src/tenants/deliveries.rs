@@ -49,7 +49,7 @@ pub async fn retry(db: &Db, jobs: &std::sync::Arc<Registry>, actor: &Actor, id: 
     if !actor.is_admin() {
         return Err(Error::Forbidden("only admins retry deliveries"));
     }
-    let (t, uid, jobs) = (actor.tenant, actor.user, jobs.clone());
+    let (t, uid, jobs) = (actor.tenant, actor.user()?, jobs.clone());
     db.write(move |c| -> Result<()> {
         let now = store::now();
         let item = store::outbox::revive(c, t, id, now)?.ok_or(Error::NotFound("delivery"))?;

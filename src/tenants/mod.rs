@@ -52,6 +52,40 @@ pub async fn for_sign_in(db: &Db) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
+/// Installation-level use cases: the operator of the installation (the command line) creates and
+/// lists tenants, and acts on one tenant as `Actor::operator`.
+pub mod installation {
+    use super::*;
+    use crate::domain::TenantId;
+
+    /// Create a tenant (the installation's operator; no tenant admin can).
+    pub async fn create_tenant(
+        db: &Db,
+        slug: &str,
+        name: &str,
+        prefix: &str,
+    ) -> Result<store::tenants::Tenant> {
+        let (slug, name, prefix) = (slug.to_string(), name.to_string(), prefix.to_string());
+        db.write(move |c| super::create_tenant(c, &slug, &name, &prefix))
+            .await
+    }
+
+    /// Every tenant of the installation, by slug.
+    pub async fn tenants(db: &Db) -> Result<Vec<store::tenants::Tenant>> {
+        db.read(|c| -> Result<_> { Ok(store::tenants::list(c)?) })
+            .await
+    }
+
+    /// The operator acting on the tenant `slug` (`NotFound` for an unknown slug).
+    pub async fn operator(db: &Db, slug: &str) -> Result<Actor> {
+        let slug = slug.to_string();
+        let t: TenantId = db
+            .read(move |c| tenant_by_slug(c, &slug).map(|t| t.id))
+            .await?;
+        Ok(Actor::operator(t))
+    }
+}
+
 pub fn tenant_by_slug(c: &mut Conn, s: &str) -> Result<store::tenants::Tenant> {
     store::tenants::by_slug(c, s.trim())?.ok_or(Error::NotFound("tenant"))
 }

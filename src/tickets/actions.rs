@@ -24,7 +24,7 @@ pub async fn transfer(
 ) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;
     let note = note.trim().to_string();
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let ticket = find(c, t, &access, &number)?;
         if !note.is_empty() {
@@ -63,7 +63,7 @@ pub async fn merge(
     if source == target {
         return Err(InvalidValue::new("target", Reason::MergeIntoItself).into());
     }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let src = find(c, t, &access, &source)?;
         let dst = find(c, t, &access, &target)?;
@@ -130,7 +130,7 @@ pub async fn link(db: &Db, actor: &Actor, a: TicketNumber, b: TicketNumber) -> R
     if a == b {
         return Err(InvalidValue::new("other", Reason::LinkToItself).into());
     }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let x = find(c, t, &access, &a)?;
         let y = find(c, t, &access, &b)?;
@@ -208,7 +208,7 @@ pub async fn update_contact(
     }
     let language = crate::domain::Language::parse(&edit.language)
         .map_err(|e| InvalidValue::new("contact.language", e.reason))?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let ticket = find(c, t, &access, &number)?;
         let contact = ticket
@@ -266,7 +266,7 @@ pub async fn update_contact(
 pub async fn tag(db: &Db, actor: &Actor, number: TicketNumber, tag: &str, add: bool) -> Result<()> {
     actor.require(Scope::TicketsWrite)?;
     let tag = tags::parse(tag)?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let ticket = find(c, t, &access, &number)?;
         let now = store::now();
@@ -320,7 +320,7 @@ pub async fn bulk(
     if numbers.len() > MAX_BULK {
         return Err(InvalidValue::new("tickets", Reason::TooMany { max: MAX_BULK }).into());
     }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     let u = match action {
         BulkAction::AssignToMe => UpdateInput {
             assignee: Some(Some(uid.get())),
@@ -365,7 +365,7 @@ pub const PRESENCE_SECS: i64 = 30;
 /// Say that the actor is writing on a ticket (`writing`) or has stopped.
 pub async fn presence(db: &Db, actor: &Actor, number: TicketNumber, writing: bool) -> Result<()> {
     actor.require(Scope::TicketsRead)?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<()> {
         let ticket = find(c, t, &access, &number)?;
         let now = store::now();
@@ -383,7 +383,7 @@ pub async fn presence(db: &Db, actor: &Actor, number: TicketNumber, writing: boo
 /// Who else is writing on a ticket now (display names).
 pub async fn writers(db: &Db, actor: &Actor, number: TicketNumber) -> Result<Vec<String>> {
     actor.require(Scope::TicketsRead)?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.read(move |c| -> Result<Vec<String>> {
         let ticket = find(c, t, &access, &number)?;
         Ok(store::workspace::writers(c, t, ticket.id, store::now())?

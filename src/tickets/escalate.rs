@@ -84,7 +84,7 @@ pub async fn escalate(
     if reason.chars().count() > 2000 {
         return Err(InvalidValue::new("reason", Reason::TooLong { max: 2_000 }).into());
     }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<i64> {
         let ticket = super::find(c, t, &access, &number)?;
         let target_id = match target {

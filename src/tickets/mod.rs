@@ -178,7 +178,7 @@ pub async fn create_registered(
             .into());
         }
     };
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<Ticket> {
         let queue = input
             .queue
@@ -645,7 +645,7 @@ pub async fn list(db: &Db, actor: &Actor, q: ListQuery) -> Result<Page> {
     actor.require(Scope::TicketsRead)?;
     let assignee = match q.assignee.as_deref() {
         None | Some("") => None,
-        Some("me") => Some(AssigneeFilter::User(actor.user)),
+        Some("me") => Some(AssigneeFilter::User(actor.user()?)),
         Some("none") => Some(AssigneeFilter::Nobody),
         Some(other) => {
             let raw: i64 = other.parse().map_err(|_| {
@@ -753,7 +753,7 @@ pub async fn update(
     u: UpdateInput,
 ) -> Result<Ticket> {
     actor.require(Scope::TicketsWrite)?;
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<Ticket> {
         let ticket = find(c, t, &access, &number)?;
         if !apply_update(c, t, Some(uid), &ticket, &u)? {
@@ -987,7 +987,7 @@ pub async fn add_message_checked(
     if draft.kind == NewMessageKind::Note && !draft.attachments.is_empty() {
         return Err(InvalidValue::new("attachments", Reason::NoteNoFiles).into());
     }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<Posted> {
         let ticket = find(c, t, &access, &number)?;
         if let Some(seen) = draft.seen_message {
@@ -1135,7 +1135,12 @@ pub(crate) fn apply_message(
 
 /// Where a reply goes: the contact's e-mail address. A contact who chose text messages is also
 /// told by SMS that a reply came.
-fn reply_recipient(c: &mut Conn, t: TenantId, ticket: &Ticket, now: NaiveDateTime) -> Result<String> {
+fn reply_recipient(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: &Ticket,
+    now: NaiveDateTime,
+) -> Result<String> {
     let contact = match ticket.contact_id {
         Some(id) => store::contacts::get(c, t, id)?,
         None => None,
@@ -1144,7 +1149,13 @@ fn reply_recipient(c: &mut Conn, t: TenantId, ticket: &Ticket, now: NaiveDateTim
         .as_ref()
         .is_some_and(|c| c.preferred_channel == "sms")
     {
-        crate::notify::citizen::enqueue(c, t, ticket, crate::notify::citizen::Event::Answered, now)?;
+        crate::notify::citizen::enqueue(
+            c,
+            t,
+            ticket,
+            crate::notify::citizen::Event::Answered,
+            now,
+        )?;
     }
     contact
         .and_then(|c| c.email)

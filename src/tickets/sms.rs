@@ -26,7 +26,7 @@ pub async fn send_to_contact(
     if text.chars().count() > MAX_CHARS {
         return Err(InvalidValue::new("text", Reason::TooLong { max: MAX_CHARS }).into());
     }
-    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<i64> {
         let ticket = super::find(c, t, &access, &number)?;
         let phone = match ticket.contact_id {

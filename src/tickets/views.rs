@@ -29,7 +29,7 @@ pub struct MyWork {
 /// Mitt arbete. Tickets automatic mail opened are left out unless `with_automatic` (D56).
 pub async fn my_work(db: &Db, actor: &Actor, limit: i64, with_automatic: bool) -> Result<MyWork> {
     actor.require(Scope::TicketsRead)?;
-    let (t, access, me) = (actor.tenant, actor.queue_access(), actor.user);
+    let (t, access, me) = (actor.tenant, actor.queue_access(), actor.user()?);
     let led: Vec<QueueId> = actor
         .memberships
         .iter()

@@ -67,7 +67,7 @@ pub(crate) fn render(
             .iter()
             .any(|(_, r)| *r == crate::domain::MembershipRole::Lead);
         data["me"] = json!({
-            "id": a.user, "name": a.name, "email": a.email, "role": a.role,
+            "id": a.person(), "name": a.name, "email": a.email, "role": a.role,
             "can_admin": a.is_admin() || leads,
         });
     }

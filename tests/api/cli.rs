@@ -419,6 +419,139 @@ fn cli_on_postgres() {
     operator_sets_up_a_municipality(&pg.url);
 }
 
+/// Issue 18.1: `arendo queue ack-template` and `arendo queue notify` go through the admin page's
+/// use cases, so they refuse what the page refuses — a template over 20,000 characters, one
+/// that does not compile (`{{`) or does not render, an unknown event, a class outside 1–4 — and
+/// store nothing then. (Before, the CLI only compiled the template: one that broke every
+/// acknowledgement could be stored.)
+fn operator_gets_the_admin_pages_checks(db_url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| arendo(d, db_url, args, None);
+    let ok = |args: &[&str]| {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        out
+    };
+    ok(&[
+        "tenant",
+        "create",
+        "--slug",
+        "sala",
+        "--name",
+        "Sala kommun",
+    ]);
+    let t = ["--tenant", "sala"];
+    ok(&[
+        &["queue", "create"][..],
+        &t,
+        &["--slug", "va", "--name", "VA"],
+    ]
+    .concat());
+    let good = d.join("good.hbs");
+    std::fs::write(&good, "Hej {{name}}, ditt ärende {{number}} är mottaget.").unwrap();
+    let ack = |file: &std::path::Path| {
+        run(&[
+            &["queue", "ack-template"][..],
+            &t,
+            &["--queue", "va", "--file", file.to_str().unwrap()],
+        ]
+        .concat())
+    };
+    let (code, out, err) = ack(&good);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let stored = || {
+        let db = arendo::Db::connect(db_url, 1).unwrap();
+        db.read_blocking(|c| -> Result<_, arendo::error::Error> {
+            let tenant = arendo::tenants::tenant_by_slug(c, "sala")?;
+            let q = arendo::store::queues::by_slug(c, tenant.id, "va")?.unwrap();
+            Ok((
+                arendo::store::queues::ack_template(c, tenant.id, q.id)?,
+                arendo::store::queues::notify_settings(c, tenant.id, q.id)?,
+            ))
+        })
+        .unwrap()
+    };
+    let before = stored();
+    assert!(before.0.as_deref().unwrap().contains("{{number}}"));
+
+    for (name, text, needle) in [
+        ("long.hbs", "å".repeat(20_001), "at most 20000 characters"),
+        ("open.hbs", "Hej {{name".to_string(), "invalid ack_template"),
+        (
+            "partial.hbs",
+            "Hej {{> saknas}}".to_string(),
+            "invalid ack_template",
+        ),
+    ] {
+        let f = d.join(name);
+        std::fs::write(&f, &text).unwrap();
+        let (code, out, err) = ack(&f);
+        assert_ne!(code, 0, "{name} was accepted: {out}");
+        assert!(err.contains(needle), "{name}: expected {needle:?} in {err}");
+        assert_eq!(stored(), before, "{name}: something was stored");
+    }
+
+    let notify = |events: &str, class: &str| {
+        run(&[
+            &["queue", "notify"][..],
+            &t,
+            &["--queue", "va", "--events", events, "--class", class],
+        ]
+        .concat())
+    };
+    for (events, class) in [("resolved,kanske", "1"), ("resolved", "5")] {
+        let (code, out, _) = notify(events, class);
+        assert_ne!(code, 0, "{events} {class} was accepted: {out}");
+        assert_eq!(stored(), before, "{events} {class}: something was stored");
+    }
+    let (code, out, err) = notify("resolved,waiting,resolved", "2");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(stored().1, ("resolved,waiting".to_string(), 2));
+}
+
+#[test]
+fn cli_checks_as_the_admin_page_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    operator_gets_the_admin_pages_checks(&format!(
+        "sqlite://{}",
+        dir.path().join("cli.db").display()
+    ));
+}
+
+#[test]
+fn cli_checks_as_the_admin_page_on_postgres() {
+    let pg = PgScratch::new();
+    operator_gets_the_admin_pages_checks(&pg.url);
+}
+
+/// Issue 18.1: the command line changes nothing but through use cases — no file of `src/cli`
+/// names the storage layer (`store::…`, `use crate::store`). The database handle is `crate::Db`.
+#[test]
+fn cli_source_does_not_touch_the_store() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+    let mut offenders = vec![];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("store::")
+                || code.contains("crate::store")
+                || code.contains("store::{")
+            {
+                offenders.push(format!("{}:{}: {line}", path.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "src/cli reaches the store:\n{}",
+        offenders.join("\n")
+    );
+}
+
 /// Issue 18.6 (D60): the benchmarks are a binary of their own (`arendo-bench`, feature `bench`).
 /// An operator's `arendo` neither offers nor runs them, and none of their code is linked into it —
 /// its help lists no `bench`, `arendo bench startup` is refused as an unknown command, and no text

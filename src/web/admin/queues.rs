@@ -192,7 +192,7 @@ async fn detail_page(
                 "email": m.email,
                 "active": m.active,
                 "role": m.role,
-                "me": m.user == actor.user,
+                "me": actor.person() == Some(m.user),
             })
         })
         .collect();
@@ -335,7 +335,7 @@ fn after_member_change(
     still_lead: bool,
     ok: &str,
 ) -> HttpResponse {
-    if user == actor.user.get() && !actor.is_admin() && !still_lead {
+    if actor.person().is_some_and(|u| u.get() == user) && !actor.is_admin() && !still_lead {
         return see_other("/".into());
     }
     back(id, ok)
@@ -478,7 +478,7 @@ pub async fn save_citizen(
         .collect();
     let class = get("info_class").parse::<i32>().unwrap_or(0);
     let target = get("escalation_target").parse::<i64>().ok();
-    use_cases::set_citizen_settings(&st.db, &actor, id, &events, class, target)
+    use_cases::set_citizen_settings(&st.db, &actor, id, &events, class, Some(target))
         .await
         .map_err(fail(&actor, &req))?;
     Ok(back(id, "citizen_saved"))

@@ -137,6 +137,7 @@ pub async fn create(
         email: &f.email,
         role: &f.role,
         password: &f.password,
+        queues: &[],
     };
     // Permission first: a non-admin gets 403 whatever the form says.
     use_cases::require_admin(&actor).map_err(fail(&actor, &req))?;
@@ -206,7 +207,7 @@ async fn detail_page(
                 "active": r.user.active,
                 "locale": r.user.locale,
                 "queues": queues_view(&r.queues),
-                "me": r.user.id == actor.user,
+                "me": actor.person() == Some(r.user.id),
             },
             "active_error": forms.active_error,
             "password_error": forms.password_error,

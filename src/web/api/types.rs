@@ -353,7 +353,8 @@ impl From<Vec<QueueSummary>> for QueueList {
 /// `GET /api/v1/me`: whom the token or session belongs to.
 #[derive(Debug, Clone, Serialize)]
 pub struct Me {
-    pub id: UserId,
+    /// Always a person through the API (the operator works at the command line).
+    pub id: Option<UserId>,
     pub email: String,
     pub name: String,
     pub role: Role,
@@ -364,7 +365,7 @@ pub struct Me {
 impl From<&Actor> for Me {
     fn from(a: &Actor) -> Self {
         Me {
-            id: a.user,
+            id: a.person(),
             email: a.email.clone(),
             name: a.name.clone(),
             role: a.role,

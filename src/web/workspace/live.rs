@@ -54,7 +54,7 @@ async fn recheck(s: &mut State) -> bool {
     match crate::accounts::authenticate(&s.app.db, &s.app.signer, &s.session, TokenKind::Session)
         .await
     {
-        Ok(actor) if actor.tenant == s.tenant && actor.user == s.me => {
+        Ok(actor) if actor.tenant == s.tenant && actor.person() == Some(s.me) => {
             s.access = actor.queue_access();
             true
         }
@@ -80,11 +80,15 @@ pub async fn stream(
         ))
         .map(|c| c.value().to_string())
         .unwrap_or_default();
+    // Only a person has a live stream (the operator never signs in to the web).
+    let Ok(me) = actor.user() else {
+        return HttpResponse::Forbidden().finish();
+    };
     let state = State {
         rx: st.live.subscribe(),
         tenant: actor.tenant,
         access: actor.queue_access(),
-        me: actor.user,
+        me,
         session,
         checked: tokio::time::Instant::now(),
         app: st.clone(),

@@ -254,7 +254,7 @@ async fn page(
             "queue": names.queue(tk.queue_id),
             "queue_id": tk.queue_id,
             "assignee": names.person(tk.assignee_id),
-            "assigned_to_me": tk.assignee_id == Some(actor.user),
+            "assigned_to_me": tk.assignee_id.is_some() && tk.assignee_id == actor.person(),
             "channel": tk.channel,
             "created": local_time(tk.created_at),
             "age": age(tk.created_at, locale),
@@ -798,7 +798,7 @@ pub async fn claim(
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
     let u = UpdateInput {
-        assignee: Some(Some(actor.user.get())),
+        assignee: Some(Some(actor.user()?.get())),
         ..Default::default()
     };
     let result = tickets::update(&st.db, &actor, n.clone(), u)
