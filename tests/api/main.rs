@@ -12,6 +12,7 @@ mod admin;
 mod api_types;
 mod auth;
 mod cli;
+mod cli_commands;
 mod crash;
 mod errors;
 mod escalation;
