@@ -1511,3 +1511,85 @@ async fn acknowledgement_template_is_checked_like_the_admin_page(b: Backend) {
     assert_eq!(stored().await, None);
 }
 both_backends!(acknowledgement_template_is_checked_like_the_admin_page);
+
+// ---- addresses the egress policy refuses ----
+
+/// `escalation records`, `sms gateway` and `tenant smtp` refuse, when saved, an address written
+/// as an IP that the installation's egress policy does not allow (here the cloud metadata
+/// address), as the admin pages and `mailbox add` do (`Policy::check_literal`); an operator who
+/// allows it in `[egress] allow` can save it. Every command is tried before the verdict, so a
+/// failure names all that accept such an address.
+async fn egress_refused_addresses_are_refused_when_saved(b: Backend) {
+    let app = TestApp::spawn_with(b, &[("ARENDO_MAIL__IMAP_ENABLED", "false")]).await;
+    app.org("alby").await;
+    let tid = tenant_id(&app, "alby").await;
+    let stored = || async {
+        app.db
+            .read(move |c| -> Result<_, Error> {
+                Ok((
+                    arendo::store::escalation::targets(c, tid)?.len(),
+                    arendo::store::sms::gateway(c, tid)?.is_some(),
+                    arendo::store::mail::smtp_settings(c, tid, None)?.0,
+                ))
+            })
+            .await
+            .unwrap()
+    };
+    let metadata = "http://169.254.169.254/latest/meta-data";
+    let records = [
+        "escalation",
+        "records",
+        "--tenant",
+        "alby",
+        "--name",
+        "Diariet",
+        "--url",
+        metadata,
+    ];
+    let sms = [
+        "sms",
+        "gateway",
+        "--tenant",
+        "alby",
+        "--provider",
+        "rest",
+        "--url",
+        metadata,
+        "--sender",
+        "Alby",
+    ];
+    let smtp = [
+        "tenant",
+        "smtp",
+        "--tenant",
+        "alby",
+        "--host",
+        "169.254.169.254",
+    ];
+    let mut accepted = vec![];
+    for args in [&records[..], &sms[..], &smtp[..]] {
+        let (code, out, err) = app.cli(args, None, &[]).await;
+        if code == 0 || !err.contains("egress refused") || !err.contains("169.254.169.254") {
+            accepted.push(format!(
+                "{args:?} exited {code}: {}{}",
+                out.trim(),
+                err.trim()
+            ));
+        }
+    }
+    let after = stored().await;
+    assert!(
+        accepted.is_empty() && after == (0, false, None),
+        "saved with an address the egress policy refuses:\n{}\nstored (targets, gateway, smtp): {after:?}",
+        accepted.join("\n")
+    );
+
+    let allowed = [("ARENDO_EGRESS__ALLOW", "169.254.169.254")];
+    for args in [&records[..], &sms[..], &smtp[..]] {
+        ok(&app, args, None, &allowed).await;
+    }
+    let (targets, gateway, smtp) = stored().await;
+    assert_eq!((targets, gateway), (1, true));
+    assert!(smtp.is_some_and(|s| s.contains("169.254.169.254")));
+}
+both_backends!(egress_refused_addresses_are_refused_when_saved);
