@@ -1340,9 +1340,24 @@ async fn operator_rebuilds_indexes_and_gives_links(b: Backend) {
             .send()
             .await
             .unwrap();
-        r.json::<Value>().await.unwrap()
+        let page = r.json::<Value>().await.unwrap();
+        let mut found: Vec<(String, String, i64)> = page["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["number"].as_str().unwrap().to_string(),
+                    t["subject"].as_str().unwrap().to_string(),
+                    t["queue_id"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
     };
     let before = tickets().await;
+    assert_eq!(before.len(), 1, "{before:?}");
     refused(
         &app,
         &[
@@ -1363,6 +1378,31 @@ async fn operator_rebuilds_indexes_and_gives_links(b: Backend) {
     assert_eq!(
         ok(&app, &["mail", "status", "--tenant", "alby"], None, &[]).await,
         status
+    );
+    // Through the mailbox that exists: a new ticket in its queue.
+    let out = ok(
+        &app,
+        &[
+            "mail",
+            "import-dir",
+            "--tenant",
+            "alby",
+            "--mailbox",
+            "va@alby.se",
+            mails.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert!(out.contains("1 new tickets"), "{out}");
+    let after = tickets().await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after
+            .iter()
+            .any(|(_, subject, q)| subject == "Fakturan för mars" && *q == org.queue_b),
+        "{after:?}"
     );
 }
 both_backends!(operator_rebuilds_indexes_and_gives_links);
