@@ -1,38 +1,8 @@
 //! The operator's command line, run as the real binary.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::helpers::PgScratch;
-
-fn arendo(
-    dir: &std::path::Path,
-    db_url: &str,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arendo"))
-        .args(args)
-        .env_remove("ARENDO_CONFIG")
-        .env("ARENDO_DATA_DIR", dir)
-        .env("ARENDO_DATABASE__URL", db_url)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::helpers::{PgScratch, arendo};
 
 fn operator_sets_up_a_municipality(db_url: &str) {
     let dir = tempfile::tempdir().unwrap();

@@ -79,6 +79,51 @@ impl Drop for PgScratch {
     }
 }
 
+/// Run the real `arendo` binary with `args` against `db_url` and the data directory `dir` (no
+/// configuration file), `stdin` piped in: (exit code, stdout, stderr).
+pub fn arendo(
+    dir: &std::path::Path,
+    db_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    arendo_with(dir, db_url, args, stdin, &[])
+}
+
+/// [`arendo`] with extra environment, e.g. `("ARENDO_SECRET_KEY", …)`.
+pub fn arendo_with(
+    dir: &std::path::Path,
+    db_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arendo"))
+        .args(args)
+        .env_remove("ARENDO_CONFIG")
+        .env("ARENDO_DATA_DIR", dir)
+        .env("ARENDO_DATABASE__URL", db_url)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub struct TestApp {
     pub base: String,
     pub db: Db,
@@ -400,6 +445,33 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Run the real `arendo` binary on this app's database, data directory and secret key (off
+    /// the async workers), with extra environment: (exit code, stdout, stderr).
+    pub async fn cli(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> (i32, String, String) {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let stdin = stdin.map(str::to_string);
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("ARENDO_SECRET_KEY".into(), self.key_hex.clone()));
+        env.push(("ARENDO_DEMO".into(), "false".into()));
+        let (dir, db_url) = (self.data_dir.clone(), self.db_url.clone());
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            arendo_with(&dir, &db_url, &args, stdin.as_deref(), &env)
+        })
+        .await
+        .unwrap()
     }
 
     /// Run `arendo mail import-dir` against this app's database (the same pipeline as IMAP).

@@ -13,6 +13,7 @@ mod api_types;
 mod architecture;
 mod auth;
 mod cli;
+mod cli_commands;
 mod crash;
 mod errors;
 mod escalation;
