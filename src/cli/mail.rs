@@ -65,7 +65,17 @@ async fn import_dir(
         (None, None) => anyhow::bail!("give --mailbox ADDRESS or --queue SLUG"),
     };
     let actor = operator(db, &t).await?;
-    let importer = Importer::open(db, &actor, settings, into).await?;
+    let importer = Importer::open(db, &actor, settings, into)
+        .await
+        .map_err(|e| match (e, &mailbox, &queue) {
+            (crate::error::Error::NotFound("mailbox"), Some(m), _) => {
+                anyhow::anyhow!("no mailbox {m}")
+            }
+            (crate::error::Error::NotFound("queue"), None, Some(q)) => {
+                anyhow::anyhow!("no queue {q}")
+            }
+            (other, _, _) => other.into(),
+        })?;
     let (mut new, mut threaded, mut dupes) = (0, 0, 0);
     for f in files {
         let raw = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;

@@ -4,7 +4,10 @@ use clap::Subcommand;
 use std::path::PathBuf;
 
 use super::{TenantArg, operator, read_file};
+use anyhow::anyhow;
+
 use crate::Db;
+use crate::error::Error;
 use crate::tenants::admin;
 
 #[derive(Subcommand, Debug)]
@@ -79,7 +82,16 @@ pub(super) async fn run(cmd: QueueCmd, db: &Db) -> anyhow::Result<()> {
                 .map(str::to_string)
                 .collect();
             let q = admin::queue_by_slug(db, &actor, &queue).await?;
-            admin::set_citizen_settings(db, &actor, q.id.get(), &events, class, None).await?;
+            admin::set_citizen_settings(db, &actor, q.id.get(), &events, class, None)
+                .await
+                .map_err(|e| match e {
+                    // Name the refused value as the operator typed it.
+                    Error::Invalid(v) if v.field == "events" => anyhow!("--events: {}", v.reason),
+                    Error::Invalid(v) if v.field == "info_class" => {
+                        anyhow!("--class: {}", v.reason)
+                    }
+                    other => other.into(),
+                })?;
             println!("notifications saved");
         }
         QueueCmd::AckTemplate {

@@ -70,7 +70,8 @@ pub(super) async fn run(cmd: TenantCmd, db: &Db, settings: &Settings) -> anyhow:
             let actor = operator(db, &t).await?;
             let spec = smtp_spec(&smtp)?;
             let keys = keys(settings)?;
-            tenants::admin::set_tenant_smtp(db, &actor, &keys, spec)
+            let egress = crate::egress::Policy::from_settings(settings);
+            tenants::admin::set_tenant_smtp(db, &actor, &keys, &egress, spec)
                 .await
                 .map_err(smtp_error)?;
             println!("SMTP settings saved");

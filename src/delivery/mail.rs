@@ -15,7 +15,9 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{self, MailTransport, SmtpTls};
+use crate::domain::{FormatKind, InvalidValue, Reason};
 use crate::outbox::DeliveryError;
+use crate::secrets::Keys;
 
 pub use super::mail_job::MailJob;
 
@@ -298,5 +300,75 @@ impl Mailer {
                 Err(e) => Err(DeliveryError::Retry(e.to_string())),
             },
         }
+    }
+}
+
+/// SMTP settings as an admin or operator gives them (a mailbox's or a tenant's own server).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSpec {
+    pub host: String,
+    pub port: u16,
+    /// none (only on this host), starttls or implicit.
+    pub tls: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Whether `host` is this machine (plain-text SMTP/IMAP is allowed only there).
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// A host name or address as typed into a setting: trimmed, no spaces or slashes.
+pub fn host(field: &'static str, h: &str) -> Result<String, InvalidValue> {
+    let h = h.trim();
+    if h.is_empty() || h.len() > 253 || h.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(InvalidValue::new(
+            field,
+            Reason::format(h, FormatKind::Host),
+        ));
+    }
+    Ok(h.to_string())
+}
+
+impl SmtpSpec {
+    /// Validate and seal into the stored profile.
+    pub fn into_profile(self, keys: &Keys) -> Result<SmtpProfile, InvalidValue> {
+        let host = host("smtp.host", &self.host)?;
+        let tls = match self.tls.as_str() {
+            "none" => SmtpTls::None,
+            "starttls" => SmtpTls::Starttls,
+            "implicit" => SmtpTls::Implicit,
+            _ => {
+                return Err(InvalidValue::new(
+                    "smtp.tls",
+                    Reason::one_of(&["none", "starttls", "implicit"]),
+                ));
+            }
+        };
+        if tls == SmtpTls::None && !is_loopback(&host) {
+            return Err(InvalidValue::new("smtp.tls", Reason::PlainOnlyLocal));
+        }
+        if self.port == 0 {
+            return Err(InvalidValue::new(
+                "smtp.port",
+                Reason::Range { min: 1, max: 65535 },
+            ));
+        }
+        Ok(SmtpProfile {
+            host,
+            port: self.port,
+            tls,
+            user: self.user.filter(|u| !u.trim().is_empty()),
+            password_enc: self
+                .password
+                .filter(|p| !p.is_empty())
+                .map(|p| keys.seal(&p)),
+        })
     }
 }

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use crate::accounts::Actor;
 use crate::accounts::permissions::require_admin;
-use crate::config::SmtpTls;
-use crate::delivery::mail::SmtpProfile;
+use crate::delivery::mail::host;
+pub use crate::delivery::mail::{SmtpSpec, is_loopback};
 use crate::domain::FormatKind;
 use crate::domain::Reason;
 use crate::domain::{EmailAddress, InvalidValue, TenantId};
@@ -46,17 +46,6 @@ pub struct MailboxSpec {
     pub smtp: Option<SmtpSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpSpec {
-    pub host: String,
-    pub port: u16,
-    /// none (only on this host), starttls or implicit.
-    pub tls: String,
-    pub user: Option<String>,
-    pub password: Option<String>,
-}
-
 fn default_tls() -> String {
     "implicit".into()
 }
@@ -68,62 +57,6 @@ fn default_after() -> String {
 }
 fn default_processed() -> String {
     "Arendo/Importerat".into()
-}
-
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
-
-fn host(field: &'static str, h: &str) -> Result<String, InvalidValue> {
-    let h = h.trim();
-    if h.is_empty() || h.len() > 253 || h.contains(|c: char| c.is_whitespace() || c == '/') {
-        return Err(InvalidValue::new(
-            field,
-            Reason::format(h, FormatKind::Host),
-        ));
-    }
-    Ok(h.to_string())
-}
-
-impl SmtpSpec {
-    /// Validate and seal into the stored profile.
-    pub fn into_profile(self, keys: &Keys) -> Result<SmtpProfile, InvalidValue> {
-        let host = host("smtp.host", &self.host)?;
-        let tls = match self.tls.as_str() {
-            "none" => SmtpTls::None,
-            "starttls" => SmtpTls::Starttls,
-            "implicit" => SmtpTls::Implicit,
-            _ => {
-                return Err(InvalidValue::new(
-                    "smtp.tls",
-                    Reason::one_of(&["none", "starttls", "implicit"]),
-                ));
-            }
-        };
-        if tls == SmtpTls::None && !is_loopback(&host) {
-            return Err(InvalidValue::new("smtp.tls", Reason::PlainOnlyLocal));
-        }
-        if self.port == 0 {
-            return Err(InvalidValue::new(
-                "smtp.port",
-                Reason::Range { min: 1, max: 65535 },
-            ));
-        }
-        Ok(SmtpProfile {
-            host,
-            port: self.port,
-            tls,
-            user: self.user.filter(|u| !u.trim().is_empty()),
-            password_enc: self
-                .password
-                .filter(|p| !p.is_empty())
-                .map(|p| keys.seal(&p)),
-        })
-    }
 }
 
 /// Validate `spec` and store the mailbox (password sealed). Within `create`'s transaction.

@@ -676,17 +676,21 @@ pub async fn set_citizen_settings(
 // ---- the tenant's outgoing mail ----
 
 /// Give the tenant its own SMTP server for outgoing mail (admins; `arendo tenant smtp`), or with
-/// None inherit the installation's `[mail]`. The password is sealed and never shown again.
+/// None inherit the installation's `[mail]`. The password is sealed and never shown again. A
+/// server written as an address the egress policy refuses is refused now (a name is checked when
+/// mail is sent).
 pub async fn set_tenant_smtp(
     db: &Db,
     actor: &Actor,
     keys: &crate::secrets::Keys,
-    smtp: Option<crate::mail::mailboxes::SmtpSpec>,
+    egress: &crate::egress::Policy,
+    smtp: Option<crate::delivery::mail::SmtpSpec>,
 ) -> Result<()> {
     require_admin(actor)?;
     let json = match smtp {
         None => None,
         Some(spec) => {
+            egress.check_literal(spec.host.trim())?;
             let profile = spec.into_profile(keys)?;
             Some(serde_json::to_string(&profile).map_err(|e| Error::Internal(e.to_string()))?)
         }

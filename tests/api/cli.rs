@@ -496,32 +496,6 @@ fn cli_checks_as_the_admin_page_on_postgres() {
     operator_gets_the_admin_pages_checks(&pg.url);
 }
 
-/// Issue 18.1: the command line changes nothing but through use cases — no file of `src/cli`
-/// names the storage layer (`store::…`, `use crate::store`). The database handle is `crate::Db`.
-#[test]
-fn cli_source_does_not_touch_the_store() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
-    let mut offenders = vec![];
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        for (i, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            if code.contains("store::")
-                || code.contains("crate::store")
-                || code.contains("store::{")
-            {
-                offenders.push(format!("{}:{}: {line}", path.display(), i + 1));
-            }
-        }
-    }
-    assert!(
-        offenders.is_empty(),
-        "src/cli reaches the store:\n{}",
-        offenders.join("\n")
-    );
-}
-
 /// Issue 18.6 (D60): the benchmarks are a binary of their own (`arendo-bench`, feature `bench`).
 /// An operator's `arendo` neither offers nor runs them, and none of their code is linked into it —
 /// its help lists no `bench`, `arendo bench startup` is refused as an unknown command, and no text

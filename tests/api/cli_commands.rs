@@ -243,7 +243,7 @@ async fn operator_manages_accounts_tokens_and_settings(b: Backend) {
     for (args, needles) in [
         (
             vec!["token", "revoke", "--tenant", "alby", "--id", "finns-inte"],
-            vec!["no active token"],
+            vec!["active token not found"],
         ),
         // Another tenant's token cannot be revoked through this one.
         (
@@ -255,7 +255,7 @@ async fn operator_manages_accounts_tokens_and_settings(b: Backend) {
                 "--id",
                 berga_id.as_str(),
             ],
-            vec!["no active token"],
+            vec!["active token not found"],
         ),
         (
             vec![
@@ -301,7 +301,7 @@ async fn operator_manages_accounts_tokens_and_settings(b: Backend) {
         &["token", "revoke", "--tenant", "alby", "--id", &id],
         None,
         &[],
-        &["no active token"],
+        &["active token not found"],
     )
     .await;
     assert_eq!(
