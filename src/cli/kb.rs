@@ -63,7 +63,7 @@ async fn import(
     };
     let actor = operator(db, &t).await?;
     // The operator imports into its tenant; a running server indexes within kb.sync_seconds.
-    let r = crate::kb::import(db, None, actor.tenant, files).await?;
+    let r = crate::kb::import(db, None, &actor, files).await?;
     for (file, err) in &r.failed {
         eprintln!("  {file}: {err}");
     }

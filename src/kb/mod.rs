@@ -256,7 +256,8 @@ pub struct ImportReport {
     pub failed: Vec<(String, String)>,
 }
 
-/// Import article files into `tenant`: a new slug creates an article, a changed file a new
+/// Import article files into the actor's tenant (admins and leads; the operator at the command
+/// line, the system for the starter articles): a new slug creates an article, a changed file a new
 /// revision of the article with that slug, an unchanged one nothing. Each file is its own
 /// transaction; a file that cannot be read is reported and the rest go in.
 ///
@@ -265,11 +266,13 @@ pub struct ImportReport {
 pub async fn import(
     db: &Db,
     kb: Option<&Kb>,
-    tenant: TenantId,
+    actor: &Actor,
     files: Vec<(String, String)>,
 ) -> Result<ImportReport> {
-    let import = |now| store::kb::Change {
-        author: None,
+    require_editor(actor)?;
+    let (tenant, author) = (actor.tenant, actor.person());
+    let import = move |now| store::kb::Change {
+        author,
         note: "import",
         now,
     };
@@ -327,7 +330,7 @@ pub async fn import_starter_where_empty(db: &Db, kb: &Kb) -> Result<usize> {
     for t in tenants {
         let id = t.id;
         if db.read(move |c| store::kb::count(c, id)).await? == 0 {
-            let r = import(db, Some(kb), id, starter_files()).await?;
+            let r = import(db, Some(kb), &Actor::system(id), starter_files()).await?;
             for (file, err) in &r.failed {
                 tracing::warn!(tenant = %t.slug, file, error = %err, "starter article not imported");
             }
