@@ -3,8 +3,9 @@
 //! An `Actor` is the caller of a use case: tenant, person, role, queue memberships and (for API
 //! tokens) scopes. Most are people signed in by session or API token; `Actor::operator` is the
 //! installation's operator at the command line and `Actor::system` a background worker — tenant
-//! administrators that are no person, so `Actor::user()` refuses them where a person is needed. Every tenant-data use case takes an `&Actor`; its `tenant` is the only
-//! `TenantId` a request ever gets, so a request cannot reach another tenant's rows.
+//! administrators that are no person, so `Actor::user()` refuses them where a person is needed.
+//! Every tenant-data use case takes an `&Actor`; its `tenant` is the only `TenantId` a request
+//! ever gets, so a request cannot reach another tenant's rows.
 
 pub mod housekeeping;
 pub mod password;
