@@ -221,7 +221,7 @@ enum Reach {
     /// A valid phone and the tenant's SMS gateway, for those who chose SMS or have no e-mail.
     Sms {
         phone: PhoneNumber,
-        gateway: store::sms::Gateway,
+        gateway: Box<store::sms::Gateway>,
     },
     Mail {
         to: String,
@@ -240,7 +240,10 @@ impl Reach {
         let by_sms =
             phone.is_some() && (contact.preferred_channel == "sms" || contact.email.is_none());
         Ok(match (by_sms, phone, gateway, &contact.email) {
-            (true, Some(phone), Some(gateway), _) => Some(Reach::Sms { phone, gateway }),
+            (true, Some(phone), Some(gateway), _) => Some(Reach::Sms {
+                phone,
+                gateway: Box::new(gateway),
+            }),
             (false, _, _, Some(to)) => Some(Reach::Mail { to: to.clone() }),
             _ => None,
         })
