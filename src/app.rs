@@ -170,25 +170,91 @@ fn outbox_jobs(
     ])
 }
 
+/// The data dir, private (store::private: umask 077, the dir 0700), and the keys kept in it.
+fn prepare_data_dir(settings: &Settings) -> anyhow::Result<Keys> {
+    crate::store::private::restrict_umask();
+    crate::store::private::create_dir(&settings.data_dir)
+        .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    Ok(Keys::load_or_create(
+        settings.secret_key.as_ref(),
+        &settings.data_dir,
+    )?)
+}
+
+/// The database pool.
+fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    Ok(Db::connect_with(
+        &settings.database_url(),
+        settings.database.pool_size,
+        std::time::Duration::from_secs(u64::from(settings.database.connect_timeout_seconds.max(1))),
+    )?)
+}
+
+/// Take back the leases this node held before it was restarted.
+fn take_back_leases(db: &Db, node: &str) -> anyhow::Result<()> {
+    let reclaimed = {
+        let node = node.to_string();
+        db.write_blocking(move |c| crate::store::leases::reclaim_own(c, &node))?
+    };
+    if reclaimed != crate::store::leases::Reclaimed::default() {
+        tracing::info!(node = %node, ?reclaimed, "took back this node's leases from before its restart");
+    }
+    Ok(())
+}
+
+/// The IMAP intake as configured.
+fn mail_intake(
+    settings: &Settings,
+    db: &Db,
+    keys: &Arc<Keys>,
+    blobs: &crate::store::blobs::BlobStore,
+    node: &str,
+) -> crate::mail::imap::Intake {
+    let seconds = |s: u32, min: u32| std::time::Duration::from_secs(u64::from(s.max(min)));
+    crate::mail::imap::Intake {
+        db: db.clone(),
+        keys: keys.clone(),
+        blobs: blobs.clone(),
+        policy: crate::mail::intake::Policy::from_settings(settings),
+        max_attachment_bytes: settings.mail.max_attachment_mb as usize * 1024 * 1024,
+        poll: seconds(settings.mail.imap_poll_seconds, 1),
+        supervise_every: seconds(settings.mail.imap_supervisor_seconds, 1),
+        lease: seconds(settings.mail.imap_lease_seconds, 3),
+        owner: node.to_string(),
+        egress: Arc::new(crate::egress::Policy::from_settings(settings)),
+    }
+}
+
+/// The knowledge base is ready before the first request: starter articles for new
+/// municipalities, then the index brought in line with the database (fills a new one).
+/// (On a thread of its own: `build` may be called from inside a runtime.)
+fn prepare_kb(settings: &Settings, db: &Db, kb: &crate::kb::Kb) -> anyhow::Result<()> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> anyhow::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    if settings.kb.import_starter {
+                        crate::kb::import_starter_where_empty(db, kb).await?;
+                    }
+                    kb.sync_all(db).await
+                })?;
+                Ok(())
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("knowledge-base start-up panicked"))?
+    })
+    .context("cannot prepare the knowledge base")
+}
+
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
         crate::tls::install_default_provider();
         let settings = Arc::new(settings);
-        // Files on disk are private (store::private): umask 077, the data dir 0700.
-        crate::store::private::restrict_umask();
-        crate::store::private::create_dir(&settings.data_dir)
-            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
-        let keys = Arc::new(Keys::load_or_create(
-            settings.secret_key.as_ref(),
-            &settings.data_dir,
-        )?);
-        let db = Db::connect_with(
-            &settings.database_url(),
-            settings.database.pool_size,
-            std::time::Duration::from_secs(u64::from(
-                settings.database.connect_timeout_seconds.max(1),
-            )),
-        )?;
+        let keys = Arc::new(prepare_data_dir(&settings)?);
+        let db = connect(&settings)?;
         if settings.demo
             && let Some(creds) = crate::demo::seed_if_empty(&db)?
         {
@@ -205,34 +271,11 @@ impl Application {
         // This node's name in leases: the same across restarts, so a node that was killed takes
         // its own leases back at once instead of waiting them out (decision D43).
         let node = node_id(&settings)?;
-        let reclaimed = {
-            let node = node.clone();
-            db.write_blocking(move |c| crate::store::leases::reclaim_own(c, &node))?
-        };
-        if reclaimed != crate::store::leases::Reclaimed::default() {
-            tracing::info!(node = %node, ?reclaimed, "took back this node's leases from before its restart");
-        }
+        take_back_leases(&db, &node)?;
         let intake = settings
             .mail
             .imap_enabled
-            .then(|| crate::mail::imap::Intake {
-                db: db.clone(),
-                keys: keys.clone(),
-                blobs: blobs.clone(),
-                policy: crate::mail::intake::Policy::from_settings(&settings),
-                max_attachment_bytes: settings.mail.max_attachment_mb as usize * 1024 * 1024,
-                poll: std::time::Duration::from_secs(u64::from(
-                    settings.mail.imap_poll_seconds.max(1),
-                )),
-                supervise_every: std::time::Duration::from_secs(u64::from(
-                    settings.mail.imap_supervisor_seconds.max(1),
-                )),
-                lease: std::time::Duration::from_secs(u64::from(
-                    settings.mail.imap_lease_seconds.max(3),
-                )),
-                owner: node.clone(),
-                egress: Arc::new(crate::egress::Policy::from_settings(&settings)),
-            });
+            .then(|| mail_intake(&settings, &db, &keys, &blobs, &node));
         let housekeeping = Some((
             node.clone(),
             std::time::Duration::from_secs(u64::from(settings.auth.housekeeping_seconds.max(1))),
@@ -244,27 +287,7 @@ impl Application {
         let live = crate::tickets::live::Live::new();
         let search = open_index(&settings.search_dir(), crate::search::TicketIndex::open)?;
         let kb = crate::kb::Kb::new(open_index(&settings.kb_dir(), crate::kb::KbIndex::open)?);
-        // The knowledge base is ready before the first request: starter articles for new
-        // municipalities, then the index brought in line with the database (fills a new one).
-        // (On a thread of its own: `build` may be called from inside a runtime.)
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| -> anyhow::Result<()> {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    rt.block_on(async {
-                        if settings.kb.import_starter {
-                            crate::kb::import_starter_where_empty(&db, &kb).await?;
-                        }
-                        kb.sync_all(&db).await
-                    })?;
-                    Ok(())
-                })
-                .join()
-                .map_err(|_| anyhow::anyhow!("knowledge-base start-up panicked"))?
-        })
-        .context("cannot prepare the knowledge base")?;
+        prepare_kb(&settings, &db, &kb)?;
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let state = Data::new(AppState {
             stopping: stopping_rx,

@@ -283,18 +283,7 @@ pub async fn login(
     attempt: LoginAttempt,
 ) -> Result<SignedIn> {
     let now = store::now();
-    let rules = throttle::Rules::from_config(cfg);
-    let slug = attempt.tenant_slug.clone();
-    let email = EmailAddress::parse(&attempt.email).ok();
-    let user = db
-        .read(move |c| -> Result<_> {
-            let Some(t) = store::tenants::by_slug(c, &slug)? else {
-                return Ok(None);
-            };
-            let Some(email) = email else { return Ok(None) };
-            Ok(store::users::by_email(c, t.id, &email)?)
-        })
-        .await?;
+    let user = find_account(db, &attempt).await?;
     let device = attempt
         .device
         .as_deref()
@@ -303,6 +292,58 @@ pub async fn login(
             user.as_ref()
                 .is_some_and(|u| u.id.get() == d.uid && u.tenant.get() == d.tid)
         });
+    let (lane, keys) = count_attempt(db, cfg, &attempt, device.as_ref(), now).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = password::verify_bounded(attempt.password, stored, lane).await?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            tracing::info!(ip = %attempt.ip, trusted = lane == password::Lane::Trusted, "failed login");
+            return Err(Error::BadCredentials);
+        }
+    };
+    let (claims, actor) = open_session(db, cfg, &user, keys, now).await?;
+    let device = signer.sign_claims(&DeviceClaims {
+        dvc: crate::secrets::new_id(),
+        tid: user.tenant.get(),
+        uid: user.id.get(),
+        exp: (now + Duration::days(i64::from(cfg.device_cookie_days.max(1))))
+            .and_utc()
+            .timestamp(),
+    });
+    tracing::info!(user = %user.id, tenant = %actor.tenant, "signed in");
+    Ok(SignedIn {
+        token: signer.sign(&claims),
+        actor,
+        device,
+    })
+}
+
+/// The account the attempt names (tenant slug and address), if there is one.
+async fn find_account(db: &Db, attempt: &LoginAttempt) -> Result<Option<store::users::User>> {
+    let slug = attempt.tenant_slug.clone();
+    let email = EmailAddress::parse(&attempt.email).ok();
+    db.read(move |c| -> Result<_> {
+        let Some(t) = store::tenants::by_slug(c, &slug)? else {
+            return Ok(None);
+        };
+        let Some(email) = email else { return Ok(None) };
+        Ok(store::users::by_email(c, t.id, &email)?)
+    })
+    .await
+}
+
+/// Count the attempt (see `throttle`): against the device cookie when the browser has a valid
+/// one for the account and it has failures left, else per client, per account and client, and
+/// per account. Returns the hashing lane and the throttle keys counted, or `Throttled`.
+async fn count_attempt(
+    db: &Db,
+    cfg: &config::Auth,
+    attempt: &LoginAttempt,
+    device: Option<&DeviceClaims>,
+    now: NaiveDateTime,
+) -> Result<(password::Lane, Vec<(String, throttle::Rule)>)> {
+    let rules = throttle::Rules::from_config(cfg);
     let untrusted = vec![
         (throttle::ip_key(&attempt.ip), rules.client),
         (
@@ -314,34 +355,33 @@ pub async fn login(
             rules.account,
         ),
     ];
-    let trusted = device
-        .as_ref()
-        .map(|d| vec![(throttle::device_key(&d.dvc), rules.device)]);
-    let (lane, keys) = db
-        .write(move |c| -> Result<_> {
-            // A device cookie that used up its own failures counts as nothing special.
-            if let Some(keys) = trusted
-                && throttle::admit(c, &keys, now)?.is_none()
-            {
-                return Ok((password::Lane::Trusted, keys));
-            }
-            match throttle::admit(c, &untrusted, now)? {
-                Some(secs) => Err(Error::Throttled {
-                    retry_after_secs: secs,
-                }),
-                None => Ok((password::Lane::General, untrusted)),
-            }
-        })
-        .await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = password::verify_bounded(attempt.password, stored, lane).await?;
-    let user = match user {
-        Some(u) if ok && u.active => u,
-        _ => {
-            tracing::info!(ip = %attempt.ip, trusted = lane == password::Lane::Trusted, "failed login");
-            return Err(Error::BadCredentials);
+    let trusted = device.map(|d| vec![(throttle::device_key(&d.dvc), rules.device)]);
+    db.write(move |c| -> Result<_> {
+        // A device cookie that used up its own failures counts as nothing special.
+        if let Some(keys) = trusted
+            && throttle::admit(c, &keys, now)?.is_none()
+        {
+            return Ok((password::Lane::Trusted, keys));
         }
-    };
+        match throttle::admit(c, &untrusted, now)? {
+            Some(secs) => Err(Error::Throttled {
+                retry_after_secs: secs,
+            }),
+            None => Ok((password::Lane::General, untrusted)),
+        }
+    })
+    .await
+}
+
+/// Open a session for the signed-in account and forgive the attempt on the throttle `keys`;
+/// returns the session's claims and its actor.
+async fn open_session(
+    db: &Db,
+    cfg: &config::Auth,
+    user: &store::users::User,
+    keys: Vec<(String, throttle::Rule)>,
+    now: NaiveDateTime,
+) -> Result<(Claims, Actor)> {
     let sid = crate::secrets::new_id();
     let exp = now + Duration::hours(i64::from(cfg.session_hours));
     let claims = Claims {
@@ -369,20 +409,7 @@ pub async fn login(
             load_actor(c, &claims2, now)
         })
         .await?;
-    let device = signer.sign_claims(&DeviceClaims {
-        dvc: crate::secrets::new_id(),
-        tid: tenant.get(),
-        uid: uid.get(),
-        exp: (now + Duration::days(i64::from(cfg.device_cookie_days.max(1))))
-            .and_utc()
-            .timestamp(),
-    });
-    tracing::info!(user = %uid, tenant = %actor.tenant, "signed in");
-    Ok(SignedIn {
-        token: signer.sign(&claims),
-        actor,
-        device,
-    })
+    Ok((claims, actor))
 }
 
 pub async fn logout(db: &Db, actor: &Actor) -> Result<()> {

@@ -387,62 +387,103 @@ pub async fn deliver(
         .ok()
         .and_then(|v| v.get("escalation").and_then(|x| x.as_i64()))
         .ok_or_else(|| DeliveryError::Permanent(format!("bad payload {payload}")))?;
-    let public_url = public_url.to_string();
-    let loaded = db
-        .read(move |c| -> Result<_> {
-            let e = store::escalation::get(c, tenant, id)?.ok_or(Error::NotFound("escalation"))?;
-            let target = store::escalation::target(c, tenant, e.target_id)?
-                .ok_or(Error::NotFound("escalation target"))?;
-            let ticket = TicketId::from_db(e.ticket_id);
-            let input = render::Input::load(c, tenant, ticket, &e, &public_url)?;
-            Ok((e, target, input))
-        })
-        .await
-        .map_err(retry)?;
-    let (e, target, input) = loaded;
+    let (e, target, input) = load(db, tenant, id, public_url).await?;
     if e.state == "answered" {
         return Ok(());
     }
     let request = render::request(&target, keys, &input).map_err(DeliveryError::Permanent)?;
     let sent = send(egress, &target, &request).await;
-    let ticket = TicketId::from_db(e.ticket_id);
-    let attempt = e.attempts + 1;
-    let target_name = target.name.clone();
-    let refused = match &sent {
-        Err(Sent::Refused(r)) => Some(r.clone()),
-        _ => None,
+    let attempt = Attempt {
+        id,
+        ticket: TicketId::from_db(e.ticket_id),
+        number: e.attempts + 1,
+        target: target.name.clone(),
+        came_to: match &sent {
+            Err(Sent::Refused(r)) => CameTo::Refused(r.clone()),
+            Ok(case) => CameTo::Answered(case.clone()),
+            Err(Sent::Failed(DeliveryError::Retry(m))) => CameTo::Failed(m.clone(), "sending"),
+            Err(Sent::Failed(DeliveryError::Permanent(m))) => CameTo::Failed(m.clone(), "failed"),
+        },
     };
-    let outcome = sent.map_err(|e| match e {
+    db.write(move |c| attempt.record_in_tx(c, tenant, store::now()))
+        .await
+        .map_err(retry)?;
+    sent.map(|_| ()).map_err(|e| match e {
         Sent::Failed(d) => d,
         // Nothing to retry: the address stays what it is until an administrator changes it.
         Sent::Refused(r) => DeliveryError::Permanent(r.to_string()),
-    });
-    let recorded: std::result::Result<String, (String, &'static str)> = match &outcome {
-        Ok(case) => Ok(case.clone()),
-        Err(DeliveryError::Retry(m)) => Err((m.clone(), "sending")),
-        Err(DeliveryError::Permanent(m)) => Err((m.clone(), "failed")),
-    };
-    db.write(move |c| -> Result<(), Error> {
-        let now = store::now();
-        if let Some(r) = &refused {
-            let text = r.to_string();
-            store::escalation::record_attempt(c, tenant, id, "failed", Some(&text), now)?;
-            store::tickets::insert_event(
-                c,
-                tenant,
-                ticket,
-                None,
-                "escalation_refused",
-                &json!({
-                    "target": target_name, "attempt": attempt, "host": r.host,
+    })
+}
+
+/// The escalation, its target and what its request is rendered from.
+async fn load(
+    db: &Db,
+    tenant: TenantId,
+    id: i64,
+    public_url: &str,
+) -> Result<
+    (
+        store::escalation::Escalation,
+        store::escalation::Target,
+        render::Input,
+    ),
+    DeliveryError,
+> {
+    let public_url = public_url.to_string();
+    db.read(move |c| -> Result<_> {
+        let e = store::escalation::get(c, tenant, id)?.ok_or(Error::NotFound("escalation"))?;
+        let target = store::escalation::target(c, tenant, e.target_id)?
+            .ok_or(Error::NotFound("escalation target"))?;
+        let ticket = TicketId::from_db(e.ticket_id);
+        let input = render::Input::load(c, tenant, ticket, &e, &public_url)?;
+        Ok((e, target, input))
+    })
+    .await
+    .map_err(retry)
+}
+
+/// One delivery attempt of an escalation, to be recorded with the ticket.
+struct Attempt {
+    id: i64,
+    ticket: TicketId,
+    /// 1 for the first attempt.
+    number: i32,
+    /// The target's name.
+    target: String,
+    came_to: CameTo,
+}
+
+/// What an attempt came to.
+enum CameTo {
+    /// The egress policy refused the address.
+    Refused(crate::egress::Refused),
+    /// The target's case number.
+    Answered(String),
+    /// The error and the escalation's state after it ("sending": retried, "failed": not).
+    Failed(String, &'static str),
+}
+
+impl Attempt {
+    /// Record the attempt on the escalation and in the ticket's history; an answer also tells the
+    /// citizen.
+    fn record_in_tx(
+        &self,
+        c: &mut Conn,
+        tenant: TenantId,
+        now: chrono::NaiveDateTime,
+    ) -> Result<()> {
+        let (id, ticket, target, attempt) = (self.id, self.ticket, &self.target, self.number);
+        let (kind, details) = match &self.came_to {
+            CameTo::Refused(r) => {
+                let text = r.to_string();
+                store::escalation::record_attempt(c, tenant, id, "failed", Some(&text), now)?;
+                let details = json!({
+                    "target": target, "attempt": attempt, "host": r.host,
                     "address": r.address.to_string(), "blocked": r.kind.key(),
-                }),
-                now,
-            )?;
-            return Ok(());
-        }
-        match &recorded {
-            Ok(case) => {
+                });
+                ("escalation_refused", details)
+            }
+            CameTo::Answered(case) => {
                 store::escalation::record_attempt(c, tenant, id, "answered", None, now)?;
                 store::escalation::answered(c, tenant, id, ticket, case, now)?;
                 let tk = store::tickets::get(c, tenant, ticket)?;
@@ -453,35 +494,19 @@ pub async fn deliver(
                     crate::notify::citizen::Event::Escalated,
                     now,
                 )?;
-                store::tickets::insert_event(
-                    c,
-                    tenant,
-                    ticket,
-                    None,
-                    "escalation_answered",
-                    &json!({ "target": target_name, "case_number": case, "attempt": attempt }),
-                    now,
-                )?;
+                let details = json!({ "target": target, "case_number": case, "attempt": attempt });
+                ("escalation_answered", details)
             }
-            Err((text, state)) => {
+            CameTo::Failed(text, state) => {
                 let text = text.as_str();
                 store::escalation::record_attempt(c, tenant, id, state, Some(text), now)?;
-                store::tickets::insert_event(
-                    c,
-                    tenant,
-                    ticket,
-                    None,
-                    "escalation_attempt_failed",
-                    &json!({ "target": target_name, "error": text, "attempt": attempt }),
-                    now,
-                )?;
+                let details = json!({ "target": target, "error": text, "attempt": attempt });
+                ("escalation_attempt_failed", details)
             }
-        }
+        };
+        store::tickets::insert_event(c, tenant, ticket, None, kind, &details, now)?;
         Ok(())
-    })
-    .await
-    .map_err(retry)?;
-    outcome.map(|_| ())
+    }
 }
 
 /// Why a request did not give a case number.

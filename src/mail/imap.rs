@@ -293,33 +293,8 @@ impl Intake {
     ) -> Result<(), SyncError> {
         let selected = timed("SELECT", session.select(&m.folder)).await?;
         let uidvalidity = i64::from(selected.uid_validity.unwrap_or(0));
-        let (id, tenant) = (m.id, t);
-        let state = self
-            .db
-            .read(move |c| store::mail::state(c, tenant, id))
-            .await
-            .map_err(|e| SyncError::Db(e.to_string()))?;
-        let mut last_uid = state.as_ref().map(|s| s.last_uid).unwrap_or(0);
-        if state
-            .as_ref()
-            .and_then(|s| s.uidvalidity)
-            .is_some_and(|v| v != uidvalidity)
-        {
-            tracing::warn!(mailbox = %m.address, uidvalidity, "UIDVALIDITY changed: resyncing (duplicates are recognised by Message-ID)");
-            last_uid = 0;
-        }
-        let query = if m.after_import == "move" {
-            "ALL".to_string()
-        } else {
-            format!("UID {}:*", last_uid + 1)
-        };
-        let mut uids: Vec<i64> = timed("SEARCH", session.uid_search(&query))
-            .await?
-            .into_iter()
-            .map(i64::from)
-            .filter(|u| m.after_import == "move" || *u > last_uid)
-            .collect();
-        uids.sort_unstable();
+        let last_uid = self.last_uid(t, m, uidvalidity).await?;
+        let uids = new_uids(session, m, last_uid).await?;
         // A pipeline: while batch i is parsed and committed (in a task), batch i+1 is fetched and
         // batch i-1 is flagged/moved. Commits stay in order: batch i starts only after i-1 committed.
         type Pending = (
@@ -330,33 +305,9 @@ impl Intake {
         let mut pending: Option<Pending> = None;
         let mut first_missed: Option<i64> = None;
         for chunk in uids.chunks(BATCH) {
-            let chunk_v = chunk.to_vec();
-            let known = self
-                .db
-                .read(move |c| store::mail::known_uids(c, id, uidvalidity, &chunk_v))
-                .await
-                .map_err(|e| SyncError::Db(e.to_string()))?;
-            let wanted: Vec<i64> = chunk
-                .iter()
-                .copied()
-                .filter(|u| !known.contains(u))
-                .collect();
-            let mut fetched: Vec<(i64, Vec<u8>)> = Vec::with_capacity(wanted.len());
-            if !wanted.is_empty() {
-                let set = uid_set(&wanted);
-                let mut stream =
-                    timed("FETCH", session.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
-                while let Some(item) = timed("FETCH item", async {
-                    Ok::<_, SyncError>(stream.next().await)
-                })
-                .await?
-                {
-                    let f = item?;
-                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        fetched.push((i64::from(uid), body.to_vec()));
-                    }
-                }
-            }
+            let (known, fetched) = self
+                .fetch_unknown(session, m.id, uidvalidity, chunk)
+                .await?;
             let previous = match pending.take() {
                 Some((c, k, h)) => {
                     Some((c, k, h.await.map_err(|e| SyncError::Db(e.to_string()))??))
@@ -387,6 +338,73 @@ impl Intake {
             Some(uid) => (uid - 1).max(0),
             None => uids.iter().copied().max().unwrap_or(last_uid).max(last_uid),
         };
+        self.save_position(m.id, uidvalidity, max_seen).await
+    }
+
+    /// The last UID taken from this mailbox; 0 when the folder's UIDVALIDITY changed (all again).
+    async fn last_uid(&self, t: TenantId, m: &Mailbox, uidvalidity: i64) -> Result<i64, SyncError> {
+        let id = m.id;
+        let state = self
+            .db
+            .read(move |c| store::mail::state(c, t, id))
+            .await
+            .map_err(|e| SyncError::Db(e.to_string()))?;
+        let last_uid = state.as_ref().map(|s| s.last_uid).unwrap_or(0);
+        if state
+            .as_ref()
+            .and_then(|s| s.uidvalidity)
+            .is_some_and(|v| v != uidvalidity)
+        {
+            tracing::warn!(mailbox = %m.address, uidvalidity, "UIDVALIDITY changed: resyncing (duplicates are recognised by Message-ID)");
+            return Ok(0);
+        }
+        Ok(last_uid)
+    }
+
+    /// Of a batch of UIDs, those already stored (known), and the others fetched: (uid, raw mail).
+    async fn fetch_unknown(
+        &self,
+        session: &mut Session,
+        id: i64,
+        uidvalidity: i64,
+        chunk: &[i64],
+    ) -> Result<(Vec<i64>, Vec<(i64, Vec<u8>)>), SyncError> {
+        let chunk_v = chunk.to_vec();
+        let known = self
+            .db
+            .read(move |c| store::mail::known_uids(c, id, uidvalidity, &chunk_v))
+            .await
+            .map_err(|e| SyncError::Db(e.to_string()))?;
+        let wanted: Vec<i64> = chunk
+            .iter()
+            .copied()
+            .filter(|u| !known.contains(u))
+            .collect();
+        let mut fetched: Vec<(i64, Vec<u8>)> = Vec::with_capacity(wanted.len());
+        if !wanted.is_empty() {
+            let set = uid_set(&wanted);
+            let mut stream = timed("FETCH", session.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
+            while let Some(item) = timed("FETCH item", async {
+                Ok::<_, SyncError>(stream.next().await)
+            })
+            .await?
+            {
+                let f = item?;
+                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                    fetched.push((i64::from(uid), body.to_vec()));
+                }
+            }
+        }
+        Ok((known, fetched))
+    }
+
+    /// Save the mailbox's position, only while this node holds its lease.
+    async fn save_position(
+        &self,
+        id: i64,
+        uidvalidity: i64,
+        max_seen: i64,
+    ) -> Result<(), SyncError> {
         let owner = self.owner.clone();
         let ok = self
             .db
@@ -460,41 +478,9 @@ impl Intake {
         let started = std::time::Instant::now();
         let n = fetched.len();
         let (blobs, max) = (self.blobs.clone(), self.max_attachment_bytes);
-        let prepared: Vec<(i64, Prepared)> = tokio::task::spawn_blocking(move || {
-            // Parse on every core: split the batch, keep the order.
-            let threads = std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(4);
-            let per = fetched.len().div_ceil(threads).max(1);
-            let prepared = std::thread::scope(|scope| {
-                let handles: Vec<_> = fetched
-                    .chunks(per)
-                    .map(|part| {
-                        let blobs = &blobs;
-                        scope.spawn(move || {
-                            part.iter()
-                                .map(|(uid, raw)| {
-                                    intake::prepare(raw, blobs, max).map(|p| (*uid, p))
-                                })
-                                .collect::<std::io::Result<Vec<_>>>()
-                        })
-                    })
-                    .collect();
-                let mut all = Vec::with_capacity(fetched.len());
-                for h in handles {
-                    all.extend(
-                        h.join()
-                            .map_err(|_| std::io::Error::other("mail parser thread panicked"))??,
-                    );
-                }
-                Ok::<_, std::io::Error>(all)
-            })?;
-            // One flush for the whole batch, before the transaction that refers to the blobs.
-            blobs.sync()?;
-            Ok::<_, std::io::Error>(prepared)
-        })
-        .await
-        .map_err(|e| SyncError::Db(e.to_string()))??;
+        let prepared = tokio::task::spawn_blocking(move || prepare_all(&blobs, max, fetched))
+            .await
+            .map_err(|e| SyncError::Db(e.to_string()))??;
         let prepared_in = started.elapsed();
         let src = Source {
             mailbox: Some(m.id),
@@ -509,35 +495,13 @@ impl Intake {
         self.db
             .write(move |c| -> Result<Vec<i64>, crate::error::Error> {
                 let now = store::now();
-                let mut stored = vec![];
-                let mut cache = intake::Cache::default();
-                for (uid, p) in &prepared {
-                    let src = Source { uid: *uid, ..src.clone() };
-                    let r = diesel::Connection::transaction(c, |c| {
-                        intake::ingest(
-                            c,
-                            t,
-                            &src,
-                            &p.raw_sha256,
-                            &p.mail,
-                            &p.attachments,
-                            &policy,
-                            &mut cache,
-                            now,
-                        )
-                    });
-                    match r {
-                        Ok(outcome) => {
-                            tracing::debug!(mailbox = %address, uid, ?outcome, "mail stored");
-                            stored.push(*uid);
-                        }
-                        Err(e) => tracing::error!(mailbox = %address, uid, error = %e, "mail could not be stored; left on the server"),
-                    }
-                }
+                let stored = ingest_each(c, t, &src, &prepared, &policy, &address, now);
                 // The position moves in the same transaction, and only while we hold the lease.
                 let max = stored.iter().copied().max().unwrap_or(0);
                 if max > 0 && !store::mail::save_position(c, id, &owner, uidvalidity, max, now)? {
-                    return Err(crate::error::Error::Conflict(crate::error::Conflict::LeaseLost));
+                    return Err(crate::error::Error::Conflict(
+                        crate::error::Conflict::LeaseLost,
+                    ));
                 }
                 Ok(stored)
             })
@@ -557,6 +521,109 @@ impl Intake {
                 )
             })
     }
+}
+
+/// Parse a batch on every core (split, the order kept) and stage its bytes in the blob store,
+/// with one flush for the whole batch, before the transaction that refers to the blobs.
+fn prepare_all(
+    blobs: &BlobStore,
+    max_attachment_bytes: usize,
+    fetched: Vec<(i64, Vec<u8>)>,
+) -> std::io::Result<Vec<(i64, Prepared)>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let per = fetched.len().div_ceil(threads).max(1);
+    let prepared = std::thread::scope(|scope| {
+        let handles: Vec<_> = fetched
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(uid, raw)| {
+                            intake::prepare(raw, blobs, max_attachment_bytes).map(|p| (*uid, p))
+                        })
+                        .collect::<std::io::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(fetched.len());
+        for h in handles {
+            all.extend(
+                h.join()
+                    .map_err(|_| std::io::Error::other("mail parser thread panicked"))??,
+            );
+        }
+        Ok::<_, std::io::Error>(all)
+    })?;
+    blobs.sync()?;
+    Ok(prepared)
+}
+
+/// Take in each prepared mail in a transaction of its own (inside the batch's); returns the UIDs
+/// stored. One that fails is logged and left on the server for the next cycle.
+fn ingest_each(
+    c: &mut store::Conn,
+    t: TenantId,
+    src: &Source,
+    prepared: &[(i64, Prepared)],
+    policy: &Policy,
+    address: &str,
+    now: chrono::NaiveDateTime,
+) -> Vec<i64> {
+    let mut stored = vec![];
+    let mut cache = intake::Cache::default();
+    for (uid, p) in prepared {
+        let src = Source {
+            uid: *uid,
+            ..src.clone()
+        };
+        let r = diesel::Connection::transaction(c, |c| {
+            intake::ingest(
+                c,
+                t,
+                &src,
+                &p.raw_sha256,
+                &p.mail,
+                &p.attachments,
+                policy,
+                &mut cache,
+                now,
+            )
+        });
+        match r {
+            Ok(outcome) => {
+                tracing::debug!(mailbox = %address, uid, ?outcome, "mail stored");
+                stored.push(*uid);
+            }
+            Err(e) => {
+                tracing::error!(mailbox = %address, uid, error = %e, "mail could not be stored; left on the server")
+            }
+        }
+    }
+    stored
+}
+
+/// The UIDs to look at, in order: after `last_uid`, or all of them when mails are moved away
+/// after import (what is left in the folder is still to do).
+async fn new_uids(
+    session: &mut Session,
+    m: &Mailbox,
+    last_uid: i64,
+) -> Result<Vec<i64>, SyncError> {
+    let query = if m.after_import == "move" {
+        "ALL".to_string()
+    } else {
+        format!("UID {}:*", last_uid + 1)
+    };
+    let mut uids: Vec<i64> = timed("SEARCH", session.uid_search(&query))
+        .await?
+        .into_iter()
+        .map(i64::from)
+        .filter(|u| m.after_import == "move" || *u > last_uid)
+        .collect();
+    uids.sort_unstable();
+    Ok(uids)
 }
 
 /// "1,2,3,7" → "1:3,7".

@@ -163,6 +163,8 @@ pub async fn deliver(
         })
 }
 
+/// Write one notification to the ticket's contact: by SMS or mail (whichever reaches them), once
+/// per queued notification, into the outbox.
 fn write(
     c: &mut Conn,
     cfg: &Config,
@@ -181,19 +183,92 @@ fn write(
     else {
         return Ok(());
     };
-    let gateway = store::sms::gateway(c, t)?;
-    let phone = contact
-        .phone
-        .as_deref()
-        .and_then(|p| PhoneNumber::parse(p).ok())
-        .filter(|_| gateway.is_some());
-    let by_sms = phone.is_some() && (contact.preferred_channel == "sms" || contact.email.is_none());
-    let channel = match (by_sms, &contact.email) {
-        (true, _) => "sms",
-        (false, Some(_)) => "mail",
-        (false, None) => return Ok(()),
+    let Some(reach) = Reach::of(c, t, &contact)? else {
+        return Ok(());
     };
-    // Once per queued notification, however often the worker delivers it.
+    if !note_once(c, t, ticket_id, event, reach.channel(), key, now)? {
+        return Ok(());
+    }
+    let data = message_data(c, cfg, t, &tk, &contact)?;
+    let templates = Templates::get();
+    let lang = crate::domain::Language::parse(&contact.language)
+        .unwrap_or(crate::domain::Language::Sv)
+        .as_str();
+    let name = format!("notify/{}.{}.{lang}", event.as_str(), reach.channel());
+    let text = templates
+        .render_text(&name, &data)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::Internal(format!("{name}: {e}")))?;
+    let out = Outgoing {
+        cfg,
+        t,
+        tk: &tk,
+        now,
+    };
+    match reach {
+        Reach::Sms { phone, gateway } => out.sms(c, &phone, &gateway, &text),
+        Reach::Mail { to } => {
+            let subject = templates
+                .text(lang, &format!("notify.subject.{}", event.as_str()))
+                .replace("{number}", &tk.number.to_string());
+            out.mail(c, to, subject, text)
+        }
+    }
+}
+
+/// How a notification reaches the contact.
+enum Reach {
+    /// A valid phone and the tenant's SMS gateway, for those who chose SMS or have no e-mail.
+    Sms {
+        phone: PhoneNumber,
+        gateway: Box<store::sms::Gateway>,
+    },
+    Mail {
+        to: String,
+    },
+}
+
+impl Reach {
+    /// None: the contact can be reached neither way.
+    fn of(c: &mut Conn, t: TenantId, contact: &store::contacts::Contact) -> Result<Option<Reach>> {
+        let gateway = store::sms::gateway(c, t)?;
+        let phone = contact
+            .phone
+            .as_deref()
+            .and_then(|p| PhoneNumber::parse(p).ok())
+            .filter(|_| gateway.is_some());
+        let by_sms =
+            phone.is_some() && (contact.preferred_channel == "sms" || contact.email.is_none());
+        Ok(match (by_sms, phone, gateway, &contact.email) {
+            (true, Some(phone), Some(gateway), _) => Some(Reach::Sms {
+                phone,
+                gateway: Box::new(gateway),
+            }),
+            (false, _, _, Some(to)) => Some(Reach::Mail { to: to.clone() }),
+            _ => None,
+        })
+    }
+
+    /// The channel's name in history and in the template names.
+    fn channel(&self) -> &'static str {
+        match self {
+            Reach::Sms { .. } => "sms",
+            Reach::Mail { .. } => "mail",
+        }
+    }
+}
+
+/// Record in the ticket's history that the citizen was notified — once per queued notification,
+/// however often the worker delivers it. False: already done.
+fn note_once(
+    c: &mut Conn,
+    t: TenantId,
+    ticket_id: TicketId,
+    event: Event,
+    channel: &str,
+    key: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<bool> {
     let fresh = store::tickets::insert_events_once(
         c,
         &[store::tickets::OnceEvent {
@@ -205,9 +280,19 @@ fn write(
         }],
         now,
     )?;
-    if fresh.is_empty() {
-        return Ok(());
-    }
+    Ok(!fresh.is_empty())
+}
+
+/// What the notification templates are rendered with (the content only below the queue's
+/// information class limit).
+fn message_data(
+    c: &mut Conn,
+    cfg: &Config,
+    t: TenantId,
+    tk: &store::tickets::Ticket,
+    contact: &store::contacts::Contact,
+) -> Result<serde_json::Value> {
+    let ticket_id = tk.id;
     let (_, info_class) = store::queues::notify_settings(c, t, tk.queue_id)?;
     let queue = store::queues::list(c, t)?
         .into_iter()
@@ -215,7 +300,7 @@ fn write(
         .map(|q| q.name)
         .unwrap_or_default();
     let tenant = store::tenants::get(c, t)?;
-    let data = json!({
+    Ok(json!({
         "content": info_class < cfg.content_free_from_class,
         "name": contact.name,
         "number": tk.number,
@@ -224,75 +309,81 @@ fn write(
         "tenant": tenant.name,
         "diarienummer": store::escalation::diarienummer(c, t, ticket_id)?,
         "link": crate::notify::status_link::link(c, &cfg.signer, &cfg.public_url, t, ticket_id, cfg.status_link_days)?,
-    });
-    let templates = Templates::get();
-    let render = |name: String| {
-        templates
-            .render_text(&name, &data)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| Error::Internal(format!("{name}: {e}")))
-    };
-    let lang = crate::domain::Language::parse(&contact.language)
-        .unwrap_or(crate::domain::Language::Sv)
-        .as_str();
-    let text = render(format!("notify/{}.{channel}.{lang}", event.as_str()))?;
-    match (channel, phone, gateway) {
-        ("sms", Some(phone), Some(g)) => {
-            let shape = super::sms_text::shape(&text, g.nordic_gsm7);
-            let id = store::sms::insert(
-                c,
-                t,
-                &store::sms::NewSms {
-                    ticket: Some(ticket_id),
-                    queue: Some(tk.queue_id),
-                    to: phone.as_str(),
-                    body: &text,
-                    encoding: shape.encoding.as_str(),
-                    segments: shape.segments as i32,
-                    cost_ore: shape.segments as i64 * i64::from(g.price_ore),
-                    provider: &g.provider,
-                    sent_by: None,
-                },
-                now,
-            )?;
-            store::outbox::enqueue(
-                c,
-                t,
-                super::sms::OUTBOX_KIND,
-                &json!({ "sms": id }),
-                Some(ticket_id),
-                now,
-            )?;
-        }
-        _ => {
-            let to = contact.email.clone().unwrap_or_default();
-            let subject = templates
-                .text(lang, &format!("notify.subject.{}", event.as_str()))
-                .replace("{number}", &tk.number.to_string());
-            let (from, message_id) =
-                crate::delivery::mail::about_ticket(c, t, &tk, &cfg.from, "notification", now)?;
-            let mail = crate::delivery::mail::OutgoingMail {
-                from,
-                to: vec![to],
-                subject,
-                text,
-                message_id: Some(message_id),
-                in_reply_to: None,
-                references: vec![],
-                message_row: None,
-                mailbox: tk.mailbox_id,
-                auto_submitted: true,
-                attachments: vec![],
-            };
-            store::outbox::enqueue(
-                c,
-                t,
-                crate::delivery::mail::OUTBOX_KIND,
-                &serde_json::to_value(mail).map_err(|e| Error::Internal(e.to_string()))?,
-                Some(ticket_id),
-                now,
-            )?;
-        }
+    }))
+}
+
+/// A notification about one ticket, on its way into the outbox.
+struct Outgoing<'a> {
+    cfg: &'a Config,
+    t: TenantId,
+    tk: &'a store::tickets::Ticket,
+    now: chrono::NaiveDateTime,
+}
+
+impl Outgoing<'_> {
+    /// The SMS row (shaped and priced for the gateway) and its outbox item.
+    fn sms(
+        &self,
+        c: &mut Conn,
+        phone: &PhoneNumber,
+        g: &store::sms::Gateway,
+        text: &str,
+    ) -> Result<()> {
+        let (t, tk, now) = (self.t, self.tk, self.now);
+        let shape = super::sms_text::shape(text, g.nordic_gsm7);
+        let id = store::sms::insert(
+            c,
+            t,
+            &store::sms::NewSms {
+                ticket: Some(tk.id),
+                queue: Some(tk.queue_id),
+                to: phone.as_str(),
+                body: text,
+                encoding: shape.encoding.as_str(),
+                segments: shape.segments as i32,
+                cost_ore: shape.segments as i64 * i64::from(g.price_ore),
+                provider: &g.provider,
+                sent_by: None,
+            },
+            now,
+        )?;
+        store::outbox::enqueue(
+            c,
+            t,
+            super::sms::OUTBOX_KIND,
+            &json!({ "sms": id }),
+            Some(tk.id),
+            now,
+        )?;
+        Ok(())
     }
-    Ok(())
+
+    /// An automatic mail about the ticket (in its thread, from its mailbox).
+    fn mail(&self, c: &mut Conn, to: String, subject: String, text: String) -> Result<()> {
+        let (t, tk, now) = (self.t, self.tk, self.now);
+        let (from, message_id) =
+            crate::delivery::mail::about_ticket(c, t, tk, &self.cfg.from, "notification", now)?;
+        let mail = crate::delivery::mail::OutgoingMail {
+            from,
+            to: vec![to],
+            subject,
+            text,
+            message_id: Some(message_id),
+            in_reply_to: None,
+            references: vec![],
+            message_row: None,
+            mailbox: tk.mailbox_id,
+            auto_submitted: true,
+            attachments: vec![],
+        };
+        store::outbox::enqueue(
+            c,
+            t,
+            crate::delivery::mail::OUTBOX_KIND,
+            &serde_json::to_value(mail).map_err(|e| Error::Internal(e.to_string()))?,
+            Some(tk.id),
+            now,
+        )?;
+        Ok(())
+    }
 }

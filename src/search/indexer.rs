@@ -110,6 +110,66 @@ pub struct RoundReport {
     pub more: bool,
 }
 
+/// The tickets a round touched, by tenant (raw id → (tenant, ticket ids)).
+type Touched = BTreeMap<i64, (TenantId, BTreeSet<i64>)>;
+
+/// Note the tickets these changes touched.
+fn touch(touched: &mut Touched, t: TenantId, changes: &[Change]) {
+    let entry = touched.entry(t.get()).or_insert((t, BTreeSet::new()));
+    entry.1.extend(changes.iter().map(|c| c.ticket_id));
+}
+
+/// Every tenant's feed after its cursor (a batch at most each).
+async fn read_feeds(db: &Db, cursors: BTreeMap<i64, i64>) -> Result<Vec<(TenantId, Vec<Change>)>> {
+    db.read(move |c| -> Result<_> {
+        let mut out = Vec::new();
+        for t in store::tenants::list(c)? {
+            let after = cursors.get(&t.id.get()).copied().unwrap_or(0);
+            out.push((
+                t.id,
+                store::workspace::changes_after(c, t.id, after, FEED_BATCH)?,
+            ));
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Read the touched tickets' documents, upsert them and commit with the new feed state (all or
+/// nothing); returns how many tickets were upserted.
+async fn upsert_and_commit(
+    db: &Db,
+    index: &TicketIndex,
+    work: Vec<(TenantId, Vec<i64>)>,
+    next: &FeedState,
+) -> Result<usize> {
+    let docs = db
+        .read(move |c| -> Result<_> {
+            let mut out = Vec::new();
+            for (t, ids) in work {
+                let docs = store::search::docs_for(c, t, &ids)?;
+                out.push((ids, docs));
+            }
+            Ok(out)
+        })
+        .await?;
+    let tickets = docs.iter().map(|(ids, _)| ids.len()).sum();
+    let idx = index.clone();
+    let state = next.clone();
+    blocking(move || {
+        let applied = docs
+            .iter()
+            .try_for_each(|(ids, docs)| idx.upsert(ids, docs))
+            .and_then(|()| idx.commit(&state));
+        if applied.is_err() {
+            let _ = idx.rollback();
+        }
+        applied
+    })
+    .await?;
+    Ok(tickets)
+}
+
 /// The follower's memory between rounds. `state` is what the last commit recorded.
 pub struct Follower {
     state: FeedState,
@@ -172,41 +232,11 @@ impl Follower {
     pub async fn round(&mut self, db: &Db, index: &TicketIndex) -> Result<RoundReport> {
         let _feed = index.lock_feed().await;
         let now = Instant::now();
-        let cursors = self.state.cursors.clone();
-        let feeds: Vec<(TenantId, Vec<Change>)> = db
-            .read(move |c| -> Result<_> {
-                let mut out = Vec::new();
-                for t in store::tenants::list(c)? {
-                    let after = cursors.get(&t.id.get()).copied().unwrap_or(0);
-                    out.push((
-                        t.id,
-                        store::workspace::changes_after(c, t.id, after, FEED_BATCH)?,
-                    ));
-                }
-                Ok(out)
-            })
-            .await?;
-
+        let feeds = read_feeds(db, self.state.cursors.clone()).await?;
         let mut next = self.state.clone();
-        let mut touched: BTreeMap<i64, (TenantId, BTreeSet<i64>)> = BTreeMap::new();
+        let mut touched = Touched::new();
         let mut report = RoundReport::default();
-        let mut round_seen: Vec<i64> = Vec::new();
-        let mut gaps: Vec<(TenantId, Vec<i64>)> = Vec::new();
-        for (t, changes) in &feeds {
-            let Some(last) = changes.last() else {
-                continue;
-            };
-            report.more |= changes.len() as i64 >= FEED_BATCH;
-            let cursor = next.cursors.get(&t.get()).copied().unwrap_or(0);
-            let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
-            gaps.push((*t, gap_ids(cursor, &ids)));
-            round_seen.extend(&ids);
-            let entry = touched.entry(t.get()).or_insert((*t, BTreeSet::new()));
-            entry.1.extend(changes.iter().map(|c| c.ticket_id));
-            next.cursors.insert(t.get(), last.id);
-        }
-        self.remember_seen(now, round_seen);
-
+        let gaps = self.follow_feeds(&feeds, &mut next, &mut touched, &mut report, now);
         // Awaited ids: add this round's gaps, strike off what some feed has shown, expire.
         for (t, ids) in gaps {
             let pending = next.pending.entry(t.get()).or_default();
@@ -216,45 +246,8 @@ impl Follower {
             }
         }
         self.prune_pending(&mut next, now);
-
-        // Ask for the awaited ids again.
-        let asks: Vec<(TenantId, Vec<i64>)> = next
-            .pending
-            .iter()
-            .filter(|(_, ids)| !ids.is_empty())
-            .map(|(t, ids)| (TenantId::from_db(*t), ids.clone()))
-            .collect();
-        if !asks.is_empty() {
-            let late: Vec<(TenantId, Vec<Change>)> = db
-                .read(move |c| -> Result<_> {
-                    let mut out = Vec::new();
-                    for (t, ids) in asks {
-                        let mut found = Vec::new();
-                        for chunk in ids.chunks(500) {
-                            found.extend(store::workspace::changes_by_ids(c, t, chunk)?);
-                        }
-                        out.push((t, found));
-                    }
-                    Ok(out)
-                })
-                .await?;
-            let mut late_seen = Vec::new();
-            for (t, changes) in late {
-                if changes.is_empty() {
-                    continue;
-                }
-                report.late += changes.len();
-                let entry = touched.entry(t.get()).or_insert((t, BTreeSet::new()));
-                entry.1.extend(changes.iter().map(|c| c.ticket_id));
-                late_seen.extend(changes.iter().map(|c| c.id));
-            }
-            if !late_seen.is_empty() {
-                tracing::debug!(ids = ?late_seen, "search index: late commits picked up");
-                self.remember_seen(now, late_seen);
-                self.prune_pending(&mut next, now);
-            }
-        }
-
+        self.pick_up_late(db, &mut next, &mut touched, &mut report, now)
+            .await?;
         let work: Vec<(TenantId, Vec<i64>)> = touched
             .into_values()
             .map(|(t, ids)| (t, ids.into_iter().collect()))
@@ -262,32 +255,86 @@ impl Follower {
         if work.is_empty() && next == self.state {
             return Ok(report);
         }
-        let docs = db
+        report.tickets = upsert_and_commit(db, index, work, &next).await?;
+        self.state = next;
+        Ok(report)
+    }
+
+    /// Move the cursors in `next` past this round's changes, note the tickets they touched and
+    /// the ids seen; returns, per tenant, the ids skipped below the new cursor (not committed yet).
+    fn follow_feeds(
+        &mut self,
+        feeds: &[(TenantId, Vec<Change>)],
+        next: &mut FeedState,
+        touched: &mut Touched,
+        report: &mut RoundReport,
+        now: Instant,
+    ) -> Vec<(TenantId, Vec<i64>)> {
+        let mut round_seen: Vec<i64> = Vec::new();
+        let mut gaps: Vec<(TenantId, Vec<i64>)> = Vec::new();
+        for (t, changes) in feeds {
+            let Some(last) = changes.last() else {
+                continue;
+            };
+            report.more |= changes.len() as i64 >= FEED_BATCH;
+            let cursor = next.cursors.get(&t.get()).copied().unwrap_or(0);
+            let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
+            gaps.push((*t, gap_ids(cursor, &ids)));
+            round_seen.extend(&ids);
+            touch(touched, *t, changes);
+            next.cursors.insert(t.get(), last.id);
+        }
+        self.remember_seen(now, round_seen);
+        gaps
+    }
+
+    /// Ask for the awaited ids again; those that have committed since count as late and touch
+    /// their tickets.
+    async fn pick_up_late(
+        &mut self,
+        db: &Db,
+        next: &mut FeedState,
+        touched: &mut Touched,
+        report: &mut RoundReport,
+        now: Instant,
+    ) -> Result<()> {
+        let asks: Vec<(TenantId, Vec<i64>)> = next
+            .pending
+            .iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(t, ids)| (TenantId::from_db(*t), ids.clone()))
+            .collect();
+        if asks.is_empty() {
+            return Ok(());
+        }
+        let late: Vec<(TenantId, Vec<Change>)> = db
             .read(move |c| -> Result<_> {
                 let mut out = Vec::new();
-                for (t, ids) in work {
-                    let docs = store::search::docs_for(c, t, &ids)?;
-                    out.push((ids, docs));
+                for (t, ids) in asks {
+                    let mut found = Vec::new();
+                    for chunk in ids.chunks(500) {
+                        found.extend(store::workspace::changes_by_ids(c, t, chunk)?);
+                    }
+                    out.push((t, found));
                 }
                 Ok(out)
             })
             .await?;
-        report.tickets = docs.iter().map(|(ids, _)| ids.len()).sum();
-        let idx = index.clone();
-        let state = next.clone();
-        blocking(move || {
-            let applied = docs
-                .iter()
-                .try_for_each(|(ids, docs)| idx.upsert(ids, docs))
-                .and_then(|()| idx.commit(&state));
-            if applied.is_err() {
-                let _ = idx.rollback();
+        let mut late_seen = Vec::new();
+        for (t, changes) in late {
+            if changes.is_empty() {
+                continue;
             }
-            applied
-        })
-        .await?;
-        self.state = next;
-        Ok(report)
+            report.late += changes.len();
+            touch(touched, t, &changes);
+            late_seen.extend(changes.iter().map(|c| c.id));
+        }
+        if !late_seen.is_empty() {
+            tracing::debug!(ids = ?late_seen, "search index: late commits picked up");
+            self.remember_seen(now, late_seen);
+            self.prune_pending(next, now);
+        }
+        Ok(())
     }
 
     fn remember_seen(&mut self, now: Instant, ids: Vec<i64>) {

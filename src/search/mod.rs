@@ -141,6 +141,37 @@ pub async fn search_tickets(
     q: SearchQuery,
 ) -> Result<SearchResults> {
     actor.require(Scope::TicketsRead)?;
+    let (limit, offset) = page_of(&q)?;
+    let queue = queue_filter(db, actor, q.queue).await?;
+    let parsed = UserQuery::parse(&q.text);
+    if parsed.is_empty() {
+        return Ok(SearchResults::default());
+    }
+    let filter = Filter {
+        tenant: actor.tenant,
+        access: actor.queue_access(),
+        statuses: q.statuses.clone(),
+        queue,
+    };
+    let idx = index.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        search_index(&idx, &parsed, &filter, limit, offset, Plan::Auto)
+    })
+    .await
+    .map_err(|e| internal("search task", e))??;
+    if found.hits.is_empty() {
+        return Ok(SearchResults {
+            hits: vec![],
+            total: found.total,
+            total_exact: found.total_exact,
+            fuzzy: found.fuzzy,
+        });
+    }
+    recheck_in_database(db, actor, &q.statuses, queue, found).await
+}
+
+/// The page asked for: (limit, offset), each checked against its range.
+fn page_of(q: &SearchQuery) -> Result<(usize, usize)> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(InvalidValue::new(
@@ -163,46 +194,37 @@ pub async fn search_tickets(
         )
         .into());
     }
+    Ok((limit, offset))
+}
+
+/// The queue to search in, if one was asked for: it must be one the actor may see.
+async fn queue_filter(db: &Db, actor: &Actor, raw: Option<i64>) -> Result<Option<QueueId>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
     let (t, access) = (actor.tenant, actor.queue_access());
-    let queue = match q.queue {
-        Some(raw) => {
-            let access = access.clone();
-            Some(
-                db.read(move |c| -> Result<QueueId> {
-                    store::queues::lookup(c, t, raw)?
-                        .filter(|x| access.allows(x.id))
-                        .map(|x| x.id)
-                        .ok_or(Error::NotFound("queue"))
-                })
-                .await?,
-            )
-        }
-        None => None,
-    };
-    let parsed = UserQuery::parse(&q.text);
-    if parsed.is_empty() {
-        return Ok(SearchResults::default());
-    }
-    let filter = Filter {
-        tenant: t,
-        access: access.clone(),
-        statuses: q.statuses.clone(),
-        queue,
-    };
-    let idx = index.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        search_index(&idx, &parsed, &filter, limit, offset, Plan::Auto)
-    })
-    .await
-    .map_err(|e| internal("search task", e))??;
-    if found.hits.is_empty() {
-        return Ok(SearchResults {
-            hits: vec![],
-            total: found.total,
-            total_exact: found.total_exact,
-            fuzzy: found.fuzzy,
-        });
-    }
+    let id = db
+        .read(move |c| -> Result<QueueId> {
+            store::queues::lookup(c, t, raw)?
+                .filter(|x| access.allows(x.id))
+                .map(|x| x.id)
+                .ok_or(Error::NotFound("queue"))
+        })
+        .await?;
+    Ok(Some(id))
+}
+
+/// Read the index's hits again from the database within the actor's tenant and queues, drop the
+/// ones it no longer allows (or that no longer match the status and queue filter) and lower an
+/// exact total by as many.
+async fn recheck_in_database(
+    db: &Db,
+    actor: &Actor,
+    statuses: &[Status],
+    queue: Option<QueueId>,
+    found: IndexOutcome,
+) -> Result<SearchResults> {
+    let (t, access) = (actor.tenant, actor.queue_access());
     let ids: Vec<i64> = found.hits.iter().map(|h| h.ticket_id).collect();
     let tickets = db
         .read(move |c| store::tickets::by_ids(c, t, &access, &ids))
@@ -210,7 +232,7 @@ pub async fn search_tickets(
     let mut by_id: std::collections::HashMap<i64, store::tickets::Ticket> =
         tickets.into_iter().map(|tk| (tk.id.get(), tk)).collect();
     let wanted = |tk: &store::tickets::Ticket| {
-        (q.statuses.is_empty() || q.statuses.contains(&tk.status))
+        (statuses.is_empty() || statuses.contains(&tk.status))
             && queue.is_none_or(|qid| tk.queue_id == qid)
     };
     let mut hits = Vec::with_capacity(found.hits.len());
@@ -292,119 +314,24 @@ fn search_index(
     offset: usize,
     plan: Plan,
 ) -> Result<IndexOutcome> {
+    if filter.allows_nothing() {
+        return Ok(IndexOutcome::empty());
+    }
     let f = *index.fields();
     let searcher = index.searcher();
     let fast = filter.fast();
-    let empty = |fuzzy| IndexOutcome {
-        hits: vec![],
-        total: 0,
-        total_exact: true,
-        fuzzy,
-        subject_terms: BTreeSet::new(),
+    let prune = parsed.is_pure_terms() && prunes(&searcher, &f, &fast, plan)?;
+    let search = IndexSearch {
+        f,
+        searcher: &searcher,
+        fast,
+        filter,
+        parsed,
+        single: parsed.is_single_term(),
+        prune,
+        k: offset + limit,
     };
-    if filter.allows_nothing() {
-        return Ok(empty(false));
-    }
-    let prune = parsed.is_pure_terms()
-        && match plan {
-            Plan::Prune => true,
-            Plan::FilterInQuery => false,
-            Plan::Auto => {
-                let tenant = tantivy::Term::from_field_u64(f.tenant_id, fast.tenant);
-                let docs = searcher
-                    .doc_freq(&tenant)
-                    .map_err(|e| internal("search", e))?;
-                docs as f64 >= searcher.num_docs() as f64 * PRUNE_TENANT_SHARE
-            }
-        };
-    let single = parsed.is_single_term();
-    let k = offset + limit;
-    // One attempt with a given candidate query; see the function's documentation.
-    let attempt = |expansions: Option<&Expansions>, exact_phrases: bool| -> Result<_> {
-        let parts = parsed.parts(&f, expansions);
-        let Some(boosted) = parts.to_query() else {
-            return Ok(None);
-        };
-        let loose_phrases = !single && !exact_phrases && parsed.has_phrases();
-        let base = if single {
-            boosted.box_clone()
-        } else {
-            match parsed.candidates(&f, expansions, exact_phrases) {
-                Some(q) => q,
-                None => return Ok(None),
-            }
-        };
-        let pure = parsed.is_pure_terms() && (single || (expansions.is_none() && !exact_phrases));
-        let query = if pure && prune {
-            base
-        } else {
-            match filter.apply(&f, base) {
-                Some(q) => q,
-                None => return Ok(None),
-            }
-        };
-        let window = if single {
-            k
-        } else if loose_phrases {
-            k.max(PHRASE_WINDOW)
-        } else {
-            k.max(RERANK_WINDOW)
-        };
-        let mut top = searcher
-            .search(
-                &*query,
-                &collect::FilteredTop {
-                    k: window,
-                    filter: fast.clone(),
-                },
-            )
-            .map_err(|e| internal("search", e))?;
-        let complete = top.len() < window;
-        if !single {
-            top = collect::rescore(&searcher, &parts, top).map_err(|e| internal("rank", e))?;
-        }
-        let (total, total_exact) = if complete {
-            (top.len(), true)
-        } else if loose_phrases {
-            // The phrases held in this many of the best candidates: a lower bound.
-            (top.len(), false)
-        } else {
-            let n = searcher
-                .search(
-                    &*query,
-                    &collect::CappedCount {
-                        cap: COUNT_CAP,
-                        filter: fast.clone(),
-                    },
-                )
-                .map_err(|e| internal("count", e))?;
-            (n.max(top.len()), n < COUNT_CAP)
-        };
-        Ok(Some(Attempt {
-            needs_exact: loose_phrases && !complete && top.len() < k,
-            boosted,
-            top,
-            total,
-            total_exact,
-        }))
-    };
-    // Phrases are first looked for among the best candidates that hold their words; when too few
-    // of those hold the phrase, the phrase query runs on everything.
-    let phrase_aware = |expansions: Option<&Expansions>| -> Result<Option<Attempt>> {
-        match attempt(expansions, false)? {
-            Some(a) if a.needs_exact => attempt(expansions, true),
-            other => Ok(other),
-        }
-    };
-    let mut fuzzy = false;
-    let mut outcome = phrase_aware(None)?;
-    if outcome.as_ref().is_some_and(|a| a.top.is_empty()) && parsed.has_fuzzy_words() {
-        let expansions = Expansions::find(&searcher, &f, parsed)?;
-        if !expansions.is_empty() {
-            outcome = phrase_aware(Some(&expansions))?;
-            fuzzy = outcome.as_ref().is_some_and(|a| !a.top.is_empty());
-        }
-    }
+    let (outcome, fuzzy) = search.plain_then_fuzzy()?;
     let Some(Attempt {
         boosted,
         mut top,
@@ -413,34 +340,10 @@ fn search_index(
         ..
     }) = outcome
     else {
-        return Ok(empty(false));
+        return Ok(IndexOutcome::empty());
     };
-    top.truncate(k);
-    let mut snippets = SnippetGenerator::create(&searcher, &*boosted, f.all)
-        .map_err(|e| internal("snippets", e))?;
-    snippets.set_max_num_chars(highlight::SNIPPET_CHARS);
-    let mut hits = Vec::with_capacity(limit);
-    for (score, addr) in top.into_iter().skip(offset) {
-        let doc: TantivyDocument = searcher
-            .doc(addr)
-            .map_err(|e| internal("read document", e))?;
-        let Some(ticket_id) = doc
-            .get_first(f.ticket_id)
-            .and_then(|v| v.as_u64())
-            .and_then(|v| i64::try_from(v).ok())
-        else {
-            continue;
-        };
-        let body = doc
-            .get_first(f.body_preview)
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        hits.push(IndexHit {
-            ticket_id,
-            score,
-            snippet_html: highlight::snippet_html(&snippets, body),
-        });
-    }
+    top.truncate(search.k);
+    let hits = search.read_hits(&*boosted, top, offset, limit)?;
     Ok(IndexOutcome {
         hits,
         total,
@@ -448,4 +351,207 @@ fn search_index(
         fuzzy,
         subject_terms: highlight::query_terms(&*boosted, f.subject),
     })
+}
+
+impl IndexOutcome {
+    fn empty() -> Self {
+        IndexOutcome {
+            hits: vec![],
+            total: 0,
+            total_exact: true,
+            fuzzy: false,
+            subject_terms: BTreeSet::new(),
+        }
+    }
+}
+
+/// Whether plain words are searched without the filter in the query (so that tantivy can prune):
+/// as the plan says, or for [`Plan::Auto`] when the actor's tenant is a large share of the index.
+fn prunes(
+    searcher: &tantivy::Searcher,
+    f: &schema::Fields,
+    fast: &collect::FastFilter,
+    plan: Plan,
+) -> Result<bool> {
+    Ok(match plan {
+        Plan::Prune => true,
+        Plan::FilterInQuery => false,
+        Plan::Auto => {
+            let tenant = tantivy::Term::from_field_u64(f.tenant_id, fast.tenant);
+            let docs = searcher
+                .doc_freq(&tenant)
+                .map_err(|e| internal("search", e))?;
+            docs as f64 >= searcher.num_docs() as f64 * PRUNE_TENANT_SHARE
+        }
+    })
+}
+
+/// One query against the index: what is searched, for whom, and how many hits are wanted.
+struct IndexSearch<'a> {
+    f: schema::Fields,
+    searcher: &'a tantivy::Searcher,
+    fast: collect::FastFilter,
+    filter: &'a Filter,
+    parsed: &'a UserQuery,
+    /// The query is one word: the boosted query finds the top hits directly.
+    single: bool,
+    /// Plain words are searched without the filter in the query (see [`prunes`]).
+    prune: bool,
+    /// Hits up to the end of the wanted page.
+    k: usize,
+}
+
+impl IndexSearch<'_> {
+    /// The query as typed; when nothing matched and some words may be typos, once more with their
+    /// close spellings. Also says whether the hits come from the typo-tolerant retry.
+    fn plain_then_fuzzy(&self) -> Result<(Option<Attempt>, bool)> {
+        let mut fuzzy = false;
+        let mut outcome = self.phrase_aware(None)?;
+        if outcome.as_ref().is_some_and(|a| a.top.is_empty()) && self.parsed.has_fuzzy_words() {
+            let expansions = Expansions::find(self.searcher, &self.f, self.parsed)?;
+            if !expansions.is_empty() {
+                outcome = self.phrase_aware(Some(&expansions))?;
+                fuzzy = outcome.as_ref().is_some_and(|a| !a.top.is_empty());
+            }
+        }
+        Ok((outcome, fuzzy))
+    }
+
+    /// Phrases are first looked for among the best candidates that hold their words; when too few
+    /// of those hold the phrase, the phrase query runs on everything.
+    fn phrase_aware(&self, expansions: Option<&Expansions>) -> Result<Option<Attempt>> {
+        match self.attempt(expansions, false)? {
+            Some(a) if a.needs_exact => self.attempt(expansions, true),
+            other => Ok(other),
+        }
+    }
+
+    /// One attempt with a given candidate query; see [`search_index`].
+    fn attempt(
+        &self,
+        expansions: Option<&Expansions>,
+        exact_phrases: bool,
+    ) -> Result<Option<Attempt>> {
+        let (single, k) = (self.single, self.k);
+        let parts = self.parsed.parts(&self.f, expansions);
+        let Some(boosted) = parts.to_query() else {
+            return Ok(None);
+        };
+        let loose_phrases = !single && !exact_phrases && self.parsed.has_phrases();
+        let Some(query) = self.candidate_query(&*boosted, expansions, exact_phrases) else {
+            return Ok(None);
+        };
+        let window = if single {
+            k
+        } else if loose_phrases {
+            k.max(PHRASE_WINDOW)
+        } else {
+            k.max(RERANK_WINDOW)
+        };
+        let mut top = self
+            .searcher
+            .search(
+                &*query,
+                &collect::FilteredTop {
+                    k: window,
+                    filter: self.fast.clone(),
+                },
+            )
+            .map_err(|e| internal("search", e))?;
+        let complete = top.len() < window;
+        if !single {
+            top = collect::rescore(self.searcher, &parts, top).map_err(|e| internal("rank", e))?;
+        }
+        let (total, total_exact) = if complete {
+            (top.len(), true)
+        } else if loose_phrases {
+            // The phrases held in this many of the best candidates: a lower bound.
+            (top.len(), false)
+        } else {
+            self.count(&*query, top.len())?
+        };
+        Ok(Some(Attempt {
+            needs_exact: loose_phrases && !complete && top.len() < k,
+            boosted,
+            top,
+            total,
+            total_exact,
+        }))
+    }
+
+    /// The query that finds the candidates: the boosted query for one word, else the candidate
+    /// query on `all`; with the filter in it unless plain words are pruned. None: nothing matches.
+    fn candidate_query(
+        &self,
+        boosted: &dyn tantivy::query::Query,
+        expansions: Option<&Expansions>,
+        exact_phrases: bool,
+    ) -> Option<Box<dyn tantivy::query::Query>> {
+        let base = if self.single {
+            boosted.box_clone()
+        } else {
+            self.parsed.candidates(&self.f, expansions, exact_phrases)?
+        };
+        let pure = self.parsed.is_pure_terms()
+            && (self.single || (expansions.is_none() && !exact_phrases));
+        if pure && self.prune {
+            Some(base)
+        } else {
+            self.filter.apply(&self.f, base)
+        }
+    }
+
+    /// All matches, counted up to [`COUNT_CAP`] (at least the `found` already in hand), and
+    /// whether that count is exact.
+    fn count(&self, query: &dyn tantivy::query::Query, found: usize) -> Result<(usize, bool)> {
+        let n = self
+            .searcher
+            .search(
+                query,
+                &collect::CappedCount {
+                    cap: COUNT_CAP,
+                    filter: self.fast.clone(),
+                },
+            )
+            .map_err(|e| internal("count", e))?;
+        Ok((n.max(found), n < COUNT_CAP))
+    }
+
+    /// The page of hits: each one's ticket id from its stored fields and its body snippet.
+    fn read_hits(
+        &self,
+        boosted: &dyn tantivy::query::Query,
+        top: Vec<(f32, tantivy::DocAddress)>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<IndexHit>> {
+        let f = &self.f;
+        let mut snippets = SnippetGenerator::create(self.searcher, boosted, f.all)
+            .map_err(|e| internal("snippets", e))?;
+        snippets.set_max_num_chars(highlight::SNIPPET_CHARS);
+        let mut hits = Vec::with_capacity(limit);
+        for (score, addr) in top.into_iter().skip(offset) {
+            let doc: TantivyDocument = self
+                .searcher
+                .doc(addr)
+                .map_err(|e| internal("read document", e))?;
+            let Some(ticket_id) = doc
+                .get_first(f.ticket_id)
+                .and_then(|v| v.as_u64())
+                .and_then(|v| i64::try_from(v).ok())
+            else {
+                continue;
+            };
+            let body = doc
+                .get_first(f.body_preview)
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            hits.push(IndexHit {
+                ticket_id,
+                score,
+                snippet_html: highlight::snippet_html(&snippets, body),
+            });
+        }
+        Ok(hits)
+    }
 }

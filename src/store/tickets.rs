@@ -295,7 +295,34 @@ pub fn list(
 ) -> StoreResult<(Vec<Ticket>, Option<Cursor>)> {
     // Two steps: the page's ids first, sorted and cut from the indexes alone (a sort over
     // thousands of open tickets then handles index entries, not whole rows), then those rows.
-    let mut q = scoped(t).select(tickets::id).into_boxed();
+    let q = filtered(scoped(t).select(tickets::id).into_boxed(), t, access, f);
+    let q = sorted_after(q, f.sort, f.after)?;
+    let limit = f.limit.clamp(1, 200);
+    let ids: Vec<i64> = q.limit(limit + 1).load(conn)?;
+    let mut rows: Vec<Row> = scoped(t)
+        .filter(tickets::id.eq_any(ids.clone()))
+        .select(Row::as_select())
+        .load(conn)?;
+    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| cursor_of(f.sort, r))
+    } else {
+        None
+    };
+    let tickets = rows
+        .into_iter()
+        .map(Ticket::try_from)
+        .collect::<StoreResult<_>>()?;
+    Ok((tickets, next))
+}
+
+/// The ids of a ticket list, as a query still to be sorted and cut.
+type IdQuery =
+    tickets::BoxedQuery<'static, <Conn as Connection>::Backend, diesel::sql_types::BigInt>;
+
+/// `q` narrowed to the tickets the actor may see and the filter asks for.
+fn filtered(mut q: IdQuery, t: TenantId, access: &QueueAccess, f: &TicketFilter) -> IdQuery {
     if let QueueAccess::Only(ids) = access {
         q = q.filter(tickets::queue_id.eq_any(ids.iter().map(|q| q.get()).collect::<Vec<_>>()));
     }
@@ -350,7 +377,12 @@ pub fn list(
     if f.sort == Sort::Due {
         q = q.filter(tickets::sla_due_at.is_not_null());
     }
-    q = match (f.sort, f.after) {
+    q
+}
+
+/// `q` sorted, and started after the previous page's last row.
+fn sorted_after(mut q: IdQuery, sort: Sort, after: Option<Cursor>) -> StoreResult<IdQuery> {
+    q = match (sort, after) {
         (Sort::Newest, Some(Cursor::Id(id))) => q.filter(tickets::id.lt(id)),
         (Sort::Oldest, Some(Cursor::Id(id))) => q.filter(tickets::id.gt(id)),
         (Sort::Urgent, Some(Cursor::Rank(r, id))) => q.filter(
@@ -371,31 +403,14 @@ pub fn list(
         (_, None) => q,
         (_, Some(_)) => return Err(StoreError::Query("cursor does not fit the sort".into())),
     };
-    q = match f.sort {
+    q = match sort {
         Sort::Newest => q.order(tickets::id.desc()),
         Sort::Oldest => q.order(tickets::id.asc()),
         Sort::Urgent => q.order((tickets::priority_rank.desc(), tickets::id.asc())),
         Sort::Updated => q.order((tickets::updated_at.desc(), tickets::id.desc())),
         Sort::Due => q.order((tickets::sla_due_at.asc(), tickets::id.asc())),
     };
-    let limit = f.limit.clamp(1, 200);
-    let ids: Vec<i64> = q.limit(limit + 1).load(conn)?;
-    let mut rows: Vec<Row> = scoped(t)
-        .filter(tickets::id.eq_any(ids.clone()))
-        .select(Row::as_select())
-        .load(conn)?;
-    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| cursor_of(f.sort, r))
-    } else {
-        None
-    };
-    let tickets = rows
-        .into_iter()
-        .map(Ticket::try_from)
-        .collect::<StoreResult<_>>()?;
-    Ok((tickets, next))
+    Ok(q)
 }
 
 /// Tickets by internal id within `t` and `access`, in the order given (missing ones left out).

@@ -141,43 +141,10 @@ pub async fn create_registered(
     reg: Registration,
 ) -> Result<Ticket> {
     actor.require(Scope::TicketsWrite)?;
-    let note = match reg.note.as_deref().map(str::trim) {
-        Some(n) if !n.is_empty() => Some(body(n).map_err(|e| InvalidValue::new("note", e.reason))?),
-        _ => None,
-    };
-    if reg.attachments.len() > MAX_ATTACHMENTS {
-        return Err(InvalidValue::new(
-            "attachments",
-            Reason::TooManyFiles {
-                max: MAX_ATTACHMENTS,
-            },
-        )
-        .into());
-    }
-    if reg.intake.is_none() && (reg.answered_directly || reg.acknowledge || note.is_some()) {
-        return Err(InvalidValue::new("channel", Reason::ChannelRequired).into());
-    }
-    if reg.answered_directly && reg.acknowledge {
-        return Err(InvalidValue::new("acknowledge", Reason::AnsweredNotAcknowledged).into());
-    }
+    let note = check_registration(&reg)?;
     let subject = subject(&input.subject)?;
     let body = body(&input.body)?;
-    let preferred = match input.contact.preferred_channel {
-        Some(Channel::Sms) if input.contact.phone.is_none() => {
-            return Err(
-                InvalidValue::new("contact.preferred_channel", Reason::SmsNeedsPhone).into(),
-            );
-        }
-        Some(Channel::Sms) => "sms",
-        Some(Channel::Email) | None => "email",
-        Some(_) => {
-            return Err(InvalidValue::new(
-                "contact.preferred_channel",
-                Reason::one_of(&["email", "sms"]),
-            )
-            .into());
-        }
-    };
+    let preferred = preferred_channel(&input.contact)?;
     let (t, access, uid) = (actor.tenant, actor.queue_access(), actor.user()?);
     db.write(move |c| -> Result<Ticket> {
         let queue = input
@@ -185,29 +152,13 @@ pub async fn create_registered(
             .find(c, t)?
             .filter(|q| access.allows(q.id))
             .ok_or(Error::NotFound("queue"))?;
-        let contact = if let Some(id) = reg.contact_id {
-            Some(store::contacts::get(c, t, id)?.ok_or(Error::NotFound("contact"))?)
-        } else if input.contact.email.is_some() || input.contact.phone.is_some() {
-            Some(store::contacts::find_or_create(
-                c,
-                t,
-                input
-                    .contact
-                    .name
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty()),
-                input.contact.email.as_ref(),
-                input.contact.phone.as_ref(),
-                preferred,
-                input
-                    .contact
-                    .language
-                    .unwrap_or_else(|| Language::of_citizen_text(&format!("{subject}\n{body}"))),
-            )?)
-        } else {
-            None
+        let language = || {
+            input
+                .contact
+                .language
+                .unwrap_or_else(|| Language::of_citizen_text(&format!("{subject}\n{body}")))
         };
+        let contact = contact_in_tx(c, t, &input.contact, reg.contact_id, preferred, language)?;
         let now = store::now();
         let ticket = open_ticket(
             c,
@@ -224,6 +175,7 @@ pub async fn create_registered(
                 now,
             },
         )?;
+        let sender = contact.as_ref().and_then(|c| c.email.as_deref());
         let first = store::tickets::insert_message(
             c,
             t,
@@ -231,7 +183,7 @@ pub async fn create_registered(
             NewMessage {
                 kind: MessageKind::Inbound,
                 author: None,
-                from_addr: contact.as_ref().and_then(|c| c.email.as_deref()),
+                from_addr: sender,
                 to_addrs: "",
                 cc_addrs: "",
                 subject: &subject,
@@ -251,18 +203,13 @@ pub async fn create_registered(
         // agent registers (a phone call) goes where the agent put it.
         let ticket = if reg.intake.is_none() && matches!(input.channel, Channel::Web | Channel::Api)
         {
-            route_in_tx(
-                c,
-                t,
-                ticket,
-                &crate::routing::Facts {
-                    queue: queue.id,
-                    sender: contact.as_ref().and_then(|c| c.email.as_deref()),
-                    subject: &subject,
-                    text: &body,
-                },
-                now,
-            )?
+            let facts = crate::routing::Facts {
+                queue: queue.id,
+                sender,
+                subject: &subject,
+                text: &body,
+            };
+            route_in_tx(c, t, ticket, &facts, now)?
         } else {
             ticket
         };
@@ -279,22 +226,108 @@ pub async fn create_registered(
                 now,
             );
         }
-        // Those who chose text messages hear by SMS that the ticket is registered.
-        if contact
-            .as_ref()
-            .is_some_and(|c| c.preferred_channel == "sms")
-        {
-            crate::notify::citizen::enqueue(
-                c,
-                t,
-                &ticket,
-                crate::notify::citizen::Event::Received,
-                now,
-            )?;
-        }
+        tell_sms_contact_in_tx(c, t, &ticket, contact.as_ref(), now)?;
         Ok(ticket)
     })
     .await
+}
+
+/// Those who chose text messages hear by SMS that the ticket is registered.
+fn tell_sms_contact_in_tx(
+    c: &mut Conn,
+    t: TenantId,
+    ticket: &Ticket,
+    contact: Option<&store::contacts::Contact>,
+    now: NaiveDateTime,
+) -> Result<()> {
+    if contact.is_some_and(|c| c.preferred_channel == "sms") {
+        crate::notify::citizen::enqueue(
+            c,
+            t,
+            ticket,
+            crate::notify::citizen::Event::Received,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Check what an agent's registration adds (attachments, and that the channel comes with the
+/// note, the direct answer and the acknowledgement); returns the note, checked, if there is one.
+fn check_registration(reg: &Registration) -> Result<Option<String>> {
+    let note = match reg.note.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => Some(body(n).map_err(|e| InvalidValue::new("note", e.reason))?),
+        _ => None,
+    };
+    if reg.attachments.len() > MAX_ATTACHMENTS {
+        return Err(InvalidValue::new(
+            "attachments",
+            Reason::TooManyFiles {
+                max: MAX_ATTACHMENTS,
+            },
+        )
+        .into());
+    }
+    if reg.intake.is_none() && (reg.answered_directly || reg.acknowledge || note.is_some()) {
+        return Err(InvalidValue::new("channel", Reason::ChannelRequired).into());
+    }
+    if reg.answered_directly && reg.acknowledge {
+        return Err(InvalidValue::new("acknowledge", Reason::AnsweredNotAcknowledged).into());
+    }
+    Ok(note)
+}
+
+/// The channel a new contact prefers, as stored: "sms" (which needs a phone) or "email".
+fn preferred_channel(contact: &ContactInput) -> Result<&'static str> {
+    Ok(match contact.preferred_channel {
+        Some(Channel::Sms) if contact.phone.is_none() => {
+            return Err(
+                InvalidValue::new("contact.preferred_channel", Reason::SmsNeedsPhone).into(),
+            );
+        }
+        Some(Channel::Sms) => "sms",
+        Some(Channel::Email) | None => "email",
+        Some(_) => {
+            return Err(InvalidValue::new(
+                "contact.preferred_channel",
+                Reason::one_of(&["email", "sms"]),
+            )
+            .into());
+        }
+    })
+}
+
+/// The ticket's contact: the one picked (by id), else the one with the given address or phone
+/// (created if new, in `language`), else none.
+fn contact_in_tx(
+    c: &mut Conn,
+    t: TenantId,
+    input: &ContactInput,
+    picked: Option<i64>,
+    preferred: &str,
+    language: impl FnOnce() -> Language,
+) -> Result<Option<store::contacts::Contact>> {
+    if let Some(id) = picked {
+        return Ok(Some(
+            store::contacts::get(c, t, id)?.ok_or(Error::NotFound("contact"))?,
+        ));
+    }
+    if input.email.is_none() && input.phone.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(store::contacts::find_or_create(
+        c,
+        t,
+        input
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty()),
+        input.email.as_ref(),
+        input.phone.as_ref(),
+        preferred,
+        language(),
+    )?))
 }
 
 /// The agent's part of a registration, inside the transaction that created the ticket: the intake

@@ -176,13 +176,6 @@ pub async fn read_streamed(
     max_bytes: u64,
     mut check: impl FnMut(&[(String, String)]) -> Result<(), Failure>,
 ) -> Result<StreamedUpload, StreamError> {
-    let broken =
-        |e: &dyn std::fmt::Display| StreamError::Broken(Failure::BadRequest(e.to_string()));
-    let internal = |e: &dyn std::fmt::Display| {
-        StreamError::Broken(Failure::Domain(Error::Internal(format!(
-            "attachment file: {e}"
-        ))))
-    };
     let mut up = StreamedUpload::default();
     let (mut text_bytes, mut file_bytes) = (0usize, 0u64);
     let mut checked = false;
@@ -192,77 +185,36 @@ pub async fn read_streamed(
         let filename = part
             .content_disposition()
             .and_then(|cd| cd.get_filename().map(str::to_string));
-        if name == files_field && filename.is_some() {
-            if !checked {
-                check(&up.fields).map_err(StreamError::Refused)?;
-                checked = true;
+        let Some(filename) = filename.filter(|_| name == files_field) else {
+            let text = read_text(&mut part, &mut text_bytes).await?;
+            up.fields.push((name, text));
+            continue;
+        };
+        if !checked {
+            check(&up.fields).map_err(StreamError::Refused)?;
+            checked = true;
+        }
+        let content_type = part
+            .content_type()
+            .map(|m| m.essence_str().to_string())
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let keep = !filename.is_empty();
+        match stream_file(&mut part, blobs, keep, &mut file_bytes, max_bytes).await? {
+            FileRead::TooBig => {
+                return Err(StreamError::TooBig {
+                    fields: up.fields,
+                    limit: max_bytes,
+                });
             }
-            let content_type = part
-                .content_type()
-                .map(|m| m.essence_str().to_string())
-                .unwrap_or_else(|| "application/octet-stream".into());
-            let mut writer = Some(blobs.writer().map_err(|e| internal(&e))?);
-            let mut pending: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
-            loop {
-                let chunk = part.next().await.transpose().map_err(|e| broken(&e))?;
-                let done = chunk.is_none();
-                if let Some(chunk) = chunk {
-                    file_bytes += chunk.len() as u64;
-                    if file_bytes > max_bytes {
-                        return Err(StreamError::TooBig {
-                            fields: up.fields,
-                            limit: max_bytes,
-                        });
-                    }
-                    pending.extend_from_slice(&chunk);
-                }
-                if pending.len() >= WRITE_CHUNK || (done && !pending.is_empty()) {
-                    let mut w = writer.take().expect("writer is back");
-                    let bytes = std::mem::take(&mut pending);
-                    let (w, bytes, written) = tokio::task::spawn_blocking(move || {
-                        let r = w.write(&bytes);
-                        (w, bytes, r)
-                    })
-                    .await
-                    .map_err(|e| internal(&e))?;
-                    written.map_err(|e| internal(&e))?;
-                    writer = Some(w);
-                    pending = bytes;
-                    pending.clear();
-                }
-                if done {
-                    break;
-                }
-            }
-            let w = writer.take().expect("writer is back");
-            let filename = filename.unwrap_or_default();
-            if filename.is_empty() || w.size() == 0 {
-                continue;
-            }
-            let (sha256, size) = tokio::task::spawn_blocking(move || w.finish())
-                .await
-                .map_err(|e| internal(&e))?
-                .map_err(|e| internal(&e))?;
-            up.files.push(StoredAttachment {
+            FileRead::Nothing => {}
+            FileRead::Stored { sha256, size } => up.files.push(StoredAttachment {
                 filename: crate::mail::parse::sanitize_filename(&filename),
                 content_type,
                 size: size as i64,
                 sha256,
                 inline: false,
                 content_id: None,
-            });
-        } else {
-            let mut bytes = vec![];
-            while let Some(chunk) = part.next().await {
-                let chunk = chunk.map_err(|e| broken(&e))?;
-                text_bytes += chunk.len();
-                if text_bytes > MAX_TEXT_FIELDS {
-                    return Err(broken(&"the form's text is too long"));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            up.fields
-                .push((name, String::from_utf8_lossy(&bytes).into_owned()));
+            }),
         }
     }
     if !checked {
@@ -276,4 +228,92 @@ pub async fn read_streamed(
             .map_err(|e| internal(&e))?;
     }
     Ok(up)
+}
+
+fn broken(e: &dyn std::fmt::Display) -> StreamError {
+    StreamError::Broken(Failure::BadRequest(e.to_string()))
+}
+
+fn internal(e: &dyn std::fmt::Display) -> StreamError {
+    StreamError::Broken(Failure::Domain(Error::Internal(format!(
+        "attachment file: {e}"
+    ))))
+}
+
+/// A text part, counted against [`MAX_TEXT_FIELDS`] for the whole form.
+async fn read_text(
+    part: &mut actix_multipart::Field,
+    text_bytes: &mut usize,
+) -> Result<String, StreamError> {
+    let mut bytes = vec![];
+    while let Some(chunk) = part.next().await {
+        let chunk = chunk.map_err(|e| broken(&e))?;
+        *text_bytes += chunk.len();
+        if *text_bytes > MAX_TEXT_FIELDS {
+            return Err(broken(&"the form's text is too long"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What became of a file part.
+enum FileRead {
+    /// The files together passed the limit.
+    TooBig,
+    /// Nameless or empty: not kept.
+    Nothing,
+    /// In the blob store.
+    Stored { sha256: String, size: u64 },
+}
+
+/// Stream a file part to the blob store in chunks of [`WRITE_CHUNK`] (written on the blocking
+/// pool), counting its bytes into `file_bytes` against `max_bytes`; a part not to `keep` is read
+/// all the same but not stored.
+async fn stream_file(
+    part: &mut actix_multipart::Field,
+    blobs: &BlobStore,
+    keep: bool,
+    file_bytes: &mut u64,
+    max_bytes: u64,
+) -> Result<FileRead, StreamError> {
+    let mut writer = Some(blobs.writer().map_err(|e| internal(&e))?);
+    let mut pending: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
+    loop {
+        let chunk = part.next().await.transpose().map_err(|e| broken(&e))?;
+        let done = chunk.is_none();
+        if let Some(chunk) = chunk {
+            *file_bytes += chunk.len() as u64;
+            if *file_bytes > max_bytes {
+                return Ok(FileRead::TooBig);
+            }
+            pending.extend_from_slice(&chunk);
+        }
+        if pending.len() >= WRITE_CHUNK || (done && !pending.is_empty()) {
+            let mut w = writer.take().expect("writer is back");
+            let bytes = std::mem::take(&mut pending);
+            let (w, bytes, written) = tokio::task::spawn_blocking(move || {
+                let r = w.write(&bytes);
+                (w, bytes, r)
+            })
+            .await
+            .map_err(|e| internal(&e))?;
+            written.map_err(|e| internal(&e))?;
+            writer = Some(w);
+            pending = bytes;
+            pending.clear();
+        }
+        if done {
+            break;
+        }
+    }
+    let w = writer.take().expect("writer is back");
+    if !keep || w.size() == 0 {
+        return Ok(FileRead::Nothing);
+    }
+    let (sha256, size) = tokio::task::spawn_blocking(move || w.finish())
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))?;
+    Ok(FileRead::Stored { sha256, size })
 }

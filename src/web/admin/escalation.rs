@@ -261,61 +261,7 @@ async fn submit(
     view: Option<&TargetView>,
     f: TargetForm,
 ) -> Result<HttpResponse, PageError> {
-    let result = match f.kind.as_str() {
-        "records" => {
-            let form = RecordsForm {
-                name: f.name.clone(),
-                url: f.url.clone(),
-                method: if f.method == "PUT" { "PUT" } else { "POST" }.into(),
-                content_type: f.content_type.clone(),
-                headers: f.headers.clone(),
-                secret_headers: f.secret_headers.clone(),
-                auth: f.auth.clone(),
-                auth_user: f.auth_user.clone(),
-                auth_secret: f.auth_secret.clone(),
-                hmac_secret: f.hmac_secret.clone(),
-                remove_hmac: f.remove_hmac.is_some(),
-                body_template: f.body_template.clone(),
-                case_pointer: f.case_pointer.clone(),
-                timeout_seconds: f.timeout_seconds.clone(),
-            };
-            let egress = crate::egress::Policy::from_settings(&st.settings);
-            targets::save_records(&st.db, actor, st.keys.clone(), &egress, id, form).await
-        }
-        "referral" => match f.response_days.trim().parse::<i32>() {
-            Ok(days) => {
-                let r = ReferralTarget {
-                    name: f.name.clone(),
-                    email: f.email.clone(),
-                    response_days: days,
-                    allow_citizen_reply: f.allow_citizen_reply.is_some(),
-                    pauses_sla: f.sla_runs.is_none(),
-                };
-                match f
-                    .handlers
-                    .iter()
-                    .map(|h| h.parse::<i64>())
-                    .collect::<Result<Vec<_>, _>>()
-                {
-                    Ok(hs) => targets::save_referral(&st.db, actor, id, r, hs).await,
-                    Err(_) => {
-                        Err(crate::domain::InvalidValue::new("handlers", Reason::Choose).into())
-                    }
-                }
-            }
-            Err(_) => Err(crate::domain::InvalidValue::new(
-                "response_days",
-                Reason::Range { min: 0, max: 90 },
-            )
-            .into()),
-        },
-        "transfer" => match f.queue.trim().parse::<i64>() {
-            Ok(q) => targets::save_transfer(&st.db, actor, id, f.name.clone(), q).await,
-            Err(_) => Err(crate::domain::InvalidValue::new("queue", Reason::Choose).into()),
-        },
-        _ => Err(crate::error::Error::NotFound("escalation target kind")),
-    };
-    match result {
+    match save(st, actor, id, &f).await {
         Ok(_) => Ok(see_other(format!(
             "/admin/escalation?ok={}",
             if id.is_some() {
@@ -328,20 +274,7 @@ async fn submit(
             let field = invalid_field(&e);
             let r = refusal(page_locale(Some(actor), req), "escalation", e)
                 .map_err(fail(actor, req))?;
-            // Secrets are never sent back to the browser, not even as typed.
-            let mut kept = f;
-            kept.auth_secret.clear();
-            kept.hmac_secret.clear();
-            // Secret header values typed are not echoed either: only their names.
-            kept.secret_headers = kept
-                .secret_headers
-                .lines()
-                .filter_map(|l| l.split(':').next())
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(|n| format!("{n}:"))
-                .collect::<Vec<_>>()
-                .join("\n");
+            let kept = without_secrets(f);
             form_page(
                 req,
                 st,
@@ -355,6 +288,89 @@ async fn submit(
             .await
         }
     }
+}
+
+/// Save the target as its kind's use case takes it (new when `id` is None); its id.
+async fn save(
+    st: &AppState,
+    actor: &Actor,
+    id: Option<i64>,
+    f: &TargetForm,
+) -> crate::error::Result<i64> {
+    match f.kind.as_str() {
+        "records" => {
+            let egress = crate::egress::Policy::from_settings(&st.settings);
+            let form = records_form(f);
+            targets::save_records(&st.db, actor, st.keys.clone(), &egress, id, form).await
+        }
+        "referral" => {
+            let Ok(days) = f.response_days.trim().parse::<i32>() else {
+                return Err(crate::domain::InvalidValue::new(
+                    "response_days",
+                    Reason::Range { min: 0, max: 90 },
+                )
+                .into());
+            };
+            let r = ReferralTarget {
+                name: f.name.clone(),
+                email: f.email.clone(),
+                response_days: days,
+                allow_citizen_reply: f.allow_citizen_reply.is_some(),
+                pauses_sla: f.sla_runs.is_none(),
+            };
+            let Ok(hs) = f
+                .handlers
+                .iter()
+                .map(|h| h.parse::<i64>())
+                .collect::<Result<Vec<_>, _>>()
+            else {
+                return Err(crate::domain::InvalidValue::new("handlers", Reason::Choose).into());
+            };
+            targets::save_referral(&st.db, actor, id, r, hs).await
+        }
+        "transfer" => match f.queue.trim().parse::<i64>() {
+            Ok(q) => targets::save_transfer(&st.db, actor, id, f.name.clone(), q).await,
+            Err(_) => Err(crate::domain::InvalidValue::new("queue", Reason::Choose).into()),
+        },
+        _ => Err(crate::error::Error::NotFound("escalation target kind")),
+    }
+}
+
+/// A records system's target as the use case takes it.
+fn records_form(f: &TargetForm) -> RecordsForm {
+    RecordsForm {
+        name: f.name.clone(),
+        url: f.url.clone(),
+        method: if f.method == "PUT" { "PUT" } else { "POST" }.into(),
+        content_type: f.content_type.clone(),
+        headers: f.headers.clone(),
+        secret_headers: f.secret_headers.clone(),
+        auth: f.auth.clone(),
+        auth_user: f.auth_user.clone(),
+        auth_secret: f.auth_secret.clone(),
+        hmac_secret: f.hmac_secret.clone(),
+        remove_hmac: f.remove_hmac.is_some(),
+        body_template: f.body_template.clone(),
+        case_pointer: f.case_pointer.clone(),
+        timeout_seconds: f.timeout_seconds.clone(),
+    }
+}
+
+/// The form to show again: secrets are never sent back to the browser, not even as typed, and
+/// of the secret headers typed only their names are.
+fn without_secrets(mut kept: TargetForm) -> TargetForm {
+    kept.auth_secret.clear();
+    kept.hmac_secret.clear();
+    kept.secret_headers = kept
+        .secret_headers
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("{n}:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    kept
 }
 
 #[post("/admin/escalation")]

@@ -124,23 +124,7 @@ fn event_text(
         .replace("{ticket}", &s("ticket"))
         .replace("{tag}", &s("tag"))
         .replace("{rule}", &s("rule"))
-        .replace("{fields}", &{
-            // contact_changed: which details, the language by name.
-            let language = t.text(locale, &format!("contact.language.{}", s("language")));
-            d.get("changed")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|f| f.as_str())
-                        .map(|f| {
-                            t.text(locale, &format!("contact.field.{f}"))
-                                .replace("{language}", &language)
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default()
-        })
+        .replace("{fields}", &changed_fields(d, locale))
         .replace("{error}", &s("error"))
         .replace("{from_waiting}", &waiting("from"))
         .replace("{to_waiting}", &waiting("to"))
@@ -164,27 +148,7 @@ fn event_text(
             "{sms_kept}",
             &t.text(locale, &format!("sms.status.{}", s("kept"))),
         )
-        .replace("{problems}", &{
-            // mail_problems: what of the mail could not be shown, each from its locale key.
-            d.get("problems")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .map(|p| {
-                            let f = |k: &str| p.get(k).and_then(|v| v.as_str());
-                            crate::mail::display::problem_text(
-                                locale,
-                                f("kind").unwrap_or(""),
-                                f("filename"),
-                                p.get("size_bytes").and_then(|v| v.as_i64()),
-                                f("detail"),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default()
-        })
+        .replace("{problems}", &mail_problems(d, locale))
         .replace("{host}", &s("host"))
         .replace("{address}", &s("address"))
         .replace(
@@ -200,6 +164,48 @@ fn event_text(
         )
 }
 
+/// contact_changed: which details, the language by name.
+fn changed_fields(d: &Value, locale: &str) -> String {
+    let t = Templates::get();
+    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let language = t.text(locale, &format!("contact.language.{}", s("language")));
+    d.get("changed")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str())
+                .map(|f| {
+                    t.text(locale, &format!("contact.field.{f}"))
+                        .replace("{language}", &language)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// mail_problems: what of the mail could not be shown, each from its locale key.
+fn mail_problems(d: &Value, locale: &str) -> String {
+    d.get("problems")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let f = |k: &str| p.get(k).and_then(|v| v.as_str());
+                    crate::mail::display::problem_text(
+                        locale,
+                        f("kind").unwrap_or(""),
+                        f("filename"),
+                        p.get("size_bytes").and_then(|v| v.as_i64()),
+                        f("detail"),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
 async fn page(
     req: &HttpRequest,
     st: &AppState,
@@ -209,60 +215,27 @@ async fn page(
     extra: Extra,
 ) -> Result<HttpResponse, PageError> {
     let locale = page_locale(Some(actor), req);
-    let tickets::TicketPage {
-        detail: d,
-        escalations,
-        targets,
-        sms: sms_sent,
-    } = tickets::page(&st.db, actor, number.clone()).await?;
+    let tp = tickets::page(&st.db, actor, number.clone()).await?;
+    let d = &tp.detail;
     let queues = views::queues(&st.db, actor).await?;
     let people = views::people(&st.db, actor).await?;
     let names = Names::new(&queues, &people);
     let canned = canned::for_ticket(&st.db, actor, number.clone()).await?;
     let writers = actions::writers(&st.db, actor, number.clone()).await?;
-    let by_raw = |u: Option<i64>| names.person_raw(u);
     let remote_allowed = extra
         .images_for
         .is_some_and(|id| d.messages.iter().any(|m| m.id == id));
     let messages: Vec<Value> = d
         .messages
         .iter()
-        .map(|m| message_view(m, &d, &names, extra.images_for == Some(m.id), false))
+        .map(|m| message_view(m, d, &names, extra.images_for == Some(m.id), false))
         .collect();
-    let events: Vec<Value> = d
-        .events
-        .iter()
-        .rev()
-        .map(|e| {
-            json!({
-                "at": local_time(e.created_at),
-                "actor": by_raw(e.actor_id),
-                "text": event_text(e, &names, locale, &by_raw),
-            })
-        })
-        .collect();
-    let kb = crate::web::kb::ticket_panel(st, actor, &d, extra.kb_query.as_deref()).await?;
+    let events = events_view(d, &names, locale);
+    let kb = crate::web::kb::ticket_panel(st, actor, d, extra.kb_query.as_deref()).await?;
     let tk = &d.ticket;
     let data = json!({
         "nav": "list",
-        "ticket": {
-            "number": tk.number,
-            "subject": tk.subject,
-            "status": tk.status,
-            "status_label": super::status_label(tk.status, tk.waiting_on),
-            "priority": tk.priority,
-            "queue": names.queue(tk.queue_id),
-            "queue_id": tk.queue_id,
-            "assignee": names.person(tk.assignee_id),
-            "assigned_to_me": tk.assignee_id.is_some() && tk.assignee_id == actor.person(),
-            "channel": tk.channel,
-            "created": local_time(tk.created_at),
-            "age": age(tk.created_at, locale),
-            "updated": local_time(tk.updated_at),
-            "merged_into": d.merged_into,
-            "automatic": tk.automatic,
-            "open": tk.status.is_open(),
-        },
+        "ticket": ticket_view(d, &names, actor, locale),
         "contact": d.contact.as_ref().map(|c| json!({
             "name": c.name, "email": c.email, "phone": c.phone,
             "preferred": c.preferred_channel,
@@ -289,25 +262,10 @@ async fn page(
         "stale": extra.stale,
         "draft": { "text": extra.draft_text, "note": extra.draft_kind == "note", "kb": extra.kb_articles },
         "kb": kb,
-        "escalations": escalations.iter().map(|e| json!({
-            "target": e.target, "state": e.state, "case_number": e.case_number,
-            "state_key": format!("escalation.{}.{}", if e.kind == "referral" { "referral_state" } else { "state" }, e.state),
-            "due": e.due_at.map(local_time),
-            "attempts": e.attempts, "last_error": e.last_error, "reason": e.reason,
-            "at": local_time(e.created_at),
-        })).collect::<Vec<_>>(),
-        "escalation_targets": targets.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect::<Vec<_>>(),
-        "diarienummer": escalations.iter().rev().find_map(|e| e.case_number.clone()),
-        "sms": {
-            "possible": d.contact.as_ref().is_some_and(|c| c.phone.is_some()),
-            "text": extra.sms_text,
-            "shape": extra.sms_shape,
-            "error": extra.sms_error,
-            "sent": sms_sent.iter().map(|m| json!({
-                "to": m.to_number, "body": m.body, "segments": m.segments, "encoding": m.encoding,
-                "status": m.status, "at": local_time(m.created_at), "error": m.error,
-            })).collect::<Vec<_>>(),
-        },
+        "escalations": escalations_view(&tp.escalations),
+        "escalation_targets": tp.targets.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect::<Vec<_>>(),
+        "diarienummer": tp.escalations.iter().rev().find_map(|e| e.case_number.clone()),
+        "sms": sms_view(&tp, &extra),
     });
     // The link and merge boxes keep what was typed; the tenant keys the browser's reply draft.
     let mut data = data;
@@ -318,17 +276,95 @@ async fn page(
     data["merge_error"] = json!(extra.merge_error);
     let mut resp = render(req, Some(actor), status, "ticket", data)?;
     if remote_allowed {
-        // The agent asked for this mail's remote images: allow images from anywhere on this page.
-        resp.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data: https: http:; style-src 'self'; \
-                 script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-                 frame-ancestors 'none'",
-            ),
-        );
+        allow_remote_images(&mut resp);
     }
     Ok(resp)
+}
+
+/// The agent asked for this mail's remote images: allow images from anywhere on this page.
+fn allow_remote_images(resp: &mut HttpResponse) {
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data: https: http:; style-src 'self'; \
+             script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ),
+    );
+}
+
+/// The ticket's own fields as the page shows them.
+fn ticket_view(d: &tickets::TicketDetail, names: &Names, actor: &Actor, locale: &str) -> Value {
+    let tk = &d.ticket;
+    json!({
+        "number": tk.number,
+        "subject": tk.subject,
+        "status": tk.status,
+        "status_label": super::status_label(tk.status, tk.waiting_on),
+        "priority": tk.priority,
+        "queue": names.queue(tk.queue_id),
+        "queue_id": tk.queue_id,
+        "assignee": names.person(tk.assignee_id),
+        "assigned_to_me": tk.assignee_id.is_some() && tk.assignee_id == actor.person(),
+        "channel": tk.channel,
+        "created": local_time(tk.created_at),
+        "age": age(tk.created_at, locale),
+        "updated": local_time(tk.updated_at),
+        "merged_into": d.merged_into,
+        "automatic": tk.automatic,
+        "open": tk.status.is_open(),
+    })
+}
+
+/// The history, newest first, each event in words.
+fn events_view(d: &tickets::TicketDetail, names: &Names, locale: &str) -> Vec<Value> {
+    let by_raw = |u: Option<i64>| names.person_raw(u);
+    d.events
+        .iter()
+        .rev()
+        .map(|e| {
+            json!({
+                "at": local_time(e.created_at),
+                "actor": by_raw(e.actor_id),
+                "text": event_text(e, names, locale, &by_raw),
+            })
+        })
+        .collect()
+}
+
+/// The ticket's escalations and referrals.
+fn escalations_view(escalations: &[crate::escalation::EscalationView]) -> Vec<Value> {
+    escalations
+        .iter()
+        .map(|e| {
+            let states = if e.kind == "referral" {
+                "referral_state"
+            } else {
+                "state"
+            };
+            json!({
+                "target": e.target, "state": e.state, "case_number": e.case_number,
+                "state_key": format!("escalation.{states}.{}", e.state),
+                "due": e.due_at.map(local_time),
+                "attempts": e.attempts, "last_error": e.last_error, "reason": e.reason,
+                "at": local_time(e.created_at),
+            })
+        })
+        .collect()
+}
+
+/// The SMS box: whether it can be used, what is being written, and the messages sent.
+fn sms_view(tp: &tickets::TicketPage, extra: &Extra) -> Value {
+    json!({
+        "possible": tp.detail.contact.as_ref().is_some_and(|c| c.phone.is_some()),
+        "text": extra.sms_text,
+        "shape": extra.sms_shape,
+        "error": extra.sms_error,
+        "sent": tp.sms.iter().map(|m| json!({
+            "to": m.to_number, "body": m.body, "segments": m.segments, "encoding": m.encoding,
+            "status": m.status, "at": local_time(m.created_at), "error": m.error,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// One message as the conversation shows it: sanitized HTML (inline `cid:` images pointing at
@@ -572,60 +608,28 @@ pub async fn post_message(
     form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, PageError> {
     let n = number(&path)?;
-    let up = match crate::web::uploads::read(form, "files").await {
-        Ok(up) => up,
-        Err(crate::web::uploads::UploadError::TooBig(v)) => return Err(Failure::from(v).into()),
-        Err(crate::web::uploads::UploadError::Broken(f)) => return Err(f.into()),
-    };
-    if !form_trusted(&req, up.get("csrf")) {
-        return Err(Failure::Csrf.into());
-    }
-    crate::web::input::refuse_controls(&up.fields)?;
-    let mut kb_articles: Vec<i64> = vec![];
-    for id in up
-        .all("kb_article")
-        .filter_map(|v| v.trim().parse::<i64>().ok())
-    {
-        if !kb_articles.contains(&id) {
-            kb_articles.push(id);
-        }
-    }
+    let up = read_trusted_form(&req, form).await?;
+    let kb_articles = kb_articles_of(&up);
     let kind = match up.get("kind") {
         "note" => NewMessageKind::Note,
         _ => NewMessageKind::Reply,
     };
-    let text = up.get("body").to_string();
-    // "Skicka och sätt status": the status goes with the message, in one use case call.
-    let then_status = if up.get("and_status") == "1" {
-        match super::parse_status_choice(up.get("then_status")) {
-            Ok((Some(status), waiting_on)) => Some((status, waiting_on)),
-            Ok((None, _)) => None,
-            Err(e) => {
-                let extra = Extra {
-                    error: Some(
-                        Failure::from(Error::from(e)).message(page_locale(Some(&actor), &req)),
-                    ),
-                    draft_text: text,
-                    draft_kind: if up.get("kind") == "note" {
-                        "note"
-                    } else {
-                        "reply"
-                    },
-                    ..Default::default()
-                };
-                return page(
-                    &req,
-                    &st,
-                    &actor,
-                    n,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    extra,
-                )
-                .await;
-            }
-        }
+    let kind_name = if kind == NewMessageKind::Note {
+        "note"
     } else {
-        None
+        "reply"
+    };
+    let text = up.get("body").to_string();
+    let then_status = match then_status_of(&up) {
+        Ok(then_status) => then_status,
+        Err(e) => {
+            let extra = Extra {
+                error: Some(Failure::from(Error::from(e)).message(page_locale(Some(&actor), &req))),
+                ..draft_again(text, kind_name, vec![])
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return page(&req, &st, &actor, n, status, extra).await;
+        }
     };
     let with_status = then_status.is_some();
     let seen = if up.get("send_anyway") == "1" {
@@ -643,11 +647,6 @@ pub async fn post_message(
         then_status,
     };
     let from = st.settings.mail.from.clone();
-    let kind_name = if kind == NewMessageKind::Note {
-        "note"
-    } else {
-        "reply"
-    };
     match tickets::add_message_checked(&st.db, &actor, n.clone(), draft, from).await {
         Ok(Posted::Done(_)) => Ok(back_to(
             &n,
@@ -661,11 +660,8 @@ pub async fn post_message(
         )),
         Ok(Posted::Stale { newer }) => {
             let extra = Extra {
-                draft_text: text,
-                draft_kind: kind_name,
                 stale: Some(newer),
-                kb_articles,
-                ..Default::default()
+                ..draft_again(text, kind_name, kb_articles)
             };
             page(&req, &st, &actor, n, StatusCode::CONFLICT, extra).await
         }
@@ -675,14 +671,66 @@ pub async fn post_message(
             let status = failure.status();
             let extra = Extra {
                 error: Some(failure.message(locale)),
-                draft_text: text,
-                draft_kind: kind_name,
-                kb_articles,
-                ..Default::default()
+                ..draft_again(text, kind_name, kb_articles)
             };
             page(&req, &st, &actor, n, status, extra).await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The multipart form with its files, refused unless its CSRF token is good and its fields hold
+/// no control characters.
+async fn read_trusted_form(
+    req: &HttpRequest,
+    form: actix_multipart::Multipart,
+) -> Result<crate::web::uploads::Upload, PageError> {
+    let up = match crate::web::uploads::read(form, "files").await {
+        Ok(up) => up,
+        Err(crate::web::uploads::UploadError::TooBig(v)) => return Err(Failure::from(v).into()),
+        Err(crate::web::uploads::UploadError::Broken(f)) => return Err(f.into()),
+    };
+    if !form_trusted(req, up.get("csrf")) {
+        return Err(Failure::Csrf.into());
+    }
+    crate::web::input::refuse_controls(&up.fields)?;
+    Ok(up)
+}
+
+/// The knowledge-base articles inserted into the draft, each once, in order.
+fn kb_articles_of(up: &crate::web::uploads::Upload) -> Vec<i64> {
+    let mut kb_articles: Vec<i64> = vec![];
+    for id in up
+        .all("kb_article")
+        .filter_map(|v| v.trim().parse::<i64>().ok())
+    {
+        if !kb_articles.contains(&id) {
+            kb_articles.push(id);
+        }
+    }
+    kb_articles
+}
+
+/// "Skicka och sätt status": the status that goes with the message, in one use case call.
+fn then_status_of(
+    up: &crate::web::uploads::Upload,
+) -> Result<Option<(crate::domain::Status, Option<crate::domain::WaitingOn>)>, InvalidValue> {
+    if up.get("and_status") != "1" {
+        return Ok(None);
+    }
+    Ok(match super::parse_status_choice(up.get("then_status"))? {
+        (Some(status), waiting_on) => Some((status, waiting_on)),
+        (None, _) => None,
+    })
+}
+
+/// The ticket page again with the draft as it was typed.
+fn draft_again(text: String, kind: &'static str, kb_articles: Vec<i64>) -> Extra {
+    Extra {
+        draft_text: text,
+        draft_kind: kind,
+        kb_articles,
+        ..Default::default()
     }
 }
 
