@@ -11,11 +11,11 @@ use crate::domain::{ArticleStatus, Audience, Language, TicketNumber};
 use crate::error::Error;
 use crate::kb::{self, ArticleView, KbFilter, KbHit, RawContent, article};
 use crate::text::Templates;
+use crate::text::time::local_time;
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
 use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
-use crate::web::workspace::local_time;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(home)

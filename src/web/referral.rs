@@ -10,11 +10,11 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::referral::{self, AnswerTo};
+use crate::text::time::local_time;
 use crate::web::AppState;
 use crate::web::auth::form_trusted;
 use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
-use crate::web::workspace::local_time;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(page).service(answer).service(mine);

@@ -10,12 +10,12 @@ use serde_json::json;
 
 use crate::domain::Reason;
 use crate::error::Error;
+use crate::text::time::local_time;
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, PageActor, form_trusted};
 use crate::web::errors::{Failure, PageError};
 use crate::web::pages::{page_locale, render};
 use crate::web::uploads::StreamError;
-use crate::web::workspace::local_time;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(page)

@@ -90,7 +90,7 @@ pub async fn list(
                 // Not `title`: inside the layout partial that names the page's title.
                 "heading": c.title,
                 "queue": queue_name(&queues, c.queue()),
-                "updated_at": crate::web::workspace::local_time(c.updated_at),
+                "updated_at": crate::text::time::local_time(c.updated_at),
             })
         })
         .collect();

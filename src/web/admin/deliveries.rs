@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{fail, page, see_other};
+use crate::text::time::local_time;
 use crate::web::AppState;
 use crate::web::auth::{CsrfForm, HasCsrf, PageActor};
 use crate::web::errors::PageError;
-use crate::web::workspace::local_time;
 
 #[get("/admin/deliveries")]
 pub async fn list(

@@ -149,7 +149,7 @@ impl MailboxForm {
 }
 
 fn when(t: Option<chrono::NaiveDateTime>) -> Option<String> {
-    t.map(crate::web::workspace::local_time)
+    t.map(crate::text::time::local_time)
 }
 
 #[get("/admin/mailboxes")]

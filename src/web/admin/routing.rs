@@ -167,7 +167,7 @@ async fn list_page(
                 "escalate_to": name_of(&ch.targets, r.escalate_to),
                 "stop": r.stop,
                 "hits": r.hits,
-                "last_hit_at": r.last_hit_at.map(crate::web::workspace::local_time),
+                "last_hit_at": r.last_hit_at.map(crate::text::time::local_time),
                 "first": i == 0,
                 "last": i == last,
             })

@@ -22,6 +22,7 @@ use super::pages::{page_locale, render};
 use crate::accounts::Actor;
 use crate::domain::{InvalidValue, QueueId, Status, UserId, WaitingOn};
 use crate::text::Templates;
+use crate::text::time::local_time;
 use crate::tickets::Ticket;
 use crate::tickets::views;
 
@@ -51,8 +52,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(live::stream)
         .service(search::search);
 }
-
-pub use crate::text::time::local_time;
 
 /// "5 min", "3 h", "2 d" — how long ago, in the page's language.
 pub(crate) fn age(t: NaiveDateTime, locale: &str) -> String {
