@@ -919,16 +919,6 @@ pub async fn tenant_slug(db: &Db, actor: &Actor) -> Result<String> {
     Ok(db.read(move |c| store::tenants::get(c, t)).await?.slug)
 }
 
-/// (slug, name) of every municipality served here.
-pub async fn public_tenants(db: &Db) -> Result<Vec<(String, String)>> {
-    Ok(db
-        .read(store::tenants::list)
-        .await?
-        .into_iter()
-        .map(|t| (t.slug, t.name))
-        .collect())
-}
-
 /// The municipality a public address names: (id, name); unknown ones are "not found".
 pub async fn public_tenant(db: &Db, slug: &str) -> Result<(TenantId, String)> {
     let slug = slug.to_string();

@@ -41,9 +41,9 @@ pub fn create_tenant(
     Ok(store::tenants::create(c, &s, &n, prefix)?)
 }
 
-/// The municipalities served here, as the sign-in page offers them: (slug, name). Anyone may
-/// see them (the sign-in page is public).
-pub async fn for_sign_in(db: &Db) -> Result<Vec<(String, String)>> {
+/// (slug, name) of every municipality served here. Public: the sign-in page and the public
+/// knowledge base list them.
+pub async fn served(db: &Db) -> Result<Vec<(String, String)>> {
     Ok(db
         .read(store::tenants::list)
         .await?

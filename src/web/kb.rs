@@ -704,7 +704,7 @@ pub async fn public_root(
     req: HttpRequest,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let tenants = kb::public_tenants(&st.db).await?;
+    let tenants = crate::tenants::served(&st.db).await?;
     if let [(slug, _)] = tenants.as_slice() {
         return Ok(see_other(format!("/kb/{slug}")));
     }

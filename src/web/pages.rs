@@ -106,7 +106,7 @@ async fn login_page_data(
     email: &str,
     error: Option<String>,
 ) -> Result<Value, PageError> {
-    let tenants = crate::tenants::for_sign_in(&st.db).await?;
+    let tenants = crate::tenants::served(&st.db).await?;
     let choices: Vec<Value> = tenants
         .iter()
         .map(|(slug, name)| json!({ "slug": slug, "name": name }))
