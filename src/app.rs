@@ -367,6 +367,10 @@ impl Application {
         if let Some(l) = self.live.take() {
             tokio::spawn(l.run(self.db.clone()));
         }
+        // The statistics follower runs wherever the SLA engine does (one node holds its lease).
+        if self.sla.is_some() {
+            tokio::spawn(crate::stats::follower::run(self.db.clone(), self.node.clone()));
+        }
         if let Some(notices) = self.sla.take() {
             tokio::spawn(crate::sla::engine::run(
                 self.db.clone(),

@@ -27,6 +27,7 @@ pub mod routing;
 pub mod search;
 pub mod secrets;
 pub mod sla;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;

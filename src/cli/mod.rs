@@ -13,6 +13,7 @@ mod queue;
 mod search;
 mod sla;
 mod sms;
+mod stats;
 mod status_link;
 mod tenant;
 mod token;
@@ -89,6 +90,9 @@ enum Command {
     /// The knowledge base: import article files, rebuild this node's index.
     #[command(subcommand)]
     Kb(kb::KbCmd),
+    /// Statistics: rebuild the aggregates from the ticket history.
+    #[command(subcommand)]
+    Stats(stats::StatsCmd),
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +168,7 @@ async fn on_tenant_data(cmd: Command, db: &Db, settings: &Settings) -> anyhow::R
         Command::Escalation(c) => escalation::run(c, db, settings).await,
         Command::StatusLink(a) => status_link::run(a, db, settings).await,
         Command::Sms(c) => sms::run(c, db, settings).await,
+        Command::Stats(c) => stats::run(c, db).await,
         Command::Serve | Command::Migrate | Command::Demo | Command::Search(_) | Command::Kb(_) => {
             unreachable!("run without a runtime of their own")
         }

@@ -118,6 +118,38 @@ pub fn calendars_by_queue(
 /// The ticket's history as facts for the clocks.
 fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Utc>, Fact)>> {
     let (events, msgs) = store::sla::history(c, t, ticket)?;
+    Ok(facts_of(events, msgs))
+}
+
+/// The clocks a ticket's history gives under a policy, computed and not stored (the statistics
+/// count targets met from the same replay the engine keeps, D64). `events` are (at, kind,
+/// details) and `msgs` (at, kind, automatic) in the order they happened; events other than
+/// the ones the clocks read are ignored.
+pub fn replayed(
+    policy: &store::sla::PolicyRow,
+    cal: &Calendar,
+    events: store::sla::EventFacts,
+    msgs: store::sla::MessageFacts,
+) -> Result<Vec<super::timeline::Clock>> {
+    let policy = Policy::from_row(policy)?;
+    Ok(replay(&facts_of(events, msgs), &policy.budgets, cal))
+}
+
+fn facts_of(
+    events: store::sla::EventFacts,
+    msgs: store::sla::MessageFacts,
+) -> Vec<(DateTime<Utc>, Fact)> {
+    const READ: [&str; 5] = [
+        "created",
+        "status_changed",
+        "reopened",
+        "merged_into",
+        "automatic_cleared",
+    ];
+    let events: Vec<_> = events
+        .into_iter()
+        .filter(|(_, kind, _)| READ.contains(&kind.as_str()))
+        .collect();
     // A ticket automatic mail opened owed nobody anything until a person wrote in it: its clocks
     // start then, as if it had been opened by that mail (D56).
     let people_from = events
@@ -161,7 +193,7 @@ fn facts(c: &mut Conn, t: TenantId, ticket: TicketId) -> Result<Vec<(DateTime<Ut
     }
     // Stable: at one instant, creation first, then messages, then the status they caused.
     out.sort_by_key(|(at, order, _)| (*at, *order));
-    Ok(out.into_iter().map(|(at, _, f)| (at, f)).collect())
+    out.into_iter().map(|(at, _, f)| (at, f)).collect()
 }
 
 /// When the sweeper must look at a clock next: at its warning instant if this round's warning

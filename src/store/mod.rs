@@ -38,6 +38,7 @@ pub mod search;
 #[cfg(feature = "bench")]
 pub mod seed;
 pub mod sla;
+pub mod stats;
 pub mod sms;
 pub mod tenants;
 pub mod tickets;

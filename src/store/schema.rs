@@ -10,6 +10,7 @@ diesel::table! {
         ticket_prefix -> Text,
         created_at -> Timestamp,
         smtp -> Nullable<Text>,
+        stats_per_agent -> Bool,
     }
 }
 

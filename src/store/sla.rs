@@ -265,10 +265,11 @@ pub fn open_tickets(
 // ---- a ticket's history, as the clocks need it ----
 
 /// (status events as (when, kind, details), messages as (when, kind)).
-pub type History = (
-    Vec<(NaiveDateTime, String, String)>,
-    Vec<(NaiveDateTime, String, bool)>,
-);
+/// A ticket's events as the clocks read them: (at, kind, details).
+pub type EventFacts = Vec<(NaiveDateTime, String, String)>;
+/// A ticket's messages as the clocks read them: (at, kind, automatic).
+pub type MessageFacts = Vec<(NaiveDateTime, String, bool)>;
+pub type History = (EventFacts, MessageFacts);
 
 /// What the follower read: the id it may safely continue after, how many events it read, and
 /// the distinct (tenant, ticket) pairs among them.

@@ -1,0 +1,680 @@
+//! Statistics storage (D64): each ticket's cells (`stats_tickets`), the aggregates they sum to
+//! (`stats_days`: counters per day or month, queue, channel and priority; `stats_keyed`: keyed
+//! series per day or month and queue), and the follower's cursor.
+//!
+//! The aggregate statements are built as text: the counters are many columns, the batches many
+//! rows, and every value put in the text is a number, a date, a column name the caller owns, a
+//! closed-vocabulary word or a quoted literal (`lit`), so nothing a user typed reaches SQL
+//! unquoted.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use super::schema::{messages, tenants, ticket_events, ticket_tags, tickets};
+use super::{Conn, StoreResult};
+use crate::domain::TenantId;
+
+/// A string as an SQL literal (quotes doubled; both backends read backslashes literally).
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn day_lit(d: NaiveDate) -> String {
+    format!("'{}'", d.format("%Y-%m-%d"))
+}
+
+// ---- the follower's cursor ----
+
+#[derive(QueryableByName)]
+struct Position {
+    #[diesel(sql_type = BigInt)]
+    last_event_id: i64,
+}
+
+/// Take (or keep) the follower lease; the position to read after, or None when another node
+/// holds it.
+pub fn claim_cursor(
+    conn: &mut Conn,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> StoreResult<Option<i64>> {
+    let fmt = |t: NaiveDateTime| lit(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+    let n = per_backend!(conn, |c| diesel::sql_query(format!(
+        "UPDATE stats_cursor SET lease_owner = {o}, lease_until = {u} WHERE id = 1 AND \
+         (lease_owner IS NULL OR lease_owner = {o} OR lease_until < {n})",
+        o = lit(owner),
+        u = fmt(until),
+        n = fmt(now),
+    ))
+    .execute(c))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let p: Position = per_backend!(conn, |c| diesel::sql_query(
+        "SELECT last_event_id FROM stats_cursor WHERE id = 1"
+    )
+    .get_result(c))?;
+    Ok(Some(p.last_event_id))
+}
+
+pub fn advance_cursor(conn: &mut Conn, owner: &str, last: i64) -> StoreResult<()> {
+    per_backend!(conn, |c| diesel::sql_query(format!(
+        "UPDATE stats_cursor SET last_event_id = {last} WHERE id = 1 AND lease_owner = {}",
+        lit(owner)
+    ))
+    .execute(c))?;
+    Ok(())
+}
+
+/// The newest event id older than `before` (where a rebuild leaves the follower).
+pub fn newest_event(conn: &mut Conn, before: NaiveDateTime) -> StoreResult<i64> {
+    let id: Option<i64> = ticket_events::table
+        .filter(ticket_events::created_at.lt(before))
+        .select(diesel::dsl::max(ticket_events::id))
+        .first(conn)?;
+    Ok(id.unwrap_or(0))
+}
+
+/// Put the follower at `last` unless it is already past it (a rebuild has covered up to there).
+pub fn cursor_at_least(conn: &mut Conn, last: i64) -> StoreResult<()> {
+    per_backend!(conn, |c| diesel::sql_query(format!(
+        "UPDATE stats_cursor SET last_event_id = {last} WHERE id = 1 AND last_event_id < {last}"
+    ))
+    .execute(c))?;
+    Ok(())
+}
+
+// ---- a batch of tickets' history ----
+
+#[derive(Debug, Clone, Queryable)]
+pub struct TicketFacts {
+    pub id: i64,
+    pub channel: String,
+    pub queue_id: i64,
+    pub priority: String,
+    pub created_at: NaiveDateTime,
+    pub automatic: Option<String>,
+}
+
+pub fn tickets_of(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<TicketFacts>> {
+    Ok(tickets::table
+        .filter(tickets::tenant_id.eq(t.get()))
+        .filter(tickets::id.eq_any(ids))
+        .select((
+            tickets::id,
+            tickets::channel,
+            tickets::queue_id,
+            tickets::priority,
+            tickets::created_at,
+            tickets::automatic,
+        ))
+        .load(conn)?)
+}
+
+/// (ticket, at, kind, details, actor) in the order they happened.
+pub type EventFact = (i64, NaiveDateTime, String, String, Option<i64>);
+/// (ticket, at, kind, automatic, author) in the order they were stored.
+pub type MessageFact = (i64, NaiveDateTime, String, bool, Option<i64>);
+
+pub fn events_of(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<EventFact>> {
+    Ok(ticket_events::table
+        .filter(ticket_events::tenant_id.eq(t.get()))
+        .filter(ticket_events::ticket_id.eq_any(ids))
+        .order(ticket_events::id)
+        .select((
+            ticket_events::ticket_id,
+            ticket_events::created_at,
+            ticket_events::kind,
+            ticket_events::details,
+            ticket_events::actor_id,
+        ))
+        .load(conn)?)
+}
+
+pub fn messages_of(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<MessageFact>> {
+    Ok(messages::table
+        .filter(messages::tenant_id.eq(t.get()))
+        .filter(messages::ticket_id.eq_any(ids))
+        .filter(messages::kind.ne("note"))
+        .order(messages::id)
+        .select((
+            messages::ticket_id,
+            messages::created_at,
+            messages::kind,
+            messages::auto_sent,
+            messages::author_id,
+        ))
+        .load(conn)?)
+}
+
+pub fn tags_of(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+    Ok(ticket_tags::table
+        .filter(ticket_tags::tenant_id.eq(t.get()))
+        .filter(ticket_tags::ticket_id.eq_any(ids))
+        .order((ticket_tags::ticket_id, ticket_tags::tag))
+        .select((ticket_tags::ticket_id, ticket_tags::tag))
+        .load(conn)?)
+}
+
+/// Lock the tickets' rows (PostgreSQL; SQLite has one writer) in id order.
+pub fn lock_tickets(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<()> {
+    if let Conn::Pg(c) = conn {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        diesel::sql_query(format!(
+            "SELECT id FROM tickets WHERE tenant_id = {} AND id IN ({}) ORDER BY id FOR UPDATE",
+            t.get(),
+            id_list(&ids)
+        ))
+        .execute(c)?;
+    }
+    Ok(())
+}
+
+/// The tenant's ticket ids after `after`, in order (a rebuild pages through them).
+pub fn ticket_ids(conn: &mut Conn, t: TenantId, after: i64, limit: i64) -> StoreResult<Vec<i64>> {
+    Ok(tickets::table
+        .filter(tickets::tenant_id.eq(t.get()))
+        .filter(tickets::id.gt(after))
+        .order(tickets::id)
+        .limit(limit)
+        .select(tickets::id)
+        .load(conn)?)
+}
+
+pub fn ticket_count(conn: &mut Conn, t: TenantId) -> StoreResult<i64> {
+    Ok(tickets::table
+        .filter(tickets::tenant_id.eq(t.get()))
+        .count()
+        .get_result(conn)?)
+}
+
+// ---- stored cells per ticket ----
+
+#[derive(QueryableByName)]
+struct StoredCells {
+    #[diesel(sql_type = BigInt)]
+    ticket_id: i64,
+    #[diesel(sql_type = Text)]
+    cells: String,
+}
+
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The cells stored for these tickets (ticket id, encoded cells).
+pub fn stored_cells(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows: Vec<StoredCells> = per_backend!(conn, |c| diesel::sql_query(format!(
+        "SELECT ticket_id, cells FROM stats_tickets WHERE tenant_id = {} AND ticket_id IN ({})",
+        t.get(),
+        id_list(ids)
+    ))
+    .load(c))?;
+    Ok(rows.into_iter().map(|r| (r.ticket_id, r.cells)).collect())
+}
+
+/// One ticket's row of `stats_tickets`.
+#[derive(Debug, Clone)]
+pub struct TicketStats {
+    pub ticket_id: i64,
+    pub channel: &'static str,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    pub in_backlog: bool,
+    pub resolved_day: Option<NaiveDate>,
+    pub with_article: bool,
+    pub cells: String,
+}
+
+/// Store the tickets' rows (replacing what was there); tickets without cells are removed.
+pub fn save_tickets(
+    conn: &mut Conn,
+    t: TenantId,
+    rows: &[TicketStats],
+    gone: &[i64],
+) -> StoreResult<()> {
+    if !gone.is_empty() {
+        per_backend!(conn, |c| diesel::sql_query(format!(
+            "DELETE FROM stats_tickets WHERE tenant_id = {} AND ticket_id IN ({})",
+            t.get(),
+            id_list(gone)
+        ))
+        .execute(c))?;
+    }
+    let b = |v: bool| if v { "TRUE" } else { "FALSE" };
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|r| {
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    t.get(),
+                    r.ticket_id,
+                    lit(r.channel),
+                    day_lit(r.first_day),
+                    day_lit(r.last_day),
+                    b(r.in_backlog),
+                    r.resolved_day.map_or("NULL".into(), day_lit),
+                    b(r.with_article),
+                    lit(&r.cells),
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::sql_query(format!(
+            "INSERT INTO stats_tickets (tenant_id, ticket_id, channel, first_day, last_day, \
+             in_backlog, resolved_day, with_article, cells) VALUES {} \
+             ON CONFLICT (tenant_id, ticket_id) DO UPDATE SET channel = excluded.channel, \
+             first_day = excluded.first_day, last_day = excluded.last_day, \
+             in_backlog = excluded.in_backlog, resolved_day = excluded.resolved_day, \
+             with_article = excluded.with_article, cells = excluded.cells",
+            values.join(", ")
+        ))
+        .execute(c))?;
+    }
+    Ok(())
+}
+
+// ---- aggregates ----
+
+/// A change to one row of `stats_days`: `counts[i]` is added to `columns[i]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayDelta {
+    pub grain: &'static str,
+    pub day: NaiveDate,
+    pub queue: i64,
+    pub channel: &'static str,
+    pub priority: &'static str,
+    pub counts: Vec<i64>,
+}
+
+/// Add to the counters (one row per key in `rows`: the caller sums first).
+pub fn add_days(
+    conn: &mut Conn,
+    t: TenantId,
+    columns: &[&str],
+    rows: &[DayDelta],
+) -> StoreResult<()> {
+    let cols = columns.join(", ");
+    let set = columns
+        .iter()
+        .map(|c| format!("{c} = stats_days.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for chunk in rows.chunks(400) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|r| {
+                let counts = r.counts.iter().map(i64::to_string).collect::<Vec<_>>();
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {})",
+                    t.get(),
+                    lit(r.grain),
+                    day_lit(r.day),
+                    r.queue,
+                    lit(r.channel),
+                    lit(r.priority),
+                    counts.join(", ")
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::sql_query(format!(
+            "INSERT INTO stats_days (tenant_id, grain, day, queue_id, channel, priority, {cols}) \
+             VALUES {} ON CONFLICT (tenant_id, grain, day, queue_id, channel, priority) \
+             DO UPDATE SET {set}",
+            values.join(", ")
+        ))
+        .execute(c))?;
+    }
+    Ok(())
+}
+
+/// A change to one row of `stats_keyed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedDelta {
+    pub grain: &'static str,
+    pub measure: &'static str,
+    pub day: NaiveDate,
+    pub queue: i64,
+    pub key: String,
+    pub n: i64,
+}
+
+pub fn add_keyed(conn: &mut Conn, t: TenantId, rows: &[KeyedDelta]) -> StoreResult<()> {
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|r| {
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {})",
+                    t.get(),
+                    lit(r.grain),
+                    lit(r.measure),
+                    day_lit(r.day),
+                    r.queue,
+                    lit(&r.key),
+                    r.n
+                )
+            })
+            .collect();
+        per_backend!(conn, |c| diesel::sql_query(format!(
+            "INSERT INTO stats_keyed (tenant_id, grain, measure, day, queue_id, key, n) VALUES {} \
+             ON CONFLICT (tenant_id, grain, measure, day, queue_id, key) \
+             DO UPDATE SET n = stats_keyed.n + excluded.n",
+            values.join(", ")
+        ))
+        .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Forget everything counted for the tenant (before a rebuild).
+pub fn clear(conn: &mut Conn, t: TenantId) -> StoreResult<()> {
+    for table in ["stats_days", "stats_keyed", "stats_tickets"] {
+        per_backend!(conn, |c| diesel::sql_query(format!(
+            "DELETE FROM {table} WHERE tenant_id = {}",
+            t.get()
+        ))
+        .execute(c))?;
+    }
+    Ok(())
+}
+
+// ---- reading the aggregates ----
+
+/// Which stored rows a report reads: whole months from the monthly rows, the days around them
+/// from the daily rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub grain: &'static str,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// What the counters are filtered on.
+#[derive(Debug, Clone, Default)]
+pub struct Only {
+    /// None: every queue.
+    pub queues: Option<Vec<i64>>,
+    pub channel: Option<&'static str>,
+    pub priority: Option<&'static str>,
+}
+
+fn where_clause(t: TenantId, spans: &[Span], only: &Only, with_place: bool) -> String {
+    let spans = spans
+        .iter()
+        .map(|s| {
+            format!(
+                "(grain = {} AND day >= {} AND day <= {})",
+                lit(s.grain),
+                day_lit(s.from),
+                day_lit(s.to)
+            )
+        })
+        .collect::<Vec<_>>();
+    let spans = if spans.is_empty() {
+        "FALSE".to_string()
+    } else {
+        spans.join(" OR ")
+    };
+    let mut w = format!("tenant_id = {} AND ({spans})", t.get());
+    if let Some(qs) = &only.queues {
+        if qs.is_empty() {
+            w.push_str(" AND FALSE");
+        } else {
+            w.push_str(&format!(" AND queue_id IN ({})", id_list(qs)));
+        }
+    }
+    if with_place {
+        if let Some(ch) = only.channel {
+            w.push_str(&format!(" AND channel = {}", lit(ch)));
+        }
+        if let Some(p) = only.priority {
+            w.push_str(&format!(" AND priority = {}", lit(p)));
+        }
+    }
+    w
+}
+
+#[derive(QueryableByName)]
+struct SumRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    day: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    queue_id: i64,
+    #[diesel(sql_type = Text)]
+    channel: String,
+    #[diesel(sql_type = Text)]
+    priority: String,
+    #[diesel(sql_type = Text)]
+    counts: String,
+}
+
+/// How summed counters are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Per (queue, channel, priority).
+    Place,
+    /// Per day (queue 0, channel and priority empty).
+    Day,
+    /// Per day and queue (channel and priority empty).
+    DayQueue,
+}
+
+/// Summed counters, grouped as asked.
+#[derive(Debug, Clone)]
+pub struct DaySum {
+    pub day: Option<NaiveDate>,
+    pub queue: i64,
+    pub channel: String,
+    pub priority: String,
+    pub counts: Vec<i64>,
+}
+
+pub fn sum_days(
+    conn: &mut Conn,
+    t: TenantId,
+    columns: &[&str],
+    spans: &[Span],
+    only: &Only,
+    group: Group,
+) -> StoreResult<Vec<DaySum>> {
+    let counts = columns
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS TEXT)"))
+        .collect::<Vec<_>>()
+        .join(" || ',' || ");
+    let (select, group) = match group {
+        Group::Day => (
+            "day, CAST(0 AS BIGINT) AS queue_id, CAST('' AS TEXT) AS channel, CAST('' AS TEXT) AS priority",
+            "day",
+        ),
+        Group::DayQueue => (
+            "day, queue_id, CAST('' AS TEXT) AS channel, CAST('' AS TEXT) AS priority",
+            "day, queue_id",
+        ),
+        Group::Place => (
+            "CAST(NULL AS TEXT) AS day, queue_id, channel, priority",
+            "queue_id, channel, priority",
+        ),
+    };
+    let q = format!(
+        "SELECT {select}, {counts} AS counts FROM stats_days WHERE {} GROUP BY {group}",
+        where_clause(t, spans, only, true)
+    );
+    let rows: Vec<SumRow> = per_backend!(conn, |c| diesel::sql_query(q).load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| DaySum {
+            day: r.day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+            queue: r.queue_id,
+            channel: r.channel,
+            priority: r.priority,
+            counts: r.counts.split(',').map(|n| n.parse().unwrap_or(0)).collect(),
+        })
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct KeyedSum {
+    #[diesel(sql_type = BigInt)]
+    queue_id: i64,
+    #[diesel(sql_type = Text)]
+    measure: String,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Summed keyed series: (queue, measure, key, n) for the measures named.
+pub fn sum_keyed(
+    conn: &mut Conn,
+    t: TenantId,
+    measures: &[&str],
+    spans: &[Span],
+    only: &Only,
+) -> StoreResult<Vec<(i64, String, String, i64)>> {
+    let names = measures.iter().map(|m| lit(m)).collect::<Vec<_>>().join(", ");
+    let q = format!(
+        "SELECT queue_id, measure, key, CAST(SUM(n) AS BIGINT) AS n FROM stats_keyed \
+         WHERE measure IN ({names}) AND {} GROUP BY queue_id, measure, key HAVING SUM(n) <> 0",
+        where_clause(t, spans, only, false)
+    );
+    let rows: Vec<KeyedSum> = per_backend!(conn, |c| diesel::sql_query(q).load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.queue_id, r.measure, r.key, r.n))
+        .collect())
+}
+
+/// The cells of the tickets that count in a period (a change in it, or open through it), for
+/// figures the aggregates do not keep apart (a tag; channel or priority of times and series).
+pub fn cells_for(
+    conn: &mut Conn,
+    t: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+    channel: Option<&str>,
+    tag: Option<&str>,
+) -> StoreResult<Vec<String>> {
+    let mut w = format!(
+        "s.tenant_id = {} AND s.first_day <= {} AND (s.last_day >= {} OR s.in_backlog)",
+        t.get(),
+        day_lit(to),
+        day_lit(from)
+    );
+    if let Some(ch) = channel {
+        w.push_str(&format!(" AND s.channel = {}", lit(ch)));
+    }
+    if let Some(tag) = tag {
+        w.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.tenant_id = s.tenant_id \
+             AND g.ticket_id = s.ticket_id AND g.tag = {})",
+            lit(tag)
+        ));
+    }
+    #[derive(QueryableByName)]
+    struct C {
+        #[diesel(sql_type = Text)]
+        cells: String,
+    }
+    let rows: Vec<C> = per_backend!(conn, |c| diesel::sql_query(format!(
+        "SELECT s.cells FROM stats_tickets s WHERE {w}"
+    ))
+    .load(c))?;
+    Ok(rows.into_iter().map(|r| r.cells).collect())
+}
+
+/// A resolved question no article answered.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Unanswered {
+    #[diesel(sql_type = Text)]
+    pub number: String,
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    #[diesel(sql_type = BigInt)]
+    pub queue_id: i64,
+    #[diesel(sql_type = Text)]
+    pub resolved_day: String,
+}
+
+/// The latest tickets resolved in the period without a knowledge-base article.
+pub fn unanswered(
+    conn: &mut Conn,
+    t: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+    queues: Option<&[i64]>,
+    limit: i64,
+) -> StoreResult<Vec<Unanswered>> {
+    let mut w = format!(
+        "s.tenant_id = {} AND s.with_article = FALSE AND s.resolved_day >= {} AND s.resolved_day <= {}",
+        t.get(),
+        day_lit(from),
+        day_lit(to)
+    );
+    if let Some(qs) = queues {
+        if qs.is_empty() {
+            return Ok(vec![]);
+        }
+        w.push_str(&format!(" AND k.queue_id IN ({})", id_list(qs)));
+    }
+    Ok(per_backend!(conn, |c| diesel::sql_query(format!(
+        "SELECT k.number, k.subject, k.queue_id, s.resolved_day FROM stats_tickets s \
+         JOIN tickets k ON k.tenant_id = s.tenant_id AND k.id = s.ticket_id \
+         WHERE {w} ORDER BY s.resolved_day DESC, s.ticket_id DESC LIMIT {limit}"
+    ))
+    .load(c))?)
+}
+
+/// The oldest ticket still open (new, open or waiting; not automatic, not merged away).
+pub fn oldest_open(
+    conn: &mut Conn,
+    t: TenantId,
+    queues: Option<&[i64]>,
+    channel: Option<&str>,
+    priority: Option<&str>,
+) -> StoreResult<Option<(String, NaiveDateTime)>> {
+    let mut q = tickets::table
+        .filter(tickets::tenant_id.eq(t.get()))
+        .filter(tickets::status.eq_any(["new", "open", "waiting"]))
+        .filter(tickets::automatic.is_null())
+        .filter(tickets::merged_into_id.is_null())
+        .into_boxed();
+    if let Some(qs) = queues {
+        q = q.filter(tickets::queue_id.eq_any(qs.to_vec()));
+    }
+    if let Some(ch) = channel {
+        q = q.filter(tickets::channel.eq(ch.to_string()));
+    }
+    if let Some(p) = priority {
+        q = q.filter(tickets::priority.eq(p.to_string()));
+    }
+    Ok(q
+        .order((tickets::created_at, tickets::id))
+        .select((tickets::number, tickets::created_at))
+        .first(conn)
+        .optional()?)
+}
+
+// ---- the tenant's setting ----
+
+pub fn per_agent(conn: &mut Conn, t: TenantId) -> StoreResult<bool> {
+    Ok(tenants::table
+        .filter(tenants::id.eq(t.get()))
+        .select(tenants::stats_per_agent)
+        .first(conn)?)
+}
+
+pub fn set_per_agent(conn: &mut Conn, t: TenantId, on: bool) -> StoreResult<()> {
+    diesel::update(tenants::table.filter(tenants::id.eq(t.get())))
+        .set(tenants::stats_per_agent.eq(on))
+        .execute(conn)?;
+    Ok(())
+}
