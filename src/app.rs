@@ -369,7 +369,10 @@ impl Application {
         }
         // The statistics follower runs wherever the SLA engine does (one node holds its lease).
         if self.sla.is_some() {
-            tokio::spawn(crate::stats::follower::run(self.db.clone(), self.node.clone()));
+            tokio::spawn(crate::stats::follower::run(
+                self.db.clone(),
+                self.node.clone(),
+            ));
         }
         if let Some(notices) = self.sla.take() {
             tokio::spawn(crate::sla::engine::run(

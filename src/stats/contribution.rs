@@ -128,7 +128,13 @@ impl Walk<'_> {
         self.add_at(at, self.place, measure, key.to_string(), 1);
     }
 
-    fn durations(&mut self, at: DateTime<Utc>, since: DateTime<Utc>, business: Measure, calendar: Measure) {
+    fn durations(
+        &mut self,
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+        business: Measure,
+        calendar: Measure,
+    ) {
         let cal = (self.cal)(self.place.queue);
         let b = cal.between(since, at).num_seconds();
         self.keyed(at, business, step_of(b));
@@ -169,8 +175,15 @@ fn status(v: &Value) -> Option<Status> {
 
 /// The place a ticket began in: the first change of queue or priority names it.
 fn first_place(h: &History) -> Place {
-    let from = |kind: &str| h.events.iter().find(|e| e.kind == kind).map(|e| &e.details["from"]);
-    let queue = from("queue_changed").and_then(id).map_or(h.queue, QueueId::from_db);
+    let from = |kind: &str| {
+        h.events
+            .iter()
+            .find(|e| e.kind == kind)
+            .map(|e| &e.details["from"])
+    };
+    let queue = from("queue_changed")
+        .and_then(id)
+        .map_or(h.queue, QueueId::from_db);
     let priority = from("priority_changed")
         .and_then(|v| v.as_str().and_then(|s| Priority::parse(s).ok()))
         .unwrap_or(h.priority);
@@ -180,6 +193,33 @@ fn first_place(h: &History) -> Place {
         status: Status::New,
         merged: false,
     }
+}
+
+/// Whether an event places the ticket rather than moves it: a change of queue or priority at
+/// its start (routing rules on arrival, the channel's own choice) is where it began, not a
+/// transfer.
+fn placement(e: &Ev, start: DateTime<Utc>) -> bool {
+    (e.kind == "queue_changed" || e.kind == "priority_changed") && e.at <= start
+}
+
+/// Where the ticket stood once it had arrived: where it began, with the placements applied.
+fn placed(h: &History, start: DateTime<Utc>) -> Place {
+    let mut p = first_place(h);
+    for e in h.events.iter().filter(|e| placement(e, start)) {
+        if e.kind == "queue_changed"
+            && let Some(q) = id(&e.details["to"])
+        {
+            p.queue = QueueId::from_db(q);
+        }
+        if e.kind == "priority_changed"
+            && let Some(x) = e.details["to"]
+                .as_str()
+                .and_then(|s| Priority::parse(s).ok())
+        {
+            p.priority = x;
+        }
+    }
+    p
 }
 
 /// The length of the working day in which a question that came at `at` is first worked on:
@@ -194,7 +234,11 @@ fn working_day(cal: &Calendar, at: DateTime<Utc>) -> Option<TimeDelta> {
 /// between the question and the answer is at most the opening hours of the day the question
 /// was first worked on (a mail on Friday morning answered by Monday morning counts; Swedish
 /// holidays and closed days do not run).
-pub fn answered_within_working_day(cal: &Calendar, asked: DateTime<Utc>, answered: DateTime<Utc>) -> bool {
+pub fn answered_within_working_day(
+    cal: &Calendar,
+    asked: DateTime<Utc>,
+    answered: DateTime<Utc>,
+) -> bool {
     match working_day(cal, asked) {
         Some(day) => cal.between(asked, answered) <= day,
         None => false,
@@ -220,7 +264,7 @@ pub fn contribution(h: &History, cal: Calendars<'_>) -> Contribution {
         .map(|e| e.at)
         .next_back()
         .unwrap_or(h.created_at);
-    let place = first_place(h);
+    let place = placed(h, start);
     let mut w = Walk {
         h,
         cal,
@@ -277,8 +321,8 @@ fn timeline(h: &History, start: DateTime<Utc>) -> Vec<Step<'_>> {
         }
     }
     for (i, e) in h.events.iter().enumerate() {
-        if e.at >= start || e.kind == "queue_changed" || e.kind == "priority_changed" {
-            all.push((e.at.max(start), 1, i, Step::Event(e)));
+        if e.at >= start && !placement(e, start) {
+            all.push((e.at, 1, i, Step::Event(e)));
         }
     }
     all.sort_by_key(|(at, order, i, _)| (*at, *order, *i));
@@ -312,7 +356,12 @@ fn message(w: &mut Walk<'_>, m: &Msg) {
 fn answered(w: &mut Walk<'_>, at: DateTime<Utc>, author: Option<i64>) {
     let since = if !w.first_response {
         w.first_response = true;
-        w.durations(at, w.start, Measure::FirstResponseBusiness, Measure::FirstResponseCalendar);
+        w.durations(
+            at,
+            w.start,
+            Measure::FirstResponseBusiness,
+            Measure::FirstResponseCalendar,
+        );
         if w.h.channel == Channel::Email {
             let cal = (w.cal)(w.place.queue);
             if answered_within_working_day(&cal, w.start, at) {
@@ -322,7 +371,12 @@ fn answered(w: &mut Walk<'_>, at: DateTime<Utc>, author: Option<i64>) {
         }
         w.start
     } else if let Some(p) = w.pending_since.take() {
-        w.durations(at, p, Measure::NextResponseBusiness, Measure::NextResponseCalendar);
+        w.durations(
+            at,
+            p,
+            Measure::NextResponseBusiness,
+            Measure::NextResponseCalendar,
+        );
         p
     } else {
         return;
@@ -340,19 +394,28 @@ fn event(w: &mut Walk<'_>, e: &Ev) {
             if let Some(to) = id(&d["to"]).map(QueueId::from_db) {
                 w.keyed(e.at, Measure::Transfer, to.get());
                 w.transferred = true;
-                let next = Place { queue: to, ..w.place };
+                let next = Place {
+                    queue: to,
+                    ..w.place
+                };
                 w.move_to(e.at, next);
             }
         }
         "priority_changed" => {
             if let Some(p) = d["to"].as_str().and_then(|s| Priority::parse(s).ok()) {
-                let next = Place { priority: p, ..w.place };
+                let next = Place {
+                    priority: p,
+                    ..w.place
+                };
                 w.move_to(e.at, next);
             }
         }
         "status_changed" | "reopened" => status_change(w, e),
         "merged_into" => {
-            let next = Place { merged: true, ..w.place };
+            let next = Place {
+                merged: true,
+                ..w.place
+            };
             w.move_to(e.at, next);
             w.resolution = None;
         }
@@ -378,7 +441,10 @@ fn status_change(w: &mut Walk<'_>, e: &Ev) {
     if from.is_open() && !to.is_open() && !w.place.merged {
         w.resolution = Some((e.at, e.actor));
     }
-    let next = Place { status: to, ..w.place };
+    let next = Place {
+        status: to,
+        ..w.place
+    };
     w.move_to(e.at, next);
 }
 
@@ -393,7 +459,11 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
         "referral_answered" => {
             w.add(at, Measure::ReferralsAnswered, 1);
             if let Some(since) = w.referred.take() {
-                w.keyed(at, Measure::ReferralAnswer, step_of((at - since).num_seconds()));
+                w.keyed(
+                    at,
+                    Measure::ReferralAnswer,
+                    step_of((at - since).num_seconds()),
+                );
             }
         }
         "escalated" => {
@@ -404,7 +474,11 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
         "escalation_answered" => {
             w.add(at, Measure::EscalationsAnswered, 1);
             if let Some(since) = w.escalated.take() {
-                w.keyed(at, Measure::EscalationAnswer, step_of((at - since).num_seconds()));
+                w.keyed(
+                    at,
+                    Measure::EscalationAnswer,
+                    step_of((at - since).num_seconds()),
+                );
             }
         }
         "kb_used" => {
@@ -414,10 +488,20 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
             }
         }
         "sla_warning" | "sla_breached" => {
-            let target = e.details["target"].as_str().and_then(|s| Target::parse(s).ok());
+            let target = e.details["target"]
+                .as_str()
+                .and_then(|s| Target::parse(s).ok());
             if let Some(t) = target {
                 let [_, _, warned, breached] = Measure::sla(t);
-                w.add(at, if e.kind == "sla_warning" { warned } else { breached }, 1);
+                w.add(
+                    at,
+                    if e.kind == "sla_warning" {
+                        warned
+                    } else {
+                        breached
+                    },
+                    1,
+                );
             }
         }
         _ => {}
@@ -442,7 +526,12 @@ fn finish(mut w: Walk<'_>) -> Contribution {
         if w.reopened {
             w.add(at, Measure::ResolvedReopened, 1);
         }
-        w.durations(at, w.start, Measure::ResolutionBusiness, Measure::ResolutionCalendar);
+        w.durations(
+            at,
+            w.start,
+            Measure::ResolutionBusiness,
+            Measure::ResolutionCalendar,
+        );
         if let Some(a) = actor {
             w.keyed(at, Measure::AgentResolved, a);
         }

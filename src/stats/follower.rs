@@ -23,7 +23,14 @@ use crate::store::{self, Conn, Db};
 type Key = (NaiveDate, i64, Channel, Priority, Measure, String);
 
 fn key(c: &Cell) -> Key {
-    (c.day, c.queue.get(), c.channel, c.priority, c.measure, c.key.clone())
+    (
+        c.day,
+        c.queue.get(),
+        c.channel,
+        c.priority,
+        c.measure,
+        c.key.clone(),
+    )
 }
 
 fn index_of<T: PartialEq>(all: &[T], x: &T) -> usize {
@@ -92,7 +99,10 @@ impl Context {
     }
 
     fn calendar(&self, q: QueueId) -> Arc<Calendar> {
-        self.calendars.get(&q).cloned().unwrap_or_else(|| self.default.clone())
+        self.calendars
+            .get(&q)
+            .cloned()
+            .unwrap_or_else(|| self.default.clone())
     }
 }
 
@@ -136,13 +146,20 @@ fn history(ctx: &Context, b: &Batch, tk: &store::stats::TicketFacts) -> Result<O
         return Ok(None);
     };
     let events = b.events.get(&tk.id).map(Vec::as_slice).unwrap_or_default();
-    let messages = b.messages.get(&tk.id).map(Vec::as_slice).unwrap_or_default();
+    let messages = b
+        .messages
+        .get(&tk.id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let queue = QueueId::from_db(tk.queue_id);
     let clocks = match ctx.policies.get(&(tk.queue_id, tk.priority.clone())) {
         Some(policy) if tk.automatic.is_none() => crate::sla::engine::replayed(
             policy,
             &ctx.calendar(queue),
-            events.iter().map(|e| (e.1, e.2.clone(), e.3.clone())).collect(),
+            events
+                .iter()
+                .map(|e| (e.1, e.2.clone(), e.3.clone()))
+                .collect(),
             messages.iter().map(|m| (m.1, m.2.clone(), m.3)).collect(),
         )?,
         _ => vec![],
@@ -245,7 +262,11 @@ impl Deltas {
     }
 }
 
-fn row_of(id: i64, channel: Channel, contrib: &super::contribution::Contribution) -> Option<TicketStats> {
+fn row_of(
+    id: i64,
+    channel: Channel,
+    contrib: &super::contribution::Contribution,
+) -> Option<TicketStats> {
     let first = contrib.cells.iter().map(|c| c.day).min()?;
     let last = contrib.cells.iter().map(|c| c.day).max()?;
     Some(TicketStats {
@@ -312,7 +333,11 @@ pub fn follow(db: &Db, owner: &str, now: DateTime<Utc>, limit: i64) -> Result<Op
         let (last, read, changed) = store::sla::changed_after(c, after, limit, settled)?;
         let mut by_tenant: BTreeMap<i64, (TenantId, Vec<i64>)> = BTreeMap::new();
         for (t, k) in changed {
-            by_tenant.entry(t.get()).or_insert((t, vec![])).1.push(k.get());
+            by_tenant
+                .entry(t.get())
+                .or_insert((t, vec![]))
+                .1
+                .push(k.get());
         }
         for (t, ids) in by_tenant.into_values() {
             refresh(c, t, &ids)?;
@@ -324,13 +349,9 @@ pub fn follow(db: &Db, owner: &str, now: DateTime<Utc>, limit: i64) -> Result<Op
 
 /// Recompute one tenant's statistics from its whole history, `batch` tickets per transaction;
 /// `progress(done, total)` after each batch. Returns the number of tickets read.
-pub fn rebuild(
-    db: &Db,
-    t: TenantId,
-    batch: i64,
-    progress: &dyn Fn(u64, u64),
-) -> Result<u64> {
-    let total = db.read_blocking(move |c| -> Result<i64> { Ok(store::stats::ticket_count(c, t)?) })?;
+pub fn rebuild(db: &Db, t: TenantId, batch: i64, progress: &dyn Fn(u64, u64)) -> Result<u64> {
+    let total =
+        db.read_blocking(move |c| -> Result<i64> { Ok(store::stats::ticket_count(c, t)?) })?;
     let started = Utc::now();
     db.write_blocking(move |c| -> Result<()> { Ok(store::stats::clear(c, t)?) })?;
     let (mut after, mut done) = (0i64, 0u64);

@@ -188,7 +188,12 @@ impl Measure {
     pub fn sla(target: Target) -> [Measure; 4] {
         use Measure::*;
         match target {
-            Target::FirstResponse => [SlaFirstMet, SlaFirstInTime, SlaFirstWarned, SlaFirstBreached],
+            Target::FirstResponse => [
+                SlaFirstMet,
+                SlaFirstInTime,
+                SlaFirstWarned,
+                SlaFirstBreached,
+            ],
             Target::NextResponse => [SlaNextMet, SlaNextInTime, SlaNextWarned, SlaNextBreached],
             Target::Resolution => [
                 SlaResolutionMet,

@@ -31,7 +31,9 @@ pub async fn visible_queues(db: &Db, actor: &Actor) -> Result<Vec<(QueueId, Stri
         .map(|(q, _)| *q)
         .collect();
     if !admin && led.is_empty() {
-        return Err(Error::Forbidden("statistics are for queue leads and administrators"));
+        return Err(Error::Forbidden(
+            "statistics are for queue leads and administrators",
+        ));
     }
     let queues = db
         .read(move |c| -> Result<Vec<store::queues::Queue>> { Ok(store::queues::list(c, t)?) })

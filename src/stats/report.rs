@@ -51,7 +51,7 @@ impl Step {
     pub fn suited(from: NaiveDate, to: NaiveDate) -> Step {
         match (to - from).num_days() + 1 {
             ..=31 => Step::Day,
-            ..=92 => Step::Week,
+            32..=92 => Step::Week,
             _ => Step::Month,
         }
     }
@@ -145,12 +145,36 @@ pub enum Basis {
 }
 
 const TIMES: [(TimeKind, Basis, Measure); 6] = [
-    (TimeKind::FirstResponse, Basis::Business, Measure::FirstResponseBusiness),
-    (TimeKind::FirstResponse, Basis::Calendar, Measure::FirstResponseCalendar),
-    (TimeKind::NextResponse, Basis::Business, Measure::NextResponseBusiness),
-    (TimeKind::NextResponse, Basis::Calendar, Measure::NextResponseCalendar),
-    (TimeKind::Resolution, Basis::Business, Measure::ResolutionBusiness),
-    (TimeKind::Resolution, Basis::Calendar, Measure::ResolutionCalendar),
+    (
+        TimeKind::FirstResponse,
+        Basis::Business,
+        Measure::FirstResponseBusiness,
+    ),
+    (
+        TimeKind::FirstResponse,
+        Basis::Calendar,
+        Measure::FirstResponseCalendar,
+    ),
+    (
+        TimeKind::NextResponse,
+        Basis::Business,
+        Measure::NextResponseBusiness,
+    ),
+    (
+        TimeKind::NextResponse,
+        Basis::Calendar,
+        Measure::NextResponseCalendar,
+    ),
+    (
+        TimeKind::Resolution,
+        Basis::Business,
+        Measure::ResolutionBusiness,
+    ),
+    (
+        TimeKind::Resolution,
+        Basis::Calendar,
+        Measure::ResolutionCalendar,
+    ),
 ];
 
 /// Median and 90th percentile (nearest rank, seconds, the lower bound of their step).
@@ -380,19 +404,34 @@ fn spans(from: NaiveDate, to: NaiveDate) -> Vec<Span> {
             to: after_last_whole - Days::new(1),
         });
         if from < first_whole {
-            out.push(Span { grain: "d", from, to: first_whole - Days::new(1) });
+            out.push(Span {
+                grain: "d",
+                from,
+                to: first_whole - Days::new(1),
+            });
         }
         if after_last_whole <= to {
-            out.push(Span { grain: "d", from: after_last_whole, to });
+            out.push(Span {
+                grain: "d",
+                from: after_last_whole,
+                to,
+            });
         }
     } else {
-        out.push(Span { grain: "d", from, to });
+        out.push(Span {
+            grain: "d",
+            from,
+            to,
+        });
     }
     out
 }
 
 fn counter_columns() -> Vec<&'static str> {
-    Measure::ALL[..Measure::COUNTERS].iter().map(|m| m.name()).collect()
+    Measure::ALL[..Measure::COUNTERS]
+        .iter()
+        .map(|m| m.name())
+        .collect()
 }
 
 const KEYED: [Measure; 16] = [
@@ -416,18 +455,33 @@ const KEYED: [Measure; 16] = [
 
 /// Sums for a period from the aggregates. `series` also reads the per-day series (and the
 /// backlog it starts with); the previous period needs neither.
+/// What of the aggregates a period needs besides the counters.
+#[derive(Clone, Copy)]
+struct Reads {
+    step: Step,
+    /// The per-day series, the backlog it starts with, KKiK and every keyed series (the
+    /// previous period needs only articles and tags).
+    series: bool,
+    agents: bool,
+}
+
 fn from_aggregates(
     c: &mut Conn,
     t: TenantId,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
     queues: &[i64],
-    step: Step,
-    series: bool,
-    agents: bool,
+    reads: Reads,
 ) -> store::StoreResult<Sums> {
+    let Reads {
+        step,
+        series,
+        agents,
+    } = reads;
     let cols = counter_columns();
-    let only = Only { queues: Some(queues.to_vec()), ..Default::default() };
+    let only = Only {
+        queues: Some(queues.to_vec()),
+        ..Default::default()
+    };
     let sp = spans(from, to);
     let mut s = Sums::default();
     for r in store::stats::sum_days(c, t, &cols, &sp, &only, Group::Place)? {
@@ -438,7 +492,13 @@ fn from_aggregates(
     }
     let measures: Vec<&str> = KEYED
         .iter()
-        .filter(|m| agents || !matches!(m, Measure::AgentReplies | Measure::AgentResolved | Measure::AgentResponse))
+        .filter(|m| {
+            agents
+                || !matches!(
+                    m,
+                    Measure::AgentReplies | Measure::AgentResolved | Measure::AgentResponse
+                )
+        })
         .filter(|m| series || matches!(m, Measure::Article | Measure::Tag))
         .map(|m| m.name())
         .collect();
@@ -451,7 +511,11 @@ fn from_aggregates(
         let series_cols: Vec<&str> = SERIES.iter().map(|m| m.name()).collect();
         let day_spans = match step {
             Step::Month => sp.clone(),
-            _ => vec![Span { grain: "d", from, to }],
+            _ => vec![Span {
+                grain: "d",
+                from,
+                to,
+            }],
         };
         for r in store::stats::sum_days(c, t, &series_cols, &day_spans, &only, Group::Day)? {
             if let Some(d) = r.day {
@@ -461,7 +525,10 @@ fn from_aggregates(
                 }
             }
         }
-        let kkik_cols = [Measure::MailQuestions.name(), Measure::MailAnsweredInDay.name()];
+        let kkik_cols = [
+            Measure::MailQuestions.name(),
+            Measure::MailAnsweredInDay.name(),
+        ];
         for r in store::stats::sum_days(c, t, &kkik_cols, &sp, &only, Group::DayQueue)? {
             if let Some(d) = r.day {
                 let e = s.kkik_days.entry((d, r.queue)).or_default();
@@ -471,8 +538,16 @@ fn from_aggregates(
         }
         let backlog_cols = ["new_delta", "open_delta", "waiting_delta"];
         let before = [
-            Span { grain: "m", from: NaiveDate::MIN, to: month_of(from) - Days::new(1) },
-            Span { grain: "d", from: month_of(from), to: from - Days::new(1) },
+            Span {
+                grain: "m",
+                from: NaiveDate::MIN,
+                to: month_of(from) - Days::new(1),
+            },
+            Span {
+                grain: "d",
+                from: month_of(from),
+                to: from - Days::new(1),
+            },
         ];
         let before: Vec<Span> = before.into_iter().filter(|s| s.from <= s.to).collect();
         for r in store::stats::sum_days(c, t, &backlog_cols, &before, &only, Group::Place)? {
@@ -503,7 +578,8 @@ fn from_cells(
     let (mut now, mut before) = (Sums::default(), Sums::default());
     for text in texts {
         for cell in decode(&text)? {
-            if !queues.contains(&cell.queue.get()) || f.priority.is_some_and(|p| p != cell.priority) {
+            if !queues.contains(&cell.queue.get()) || f.priority.is_some_and(|p| p != cell.priority)
+            {
                 continue;
             }
             now.add_cell(&cell, f.from, f.to);
@@ -532,7 +608,10 @@ fn percentile(hist: &BTreeMap<i64, i64>, p: i64) -> Option<i64> {
     hist.keys().next_back().copied()
 }
 
-fn histogram<'a>(rows: impl Iterator<Item = (i64, &'a str, i64)>, queue: Option<i64>) -> BTreeMap<i64, i64> {
+fn histogram<'a>(
+    rows: impl Iterator<Item = (i64, &'a str, i64)>,
+    queue: Option<i64>,
+) -> BTreeMap<i64, i64> {
     let mut h = BTreeMap::new();
     for (q, k, n) in rows {
         if queue.is_none_or(|x| x == q)
@@ -568,7 +647,15 @@ fn volume(now: &Sums, before: &Sums, f: &Filter, queues: &[i64]) -> Volume {
     let mut series: BTreeMap<NaiveDate, VolumePoint> = BTreeMap::new();
     let mut d = f.step.start_of(f.from);
     while d <= f.to {
-        series.insert(d, VolumePoint { start: d, created: 0, messages_in: 0, messages_out: 0 });
+        series.insert(
+            d,
+            VolumePoint {
+                start: d,
+                created: 0,
+                messages_in: 0,
+                messages_out: 0,
+            },
+        );
         d = match f.step {
             Step::Day => d + Days::new(1),
             Step::Week => d + Days::new(7),
@@ -586,7 +673,15 @@ fn volume(now: &Sums, before: &Sums, f: &Filter, queues: &[i64]) -> Volume {
     let tag_before = ranked_keys(before, Measure::Tag);
     let mut by_tag: Vec<(String, Compared)> = tag_now
         .iter()
-        .map(|(k, n)| (k.clone(), Compared { now: *n, before: tag_before.get(k).copied().unwrap_or(0) }))
+        .map(|(k, n)| {
+            (
+                k.clone(),
+                Compared {
+                    now: *n,
+                    before: tag_before.get(k).copied().unwrap_or(0),
+                },
+            )
+        })
         .collect();
     by_tag.sort_by(|a, b| b.1.now.cmp(&a.1.now).then(a.0.cmp(&b.0)));
     Volume {
@@ -600,7 +695,12 @@ fn volume(now: &Sums, before: &Sums, f: &Filter, queues: &[i64]) -> Volume {
             .collect(),
         by_queue: queues
             .iter()
-            .map(|q| (QueueId::from_db(*q), cmp(Measure::Created, &|x, _, _| x == *q)))
+            .map(|q| {
+                (
+                    QueueId::from_db(*q),
+                    cmp(Measure::Created, &|x, _, _| x == *q),
+                )
+            })
             .collect(),
         by_priority: Priority::ALL
             .iter()
@@ -636,7 +736,12 @@ fn backlog(s: &Sums, f: &Filter) -> Vec<BacklogPoint> {
         }
         let next = d + Days::new(1);
         if next > f.to || f.step.start_of(next) != f.step.start_of(d) {
-            points.push(BacklogPoint { day: d, new: level[0], open: level[1], waiting: level[2] });
+            points.push(BacklogPoint {
+                day: d,
+                new: level[0],
+                open: level[1],
+                waiting: level[2],
+            });
         }
         d = next;
     }
@@ -654,12 +759,22 @@ fn kkik(queues: &[i64], cells_by_month: &BTreeMap<(NaiveDate, i64), (i64, i64)>)
         let (mut asked, mut in_day) = (0, 0);
         for q in queues {
             if let Some((a, d)) = cells_by_month.get(&(m, *q)) {
-                out.push(KkikRow { month: m, queue: Some(QueueId::from_db(*q)), asked: *a, in_day: *d });
+                out.push(KkikRow {
+                    month: m,
+                    queue: Some(QueueId::from_db(*q)),
+                    asked: *a,
+                    in_day: *d,
+                });
                 asked += a;
                 in_day += d;
             }
         }
-        out.push(KkikRow { month: m, queue: None, asked, in_day });
+        out.push(KkikRow {
+            month: m,
+            queue: None,
+            asked,
+            in_day,
+        });
     }
     out
 }
@@ -669,7 +784,9 @@ fn sla(s: &Sums, queues: &[i64]) -> Vec<SlaRow> {
     for target in Target::ALL {
         let [met, in_time, warned, breached] = Measure::sla(target);
         let row = |q: Option<i64>, p: Option<Priority>| {
-            let pick = |x: i64, _: Channel, y: Priority| q.is_none_or(|q| q == x) && p.is_none_or(|p| p == y);
+            let pick = |x: i64, _: Channel, y: Priority| {
+                q.is_none_or(|q| q == x) && p.is_none_or(|p| p == y)
+            };
             SlaRow {
                 target,
                 queue: q.map(QueueId::from_db),
@@ -691,7 +808,9 @@ fn sla(s: &Sums, queues: &[i64]) -> Vec<SlaRow> {
             }
         }
     }
-    out.retain(|r| r.met + r.warned + r.breached > 0 || (r.queue.is_none() && r.priority.is_none()));
+    out.retain(|r| {
+        r.met + r.warned + r.breached > 0 || (r.queue.is_none() && r.priority.is_none())
+    });
     out
 }
 
@@ -711,7 +830,13 @@ fn first_contact(s: &Sums, queues: &[i64]) -> Vec<FirstContactRow> {
     out
 }
 
-fn answers(s: &Sums, queues: &[i64], sent: Measure, answered: Measure, times: Measure) -> Vec<AnswerRow> {
+fn answers(
+    s: &Sums,
+    queues: &[i64],
+    sent: Measure,
+    answered: Measure,
+    times: Measure,
+) -> Vec<AnswerRow> {
     queues
         .iter()
         .map(|q| {
@@ -737,8 +862,20 @@ fn flow(s: &Sums, queues: &[i64]) -> Flow {
     transfers.sort_by_key(|(a, b, _)| (a.get(), b.get()));
     Flow {
         transfers,
-        referrals: answers(s, queues, Measure::Referred, Measure::ReferralsAnswered, Measure::ReferralAnswer),
-        escalations: answers(s, queues, Measure::Escalated, Measure::EscalationsAnswered, Measure::EscalationAnswer),
+        referrals: answers(
+            s,
+            queues,
+            Measure::Referred,
+            Measure::ReferralsAnswered,
+            Measure::ReferralAnswer,
+        ),
+        escalations: answers(
+            s,
+            queues,
+            Measure::Escalated,
+            Measure::EscalationsAnswered,
+            Measure::EscalationAnswer,
+        ),
     }
 }
 
@@ -746,7 +883,12 @@ fn ranked(now: &Sums, before: &Sums, m: Measure, limit: usize) -> Vec<Ranked> {
     let (n, b) = (ranked_keys(now, m), ranked_keys(before, m));
     let mut out: Vec<Ranked> = n
         .iter()
-        .map(|(k, n)| Ranked { key: k.clone(), title: k.clone(), n: *n, before: b.get(k).copied().unwrap_or(0) })
+        .map(|(k, n)| Ranked {
+            key: k.clone(),
+            title: k.clone(),
+            n: *n,
+            before: b.get(k).copied().unwrap_or(0),
+        })
         .filter(|r| r.n > 0)
         .collect();
     out.sort_by(|a, b| b.n.cmp(&a.n).then(a.key.cmp(&b.key)));
@@ -840,8 +982,18 @@ pub(super) fn build(
     let (now, before) = if f.exact() {
         from_cells(c, t, f, &ids)?
     } else {
-        let now = from_aggregates(c, t, f.from, f.to, &ids, f.step, true, with_agents)?;
-        let before = from_aggregates(c, t, pf, pt, &ids, f.step, false, false)?;
+        let reads = Reads {
+            step: f.step,
+            series: true,
+            agents: with_agents,
+        };
+        let now = from_aggregates(c, t, (f.from, f.to), &ids, reads)?;
+        let previous = Reads {
+            series: false,
+            agents: false,
+            ..reads
+        };
+        let before = from_aggregates(c, t, (pf, pt), &ids, previous)?;
         (now, before)
     };
     let extra = Extra {
@@ -892,7 +1044,10 @@ fn assemble(
         previous: f.previous(),
         queues: queues.to_vec(),
         volume: volume(now, before, f, ids),
-        backlog: Backlog { points: backlog(now, f), oldest_open: extra.oldest_open },
+        backlog: Backlog {
+            points: backlog(now, f),
+            oldest_open: extra.oldest_open,
+        },
         times: Times {
             rows: time_rows(now, None),
             per_queue: ids
@@ -913,6 +1068,10 @@ fn assemble(
             unanswered: extra.unanswered,
         },
         hours: hours(now),
-        agents: if with_agents { Some(agents(c, t, now)?) } else { None },
+        agents: if with_agents {
+            Some(agents(c, t, now)?)
+        } else {
+            None
+        },
     })
 }

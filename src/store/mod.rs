@@ -38,8 +38,8 @@ pub mod search;
 #[cfg(feature = "bench")]
 pub mod seed;
 pub mod sla;
-pub mod stats;
 pub mod sms;
+pub mod stats;
 pub mod tenants;
 pub mod tickets;
 pub mod users;

@@ -511,11 +511,17 @@ pub fn sum_days(
     Ok(rows
         .into_iter()
         .map(|r| DaySum {
-            day: r.day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+            day: r
+                .day
+                .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
             queue: r.queue_id,
             channel: r.channel,
             priority: r.priority,
-            counts: r.counts.split(',').map(|n| n.parse().unwrap_or(0)).collect(),
+            counts: r
+                .counts
+                .split(',')
+                .map(|n| n.parse().unwrap_or(0))
+                .collect(),
         })
         .collect())
 }
@@ -540,7 +546,11 @@ pub fn sum_keyed(
     spans: &[Span],
     only: &Only,
 ) -> StoreResult<Vec<(i64, String, String, i64)>> {
-    let names = measures.iter().map(|m| lit(m)).collect::<Vec<_>>().join(", ");
+    let names = measures
+        .iter()
+        .map(|m| lit(m))
+        .collect::<Vec<_>>()
+        .join(", ");
     let q = format!(
         "SELECT queue_id, measure, key, CAST(SUM(n) AS BIGINT) AS n FROM stats_keyed \
          WHERE measure IN ({names}) AND {} GROUP BY queue_id, measure, key HAVING SUM(n) <> 0",
@@ -656,8 +666,7 @@ pub fn oldest_open(
     if let Some(p) = priority {
         q = q.filter(tickets::priority.eq(p.to_string()));
     }
-    Ok(q
-        .order((tickets::created_at, tickets::id))
+    Ok(q.order((tickets::created_at, tickets::id))
         .select((tickets::number, tickets::created_at))
         .first(conn)
         .optional()?)
