@@ -28,6 +28,7 @@ pub mod search;
 pub mod secrets;
 pub mod sla;
 pub mod store;
+pub mod survey;
 pub mod telemetry;
 pub mod tenants;
 pub mod text;

@@ -31,16 +31,19 @@ pub enum Scope {
     TicketsRead,
     TicketsWrite,
     QueuesRead,
+    /// Statistics and survey results (`/api/v1/stats/…`), for the municipality's own BI tools.
+    StatsRead,
     /// The tenant's administration through the API (function mailboxes); only an admin's token
     /// can use it.
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::TicketsRead,
         Scope::TicketsWrite,
         Scope::QueuesRead,
+        Scope::StatsRead,
         Scope::Admin,
     ];
 
@@ -49,6 +52,7 @@ impl Scope {
             Scope::TicketsRead => "tickets:read",
             Scope::TicketsWrite => "tickets:write",
             Scope::QueuesRead => "queues:read",
+            Scope::StatsRead => "stats:read",
             Scope::Admin => "admin",
         }
     }

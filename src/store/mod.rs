@@ -39,6 +39,7 @@ pub mod search;
 pub mod seed;
 pub mod sla;
 pub mod sms;
+pub mod survey;
 pub mod tenants;
 pub mod tickets;
 pub mod users;

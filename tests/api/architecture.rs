@@ -24,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "routing",
             "search",
             "sla",
+            "survey",
             "tenants",
             "tickets",
         ],
