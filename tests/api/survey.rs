@@ -186,18 +186,6 @@ async fn answer_and_check(
             ("comment", *comment),
             ("lang", "sv"),
         ];
-        // A score outside 1–5 is refused, the form comes back.
-        let mut bad = fields;
-        bad[2] = ("enkelhet", "6");
-        let r = post_form(app, &b, &path, &path, &bad).await;
-        assert_eq!(r.status(), 422);
-        let r = post_form(app, &b, &path, &path, &fields).await;
-        assert_eq!(r.status(), 303);
-        // A second answer is refused and changes nothing.
-        let again = [("bemotande", "1"), ("tydlighet", "1"), ("enkelhet", "1")];
-        let r = post_form(app, &b, &path, &path, &again).await;
-        assert_eq!(r.status(), 409);
-        assert!(r.text().await.unwrap().contains("redan besvarad"));
         // A tampered link opens nothing and takes no answer.
         let mut bad_token = token.clone();
         let last = bad_token.pop().unwrap();
@@ -206,6 +194,26 @@ async fn answer_and_check(
         assert_eq!(page(app, &b, &bad_path).await.0, 403);
         let r = post_form(app, &b, &path, &bad_path, &fields).await;
         assert_eq!(r.status(), 403);
+        // A score outside 1–5 is refused, the form comes back.
+        let mut bad = fields;
+        bad[2] = ("enkelhet", "6");
+        let r = post_form(app, &b, &path, &path, &bad).await;
+        assert_eq!(r.status(), 422);
+        let csrf = app.csrf(&b, &path).await;
+        let r = post_form(app, &b, &path, &path, &fields).await;
+        assert_eq!(r.status(), 303);
+        let (_, html) = page(app, &b, &format!("{path}?ok=thanks")).await;
+        assert!(html.contains("Tack för dina svar!"), "{html}");
+        // A second answer is refused and changes nothing.
+        let again = [
+            ("csrf", csrf.as_str()),
+            ("bemotande", "1"),
+            ("tydlighet", "1"),
+            ("enkelhet", "1"),
+        ];
+        let r = b.post(app.url(&path)).form(&again).send().await.unwrap();
+        assert_eq!(r.status(), 409);
+        assert!(r.text().await.unwrap().contains("redan besvarad"));
     }
     let month = chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Stockholm)
