@@ -8,8 +8,7 @@ use super::schema::{survey_settings, surveys, tickets};
 use super::{Conn, StoreResult};
 use crate::domain::{QueueAccess, QueueId, TenantId, TicketId};
 
-type ScopedSettings =
-    dsl::Filter<survey_settings::table, dsl::Eq<survey_settings::tenant_id, i64>>;
+type ScopedSettings = dsl::Filter<survey_settings::table, dsl::Eq<survey_settings::tenant_id, i64>>;
 type Scoped = dsl::Filter<surveys::table, dsl::Eq<surveys::tenant_id, i64>>;
 
 /// Every query on the settings starts here.
@@ -111,7 +110,12 @@ pub struct NewSurvey<'a> {
     pub matter: &'a str,
 }
 
-pub fn insert(c: &mut Conn, t: TenantId, s: &NewSurvey<'_>, now: NaiveDateTime) -> StoreResult<i64> {
+pub fn insert(
+    c: &mut Conn,
+    t: TenantId,
+    s: &NewSurvey<'_>,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
     Ok(diesel::insert_into(surveys::table)
         .values((
             surveys::tenant_id.eq(t.get()),

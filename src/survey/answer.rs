@@ -60,11 +60,7 @@ pub struct SurveyPage {
     pub answered: bool,
 }
 
-fn survey_of(
-    c: &mut store::Conn,
-    t: TenantId,
-    id: i64,
-) -> Result<store::survey::Survey> {
+fn survey_of(c: &mut store::Conn, t: TenantId, id: i64) -> Result<store::survey::Survey> {
     store::survey::get(c, t, id)?
         .filter(|s| s.sent_at.is_some())
         .ok_or(Error::Forbidden(INVALID_LINK))
@@ -136,7 +132,12 @@ fn parse(input: &AnswerInput) -> Result<(store::survey::Scores, Option<String>)>
 
 /// The citizen answers: stored once, with a history event on the ticket; a second answer is
 /// refused (`Answered::Already`) and changes nothing.
-pub async fn answer(db: &Db, signer: &Signer, token: &str, input: &AnswerInput) -> Result<Answered> {
+pub async fn answer(
+    db: &Db,
+    signer: &Signer,
+    token: &str,
+    input: &AnswerInput,
+) -> Result<Answered> {
     let (t, id) = verify(signer, token)?;
     let (scores, comment) = parse(input)?;
     db.write(move |c| -> Result<Answered> {

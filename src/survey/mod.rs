@@ -65,7 +65,9 @@ fn may_configure(actor: &Actor, q: QueueId) -> Result<()> {
     if actor.is_admin() || leads(actor, q) {
         Ok(())
     } else {
-        Err(Error::Forbidden("administrators and the queue's leads only"))
+        Err(Error::Forbidden(
+            "administrators and the queue's leads only",
+        ))
     }
 }
 

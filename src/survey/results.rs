@@ -287,10 +287,7 @@ mod tests {
 
     #[test]
     fn the_index_maps_five_to_hundred_and_one_to_zero() {
-        assert_eq!(
-            [1, 2, 3, 4, 5].map(mapped),
-            [0.0, 25.0, 50.0, 75.0, 100.0]
-        );
+        assert_eq!([1, 2, 3, 4, 5].map(mapped), [0.0, 25.0, 50.0, 75.0, 100.0]);
         let r = row(1, "VA".into(), "2026-12".into(), &[[5, 4, 3], [3, 3, 1]]).unwrap();
         assert_eq!(r.bemotande.index, 75.0);
         assert_eq!(r.tydlighet.index, 62.5);
@@ -305,7 +302,9 @@ mod tests {
         let f = IndexFigure::of(&[100.0, 50.0]).unwrap();
         assert_eq!((f.index, f.low, f.high), (75.0, Some(0.0), Some(100.0)));
         // 40 answers alternating 100 and 50: sd 25.32, se 4.003, t(39) 2.042.
-        let v: Vec<f64> = (0..40).map(|i| if i % 2 == 0 { 100.0 } else { 50.0 }).collect();
+        let v: Vec<f64> = (0..40)
+            .map(|i| if i % 2 == 0 { 100.0 } else { 50.0 })
+            .collect();
         let f = IndexFigure::of(&v).unwrap();
         let sd = (v.iter().map(|x| (x - 75.0_f64).powi(2)).sum::<f64>() / 39.0).sqrt();
         let half = 2.042 * sd / 40f64.sqrt();

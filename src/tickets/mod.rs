@@ -846,7 +846,8 @@ pub(crate) fn apply_update(
         ));
         // The first resolution (closing an unresolved ticket resolves it too) may bring the
         // citizen's survey (D65), in this transaction.
-        let resolves = s == Status::Resolved || (s == Status::Closed && ticket.resolved_at.is_none());
+        let resolves =
+            s == Status::Resolved || (s == Status::Closed && ticket.resolved_at.is_none());
         if resolves {
             crate::survey::on_resolved_in_tx(c, t, ticket, now)?;
         }

@@ -108,7 +108,15 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     let lang = q.get("lang").cloned().unwrap_or_default();
     let thanks = q.get("ok").is_some_and(|v| v == "thanks");
-    show(&req, &st, &path, StatusCode::OK, &lang, json!({ "thanks": thanks })).await
+    show(
+        &req,
+        &st,
+        &path,
+        StatusCode::OK,
+        &lang,
+        json!({ "thanks": thanks }),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -143,14 +151,24 @@ pub async fn answer(
                 format!("/survey/{token}?ok=thanks&lang={}", f.lang),
             ))
             .finish()),
-        Ok(Answered::Already) => show(&req, &st, &token, StatusCode::CONFLICT, &f.lang, json!({})).await,
+        Ok(Answered::Already) => {
+            show(&req, &st, &token, StatusCode::CONFLICT, &f.lang, json!({})).await
+        }
         Err(e @ Error::Invalid(_)) => {
             let locale = if f.lang == "en" { "en" } else { "sv" };
             let msg = Failure::from(e).message(locale);
             let extra = json!({
                 "error": msg, "comment": f.answer.comment, "questions": questions(&f.answer),
             });
-            show(&req, &st, &token, StatusCode::UNPROCESSABLE_ENTITY, &f.lang, extra).await
+            show(
+                &req,
+                &st,
+                &token,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f.lang,
+                extra,
+            )
+            .await
         }
         Err(Error::Forbidden(_) | Error::NotFound(_)) => invalid_link(&req),
         Err(e) => Err(e.into()),
@@ -242,7 +260,14 @@ pub async fn results_csv(
     let locale = page_locale(Some(&actor), &req);
     let t = Templates::get();
     let header = [
-        "queue", "month", "answers", "bemotande", "tydlighet", "enkelhet", "total", "few",
+        "queue",
+        "month",
+        "answers",
+        "bemotande",
+        "tydlighet",
+        "enkelhet",
+        "total",
+        "few",
     ]
     .map(|k| t.text(locale, &format!("survey.csv.{k}")));
     Ok(HttpResponse::Ok()

@@ -161,7 +161,16 @@ async fn citizens_get_one_survey_and_results_follow_the_skr_formula(backend: Bac
         .collect();
     assert_eq!(sent.len(), 1, "{:?}", d["events"]);
 
-    answer_and_check(&app, &org, &[(mail, [5, 4, 2], "Bra hjälp, tack!"), (sara_mail, [3, 3, 1], "")], &first).await;
+    answer_and_check(
+        &app,
+        &org,
+        &[
+            (mail, [5, 4, 2], "Bra hjälp, tack!"),
+            (sara_mail, [3, 3, 1], ""),
+        ],
+        &first,
+    )
+    .await;
 }
 both_backends!(citizens_get_one_survey_and_results_follow_the_skr_formula);
 
@@ -177,7 +186,10 @@ async fn answer_and_check(
         let path = format!("/survey/{token}");
         let (status, html) = page(app, &b, &path).await;
         assert_eq!(status, 200);
-        assert!(html.contains("<legend>Hur blev du bemött?</legend>"), "{html}");
+        assert!(
+            html.contains("<legend>Hur blev du bemött?</legend>"),
+            "{html}"
+        );
         let (b1, t1, e1) = (s[0].to_string(), s[1].to_string(), s[2].to_string());
         let fields = [
             ("bemotande", b1.as_str()),
@@ -254,13 +266,24 @@ async fn answer_and_check(
     let admin = signed_in(app, &org.slug, &org.admin.email, &org.admin.password).await;
     let (status, html) = page(app, &admin, "/stats/survey").await;
     assert_eq!(status, 200);
-    assert!(html.contains(&format!("href=\"/tickets/{first}\"")), "{html}");
+    assert!(
+        html.contains(&format!("href=\"/tickets/{first}\"")),
+        "{html}"
+    );
     assert!(html.contains("få svar – osäkert"));
-    let (status, csv) = page(app, &admin, &format!("/stats/survey.csv?from={month}&to={month}")).await;
+    let (status, csv) = page(
+        app,
+        &admin,
+        &format!("/stats/survey.csv?from={month}&to={month}"),
+    )
+    .await;
     assert_eq!(status, 200);
     let want = format!("{total:.1}").replace('.', ",");
     let line = csv.lines().nth(1).expect("a row");
-    assert!(line.starts_with(&format!("Kundtjänst;{month};{};", answers.len())), "{csv}");
+    assert!(
+        line.starts_with(&format!("Kundtjänst;{month};{};", answers.len())),
+        "{csv}"
+    );
     assert!(line.contains(&format!(";{want};1")), "{csv}");
 }
 
@@ -276,7 +299,14 @@ async fn a_reopened_ticket_gets_no_survey(backend: Backend) {
         ("period_days", "90"),
         ("delay_minutes", "60"),
     ];
-    let r = post_form(&app, &admin, &queue_page, &format!("{queue_page}/survey"), &fields).await;
+    let r = post_form(
+        &app,
+        &admin,
+        &queue_page,
+        &format!("{queue_page}/survey"),
+        &fields,
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let tok = &org.admin.token;
     let n = resolved_ticket(&app, tok, org.queue_a, "maria@example.org").await;
@@ -297,7 +327,10 @@ async fn a_reopened_ticket_gets_no_survey(backend: Backend) {
             })
             .await
             .unwrap();
-        if items.iter().any(|i| i.kind == "survey" && i.done_at.is_some()) {
+        if items
+            .iter()
+            .any(|i| i.kind == "survey" && i.done_at.is_some())
+        {
             done = true;
             break;
         }
@@ -307,7 +340,11 @@ async fn a_reopened_ticket_gets_no_survey(backend: Backend) {
     assert!(survey_mails(&app, "maria@example.org").await.is_empty());
     let d = api(&app, tok, &format!("/api/v1/tickets/{n}")).await;
     assert!(
-        !d["events"].as_array().unwrap().iter().any(|e| e["kind"] == "survey_sent"),
+        !d["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "survey_sent"),
         "no survey_sent: {:?}",
         d["events"]
     );

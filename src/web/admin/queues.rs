@@ -495,8 +495,8 @@ async fn survey_section(
     id: i64,
 ) -> Result<Value, crate::error::Error> {
     let s = crate::survey::settings(&st.db, actor, id).await?;
-    let may_edit =
-        actor.is_admin() || crate::accounts::permissions::leads(actor, crate::domain::QueueId::from_db(id));
+    let may_edit = actor.is_admin()
+        || crate::accounts::permissions::leads(actor, crate::domain::QueueId::from_db(id));
     Ok(json!({
         "enabled": s.enabled, "matter": s.matter, "period_days": s.period_days,
         "delay_minutes": s.delay_minutes, "may_edit": may_edit,
