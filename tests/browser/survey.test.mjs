@@ -38,8 +38,9 @@ async function apiCall(method, path, body) {
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined,
   });
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${await r.text()}`);
-  return r.json();
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
 }
 
 /** A resolved ticket from `email` in Kundtjänst; returns the survey link mailed to them. */
