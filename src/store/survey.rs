@@ -52,7 +52,7 @@ pub fn save_settings(c: &mut Conn, t: TenantId, q: QueueId, s: &Settings) -> Sto
         survey_settings::delay_minutes.eq(s.delay_minutes),
     );
     let n = diesel::update(scoped_settings(t).filter(survey_settings::queue_id.eq(q.get())))
-        .set(values.clone())
+        .set(values)
         .execute(c)?;
     if n == 0 {
         diesel::insert_into(survey_settings::table)
