@@ -155,6 +155,19 @@ fn outbox_jobs(
                 status_link_days: i64::from(settings.notify.status_link_days),
             },
         }),
+        Arc::new(crate::survey::SurveyJob {
+            db: db.clone(),
+            cfg: crate::survey::Config {
+                notify: crate::notify::citizen::Config {
+                    from: settings.mail.from.clone(),
+                    content_free_from_class: settings.notify.content_free_from_class,
+                    public_url: public_url.clone(),
+                    signer: signer.clone(),
+                    status_link_days: i64::from(settings.notify.status_link_days),
+                },
+                link_days: i64::from(settings.notify.status_link_days),
+            },
+        }),
         Arc::new(referral_mail),
         Arc::new(referral_deadline),
         Arc::new(crate::citizen::LinkRequestJob {

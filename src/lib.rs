@@ -29,6 +29,7 @@ pub mod secrets;
 pub mod sla;
 pub mod stats;
 pub mod store;
+pub mod survey;
 pub mod telemetry;
 pub mod tenants;
 pub mod text;

@@ -31,7 +31,8 @@ pub enum Scope {
     TicketsRead,
     TicketsWrite,
     QueuesRead,
-    /// The statistics (`/api/v1/stats/…`): figures of the queues the token's user may see.
+    /// Statistics and survey results (`/api/v1/stats/…`): the figures of the queues the
+    /// token's user may see, for the municipality's own BI tools.
     StatsRead,
     /// The tenant's administration through the API (function mailboxes); only an admin's token
     /// can use it.

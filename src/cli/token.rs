@@ -19,7 +19,7 @@ pub(super) enum TokenCmd {
         email: String,
         #[arg(long)]
         name: String,
-        /// Comma-separated: tickets:read, tickets:write, queues:read, admin (the admin API:
+        /// Comma-separated: tickets:read, tickets:write, queues:read, stats:read, admin (the admin API:
         /// function mailboxes; only for an admin, and only when asked for).
         #[arg(long, default_value = "tickets:read,tickets:write,queues:read")]
         scopes: String,

@@ -204,6 +204,7 @@ fn write(
         t,
         tk: &tk,
         now,
+        kind: "notification",
     };
     match reach {
         Reach::Sms { phone, gateway } => out.sms(c, &phone, &gateway, &text),
@@ -216,8 +217,8 @@ fn write(
     }
 }
 
-/// How a notification reaches the contact.
-enum Reach {
+/// How a notification reaches the contact (also the survey's way to them, D65).
+pub(crate) enum Reach {
     /// A valid phone and the tenant's SMS gateway, for those who chose SMS or have no e-mail.
     Sms {
         phone: PhoneNumber,
@@ -230,7 +231,11 @@ enum Reach {
 
 impl Reach {
     /// None: the contact can be reached neither way.
-    fn of(c: &mut Conn, t: TenantId, contact: &store::contacts::Contact) -> Result<Option<Reach>> {
+    pub(crate) fn of(
+        c: &mut Conn,
+        t: TenantId,
+        contact: &store::contacts::Contact,
+    ) -> Result<Option<Reach>> {
         let gateway = store::sms::gateway(c, t)?;
         let phone = contact
             .phone
@@ -250,7 +255,7 @@ impl Reach {
     }
 
     /// The channel's name in history and in the template names.
-    fn channel(&self) -> &'static str {
+    pub(crate) fn channel(&self) -> &'static str {
         match self {
             Reach::Sms { .. } => "sms",
             Reach::Mail { .. } => "mail",
@@ -312,17 +317,19 @@ fn message_data(
     }))
 }
 
-/// A notification about one ticket, on its way into the outbox.
-struct Outgoing<'a> {
-    cfg: &'a Config,
-    t: TenantId,
-    tk: &'a store::tickets::Ticket,
-    now: chrono::NaiveDateTime,
+/// A notification (or survey) about one ticket, on its way into the outbox.
+pub(crate) struct Outgoing<'a> {
+    pub(crate) cfg: &'a Config,
+    pub(crate) t: TenantId,
+    pub(crate) tk: &'a store::tickets::Ticket,
+    pub(crate) now: chrono::NaiveDateTime,
+    /// What the mail is, as recorded with its Message-ID (`notification`, `survey`).
+    pub(crate) kind: &'static str,
 }
 
 impl Outgoing<'_> {
     /// The SMS row (shaped and priced for the gateway) and its outbox item.
-    fn sms(
+    pub(crate) fn sms(
         &self,
         c: &mut Conn,
         phone: &PhoneNumber,
@@ -359,10 +366,16 @@ impl Outgoing<'_> {
     }
 
     /// An automatic mail about the ticket (in its thread, from its mailbox).
-    fn mail(&self, c: &mut Conn, to: String, subject: String, text: String) -> Result<()> {
+    pub(crate) fn mail(
+        &self,
+        c: &mut Conn,
+        to: String,
+        subject: String,
+        text: String,
+    ) -> Result<()> {
         let (t, tk, now) = (self.t, self.tk, self.now);
         let (from, message_id) =
-            crate::delivery::mail::about_ticket(c, t, tk, &self.cfg.from, "notification", now)?;
+            crate::delivery::mail::about_ticket(c, t, tk, &self.cfg.from, self.kind, now)?;
         let mail = crate::delivery::mail::OutgoingMail {
             from,
             to: vec![to],

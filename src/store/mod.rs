@@ -40,6 +40,7 @@ pub mod seed;
 pub mod sla;
 pub mod sms;
 pub mod stats;
+pub mod survey;
 pub mod tenants;
 pub mod tickets;
 pub mod users;

@@ -637,3 +637,37 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    survey_settings (queue_id) {
+        queue_id -> BigInt,
+        tenant_id -> BigInt,
+        enabled -> Bool,
+        matter -> Text,
+        period_days -> Integer,
+        delay_minutes -> Integer,
+    }
+}
+
+diesel::table! {
+    surveys (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        ticket_id -> BigInt,
+        queue_id -> BigInt,
+        contact_id -> BigInt,
+        matter -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        channel -> Nullable<Text>,
+        skipped -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+        bemotande -> Nullable<Integer>,
+        tydlighet -> Nullable<Integer>,
+        enkelhet -> Nullable<Integer>,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(surveys -> tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(surveys, tickets);

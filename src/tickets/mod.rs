@@ -389,6 +389,7 @@ fn register_in_tx(
         if let Some(article) = reg.kb_article {
             crate::kb::record_use(c, t, uid, ticket.id, article, now)?;
         }
+        crate::survey::on_resolved_in_tx(c, t, &ticket, now)?;
     } else if reg.acknowledge {
         if !has_contact {
             return Err(InvalidValue::new("acknowledge", Reason::NoContactToAcknowledge).into());
@@ -843,6 +844,13 @@ pub(crate) fn apply_update(
             "status_changed",
             json!({ "from": ticket.status, "to": s, "waiting_on": waiting_on }),
         ));
+        // The first resolution (closing an unresolved ticket resolves it too) may bring the
+        // citizen's survey (D65), in this transaction.
+        let resolves =
+            s == Status::Resolved || (s == Status::Closed && ticket.resolved_at.is_none());
+        if resolves {
+            crate::survey::on_resolved_in_tx(c, t, ticket, now)?;
+        }
         let tell = match s {
             Status::Resolved => Some(crate::notify::citizen::Event::Resolved),
             Status::Waiting if waiting_on == Some(WaitingOn::Citizen) => {

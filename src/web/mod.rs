@@ -13,6 +13,7 @@ pub mod referral;
 pub mod request_log;
 pub mod sms;
 pub mod status;
+pub mod survey;
 pub mod uploads;
 pub mod workspace;
 
@@ -78,6 +79,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(kb::routes)
         .configure(sms::routes)
         .configure(status::routes)
+        .configure(survey::routes)
         .configure(referral::routes)
         .configure(admin::routes)
         .configure(api::routes);

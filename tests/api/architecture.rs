@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "search",
             "sla",
             "stats",
+            "survey",
             "tenants",
             "tickets",
         ],

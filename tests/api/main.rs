@@ -40,6 +40,7 @@ mod sla_correctness;
 mod sms;
 mod smtp;
 mod status;
+mod survey;
 mod ticket_page;
 mod tickets;
 mod workspace;

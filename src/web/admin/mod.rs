@@ -42,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(queues::remove_member)
         .service(queues::ack)
         .service(queues::save_citizen)
+        .service(queues::save_survey)
         .service(users::list)
         .service(users::create)
         .service(users::detail)
@@ -114,6 +115,7 @@ const FLASHES: &[&str] = &[
     "policy_saved",
     "retried",
     "citizen_saved",
+    "survey_saved",
     "target_created",
     "target_saved",
     "gateway_saved",

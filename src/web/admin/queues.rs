@@ -231,6 +231,9 @@ async fn detail_page(
         })).collect::<Vec<_>>(),
         "may_edit": actor.is_admin(),
     });
+    let survey = survey_section(st, actor, id)
+        .await
+        .map_err(fail(actor, req))?;
     let locale = page_locale(Some(actor), req);
     let t = Templates::get();
     let vars: Vec<Value> = use_cases::ACK_VARIABLES
@@ -252,6 +255,7 @@ async fn detail_page(
             "candidates": candidates,
             "add": forms.add,
             "citizen": citizen,
+            "survey": survey,
             "ack": {
                 "text": ack_text,
                 "custom": d.ack_template.is_some(),
@@ -482,4 +486,55 @@ pub async fn save_citizen(
         .await
         .map_err(fail(&actor, &req))?;
     Ok(back(id, "citizen_saved"))
+}
+
+/// The queue's survey setting (D65) for its page: editable by admins and the queue's leads.
+async fn survey_section(
+    st: &AppState,
+    actor: &Actor,
+    id: i64,
+) -> Result<Value, crate::error::Error> {
+    let s = crate::survey::settings(&st.db, actor, id).await?;
+    let may_edit = actor.is_admin()
+        || crate::accounts::permissions::leads(actor, crate::domain::QueueId::from_db(id));
+    Ok(json!({
+        "enabled": s.enabled, "matter": s.matter, "period_days": s.period_days,
+        "delay_minutes": s.delay_minutes, "may_edit": may_edit,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct SurveyForm {
+    csrf: String,
+    #[serde(default)]
+    enabled: String,
+    #[serde(default)]
+    matter: String,
+    #[serde(default)]
+    period_days: String,
+    #[serde(default)]
+    delay_minutes: String,
+}
+has_csrf!(SurveyForm);
+
+/// Servicemätning for the queue: on or off, the kind of matter, the period and the delay.
+#[post("/admin/queues/{id:\\d+}/survey")]
+pub async fn save_survey(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    PageActor(actor): PageActor,
+    path: web::Path<i64>,
+    CsrfForm(f): CsrfForm<SurveyForm>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let input = crate::survey::SettingsInput {
+        enabled: f.enabled == "1",
+        matter: f.matter,
+        period_days: f.period_days,
+        delay_minutes: f.delay_minutes,
+    };
+    crate::survey::configure(&st.db, &actor, id, input)
+        .await
+        .map_err(fail(&actor, &req))?;
+    Ok(back(id, "survey_saved"))
 }

@@ -6,6 +6,7 @@
 mod admin;
 pub mod json;
 mod queues;
+mod survey;
 mod tickets;
 pub mod types;
 
@@ -71,6 +72,7 @@ pub const ROUTES: &[ApiRoute] = &[
         "/api/v1/tickets/{number}/messages/{id}/original",
         Need::Scope(Scope::TicketsRead),
     ),
+    route("GET", "/api/v1/stats/survey", Need::Scope(Scope::StatsRead)),
     route("GET", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
     route("POST", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
 ];
@@ -109,6 +111,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(tickets::add_message)
             .service(tickets::attachment)
             .service(tickets::original)
+            .service(survey::results)
             .service(admin::list)
             .service(admin::create)
             .default_service(web::to(|| async {

@@ -462,3 +462,92 @@ mod tests {
         );
     }
 }
+
+/// `GET /api/v1/stats/survey`: servicemätning per queue and month (D65).
+#[derive(Debug, Clone, Serialize)]
+pub struct SurveyReport {
+    pub from_month: String,
+    pub to_month: String,
+    pub rows: Vec<SurveyRow>,
+    pub comments: Vec<SurveyComment>,
+    /// Under this many answers a row is marked `few`.
+    pub few_answers: usize,
+}
+
+/// One SKR index 0–100 and its 95 % confidence interval (null with fewer than two answers).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SurveyIndex {
+    pub index: f64,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SurveyRow {
+    pub queue_id: i64,
+    pub queue: String,
+    pub month: String,
+    pub answers: usize,
+    pub bemotande: SurveyIndex,
+    pub tydlighet: SurveyIndex,
+    pub enkelhet: SurveyIndex,
+    pub total: SurveyIndex,
+    pub few: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SurveyComment {
+    pub queue: String,
+    pub month: String,
+    pub answered_at: Timestamp,
+    pub matter: String,
+    pub ticket: String,
+    pub text: String,
+}
+
+impl From<crate::survey::IndexFigure> for SurveyIndex {
+    fn from(f: crate::survey::IndexFigure) -> Self {
+        SurveyIndex {
+            index: f.index,
+            low: f.low,
+            high: f.high,
+        }
+    }
+}
+
+impl From<crate::survey::SurveyReport> for SurveyReport {
+    fn from(r: crate::survey::SurveyReport) -> Self {
+        SurveyReport {
+            from_month: r.from_month,
+            to_month: r.to_month,
+            rows: r
+                .rows
+                .into_iter()
+                .map(|x| SurveyRow {
+                    queue_id: x.queue_id,
+                    queue: x.queue,
+                    month: x.month,
+                    answers: x.answers,
+                    bemotande: x.bemotande.into(),
+                    tydlighet: x.tydlighet.into(),
+                    enkelhet: x.enkelhet.into(),
+                    total: x.total.into(),
+                    few: x.few,
+                })
+                .collect(),
+            comments: r
+                .comments
+                .into_iter()
+                .map(|c| SurveyComment {
+                    queue: c.queue,
+                    month: c.month,
+                    answered_at: at(c.answered_at),
+                    matter: c.matter,
+                    ticket: c.ticket,
+                    text: c.text,
+                })
+                .collect(),
+            few_answers: r.few_answers,
+        }
+    }
+}
