@@ -373,7 +373,10 @@ impl Application {
         // The statistics follower runs wherever the SLA engine does (one node holds its lease),
         // unless `stats.follow` turns it off on this node.
         if self.sla.is_some() && self.stats_follow {
-            tokio::spawn(crate::stats::follower::run(self.db.clone(), self.node.clone()));
+            tokio::spawn(crate::stats::follower::run(
+                self.db.clone(),
+                self.node.clone(),
+            ));
         }
         if let Some(notices) = self.sla.take() {
             tokio::spawn(crate::sla::engine::run(

@@ -192,7 +192,11 @@ fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
         // The servers started here inherit the environment, ARENDO_STATS__FOLLOW with it.
         println!(
             "statistics follower in the server: {}",
-            if settings.stats.follow { "on" } else { "off (stats.follow = false)" }
+            if settings.stats.follow {
+                "on"
+            } else {
+                "off (stats.follow = false)"
+            }
         );
     }
     match cmd {

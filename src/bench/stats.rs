@@ -54,24 +54,129 @@ pub struct Options {
 
 /// The ten queues: slug, name, share of the tickets (per mille), subjects.
 const QUEUES: [(&str, &str, u32, &[&str]); 10] = [
-    ("kundtjanst", "Kundtjänst", 260, &["Fråga om öppettider", "Faktura från kommunen", "Synpunkt på bemötande"]),
-    ("va", "Vatten och avlopp", 120, &["Vattenläcka på gatan", "Brunt vatten i kranen", "Fråga om VA-avgiften"]),
-    ("avfall", "Avfall och återvinning", 140, &["Soptunnan blev inte tömd", "Byta storlek på kärl", "Hämtning av grovavfall"]),
-    ("bygglov", "Bygglov", 80, &["Behöver jag bygglov för altan", "Status på bygglovsansökan", "Nybyggnadskarta"]),
-    ("gata", "Gata och park", 110, &["Trasig gatubelysning", "Snöröjning på min gata", "Hål i asfalten"]),
-    ("skola", "Förskola och skola", 90, &["Ansökan om förskoleplats", "Skolskjuts för mitt barn", "Byte av skola"]),
-    ("omsorg", "Vård och omsorg", 60, &["Hemtjänst för min mamma", "Ansökan om trygghetslarm", "Färdtjänst"]),
-    ("kultur", "Kultur och fritid", 50, &["Boka idrottshall", "Bibliotekets öppettider", "Föreningsbidrag"]),
-    ("miljo", "Miljö och hälsa", 50, &["Buller från grannen", "Inspektion av restaurang", "Eldning i villaområde"]),
-    ("parkering", "Parkering", 40, &["Felparkerad bil", "Boendeparkering", "Parkeringsbot"]),
+    (
+        "kundtjanst",
+        "Kundtjänst",
+        260,
+        &[
+            "Fråga om öppettider",
+            "Faktura från kommunen",
+            "Synpunkt på bemötande",
+        ],
+    ),
+    (
+        "va",
+        "Vatten och avlopp",
+        120,
+        &[
+            "Vattenläcka på gatan",
+            "Brunt vatten i kranen",
+            "Fråga om VA-avgiften",
+        ],
+    ),
+    (
+        "avfall",
+        "Avfall och återvinning",
+        140,
+        &[
+            "Soptunnan blev inte tömd",
+            "Byta storlek på kärl",
+            "Hämtning av grovavfall",
+        ],
+    ),
+    (
+        "bygglov",
+        "Bygglov",
+        80,
+        &[
+            "Behöver jag bygglov för altan",
+            "Status på bygglovsansökan",
+            "Nybyggnadskarta",
+        ],
+    ),
+    (
+        "gata",
+        "Gata och park",
+        110,
+        &[
+            "Trasig gatubelysning",
+            "Snöröjning på min gata",
+            "Hål i asfalten",
+        ],
+    ),
+    (
+        "skola",
+        "Förskola och skola",
+        90,
+        &[
+            "Ansökan om förskoleplats",
+            "Skolskjuts för mitt barn",
+            "Byte av skola",
+        ],
+    ),
+    (
+        "omsorg",
+        "Vård och omsorg",
+        60,
+        &[
+            "Hemtjänst för min mamma",
+            "Ansökan om trygghetslarm",
+            "Färdtjänst",
+        ],
+    ),
+    (
+        "kultur",
+        "Kultur och fritid",
+        50,
+        &[
+            "Boka idrottshall",
+            "Bibliotekets öppettider",
+            "Föreningsbidrag",
+        ],
+    ),
+    (
+        "miljo",
+        "Miljö och hälsa",
+        50,
+        &[
+            "Buller från grannen",
+            "Inspektion av restaurang",
+            "Eldning i villaområde",
+        ],
+    ),
+    (
+        "parkering",
+        "Parkering",
+        40,
+        &["Felparkerad bil", "Boendeparkering", "Parkeringsbot"],
+    ),
 ];
 const TAGS: [&str; 12] = [
-    "akut", "återkommande", "faktura", "synpunkt", "felanmälan", "beröm", "klagomål", "tillgänglighet",
-    "vinter", "sommar", "digitalt", "hänvisning",
+    "akut",
+    "återkommande",
+    "faktura",
+    "synpunkt",
+    "felanmälan",
+    "beröm",
+    "klagomål",
+    "tillgänglighet",
+    "vinter",
+    "sommar",
+    "digitalt",
+    "hänvisning",
 ];
 const ARTICLES: usize = 40;
-const FIRST: [&str; 8] = ["Anna", "Erik", "Maria", "Lars", "Fatima", "Johan", "Sara", "Ali"];
-const LAST: [&str; 6] = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Ahmed", "Lindqvist"];
+const FIRST: [&str; 8] = [
+    "Anna", "Erik", "Maria", "Lars", "Fatima", "Johan", "Sara", "Ali",
+];
+const LAST: [&str; 6] = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Ahmed",
+    "Lindqvist",
+];
 
 pub async fn run(o: &Options) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -90,14 +195,23 @@ pub async fn run(o: &Options) -> anyhow::Result<()> {
     let result = run_on(o, &url, backend, dir.path(), &key_hex).await;
     if o.keep {
         let dir = dir.keep();
-        println!("  kept: {url} (data dir {}, ARENDO_SECRET_KEY={key_hex})", dir.display());
+        println!(
+            "  kept: {url} (data dir {}, ARENDO_SECRET_KEY={key_hex})",
+            dir.display()
+        );
     } else {
         dropper();
     }
     result
 }
 
-async fn run_on(o: &Options, url: &str, backend: &str, dir: &Path, key: &str) -> anyhow::Result<()> {
+async fn run_on(
+    o: &Options,
+    url: &str,
+    backend: &str,
+    dir: &Path,
+    key: &str,
+) -> anyhow::Result<()> {
     println!(
         "bench stats on {backend} ({} tickets over the last 365 days, release={})",
         o.tickets,
@@ -124,7 +238,10 @@ async fn run_on(o: &Options, url: &str, backend: &str, dir: &Path, key: &str) ->
     );
     print_sizes(&db)?;
     let filter = last_12_whole_months(chrono::Utc::now().with_timezone(&Stockholm).date_naive());
-    println!("  period: {} – {} (the last 12 whole months)", filter.from, filter.to);
+    println!(
+        "  period: {} – {} (the last 12 whole months)",
+        filter.from, filter.to
+    );
     in_process(&db, s.tenant, &filter, s.queues[0], o.requests).await?;
     drop(db);
     over_http(o, url, dir, key, &s, &filter).await
@@ -171,7 +288,10 @@ fn setup(db: &Db) -> anyhow::Result<Setup> {
         for i in 0..40 {
             let email = EmailAddress::parse(&format!("agent{i}@benchkommun.se"))?;
             let (a, b) = (i % queues.len(), (i + 3) % queues.len());
-            let member = [(queues[a], MembershipRole::Agent), (queues[b], MembershipRole::Agent)];
+            let member = [
+                (queues[a], MembershipRole::Agent),
+                (queues[b], MembershipRole::Agent),
+            ];
             let u = admin::create_user(
                 c,
                 t,
@@ -201,7 +321,12 @@ fn setup(db: &Db) -> anyhow::Result<Setup> {
         )?;
         // Figures per agent on: the report reads them too (the most it can have to do).
         store::stats::set_per_agent(c, t, true)?;
-        Ok(Setup { tenant: t, queues, agents, admin_password: password.expose().to_string() })
+        Ok(Setup {
+            tenant: t,
+            queues,
+            agents,
+            admin_password: password.expose().to_string(),
+        })
     })
     .context("setting up the bench municipality")
 }
@@ -281,7 +406,8 @@ struct Life<'a> {
 impl Life<'_> {
     /// Move the clock on; None when that is in the future (the history ends here).
     fn wait(&mut self, minutes: i64) -> Option<()> {
-        let at = self.at + TimeDelta::minutes(minutes) + TimeDelta::seconds(self.r.random_range(0..60));
+        let at =
+            self.at + TimeDelta::minutes(minutes) + TimeDelta::seconds(self.r.random_range(0..60));
         if at > self.now {
             return None;
         }
@@ -306,7 +432,11 @@ impl Life<'_> {
     }
 
     fn message(&mut self, kind: &'static str, author: Option<i64>, auto_sent: bool, body: String) {
-        let subject = if kind == "inbound" { self.subject.clone() } else { format!("Re: {}", self.subject) };
+        let subject = if kind == "inbound" {
+            self.subject.clone()
+        } else {
+            format!("Re: {}", self.subject)
+        };
         self.messages.push(SeedMessage {
             id: 0,
             ticket_id: self.ticket,
@@ -334,7 +464,12 @@ impl Life<'_> {
     }
 
     fn citizen_writes(&mut self) {
-        self.message("inbound", None, false, "Hej igen! Jag har en följdfråga om mitt ärende. Mvh".into());
+        self.message(
+            "inbound",
+            None,
+            false,
+            "Hej igen! Jag har en följdfråga om mitt ärende. Mvh".into(),
+        );
         if self.status == "waiting" {
             self.status("open", None, "status_changed");
         }
@@ -364,10 +499,16 @@ impl Life<'_> {
         }
         if self.r.random_bool(0.3) {
             let slug = format!("artikel-{}", self.r.random_range(0..ARTICLES));
-            self.event(agent, "kb_used", json!({ "article": slug, "title": "Svar" }));
+            self.event(
+                agent,
+                "kb_used",
+                json!({ "article": slug, "title": "Svar" }),
+            );
         }
         let days = self.r.random_range(1..10);
-        let body = format!("Hej! Tack för ditt meddelande. Vi återkommer inom {days} arbetsdagar. Vänliga hälsningar");
+        let body = format!(
+            "Hej! Tack för ditt meddelande. Vi återkommer inom {days} arbetsdagar. Vänliga hälsningar"
+        );
         self.message("outbound", agent, false, body);
         self.event(agent, "reply_sent", json!({}));
         self.first_response.get_or_insert(self.at);
@@ -393,24 +534,45 @@ fn live(l: &mut Life<'_>, channel: &str, agents: &[Vec<i64>], queues: &[QueueId]
     let b = budget(l.priority);
     if channel == "phone" && l.r.random_bool(0.5) {
         // Registered by the agent who took the call and answered it there and then.
-        l.event(l.agent, "registered_by_agent", json!({ "answered_directly": true }));
+        l.event(
+            l.agent,
+            "registered_by_agent",
+            json!({ "answered_directly": true }),
+        );
         l.status("resolved", l.agent, "status_changed");
     } else {
         if channel == "email" && l.r.random_bool(0.7) {
-            l.message("outbound", None, true, "Tack, vi har tagit emot ditt meddelande.".into());
+            l.message(
+                "outbound",
+                None,
+                true,
+                "Tack, vi har tagit emot ditt meddelande.".into(),
+            );
         }
         if l.r.random_bool(0.05) {
             // Transferred to another department before anyone answered.
             l.wait_in(10..240)?;
             let to = (l.queue + l.r.random_range(1..queues.len())) % queues.len();
-            l.event(l.agent, "queue_changed", json!({ "from": queues[l.queue].get(), "to": queues[to].get() }));
+            l.event(
+                l.agent,
+                "queue_changed",
+                json!({ "from": queues[l.queue].get(), "to": queues[to].get() }),
+            );
             l.queue = to;
             let a = &agents[to];
             l.agent = Some(a[l.r.random_range(0..a.len())]);
         }
         if l.r.random_bool(0.02) {
-            let to = if l.priority == "high" { "normal" } else { "high" };
-            l.event(l.agent, "priority_changed", json!({ "from": l.priority, "to": to }));
+            let to = if l.priority == "high" {
+                "normal"
+            } else {
+                "high"
+            };
+            l.event(
+                l.agent,
+                "priority_changed",
+                json!({ "from": l.priority, "to": to }),
+            );
             l.priority = to;
         }
         let delay = answer_delay(l.r);
@@ -420,7 +582,12 @@ fn live(l: &mut Life<'_>, channel: &str, agents: &[Vec<i64>], queues: &[QueueId]
         l.status("resolved", l.agent, "status_changed");
         if l.r.random_bool(0.03) {
             l.wait_in(1440..7200)?;
-            l.message("inbound", None, false, "Hej, det är inte löst ännu. Mvh".into());
+            l.message(
+                "inbound",
+                None,
+                false,
+                "Hej, det är inte löst ännu. Mvh".into(),
+            );
             l.status("open", None, "reopened");
             let delay = answer_delay(l.r);
             l.answer(delay, b, "next_response")?;
@@ -472,14 +639,37 @@ struct Ids {
 }
 
 /// One ticket with its history into the batch.
-fn generate(r: &mut StdRng, s: &Setup, ids: &mut Ids, number: String, at: NaiveDateTime, b: &mut SeedBatch) {
+fn generate(
+    r: &mut StdRng,
+    s: &Setup,
+    ids: &mut Ids,
+    number: String,
+    at: NaiveDateTime,
+    b: &mut SeedBatch,
+) {
     let now = ids.now;
     let shares: Vec<(u32, usize)> = QUEUES.iter().enumerate().map(|(i, q)| (q.2, i)).collect();
     let queue = weighted(r, &shares);
-    let channel = weighted(r, &[(70, "email"), (14, "web"), (9, "phone"), (4, "sms"), (3, "api")]);
-    let priority = weighted(r, &[(6, "low"), (80, "normal"), (10, "high"), (4, "urgent")]);
+    let channel = weighted(
+        r,
+        &[
+            (70, "email"),
+            (14, "web"),
+            (9, "phone"),
+            (4, "sms"),
+            (3, "api"),
+        ],
+    );
+    let priority = weighted(
+        r,
+        &[(6, "low"), (80, "normal"), (10, "high"), (4, "urgent")],
+    );
     let contact = if ids.contact == ids.first_contact || r.random_bool(0.6) {
-        let name = format!("{} {}", FIRST[r.random_range(0..8)], LAST[r.random_range(0..6)]);
+        let name = format!(
+            "{} {}",
+            FIRST[r.random_range(0..8)],
+            LAST[r.random_range(0..6)]
+        );
         b.contacts.push(SeedContact {
             id: ids.contact,
             email: format!("medborgare{}@example.se", ids.contact),
@@ -514,14 +704,30 @@ fn generate(r: &mut StdRng, s: &Setup, ids: &mut Ids, number: String, at: NaiveD
     };
     l.event(None, "created", json!({ "queue": s.queues[queue].get() }));
     if channel != "phone" {
-        l.message("inbound", None, false, format!("Hej! Jag undrar över {}. Mvh", subject.to_lowercase()));
+        l.message(
+            "inbound",
+            None,
+            false,
+            format!("Hej! Jag undrar över {}. Mvh", subject.to_lowercase()),
+        );
     }
     if automatic.is_none() {
         live(&mut l, channel, &s.agents, &s.queues);
     } else if l.wait(1440).is_some() {
         l.status("closed", agent, "status_changed");
     }
-    let Life { queue, priority, status, first_response, resolved, closed, messages, events, at: last, .. } = l;
+    let Life {
+        queue,
+        priority,
+        status,
+        first_response,
+        resolved,
+        closed,
+        messages,
+        events,
+        at: last,
+        ..
+    } = l;
     b.tickets.push(SeedTicket {
         id: ids.ticket,
         number,
@@ -547,16 +753,26 @@ fn generate(r: &mut StdRng, s: &Setup, ids: &mut Ids, number: String, at: NaiveD
     }
     b.events.extend(events);
     for k in 0..weighted(r, &[(60, 0), (30, 1), (10, 2)]) {
-        b.tags.push((ids.ticket, TAGS[(ids.ticket as usize * 7 + k * 5) % TAGS.len()].to_string()));
+        b.tags.push((
+            ids.ticket,
+            TAGS[(ids.ticket as usize * 7 + k * 5) % TAGS.len()].to_string(),
+        ));
     }
     ids.ticket += 1;
 }
 
 /// Seed the tickets in batches; (messages, events) written.
 fn seed(db: &Db, s: &Setup, n: usize) -> anyhow::Result<(usize, usize)> {
-    let (contact, ticket, message) = db.read_blocking(|c| -> Result<_, Error> { Ok(store::seed::next_ids(c)?) })?;
+    let (contact, ticket, message) =
+        db.read_blocking(|c| -> Result<_, Error> { Ok(store::seed::next_ids(c)?) })?;
     let now = store::now();
-    let mut ids = Ids { contact, first_contact: contact, ticket, message, now };
+    let mut ids = Ids {
+        contact,
+        first_contact: contact,
+        ticket,
+        message,
+        now,
+    };
     let mut r = StdRng::seed_from_u64(19);
     let times = arrivals(&mut r, n, now);
     let mut per_year: std::collections::BTreeMap<i32, i64> = Default::default();
@@ -631,7 +847,15 @@ pub fn last_12_whole_months(today: NaiveDate) -> Filter {
     let this_month = today.with_day(1).unwrap_or(today);
     let from = this_month - Months::new(12);
     let to = this_month - Days::new(1);
-    Filter { from, to, queue: None, channel: None, priority: None, tag: None, step: Step::suited(from, to) }
+    Filter {
+        from,
+        to,
+        queue: None,
+        channel: None,
+        priority: None,
+        tag: None,
+        step: Step::suited(from, to),
+    }
 }
 
 fn line(name: &str, mut v: Vec<Duration>, target: Option<f64>) {
@@ -641,18 +865,48 @@ fn line(name: &str, mut v: Vec<Duration>, target: Option<f64>) {
         Some(t) => format!("   (target p99 ≤ {t} ms)"),
         None => String::new(),
     };
-    println!("  {name:<44} p50 {p50:>8.2} ms   p99 {p99:>8.2} ms   ({} runs){goal}", v.len());
+    println!(
+        "  {name:<44} p50 {p50:>8.2} ms   p99 {p99:>8.2} ms   ({} runs){goal}",
+        v.len()
+    );
 }
 
 /// The report use case in-process, as the operator (an administrator: every queue, per agent).
-async fn in_process(db: &Db, t: TenantId, f: &Filter, queue: QueueId, requests: usize) -> anyhow::Result<()> {
+async fn in_process(
+    db: &Db,
+    t: TenantId,
+    f: &Filter,
+    queue: QueueId,
+    requests: usize,
+) -> anyhow::Result<()> {
     let actor = Actor::operator(t);
-    let one_queue = Filter { queue: Some(queue), ..f.clone() };
-    let tagged = Filter { tag: Some(TAGS[0].to_string()), ..f.clone() };
+    let one_queue = Filter {
+        queue: Some(queue),
+        ..f.clone()
+    };
+    let tagged = Filter {
+        tag: Some(TAGS[0].to_string()),
+        ..f.clone()
+    };
     let cases = [
-        ("report use case, all queues (in-process)", f, requests, Some(100.0)),
-        ("report use case, one queue (in-process)", &one_queue, requests, None),
-        ("report use case, one tag (in-process)", &tagged, (requests / 5).max(3), None),
+        (
+            "report use case, all queues (in-process)",
+            f,
+            requests,
+            Some(100.0),
+        ),
+        (
+            "report use case, one queue (in-process)",
+            &one_queue,
+            requests,
+            None,
+        ),
+        (
+            "report use case, one tag (in-process)",
+            &tagged,
+            (requests / 5).max(3),
+            None,
+        ),
     ];
     for (name, filter, n, target) in cases {
         let mut times = vec![];
@@ -663,7 +917,11 @@ async fn in_process(db: &Db, t: TenantId, f: &Filter, queue: QueueId, requests: 
                 times.push(started.elapsed());
             }
             if report.volume.created.now == 0 {
-                bail!("the report counts no tickets in {} – {}", filter.from, filter.to);
+                bail!(
+                    "the report counts no tickets in {} – {}",
+                    filter.from,
+                    filter.to
+                );
             }
         }
         line(name, times, target);
@@ -672,15 +930,33 @@ async fn in_process(db: &Db, t: TenantId, f: &Filter, queue: QueueId, requests: 
 }
 
 /// The page and the export over HTTP, signed in as the administrator.
-async fn over_http(o: &Options, url: &str, dir: &Path, key: &str, s: &Setup, f: &Filter) -> anyhow::Result<()> {
+async fn over_http(
+    o: &Options,
+    url: &str,
+    dir: &Path,
+    key: &str,
+    s: &Setup,
+    f: &Filter,
+) -> anyhow::Result<()> {
     // The search index would otherwise be built in the background while the pages are timed.
     product(&["search", "reindex"], url, dir, key)?;
-    let (mut server, _) = spawn_server_with(dir, Some(url), key, &[("ARENDO_MAIL__IMAP_ENABLED", "false")])?;
+    let (mut server, _) = spawn_server_with(
+        dir,
+        Some(url),
+        key,
+        &[("ARENDO_MAIL__IMAP_ENABLED", "false")],
+    )?;
     wait_ready(&mut server, &reqwest::Client::new()).await?;
     let base = server.base.clone();
     let client = super::pages::signed_in(&base, TENANT, ADMIN_EMAIL, &s.admin_password).await?;
-    let fill = |p: &str| p.replace("{from}", &f.from.to_string()).replace("{to}", &f.to.to_string());
-    for (name, path) in [("statistics page", fill(&o.page)), ("CSV export", fill(&o.export))] {
+    let fill = |p: &str| {
+        p.replace("{from}", &f.from.to_string())
+            .replace("{to}", &f.to.to_string())
+    };
+    for (name, path) in [
+        ("statistics page", fill(&o.page)),
+        ("CSV export", fill(&o.export)),
+    ] {
         let probe = client.get(format!("{base}{path}")).send().await?;
         if probe.status() == reqwest::StatusCode::NOT_FOUND {
             println!("  {name}: {path} answers 404 (not in this build)");
@@ -717,7 +993,10 @@ mod tests {
     fn the_last_12_whole_months_end_with_the_month_before() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let f = last_12_whole_months(d(2026, 12, 7));
-        assert_eq!((f.from, f.to, f.step), (d(2025, 12, 1), d(2026, 11, 30), Step::Month));
+        assert_eq!(
+            (f.from, f.to, f.step),
+            (d(2025, 12, 1), d(2026, 11, 30), Step::Month)
+        );
         let f = last_12_whole_months(d(2026, 3, 1));
         assert_eq!((f.from, f.to), (d(2025, 3, 1), d(2026, 2, 28)));
     }
@@ -725,10 +1004,17 @@ mod tests {
     #[test]
     fn a_seeded_history_is_in_order_and_ends_before_now() {
         let mut r = StdRng::seed_from_u64(1);
-        let now = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap().and_hms_opt(12, 0, 0).unwrap();
+        let now = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
         let times = arrivals(&mut r, 2000, now);
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
-        assert!(times.iter().all(|t| *t < now && *t >= now - TimeDelta::days(366)));
+        assert!(
+            times
+                .iter()
+                .all(|t| *t < now && *t >= now - TimeDelta::days(366))
+        );
         // Working hours dominate (local time).
         let office = times
             .iter()
@@ -745,8 +1031,17 @@ mod tests {
             agents: (0..10).map(|q| vec![100 + q, 200 + q]).collect(),
             admin_password: String::new(),
         };
-        let now = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap().and_hms_opt(12, 0, 0).unwrap();
-        let mut ids = Ids { contact: 1, first_contact: 1, ticket: 1, message: 1, now };
+        let now = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let mut ids = Ids {
+            contact: 1,
+            first_contact: 1,
+            ticket: 1,
+            message: 1,
+            now,
+        };
         let mut r = StdRng::seed_from_u64(3);
         let mut b = SeedBatch::default();
         for (i, at) in arrivals(&mut r.clone(), 3000, now).into_iter().enumerate() {
@@ -755,26 +1050,51 @@ mod tests {
         assert_eq!(b.tickets.len(), 3000);
         let kinds = |k: &str| b.events.iter().filter(|e| e.kind == k).count();
         // Roughly the shares asked for (transfers ~5 %, reopenings ~3 %, articles ~30 %).
-        assert!((100..250).contains(&kinds("queue_changed")), "{}", kinds("queue_changed"));
-        assert!((40..150).contains(&kinds("reopened")), "{}", kinds("reopened"));
+        assert!(
+            (100..250).contains(&kinds("queue_changed")),
+            "{}",
+            kinds("queue_changed")
+        );
+        assert!(
+            (40..150).contains(&kinds("reopened")),
+            "{}",
+            kinds("reopened")
+        );
         assert!(kinds("kb_used") > 700, "{}", kinds("kb_used"));
         assert!(kinds("referred") > 10 && kinds("escalated") > 10);
         for t in &b.tickets {
             let evs: Vec<_> = b.events.iter().filter(|e| e.ticket_id == t.id).collect();
             let msgs: Vec<_> = b.messages.iter().filter(|m| m.ticket_id == t.id).collect();
-            assert!(evs.windows(2).all(|w| w[0].at <= w[1].at), "events of {} out of order", t.number);
-            assert!(msgs.windows(2).all(|w| w[0].at <= w[1].at && w[0].id < w[1].id));
+            assert!(
+                evs.windows(2).all(|w| w[0].at <= w[1].at),
+                "events of {} out of order",
+                t.number
+            );
+            assert!(
+                msgs.windows(2)
+                    .all(|w| w[0].at <= w[1].at && w[0].id < w[1].id)
+            );
             assert!(evs.iter().all(|e| e.at <= now && e.at >= t.created_at));
             assert_eq!(evs[0].kind, "created");
             // The ticket row says what its last status event says.
-            let last = evs.iter().rev().find(|e| e.kind == "status_changed" || e.kind == "reopened");
+            let last = evs
+                .iter()
+                .rev()
+                .find(|e| e.kind == "status_changed" || e.kind == "reopened");
             let status = last.map_or("new".to_string(), |e| {
-                serde_json::from_str::<Value>(&e.details).unwrap()["to"].as_str().unwrap().to_string()
+                serde_json::from_str::<Value>(&e.details).unwrap()["to"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
             });
             assert_eq!(status, t.status, "{}", t.number);
             assert_eq!(t.closed_at.is_some(), t.status == "closed");
         }
-        assert!(b.tickets.iter().any(|t| t.status == "open" || t.status == "waiting"));
+        assert!(
+            b.tickets
+                .iter()
+                .any(|t| t.status == "open" || t.status == "waiting")
+        );
         assert!(b.tickets.iter().filter(|t| t.status == "closed").count() > 2500);
     }
 }

@@ -265,7 +265,11 @@ pub fn stats_rows(conn: &mut Conn) -> StoreResult<(i64, i64, i64)> {
         let row: N = per_backend!(&mut *conn, |c| diesel::sql_query(q).get_result(c)?);
         Ok(row.n)
     };
-    Ok((count("stats_days")?, count("stats_keyed")?, count("stats_tickets")?))
+    Ok((
+        count("stats_days")?,
+        count("stats_keyed")?,
+        count("stats_tickets")?,
+    ))
 }
 
 // ---- service-level clocks for `bench sla` ----
