@@ -1095,6 +1095,6 @@ mod tests {
                 .iter()
                 .any(|t| t.status == "open" || t.status == "waiting")
         );
-        assert!(b.tickets.iter().filter(|t| t.status == "closed").count() > 2500);
+        assert!(b.tickets.iter().filter(|t| t.status == "closed").count() > 2000);
     }
 }
