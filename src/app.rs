@@ -34,6 +34,8 @@ pub struct Application {
     housekeeping: Option<(String, std::time::Duration)>,
     /// This node's name in leases (`node_id`).
     node: String,
+    /// Whether this node runs the statistics follower (`stats.follow`).
+    stats_follow: bool,
 }
 
 /// This node's id: `server.node_id` when set, else the one kept in `<data_dir>/node-id` (made
@@ -328,6 +330,7 @@ impl Application {
             stopping,
             housekeeping,
             node: node.clone(),
+            stats_follow: settings.stats.follow,
             worker: Some(outbox::Worker::new(db.clone(), jobs, node).configured(&settings.outbox)),
             intake,
             live: Some(live),
@@ -380,8 +383,9 @@ impl Application {
         if let Some(l) = self.live.take() {
             tokio::spawn(l.run(self.db.clone()));
         }
-        // The statistics follower runs wherever the SLA engine does (one node holds its lease).
-        if self.sla.is_some() {
+        // The statistics follower runs wherever the SLA engine does (one node holds its lease),
+        // unless `stats.follow` turns it off on this node.
+        if self.sla.is_some() && self.stats_follow {
             tokio::spawn(crate::stats::follower::run(
                 self.db.clone(),
                 self.node.clone(),

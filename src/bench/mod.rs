@@ -12,6 +12,8 @@
 //!   times the workspace pages (list, ticket view, search) against it.
 //! - `login --clients N`: a login flood from one and from N addresses; server RSS and the agent's
 //!   sign-in time during it (`login.rs`).
+//! - `stats --tickets N [--postgres URL]`: a year of history, the statistics aggregates built
+//!   from scratch, and the report, page and export for the last 12 whole months (`stats.rs`).
 
 // The throw-away Dovecot the tests use too: one file, in the test tree (tests/support).
 #[expect(
@@ -26,6 +28,7 @@ mod login;
 mod pages;
 mod seed;
 mod sla;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -139,6 +142,29 @@ enum BenchCmd {
         #[arg(long, default_value_t = 15)]
         seconds: u64,
     },
+    /// Statistics over a year of history: seed a scratch database, build the aggregates from
+    /// scratch (`arendo stats rebuild`), time the report, the page and a CSV export.
+    Stats {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: usize,
+        /// Run on a scratch database on this PostgreSQL server (its user may create databases);
+        /// without it, on SQLite in a temporary directory.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Timed requests per measurement (after a warm-up).
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+        /// The statistics page timed (`{from}` and `{to}` become the first and last day of the
+        /// last 12 whole months, for a path that names the days).
+        #[arg(long, default_value = "/stats?period=last_12_months")]
+        page: String,
+        /// The CSV export timed, as `--page`.
+        #[arg(long, default_value = "/stats/export/volume.csv?period=last_12_months")]
+        export: String,
+        /// Keep the scratch database (and data directory) afterwards, and print where it is.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Mail from a real IMAP server (Dovecot, started here) into durable tickets.
     Ingest {
         #[arg(long, default_value_t = 5000)]
@@ -162,6 +188,17 @@ fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if matches!(cmd, BenchCmd::Api { .. } | BenchCmd::Ingest { .. }) {
+        // The servers started here inherit the environment, ARENDO_STATS__FOLLOW with it.
+        println!(
+            "statistics follower in the server: {}",
+            if settings.stats.follow {
+                "on"
+            } else {
+                "off (stats.follow = false)"
+            }
+        );
+    }
     match cmd {
         BenchCmd::Seed { tickets } => {
             let db = Db::connect(&settings.database_url(), 2)?;
@@ -179,6 +216,21 @@ fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
         BenchCmd::Startup { runs } => rt.block_on(startup(runs)),
         BenchCmd::Kb { articles, queries } => kb::run(articles, queries),
         BenchCmd::Login { clients, seconds } => rt.block_on(login::run(clients, seconds)),
+        BenchCmd::Stats {
+            tickets,
+            postgres,
+            requests,
+            page,
+            export,
+            keep,
+        } => rt.block_on(stats::run(&stats::Options {
+            tickets,
+            postgres,
+            requests,
+            page,
+            export,
+            keep,
+        })),
         BenchCmd::Ingest {
             messages,
             backend,

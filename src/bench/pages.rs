@@ -69,35 +69,7 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
     let probe = reqwest::Client::new();
     wait_ready(&mut server, &probe).await?;
     let base = server.base.clone();
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let login = client
-        .get(format!("{base}/login"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let csrf = login
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .context("no CSRF token on the login page")?
-        .to_string();
-    let r = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("tenant", tenant),
-            ("email", email),
-            ("password", password),
-        ])
-        .send()
-        .await?;
-    if r.status() != 303 {
-        bail!("could not sign in as {email}: {}", r.status());
-    }
+    let client = signed_in(&base, tenant, email, password).await?;
     // What the agent can see: their queues, and a sample of tickets old and new.
     let mine: Value = client
         .get(format!("{base}/api/v1/queues"))
@@ -216,4 +188,43 @@ pub async fn run(settings: &Settings, requests: usize) -> anyhow::Result<()> {
     line("ticket view", view_t, 15.0);
     line("search", search_t, 25.0);
     Ok(())
+}
+
+/// A client signed in to the web pages (its session in a cookie; redirects not followed).
+pub(super) async fn signed_in(
+    base: &str,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<reqwest::Client> {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let login = client
+        .get(format!("{base}/login"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = login
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .context("no CSRF token on the login page")?
+        .to_string();
+    let r = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("tenant", tenant),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await?;
+    if r.status() != 303 {
+        bail!("could not sign in as {email}: {}", r.status());
+    }
+    Ok(client)
 }

@@ -332,6 +332,8 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
                 priority,
                 priority_rank: rank,
                 queue_id: queues[qi].get(),
+                channel: "email",
+                automatic: None,
                 assignee_id: assignee.as_ref().map(|a| a.0),
                 contact_id: cid,
                 created_at: created,
@@ -348,6 +350,7 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
                 from_addr: Some(format!("medborgare{cid}@example.se")),
                 subject: subject.clone(),
                 body: body(&mut r, &subject, &name),
+                auto_sent: false,
                 at: created,
             });
             message_id += 1;
@@ -367,6 +370,7 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
                     from_addr: Some("kundtjanst@benchkommun.se".into()),
                     subject: format!("Re: {subject}"),
                     body: answer(&mut r, &a.1),
+                    auto_sent: false,
                     at,
                 });
                 message_id += 1;
@@ -386,6 +390,7 @@ pub fn seed(db: &Db, tickets: usize, data_dir: &std::path::Path) -> anyhow::Resu
                         from_addr: None,
                         subject: String::new(),
                         body: "Kollat med driftavdelningen, de tar det i veckan.".into(),
+                        auto_sent: false,
                         at: at + Duration::minutes(5),
                     });
                     message_id += 1;

@@ -45,6 +45,26 @@ pub struct Settings {
     pub notify: Notify,
     #[serde(default)]
     pub egress: Egress,
+    #[serde(default)]
+    pub stats: Stats,
+}
+
+/// The statistics (D64).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    /// Run the statistics follower on this node (it keeps the aggregates current; one node at a
+    /// time holds its lease). Off (`ARENDO_STATS__FOLLOW=false`): this node keeps no figures
+    /// current, so another node must run it — for measuring its cost (`arendo-bench`), or for
+    /// nodes that only serve.
+    #[serde(default = "defaults::yes")]
+    pub follow: bool,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats { follow: true }
+    }
 }
 
 /// Outgoing connections to addresses a municipality's administrator sets (records systems, SMS

@@ -24,6 +24,9 @@ pub struct SeedTicket {
     pub priority: &'static str,
     pub priority_rank: i32,
     pub queue_id: i64,
+    pub channel: &'static str,
+    /// What made the ticket when it was opened by automatic mail (None: a person's question).
+    pub automatic: Option<&'static str>,
     pub assignee_id: Option<i64>,
     pub contact_id: i64,
     pub created_at: NaiveDateTime,
@@ -41,6 +44,8 @@ pub struct SeedMessage {
     pub from_addr: Option<String>,
     pub subject: String,
     pub body: String,
+    /// Sent by the system (an acknowledgement), not by a person.
+    pub auto_sent: bool,
     pub at: NaiveDateTime,
 }
 
@@ -115,7 +120,8 @@ pub fn insert(conn: &mut Conn, t: TenantId, b: &SeedBatch) -> StoreResult<()> {
                     (
                         tickets::assignee_id.eq(x.assignee_id),
                         tickets::contact_id.eq(Some(x.contact_id)),
-                        tickets::channel.eq("email"),
+                        tickets::channel.eq(x.channel),
+                        tickets::automatic.eq(x.automatic),
                         tickets::created_at.eq(x.created_at),
                         tickets::updated_at.eq(x.updated_at),
                         tickets::first_response_at.eq(x.first_response_at),
@@ -142,6 +148,7 @@ pub fn insert(conn: &mut Conn, t: TenantId, b: &SeedBatch) -> StoreResult<()> {
                     messages::from_addr.eq(x.from_addr.as_deref()),
                     messages::subject.eq(x.subject.as_str()),
                     messages::body_text.eq(x.body.as_str()),
+                    messages::auto_sent.eq(x.auto_sent),
                     messages::created_at.eq(x.at),
                 )
             })
@@ -244,6 +251,25 @@ pub fn tidy_after_load(conn: &mut Conn) -> StoreResult<()> {
         }
     };
     Ok(())
+}
+
+/// Rows of the statistics tables (stats_days, stats_keyed, stats_tickets), for `bench stats`.
+pub fn stats_rows(conn: &mut Conn) -> StoreResult<(i64, i64, i64)> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut count = |table: &str| -> StoreResult<i64> {
+        let q = format!("SELECT COUNT(*) AS n FROM {table}");
+        let row: N = per_backend!(&mut *conn, |c| diesel::sql_query(q).get_result(c)?);
+        Ok(row.n)
+    };
+    Ok((
+        count("stats_days")?,
+        count("stats_keyed")?,
+        count("stats_tickets")?,
+    ))
 }
 
 // ---- service-level clocks for `bench sla` ----
