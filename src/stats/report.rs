@@ -852,7 +852,19 @@ pub(super) fn build(
             f.channel.map(Channel::as_str),
             f.priority.map(Priority::as_str),
         )?,
-        unanswered: store::stats::unanswered(c, t, f.from, f.to, Some(&ids), 25)?
+        unanswered: store::stats::unanswered(
+            c,
+            t,
+            f.from,
+            f.to,
+            Some(&ids),
+            store::stats::Picked {
+                channel: f.channel.map(Channel::as_str),
+                priority: f.priority.map(Priority::as_str),
+                tag: f.tag.as_deref(),
+            },
+            25,
+        )?
             .into_iter()
             .map(|u| UnansweredQuestion {
                 number: u.number,
