@@ -439,7 +439,7 @@ fn from_aggregates(
     let measures: Vec<&str> = KEYED
         .iter()
         .filter(|m| agents || !matches!(m, Measure::AgentReplies | Measure::AgentResolved | Measure::AgentResponse))
-        .filter(|m| series || matches!(m, Measure::Article | Measure::Tag))
+        .filter(|m| series || matches!(m, Measure::Article | Measure::Tag | Measure::UnansweredTag))
         .map(|m| m.name())
         .collect();
     for (q, m, k, n) in store::stats::sum_keyed(c, t, &measures, &sp, &only)? {
@@ -809,7 +809,8 @@ fn kkik_months(
     by_day: &BTreeMap<(NaiveDate, i64), (i64, i64)>,
 ) -> BTreeMap<(NaiveDate, i64), (i64, i64)> {
     let mut out: BTreeMap<(NaiveDate, i64), (i64, i64)> = BTreeMap::new();
-    for ((d, q), (a, i)) in by_day {
+    // Aggregate rows whose questions moved away (a late change) sum to nothing: no row for them.
+    for ((d, q), (a, i)) in by_day.iter().filter(|(_, (a, i))| *a != 0 || *i != 0) {
         let e = out.entry((month_of(*d), *q)).or_default();
         e.0 += a;
         e.1 += i;

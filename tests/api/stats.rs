@@ -432,8 +432,34 @@ fn shown(q: i64, f: &Filter) -> bool {
     f.queue.is_none_or(|x| x.get() == q)
 }
 
-fn cmp(now: i64) -> Compared {
-    Compared { now, before: 0 }
+type Counts = BTreeMap<String, i64>;
+
+/// Articles used, tags of new tickets and tags of tickets resolved without an article.
+fn topic_counts(all: &[Scripted], f: &Filter, article: &str) -> (Counts, Counts, Counts) {
+    let (mut used, mut tags, mut unanswered) = (Counts::new(), Counts::new(), Counts::new());
+    for s in all {
+        if let Some(at) = s.article
+            && in_period(at, f)
+            && shown(s.queue_at(at), f)
+        {
+            *used.entry(article.to_string()).or_default() += 1;
+        }
+        if in_period(s.start, f) && shown(s.began(), f) {
+            for t in &s.tags {
+                *tags.entry(t.to_string()).or_default() += 1;
+            }
+        }
+        if let Some((at, _)) = s.resolved
+            && s.article.is_none()
+            && in_period(at, f)
+            && shown(s.queue_at(at), f)
+        {
+            for t in &s.tags {
+                *unanswered.entry(t.to_string()).or_default() += 1;
+            }
+        }
+    }
+    (used, tags, unanswered)
 }
 
 fn expected_times(all: &[Scripted], f: &Filter, queue: Option<i64>) -> Vec<TimeRow> {
@@ -491,7 +517,7 @@ fn expected_backlog(all: &[Scripted], f: &Filter) -> Vec<BacklogPoint> {
                 waiting: 0,
             };
             for s in all {
-                if !shown(s.queue_at(end), f) {
+                if s.start > end || !shown(s.queue_at(end), f) {
                     continue;
                 }
                 match s.status_at(end) {
@@ -581,14 +607,14 @@ fn expected_first_contact(
     out
 }
 
-fn ranked(counts: BTreeMap<String, i64>, titles: &HashMap<String, String>) -> Vec<Ranked> {
+fn ranked(counts: Counts, before: &Counts, titles: &HashMap<String, String>) -> Vec<Ranked> {
     let mut out: Vec<Ranked> = counts
         .into_iter()
         .map(|(k, n)| Ranked {
             title: titles.get(&k).cloned().unwrap_or_else(|| k.clone()),
+            before: before.get(&k).copied().unwrap_or(0),
             key: k,
             n,
-            before: 0,
         })
         .collect();
     out.sort_by(|a, b| b.n.cmp(&a.n).then(a.key.cmp(&b.key)));
@@ -645,10 +671,16 @@ fn check_report(
     let f = &r.filter;
     let qid = |q: i64| queue_of(r, q);
     let counted: Vec<&Scripted> = all.iter().filter(|s| shown(s.began(), f)).collect();
-    let created = |pick: &dyn Fn(&Scripted) -> bool| {
-        counted.iter().filter(|s| in_period(s.start, f) && pick(s)).count() as i64
+    let (pf, pt) = f.previous();
+    let prev = Filter { from: pf, to: pt, ..f.clone() };
+    let made_in = |g: &Filter, pick: &dyn Fn(&Scripted) -> bool| {
+        counted.iter().filter(|s| in_period(s.start, g) && pick(s)).count() as i64
     };
-    assert_eq!(r.volume.created, cmp(created(&|_| true)), "created");
+    let created = |pick: &dyn Fn(&Scripted) -> bool| Compared {
+        now: made_in(f, pick),
+        before: made_in(&prev, pick),
+    };
+    assert_eq!(r.volume.created, created(&|_| true), "created");
     let count_in = |at: &dyn Fn(&Scripted) -> Vec<DateTime<Utc>>, from: NaiveDate, to: NaiveDate| {
         all.iter()
             .flat_map(|s| at(s).into_iter().map(move |t| (s, t)))
@@ -657,30 +689,32 @@ fn check_report(
     };
     let ins = |s: &Scripted| s.inbound.clone();
     let outs = |s: &Scripted| -> Vec<DateTime<Utc>> { s.answers.iter().filter(|a| a.2).map(|a| a.0).collect() };
-    assert_eq!(r.volume.messages_in, cmp(count_in(&ins, f.from, f.to)), "in");
-    assert_eq!(r.volume.messages_out, cmp(count_in(&outs, f.from, f.to)), "out");
+    let messages = |at: &dyn Fn(&Scripted) -> Vec<DateTime<Utc>>| Compared {
+        now: count_in(at, f.from, f.to),
+        before: count_in(at, pf, pt),
+    };
+    assert_eq!(r.volume.messages_in, messages(&ins), "in");
+    assert_eq!(r.volume.messages_out, messages(&outs), "out");
     for (ch, n) in &r.volume.by_channel {
-        assert_eq!(*n, cmp(created(&|s| s.channel == *ch)), "channel {ch:?}");
+        assert_eq!(*n, created(&|s| s.channel == *ch), "channel {ch:?}");
     }
     let by_queue: Vec<(QueueId, Compared)> = queues
         .iter()
         .filter(|q| shown(**q, f))
-        .map(|q| (qid(*q), cmp(created(&|s| s.began() == *q))))
+        .map(|q| (qid(*q), created(&|s| s.began() == *q)))
         .collect();
     assert_eq!(r.volume.by_queue, by_queue);
     for (p, n) in &r.volume.by_priority {
-        assert_eq!(*n, cmp(created(&|s| s.priority == *p)), "priority {p:?}");
+        assert_eq!(*n, created(&|s| s.priority == *p), "priority {p:?}");
     }
-    let mut tags: BTreeMap<String, i64> = BTreeMap::new();
-    for s in counted.iter().filter(|s| in_period(s.start, f)) {
-        for t in &s.tags {
-            *tags.entry(t.to_string()).or_default() += 1;
-        }
-    }
-    let by_tag: Vec<(String, Compared)> = ranked(tags.clone(), &HashMap::new())
-        .into_iter()
-        .map(|r| (r.key, cmp(r.n)))
-        .collect();
+    let by_tag: Vec<(String, Compared)> = ranked(
+        topic_counts(all, f, "").1,
+        &topic_counts(all, &prev, "").1,
+        &HashMap::new(),
+    )
+    .into_iter()
+    .map(|r| (r.key, Compared { now: r.n, before: r.before }))
+    .collect();
     assert_eq!(r.volume.by_tag, by_tag, "tags by volume");
     // The series: one point per step.
     let mut start = f.step.start_of(f.from);
@@ -773,36 +807,23 @@ fn check_flow_and_topics(r: &Report, all: &[Scripted], visible: &[i64], article:
     assert!(r.flow.escalations.is_empty());
     // Topics.
     let titles: HashMap<String, String> = [(article.0.to_string(), article.1.to_string())].into();
-    let mut used = BTreeMap::new();
-    let mut tags = BTreeMap::new();
-    let mut unanswered_tags = BTreeMap::new();
+    let (pf, pt) = f.previous();
+    let prev = Filter { from: pf, to: pt, ..f.clone() };
+    let (used, tags, unanswered_tags) = topic_counts(all, f, article.0);
+    let (used_b, tags_b, unanswered_b) = topic_counts(all, &prev, article.0);
     let mut unanswered = vec![];
     for s in all {
-        if let Some(at) = s.article
-            && in_period(at, f)
-            && shown(s.queue_at(at), f)
-        {
-            *used.entry(article.0.to_string()).or_default() += 1;
-        }
-        if in_period(s.start, f) && shown(s.began(), f) {
-            for t in &s.tags {
-                *tags.entry(t.to_string()).or_default() += 1;
-            }
-        }
         if let Some((at, _)) = s.resolved
             && s.article.is_none()
             && in_period(at, f)
             && shown(s.queue_at(at), f)
         {
-            for t in &s.tags {
-                *unanswered_tags.entry(t.to_string()).or_default() += 1;
-            }
             unanswered.push((day_of(at), s.number.clone(), s.subject.to_string(), s.queue_at(at)));
         }
     }
-    assert_eq!(r.topics.articles, ranked(used, &titles), "articles");
-    assert_eq!(r.topics.tags, ranked(tags, &titles), "tags");
-    assert_eq!(r.topics.unanswered_tags, ranked(unanswered_tags, &titles), "unanswered tags");
+    assert_eq!(r.topics.articles, ranked(used, &used_b, &titles), "articles");
+    assert_eq!(r.topics.tags, ranked(tags, &tags_b, &titles), "tags");
+    assert_eq!(r.topics.unanswered_tags, ranked(unanswered_tags, &unanswered_b, &titles), "unanswered tags");
     assert_eq!(r.topics.resolved_without_article, unanswered.len() as i64);
     unanswered.sort_by(|a, b| b.cmp(a));
     let got: Vec<(String, String, i64)> = r
