@@ -128,7 +128,13 @@ impl Walk<'_> {
         self.add_at(at, self.place, measure, key.to_string(), 1);
     }
 
-    fn durations(&mut self, at: DateTime<Utc>, since: DateTime<Utc>, business: Measure, calendar: Measure) {
+    fn durations(
+        &mut self,
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+        business: Measure,
+        calendar: Measure,
+    ) {
         let cal = (self.cal)(self.place.queue);
         let b = cal.between(since, at).num_seconds();
         self.keyed(at, business, step_of(b));
@@ -169,8 +175,15 @@ fn status(v: &Value) -> Option<Status> {
 
 /// The place a ticket began in: the first change of queue or priority names it.
 fn first_place(h: &History) -> Place {
-    let from = |kind: &str| h.events.iter().find(|e| e.kind == kind).map(|e| &e.details["from"]);
-    let queue = from("queue_changed").and_then(id).map_or(h.queue, QueueId::from_db);
+    let from = |kind: &str| {
+        h.events
+            .iter()
+            .find(|e| e.kind == kind)
+            .map(|e| &e.details["from"])
+    };
+    let queue = from("queue_changed")
+        .and_then(id)
+        .map_or(h.queue, QueueId::from_db);
     let priority = from("priority_changed")
         .and_then(|v| v.as_str().and_then(|s| Priority::parse(s).ok()))
         .unwrap_or(h.priority);
@@ -194,7 +207,11 @@ fn working_day(cal: &Calendar, at: DateTime<Utc>) -> Option<TimeDelta> {
 /// between the question and the answer is at most the opening hours of the day the question
 /// was first worked on (a mail on Friday morning answered by Monday morning counts; Swedish
 /// holidays and closed days do not run).
-pub fn answered_within_working_day(cal: &Calendar, asked: DateTime<Utc>, answered: DateTime<Utc>) -> bool {
+pub fn answered_within_working_day(
+    cal: &Calendar,
+    asked: DateTime<Utc>,
+    answered: DateTime<Utc>,
+) -> bool {
     match working_day(cal, asked) {
         Some(day) => cal.between(asked, answered) <= day,
         None => false,
@@ -306,7 +323,10 @@ fn message(w: &mut Walk<'_>, m: &Msg) {
             // A person's answer opens a new ticket; the reply use case changes the status
             // without a history event of its own, so the backlog moves here.
             if w.place.status == Status::New {
-                let next = Place { status: Status::Open, ..w.place };
+                let next = Place {
+                    status: Status::Open,
+                    ..w.place
+                };
                 w.move_to(m.at, next);
             }
         }
@@ -318,7 +338,12 @@ fn message(w: &mut Walk<'_>, m: &Msg) {
 fn answered(w: &mut Walk<'_>, at: DateTime<Utc>, author: Option<i64>) {
     let since = if !w.first_response {
         w.first_response = true;
-        w.durations(at, w.start, Measure::FirstResponseBusiness, Measure::FirstResponseCalendar);
+        w.durations(
+            at,
+            w.start,
+            Measure::FirstResponseBusiness,
+            Measure::FirstResponseCalendar,
+        );
         if w.h.channel == Channel::Email {
             let cal = (w.cal)(w.place.queue);
             if answered_within_working_day(&cal, w.start, at) {
@@ -328,7 +353,12 @@ fn answered(w: &mut Walk<'_>, at: DateTime<Utc>, author: Option<i64>) {
         }
         w.start
     } else if let Some(p) = w.pending_since.take() {
-        w.durations(at, p, Measure::NextResponseBusiness, Measure::NextResponseCalendar);
+        w.durations(
+            at,
+            p,
+            Measure::NextResponseBusiness,
+            Measure::NextResponseCalendar,
+        );
         p
     } else {
         return;
@@ -346,19 +376,28 @@ fn event(w: &mut Walk<'_>, e: &Ev) {
             if let Some(to) = id(&d["to"]).map(QueueId::from_db) {
                 w.keyed(e.at, Measure::Transfer, to.get());
                 w.transferred = true;
-                let next = Place { queue: to, ..w.place };
+                let next = Place {
+                    queue: to,
+                    ..w.place
+                };
                 w.move_to(e.at, next);
             }
         }
         "priority_changed" => {
             if let Some(p) = d["to"].as_str().and_then(|s| Priority::parse(s).ok()) {
-                let next = Place { priority: p, ..w.place };
+                let next = Place {
+                    priority: p,
+                    ..w.place
+                };
                 w.move_to(e.at, next);
             }
         }
         "status_changed" | "reopened" => status_change(w, e),
         "merged_into" => {
-            let next = Place { merged: true, ..w.place };
+            let next = Place {
+                merged: true,
+                ..w.place
+            };
             w.move_to(e.at, next);
             w.resolution = None;
         }
@@ -384,7 +423,10 @@ fn status_change(w: &mut Walk<'_>, e: &Ev) {
     if from.is_open() && !to.is_open() && !w.place.merged {
         w.resolution = Some((e.at, e.actor));
     }
-    let next = Place { status: to, ..w.place };
+    let next = Place {
+        status: to,
+        ..w.place
+    };
     w.move_to(e.at, next);
 }
 
@@ -399,7 +441,11 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
         "referral_answered" => {
             w.add(at, Measure::ReferralsAnswered, 1);
             if let Some(since) = w.referred.take() {
-                w.keyed(at, Measure::ReferralAnswer, step_of((at - since).num_seconds()));
+                w.keyed(
+                    at,
+                    Measure::ReferralAnswer,
+                    step_of((at - since).num_seconds()),
+                );
             }
         }
         // A referral writes "escalated" too (every kind of target does); it is counted once,
@@ -413,7 +459,11 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
         "escalation_answered" => {
             w.add(at, Measure::EscalationsAnswered, 1);
             if let Some(since) = w.escalated.take() {
-                w.keyed(at, Measure::EscalationAnswer, step_of((at - since).num_seconds()));
+                w.keyed(
+                    at,
+                    Measure::EscalationAnswer,
+                    step_of((at - since).num_seconds()),
+                );
             }
         }
         "kb_used" => {
@@ -423,10 +473,20 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
             }
         }
         "sla_warning" | "sla_breached" => {
-            let target = e.details["target"].as_str().and_then(|s| Target::parse(s).ok());
+            let target = e.details["target"]
+                .as_str()
+                .and_then(|s| Target::parse(s).ok());
             if let Some(t) = target {
                 let [_, _, warned, breached] = Measure::sla(t);
-                w.add(at, if e.kind == "sla_warning" { warned } else { breached }, 1);
+                w.add(
+                    at,
+                    if e.kind == "sla_warning" {
+                        warned
+                    } else {
+                        breached
+                    },
+                    1,
+                );
             }
         }
         _ => {}
@@ -459,7 +519,12 @@ fn finish(mut w: Walk<'_>) -> Contribution {
         if w.reopened {
             w.add(at, Measure::ResolvedReopened, 1);
         }
-        w.durations(at, w.start, Measure::ResolutionBusiness, Measure::ResolutionCalendar);
+        w.durations(
+            at,
+            w.start,
+            Measure::ResolutionBusiness,
+            Measure::ResolutionCalendar,
+        );
         if let Some(a) = actor {
             w.keyed(at, Measure::AgentResolved, a);
         }
@@ -492,7 +557,12 @@ mod tests {
     }
 
     fn msg(at: DateTime<Utc>, kind: MessageKind, auto_sent: bool) -> Msg {
-        Msg { at, kind, auto_sent, author: (!auto_sent && kind == MessageKind::Outbound).then_some(7) }
+        Msg {
+            at,
+            kind,
+            auto_sent,
+            author: (!auto_sent && kind == MessageKind::Outbound).then_some(7),
+        }
     }
 
     fn history(messages: Vec<Msg>) -> History {
@@ -514,7 +584,12 @@ mod tests {
         contribution(h, &cal)
             .cells
             .into_iter()
-            .filter(|c| matches!(c.measure, Measure::NewDelta | Measure::OpenDelta | Measure::WaitingDelta))
+            .filter(|c| {
+                matches!(
+                    c.measure,
+                    Measure::NewDelta | Measure::OpenDelta | Measure::WaitingDelta
+                )
+            })
             .map(|c| (c.day, c.measure, c.n))
             .collect()
     }
@@ -544,7 +619,12 @@ mod tests {
     }
 
     fn ev(at: DateTime<Utc>, kind: &str, details: Value) -> Ev {
-        Ev { at, kind: kind.into(), details, actor: None }
+        Ev {
+            at,
+            kind: kind.into(),
+            details,
+            actor: None,
+        }
     }
 
     #[test]
@@ -559,9 +639,17 @@ mod tests {
         let cal = |_| Arc::new(Calendar::default());
         let counted = |m: Measure| -> Vec<chrono::NaiveDate> {
             let c = contribution(&h, &cal);
-            c.cells.iter().filter(|c| c.measure == m).map(|c| c.day).collect()
+            c.cells
+                .iter()
+                .filter(|c| c.measure == m)
+                .map(|c| c.day)
+                .collect()
         };
         assert_eq!(counted(Measure::Referred), [local_day(at(2, 10))]);
-        assert_eq!(counted(Measure::Escalated), [local_day(at(3, 10))], "the records system only");
+        assert_eq!(
+            counted(Measure::Escalated),
+            [local_day(at(3, 10))],
+            "the records system only"
+        );
     }
 }

@@ -19,9 +19,7 @@ use arendo::stats::report::{
 };
 use arendo::stats::{Filter, Report, Step};
 use arendo::tickets::{ContactInput, NewTicketInput, QueueRef, Registration};
-use chrono::{
-    DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Timelike, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Europe::Stockholm;
 use diesel::{QueryableByName, RunQueryDsl};
 use serde_json::{Value, json};
@@ -146,9 +144,16 @@ fn the_tests_own_arithmetic_agrees_with_the_almanac() {
     assert_eq!(business(fri, mon), 2 * 3600);
     assert_eq!((mon - fri).num_hours(), 65);
     // Midsommarafton is closed: Friday 09:00 to Monday 08:30 is half an hour.
-    assert_eq!(business(local(2026, 6, 19, 9, 0), local(2026, 6, 22, 8, 30)), 1800);
+    assert_eq!(
+        business(local(2026, 6, 19, 9, 0), local(2026, 6, 22, 8, 30)),
+        1800
+    );
     assert_eq!(working_day(local(2026, 6, 19, 9, 0)), 510 * 60);
-    assert_eq!(working_day(local(2026, 3, 27, 16, 0)), 510 * 60, "Friday is over: Monday");
+    assert_eq!(
+        working_day(local(2026, 3, 27, 16, 0)),
+        510 * 60,
+        "Friday is over: Monday"
+    );
     for (secs, floor) in [
         (59, 0),
         (61, 60),
@@ -245,10 +250,12 @@ async fn ticket_id(app: &TestApp, number: &str) -> i64 {
     let number = number.to_string();
     app.db
         .read(move |c| -> Result<i64, Error> {
-            diesel::sql_query(format!("SELECT id AS n FROM tickets WHERE number = '{number}'"))
-                .get_result::<Id>(c)
-                .map(|r| r.n)
-                .map_err(sql_err)
+            diesel::sql_query(format!(
+                "SELECT id AS n FROM tickets WHERE number = '{number}'"
+            ))
+            .get_result::<Id>(c)
+            .map(|r| r.n)
+            .map_err(sql_err)
         })
         .await
         .unwrap()
@@ -274,7 +281,11 @@ fn import(app: &TestApp, org: &Org, queue: &str, name: &str, raw: Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(format!("{name}.eml")), raw).unwrap();
     let out = app.import_dir(&org.slug, queue, dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn send(app: &TestApp, token: &str, number: &str, kind: &str, body: &str) {
@@ -391,11 +402,20 @@ struct Scripted {
 
 impl Scripted {
     fn queue_at(&self, at: DateTime<Utc>) -> i64 {
-        self.places.iter().rev().find(|(from, _)| *from <= at).unwrap().1
+        self.places
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= at)
+            .unwrap()
+            .1
     }
 
     fn status_at(&self, at: DateTime<Utc>) -> Option<St> {
-        self.status.iter().rev().find(|(from, _)| *from <= at).map(|(_, s)| *s)
+        self.status
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= at)
+            .map(|(_, s)| *s)
     }
 
     fn began(&self) -> i64 {
@@ -470,18 +490,28 @@ fn expected_times(all: &[Scripted], f: &Filter, queue: Option<i64>) -> Vec<TimeR
             if in_period(at, f) && shown(q, f) && queue.is_none_or(|x| x == q) {
                 let k = if first { 0 } else { 1 };
                 v.entry((k, 0)).or_default().push(step(business(since, at)));
-                v.entry((k, 1)).or_default().push(step((at - since).num_seconds()));
+                v.entry((k, 1))
+                    .or_default()
+                    .push(step((at - since).num_seconds()));
             }
         }
         if let Some((at, _)) = s.resolved {
             let q = s.queue_at(at);
             if in_period(at, f) && shown(q, f) && queue.is_none_or(|x| x == q) {
-                v.entry((2, 0)).or_default().push(step(business(s.start, at)));
-                v.entry((2, 1)).or_default().push(step((at - s.start).num_seconds()));
+                v.entry((2, 0))
+                    .or_default()
+                    .push(step(business(s.start, at)));
+                v.entry((2, 1))
+                    .or_default()
+                    .push(step((at - s.start).num_seconds()));
             }
         }
     }
-    let kinds = [TimeKind::FirstResponse, TimeKind::NextResponse, TimeKind::Resolution];
+    let kinds = [
+        TimeKind::FirstResponse,
+        TimeKind::NextResponse,
+        TimeKind::Resolution,
+    ];
     let bases = [
         arendo::stats::report::Basis::Business,
         arendo::stats::report::Basis::Calendar,
@@ -534,7 +564,12 @@ fn expected_backlog(all: &[Scripted], f: &Filter) -> Vec<BacklogPoint> {
     points
 }
 
-fn expected_kkik(all: &[Scripted], f: &Filter, queues: &[i64], qid: &dyn Fn(i64) -> QueueId) -> Vec<KkikRow> {
+fn expected_kkik(
+    all: &[Scripted],
+    f: &Filter,
+    queues: &[i64],
+    qid: &dyn Fn(i64) -> QueueId,
+) -> Vec<KkikRow> {
     let mut by: BTreeMap<(NaiveDate, i64), (i64, i64)> = BTreeMap::new();
     for s in all.iter().filter(|s| s.channel == Channel::Email) {
         if !in_period(s.start, f) || !shown(s.began(), f) {
@@ -631,7 +666,10 @@ fn expected_agents(all: &[Scripted], f: &Filter, names: &HashMap<i64, String>) -
         }
         for (at, since, who, _) in s.responses() {
             if in_period(at, f) && shown(s.queue_at(at), f) {
-                rows.entry(who).or_default().2.push(step(business(since, at)));
+                rows.entry(who)
+                    .or_default()
+                    .2
+                    .push(step(business(since, at)));
             }
         }
         if let Some((at, who)) = s.resolved
@@ -657,38 +695,46 @@ fn expected_agents(all: &[Scripted], f: &Filter, names: &HashMap<i64, String>) -
 
 /// The typed id of a queue the report covers (the test cannot make ids itself).
 fn queue_of(r: &Report, q: i64) -> QueueId {
-    r.queues.iter().find(|(x, _)| x.get() == q).expect("a queue of the report").0
+    r.queues
+        .iter()
+        .find(|(x, _)| x.get() == q)
+        .expect("a queue of the report")
+        .0
 }
 
-/// Compare every figure of `r` with the script.
-fn check_report(
-    r: &Report,
-    all: &[Scripted],
-    queues: &[i64],
-    article: (&str, &str),
-    names: Option<&HashMap<i64, String>>,
-) {
+/// The volumes and their series.
+fn check_volume(r: &Report, all: &[Scripted], queues: &[i64]) {
     let f = &r.filter;
     let qid = |q: i64| queue_of(r, q);
     let counted: Vec<&Scripted> = all.iter().filter(|s| shown(s.began(), f)).collect();
     let (pf, pt) = f.previous();
-    let prev = Filter { from: pf, to: pt, ..f.clone() };
+    let prev = Filter {
+        from: pf,
+        to: pt,
+        ..f.clone()
+    };
     let made_in = |g: &Filter, pick: &dyn Fn(&Scripted) -> bool| {
-        counted.iter().filter(|s| in_period(s.start, g) && pick(s)).count() as i64
+        counted
+            .iter()
+            .filter(|s| in_period(s.start, g) && pick(s))
+            .count() as i64
     };
     let created = |pick: &dyn Fn(&Scripted) -> bool| Compared {
         now: made_in(f, pick),
         before: made_in(&prev, pick),
     };
     assert_eq!(r.volume.created, created(&|_| true), "created");
-    let count_in = |at: &dyn Fn(&Scripted) -> Vec<DateTime<Utc>>, from: NaiveDate, to: NaiveDate| {
-        all.iter()
-            .flat_map(|s| at(s).into_iter().map(move |t| (s, t)))
-            .filter(|(s, t)| shown(s.queue_at(*t), f) && day_of(*t) >= from && day_of(*t) <= to)
-            .count() as i64
-    };
+    let count_in =
+        |at: &dyn Fn(&Scripted) -> Vec<DateTime<Utc>>, from: NaiveDate, to: NaiveDate| {
+            all.iter()
+                .flat_map(|s| at(s).into_iter().map(move |t| (s, t)))
+                .filter(|(s, t)| shown(s.queue_at(*t), f) && day_of(*t) >= from && day_of(*t) <= to)
+                .count() as i64
+        };
     let ins = |s: &Scripted| s.inbound.clone();
-    let outs = |s: &Scripted| -> Vec<DateTime<Utc>> { s.answers.iter().filter(|a| a.2).map(|a| a.0).collect() };
+    let outs = |s: &Scripted| -> Vec<DateTime<Utc>> {
+        s.answers.iter().filter(|a| a.2).map(|a| a.0).collect()
+    };
     let messages = |at: &dyn Fn(&Scripted) -> Vec<DateTime<Utc>>| Compared {
         now: count_in(at, f.from, f.to),
         before: count_in(at, pf, pt),
@@ -713,7 +759,15 @@ fn check_report(
         &HashMap::new(),
     )
     .into_iter()
-    .map(|r| (r.key, Compared { now: r.n, before: r.before }))
+    .map(|r| {
+        (
+            r.key,
+            Compared {
+                now: r.n,
+                before: r.before,
+            },
+        )
+    })
     .collect();
     assert_eq!(r.volume.by_tag, by_tag, "tags by volume");
     // The series: one point per step.
@@ -738,6 +792,20 @@ fn check_report(
         start = next;
     }
     assert!(start > f.to, "the series covers the period");
+}
+
+/// Compare every figure of `r` with the script.
+fn check_report(
+    r: &Report,
+    all: &[Scripted],
+    queues: &[i64],
+    article: (&str, &str),
+    names: Option<&HashMap<i64, String>>,
+) {
+    check_volume(r, all, queues);
+    let f = &r.filter;
+    let qid = |q: i64| queue_of(r, q);
+    let counted: Vec<&Scripted> = all.iter().filter(|s| shown(s.began(), f)).collect();
     assert_eq!(r.backlog.points, expected_backlog(all, f), "backlog");
     let visible: Vec<i64> = queues.iter().copied().filter(|q| shown(*q, f)).collect();
     assert_eq!(r.times.rows, expected_times(all, f, None), "times");
@@ -748,10 +816,18 @@ fn check_report(
         .collect();
     assert_eq!(r.times.per_queue, per_queue, "times per queue");
     assert_eq!(r.kkik, expected_kkik(all, f, &visible, &qid), "KKiK");
-    assert_eq!(r.first_contact, expected_first_contact(all, f, &visible, &qid), "first contact");
+    assert_eq!(
+        r.first_contact,
+        expected_first_contact(all, f, &visible, &qid),
+        "first contact"
+    );
     // No service-level policy: the three totals, all zero.
     assert_eq!(r.sla.len(), 3);
-    assert!(r.sla.iter().all(|s| s.met + s.in_time + s.warned + s.breached == 0));
+    assert!(
+        r.sla
+            .iter()
+            .all(|s| s.met + s.in_time + s.warned + s.breached == 0)
+    );
     check_flow_and_topics(r, all, &visible, article);
     let mut grid = vec![vec![0i64; 24]; 7];
     for s in counted.iter().filter(|s| in_period(s.start, f)) {
@@ -808,7 +884,11 @@ fn check_flow_and_topics(r: &Report, all: &[Scripted], visible: &[i64], article:
     // Topics.
     let titles: HashMap<String, String> = [(article.0.to_string(), article.1.to_string())].into();
     let (pf, pt) = f.previous();
-    let prev = Filter { from: pf, to: pt, ..f.clone() };
+    let prev = Filter {
+        from: pf,
+        to: pt,
+        ..f.clone()
+    };
     let (used, tags, unanswered_tags) = topic_counts(all, f, article.0);
     let (used_b, tags_b, unanswered_b) = topic_counts(all, &prev, article.0);
     let mut unanswered = vec![];
@@ -818,12 +898,25 @@ fn check_flow_and_topics(r: &Report, all: &[Scripted], visible: &[i64], article:
             && in_period(at, f)
             && shown(s.queue_at(at), f)
         {
-            unanswered.push((day_of(at), s.number.clone(), s.subject.to_string(), s.queue_at(at)));
+            unanswered.push((
+                day_of(at),
+                s.number.clone(),
+                s.subject.to_string(),
+                s.queue_at(at),
+            ));
         }
     }
-    assert_eq!(r.topics.articles, ranked(used, &used_b, &titles), "articles");
+    assert_eq!(
+        r.topics.articles,
+        ranked(used, &used_b, &titles),
+        "articles"
+    );
     assert_eq!(r.topics.tags, ranked(tags, &tags_b, &titles), "tags");
-    assert_eq!(r.topics.unanswered_tags, ranked(unanswered_tags, &unanswered_b, &titles), "unanswered tags");
+    assert_eq!(
+        r.topics.unanswered_tags,
+        ranked(unanswered_tags, &unanswered_b, &titles),
+        "unanswered tags"
+    );
     assert_eq!(r.topics.resolved_without_article, unanswered.len() as i64);
     unanswered.sort_by(|a, b| b.cmp(a));
     let got: Vec<(String, String, i64)> = r
@@ -832,9 +925,14 @@ fn check_flow_and_topics(r: &Report, all: &[Scripted], visible: &[i64], article:
         .iter()
         .map(|u| (u.number.clone(), u.subject.clone(), u.queue.get()))
         .collect();
-    let want: Vec<(String, String, i64)> =
-        unanswered.into_iter().map(|(_, n, s, q)| (n, s, q)).collect();
-    assert_eq!(got, want, "the latest questions resolved without an article");
+    let want: Vec<(String, String, i64)> = unanswered
+        .into_iter()
+        .map(|(_, n, s, q)| (n, s, q))
+        .collect();
+    assert_eq!(
+        got, want,
+        "the latest questions resolved without an article"
+    );
 }
 
 // ---- scenario 1: a known year ----
@@ -860,9 +958,15 @@ async fn refer(app: &TestApp, org: &Org, number: &str) {
         })
         .await
         .unwrap();
-    let agent = crate::helpers::signed_in(app, &org.slug, &org.agent_b.email, &org.agent_b.password).await;
+    let agent =
+        crate::helpers::signed_in(app, &org.slug, &org.agent_b.email, &org.agent_b.password).await;
     let status = app
-        .escalate(&agent, number, &target_id.to_string(), "Vem ansvarar för diket?")
+        .escalate(
+            &agent,
+            number,
+            &target_id.to_string(),
+            "Vem ansvarar för diket?",
+        )
         .await;
     assert_eq!(status, 303);
 }
@@ -887,7 +991,14 @@ async fn wait_referral_link(app: &TestApp, number: &str) -> String {
 /// The department answers the agent through its page.
 async fn answer_referral(app: &TestApp, path: &str) {
     let handler = app.browser();
-    let html = handler.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+    let html = handler
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let r = handler
         .post(app.url(&format!("{path}/answer")))
         .form(&[
@@ -907,10 +1018,13 @@ async fn refresh_all(app: &TestApp, actor: &Actor) {
     let ids: Vec<i64> = app
         .db
         .read(move |c| -> Result<Vec<i64>, Error> {
-            diesel::sql_query(format!("SELECT id AS n FROM tickets WHERE tenant_id = {}", t.get()))
-                .load::<Id>(c)
-                .map(|r| r.into_iter().map(|r| r.n).collect())
-                .map_err(sql_err)
+            diesel::sql_query(format!(
+                "SELECT id AS n FROM tickets WHERE tenant_id = {}",
+                t.get()
+            ))
+            .load::<Id>(c)
+            .map(|r| r.into_iter().map(|r| r.n).collect())
+            .map_err(sql_err)
         })
         .await
         .unwrap();
@@ -923,7 +1037,9 @@ async fn refresh_all(app: &TestApp, actor: &Actor) {
 
 /// A knowledge-base article of the starter set: (id, slug, title).
 async fn an_article(app: &TestApp, org: &Org) -> (i64, String, String) {
-    let (code, _, err) = app.cli(&["kb", "import", "--tenant", org.slug.as_str()], None, &[]).await;
+    let (code, _, err) = app
+        .cli(&["kb", "import", "--tenant", org.slug.as_str()], None, &[])
+        .await;
     assert_eq!(code, 0, "{err}");
     let slug = arendo::kb::starter_files()
         .into_iter()
@@ -960,12 +1076,31 @@ async fn automatic_messages(app: &TestApp, ticket: i64) -> i64 {
 /// The first mail of March: it comes in by mail on Friday afternoon before the spring DST night
 /// (acknowledged automatically), gets a note, an answer on Monday, is resolved, reopened by the
 /// citizen's reply on Tuesday, answered again and resolved for good.
-async fn script_mail_reopened(app: &TestApp, org: &Org, st: &mut Stamper, anna: &Actor) -> Scripted {
+async fn script_mail_reopened(
+    app: &TestApp,
+    org: &Org,
+    st: &mut Stamper,
+    anna: &Actor,
+) -> Scripted {
     let token = &org.agent_a.token;
     let subject = "Sophämtningen missad";
-    let (start, answer, resolved) = (local(2026, 3, 27, 15, 0), local(2026, 3, 30, 9, 0), local(2026, 3, 30, 9, 5));
-    let (reply, answer2, resolved2) = (local(2026, 3, 31, 10, 0), local(2026, 3, 31, 11, 0), local(2026, 3, 31, 11, 30));
-    import(app, org, "kundtjanst", "t1", citizen_mail(subject, "t1@example.org", "", "Soporna hämtades inte."));
+    let (start, answer, resolved) = (
+        local(2026, 3, 27, 15, 0),
+        local(2026, 3, 30, 9, 0),
+        local(2026, 3, 30, 9, 5),
+    );
+    let (reply, answer2, resolved2) = (
+        local(2026, 3, 31, 10, 0),
+        local(2026, 3, 31, 11, 0),
+        local(2026, 3, 31, 11, 30),
+    );
+    import(
+        app,
+        org,
+        "kundtjanst",
+        "t1",
+        citizen_mail(subject, "t1@example.org", "", "Soporna hämtades inte."),
+    );
     let n = number_by_subject(app, subject).await;
     let id = ticket_id(app, &n).await;
     tag(app, anna, &n, "avfall").await;
@@ -974,16 +1109,27 @@ async fn script_mail_reopened(app: &TestApp, org: &Org, st: &mut Stamper, anna: 
     st.stamp(app, id, local(2026, 3, 27, 15, 10)).await;
     send(app, token, &n, "reply", "Hej! Vi hämtar i morgon.").await;
     st.stamp(app, id, answer).await;
-    app.patch_ticket(token, &n, json!({ "status": "resolved" })).await;
+    app.patch_ticket(token, &n, json!({ "status": "resolved" }))
+        .await;
     st.stamp(app, id, resolved).await;
     let re = format!("Re: {subject} [{n}]");
-    import(app, org, "kundtjanst", "t1b", citizen_mail(&re, "t1b@example.org", "", "De kom inte."));
+    import(
+        app,
+        org,
+        "kundtjanst",
+        "t1b",
+        citizen_mail(&re, "t1b@example.org", "", "De kom inte."),
+    );
     st.stamp(app, id, reply).await;
     send(app, token, &n, "reply", "Förlåt! Nu är det ordnat.").await;
     st.stamp(app, id, answer2).await;
-    app.patch_ticket(token, &n, json!({ "status": "resolved" })).await;
+    app.patch_ticket(token, &n, json!({ "status": "resolved" }))
+        .await;
     st.stamp(app, id, resolved2).await;
-    assert!(automatic_messages(app, id).await >= 1, "the citizen was acknowledged");
+    assert!(
+        automatic_messages(app, id).await >= 1,
+        "the citizen was acknowledged"
+    );
     let an = org.agent_a.id;
     Scripted {
         number: n,
@@ -992,7 +1138,13 @@ async fn script_mail_reopened(app: &TestApp, org: &Org, st: &mut Stamper, anna: 
         priority: Priority::Normal,
         start,
         places: vec![(start, org.queue_a)],
-        status: vec![(start, St::New), (answer, St::Open), (resolved, St::Done), (reply, St::Open), (resolved2, St::Done)],
+        status: vec![
+            (start, St::New),
+            (answer, St::Open),
+            (resolved, St::Done),
+            (reply, St::Open),
+            (resolved2, St::Done),
+        ],
         answers: vec![(answer, an, true), (answer2, an, true)],
         inbound: vec![start, reply],
         resolved: Some((resolved2, an)),
@@ -1005,7 +1157,13 @@ async fn script_mail_reopened(app: &TestApp, org: &Org, st: &mut Stamper, anna: 
 }
 
 /// A phone call registered and answered at once with a knowledge-base article (June).
-async fn script_answered_directly(app: &TestApp, org: &Org, st: &mut Stamper, admin: &Actor, article: i64) -> Scripted {
+async fn script_answered_directly(
+    app: &TestApp,
+    org: &Org,
+    st: &mut Stamper,
+    admin: &Actor,
+    article: i64,
+) -> Scripted {
     let subject = "Parkeringstillstånd";
     let start = local(2026, 6, 17, 10, 0);
     let reg = Registration {
@@ -1052,11 +1210,20 @@ async fn script_transferred(app: &TestApp, org: &Org, st: &mut Stamper, anna: &A
     let id = ticket_id(app, &n).await;
     tag(app, anna, &n, "vatten").await;
     st.stamp(app, id, start).await;
-    app.patch_ticket(&org.admin.token, &n, json!({ "queue": org.queue_b })).await;
+    app.patch_ticket(&org.admin.token, &n, json!({ "queue": org.queue_b }))
+        .await;
     st.stamp(app, id, moved).await;
-    send(app, &org.agent_b.token, &n, "reply", "Spola kallvattnet en stund.").await;
+    send(
+        app,
+        &org.agent_b.token,
+        &n,
+        "reply",
+        "Spola kallvattnet en stund.",
+    )
+    .await;
     st.stamp(app, id, answer).await;
-    app.patch_ticket(&org.agent_b.token, &n, json!({ "status": "resolved" })).await;
+    app.patch_ticket(&org.agent_b.token, &n, json!({ "status": "resolved" }))
+        .await;
     st.stamp(app, id, resolved).await;
     let be = org.agent_b.id;
     Scripted {
@@ -1082,7 +1249,11 @@ async fn script_transferred(app: &TestApp, org: &Org, st: &mut Stamper, anna: &A
 /// the Monday after the autumn DST night and left waiting for the citizen from Tuesday.
 async fn script_waiting(app: &TestApp, org: &Org, st: &mut Stamper, admin: &Actor) -> Scripted {
     let subject = "Vattenmätaren läcker";
-    let (start, answer, waiting) = (local(2026, 10, 22, 16, 0), local(2026, 10, 26, 8, 15), local(2026, 10, 27, 9, 0));
+    let (start, answer, waiting) = (
+        local(2026, 10, 22, 16, 0),
+        local(2026, 10, 26, 8, 15),
+        local(2026, 10, 27, 9, 0),
+    );
     let reg = Registration {
         intake: Some(IntakeChannel::Phone),
         acknowledge: true,
@@ -1091,9 +1262,21 @@ async fn script_waiting(app: &TestApp, org: &Org, st: &mut Stamper, admin: &Acto
     let n = register(app, admin, org.queue_b, subject, Priority::High, reg).await;
     let id = ticket_id(app, &n).await;
     st.stamp(app, id, start).await;
-    send(app, &org.admin.token, &n, "reply", "Vi kommer och byter mätaren.").await;
+    send(
+        app,
+        &org.admin.token,
+        &n,
+        "reply",
+        "Vi kommer och byter mätaren.",
+    )
+    .await;
     st.stamp(app, id, answer).await;
-    app.patch_ticket(&org.admin.token, &n, json!({ "status": "waiting", "waiting_on": "citizen" })).await;
+    app.patch_ticket(
+        &org.admin.token,
+        &n,
+        json!({ "status": "waiting", "waiting_on": "citizen" }),
+    )
+    .await;
     st.stamp(app, id, waiting).await;
     Scripted {
         number: n,
@@ -1149,9 +1332,20 @@ async fn script_untouched(app: &TestApp, org: &Org, st: &mut Stamper, bertil: &A
 /// more than a working day of opening hours.
 async fn script_referred(app: &TestApp, org: &Org, st: &mut Stamper, bertil: &Actor) -> Scripted {
     let subject = "Diket vid Ängsvägen";
-    let (start, referred, back) = (local(2026, 10, 5, 16, 20), local(2026, 10, 5, 16, 25), local(2026, 10, 6, 10, 0));
+    let (start, referred, back) = (
+        local(2026, 10, 5, 16, 20),
+        local(2026, 10, 5, 16, 25),
+        local(2026, 10, 6, 10, 0),
+    );
     let (answer, resolved) = (local(2026, 10, 7, 8, 30), local(2026, 10, 7, 8, 35));
-    let raw = crate::mail::mail("Olle Berg <olle@example.org>", "va@statby.se", subject, "t7@example.org", "", "Diket svämmar över.");
+    let raw = crate::mail::mail(
+        "Olle Berg <olle@example.org>",
+        "va@statby.se",
+        subject,
+        "t7@example.org",
+        "",
+        "Diket svämmar över.",
+    );
     import(app, org, "va", "t7", raw);
     let n = number_by_subject(app, subject).await;
     let id = ticket_id(app, &n).await;
@@ -1162,9 +1356,17 @@ async fn script_referred(app: &TestApp, org: &Org, st: &mut Stamper, bertil: &Ac
     st.stamp(app, id, referred).await;
     answer_referral(app, &handler_link).await;
     st.stamp(app, id, back).await;
-    send(app, &org.agent_b.token, &n, "reply", "Kommunen rensar diket i veckan.").await;
+    send(
+        app,
+        &org.agent_b.token,
+        &n,
+        "reply",
+        "Kommunen rensar diket i veckan.",
+    )
+    .await;
     st.stamp(app, id, answer).await;
-    app.patch_ticket(&org.agent_b.token, &n, json!({ "status": "resolved" })).await;
+    app.patch_ticket(&org.agent_b.token, &n, json!({ "status": "resolved" }))
+        .await;
     st.stamp(app, id, resolved).await;
     let be = org.agent_b.id;
     Scripted {
@@ -1174,7 +1376,12 @@ async fn script_referred(app: &TestApp, org: &Org, st: &mut Stamper, bertil: &Ac
         priority: Priority::Normal,
         start,
         places: vec![(start, org.queue_b)],
-        status: vec![(start, St::New), (referred, St::Waiting), (back, St::Open), (resolved, St::Done)],
+        status: vec![
+            (start, St::New),
+            (referred, St::Waiting),
+            (back, St::Open),
+            (resolved, St::Done),
+        ],
         answers: vec![(answer, be, true)],
         inbound: vec![start],
         resolved: Some((resolved, be)),
@@ -1189,10 +1396,16 @@ async fn script_referred(app: &TestApp, org: &Org, st: &mut Stamper, bertil: &Ac
 /// An auto-reply mail opens an automatic ticket: it counts for nothing.
 async fn script_automatic(app: &TestApp, org: &Org, st: &mut Stamper) {
     let subject = "Frånvaro: Re: soporna";
-    let raw = citizen_mail(subject, "ooo@example.org", "Auto-Submitted: auto-replied\r\n", "Jag är på semester.");
+    let raw = citizen_mail(
+        subject,
+        "ooo@example.org",
+        "Auto-Submitted: auto-replied\r\n",
+        "Jag är på semester.",
+    );
     import(app, org, "kundtjanst", "t6", raw);
     let n = number_by_subject(app, subject).await;
-    st.stamp(app, ticket_id(app, &n).await, local(2026, 3, 30, 10, 0)).await;
+    st.stamp(app, ticket_id(app, &n).await, local(2026, 3, 30, 10, 0))
+        .await;
 }
 
 fn only(all: &[Scripted], keep: impl Fn(&Scripted) -> bool) -> Vec<Scripted> {
@@ -1213,6 +1426,84 @@ fn same_figures(a: &Report, b: &Report) {
     assert_eq!(a.agents, b.agents);
 }
 
+/// A week around each DST change by day, the autumn by week, the year per queue, per channel,
+/// priority and tag (those are counted from the tickets' cells), and the next year, whose
+/// previous period is this one.
+async fn check_filtered(
+    app: &TestApp,
+    admin: &Actor,
+    all: &[Scripted],
+    queues: &[i64],
+    art: (&str, &str),
+    r: &Report,
+) {
+    // Around the spring and the autumn DST change, by day; the week before is empty.
+    for (from, to) in [
+        (date(2026, 3, 25), date(2026, 3, 31)),
+        (date(2026, 10, 20), date(2026, 10, 31)),
+    ] {
+        let r = report(app, admin, period(from, to, Step::Day)).await;
+        check_report(&r, all, queues, art, None);
+        assert_eq!(r.volume.created.before, 0);
+    }
+    // By week over the autumn.
+    let autumn = period(date(2026, 9, 1), date(2026, 11, 15), Step::Week);
+    check_report(&report(app, admin, autumn).await, all, queues, art, None);
+
+    let year = r.filter.clone();
+    let (qa, qb) = (queue_of(r, queues[0]), queue_of(r, queues[1]));
+    for q in [qa, qb] {
+        let f = Filter {
+            queue: Some(q),
+            ..year.clone()
+        };
+        check_report(&report(app, admin, f).await, all, queues, art, None);
+    }
+    for ch in [Channel::Email, Channel::Phone] {
+        let f = Filter {
+            channel: Some(ch),
+            ..year.clone()
+        };
+        check_report(
+            &report(app, admin, f).await,
+            &only(all, |s| s.channel == ch),
+            queues,
+            art,
+            None,
+        );
+    }
+    let f = Filter {
+        priority: Some(Priority::High),
+        ..year.clone()
+    };
+    check_report(
+        &report(app, admin, f).await,
+        &only(all, |s| s.priority == Priority::High),
+        queues,
+        art,
+        None,
+    );
+    let f = Filter {
+        tag: Some("vatten".into()),
+        ..year.clone()
+    };
+    check_report(
+        &report(app, admin, f).await,
+        &only(all, |s| s.tags.contains(&"vatten")),
+        queues,
+        art,
+        None,
+    );
+    // The previous period of the next year is this one.
+    let next = report(
+        app,
+        admin,
+        period(date(2027, 1, 1), date(2027, 12, 31), Step::Month),
+    )
+    .await;
+    assert_eq!(next.volume.created, Compared { now: 0, before: 6 });
+}
+
 /// A known year: seven tickets (one of them automatic) made through the use cases, their history
 /// moved to scripted instants, and every figure of the report compared with the test's own
 /// arithmetic from the script — for the year by month, for a week around each DST change by day,
@@ -1220,7 +1511,10 @@ fn same_figures(a: &Report, b: &Report) {
 async fn a_scripted_year_gives_the_figures_of_the_definitions(b: Backend) {
     let app = TestApp::spawn_with(
         b,
-        &[("ARENDO_MAIL__IMAP_ENABLED", "false"), ("ARENDO_OUTBOX__RETRY_BASE_MS", "200")],
+        &[
+            ("ARENDO_MAIL__IMAP_ENABLED", "false"),
+            ("ARENDO_OUTBOX__RETRY_BASE_MS", "200"),
+        ],
     )
     .await;
     let org = app.org("statby").await;
@@ -1246,48 +1540,41 @@ async fn a_scripted_year_gives_the_figures_of_the_definitions(b: Backend) {
     let r = report(&app, &admin, year.clone()).await;
     check_report(&r, &all, &queues, art, None);
     // A few figures by hand, so the test's own arithmetic is checked too.
-    assert_eq!(r.volume.created.now, 6, "the automatic ticket does not count");
-    assert_eq!(r.volume.messages_out.now, 5, "acknowledgements do not count");
-    let first = &r.times.rows[0];
-    assert_eq!((first.n, first.median, first.p90), (5, Some(7200), Some(32_400)));
-    let untouched = &all[4];
-    assert_eq!(r.backlog.oldest_open, Some((untouched.number.clone(), untouched.start.naive_utc())));
     assert_eq!(
-        r.kkik.iter().filter(|k| k.queue.is_none()).map(|k| (k.asked, k.in_day)).collect::<Vec<_>>(),
+        r.volume.created.now, 6,
+        "the automatic ticket does not count"
+    );
+    assert_eq!(
+        r.volume.messages_out.now, 5,
+        "acknowledgements do not count"
+    );
+    let first = &r.times.rows[0];
+    assert_eq!(
+        (first.n, first.median, first.p90),
+        (5, Some(7200), Some(32_400))
+    );
+    let untouched = &all[4];
+    assert_eq!(
+        r.backlog.oldest_open,
+        Some((untouched.number.clone(), untouched.start.naive_utc()))
+    );
+    assert_eq!(
+        r.kkik
+            .iter()
+            .filter(|k| k.queue.is_none())
+            .map(|k| (k.asked, k.in_day))
+            .collect::<Vec<_>>(),
         [(1, 1), (1, 1), (1, 0)],
         "March and midsommar in a working day, the late Monday mail not"
     );
 
-    // Around the spring and the autumn DST change, by day; the week before is empty.
-    for (from, to) in [(date(2026, 3, 25), date(2026, 3, 31)), (date(2026, 10, 20), date(2026, 10, 31))] {
-        let r = report(&app, &admin, period(from, to, Step::Day)).await;
-        check_report(&r, &all, &queues, art, None);
-        assert_eq!(r.volume.created.before, 0);
-    }
-    // By week over the autumn.
-    let autumn = period(date(2026, 9, 1), date(2026, 11, 15), Step::Week);
-    check_report(&report(&app, &admin, autumn).await, &all, &queues, art, None);
-
-    // Per queue, and per channel, priority and tag (those are counted from the tickets' cells).
-    let (qa, qb) = (queue_of(&r, org.queue_a), queue_of(&r, org.queue_b));
-    for q in [qa, qb] {
-        let f = Filter { queue: Some(q), ..year.clone() };
-        check_report(&report(&app, &admin, f).await, &all, &queues, art, None);
-    }
-    for ch in [Channel::Email, Channel::Phone] {
-        let f = Filter { channel: Some(ch), ..year.clone() };
-        check_report(&report(&app, &admin, f).await, &only(&all, |s| s.channel == ch), &queues, art, None);
-    }
-    let f = Filter { priority: Some(Priority::High), ..year.clone() };
-    check_report(&report(&app, &admin, f).await, &only(&all, |s| s.priority == Priority::High), &queues, art, None);
-    let f = Filter { tag: Some("vatten".into()), ..year.clone() };
-    check_report(&report(&app, &admin, f).await, &only(&all, |s| s.tags.contains(&"vatten")), &queues, art, None);
-    // The previous period of the next year is this one.
-    let next = report(&app, &admin, period(date(2027, 1, 1), date(2027, 12, 31), Step::Month)).await;
-    assert_eq!(next.volume.created, Compared { now: 0, before: 6 });
+    check_filtered(&app, &admin, &all, &queues, art, &r).await;
+    let qb = queue_of(&r, org.queue_b);
 
     // Per agent, once an admin turns it on.
-    arendo::stats::set_per_agent(&app.db, &admin, true).await.unwrap();
+    arendo::stats::set_per_agent(&app.db, &admin, true)
+        .await
+        .unwrap();
     let names: HashMap<i64, String> = [
         (org.admin.id, "admin statby".to_string()),
         (org.agent_a.id, "anna statby".to_string()),
@@ -1300,11 +1587,25 @@ async fn a_scripted_year_gives_the_figures_of_the_definitions(b: Backend) {
     // The lead of VA sees VA's figures: what the admin sees of VA.
     let lead = report(&app, &bertil, year.clone()).await;
     assert_eq!(lead.queues, vec![(qb, "VA".to_string())]);
-    let va = report(&app, &admin, Filter { queue: Some(qb), ..year.clone() }).await;
+    let va = report(
+        &app,
+        &admin,
+        Filter {
+            queue: Some(qb),
+            ..year.clone()
+        },
+    )
+    .await;
     same_figures(&lead, &va);
 
     // The operator's rebuild gives the same figures.
-    let (code, out, err) = app.cli(&["stats", "rebuild", "--tenant", org.slug.as_str()], None, &[]).await;
+    let (code, out, err) = app
+        .cli(
+            &["stats", "rebuild", "--tenant", org.slug.as_str()],
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(report(&app, &admin, year).await, r);
 }
@@ -1313,7 +1614,13 @@ both_backends!(a_scripted_year_gives_the_figures_of_the_definitions);
 // ---- scenario 2: the follower keeps the figures live ----
 
 /// The report once `ready` holds for it (the app's follower gets there within seconds).
-async fn wait_report(app: &TestApp, actor: &Actor, f: &Filter, what: &str, ready: impl Fn(&Report) -> bool) -> Report {
+async fn wait_report(
+    app: &TestApp,
+    actor: &Actor,
+    f: &Filter,
+    what: &str,
+    ready: impl Fn(&Report) -> bool,
+) -> Report {
     let mut r = report(app, actor, f.clone()).await;
     for _ in 0..300 {
         if ready(&r) {
@@ -1340,10 +1647,18 @@ async fn the_follower_keeps_the_figures_live(b: Backend) {
     let all = period(today, today, Step::Day);
     let r = report(&app, &admin, all.clone()).await;
     let (qa, qb) = (queue_of(&r, org.queue_a), queue_of(&r, org.queue_b));
-    let in_a = Filter { queue: Some(qa), ..all.clone() };
-    let in_b = Filter { queue: Some(qb), ..all.clone() };
+    let in_a = Filter {
+        queue: Some(qa),
+        ..all.clone()
+    };
+    let in_b = Filter {
+        queue: Some(qb),
+        ..all.clone()
+    };
 
-    let n = app.create_ticket(&org.agent_a.token, org.queue_a, "Bygglov för altan").await["number"]
+    let n = app
+        .create_ticket(&org.agent_a.token, org.queue_a, "Bygglov för altan")
+        .await["number"]
         .as_str()
         .unwrap()
         .to_string();
@@ -1351,27 +1666,54 @@ async fn the_follower_keeps_the_figures_live(b: Backend) {
         r.volume.created.now == 1 && r.volume.messages_in.now == 1 && backlog_today(r) == (1, 0, 0)
     })
     .await;
-    send(&app, &org.agent_a.token, &n, "reply", "Hej! Altaner under 15 kvm behöver inget bygglov.").await;
-    let r = wait_report(&app, &admin, &all, "the reply", |r| r.volume.messages_out.now == 1).await;
+    send(
+        &app,
+        &org.agent_a.token,
+        &n,
+        "reply",
+        "Hej! Altaner under 15 kvm behöver inget bygglov.",
+    )
+    .await;
+    let r = wait_report(&app, &admin, &all, "the reply", |r| {
+        r.volume.messages_out.now == 1
+    })
+    .await;
     assert_eq!(r.times.rows[0].n, 1, "a first response");
     assert_eq!(backlog_today(&r), (0, 1, 0), "answered: open");
 
-    app.patch_ticket(&org.admin.token, &n, json!({ "queue": org.queue_b })).await;
+    app.patch_ticket(&org.admin.token, &n, json!({ "queue": org.queue_b }))
+        .await;
     wait_report(&app, &admin, &all, "the transfer", |r| {
         r.flow.transfers == [(qa, qb, 1)]
     })
     .await;
-    let (a, b) = (report(&app, &admin, in_a.clone()).await, report(&app, &admin, in_b.clone()).await);
-    assert_eq!((backlog_today(&a), backlog_today(&b)), ((0, 0, 0), (0, 1, 0)), "the backlog moved");
-    assert_eq!((a.volume.created.now, b.volume.created.now), (1, 0), "created where it began");
+    let (a, b) = (
+        report(&app, &admin, in_a.clone()).await,
+        report(&app, &admin, in_b.clone()).await,
+    );
+    assert_eq!(
+        (backlog_today(&a), backlog_today(&b)),
+        ((0, 0, 0), (0, 1, 0)),
+        "the backlog moved"
+    );
+    assert_eq!(
+        (a.volume.created.now, b.volume.created.now),
+        (1, 0),
+        "created where it began"
+    );
 
-    app.patch_ticket(&org.admin.token, &n, json!({ "status": "resolved" })).await;
-    let r = wait_report(&app, &admin, &all, "the resolution", |r| r.first_contact[0].resolved == 1).await;
+    app.patch_ticket(&org.admin.token, &n, json!({ "status": "resolved" }))
+        .await;
+    let r = wait_report(&app, &admin, &all, "the resolution", |r| {
+        r.first_contact[0].resolved == 1
+    })
+    .await;
     assert_eq!(r.first_contact[0].first_contact, 0, "it was transferred");
     assert_eq!(backlog_today(&r), (0, 0, 0));
     assert_eq!(r.times.rows[4].n, 1, "a resolution time");
 
-    app.patch_ticket(&org.admin.token, &n, json!({ "status": "open" })).await;
+    app.patch_ticket(&org.admin.token, &n, json!({ "status": "open" }))
+        .await;
     let followed = wait_report(&app, &admin, &all, "the reopening", |r| {
         r.first_contact[0].resolved == 0 && backlog_today(r) == (0, 1, 0)
     })
@@ -1385,7 +1727,11 @@ async fn the_follower_keeps_the_figures_live(b: Backend) {
         .unwrap();
     assert_eq!(read, 1);
     let admin = actor_of(&app, &org.admin.token).await;
-    assert_eq!(report(&app, &admin, all).await, followed, "the rebuild gives the same report");
+    assert_eq!(
+        report(&app, &admin, all).await,
+        followed,
+        "the rebuild gives the same report"
+    );
 }
 both_backends!(the_follower_keeps_the_figures_live);
 
@@ -1409,12 +1755,21 @@ async fn only_admins_and_leads_see_statistics(b: Backend) {
     let (qa, qb) = (queue_of(&r, org.queue_a), queue_of(&r, org.queue_b));
     let ids: Vec<i64> = r.queues.iter().map(|(q, _)| q.get()).collect();
     assert_eq!(ids, [org.queue_a, org.queue_b]);
-    assert!(forbidden(arendo::stats::report(&app.db, &anna, f.clone()).await), "an agent");
+    assert!(
+        forbidden(arendo::stats::report(&app.db, &anna, f.clone()).await),
+        "an agent"
+    );
     let r = report(&app, &bertil, f.clone()).await;
     assert_eq!(r.queues, vec![(qb, "VA".to_string())]);
     assert_eq!(r.volume.by_queue.len(), 1);
-    let other = Filter { queue: Some(qa), ..f.clone() };
-    assert!(forbidden(arendo::stats::report(&app.db, &bertil, other).await), "not the lead's queue");
+    let other = Filter {
+        queue: Some(qa),
+        ..f.clone()
+    };
+    assert!(
+        forbidden(arendo::stats::report(&app.db, &bertil, other).await),
+        "not the lead's queue"
+    );
     assert!(matches!(
         arendo::stats::set_per_agent(&app.db, &bertil, true).await,
         Err(Error::Forbidden(_))
@@ -1428,11 +1783,17 @@ async fn only_admins_and_leads_see_statistics(b: Backend) {
         .write(move |c| -> Result<String, Error> {
             let t = arendo::tenants::tenant_by_slug(c, &slug)?.id;
             let scopes = [Scope::TicketsRead];
-            Ok(arendo::accounts::admin::create_api_token(c, &signer, t, u, "utan", &scopes, None)?.1)
+            Ok(
+                arendo::accounts::admin::create_api_token(c, &signer, t, u, "utan", &scopes, None)?
+                    .1,
+            )
         })
         .await
         .unwrap();
     let narrow = actor_of(&app, &token).await;
-    assert!(forbidden(arendo::stats::report(&app.db, &narrow, f).await), "a token without stats:read");
+    assert!(
+        forbidden(arendo::stats::report(&app.db, &narrow, f).await),
+        "a token without stats:read"
+    );
 }
 both_backends!(only_admins_and_leads_see_statistics);
