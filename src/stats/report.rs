@@ -51,7 +51,7 @@ impl Step {
     pub fn suited(from: NaiveDate, to: NaiveDate) -> Step {
         match (to - from).num_days() + 1 {
             ..=31 => Step::Day,
-            ..=92 => Step::Week,
+            32..=92 => Step::Week,
             _ => Step::Month,
         }
     }
@@ -416,6 +416,7 @@ const KEYED: [Measure; 16] = [
 
 /// Sums for a period from the aggregates. `series` also reads the per-day series (and the
 /// backlog it starts with); the previous period needs neither.
+#[allow(clippy::too_many_arguments)]
 fn from_aggregates(
     c: &mut Conn,
     t: TenantId,

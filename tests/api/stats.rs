@@ -841,6 +841,9 @@ fn check_report(
     }
 }
 
+/// A referral row: queue, sent, answered, median, 90th percentile.
+type AnswerFigures = (QueueId, i64, i64, Option<i64>, Option<i64>);
+
 fn check_flow_and_topics(r: &Report, all: &[Scripted], visible: &[i64], article: (&str, &str)) {
     let f = &r.filter;
     let qid = |q: i64| queue_of(r, q);
@@ -866,13 +869,13 @@ fn check_flow_and_topics(r: &Report, all: &[Scripted], visible: &[i64], article:
             }
         }
     }
-    let got: Vec<(QueueId, i64, i64, Option<i64>, Option<i64>)> = r
+    let got: Vec<AnswerFigures> = r
         .flow
         .referrals
         .iter()
         .map(|a| (a.queue, a.sent, a.answered, a.median, a.p90))
         .collect();
-    let want: Vec<(QueueId, i64, i64, Option<i64>, Option<i64>)> = visible
+    let want: Vec<AnswerFigures> = visible
         .iter()
         .filter_map(|q| {
             let (s, a, t) = referrals.get(q)?;
