@@ -347,6 +347,15 @@ fn message(w: &mut Walk<'_>, m: &Msg) {
                 w.keyed(m.at, Measure::AgentReplies, a);
             }
             answered(w, m.at, m.author);
+            // A person's answer opens a new ticket; the reply use case changes the status
+            // without a history event of its own, so the backlog moves here.
+            if w.place.status == Status::New {
+                let next = Place {
+                    status: Status::Open,
+                    ..w.place
+                };
+                w.move_to(m.at, next);
+            }
         }
         MessageKind::Note => {}
     }
@@ -466,6 +475,9 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
                 );
             }
         }
+        // A referral writes "escalated" too (every kind of target does); it is counted once,
+        // as the referral its "referred" event names.
+        "escalated" if is_referral(w.h, e) => {}
         "escalated" => {
             w.add(at, Measure::Escalated, 1);
             w.escalated = Some(at);
@@ -506,6 +518,14 @@ fn referral_or_more(w: &mut Walk<'_>, e: &Ev) {
         }
         _ => {}
     }
+}
+
+/// Whether an "escalated" event was a referral: the department's mail names the same target.
+fn is_referral(h: &History, escalated: &Ev) -> bool {
+    let target = &escalated.details["target"];
+    h.events
+        .iter()
+        .any(|e| e.kind == "referred" && !target.is_null() && e.details["target"] == *target)
 }
 
 fn finish(mut w: Walk<'_>) -> Contribution {
@@ -551,5 +571,112 @@ fn finish(mut w: Walk<'_>) -> Contribution {
         in_backlog,
         resolved_day,
         with_article: w.with_article,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap()
+    }
+
+    fn msg(at: DateTime<Utc>, kind: MessageKind, auto_sent: bool) -> Msg {
+        Msg {
+            at,
+            kind,
+            auto_sent,
+            author: (!auto_sent && kind == MessageKind::Outbound).then_some(7),
+        }
+    }
+
+    fn history(messages: Vec<Msg>) -> History {
+        History {
+            channel: Channel::Email,
+            queue: QueueId::from_db(1),
+            priority: Priority::Normal,
+            created_at: at(2, 9),
+            automatic: false,
+            tags: vec![],
+            events: vec![],
+            messages,
+            clocks: vec![],
+        }
+    }
+
+    fn backlog_cells(h: &History) -> Vec<(chrono::NaiveDate, Measure, i64)> {
+        let cal = |_| Arc::new(Calendar::default());
+        contribution(h, &cal)
+            .cells
+            .into_iter()
+            .filter(|c| {
+                matches!(
+                    c.measure,
+                    Measure::NewDelta | Measure::OpenDelta | Measure::WaitingDelta
+                )
+            })
+            .map(|c| (c.day, c.measure, c.n))
+            .collect()
+    }
+
+    #[test]
+    fn a_persons_answer_moves_a_new_ticket_to_open_in_the_backlog() {
+        let d = |day| chrono::NaiveDate::from_ymd_opt(2026, 3, day).unwrap();
+        let h = history(vec![
+            msg(at(2, 9), MessageKind::Inbound, false),
+            msg(at(2, 9), MessageKind::Outbound, true),
+            msg(at(3, 10), MessageKind::Outbound, false),
+        ]);
+        assert_eq!(
+            backlog_cells(&h),
+            [
+                (d(2), Measure::NewDelta, 1),
+                (d(3), Measure::NewDelta, -1),
+                (d(3), Measure::OpenDelta, 1)
+            ]
+        );
+        // The acknowledgement alone leaves it new.
+        let ack_only = history(vec![
+            msg(at(2, 9), MessageKind::Inbound, false),
+            msg(at(2, 9), MessageKind::Outbound, true),
+        ]);
+        assert_eq!(backlog_cells(&ack_only), [(d(2), Measure::NewDelta, 1)]);
+    }
+
+    fn ev(at: DateTime<Utc>, kind: &str, details: Value) -> Ev {
+        Ev {
+            at,
+            kind: kind.into(),
+            details,
+            actor: None,
+        }
+    }
+
+    #[test]
+    fn a_referral_is_no_escalation_to_the_records_system() {
+        let mut h = history(vec![msg(at(2, 9), MessageKind::Inbound, false)]);
+        let target = |name: &str| serde_json::json!({ "target": name });
+        h.events = vec![
+            ev(at(2, 10), "escalated", target("Miljöförvaltningen")),
+            ev(at(2, 10), "referred", target("Miljöförvaltningen")),
+            ev(at(3, 10), "escalated", target("Diariet")),
+        ];
+        let cal = |_| Arc::new(Calendar::default());
+        let counted = |m: Measure| -> Vec<chrono::NaiveDate> {
+            let c = contribution(&h, &cal);
+            c.cells
+                .iter()
+                .filter(|c| c.measure == m)
+                .map(|c| c.day)
+                .collect()
+        };
+        assert_eq!(counted(Measure::Referred), [local_day(at(2, 10))]);
+        assert_eq!(
+            counted(Measure::Escalated),
+            [local_day(at(3, 10))],
+            "the records system only"
+        );
     }
 }

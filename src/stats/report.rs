@@ -499,7 +499,7 @@ fn from_aggregates(
                     Measure::AgentReplies | Measure::AgentResolved | Measure::AgentResponse
                 )
         })
-        .filter(|m| series || matches!(m, Measure::Article | Measure::Tag))
+        .filter(|m| series || matches!(m, Measure::Article | Measure::Tag | Measure::UnansweredTag))
         .map(|m| m.name())
         .collect();
     for (q, m, k, n) in store::stats::sum_keyed(c, t, &measures, &sp, &only)? {
@@ -951,7 +951,8 @@ fn kkik_months(
     by_day: &BTreeMap<(NaiveDate, i64), (i64, i64)>,
 ) -> BTreeMap<(NaiveDate, i64), (i64, i64)> {
     let mut out: BTreeMap<(NaiveDate, i64), (i64, i64)> = BTreeMap::new();
-    for ((d, q), (a, i)) in by_day {
+    // Aggregate rows whose questions moved away (a late change) sum to nothing: no row for them.
+    for ((d, q), (a, i)) in by_day.iter().filter(|(_, (a, i))| *a != 0 || *i != 0) {
         let e = out.entry((month_of(*d), *q)).or_default();
         e.0 += a;
         e.1 += i;
@@ -1004,15 +1005,27 @@ pub(super) fn build(
             f.channel.map(Channel::as_str),
             f.priority.map(Priority::as_str),
         )?,
-        unanswered: store::stats::unanswered(c, t, f.from, f.to, Some(&ids), 25)?
-            .into_iter()
-            .map(|u| UnansweredQuestion {
-                number: u.number,
-                subject: u.subject,
-                queue: QueueId::from_db(u.queue_id),
-                resolved_day: u.resolved_day,
-            })
-            .collect(),
+        unanswered: store::stats::unanswered(
+            c,
+            t,
+            f.from,
+            f.to,
+            Some(&ids),
+            store::stats::Picked {
+                channel: f.channel.map(Channel::as_str),
+                priority: f.priority.map(Priority::as_str),
+                tag: f.tag.as_deref(),
+            },
+            25,
+        )?
+        .into_iter()
+        .map(|u| UnansweredQuestion {
+            number: u.number,
+            subject: u.subject,
+            queue: QueueId::from_db(u.queue_id),
+            resolved_day: u.resolved_day,
+        })
+        .collect(),
     };
     assemble(c, t, f, queues, &ids, &now, &before, extra, with_agents)
 }

@@ -614,6 +614,15 @@ pub struct Unanswered {
     pub resolved_day: String,
 }
 
+/// The report's filters besides the period and the queues: channel, priority (the ticket's
+/// current one) and tag.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Picked<'a> {
+    pub channel: Option<&'a str>,
+    pub priority: Option<&'a str>,
+    pub tag: Option<&'a str>,
+}
+
 /// The latest tickets resolved in the period without a knowledge-base article.
 pub fn unanswered(
     conn: &mut Conn,
@@ -621,6 +630,7 @@ pub fn unanswered(
     from: NaiveDate,
     to: NaiveDate,
     queues: Option<&[i64]>,
+    picked: Picked<'_>,
     limit: i64,
 ) -> StoreResult<Vec<Unanswered>> {
     let mut w = format!(
@@ -634,6 +644,19 @@ pub fn unanswered(
             return Ok(vec![]);
         }
         w.push_str(&format!(" AND k.queue_id IN ({})", id_list(qs)));
+    }
+    if let Some(ch) = picked.channel {
+        w.push_str(&format!(" AND s.channel = {}", lit(ch)));
+    }
+    if let Some(p) = picked.priority {
+        w.push_str(&format!(" AND k.priority = {}", lit(p)));
+    }
+    if let Some(tag) = picked.tag {
+        w.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.tenant_id = s.tenant_id \
+             AND g.ticket_id = s.ticket_id AND g.tag = {})",
+            lit(tag)
+        ));
     }
     Ok(per_backend!(conn, |c| diesel::sql_query(format!(
         "SELECT k.number, k.subject, k.queue_id, s.resolved_day FROM stats_tickets s \

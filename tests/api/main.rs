@@ -39,6 +39,7 @@ mod sla;
 mod sla_correctness;
 mod sms;
 mod smtp;
+mod stats;
 mod status;
 mod survey;
 mod ticket_page;
