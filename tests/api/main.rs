@@ -38,6 +38,7 @@ mod security_login;
 mod sla;
 mod sla_correctness;
 mod sms;
+mod stats_pages;
 mod smtp;
 mod status;
 mod ticket_page;

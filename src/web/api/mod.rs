@@ -6,6 +6,8 @@
 mod admin;
 pub mod json;
 mod queues;
+mod stats;
+pub mod stats_types;
 mod tickets;
 pub mod types;
 
@@ -71,6 +73,8 @@ pub const ROUTES: &[ApiRoute] = &[
         "/api/v1/tickets/{number}/messages/{id}/original",
         Need::Scope(Scope::TicketsRead),
     ),
+    route("GET", "/api/v1/stats", Need::Scope(Scope::StatsRead)),
+    route("GET", "/api/v1/stats/{table}", Need::Scope(Scope::StatsRead)),
     route("GET", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
     route("POST", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
 ];
@@ -109,6 +113,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(tickets::add_message)
             .service(tickets::attachment)
             .service(tickets::original)
+            .service(stats::all)
+            .service(stats::table)
             .service(admin::list)
             .service(admin::create)
             .default_service(web::to(|| async {
