@@ -20,7 +20,10 @@ pub enum Cell {
     /// Seconds (shown to people as "2 h 15 min", exported as whole minutes).
     Duration(i64),
     /// A text that links somewhere on a page (exported as the text).
-    Link { text: String, href: String },
+    Link {
+        text: String,
+        href: String,
+    },
     /// No value (nothing to measure).
     Empty,
 }
@@ -200,7 +203,8 @@ mod tests {
                 Column::with_unit("Median", "min"),
             ],
         );
-        t.rows.push(vec!["Kundtjänst".into(), 12.into(), Cell::Duration(8100)]);
+        t.rows
+            .push(vec!["Kundtjänst".into(), 12.into(), Cell::Duration(8100)]);
         t.rows
             .push(vec!["Bygg; \"lov\"".into(), Cell::Percent(45), Cell::Empty]);
         t

@@ -160,10 +160,7 @@ impl Failure {
         let mut all: Vec<Failure> = vec![
             Failure::Csrf,
             Failure::BadRequest("x".into()),
-            Failure::BadQuery(InvalidValue::new(
-                "end",
-                crate::domain::Reason::PeriodOrder,
-            )),
+            Failure::BadQuery(InvalidValue::new("end", crate::domain::Reason::PeriodOrder)),
             Failure::BadInput(Part::Path),
             Failure::BadInput(Part::Query),
             Failure::BadInput(Part::Body),

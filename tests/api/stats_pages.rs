@@ -57,8 +57,12 @@ fn last_30_days() -> Filter {
 /// A few tickets with replies, a resolution, a transfer and a tag, counted into the statistics.
 async fn with_tickets(app: &TestApp, org: &Org) {
     let tok = &org.admin.token;
-    let t1 = app.create_ticket(tok, org.queue_a, "Parkeringstillstånd").await;
-    let t2 = app.create_ticket(tok, org.queue_a, "Vattenläcka på gatan").await;
+    let t1 = app
+        .create_ticket(tok, org.queue_a, "Parkeringstillstånd")
+        .await;
+    let t2 = app
+        .create_ticket(tok, org.queue_a, "Vattenläcka på gatan")
+        .await;
     let t3 = app.create_ticket(tok, org.queue_a, "Sophämtning").await;
     let _t4 = app.create_ticket(tok, org.queue_b, "Vattenmätare").await;
     let n = |t: &Value| t["number"].as_str().unwrap().to_string();
@@ -71,8 +75,10 @@ async fn with_tickets(app: &TestApp, org: &Org) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    app.patch_ticket(tok, &n1, json!({ "status": "resolved" })).await;
-    app.patch_ticket(tok, &n2, json!({ "queue": org.queue_b })).await;
+    app.patch_ticket(tok, &n1, json!({ "status": "resolved" }))
+        .await;
+    app.patch_ticket(tok, &n2, json!({ "queue": org.queue_b }))
+        .await;
     let admin = signed_in(app, &org.slug, &org.admin.email, &org.admin.password).await;
     let ticket_page = format!("/tickets/{n3}");
     let r = post_form(
@@ -84,9 +90,17 @@ async fn with_tickets(app: &TestApp, org: &Org) {
     )
     .await;
     assert_eq!(r.status(), 303);
-    let actor = actor_of(app, tok).await;
+    // Counted now, as the follower would (a refresh takes the tickets' locks, so it cannot
+    // race the running follower).
+    let tenant = actor_of(app, tok).await.tenant;
+    let ids = app
+        .db
+        .read(move |c| arendo::store::stats::ticket_ids(c, tenant, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 4);
     let db = app.db.clone();
-    tokio::task::spawn_blocking(move || arendo::stats::rebuild(&db, &actor, &|_, _| {}))
+    tokio::task::spawn_blocking(move || arendo::stats::refresh_now(&db, tenant, ids))
         .await
         .unwrap()
         .unwrap();
@@ -120,7 +134,14 @@ fn expected(r: &Report) -> Vec<(&'static str, Vec<Vec<Exp>>)> {
             "volym",
             v.series
                 .iter()
-                .map(|p| vec![Text(p.start.to_string()), Int(p.created), Int(p.messages_in), Int(p.messages_out)])
+                .map(|p| {
+                    vec![
+                        Text(p.start.to_string()),
+                        Int(p.created),
+                        Int(p.messages_in),
+                        Int(p.messages_out),
+                    ]
+                })
                 .collect(),
         ),
         (
@@ -132,37 +153,82 @@ fn expected(r: &Report) -> Vec<(&'static str, Vec<Vec<Exp>>)> {
         ),
         (
             "koer",
-            v.by_queue.iter().map(|(q, c)| [vec![name_of(r, Some(*q))], cmp(c)].concat()).collect(),
+            v.by_queue
+                .iter()
+                .map(|(q, c)| [vec![name_of(r, Some(*q))], cmp(c)].concat())
+                .collect(),
         ),
-        ("taggar", v.by_tag.iter().map(|(t, c)| [vec![Text(t.clone())], cmp(c)].concat()).collect()),
+        (
+            "taggar",
+            v.by_tag
+                .iter()
+                .map(|(t, c)| [vec![Text(t.clone())], cmp(c)].concat())
+                .collect(),
+        ),
         (
             "backlogg",
             r.backlog
                 .points
                 .iter()
-                .map(|p| vec![Text(p.day.to_string()), Int(p.new), Int(p.open), Int(p.waiting), Int(p.new + p.open + p.waiting)])
+                .map(|p| {
+                    vec![
+                        Text(p.day.to_string()),
+                        Int(p.new),
+                        Int(p.open),
+                        Int(p.waiting),
+                        Int(p.new + p.open + p.waiting),
+                    ]
+                })
                 .collect(),
         ),
         (
             "tider",
-            r.times.rows.iter().map(|t| vec![Any, Any, Int(t.n), Secs(t.median), Secs(t.p90)]).collect(),
+            r.times
+                .rows
+                .iter()
+                .map(|t| vec![Any, Any, Int(t.n), Secs(t.median), Secs(t.p90)])
+                .collect(),
         ),
         (
             "kkik",
-            r.kkik.iter().map(|k| vec![Any, name_of(r, k.queue), Int(k.asked), Int(k.in_day)]).collect(),
+            r.kkik
+                .iter()
+                .map(|k| vec![Any, name_of(r, k.queue), Int(k.asked), Int(k.in_day)])
+                .collect(),
         ),
         (
             "sla",
             r.sla
                 .iter()
-                .map(|s| vec![Any, name_of(r, s.queue), Any, Int(s.met), Int(s.in_time), Any, Int(s.warned), Int(s.breached)])
+                .map(|s| {
+                    vec![
+                        Any,
+                        name_of(r, s.queue),
+                        Any,
+                        Int(s.met),
+                        Int(s.in_time),
+                        Any,
+                        Int(s.warned),
+                        Int(s.breached),
+                    ]
+                })
                 .collect(),
         ),
         (
             "forsta-kontakt",
             r.first_contact
                 .iter()
-                .map(|f| vec![name_of(r, f.queue), Int(f.resolved), Int(f.first_contact), Any, Int(f.with_article), Any, Int(f.reopened)])
+                .map(|f| {
+                    vec![
+                        name_of(r, f.queue),
+                        Int(f.resolved),
+                        Int(f.first_contact),
+                        Any,
+                        Int(f.with_article),
+                        Any,
+                        Int(f.reopened),
+                    ]
+                })
                 .collect(),
         ),
         (
@@ -175,13 +241,26 @@ fn expected(r: &Report) -> Vec<(&'static str, Vec<Vec<Exp>>)> {
         ),
         (
             "veckotimmar",
-            r.hours.iter().map(|row| [vec![Any], row.iter().map(|n| Int(*n)).collect()].concat()).collect(),
+            r.hours
+                .iter()
+                .map(|row| [vec![Any], row.iter().map(|n| Int(*n)).collect()].concat())
+                .collect(),
         ),
     ];
     if let Some(agents) = &r.agents {
         out.push((
             "handlaggare",
-            agents.iter().map(|a| vec![Text(a.name.clone()), Int(a.replies), Int(a.resolved), Secs(a.median_response)]).collect(),
+            agents
+                .iter()
+                .map(|a| {
+                    vec![
+                        Text(a.name.clone()),
+                        Int(a.replies),
+                        Int(a.resolved),
+                        Secs(a.median_response),
+                    ]
+                })
+                .collect(),
         ));
     }
     out
@@ -306,14 +385,19 @@ async fn tables_agree(app: &TestApp, b: &reqwest::Client, r: &Report, query: &st
     assert_eq!(status, 200, "{html}");
     for (slug, want) in expected(r) {
         compare_page(slug, &page_table(&html, slug), &want);
-        let (status, disposition, csv) = download(b, app, &format!("/stats/export/{slug}.csv?{query}")).await;
+        let (status, disposition, csv) =
+            download(b, app, &format!("/stats/export/{slug}.csv?{query}")).await;
         assert_eq!(status, 200, "{slug}.csv");
         assert_eq!(
             disposition,
-            format!("attachment; filename=\"statistik-{slug}-{}--{}.csv\"", r.filter.from, r.filter.to)
+            format!(
+                "attachment; filename=\"statistik-{slug}-{}--{}.csv\"",
+                r.filter.from, r.filter.to
+            )
         );
         compare_file(slug, &csv_rows(&String::from_utf8(csv).unwrap()), &want);
-        let (status, _, xlsx) = download(b, app, &format!("/stats/export/{slug}.xlsx?{query}")).await;
+        let (status, _, xlsx) =
+            download(b, app, &format!("/stats/export/{slug}.xlsx?{query}")).await;
         assert_eq!(status, 200, "{slug}.xlsx");
         compare_file(slug, &xlsx_rows(xlsx), &want);
     }
@@ -332,28 +416,71 @@ fn api_agrees(v: &Value, r: &Report) {
     assert_eq!(series.len(), vol.series.len());
     for (a, p) in series.iter().zip(&vol.series) {
         assert_eq!(a["start"], p.start.to_string());
-        assert_eq!((a["created"].as_i64(), a["messages_in"].as_i64()), (Some(p.created), Some(p.messages_in)));
+        assert_eq!(
+            (a["created"].as_i64(), a["messages_in"].as_i64()),
+            (Some(p.created), Some(p.messages_in))
+        );
     }
-    for (a, (q, c)) in v["volume"]["by_queue"].as_array().unwrap().iter().zip(&vol.by_queue) {
-        assert_eq!((a["key"].as_i64(), a["now"].as_i64()), (Some(q.get()), Some(c.now)));
+    for (a, (q, c)) in v["volume"]["by_queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&vol.by_queue)
+    {
+        assert_eq!(
+            (a["key"].as_i64(), a["now"].as_i64()),
+            (Some(q.get()), Some(c.now))
+        );
     }
     let points = v["backlog"]["points"].as_array().unwrap();
     assert_eq!(points.len(), r.backlog.points.len());
     for (a, p) in points.iter().zip(&r.backlog.points) {
-        assert_eq!((a["new"].as_i64(), a["open"].as_i64(), a["waiting"].as_i64()), (Some(p.new), Some(p.open), Some(p.waiting)));
+        assert_eq!(
+            (a["new"].as_i64(), a["open"].as_i64(), a["waiting"].as_i64()),
+            (Some(p.new), Some(p.open), Some(p.waiting))
+        );
     }
-    for (a, t) in v["times"]["overall"].as_array().unwrap().iter().zip(&r.times.rows) {
-        assert_eq!((a["n"].as_i64(), a["median_secs"].as_i64(), a["p90_secs"].as_i64()), (Some(t.n), t.median, t.p90));
+    for (a, t) in v["times"]["overall"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&r.times.rows)
+    {
+        assert_eq!(
+            (
+                a["n"].as_i64(),
+                a["median_secs"].as_i64(),
+                a["p90_secs"].as_i64()
+            ),
+            (Some(t.n), t.median, t.p90)
+        );
     }
-    assert_eq!(v["first_contact"].as_array().unwrap().len(), r.first_contact.len());
-    for (a, f) in v["first_contact"].as_array().unwrap().iter().zip(&r.first_contact) {
-        assert_eq!((a["resolved"].as_i64(), a["first_contact"].as_i64()), (Some(f.resolved), Some(f.first_contact)));
+    assert_eq!(
+        v["first_contact"].as_array().unwrap().len(),
+        r.first_contact.len()
+    );
+    for (a, f) in v["first_contact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&r.first_contact)
+    {
+        assert_eq!(
+            (a["resolved"].as_i64(), a["first_contact"].as_i64()),
+            (Some(f.resolved), Some(f.first_contact))
+        );
     }
-    assert_eq!(v["flow"]["transfers"].as_array().unwrap().len(), r.flow.transfers.len());
+    assert_eq!(
+        v["flow"]["transfers"].as_array().unwrap().len(),
+        r.flow.transfers.len()
+    );
     assert_eq!(v["kkik"].as_array().unwrap().len(), r.kkik.len());
     assert_eq!(v["sla"].as_array().unwrap().len(), r.sla.len());
     assert_eq!(v["hours"], json!(r.hours));
-    assert_eq!(v["topics"]["resolved_without_article"], r.topics.resolved_without_article);
+    assert_eq!(
+        v["topics"]["resolved_without_article"],
+        r.topics.resolved_without_article
+    );
     assert_eq!(v["agents"].is_null(), r.agents.is_none());
 }
 
@@ -377,7 +504,9 @@ async fn figures_agree_everywhere(b: Backend) {
     let browser = signed_in(&app, &org.slug, &org.admin.email, &org.admin.password).await;
 
     let f = last_30_days();
-    let r = arendo::stats::report(&app.db, &admin, f.clone()).await.unwrap();
+    let r = arendo::stats::report(&app.db, &admin, f.clone())
+        .await
+        .unwrap();
     assert_eq!(r.volume.created.now, 4, "the scenario counted");
     assert!(r.agents.is_none());
     tables_agree(&app, &browser, &r, "period=last_30_days").await;
@@ -387,13 +516,26 @@ async fn figures_agree_everywhere(b: Backend) {
     let (status, v) = api_get(&app, &org.admin.token, "/api/v1/stats?period=last_30_days").await;
     assert_eq!(status, 200, "{v}");
     api_agrees(&v, &r);
-    let (status, v) = api_get(&app, &org.admin.token, "/api/v1/stats/koer?period=last_30_days").await;
+    let (status, v) = api_get(
+        &app,
+        &org.admin.token,
+        "/api/v1/stats/koer?period=last_30_days",
+    )
+    .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["rows"].as_array().unwrap().len(), r.volume.by_queue.len());
 
     // One queue.
-    let queue_a = r.queues.iter().find(|(q, _)| q.get() == org.queue_a).unwrap().0;
-    let f_a = Filter { queue: Some(queue_a), ..f.clone() };
+    let queue_a = r
+        .queues
+        .iter()
+        .find(|(q, _)| q.get() == org.queue_a)
+        .unwrap()
+        .0;
+    let f_a = Filter {
+        queue: Some(queue_a),
+        ..f.clone()
+    };
     let r_a = arendo::stats::report(&app.db, &admin, f_a).await.unwrap();
     let query = format!("period=last_30_days&queue={}", org.queue_a);
     tables_agree(&app, &browser, &r_a, &query).await;
@@ -406,10 +548,21 @@ async fn figures_agree_everywhere(b: Backend) {
     let (status, html) = page(&app, &browser, "/admin/stats").await;
     assert_eq!(status, 200);
     assert!(html.contains("MBL"), "the reason is shown");
-    let r = post_form(&app, &browser, "/admin/stats", "/admin/stats", &[("per_agent", "1")]).await;
+    let r = post_form(
+        &app,
+        &browser,
+        "/admin/stats",
+        "/admin/stats",
+        &[("per_agent", "1")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let r = arendo::stats::report(&app.db, &admin, f).await.unwrap();
-    assert!(r.agents.as_ref().is_some_and(|a| !a.is_empty()), "{:?}", r.agents);
+    assert!(
+        r.agents.as_ref().is_some_and(|a| !a.is_empty()),
+        "{:?}",
+        r.agents
+    );
     tables_agree(&app, &browser, &r, "period=last_30_days").await;
     let (_, v) = api_get(&app, &org.admin.token, "/api/v1/stats?period=last_30_days").await;
     api_agrees(&v, &r);
@@ -430,7 +583,10 @@ async fn only_leads_and_admins(b: Backend) {
     let (status, _) = api_get(&app, &org.agent_a.token, "/api/v1/stats").await;
     assert_eq!(status, 403);
     let (_, html) = page(&app, &anna, "/").await;
-    assert!(!html.contains("href=\"/stats\""), "no Statistik in the menu");
+    assert!(
+        !html.contains("href=\"/stats\""),
+        "no Statistik in the menu"
+    );
 
     // Bertil leads VA (queue B).
     let bertil = signed_in(&app, &org.slug, &org.agent_b.email, &org.agent_b.password).await;
@@ -438,8 +594,13 @@ async fn only_leads_and_admins(b: Backend) {
     assert_eq!(status, 200);
     assert!(html.contains("href=\"/stats\""), "Statistik in the menu");
     let lead = actor_of(&app, &org.agent_b.token).await;
-    let r = arendo::stats::report(&app.db, &lead, last_30_days()).await.unwrap();
-    assert_eq!(r.queues.iter().map(|(q, _)| q.get()).collect::<Vec<_>>(), vec![org.queue_b]);
+    let r = arendo::stats::report(&app.db, &lead, last_30_days())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.queues.iter().map(|(q, _)| q.get()).collect::<Vec<_>>(),
+        vec![org.queue_b]
+    );
     tables_agree(&app, &bertil, &r, "period=last_30_days").await;
     let other = format!("queue={}", org.queue_a);
     let (status, _) = page(&app, &bertil, &format!("/stats?{other}")).await;
@@ -480,8 +641,12 @@ async fn bad_filters_are_refused(b: Backend) {
         let (status, html) = page(&app, &browser, &format!("/stats?{query}")).await;
         assert_eq!(status, 400, "{query}");
         assert!(html.contains("role=\"alert\""), "{query}: {html}");
-        assert!(html.contains("<form method=\"get\" action=\"/stats\""), "the form is kept");
-        let (status, _, _) = download(&browser, &app, &format!("/stats/export/volym.csv?{query}")).await;
+        assert!(
+            html.contains("<form method=\"get\" action=\"/stats\""),
+            "the form is kept"
+        );
+        let (status, _, _) =
+            download(&browser, &app, &format!("/stats/export/volym.csv?{query}")).await;
         assert_eq!(status, 400, "{query}");
         let (status, v) = api_get(&app, &org.admin.token, &format!("/api/v1/stats?{query}")).await;
         assert_eq!(status, 400, "{query}");
@@ -489,7 +654,10 @@ async fn bad_filters_are_refused(b: Backend) {
     }
     let (_, html) = page(&app, &browser, "/stats?start=2026-03-10&end=2026-03-01").await;
     assert!(html.contains("value=\"2026-03-10\""), "the dates as typed");
-    assert!(html.contains("sista dagen får inte komma före den första"), "{html}");
+    assert!(
+        html.contains("sista dagen får inte komma före den första"),
+        "{html}"
+    );
     let (status, _) = api_get(&app, &org.admin.token, "/api/v1/stats/nothing").await;
     assert_eq!(status, 404);
 }

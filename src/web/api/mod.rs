@@ -74,7 +74,11 @@ pub const ROUTES: &[ApiRoute] = &[
         Need::Scope(Scope::TicketsRead),
     ),
     route("GET", "/api/v1/stats", Need::Scope(Scope::StatsRead)),
-    route("GET", "/api/v1/stats/{table}", Need::Scope(Scope::StatsRead)),
+    route(
+        "GET",
+        "/api/v1/stats/{table}",
+        Need::Scope(Scope::StatsRead),
+    ),
     route("GET", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
     route("POST", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
 ];

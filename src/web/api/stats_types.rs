@@ -47,7 +47,10 @@ pub struct Compared {
 
 impl From<&r::Compared> for Compared {
     fn from(c: &r::Compared) -> Self {
-        Compared { now: c.now, before: c.before }
+        Compared {
+            now: c.now,
+            before: c.before,
+        }
     }
 }
 
@@ -60,7 +63,11 @@ pub struct Keyed<K: Serialize> {
 
 fn keyed<K: Serialize + Clone>(rows: &[(K, r::Compared)]) -> Vec<Keyed<K>> {
     rows.iter()
-        .map(|(k, c)| Keyed { key: k.clone(), now: c.now, before: c.before })
+        .map(|(k, c)| Keyed {
+            key: k.clone(),
+            now: c.now,
+            before: c.before,
+        })
         .collect()
 }
 
@@ -286,7 +293,11 @@ fn volume(v: &r::Volume) -> Volume {
         by_queue: v
             .by_queue
             .iter()
-            .map(|(q, c)| Keyed { key: q.get(), now: c.now, before: c.before })
+            .map(|(q, c)| Keyed {
+                key: q.get(),
+                now: c.now,
+                before: c.before,
+            })
             .collect(),
         by_priority: keyed(&v.by_priority),
         by_tag: keyed(&v.by_tag),
@@ -298,12 +309,17 @@ fn backlog(b: &r::Backlog) -> Backlog {
         points: b
             .points
             .iter()
-            .map(|p| BacklogPoint { day: p.day, new: p.new, open: p.open, waiting: p.waiting })
+            .map(|p| BacklogPoint {
+                day: p.day,
+                new: p.new,
+                open: p.open,
+                waiting: p.waiting,
+            })
             .collect(),
-        oldest_open: b
-            .oldest_open
-            .as_ref()
-            .map(|(number, since)| Oldest { number: number.clone(), since: since.and_utc() }),
+        oldest_open: b.oldest_open.as_ref().map(|(number, since)| Oldest {
+            number: number.clone(),
+            since: since.and_utc(),
+        }),
     }
 }
 
@@ -337,7 +353,11 @@ fn rest(rep: &Report) -> (Vec<Sla>, Vec<FirstContact>, Flow, Topics) {
             .flow
             .transfers
             .iter()
-            .map(|(f, t, n)| Transfer { from: f.get(), to: t.get(), n: *n })
+            .map(|(f, t, n)| Transfer {
+                from: f.get(),
+                to: t.get(),
+                n: *n,
+            })
             .collect(),
         referrals: answers(&rep.flow.referrals),
         escalations: answers(&rep.flow.escalations),
@@ -383,7 +403,10 @@ impl From<&Report> for Stats {
             queues: rep
                 .queues
                 .iter()
-                .map(|(id, name)| QueueName { id: id.get(), name: name.clone() })
+                .map(|(id, name)| QueueName {
+                    id: id.get(),
+                    name: name.clone(),
+                })
                 .collect(),
             volume: volume(&rep.volume),
             backlog: backlog(&rep.backlog),
@@ -393,7 +416,10 @@ impl From<&Report> for Stats {
                     .times
                     .per_queue
                     .iter()
-                    .map(|(q, rows)| QueueTimes { queue: q.get(), rows: time_rows(rows) })
+                    .map(|(q, rows)| QueueTimes {
+                        queue: q.get(),
+                        rows: time_rows(rows),
+                    })
                     .collect(),
             },
             kkik: rep

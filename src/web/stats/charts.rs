@@ -122,7 +122,12 @@ pub fn stacked(f: &Frame, labels: &[String], series: &[(String, Vec<i64>)]) -> S
     let col = (640 / n).clamp(14, 48);
     let w = (col * n + 40).max(320);
     let totals: Vec<i64> = (0..labels.len())
-        .map(|i| series.iter().map(|(_, v)| v.get(i).copied().unwrap_or(0)).sum())
+        .map(|i| {
+            series
+                .iter()
+                .map(|(_, v)| v.get(i).copied().unwrap_or(0))
+                .sum()
+        })
         .collect();
     let max = totals.iter().copied().max().unwrap_or(0);
     let span = H - TOP - BOTTOM;
@@ -316,10 +321,11 @@ mod tests {
         assert!(svg.contains(">Nya<") && svg.contains(">Öppna<"));
         assert!(svg.contains(">5<") && svg.contains(">1<"), "totals");
         assert!(svg.contains(">1 dec<") && svg.contains(">2 dec<"));
-        let segments = regex::Regex::new(r#"fill="url\(#c1-p\d\)" stroke="[^"]+" stroke-width="0.5"/>"#)
-            .unwrap()
-            .find_iter(&svg)
-            .count();
+        let segments =
+            regex::Regex::new(r#"fill="url\(#c1-p\d\)" stroke="[^"]+" stroke-width="0.5"/>"#)
+                .unwrap()
+                .find_iter(&svg)
+                .count();
         assert_eq!(segments, 3, "three non-empty segments");
     }
 

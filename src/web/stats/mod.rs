@@ -54,7 +54,7 @@ fn cell_json(c: &Cell, w: &Words) -> Value {
         Cell::Link { text, href } => (text.clone(), false, Some(href.clone()), None),
         Cell::Empty => ("–".to_string(), true, None, None),
     };
-    json!({ "text": text, "num": num, "href": href, "secs": secs })
+    json!({ "text": text, "num": num, "href": href, "secs": secs, "has_secs": secs.is_some() })
 }
 
 fn table_json(n: &Named, w: &Words, query: &str) -> Value {
@@ -82,7 +82,11 @@ fn section_json(s: &Section, w: &Words, query: &str) -> Value {
 }
 
 /// The filter form: the values as typed, the choices, and the refusal if any.
-fn form_json(p: &FilterParams, queues: &[(crate::domain::QueueId, String)], error: Option<(String, &str)>) -> Value {
+fn form_json(
+    p: &FilterParams,
+    queues: &[(crate::domain::QueueId, String)],
+    error: Option<(String, &str)>,
+) -> Value {
     let custom = !p.start.trim().is_empty() || !p.end.trim().is_empty();
     let period = if custom || p.period.trim().is_empty() {
         filter::DEFAULT_PRESET
@@ -138,7 +142,10 @@ pub async fn index(
             data["form"] = form_json(&p, &r.queues, None);
             (StatusCode::OK, data)
         }
-        Err(v) => (StatusCode::BAD_REQUEST, refused(&st, &actor, &req, &p, v).await?),
+        Err(v) => (
+            StatusCode::BAD_REQUEST,
+            refused(&st, &actor, &req, &p, v).await?,
+        ),
     };
     let mut data = data;
     data["nav"] = json!("stats");
@@ -180,14 +187,17 @@ pub async fn export(
 ) -> Result<HttpResponse, PageError> {
     let fail = fail(&actor, &req);
     let file = path.into_inner();
-    let (slug, ext) = parse_file(&file).ok_or_else(|| fail(Failure::Domain(Error::NotFound("table"))))?;
+    let (slug, ext) =
+        parse_file(&file).ok_or_else(|| fail(Failure::Domain(Error::NotFound("table"))))?;
     let f = params(&req)
         .and_then(|p| p.parse(today()).map_err(Failure::BadQuery))
         .map_err(&fail)?;
     let r = crate::stats::report(&st.db, &actor, f)
         .await
         .map_err(|e| fail(Failure::Domain(e)))?;
-    let w = Words { locale: page_locale(Some(&actor), &req) };
+    let w = Words {
+        locale: page_locale(Some(&actor), &req),
+    };
     let cx = Ctx::new(&w, &r);
     let table = tables::sections(&cx)
         .into_iter()
@@ -202,7 +212,10 @@ pub async fn export(
         let bytes = table
             .to_xlsx()
             .map_err(|e| fail(Failure::Domain(Error::Internal(e.to_string()))))?;
-        (bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        (
+            bytes,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
     };
     Ok(HttpResponse::Ok()
         .content_type(kind)

@@ -124,7 +124,10 @@ fn change(c: &Compared) -> Cell {
 
 fn compared_table(cx: &Ctx, key: &str, first: &str, rows: Vec<(Cell, &Compared)>) -> Table {
     let w = cx.w;
-    let mut t = cx.table(key, vec![w.col(first), w.col("now"), w.col("before"), w.col("change")]);
+    let mut t = cx.table(
+        key,
+        vec![w.col(first), w.col("now"), w.col("before"), w.col("change")],
+    );
     for (label, c) in rows {
         t.rows
             .push(vec![label, c.now.into(), c.before.into(), change(c)]);
@@ -137,7 +140,12 @@ fn volume(cx: &Ctx) -> Section {
     let v = &r.volume;
     let mut series = cx.table(
         "volume",
-        vec![w.col("step_start"), w.col("created"), w.col("messages_in"), w.col("messages_out")],
+        vec![
+            w.col("step_start"),
+            w.col("created"),
+            w.col("messages_in"),
+            w.col("messages_out"),
+        ],
     );
     for p in &v.series {
         series.rows.push(vec![
@@ -162,11 +170,22 @@ fn volume(cx: &Ctx) -> Section {
         slug,
         table: compared_table(cx, slug, first, rows),
     };
-    let labels: Vec<String> = v.series.iter().map(|p| step_label(r.filter.step, p.start)).collect();
+    let labels: Vec<String> = v
+        .series
+        .iter()
+        .map(|p| step_label(r.filter.step, p.start))
+        .collect();
     let chart = charts::stacked(
-        &Frame { id: "chart-volume", title: &w.t("chart.volume"), desc: &w.t("chart.volume_desc") },
+        &Frame {
+            id: "chart-volume",
+            title: &w.t("chart.volume"),
+            desc: &w.t("chart.volume_desc"),
+        },
         &labels,
-        &[(w.t("col.created"), v.series.iter().map(|p| p.created).collect())],
+        &[(
+            w.t("col.created"),
+            v.series.iter().map(|p| p.created).collect(),
+        )],
     );
     let queues: Vec<(String, i64, String)> = v
         .by_queue
@@ -174,7 +193,11 @@ fn volume(cx: &Ctx) -> Section {
         .map(|(q, c)| (cx.queue(Some(*q)).export_text(), c.now, c.now.to_string()))
         .collect();
     let by_queue_chart = charts::bars(
-        &Frame { id: "chart-volume-queue", title: &w.t("chart.by_queue"), desc: &w.t("chart.by_queue_desc") },
+        &Frame {
+            id: "chart-volume-queue",
+            title: &w.t("chart.by_queue"),
+            desc: &w.t("chart.by_queue_desc"),
+        },
         &queues,
     );
     Section {
@@ -184,12 +207,46 @@ fn volume(cx: &Ctx) -> Section {
         charts: vec![chart, by_queue_chart],
         notes: vec![],
         tables: vec![
-            Named { slug: "volym", table: series },
-            Named { slug: "totalt", table: totals },
-            by("kanaler", "channel", v.by_channel.iter().map(|(c, n)| (t(&format!("channel.{c}")).into(), n)).collect()),
-            by("koer", "queue", v.by_queue.iter().map(|(q, n)| (cx.queue(Some(*q)), n)).collect()),
-            by("prioriteter", "priority", v.by_priority.iter().map(|(p, n)| (t(&format!("priority.{p}")).into(), n)).collect()),
-            by("taggar", "tag", v.by_tag.iter().map(|(g, n)| (g.clone().into(), n)).collect()),
+            Named {
+                slug: "volym",
+                table: series,
+            },
+            Named {
+                slug: "totalt",
+                table: totals,
+            },
+            by(
+                "kanaler",
+                "channel",
+                v.by_channel
+                    .iter()
+                    .map(|(c, n)| (t(&format!("channel.{c}")).into(), n))
+                    .collect(),
+            ),
+            by(
+                "koer",
+                "queue",
+                v.by_queue
+                    .iter()
+                    .map(|(q, n)| (cx.queue(Some(*q)), n))
+                    .collect(),
+            ),
+            by(
+                "prioriteter",
+                "priority",
+                v.by_priority
+                    .iter()
+                    .map(|(p, n)| (t(&format!("priority.{p}")).into(), n))
+                    .collect(),
+            ),
+            by(
+                "taggar",
+                "tag",
+                v.by_tag
+                    .iter()
+                    .map(|(g, n)| (g.clone().into(), n))
+                    .collect(),
+            ),
         ],
     }
 }
@@ -199,7 +256,13 @@ fn backlog(cx: &Ctx) -> Section {
     let b = &r.backlog;
     let mut t = cx.table(
         "backlog",
-        vec![w.col("day"), w.col("new"), w.col("open"), w.col("waiting"), w.col("total")],
+        vec![
+            w.col("day"),
+            w.col("new"),
+            w.col("open"),
+            w.col("waiting"),
+            w.col("total"),
+        ],
     );
     for p in &b.points {
         t.rows.push(vec![
@@ -212,17 +275,26 @@ fn backlog(cx: &Ctx) -> Section {
     }
     let labels: Vec<String> = b.points.iter().map(|p| p.day.to_string()).collect();
     let chart = charts::stacked(
-        &Frame { id: "chart-backlog", title: &w.t("chart.backlog"), desc: &w.t("chart.backlog_desc") },
+        &Frame {
+            id: "chart-backlog",
+            title: &w.t("chart.backlog"),
+            desc: &w.t("chart.backlog_desc"),
+        },
         &labels,
         &[
             (w.t("col.new"), b.points.iter().map(|p| p.new).collect()),
             (w.t("col.open"), b.points.iter().map(|p| p.open).collect()),
-            (w.t("col.waiting"), b.points.iter().map(|p| p.waiting).collect()),
+            (
+                w.t("col.waiting"),
+                b.points.iter().map(|p| p.waiting).collect(),
+            ),
         ],
     );
     let note = match &b.oldest_open {
         Some((number, since)) => {
-            let age = (chrono::Utc::now().naive_utc() - *since).num_seconds().max(0);
+            let age = (chrono::Utc::now().naive_utc() - *since)
+                .num_seconds()
+                .max(0);
             (
                 w.t("oldest_open")
                     .replace("{number}", number)
@@ -238,7 +310,10 @@ fn backlog(cx: &Ctx) -> Section {
         definition: w.t("def.backlog"),
         charts: vec![chart],
         notes: vec![note],
-        tables: vec![Named { slug: "backlogg", table: t }],
+        tables: vec![Named {
+            slug: "backlogg",
+            table: t,
+        }],
     }
 }
 
@@ -269,13 +344,22 @@ fn time_cells(w: &Words, row: &TimeRow) -> Vec<Cell> {
 
 fn times(cx: &Ctx) -> Section {
     let (w, r) = (cx.w, cx.report);
-    let cols = || vec![w.col("time"), w.col("basis"), w.col("n"), w.minutes("median"), w.minutes("p90")];
+    let cols = || {
+        vec![
+            w.col("time"),
+            w.col("basis"),
+            w.col("n"),
+            w.minutes("median"),
+            w.minutes("p90"),
+        ]
+    };
     let mut all = cx.table("times", cols());
     all.rows = r.times.rows.iter().map(|row| time_cells(w, row)).collect();
     let mut per = cx.table("times_by_queue", [vec![w.col("queue")], cols()].concat());
     for (q, rows) in &r.times.per_queue {
         for row in rows {
-            per.rows.push([vec![cx.queue(Some(*q))], time_cells(w, row)].concat());
+            per.rows
+                .push([vec![cx.queue(Some(*q))], time_cells(w, row)].concat());
         }
     }
     let medians: Vec<(String, i64, String)> = r
@@ -285,12 +369,19 @@ fn times(cx: &Ctx) -> Section {
         .filter(|row| row.basis == Basis::Business)
         .map(|row| {
             let m = row.median.unwrap_or(0);
-            let shown = row.median.map(|m| w.duration(m)).unwrap_or_else(|| "–".into());
+            let shown = row
+                .median
+                .map(|m| w.duration(m))
+                .unwrap_or_else(|| "–".into());
             (time_kind(w, row.kind), m, shown)
         })
         .collect();
     let chart = charts::bars(
-        &Frame { id: "chart-times", title: &w.t("chart.times"), desc: &w.t("chart.times_desc") },
+        &Frame {
+            id: "chart-times",
+            title: &w.t("chart.times"),
+            desc: &w.t("chart.times_desc"),
+        },
         &medians,
     );
     Section {
@@ -300,8 +391,14 @@ fn times(cx: &Ctx) -> Section {
         charts: vec![chart],
         notes: vec![],
         tables: vec![
-            Named { slug: "tider", table: all },
-            Named { slug: "tider-per-ko", table: per },
+            Named {
+                slug: "tider",
+                table: all,
+            },
+            Named {
+                slug: "tider-per-ko",
+                table: per,
+            },
         ],
     }
 }
@@ -310,7 +407,13 @@ fn kkik(cx: &Ctx) -> Section {
     let (w, r) = (cx.w, cx.report);
     let mut t = cx.table(
         "kkik",
-        vec![w.col("month"), w.col("queue"), w.col("asked"), w.col("in_day"), w.share("share")],
+        vec![
+            w.col("month"),
+            w.col("queue"),
+            w.col("asked"),
+            w.col("in_day"),
+            w.share("share"),
+        ],
     );
     let row = |k: &KkikRow| {
         vec![
@@ -328,11 +431,19 @@ fn kkik(cx: &Ctx) -> Section {
         .filter(|k| k.queue.is_none())
         .map(|k| {
             let p = k.percent();
-            (step_label(Step::Month, k.month), p.unwrap_or(0), p.map(|p| format!("{p} %")).unwrap_or_else(|| "–".into()))
+            (
+                step_label(Step::Month, k.month),
+                p.unwrap_or(0),
+                p.map(|p| format!("{p} %")).unwrap_or_else(|| "–".into()),
+            )
         })
         .collect();
     let chart = charts::bars(
-        &Frame { id: "chart-kkik", title: &w.t("chart.kkik"), desc: &w.t("chart.kkik_desc") },
+        &Frame {
+            id: "chart-kkik",
+            title: &w.t("chart.kkik"),
+            desc: &w.t("chart.kkik_desc"),
+        },
         &months,
     );
     Section {
@@ -341,7 +452,10 @@ fn kkik(cx: &Ctx) -> Section {
         definition: w.t("def.kkik"),
         charts: vec![chart],
         notes: vec![],
-        tables: vec![Named { slug: "kkik", table: t }],
+        tables: vec![Named {
+            slug: "kkik",
+            table: t,
+        }],
     }
 }
 
@@ -382,7 +496,10 @@ fn sla(cx: &Ctx) -> Section {
         definition: w.t("def.sla"),
         charts: vec![],
         notes: vec![],
-        tables: vec![Named { slug: "sla", table: t }],
+        tables: vec![Named {
+            slug: "sla",
+            table: t,
+        }],
     }
 }
 
@@ -418,11 +535,19 @@ fn first_contact(cx: &Ctx) -> Section {
         .iter()
         .map(|f| {
             let p = percent(f.first_contact, f.resolved);
-            (cx.queue(f.queue).export_text(), p.unwrap_or(0), p.map(|p| format!("{p} %")).unwrap_or_else(|| "–".into()))
+            (
+                cx.queue(f.queue).export_text(),
+                p.unwrap_or(0),
+                p.map(|p| format!("{p} %")).unwrap_or_else(|| "–".into()),
+            )
         })
         .collect();
     let chart = charts::bars(
-        &Frame { id: "chart-first-contact", title: &w.t("chart.first_contact"), desc: &w.t("chart.first_contact_desc") },
+        &Frame {
+            id: "chart-first-contact",
+            title: &w.t("chart.first_contact"),
+            desc: &w.t("chart.first_contact_desc"),
+        },
         &shares,
     );
     Section {
@@ -431,7 +556,10 @@ fn first_contact(cx: &Ctx) -> Section {
         definition: w.t("def.first_contact"),
         charts: vec![chart],
         notes: vec![],
-        tables: vec![Named { slug: "forsta-kontakt", table: t }],
+        tables: vec![Named {
+            slug: "forsta-kontakt",
+            table: t,
+        }],
     }
 }
 
@@ -439,7 +567,13 @@ fn answers(cx: &Ctx, key: &str, rows: &[AnswerRow]) -> Table {
     let w = cx.w;
     let mut t = cx.table(
         key,
-        vec![w.col("queue"), w.col("sent"), w.col("answered"), w.minutes("median"), w.minutes("p90")],
+        vec![
+            w.col("queue"),
+            w.col("sent"),
+            w.col("answered"),
+            w.minutes("median"),
+            w.minutes("p90"),
+        ],
     );
     for a in rows {
         t.rows.push(vec![
@@ -455,11 +589,16 @@ fn answers(cx: &Ctx, key: &str, rows: &[AnswerRow]) -> Table {
 
 fn flow(cx: &Ctx) -> Section {
     let (w, r) = (cx.w, cx.report);
-    let mut transfers = cx.table("transfers", vec![w.col("from_queue"), w.col("to_queue"), w.col("n")]);
+    let mut transfers = cx.table(
+        "transfers",
+        vec![w.col("from_queue"), w.col("to_queue"), w.col("n")],
+    );
     for (from, to, n) in &r.flow.transfers {
-        transfers
-            .rows
-            .push(vec![cx.queue(Some(*from)), cx.queue(Some(*to)), (*n).into()]);
+        transfers.rows.push(vec![
+            cx.queue(Some(*from)),
+            cx.queue(Some(*to)),
+            (*n).into(),
+        ]);
     }
     Section {
         id: "flow",
@@ -468,9 +607,18 @@ fn flow(cx: &Ctx) -> Section {
         charts: vec![],
         notes: vec![],
         tables: vec![
-            Named { slug: "overforingar", table: transfers },
-            Named { slug: "remisser", table: answers(cx, "referrals", &r.flow.referrals) },
-            Named { slug: "eskaleringar", table: answers(cx, "escalations", &r.flow.escalations) },
+            Named {
+                slug: "overforingar",
+                table: transfers,
+            },
+            Named {
+                slug: "remisser",
+                table: answers(cx, "referrals", &r.flow.referrals),
+            },
+            Named {
+                slug: "eskaleringar",
+                table: answers(cx, "escalations", &r.flow.escalations),
+            },
         ],
     }
 }
@@ -486,9 +634,16 @@ fn trend(w: &Words, r: &Ranked) -> Cell {
 
 fn ranked_table(cx: &Ctx, key: &str, first: &str, rows: &[Ranked]) -> Table {
     let w = cx.w;
-    let mut t = cx.table(key, vec![w.col(first), w.col("now"), w.col("before"), w.col("trend")]);
+    let mut t = cx.table(
+        key,
+        vec![w.col(first), w.col("now"), w.col("before"), w.col("trend")],
+    );
     for r in rows {
-        let label = if r.title.is_empty() { r.key.clone() } else { r.title.clone() };
+        let label = if r.title.is_empty() {
+            r.key.clone()
+        } else {
+            r.title.clone()
+        };
         t.rows
             .push(vec![label.into(), r.n.into(), r.before.into(), trend(w, r)]);
     }
@@ -500,11 +655,19 @@ fn topics(cx: &Ctx) -> Section {
     let tp = &r.topics;
     let mut latest = cx.table(
         "unanswered",
-        vec![w.col("ticket"), w.col("subject"), w.col("queue"), w.col("resolved_day")],
+        vec![
+            w.col("ticket"),
+            w.col("subject"),
+            w.col("queue"),
+            w.col("resolved_day"),
+        ],
     );
     for u in &tp.unanswered {
         latest.rows.push(vec![
-            Cell::Link { text: u.number.clone(), href: format!("/tickets/{}", u.number) },
+            Cell::Link {
+                text: u.number.clone(),
+                href: format!("/tickets/{}", u.number),
+            },
             u.subject.clone().into(),
             cx.queue(Some(u.queue)),
             u.resolved_day.clone().into(),
@@ -514,10 +677,24 @@ fn topics(cx: &Ctx) -> Section {
         .articles
         .iter()
         .take(10)
-        .map(|a| (if a.title.is_empty() { a.key.clone() } else { a.title.clone() }, a.n, a.n.to_string()))
+        .map(|a| {
+            (
+                if a.title.is_empty() {
+                    a.key.clone()
+                } else {
+                    a.title.clone()
+                },
+                a.n,
+                a.n.to_string(),
+            )
+        })
         .collect();
     let chart = charts::bars(
-        &Frame { id: "chart-articles", title: &w.t("chart.articles"), desc: &w.t("chart.articles_desc") },
+        &Frame {
+            id: "chart-articles",
+            title: &w.t("chart.articles"),
+            desc: &w.t("chart.articles_desc"),
+        },
         &top,
     );
     Section {
@@ -526,14 +703,27 @@ fn topics(cx: &Ctx) -> Section {
         definition: w.t("def.topics"),
         charts: vec![chart],
         notes: vec![(
-            w.t("without_article").replace("{n}", &tp.resolved_without_article.to_string()),
+            w.t("without_article")
+                .replace("{n}", &tp.resolved_without_article.to_string()),
             None,
         )],
         tables: vec![
-            Named { slug: "artiklar", table: ranked_table(cx, "articles", "article", &tp.articles) },
-            Named { slug: "amnen", table: ranked_table(cx, "tags", "tag", &tp.tags) },
-            Named { slug: "obesvarade-taggar", table: ranked_table(cx, "unanswered_tags", "tag", &tp.unanswered_tags) },
-            Named { slug: "obesvarade", table: latest },
+            Named {
+                slug: "artiklar",
+                table: ranked_table(cx, "articles", "article", &tp.articles),
+            },
+            Named {
+                slug: "amnen",
+                table: ranked_table(cx, "tags", "tag", &tp.tags),
+            },
+            Named {
+                slug: "obesvarade-taggar",
+                table: ranked_table(cx, "unanswered_tags", "tag", &tp.unanswered_tags),
+            },
+            Named {
+                slug: "obesvarade",
+                table: latest,
+            },
         ],
     }
 }
@@ -543,7 +733,10 @@ const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 fn hours(cx: &Ctx) -> Section {
     let (w, r) = (cx.w, cx.report);
-    let days: Vec<String> = WEEKDAYS.iter().map(|d| w.t(&format!("weekday.{d}"))).collect();
+    let days: Vec<String> = WEEKDAYS
+        .iter()
+        .map(|d| w.t(&format!("weekday.{d}")))
+        .collect();
     let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
     let mut cols = vec![w.col("weekday")];
     cols.extend(hours.iter().map(|h| Column::new(h.clone())));
@@ -554,7 +747,11 @@ fn hours(cx: &Ctx) -> Section {
         t.rows.push(cells);
     }
     let chart = charts::heatmap(
-        &Frame { id: "chart-hours", title: &w.t("chart.hours"), desc: &w.t("chart.hours_desc") },
+        &Frame {
+            id: "chart-hours",
+            title: &w.t("chart.hours"),
+            desc: &w.t("chart.hours_desc"),
+        },
         &days,
         &hours,
         &r.hours,
@@ -565,7 +762,10 @@ fn hours(cx: &Ctx) -> Section {
         definition: w.t("def.hours"),
         charts: vec![chart],
         notes: vec![],
-        tables: vec![Named { slug: "veckotimmar", table: t }],
+        tables: vec![Named {
+            slug: "veckotimmar",
+            table: t,
+        }],
     }
 }
 
@@ -574,7 +774,12 @@ fn agents(cx: &Ctx) -> Option<Section> {
     let rows = r.agents.as_ref()?;
     let mut t = cx.table(
         "agents",
-        vec![w.col("agent"), w.col("replies"), w.col("resolved"), w.minutes("median_response")],
+        vec![
+            w.col("agent"),
+            w.col("replies"),
+            w.col("resolved"),
+            w.minutes("median_response"),
+        ],
     );
     for a in rows {
         t.rows.push(vec![
@@ -590,7 +795,10 @@ fn agents(cx: &Ctx) -> Option<Section> {
         definition: w.t("def.agents"),
         charts: vec![],
         notes: vec![],
-        tables: vec![Named { slug: "handlaggare", table: t }],
+        tables: vec![Named {
+            slug: "handlaggare",
+            table: t,
+        }],
     })
 }
 
