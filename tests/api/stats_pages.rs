@@ -513,6 +513,14 @@ async fn figures_agree_everywhere(b: Backend) {
     let (_, html) = page(&app, &browser, "/stats").await;
     assert!(!html.contains("data-table=\"handlaggare\""));
     assert!(html.contains("href=\"/stats/survey\""));
+    for shown in [
+        "<h2 id=\"kkik-h\">KKiK – svar inom en arbetsdag</h2>",
+        "Andel e-postfrågor som fått svar av en handläggare inom en arbetsdag",
+        "<summary>Nya ärenden per kö</summary>",
+        "aria-labelledby=\"chart-hours-t chart-hours-d\"",
+    ] {
+        assert!(html.contains(shown), "{shown}");
+    }
     let (status, v) = api_get(&app, &org.admin.token, "/api/v1/stats?period=last_30_days").await;
     assert_eq!(status, 200, "{v}");
     api_agrees(&v, &r);

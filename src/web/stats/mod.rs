@@ -61,7 +61,8 @@ fn table_json(n: &Named, w: &Words, query: &str) -> Value {
     let t: &Table = &n.table;
     json!({
         "slug": n.slug,
-        "title": t.title,
+        // Not "title": inside the layout's block that name is the page's title.
+        "name": t.title,
         "columns": t.columns.iter().map(|c| c.title.clone()).collect::<Vec<_>>(),
         "rows": t.rows.iter().map(|r| r.iter().map(|c| cell_json(c, w)).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "empty": t.rows.is_empty(),
@@ -73,9 +74,9 @@ fn table_json(n: &Named, w: &Words, query: &str) -> Value {
 fn section_json(s: &Section, w: &Words, query: &str) -> Value {
     json!({
         "id": s.id,
-        "title": s.title,
+        "heading": s.title,
         "definition": s.definition,
-        "charts": s.charts,
+        "charts": s.charts.iter().map(|svg| json!({ "svg": svg, "region": s.title })).collect::<Vec<_>>(),
         "notes": s.notes.iter().map(|(text, href)| json!({ "text": text, "href": href })).collect::<Vec<_>>(),
         "tables": s.tables.iter().map(|t| table_json(t, w, query)).collect::<Vec<_>>(),
     })
