@@ -338,6 +338,12 @@ pub enum Reason {
     /// The intervals of a day overlap.
     #[error("the intervals of a day overlap")]
     IntervalsOverlap,
+    /// A period must end on or after the day it starts.
+    #[error("a period must end on or after its first day")]
+    PeriodOrder,
+    /// A period of at most `max` years.
+    #[error("a period of at most {max} years")]
+    PeriodTooLong { max: usize },
     /// A calendar must be open on some day of the week.
     #[error("a calendar must be open some day of the week")]
     CalendarClosed,
@@ -459,6 +465,8 @@ impl Reason {
             Reason::WaitingOnNotWaiting => "waiting_on_not_waiting",
             Reason::NoteNoFiles => "note_no_files",
             Reason::IntervalOrder => "interval_order",
+            Reason::PeriodOrder => "period_order",
+            Reason::PeriodTooLong { .. } => "period_too_long",
             Reason::IntervalsOverlap => "intervals_overlap",
             Reason::CalendarClosed => "calendar_closed",
             Reason::TargetMinute => "target_minute",
@@ -491,6 +499,7 @@ impl Reason {
                 vec![n("min", *min), n("max", *max)]
             }
             Reason::TooBig { mb } => vec![n("mb", *mb)],
+            Reason::PeriodTooLong { max } => vec![n("max", *max)],
             Reason::NotOneOf { value, allowed } => vec![s("value", value), s("allowed", allowed)],
             Reason::OneOf { allowed } => vec![s("allowed", allowed)],
             Reason::Unknown { value } => vec![s("value", value)],
@@ -535,6 +544,7 @@ impl Reason {
             | Reason::WaitingOnNotWaiting
             | Reason::NoteNoFiles
             | Reason::IntervalOrder
+            | Reason::PeriodOrder
             | Reason::IntervalsOverlap
             | Reason::CalendarClosed
             | Reason::TargetMinute
@@ -598,6 +608,8 @@ impl Reason {
             Reason::WaitingOnNotWaiting,
             Reason::NoteNoFiles,
             Reason::IntervalOrder,
+            Reason::PeriodOrder,
+            Reason::PeriodTooLong { max: 3 },
             Reason::IntervalsOverlap,
             Reason::CalendarClosed,
             Reason::TargetMinute,

@@ -20,6 +20,10 @@ pub enum Failure {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A query-string parameter that does not fit (400, naming the parameter like a refused
+    /// value): the filters of a report.
+    #[error("query parameter {}: {}", .0.field, .0.reason)]
+    BadQuery(crate::domain::InvalidValue),
     /// Control characters or invalid UTF-8 (`web::input`).
     #[error("control character or invalid UTF-8 in the {0}")]
     BadInput(super::input::Part),
@@ -53,6 +57,7 @@ impl Failure {
         match self {
             Failure::Csrf => StatusCode::FORBIDDEN,
             Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Failure::BadQuery(_) => StatusCode::BAD_REQUEST,
             Failure::BadInput(_) => StatusCode::BAD_REQUEST,
             Failure::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::BadJson { problem, .. } => match problem {
@@ -78,6 +83,7 @@ impl Failure {
         match self {
             Failure::Csrf => "csrf",
             Failure::BadRequest(_) => "bad_request",
+            Failure::BadQuery(_) => "bad_query",
             Failure::BadInput(_) => "bad_input",
             Failure::TooLarge { .. } => "too_large",
             Failure::BadJson { .. } => "bad_json",
@@ -142,6 +148,7 @@ impl Failure {
                 .text(locale, "error.too_large")
                 .replace("{kb}", &limit.div_ceil(1024).to_string()),
             Failure::BadJson { field, problem, .. } => json_message(locale, field, problem),
+            Failure::BadQuery(v) => Failure::Domain(Error::Invalid(v.clone())).message(locale),
             other => t.text(locale, &format!("error.{}", other.code())),
         }
     }
@@ -153,6 +160,7 @@ impl Failure {
         let mut all: Vec<Failure> = vec![
             Failure::Csrf,
             Failure::BadRequest("x".into()),
+            Failure::BadQuery(InvalidValue::new("end", crate::domain::Reason::PeriodOrder)),
             Failure::BadInput(Part::Path),
             Failure::BadInput(Part::Query),
             Failure::BadInput(Part::Body),
@@ -300,7 +308,7 @@ impl ResponseError for ApiError {
             "error": { "code": self.0.code(), "message": self.0.message(DEFAULT_LOCALE) }
         });
         match &self.0 {
-            Failure::Domain(Error::Invalid(v)) => {
+            Failure::Domain(Error::Invalid(v)) | Failure::BadQuery(v) => {
                 body["error"]["field"] = json!(v.field);
                 body["error"]["reason"] = json!(v.reason.name());
                 body["error"]["params"] = params_json(&v.reason.params());

@@ -12,6 +12,7 @@ pub mod pages;
 pub mod referral;
 pub mod request_log;
 pub mod sms;
+pub mod stats;
 pub mod status;
 pub mod survey;
 pub mod uploads;
@@ -78,6 +79,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(workspace::routes)
         .configure(kb::routes)
         .configure(sms::routes)
+        .configure(stats::routes)
         .configure(status::routes)
         .configure(survey::routes)
         .configure(referral::routes)

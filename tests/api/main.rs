@@ -40,6 +40,7 @@ mod sla_correctness;
 mod sms;
 mod smtp;
 mod stats;
+mod stats_pages;
 mod status;
 mod survey;
 mod ticket_page;

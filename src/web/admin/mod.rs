@@ -16,6 +16,7 @@ mod queues;
 mod routing;
 mod sla;
 mod sms_gateway;
+mod stats;
 mod users;
 
 use actix_web::http::{StatusCode, header};
@@ -76,6 +77,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(escalation::create)
         .service(escalation::edit_form)
         .service(escalation::update)
+        .service(stats::show)
+        .service(stats::save)
         .service(sms_gateway::show)
         .service(sms_gateway::save)
         .service(routing::list)
@@ -123,6 +126,7 @@ const FLASHES: &[&str] = &[
     "rule_saved",
     "rule_moved",
     "rule_deleted",
+    "stats_saved",
 ];
 
 fn flash(req: &HttpRequest) -> Option<&'static str> {

@@ -7,6 +7,8 @@ mod admin;
 pub mod json;
 mod queues;
 mod survey;
+mod stats;
+pub mod stats_types;
 mod tickets;
 pub mod types;
 
@@ -73,6 +75,12 @@ pub const ROUTES: &[ApiRoute] = &[
         Need::Scope(Scope::TicketsRead),
     ),
     route("GET", "/api/v1/stats/survey", Need::Scope(Scope::StatsRead)),
+    route("GET", "/api/v1/stats", Need::Scope(Scope::StatsRead)),
+    route(
+        "GET",
+        "/api/v1/stats/{table}",
+        Need::Scope(Scope::StatsRead),
+    ),
     route("GET", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
     route("POST", "/api/v1/admin/mailboxes", Need::Scope(Scope::Admin)),
 ];
@@ -112,6 +120,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(tickets::attachment)
             .service(tickets::original)
             .service(survey::results)
+            .service(stats::all)
+            .service(stats::table)
             .service(admin::list)
             .service(admin::create)
             .default_service(web::to(|| async {
