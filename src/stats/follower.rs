@@ -353,26 +353,45 @@ pub fn rebuild(db: &Db, t: TenantId, batch: i64, progress: &dyn Fn(u64, u64)) ->
     let total =
         db.read_blocking(move |c| -> Result<i64> { Ok(store::stats::ticket_count(c, t)?) })?;
     let started = Utc::now();
-    db.write_blocking(move |c| -> Result<()> { Ok(store::stats::clear(c, t)?) })?;
-    let (mut after, mut done) = (0i64, 0u64);
-    loop {
-        let ids = db.write_blocking(move |c| -> Result<Vec<i64>> {
-            let ids = store::stats::ticket_ids(c, t, after, batch)?;
-            refresh(c, t, &ids)?;
-            Ok(ids)
-        })?;
-        let Some(last) = ids.last() else { break };
-        after = *last;
-        done += ids.len() as u64;
-        progress(done, total.max(0) as u64);
-    }
-    // Everything before the rebuild began is counted: the follower need not read it again.
+    // The rebuild holds the follower's lease while it works (renewed with every batch), so no
+    // follower step can store cells read before the clearing below (D64).
+    let owner = format!("stats-rebuild-{}", crate::secrets::new_id());
+    let lease = || (Utc::now() + TimeDelta::seconds(120)).naive_utc();
+    let o = owner.clone();
     db.write_blocking(move |c| -> Result<()> {
-        let settled = (started - TimeDelta::seconds(10)).naive_utc();
-        let newest = store::stats::newest_event(c, settled)?;
-        Ok(store::stats::cursor_at_least(c, newest)?)
+        store::stats::take_cursor(c, &o, lease())?;
+        Ok(())
     })?;
-    Ok(done)
+    let o = owner.clone();
+    let result = (|| -> Result<u64> {
+        db.write_blocking(move |c| -> Result<()> { Ok(store::stats::clear(c, t)?) })?;
+        let (mut after, mut done) = (0i64, 0u64);
+        loop {
+            let o = o.clone();
+            let ids = db.write_blocking(move |c| -> Result<Vec<i64>> {
+                store::stats::take_cursor(c, &o, lease())?;
+                let ids = store::stats::ticket_ids(c, t, after, batch)?;
+                refresh(c, t, &ids)?;
+                Ok(ids)
+            })?;
+            let Some(last) = ids.last() else { break };
+            after = *last;
+            done += ids.len() as u64;
+            progress(done, total.max(0) as u64);
+        }
+        Ok(done)
+    })();
+    // Everything before the rebuild began is counted: the follower need not read it again.
+    let finished = result.is_ok();
+    db.write_blocking(move |c| -> Result<()> {
+        if finished {
+            let settled = (started - TimeDelta::seconds(10)).naive_utc();
+            let newest = store::stats::newest_event(c, settled)?;
+            store::stats::cursor_at_least(c, newest)?;
+        }
+        Ok(store::stats::release_cursor(c, &owner)?)
+    })?;
+    result
 }
 
 /// The follower, until the process ends: a step a second.

@@ -68,6 +68,30 @@ pub fn advance_cursor(conn: &mut Conn, owner: &str, last: i64) -> StoreResult<()
     Ok(())
 }
 
+/// Take the follower lease whoever holds it (a rebuild): the holder's running step commits
+/// first (the row is locked), and its next claim finds the lease taken.
+pub fn take_cursor(conn: &mut Conn, owner: &str, until: NaiveDateTime) -> StoreResult<()> {
+    let until = lit(&until.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+    per_backend!(conn, |c| diesel::sql_query(format!(
+        "UPDATE stats_cursor SET lease_owner = {}, lease_until = {until} WHERE id = 1",
+        lit(owner)
+    ))
+    .execute(c))?;
+    Ok(())
+}
+
+/// Give the lease back (if `owner` still holds it).
+pub fn release_cursor(conn: &mut Conn, owner: &str) -> StoreResult<()> {
+    per_backend!(conn, |c| {
+        diesel::sql_query(format!(
+        "UPDATE stats_cursor SET lease_owner = NULL, lease_until = NULL WHERE id = 1 AND lease_owner = {}",
+        lit(owner)
+    ))
+    .execute(c)
+    })?;
+    Ok(())
+}
+
 /// The newest event id older than `before` (where a rebuild leaves the follower).
 pub fn newest_event(conn: &mut Conn, before: NaiveDateTime) -> StoreResult<i64> {
     let id: Option<i64> = ticket_events::table

@@ -6,9 +6,9 @@
 mod admin;
 pub mod json;
 mod queues;
-mod survey;
 mod stats;
 pub mod stats_types;
+mod survey;
 mod tickets;
 pub mod types;
 
