@@ -199,6 +199,7 @@ async fn security_edge_bad_bytes_on_every_route(backend: Backend) {
         ("tenant", org.slug.clone()),
         ("token", "x".to_string()),
         ("file", "app.css".to_string()),
+        ("table", "volym".to_string()),
     ];
     let browser = app.browser();
     let r = app
