@@ -159,7 +159,7 @@ enum BenchCmd {
         #[arg(long, default_value = "/stats?period=last_12_months")]
         page: String,
         /// The CSV export timed, as `--page`.
-        #[arg(long, default_value = "/stats/export/volume.csv?period=last_12_months")]
+        #[arg(long, default_value = "/stats/export/volym.csv?period=last_12_months")]
         export: String,
         /// Keep the scratch database (and data directory) afterwards, and print where it is.
         #[arg(long)]

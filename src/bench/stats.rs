@@ -836,7 +836,7 @@ fn rebuild(url: &str, dir: &Path, key: &str) -> anyhow::Result<Duration> {
 fn print_sizes(db: &Db) -> anyhow::Result<()> {
     let sizes = db.read_blocking(|c| -> Result<_, Error> { Ok(store::seed::stats_rows(c)?) })?;
     println!(
-        "  aggregate rows: stats_days {}, stats_keyed {}, stats_tickets {}",
+        "  aggregate rows: stats_days {}, stats_series {}, stats_tickets {}",
         sizes.0, sizes.1, sizes.2
     );
     Ok(())

@@ -197,11 +197,7 @@ impl Calendar {
         if let Some(h) = self.special_days.get(&day) {
             return h;
         }
-        if self
-            .closed_holidays
-            .iter()
-            .any(|h| h.date(day.year()) == day)
-        {
+        if Holiday::on(day).any(|h| self.closed_holidays.contains(&h)) {
             return &CLOSED;
         }
         &self.week[day.weekday().num_days_from_monday() as usize]

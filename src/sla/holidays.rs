@@ -112,6 +112,38 @@ impl Holiday {
         }
     }
 
+    /// The holidays that fall on `day` (two can share a date: Kristi himmelsfärdsdag on 1 May,
+    /// Pingstdagen on 6 June), from a table of the years 1900–2199 made once; outside them
+    /// computed.
+    pub fn on(day: NaiveDate) -> impl Iterator<Item = Holiday> {
+        use std::collections::HashMap;
+        use std::sync::OnceLock;
+        static TABLE: OnceLock<HashMap<NaiveDate, u32>> = OnceLock::new();
+        let bits = if (1900..2200).contains(&day.year()) {
+            let table = TABLE.get_or_init(|| {
+                let mut t: HashMap<NaiveDate, u32> = HashMap::new();
+                for year in 1900..2200 {
+                    for (i, h) in Holiday::ALL.into_iter().enumerate() {
+                        *t.entry(h.date(year)).or_default() |= 1 << i;
+                    }
+                }
+                t
+            });
+            table.get(&day).copied().unwrap_or(0)
+        } else {
+            Holiday::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(_, h)| h.date(day.year()) == day)
+                .fold(0, |bits, (i, _)| bits | 1 << i)
+        };
+        Holiday::ALL
+            .into_iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, h)| h)
+    }
+
     /// Every holiday of `year` with its date, in date order.
     pub fn of_year(year: i32) -> Vec<(NaiveDate, Holiday)> {
         let mut v: Vec<_> = Holiday::ALL
@@ -258,6 +290,30 @@ mod tests {
         assert_eq!(Holiday::AllaHelgonsDag.date(2025), d(2025, 11, 1));
         assert_eq!(Holiday::KristiHimmelsfardsdag.date(2026), d(2026, 5, 14));
         assert_eq!(Holiday::Langfredagen.date(2026), d(2026, 4, 3));
+    }
+
+    #[test]
+    fn the_holidays_on_a_day_are_those_whose_date_it_is() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // 2008: Kristi himmelsfärdsdag on 1 May; 2049: Pingstdagen on 6 June.
+        let on = |day| Holiday::on(day).collect::<Vec<_>>();
+        assert_eq!(
+            on(d(2008, 5, 1)),
+            [Holiday::ForstaMaj, Holiday::KristiHimmelsfardsdag]
+        );
+        assert_eq!(
+            on(d(2049, 6, 6)),
+            [Holiday::Pingstdagen, Holiday::Nationaldagen]
+        );
+        assert_eq!(on(d(2026, 6, 19)), [Holiday::Midsommarafton]);
+        assert!(on(d(2026, 6, 18)).is_empty());
+        // Outside the table the same answer is computed.
+        assert_eq!(on(d(2300, 12, 25)), [Holiday::Juldagen]);
+        for year in [1900, 2026, 2199] {
+            for (date, h) in Holiday::of_year(year) {
+                assert!(on(date).contains(&h), "{h} {date}");
+            }
+        }
     }
 
     #[test]

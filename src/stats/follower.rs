@@ -16,7 +16,7 @@ use super::measures::{Cell, Measure, month_of};
 use crate::domain::{Channel, MessageKind, Priority, QueueId, TenantId};
 use crate::error::{Error, Result};
 use crate::sla::Calendar;
-use crate::store::stats::{DayDelta, KeyedDelta, TicketStats};
+use crate::store::stats::{DayDelta, SeriesDelta, TicketStats};
 use crate::store::{self, Conn, Db};
 
 /// Where a cell is counted, without its number.
@@ -41,21 +41,21 @@ fn index_of<T: PartialEq>(all: &[T], x: &T) -> usize {
 /// the common era; channel, priority and measure as their index).
 pub fn encode(cells: &[Cell]) -> String {
     use chrono::Datelike;
-    let rows: Vec<serde_json::Value> = cells
+    let rows: Vec<(i32, i64, usize, usize, usize, &str, i64)> = cells
         .iter()
         .map(|c| {
-            serde_json::json!([
+            (
                 c.day.num_days_from_ce(),
                 c.queue.get(),
                 index_of(Channel::ALL, &c.channel),
                 index_of(Priority::ALL, &c.priority),
                 c.measure.index(),
-                c.key,
-                c.n
-            ])
+                c.key.as_str(),
+                c.n,
+            )
         })
         .collect();
-    serde_json::Value::Array(rows).to_string()
+    serde_json::to_string(&rows).expect("numbers and strings serialise")
 }
 
 pub fn decode(text: &str) -> Result<Vec<Cell>> {
@@ -244,20 +244,27 @@ impl Deltas {
                 counts,
             })
             .collect();
-        let keyed: Vec<KeyedDelta> = keyed
-            .into_iter()
-            .filter(|(_, n)| *n != 0)
-            .map(|((grain, m, day, queue, key), n)| KeyedDelta {
-                grain,
-                measure: m.name(),
-                day,
-                queue,
-                key,
-                n,
-            })
-            .collect();
+        let mut series: BTreeMap<(&'static str, Measure, NaiveDate, i64), SeriesDelta> =
+            BTreeMap::new();
+        for ((grain, m, day, queue, key), n) in keyed {
+            if n == 0 {
+                continue;
+            }
+            series
+                .entry((grain, m, day, queue))
+                .or_insert_with(|| SeriesDelta {
+                    grain,
+                    measure: m.name(),
+                    day,
+                    queue,
+                    add: BTreeMap::new(),
+                })
+                .add
+                .insert(key, n);
+        }
+        let series: Vec<SeriesDelta> = series.into_values().collect();
         store::stats::add_days(c, t, &columns, &days)?;
-        store::stats::add_keyed(c, t, &keyed)?;
+        store::stats::add_series(c, t, &series)?;
         Ok(())
     }
 }
@@ -287,9 +294,9 @@ pub fn refresh(c: &mut Conn, t: TenantId, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    // Two refreshes of one ticket (the follower and a rebuild) take turns: each reads the cells
-    // the other stored.
-    store::stats::lock_tickets(c, t, ids)?;
+    // Writers of the aggregates take turns (the follower, a rebuild, a test's refresh): each
+    // reads the cells and series rows the one before stored.
+    store::stats::lock_aggregates(c)?;
     let ctx = Context::load(c, t)?;
     let mut b = load(c, t, ids)?;
     let mut deltas = Deltas::default();

@@ -10,8 +10,9 @@ use crate::sla::timeline::Target;
 
 /// One thing counted. The first [`Measure::COUNTERS`] are plain counters kept per queue,
 /// channel and priority (columns of `stats_days`); the rest are keyed series kept per queue
-/// (`stats_keyed`): time histograms (key: the step), transfers (key: the queue transferred to),
-/// articles (key: slug), tags, hours (key: weekday × 24 + hour) and agents (key: user id).
+/// (`stats_series`, one row per queue, day and measure): time histograms (key: the step),
+/// transfers (key: the queue transferred to), articles (key: slug), tags, hours (key: weekday ×
+/// 24 + hour) and agents (key: user id).
 /// The numbers are stored in each ticket's cells: never reorder, only append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[repr(u8)]
@@ -129,7 +130,7 @@ impl Measure {
         self.index() < Measure::COUNTERS
     }
 
-    /// The stored name: the column of `stats_days` for counters, `stats_keyed.measure` else.
+    /// The stored name: the column of `stats_days` for counters, `stats_series.measure` else.
     pub fn name(self) -> &'static str {
         use Measure::*;
         match self {

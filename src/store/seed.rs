@@ -253,7 +253,7 @@ pub fn tidy_after_load(conn: &mut Conn) -> StoreResult<()> {
     Ok(())
 }
 
-/// Rows of the statistics tables (stats_days, stats_keyed, stats_tickets), for `bench stats`.
+/// Rows of the statistics tables (stats_days, stats_series, stats_tickets), for `bench stats`.
 pub fn stats_rows(conn: &mut Conn) -> StoreResult<(i64, i64, i64)> {
     #[derive(QueryableByName)]
     struct N {
@@ -267,7 +267,7 @@ pub fn stats_rows(conn: &mut Conn) -> StoreResult<(i64, i64, i64)> {
     };
     Ok((
         count("stats_days")?,
-        count("stats_keyed")?,
+        count("stats_series")?,
         count("stats_tickets")?,
     ))
 }

@@ -1,18 +1,21 @@
 //! Statistics storage (D64): each ticket's cells (`stats_tickets`), the aggregates they sum to
-//! (`stats_days`: counters per day or month, queue, channel and priority; `stats_keyed`: keyed
-//! series per day or month and queue), and the follower's cursor.
+//! (`stats_days`: counters per day or month, queue, channel and priority; `stats_series`: the
+//! keyed series of one queue on one day or month, each a row of `{"key": n}`), and the
+//! follower's cursor.
 //!
 //! The aggregate statements are built as text: the counters are many columns, the batches many
 //! rows, and every value put in the text is a number, a date, a column name the caller owns, a
 //! closed-vocabulary word or a quoted literal (`lit`), so nothing a user typed reaches SQL
 //! unquoted.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::schema::{messages, tenants, ticket_events, ticket_tags, tickets};
-use super::{Conn, StoreResult};
+use super::{Conn, StoreError, StoreResult};
 use crate::domain::TenantId;
 
 /// A string as an SQL literal (quotes doubled; both backends read backslashes literally).
@@ -182,21 +185,6 @@ pub fn tags_of(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<Vec<(i6
         .load(conn)?)
 }
 
-/// Lock the tickets' rows (PostgreSQL; SQLite has one writer) in id order.
-pub fn lock_tickets(conn: &mut Conn, t: TenantId, ids: &[i64]) -> StoreResult<()> {
-    if let Conn::Pg(c) = conn {
-        let mut ids = ids.to_vec();
-        ids.sort_unstable();
-        diesel::sql_query(format!(
-            "SELECT id FROM tickets WHERE tenant_id = {} AND id IN ({}) ORDER BY id FOR UPDATE",
-            t.get(),
-            id_list(&ids)
-        ))
-        .execute(c)?;
-    }
-    Ok(())
-}
-
 /// The tenant's ticket ids after `after`, in order (a rebuild pages through them).
 pub fn ticket_ids(conn: &mut Conn, t: TenantId, after: i64, limit: i64) -> StoreResult<Vec<i64>> {
     Ok(tickets::table
@@ -358,39 +346,145 @@ pub fn add_days(
     Ok(())
 }
 
-/// A change to one row of `stats_keyed`.
+/// A change to one row of `stats_series`: the numbers to add under each key of one keyed
+/// series (measure) of one queue on one day or month.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyedDelta {
+pub struct SeriesDelta {
     pub grain: &'static str,
     pub measure: &'static str,
     pub day: NaiveDate,
     pub queue: i64,
-    pub key: String,
-    pub n: i64,
+    pub add: BTreeMap<String, i64>,
 }
 
-pub fn add_keyed(conn: &mut Conn, t: TenantId, rows: &[KeyedDelta]) -> StoreResult<()> {
-    for chunk in rows.chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|r| {
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {})",
-                    t.get(),
-                    lit(r.grain),
-                    lit(r.measure),
-                    day_lit(r.day),
-                    r.queue,
-                    lit(&r.key),
-                    r.n
-                )
-            })
-            .collect();
+#[derive(QueryableByName)]
+struct SeriesRow {
+    #[diesel(sql_type = Text)]
+    grain: String,
+    #[diesel(sql_type = Text)]
+    measure: String,
+    #[diesel(sql_type = Text)]
+    day: String,
+    #[diesel(sql_type = BigInt)]
+    queue_id: i64,
+    #[diesel(sql_type = Text)]
+    counts: String,
+}
+
+/// A series row's numbers (`{"key": n, …}`).
+fn counts_of(text: &str) -> StoreResult<BTreeMap<String, i64>> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Query(format!("stats_series.counts cannot be read: {e}")))
+}
+
+/// Serialise the writers of the aggregates: a read-modify-write of a series row is only safe
+/// when no other transaction changes it meanwhile. On PostgreSQL the follower's cursor row is
+/// locked for the rest of the transaction (the follower and a rebuild lock it anyway when they
+/// claim or take the lease); SQLite has one writer at a time.
+pub fn lock_aggregates(conn: &mut Conn) -> StoreResult<()> {
+    if let Conn::Pg(c) = conn {
+        diesel::sql_query("SELECT id FROM stats_cursor WHERE id = 1 FOR UPDATE").execute(c)?;
+    }
+    Ok(())
+}
+
+/// Add to the keyed series (one delta per row in `rows`: the caller sums first). Reads the rows
+/// concerned, adds, and writes them back; a row whose numbers all come to 0 is removed. The
+/// caller holds [`lock_aggregates`].
+pub fn add_series(conn: &mut Conn, t: TenantId, rows: &[SeriesDelta]) -> StoreResult<()> {
+    type RowKey = (String, String, String, i64);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // The rows concerned, read by (grain, day, queue, measure) lists, a search of the primary
+    // key (a long OR of exact rows costs more to plan than to run).
+    let mut stored: HashMap<RowKey, BTreeMap<String, i64>> = HashMap::new();
+    for grain in ["d", "m"] {
+        let of_grain: Vec<&SeriesDelta> = rows.iter().filter(|r| r.grain == grain).collect();
+        let days: std::collections::BTreeSet<NaiveDate> = of_grain.iter().map(|r| r.day).collect();
+        let queues: std::collections::BTreeSet<i64> = of_grain.iter().map(|r| r.queue).collect();
+        let measures: std::collections::BTreeSet<&str> =
+            of_grain.iter().map(|r| r.measure).collect();
+        if days.is_empty() {
+            continue;
+        }
+        let queues = queues.into_iter().collect::<Vec<_>>();
+        let measures = measures.into_iter().map(lit).collect::<Vec<_>>().join(", ");
+        let days: Vec<NaiveDate> = days.into_iter().collect();
+        for some in days.chunks(200) {
+            let q = format!(
+                "SELECT grain, measure, day, queue_id, counts FROM stats_series \
+                 WHERE tenant_id = {} AND grain = {} AND day IN ({}) AND queue_id IN ({}) \
+                 AND measure IN ({measures})",
+                t.get(),
+                lit(grain),
+                some.iter()
+                    .map(|d| day_lit(*d))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                id_list(&queues),
+            );
+            let found: Vec<SeriesRow> = per_backend!(conn, |c| diesel::sql_query(q).load(c))?;
+            for r in found {
+                stored.insert(
+                    (r.grain, r.measure, r.day, r.queue_id),
+                    counts_of(&r.counts)?,
+                );
+            }
+        }
+    }
+    let (mut upserts, mut removals) = (vec![], vec![]);
+    for r in rows {
+        let k = (
+            r.grain.to_string(),
+            r.measure.to_string(),
+            r.day.format("%Y-%m-%d").to_string(),
+            r.queue,
+        );
+        let mut counts = stored.remove(&k).unwrap_or_default();
+        for (key, n) in &r.add {
+            let v = counts.entry(key.clone()).or_default();
+            *v += n;
+            if *v == 0 {
+                counts.remove(key);
+            }
+        }
+        let place = format!(
+            "{}, {}, {}, {}, {}",
+            t.get(),
+            lit(r.grain),
+            lit(r.measure),
+            day_lit(r.day),
+            r.queue
+        );
+        if counts.is_empty() {
+            removals.push(format!(
+                "(grain = {} AND measure = {} AND day = {} AND queue_id = {})",
+                lit(r.grain),
+                lit(r.measure),
+                day_lit(r.day),
+                r.queue
+            ));
+        } else {
+            let text =
+                serde_json::to_string(&counts).map_err(|e| StoreError::Query(e.to_string()))?;
+            upserts.push(format!("({place}, {})", lit(&text)));
+        }
+    }
+    for chunk in upserts.chunks(300) {
         per_backend!(conn, |c| diesel::sql_query(format!(
-            "INSERT INTO stats_keyed (tenant_id, grain, measure, day, queue_id, key, n) VALUES {} \
-             ON CONFLICT (tenant_id, grain, measure, day, queue_id, key) \
-             DO UPDATE SET n = stats_keyed.n + excluded.n",
-            values.join(", ")
+            "INSERT INTO stats_series (tenant_id, grain, measure, day, queue_id, counts) \
+             VALUES {} ON CONFLICT (tenant_id, grain, day, queue_id, measure) \
+             DO UPDATE SET counts = excluded.counts",
+            chunk.join(", ")
+        ))
+        .execute(c))?;
+    }
+    for chunk in removals.chunks(100) {
+        per_backend!(conn, |c| diesel::sql_query(format!(
+            "DELETE FROM stats_series WHERE tenant_id = {} AND ({})",
+            t.get(),
+            chunk.join(" OR ")
         ))
         .execute(c))?;
     }
@@ -399,7 +493,7 @@ pub fn add_keyed(conn: &mut Conn, t: TenantId, rows: &[KeyedDelta]) -> StoreResu
 
 /// Forget everything counted for the tenant (before a rebuild).
 pub fn clear(conn: &mut Conn, t: TenantId) -> StoreResult<()> {
-    for table in ["stats_days", "stats_keyed", "stats_tickets"] {
+    for table in ["stats_days", "stats_series", "stats_tickets"] {
         per_backend!(conn, |c| diesel::sql_query(format!(
             "DELETE FROM {table} WHERE tenant_id = {}",
             t.get()
@@ -551,18 +645,18 @@ pub fn sum_days(
 }
 
 #[derive(QueryableByName)]
-struct KeyedSum {
+struct SeriesSum {
     #[diesel(sql_type = BigInt)]
     queue_id: i64,
     #[diesel(sql_type = Text)]
     measure: String,
     #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
+    counts: String,
 }
 
-/// Summed keyed series: (queue, measure, key, n) for the measures named.
+/// Summed keyed series: (queue, measure, key, n) for the measures named, n ≠ 0. One row per
+/// queue, measure and day or month is read and the keys are summed here: a year of one queue's
+/// time histograms is a dozen rows, not thousands.
 pub fn sum_keyed(
     conn: &mut Conn,
     t: TenantId,
@@ -570,20 +664,36 @@ pub fn sum_keyed(
     spans: &[Span],
     only: &Only,
 ) -> StoreResult<Vec<(i64, String, String, i64)>> {
+    if measures.is_empty() {
+        return Ok(vec![]);
+    }
     let names = measures
         .iter()
         .map(|m| lit(m))
         .collect::<Vec<_>>()
         .join(", ");
     let q = format!(
-        "SELECT queue_id, measure, key, CAST(SUM(n) AS BIGINT) AS n FROM stats_keyed \
-         WHERE measure IN ({names}) AND {} GROUP BY queue_id, measure, key HAVING SUM(n) <> 0",
+        "SELECT queue_id, measure, counts FROM stats_series WHERE measure IN ({names}) AND {}",
         where_clause(t, spans, only, false)
     );
-    let rows: Vec<KeyedSum> = per_backend!(conn, |c| diesel::sql_query(q).load(c))?;
-    Ok(rows
+    let rows: Vec<SeriesSum> = per_backend!(conn, |c| diesel::sql_query(q).load(c))?;
+    let mut sums: HashMap<(i64, String), HashMap<String, i64>> = HashMap::new();
+    for r in rows {
+        let series = sums.entry((r.queue_id, r.measure)).or_default();
+        let counts: HashMap<String, i64> = serde_json::from_str(&r.counts)
+            .map_err(|e| StoreError::Query(format!("stats_series.counts cannot be read: {e}")))?;
+        for (k, n) in counts {
+            *series.entry(k).or_default() += n;
+        }
+    }
+    Ok(sums
         .into_iter()
-        .map(|r| (r.queue_id, r.measure, r.key, r.n))
+        .flat_map(|((q, m), series)| {
+            series
+                .into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(move |(k, n)| (q, m.clone(), k, n))
+        })
         .collect())
 }
 
