@@ -680,11 +680,8 @@ pub fn sum_keyed(
     let mut sums: HashMap<(i64, String), HashMap<String, i64>> = HashMap::new();
     for r in rows {
         let series = sums.entry((r.queue_id, r.measure)).or_default();
-        let counts: HashMap<String, i64> = serde_json::from_str(&r.counts)
+        add_counts(&r.counts, series)
             .map_err(|e| StoreError::Query(format!("stats_series.counts cannot be read: {e}")))?;
-        for (k, n) in counts {
-            *series.entry(k).or_default() += n;
-        }
     }
     Ok(sums
         .into_iter()
@@ -695,6 +692,60 @@ pub fn sum_keyed(
                 .map(move |(k, n)| (q, m.clone(), k, n))
         })
         .collect())
+}
+
+/// Add a series row's numbers (`{"key": n, …}`) into `into`, allocating a key only the first
+/// time it is seen (a year of rows repeats the same keys twelve times).
+fn add_counts(text: &str, into: &mut HashMap<String, i64>) -> serde_json::Result<()> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    struct Key<'de>(Cow<'de, str>);
+    impl<'de> serde::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_string())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    struct Into<'a>(&'a mut HashMap<String, i64>);
+    impl<'de> DeserializeSeed<'de> for Into<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Into<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of numbers")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            while let Some((Key(k), n)) = m.next_entry::<Key<'de>, i64>()? {
+                match self.0.get_mut(k.as_ref()) {
+                    Some(v) => *v += n,
+                    None => {
+                        self.0.insert(k.into_owned(), n);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    Into(into).deserialize(&mut d)?;
+    d.end()
 }
 
 /// The cells of the tickets that count in a period (a change in it, or open through it), for
@@ -843,4 +894,24 @@ pub fn set_per_agent(conn: &mut Conn, t: TenantId, on: bool) -> StoreResult<()> 
         .set(tenants::stats_per_agent.eq(on))
         .execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_rows_add_up_key_by_key_whatever_the_key_holds() {
+        let mut sums = HashMap::new();
+        add_counts(r#"{"600":2,"fr\u00e5ga \"akut\"":1}"#, &mut sums).unwrap();
+        add_counts(r#"{"600":3,"7:900":-1}"#, &mut sums).unwrap();
+        let text = serde_json::to_string(&BTreeMap::from([("fråga \"akut\"".to_string(), 4)]));
+        add_counts(&text.unwrap(), &mut sums).unwrap();
+        assert_eq!(sums["600"], 5);
+        assert_eq!(sums["fråga \"akut\""], 5);
+        assert_eq!(sums["7:900"], -1);
+        assert_eq!(sums.len(), 3);
+        assert!(add_counts(r#"{"600":"two"}"#, &mut sums).is_err());
+        assert!(add_counts(r#"{"600":1} trailing"#, &mut sums).is_err());
+    }
 }
