@@ -1001,7 +1001,7 @@ pub(super) fn build(
         oldest_open: store::stats::oldest_open(
             c,
             t,
-            Some(&ids),
+            &ids,
             f.channel.map(Channel::as_str),
             f.priority.map(Priority::as_str),
         )?,

@@ -851,33 +851,45 @@ pub fn unanswered(
     .load(c))?)
 }
 
-/// The oldest ticket still open (new, open or waiting; not automatic, not merged away).
+/// The oldest ticket still open (new, open or waiting; not automatic, not merged away). One
+/// search per queue and status of `tickets_open_age` (tenant, queue, status, created_at), each
+/// stopping at its first row, rather than reading every open ticket to sort them.
 pub fn oldest_open(
     conn: &mut Conn,
     t: TenantId,
-    queues: Option<&[i64]>,
+    queues: &[i64],
     channel: Option<&str>,
     priority: Option<&str>,
 ) -> StoreResult<Option<(String, NaiveDateTime)>> {
-    let mut q = tickets::table
-        .filter(tickets::tenant_id.eq(t.get()))
-        .filter(tickets::status.eq_any(["new", "open", "waiting"]))
-        .filter(tickets::automatic.is_null())
-        .filter(tickets::merged_into_id.is_null())
-        .into_boxed();
-    if let Some(qs) = queues {
-        q = q.filter(tickets::queue_id.eq_any(qs.to_vec()));
+    let mut oldest: Option<(NaiveDateTime, i64, String)> = None;
+    for q in queues {
+        for status in ["new", "open", "waiting"] {
+            let mut query = tickets::table
+                .filter(tickets::tenant_id.eq(t.get()))
+                .filter(tickets::queue_id.eq(*q))
+                .filter(tickets::status.eq(status))
+                .filter(tickets::automatic.is_null())
+                .filter(tickets::merged_into_id.is_null())
+                .into_boxed();
+            if let Some(ch) = channel {
+                query = query.filter(tickets::channel.eq(ch.to_string()));
+            }
+            if let Some(p) = priority {
+                query = query.filter(tickets::priority.eq(p.to_string()));
+            }
+            let first: Option<(NaiveDateTime, i64, String)> = query
+                .order((tickets::created_at, tickets::id))
+                .select((tickets::created_at, tickets::id, tickets::number))
+                .first(conn)
+                .optional()?;
+            if let Some(f) = first
+                && oldest.as_ref().is_none_or(|o| (f.0, f.1) < (o.0, o.1))
+            {
+                oldest = Some(f);
+            }
+        }
     }
-    if let Some(ch) = channel {
-        q = q.filter(tickets::channel.eq(ch.to_string()));
-    }
-    if let Some(p) = priority {
-        q = q.filter(tickets::priority.eq(p.to_string()));
-    }
-    Ok(q.order((tickets::created_at, tickets::id))
-        .select((tickets::number, tickets::created_at))
-        .first(conn)
-        .optional()?)
+    Ok(oldest.map(|(at, _, number)| (number, at)))
 }
 
 // ---- the tenant's setting ----

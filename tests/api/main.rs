@@ -41,6 +41,7 @@ mod sms;
 mod smtp;
 mod stats;
 mod stats_pages;
+mod stats_upgrade;
 mod status;
 mod survey;
 mod ticket_page;
