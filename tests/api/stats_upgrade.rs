@@ -49,10 +49,10 @@ struct Keyed {
 /// Run the migrations before the folding one; what comes next is the folding one.
 fn migrate_until_folding<C: MigrationHarness<B>, B: diesel::backend::Backend>(
     c: &mut C,
-    source: EmbeddedMigrations,
+    source: impl Fn() -> EmbeddedMigrations,
 ) {
     loop {
-        let pending = c.pending_migrations(source).unwrap();
+        let pending = c.pending_migrations(source()).unwrap();
         let next = pending.first().expect("the folding migration is pending");
         if next.name().to_string().starts_with(FOLDING) {
             return;
@@ -131,7 +131,7 @@ fn upgrade(backend: Backend) {
             let dir = tempfile::tempdir().unwrap();
             let url = dir.path().join("upgrade.db");
             let mut c = SqliteConnection::establish(url.to_str().unwrap()).unwrap();
-            migrate_until_folding(&mut c, SQLITE);
+            migrate_until_folding(&mut c, || SQLITE);
             c.batch_execute(OLD_ROWS).unwrap();
             c.run_next_migration(SQLITE).unwrap();
             let series: Vec<Series> = diesel::sql_query(SERIES).load(&mut c).unwrap();
@@ -142,7 +142,7 @@ fn upgrade(backend: Backend) {
         Backend::Postgres => {
             let db = PgScratch::new();
             let mut c = PgConnection::establish(&db.url).unwrap();
-            migrate_until_folding(&mut c, PG);
+            migrate_until_folding(&mut c, || PG);
             c.batch_execute(OLD_ROWS).unwrap();
             c.run_next_migration(PG).unwrap();
             let series: Vec<Series> = diesel::sql_query(SERIES).load(&mut c).unwrap();
