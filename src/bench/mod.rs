@@ -164,6 +164,10 @@ enum BenchCmd {
         /// Keep the scratch database (and data directory) afterwards, and print where it is.
         #[arg(long)]
         keep: bool,
+        /// Only time the report, page and export, on a database kept by an earlier `--keep`
+        /// run (its URL): no seeding, no rebuild.
+        #[arg(long)]
+        reuse: Option<String>,
     },
     /// Mail from a real IMAP server (Dovecot, started here) into durable tickets.
     Ingest {
@@ -223,6 +227,7 @@ fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
             page,
             export,
             keep,
+            reuse,
         } => rt.block_on(stats::run(&stats::Options {
             tickets,
             postgres,
@@ -230,6 +235,7 @@ fn run(cmd: BenchCmd, settings: Settings) -> anyhow::Result<()> {
             page,
             export,
             keep,
+            reuse,
         })),
         BenchCmd::Ingest {
             messages,

@@ -50,6 +50,9 @@ pub struct Options {
     pub export: String,
     /// Keep the database (and the SQLite data directory) for a closer look afterwards.
     pub keep: bool,
+    /// Time the report, page and export on a database kept by an earlier run (`--keep`),
+    /// without seeding or rebuilding.
+    pub reuse: Option<String>,
 }
 
 /// The ten queues: slug, name, share of the tickets (per mille), subjects.
@@ -181,6 +184,9 @@ const LAST: [&str; 6] = [
 pub async fn run(o: &Options) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let key_hex = hex::encode(rand::random::<[u8; 32]>());
+    if let Some(url) = &o.reuse {
+        return measure_kept(o, url, dir.path(), &key_hex).await;
+    }
     let (url, backend, dropper): (String, &str, Box<dyn FnOnce()>) = match &o.postgres {
         None => (
             format!("sqlite://{}", dir.path().join("bench.db").display()),
@@ -236,6 +242,51 @@ async fn run_on(
         rebuild.as_secs_f64(),
         o.tickets as f64 / rebuild.as_secs_f64()
     );
+    print_sizes(&db)?;
+    let filter = last_12_whole_months(chrono::Utc::now().with_timezone(&Stockholm).date_naive());
+    println!(
+        "  period: {} – {} (the last 12 whole months)",
+        filter.from, filter.to
+    );
+    in_process(&db, s.tenant, &filter, s.queues[0], o.requests).await?;
+    drop(db);
+    over_http(o, url, dir, key, &s, &filter).await
+}
+
+/// The measurements alone, on a database an earlier run kept: the municipality is found by its
+/// slug and the administrator given a new password (the old one was printed nowhere).
+async fn measure_kept(o: &Options, url: &str, dir: &Path, key: &str) -> anyhow::Result<()> {
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "bench stats on {backend}, kept database {url} (release={})",
+        !cfg!(debug_assertions)
+    );
+    let db = Db::connect(url, 4)?;
+    let password = NewPassword::generate();
+    let hashed = crate::accounts::password::HashedPassword::of(&password);
+    let s = db.write_blocking(move |c| -> Result<Setup, Error> {
+        let t = store::tenants::by_slug(c, TENANT)?
+            .ok_or_else(|| Error::Internal(format!("no municipality {TENANT} in this database")))?
+            .id;
+        let queues = store::queues::list(c, t)?
+            .into_iter()
+            .map(|q| q.id)
+            .collect();
+        let email = EmailAddress::parse(ADMIN_EMAIL)?;
+        let admin = store::users::by_email(c, t, &email)?
+            .ok_or_else(|| Error::Internal(format!("no {ADMIN_EMAIL} in this database")))?;
+        admin::set_password(c, t, admin.id, &hashed)?;
+        Ok(Setup {
+            tenant: t,
+            queues,
+            agents: vec![],
+            admin_password: password.expose().to_string(),
+        })
+    })?;
     print_sizes(&db)?;
     let filter = last_12_whole_months(chrono::Utc::now().with_timezone(&Stockholm).date_naive());
     println!(

@@ -852,8 +852,9 @@ pub fn unanswered(
 }
 
 /// The oldest ticket still open (new, open or waiting; not automatic, not merged away). One
-/// search per queue and status of `tickets_open_age` (tenant, queue, status, created_at), each
-/// stopping at its first row, rather than reading every open ticket to sort them.
+/// statement of one search per queue and status of `tickets_open_age` (tenant, queue, status,
+/// created_at), each stopping at its first row, rather than reading every open ticket of the
+/// queues to sort them by age.
 pub fn oldest_open(
     conn: &mut Conn,
     t: TenantId,
@@ -861,35 +862,44 @@ pub fn oldest_open(
     channel: Option<&str>,
     priority: Option<&str>,
 ) -> StoreResult<Option<(String, NaiveDateTime)>> {
-    let mut oldest: Option<(NaiveDateTime, i64, String)> = None;
+    #[derive(QueryableByName)]
+    struct Oldest {
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        created_at: NaiveDateTime,
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        number: String,
+    }
+    let mut also = String::new();
+    if let Some(ch) = channel {
+        also.push_str(&format!(" AND channel = {}", lit(ch)));
+    }
+    if let Some(p) = priority {
+        also.push_str(&format!(" AND priority = {}", lit(p)));
+    }
+    let mut parts = vec![];
     for q in queues {
         for status in ["new", "open", "waiting"] {
-            let mut query = tickets::table
-                .filter(tickets::tenant_id.eq(t.get()))
-                .filter(tickets::queue_id.eq(*q))
-                .filter(tickets::status.eq(status))
-                .filter(tickets::automatic.is_null())
-                .filter(tickets::merged_into_id.is_null())
-                .into_boxed();
-            if let Some(ch) = channel {
-                query = query.filter(tickets::channel.eq(ch.to_string()));
-            }
-            if let Some(p) = priority {
-                query = query.filter(tickets::priority.eq(p.to_string()));
-            }
-            let first: Option<(NaiveDateTime, i64, String)> = query
-                .order((tickets::created_at, tickets::id))
-                .select((tickets::created_at, tickets::id, tickets::number))
-                .first(conn)
-                .optional()?;
-            if let Some(f) = first
-                && oldest.as_ref().is_none_or(|o| (f.0, f.1) < (o.0, o.1))
-            {
-                oldest = Some(f);
-            }
+            parts.push(format!(
+                "SELECT * FROM (SELECT created_at, id, number FROM tickets WHERE tenant_id = {} \
+                 AND queue_id = {q} AND status = {} AND automatic IS NULL \
+                 AND merged_into_id IS NULL{also} ORDER BY created_at, id LIMIT 1) AS q{}",
+                t.get(),
+                lit(status),
+                parts.len()
+            ));
         }
     }
-    Ok(oldest.map(|(at, _, number)| (number, at)))
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let rows: Vec<Oldest> = per_backend!(conn, |c| diesel::sql_query(parts.join(" UNION ALL "))
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .min_by_key(|r| (r.created_at, r.id))
+        .map(|r| (r.number, r.created_at)))
 }
 
 // ---- the tenant's setting ----
