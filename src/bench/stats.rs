@@ -242,15 +242,7 @@ async fn run_on(
         rebuild.as_secs_f64(),
         o.tickets as f64 / rebuild.as_secs_f64()
     );
-    print_sizes(&db)?;
-    let filter = last_12_whole_months(chrono::Utc::now().with_timezone(&Stockholm).date_naive());
-    println!(
-        "  period: {} – {} (the last 12 whole months)",
-        filter.from, filter.to
-    );
-    in_process(&db, s.tenant, &filter, s.queues[0], o.requests).await?;
-    drop(db);
-    over_http(o, url, dir, key, &s, &filter).await
+    measure(o, db, url, dir, key, &s).await
 }
 
 /// The measurements alone, on a database an earlier run kept: the municipality is found by its
@@ -287,6 +279,19 @@ async fn measure_kept(o: &Options, url: &str, dir: &Path, key: &str) -> anyhow::
             admin_password: password.expose().to_string(),
         })
     })?;
+    measure(o, db, url, dir, key, &s).await
+}
+
+/// The aggregates' size, then the report in-process and the page and export over HTTP, for the
+/// last 12 whole months.
+async fn measure(
+    o: &Options,
+    db: Db,
+    url: &str,
+    dir: &Path,
+    key: &str,
+    s: &Setup,
+) -> anyhow::Result<()> {
     print_sizes(&db)?;
     let filter = last_12_whole_months(chrono::Utc::now().with_timezone(&Stockholm).date_naive());
     println!(
@@ -295,7 +300,7 @@ async fn measure_kept(o: &Options, url: &str, dir: &Path, key: &str) -> anyhow::
     );
     in_process(&db, s.tenant, &filter, s.queues[0], o.requests).await?;
     drop(db);
-    over_http(o, url, dir, key, &s, &filter).await
+    over_http(o, url, dir, key, s, &filter).await
 }
 
 // ---- the municipality ----
